@@ -1,0 +1,126 @@
+import { defineAdapter, type AdapterContext } from '../../kernel/ports/adapter.ts';
+import type { Cache, CacheSetOptions } from '../../kernel/ports/cache.ts';
+
+export interface MemoryCacheOptions {
+  maxEntries?: number;
+}
+
+interface Entry {
+  /** JSON text: every read parses a fresh copy, so callers never share stored objects. */
+  json: string;
+  expiresAt: number | null;
+}
+
+export function encode(value: unknown): string {
+  const json = JSON.stringify(value);
+  if (json === undefined) throw new TypeError('Cache values must be JSON-serialisable');
+  return json;
+}
+
+export function checkTtl(ttlMs: number | undefined): void {
+  if (ttlMs !== undefined && !(Number.isFinite(ttlMs) && ttlMs > 0)) {
+    throw new RangeError(`ttlMs must be a positive number, got ${ttlMs}`);
+  }
+}
+
+export function checkIncrement(by: number): void {
+  if (!Number.isSafeInteger(by)) throw new RangeError(`increment must be an integer, got ${by}`);
+}
+
+function createMemoryCache(options: MemoryCacheOptions, ctx: AdapterContext): Cache {
+  const maxEntries = options.maxEntries ?? 100_000;
+  const { clock } = ctx;
+  // Map keeps insertion order; writes re-insert, so the first key is the least recently written.
+  const entries = new Map<string, Entry>();
+
+  function live(key: string): Entry | undefined {
+    const entry = entries.get(key);
+    if (!entry) return undefined;
+    if (entry.expiresAt !== null && entry.expiresAt <= clock.now()) {
+      entries.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  function write(key: string, json: string, expiresAt: number | null): void {
+    entries.delete(key);
+    entries.set(key, { json, expiresAt });
+    for (const oldest of entries.keys()) {
+      if (entries.size <= maxEntries) break;
+      entries.delete(oldest);
+    }
+  }
+
+  return {
+    async get<T>(key: string) {
+      const entry = live(key);
+      return entry ? (JSON.parse(entry.json) as T) : undefined;
+    },
+
+    async set(key: string, value: unknown, opts: CacheSetOptions = {}) {
+      checkTtl(opts.ttlMs);
+      const json = encode(value);
+      if (opts.ifAbsent && live(key)) return false;
+      write(key, json, opts.ttlMs === undefined ? null : clock.now() + opts.ttlMs);
+      return true;
+    },
+
+    async delete(key: string) {
+      const existed = live(key) !== undefined;
+      entries.delete(key);
+      return existed;
+    },
+
+    async has(key: string) {
+      return live(key) !== undefined;
+    },
+
+    async increment(key: string, by = 1, opts: { ttlMs?: number } = {}) {
+      checkIncrement(by);
+      checkTtl(opts.ttlMs);
+      const entry = live(key);
+      let current = 0;
+      let expiresAt: number | null = opts.ttlMs === undefined ? null : clock.now() + opts.ttlMs;
+      if (entry) {
+        current = JSON.parse(entry.json);
+        if (!Number.isSafeInteger(current)) throw new TypeError(`Cache key ${key} does not hold an integer`);
+        expiresAt = entry.expiresAt;
+      }
+      const next = current + by;
+      write(key, String(next), expiresAt);
+      return next;
+    },
+
+    async ttl(key: string) {
+      const entry = live(key);
+      if (!entry) return undefined;
+      return entry.expiresAt === null ? null : entry.expiresAt - clock.now();
+    },
+
+    async deletePrefix(prefix: string) {
+      let count = 0;
+      for (const key of [...entries.keys()]) {
+        if (key.startsWith(prefix) && live(key)) {
+          entries.delete(key);
+          count++;
+        }
+      }
+      return count;
+    },
+  };
+}
+
+export default defineAdapter<Cache, MemoryCacheOptions>({
+  port: 'cache',
+  name: 'memory',
+  description: 'In-process cache with lazy expiry; not shared between processes.',
+  optionsSchema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      maxEntries: { type: 'integer', minimum: 1, default: 100_000 },
+    },
+  },
+  create: (options, ctx) => createMemoryCache(options ?? {}, ctx),
+});

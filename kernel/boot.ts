@@ -1,0 +1,325 @@
+import { createServer, STATUS_CODES, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type Koa from 'koa';
+import pino, { type Logger } from 'pino';
+import { asFunction, asValue, createContainer, InjectionMode, type AwilixContainer } from 'awilix';
+import type { MikroORM } from '@mikro-orm/core';
+import type { KernelConfig } from './config/schema.ts';
+import type { Catalogs } from './config/validate.ts';
+import { BootError } from './config/problems.ts';
+import { planKernel, type KernelPlan } from './plan.ts';
+import type { PluginDefinition, ServiceSpec, SubscriberContext } from './plugin.ts';
+import { systemClock, type Clock } from './ports/clock.ts';
+import { uuidV7Ids, type IdGenerator } from './ports/ids.ts';
+import { namespacedCache, type Cache } from './ports/cache.ts';
+import type { DomainEvent, EventBus, Subscription } from './ports/eventBus.ts';
+import type { AdapterLifecycle } from './ports/adapter.ts';
+import { decorateAdapter, timeoutWrapper, unavailableWrapper, type CallWrapper } from './ports/decorate.ts';
+import { toEntitySchema } from './storage/entity.ts';
+import { openOrm, checkOrm } from './storage/orm.ts';
+import { Migrator } from './storage/migrations.ts';
+import { ContractValidator } from './http/validation.ts';
+import { buildRouter, type BoundOperation } from './http/routes.ts';
+import { createApp } from './http/app.ts';
+import { docsRoutes } from './http/docs.ts';
+import type { PluginRuntime } from './http/requestContext.ts';
+import type { Telemetry } from './telemetry.ts';
+import { errors } from './errors.ts';
+
+export interface KernelOptions {
+  config: KernelConfig;
+  catalogs: Catalogs;
+  contractsDir: string;
+  version: string;
+  clock?: Clock;
+  ids?: IdGenerator;
+  logger?: Logger;
+}
+
+export interface HealthResult { name: string; ok: boolean; ms: number; error?: string }
+
+/** Calls that may legitimately outlast a request timeout (joining a consumer group). */
+const NO_TIMEOUT: Record<string, string[]> = { eventBus: ['subscribe'] };
+const DEFAULT_TIMEOUT_MS = 5000;
+
+/**
+ * A booted deployment: adapters, ORM, plugins and the HTTP app, wired from config.
+ * `Kernel.create` does the I/O; `listen` opens the port; `stop` undoes it all in reverse.
+ */
+export class Kernel {
+  readonly startedAt = Date.now();
+  readonly root: AwilixContainer<any>;
+  app!: Koa;
+  server?: Server;
+  orm?: MikroORM;
+  telemetry?: Telemetry;
+  readonly runtimes = new Map<string, PluginRuntime>();
+  private adapters: Array<{ port: string; adapter: string; instance: AdapterLifecycle }> = [];
+  private subscriptions: Subscription[] = [];
+  private started: PluginDefinition[] = [];
+  private stopping?: Promise<void>;
+
+  private constructor(readonly options: KernelOptions, readonly plan: KernelPlan, readonly logger: Logger) {
+    this.root = createContainer<any>({ injectionMode: InjectionMode.PROXY, strict: true });
+  }
+
+  get config() { return this.options.config; }
+
+  static async create(options: KernelOptions): Promise<Kernel> {
+    const plan = planKernel(options.config, options.catalogs, { contractsDir: options.contractsDir, version: options.version });
+    const logger = options.logger ?? createLogger(options.config);
+    const kernel = new Kernel(options, plan, logger);
+    try {
+      await kernel.boot();
+    } catch (e) {
+      await kernel.release().catch((err) => logger.error({ err }, 'cleanup after failed boot'));
+      throw e;
+    }
+    return kernel;
+  }
+
+  private async boot() {
+    const { config } = this.options;
+    const clock = this.options.clock ?? systemClock;
+    const ids = this.options.ids ?? uuidV7Ids;
+    if (config.telemetry.enabled) this.telemetry = await (await import('./telemetry.ts')).startTelemetry(config);
+
+    this.root.register({
+      config: asValue(config),
+      logger: asValue(this.logger),
+      clock: asValue(clock),
+      ids: asValue(ids),
+      health: asValue({ check: () => this.health() }),
+      kernelInfo: asValue({ name: config.name, version: this.options.version, startedAt: this.startedAt }),
+    });
+    await this.startAdapters(clock);
+    await this.openStorage();
+    this.root.register({ orm: asValue(this.orm) });
+
+    for (const plugin of this.plan.plugins) this.runtimes.set(plugin.name, this.pluginRuntime(plugin));
+    for (const plugin of this.plan.plugins) {
+      await plugin.onStart?.(this.runtimes.get(plugin.name)!.container.cradle);
+      this.started.push(plugin);
+    }
+
+    const validator = new ContractValidator(this.plan.contract.document);
+    const bound: BoundOperation[] = this.plan.contract.operations.map((entry) => ({
+      entry,
+      handler: this.plan.plugins.find((p) => p.name === entry.plugin)!.handlers![entry.operationId],
+      runtime: this.runtimes.get(entry.plugin)!,
+    }));
+    const router = buildRouter(validator, bound, {
+      envelope: config.server.envelope,
+      bodyLimitBytes: config.server.bodyLimitBytes,
+      validateResponses: config.server.validateResponses,
+      orm: this.orm,
+      logger: this.logger,
+    });
+    this.app = createApp({
+      config,
+      logger: this.logger,
+      ids,
+      router,
+      extraRoutes: docsRoutes(this.plan.contract.document, config.server.docs),
+      around: this.telemetry?.httpSpan,
+    });
+    await this.startSubscribers();
+  }
+
+  private async startAdapters(clock: Clock) {
+    const { config, catalogs } = this.options;
+    for (const [port, section] of Object.entries(config.adapters)) {
+      const { use, timeoutMs, ...options } = section;
+      const def = catalogs.adapters[port][use];
+      const instance = (await def.create(options, { logger: this.logger.child({ adapter: `${port}.${use}` }), clock, serviceName: config.name })) as object & AdapterLifecycle;
+      this.adapters.push({ port, adapter: use, instance });
+      const wrappers: CallWrapper[] = [];
+      if (this.telemetry) wrappers.push(this.telemetry.adapterSpan);
+      wrappers.push(unavailableWrapper);
+      const timed = decorateAdapter(instance, { port, adapter: use }, [timeoutWrapper(Number(timeoutMs ?? DEFAULT_TIMEOUT_MS))], NO_TIMEOUT[port]);
+      this.root.register(port, asValue(decorateAdapter(timed, { port, adapter: use }, wrappers)));
+    }
+  }
+
+  private async openStorage() {
+    const { config } = this.options;
+    const specs = this.plan.plugins.flatMap((p) => p.entities ?? []);
+    const needsDb = specs.length > 0 || this.plan.plugins.some((p) => p.migrations?.length);
+    if (!needsDb) return;
+    const driver = config.database.driver;
+    this.orm = await openOrm(config.database, specs.map((s) => toEntitySchema(s, driver)), this.logger.child({ component: 'orm' }), this.telemetry?.querySpan);
+    if (driver === 'mongodb') {
+      if (config.database.migrate !== 'off') await this.orm.getSchemaGenerator().ensureIndexes();
+      return;
+    }
+    const pending = config.database.migrate === 'off' ? [] : await this.migrator().pending();
+    if (config.database.migrate === 'check' && pending.length) {
+      throw new BootError(pending.map((m) => `migration ${m.plugin}/${m.name} is pending (run \`npm run cli -- migrate up\` or set database.migrate: auto)`));
+    }
+    if (config.database.migrate === 'auto' && pending.length) {
+      const ran = await this.migrator().up();
+      this.logger.info({ migrations: ran.map((m) => `${m.plugin}/${m.name}`) }, 'migrations applied');
+    }
+  }
+
+  /** The per-plugin migration runner (SQL drivers only). */
+  migrator(): Migrator {
+    if (!this.orm || this.config.database.driver === 'mongodb') throw new Error('migrations need a SQL database');
+    const knex = (this.orm.em as any).getConnection().getKnex();
+    return new Migrator(knex, this.plan.plugins.map((p) => ({ name: p.name, migrations: p.migrations ?? [] })));
+  }
+
+  /** A plugin sees its own services, the ports, and what the plugins it requires export. Nothing else. */
+  private pluginRuntime(plugin: PluginDefinition): PluginRuntime {
+    const container = createContainer({ injectionMode: InjectionMode.PROXY, strict: true });
+    const logger = this.logger.child({ plugin: plugin.name });
+    const root = this.root.cradle;
+    const { enabled: _enabled, ...pluginConfig } = this.config.plugins[plugin.name] ?? {};
+    const ids: IdGenerator = root.ids;
+    const clock: Clock = root.clock;
+    const publish = async <T>(type: string, data: T, options?: { key?: string }): Promise<DomainEvent<T>> => {
+      if (!type.startsWith(`${plugin.name}.`)) throw new Error(`plugin ${plugin.name} may only publish events named ${plugin.name}.*, not ${type}`);
+      const bus = this.root.hasRegistration('eventBus') ? (this.root.cradle.eventBus as EventBus) : undefined;
+      if (!bus) throw errors.unavailable('eventBus');
+      const event: DomainEvent<T> = { id: ids.next(), type, occurredAt: clock.date().toISOString(), data, ...(options?.key ? { key: options.key } : {}) };
+      await bus.publish(event);
+      return event;
+    };
+    const ports: Record<string, unknown> = {
+      logger, config: pluginConfig, pluginName: plugin.name, clock, ids,
+      health: root.health, kernelInfo: root.kernelInfo, publish,
+    };
+    if (this.orm) ports.orm = this.orm;
+    for (const { port } of this.adapters) ports[port] = port === 'cache' ? namespacedCache(root.cache as Cache, plugin.name) : root[port];
+    for (const [name, value] of Object.entries(ports)) container.register(name, asValue(value));
+
+    const problems: string[] = [];
+    for (const [name, spec] of Object.entries(plugin.services ?? {})) {
+      if (container.hasRegistration(name)) { problems.push(`plugin ${plugin.name}: service "${name}" shadows a port of the same name`); continue; }
+      const s: ServiceSpec = typeof spec === 'function' ? { factory: spec } : spec;
+      const resolver = asFunction(s.factory);
+      container.register(name, s.lifetime === 'scoped' ? resolver.scoped() : resolver.singleton().disposer(s.dispose ?? (() => {})));
+    }
+    for (const dep of plugin.requires ?? []) {
+      const provider = this.runtimes.get(dep)!;
+      const def = this.plan.plugins.find((p) => p.name === dep)!;
+      for (const name of def.exports ?? []) {
+        if (container.hasRegistration(name)) { problems.push(`plugin ${plugin.name}: "${name}" exported by ${dep} clashes with a name it already has`); continue; }
+        container.register(name, asFunction(() => provider.container.resolve(name)).singleton());
+      }
+    }
+    for (const name of plugin.exports ?? []) {
+      if (!plugin.services?.[name]) problems.push(`plugin ${plugin.name} exports "${name}", which is not one of its services`);
+    }
+    if (problems.length) throw new BootError(problems);
+    const hasScoped = Object.values(plugin.services ?? {}).some((s) => typeof s !== 'function' && s.lifetime === 'scoped');
+    return { name: plugin.name, container, hasScoped, logger, publish };
+  }
+
+  private async startSubscribers() {
+    const subs = this.plan.plugins.flatMap((p) => (p.subscribers ?? []).map((s) => ({ plugin: p, sub: s })));
+    if (!subs.length) return;
+    const bus = this.root.cradle.eventBus as EventBus;
+    for (const { plugin, sub } of subs) {
+      const runtime = this.runtimes.get(plugin.name)!;
+      const group = `${plugin.name}.${sub.name}`;
+      const log = runtime.logger.child({ subscriber: sub.name });
+      const subscription = await bus.subscribe(sub.event, { group }, async (event) => {
+        const em = this.orm?.em.fork();
+        const ctx: SubscriberContext = {
+          log,
+          get em() { if (!em) throw errors.unavailable('database'); return em; },
+          get services() { return runtime.container.cradle; },
+        };
+        await sub.handle(event, ctx);
+      });
+      this.subscriptions.push(subscription);
+    }
+  }
+
+  /** Runs every adapter's and the database's check, each bounded to 2 s. */
+  async health(): Promise<HealthResult[]> {
+    const checks: Array<{ name: string; run: () => Promise<void> }> = [];
+    if (this.orm) checks.push({ name: 'database', run: () => checkOrm(this.orm!) });
+    for (const a of this.adapters) if (a.instance.health) checks.push({ name: a.port, run: () => a.instance.health!() });
+    return Promise.all(checks.map(async ({ name, run }) => {
+      const started = performance.now();
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([run(), new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('timed out after 2000 ms')), 2000); })]);
+        return { name, ok: true, ms: Math.round(performance.now() - started) };
+      } catch (e) {
+        return { name, ok: false, ms: Math.round(performance.now() - started), error: (e as Error).message };
+      } finally {
+        clearTimeout(timer);
+      }
+    }));
+  }
+
+  /** Opens the HTTP port. Client errors the parser rejects (huge headers, bad requests) still get the one error format. */
+  async listen(port = this.config.server.port, host = this.config.server.host): Promise<AddressInfo> {
+    const server = createServer({ maxHeaderSize: 16384 }, this.app.callback());
+    server.keepAliveTimeout = 5000;
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+      if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return; }
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+      const code = status === 431 ? 'HEADERS_TOO_LARGE' : status === 408 ? 'REQUEST_TIMEOUT' : 'BAD_REQUEST';
+      const body = JSON.stringify({ error: { code, message: status === 431 ? 'The request line or headers are too large' : 'The request could not be parsed', details: null, requestId: uuidV7Ids.next(), timestamp: new Date().toISOString() } });
+      socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    });
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => { server.off('error', reject); resolve(); });
+    });
+    return server.address() as AddressInfo;
+  }
+
+  /**
+   * Graceful stop: refuse new connections, let in-flight requests finish within
+   * `server.shutdownTimeoutMs`, then stop consumers, plugins and adapters in reverse order.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.drainAndRelease();
+    return this.stopping;
+  }
+
+  private async drainAndRelease() {
+    const server = this.server;
+    if (server) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const idle = setInterval(() => server.closeIdleConnections(), 50);
+      server.closeIdleConnections();
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), this.config.server.shutdownTimeoutMs); });
+      const outcome = await Promise.race([closed.then(() => 'drained' as const), deadline]);
+      clearInterval(idle);
+      clearTimeout(timer);
+      if (outcome === 'timeout') {
+        this.logger.warn('shutdown timeout: closing remaining connections');
+        server.closeAllConnections();
+      }
+    }
+    await this.release();
+  }
+
+  private async release() {
+    for (const s of this.subscriptions.splice(0).reverse()) await s.unsubscribe().catch((err) => this.logger.warn({ err }, 'unsubscribe failed'));
+    for (const plugin of this.started.splice(0).reverse()) {
+      const runtime = this.runtimes.get(plugin.name)!;
+      await Promise.resolve(plugin.onStop?.(runtime.container.cradle)).catch((err) => this.logger.warn({ err, plugin: plugin.name }, 'onStop failed'));
+      await runtime.container.dispose().catch((err) => this.logger.warn({ err, plugin: plugin.name }, 'dispose failed'));
+    }
+    if (this.orm) await this.orm.close(true).catch((err) => this.logger.warn({ err }, 'closing the database failed'));
+    for (const a of this.adapters.splice(0).reverse()) {
+      await a.instance.close?.().catch((err) => this.logger.warn({ err, port: a.port }, 'closing an adapter failed'));
+    }
+    await this.telemetry?.shutdown().catch(() => {});
+  }
+}
+
+const SECRET_PATHS = ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', '*.password', '*.token', '*.secret', '*.apiKey', '*.refreshToken', '*.accessToken'];
+
+export function createLogger(config: KernelConfig): Logger {
+  return pino({ name: config.name, level: config.log.level, redact: { paths: SECRET_PATHS, censor: '[redacted]' } });
+}

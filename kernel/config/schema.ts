@@ -1,0 +1,90 @@
+import type { JsonSchema } from '../ports/adapter.ts';
+
+/** The kernel's own part of the config schema. Adapter and plugin parts are assembled in validate.ts. */
+export const kernelConfigSchema: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['server', 'database', 'adapters', 'plugins'],
+  properties: {
+    name: { type: 'string', default: 'api-kernel', description: 'Deployment name: used in logs, telemetry and client ids.' },
+    server: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        host: { type: 'string', default: '0.0.0.0' },
+        port: { type: 'integer', minimum: 0, maximum: 65535, default: 3000 },
+        basePath: { type: 'string', pattern: '^(/[A-Za-z0-9._~-]+)*$', default: '/v1' },
+        envelope: { enum: ['plain', 'success'], default: 'plain' },
+        bodyLimitBytes: { type: 'integer', minimum: 1, default: 1048576 },
+        shutdownTimeoutMs: { type: 'integer', minimum: 0, default: 10000 },
+        publicUrl: { type: 'string', description: 'Base URL printed at start and used in links; defaults to http://localhost:<port>.' },
+        trustProxy: { type: 'boolean', default: false },
+        validateResponses: { type: 'boolean', default: false, description: 'Validate every response against the contract (tests).' },
+        compression: {
+          type: 'object', additionalProperties: false, default: {},
+          properties: { enabled: { type: 'boolean', default: true }, thresholdBytes: { type: 'integer', minimum: 0, default: 1024 } },
+        },
+        cors: {
+          type: 'object', additionalProperties: false, default: {},
+          properties: {
+            enabled: { type: 'boolean', default: true },
+            origins: { type: 'array', items: { type: 'string' }, default: ['*'] },
+            credentials: { type: 'boolean', default: false },
+            maxAgeSeconds: { type: 'integer', minimum: 0, default: 600 },
+          },
+        },
+        docs: {
+          type: 'object', additionalProperties: false, default: {},
+          properties: { enabled: { type: 'boolean', default: true }, title: { type: 'string', default: 'API' } },
+        },
+      },
+    },
+    database: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        driver: { enum: ['sqlite', 'postgresql', 'mongodb'], default: 'sqlite' },
+        url: { type: 'string', minLength: 1, default: 'file:./data/kernel.db' },
+        migrate: { enum: ['auto', 'check', 'off'], default: 'auto' },
+        debug: { type: 'boolean', default: false },
+        poolMax: { type: 'integer', minimum: 1, default: 10 },
+      },
+    },
+    adapters: { type: 'object', default: {} },
+    plugins: { type: 'object', default: {} },
+    log: {
+      type: 'object', additionalProperties: false, default: {},
+      properties: {
+        level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+        requests: { type: 'boolean', default: true, description: 'One log line per request.' },
+      },
+    },
+    telemetry: {
+      type: 'object', additionalProperties: false, default: {},
+      properties: {
+        enabled: { type: 'boolean', default: false },
+        serviceName: { type: 'string' },
+        exporter: { enum: ['console', 'otlp', 'memory', 'none'], default: 'console' },
+        endpoint: { type: 'string', description: 'OTLP/HTTP traces endpoint, e.g. http://collector:4318/v1/traces' },
+      },
+    },
+  },
+};
+
+export interface KernelConfig {
+  name: string;
+  server: {
+    host: string; port: number; basePath: string; envelope: 'plain' | 'success'; bodyLimitBytes: number;
+    shutdownTimeoutMs: number; publicUrl?: string; trustProxy: boolean; validateResponses: boolean;
+    compression: { enabled: boolean; thresholdBytes: number };
+    cors: { enabled: boolean; origins: string[]; credentials: boolean; maxAgeSeconds: number };
+    docs: { enabled: boolean; title: string };
+  };
+  database: { driver: 'sqlite' | 'postgresql' | 'mongodb'; url: string; migrate: 'auto' | 'check' | 'off'; debug: boolean; poolMax: number };
+  adapters: Record<string, { use: string; [option: string]: unknown }>;
+  plugins: Record<string, { enabled?: boolean; [option: string]: unknown }>;
+  log: { level: string; requests: boolean };
+  telemetry: { enabled: boolean; serviceName?: string; exporter: 'console' | 'otlp' | 'memory' | 'none'; endpoint?: string };
+}

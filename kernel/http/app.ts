@@ -1,0 +1,91 @@
+import Koa, { type Context, type Next } from 'koa';
+import compress from 'koa-compress';
+import cors from '@koa/cors';
+import { constants as zlib } from 'node:zlib';
+import type { Logger } from 'pino';
+import type { Router } from '@koa/router';
+import { AppError } from '../errors.ts';
+import type { KernelConfig } from '../config/schema.ts';
+import type { IdGenerator } from '../ports/ids.ts';
+import { renderError, toAppError } from './render.ts';
+
+export interface AppParts {
+  config: KernelConfig;
+  logger: Logger;
+  ids: IdGenerator;
+  router: Router;
+  /** Root routes that are not in any contract (openapi.json, docs). */
+  extraRoutes: (ctx: Context) => boolean | Promise<boolean>;
+  /** Runs around each request, e.g. a telemetry span; must call next. */
+  around?: (ctx: Context, next: Next) => Promise<void>;
+  /** Middleware between CORS/compression and routing: rate limit, authentication. */
+  before?: Array<(ctx: Context, next: Next) => Promise<void>>;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * The request pipeline: request id + log -> error boundary -> CORS, compression ->
+ * (rate limit, auth) -> contract routes -> 404/405 in the one error format.
+ */
+export function createApp(parts: AppParts): Koa {
+  const { config, logger, ids, router } = parts;
+  const app = new Koa({ proxy: config.server.trustProxy });
+  const envelope = config.server.envelope;
+  const logRequests = config.log.requests;
+
+  app.use(async function requestBoundary(ctx: Context, next: Next) {
+    const started = performance.now();
+    const incoming = ctx.get('x-request-id');
+    const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : ids.next();
+    ctx.state.requestId = requestId;
+    ctx.set('X-Request-Id', requestId);
+    try {
+      await (parts.around ? parts.around(ctx, next) : next());
+      if (ctx.body === undefined && ctx.status === 404) notFoundOr405(ctx, router, envelope);
+    } catch (err) {
+      const { error, unexpected } = toAppError(err);
+      if (unexpected) logger.error({ err, requestId, operationId: ctx.state.operationId }, 'request failed');
+      renderError(ctx, error, envelope);
+    }
+    if (logRequests) {
+      logger.info({ requestId, method: ctx.method, route: ctx.state.operationId ?? ctx.path.slice(0, 200), status: ctx.status, ms: Math.round((performance.now() - started) * 10) / 10 }, 'request');
+    }
+  });
+
+  if (config.server.cors.enabled) {
+    const origins = config.server.cors.origins;
+    app.use(cors({
+      origin: origins.includes('*') ? '*' : (ctx: Context) => (origins.includes(ctx.get('origin')) ? ctx.get('origin') : ''),
+      credentials: config.server.cors.credentials,
+      maxAge: config.server.cors.maxAgeSeconds,
+      exposeHeaders: ['X-Request-Id', 'Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'RateLimit', 'RateLimit-Policy'],
+    }));
+  }
+  if (config.server.compression.enabled) {
+    app.use(compress({
+      threshold: config.server.compression.thresholdBytes,
+      br: { params: { [zlib.BROTLI_PARAM_QUALITY]: 4 } },
+      gzip: { level: 6 },
+      deflate: false,
+    }));
+  }
+  for (const mw of parts.before ?? []) app.use(mw);
+  app.use(async function rootRoutes(ctx: Context, next: Next) {
+    if (!(await parts.extraRoutes(ctx))) await next();
+  });
+  app.use(router.routes());
+  app.on('error', (err) => logger.error({ err }, 'koa error'));
+  return app;
+}
+
+function notFoundOr405(ctx: Context, router: Router, envelope: 'plain' | 'success') {
+  const match = router.match(ctx.path, ctx.method);
+  if (match.path.length && !match.pathAndMethod.length) {
+    const allowed = [...new Set(match.path.flatMap((layer) => layer.methods))];
+    ctx.set('Allow', allowed.join(', '));
+    renderError(ctx, new AppError(405, 'METHOD_NOT_ALLOWED', `${ctx.method} is not allowed here`, { details: { allowed } }), envelope);
+    return;
+  }
+  renderError(ctx, new AppError(404, 'NOT_FOUND', `No route for ${ctx.method} ${ctx.path.slice(0, 200)}`), envelope);
+}

@@ -1,0 +1,141 @@
+import { readFileSync, existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { OpenAPIV3_1 } from 'openapi-types';
+import type { PluginDefinition } from '../plugin.ts';
+import { BootError } from '../config/problems.ts';
+
+export type OpenApiDocument = OpenAPIV3_1.Document;
+export type OperationObject = OpenAPIV3_1.OperationObject & {
+  'x-permissions'?: string[];
+  'x-rate-limit'?: unknown;
+};
+
+export const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as const;
+export type HttpMethod = (typeof HTTP_METHODS)[number];
+
+/** One operation of the merged contract, with where it is served and who owns it. */
+export interface OperationEntry {
+  plugin: string;
+  operationId: string;
+  method: HttpMethod;
+  /** OpenAPI path as served, e.g. `/v1/notes/{id}`. */
+  path: string;
+  operation: OperationObject;
+  /** Parameters from the path item and the operation, refs resolved. */
+  parameters: OpenAPIV3_1.ParameterObject[];
+}
+
+export interface MergedContract {
+  document: OpenApiDocument;
+  operations: OperationEntry[];
+}
+
+/**
+ * Merges `common.yaml` and each enabled plugin's contract into one OpenAPI 3.1 document
+ * for the deployment. Paths get `basePath` unless the plugin is mounted at the root.
+ * Fails the boot naming both claimants on a duplicated operationId, path or component.
+ */
+export function mergeContracts(options: {
+  contractsDir: string;
+  plugins: PluginDefinition[];
+  basePath: string;
+  title: string;
+  version: string;
+}): MergedContract {
+  const problems: string[] = [];
+  const common = readContract(resolve(options.contractsDir, 'common.yaml'), problems) ?? {};
+  const document: OpenApiDocument = {
+    openapi: '3.1.0',
+    info: { title: options.title, version: options.version },
+    servers: [{ url: '/' }],
+    paths: {},
+    components: structuredClone(common.components ?? {}),
+    tags: [],
+  };
+  const componentOwner = new Map<string, string>();
+  for (const [kind, entries] of Object.entries(document.components ?? {})) {
+    for (const name of Object.keys(entries ?? {})) componentOwner.set(`${kind}.${name}`, 'common.yaml');
+  }
+  const operations: OperationEntry[] = [];
+  const opOwner = new Map<string, string>();
+  const pathOwner = new Map<string, string>();
+
+  for (const plugin of options.plugins) {
+    if (plugin.contract === false) continue;
+    const file = plugin.contract ?? `${plugin.name}.yaml`;
+    const path = resolve(options.contractsDir, file);
+    if (!existsSync(path)) {
+      if (plugin.contract || Object.keys(plugin.handlers ?? {}).length) problems.push(`plugin ${plugin.name}: contract file not found: contracts/${file}`);
+      continue;
+    }
+    const doc = readContract(path, problems);
+    if (!doc) continue;
+    for (const tag of doc.tags ?? []) document.tags!.push(tag);
+    for (const [kind, entries] of Object.entries(doc.components ?? {})) {
+      const target = ((document.components as Record<string, Record<string, unknown>>)[kind] ??= {});
+      for (const [name, value] of Object.entries(entries ?? {})) {
+        const key = `${kind}.${name}`;
+        const owner = componentOwner.get(key);
+        if (owner && JSON.stringify(target[name]) !== JSON.stringify(value)) {
+          problems.push(`components.${key}: defined by both ${owner} and ${file}`);
+          continue;
+        }
+        componentOwner.set(key, owner ?? file);
+        target[name] = value;
+      }
+    }
+    const prefix = plugin.mountAtRoot ? '' : options.basePath;
+    for (const [rawPath, item] of Object.entries(doc.paths ?? {})) {
+      const servedPath = `${prefix}${rawPath}` || '/';
+      const routeKey = servedPath.replace(/\{[^}]+\}/g, '{}');
+      const previous = pathOwner.get(routeKey);
+      if (previous && previous !== plugin.name) problems.push(`path ${servedPath}: claimed by plugins ${previous} and ${plugin.name}`);
+      pathOwner.set(routeKey, plugin.name);
+      document.paths![servedPath] = item;
+      const shared = (item?.parameters ?? []) as OpenAPIV3_1.ParameterObject[];
+      for (const method of HTTP_METHODS) {
+        const operation = item?.[method] as OperationObject | undefined;
+        if (!operation) continue;
+        const id = operation.operationId;
+        if (!id) { problems.push(`${file}: ${method.toUpperCase()} ${rawPath} has no operationId`); continue; }
+        const claimant = opOwner.get(id);
+        if (claimant) { problems.push(`operationId ${id}: claimed by plugins ${claimant} and ${plugin.name}`); continue; }
+        opOwner.set(id, plugin.name);
+        operations.push({ plugin: plugin.name, operationId: id, method, path: servedPath, operation, parameters: [] });
+      }
+      for (const op of operations.filter((o) => o.path === servedPath && o.plugin === plugin.name)) {
+        op.parameters = mergeParameters(shared, (op.operation.parameters ?? []) as OpenAPIV3_1.ParameterObject[], document);
+      }
+    }
+  }
+  if (problems.length) throw new BootError(problems);
+  return { document, operations };
+}
+
+function readContract(path: string, problems: string[]): Partial<OpenApiDocument> | undefined {
+  try {
+    return parseYaml(readFileSync(path, 'utf8')) as Partial<OpenApiDocument>;
+  } catch (e) {
+    problems.push(`${path}: ${(e as Error).message.split('\n')[0]}`);
+    return undefined;
+  }
+}
+
+/** Resolves a local `#/components/...` reference in the merged document. */
+export function resolveRef<T>(document: OpenApiDocument, value: T | OpenAPIV3_1.ReferenceObject): T {
+  let node: any = value;
+  for (let depth = 0; node && typeof node.$ref === 'string' && depth < 10; depth++) {
+    const segments = node.$ref.replace(/^#\//, '').split('/').map((s: string) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+    node = segments.reduce((n: any, k: string) => n?.[k], document);
+  }
+  return node as T;
+}
+
+function mergeParameters(shared: unknown[], own: unknown[], document: OpenApiDocument): OpenAPIV3_1.ParameterObject[] {
+  const byKey = new Map<string, OpenAPIV3_1.ParameterObject>();
+  for (const p of [...shared, ...own].map((p) => resolveRef<OpenAPIV3_1.ParameterObject>(document, p as any))) {
+    if (p) byKey.set(`${p.in}:${p.name}`, p);
+  }
+  return [...byKey.values()];
+}

@@ -1,0 +1,76 @@
+import type { Context } from 'koa';
+import { AppError, isAppError } from '../errors.ts';
+import { isReply, type Page } from '../plugin.ts';
+
+export type Envelope = 'plain' | 'success';
+
+/** Writes the one error format: `{ error: { code, message, details, requestId, timestamp } }`. */
+export function renderError(ctx: Context, error: AppError, envelope: Envelope): void {
+  ctx.status = error.status;
+  if (error.headers) for (const [k, v] of Object.entries(error.headers)) ctx.set(k, v);
+  const body = {
+    error: {
+      code: error.code,
+      message: error.message,
+      details: error.details ?? null,
+      requestId: ctx.state.requestId as string,
+      timestamp: new Date().toISOString(),
+    },
+  };
+  ctx.body = envelope === 'success' ? { success: false, message: error.message, ...body } : body;
+}
+
+/** Turns anything thrown into an AppError without leaking internals. */
+export function toAppError(err: unknown): { error: AppError; unexpected: boolean } {
+  if (isAppError(err)) return { error: err, unexpected: false };
+  const e = err as { status?: number; statusCode?: number; type?: string; expose?: boolean; message?: string; code?: string; name?: string };
+  const status = e?.status ?? e?.statusCode;
+  if (status === 413 || e?.type === 'entity.too.large') return { error: new AppError(413, 'PAYLOAD_TOO_LARGE', 'The request body is too large'), unexpected: false };
+  if (e?.type === 'entity.parse.failed' || (status === 400 && e?.name === 'SyntaxError')) return { error: new AppError(400, 'MALFORMED_JSON', 'The request body is not valid JSON'), unexpected: false };
+  if (e?.type === 'encoding.unsupported' || status === 415) return { error: new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'The request body encoding is not supported'), unexpected: false };
+  if (e?.type === 'request.aborted') return { error: new AppError(400, 'REQUEST_ABORTED', 'The request was aborted'), unexpected: false };
+  if (typeof status === 'number' && status >= 400 && status < 500 && e.expose) {
+    return { error: new AppError(status, 'BAD_REQUEST', e.message ?? 'Bad request'), unexpected: false };
+  }
+  if (isDependencyFailure(err)) return { error: new AppError(503, 'SERVICE_UNAVAILABLE', 'A dependency is unavailable, retry later', { details: { retry_after: 5 }, headers: { 'Retry-After': '5' } }), unexpected: true };
+  return { error: new AppError(500, 'INTERNAL_ERROR', 'An unexpected error occurred'), unexpected: true };
+}
+
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', '57P01', '57P03', '08006', '08001', '08004']);
+
+/** Driver and client errors that mean "the service behind us is down", not "our bug". */
+function isDependencyFailure(err: unknown): boolean {
+  const e = err as { code?: string; name?: string; cause?: unknown; message?: string };
+  if (!e) return false;
+  if (e.code && CONNECTION_CODES.has(e.code)) return true;
+  if (e.name === 'ConnectionException' || e.name === 'MongoServerSelectionError' || e.name === 'MongoNetworkError' || e.name === 'KafkaJSConnectionError') return true;
+  if (/Connection is closed|Stream isn't writeable|connect ECONNREFUSED/.test(e.message ?? '')) return true;
+  return e.cause ? isDependencyFailure(e.cause) : false;
+}
+
+/** Applies the deployment's envelope to a handler result and sets the status. */
+export function renderResult(ctx: Context, result: unknown, defaultStatus: number, envelope: Envelope): unknown {
+  let status = defaultStatus;
+  let body = result;
+  let message: string | undefined;
+  if (isReply(result)) {
+    status = result.status;
+    body = result.body;
+    message = result.message;
+    if (result.headers) for (const [k, v] of Object.entries(result.headers)) ctx.set(k, v);
+  }
+  ctx.status = status;
+  if (status === 204 || status === 304) { ctx.body = null; return undefined; }
+  if (envelope === 'plain') {
+    ctx.body = body ?? null;
+  } else if (isPage(body)) {
+    ctx.body = { success: true, data: body.data, pagination: body.pagination, message: message ?? 'OK' };
+  } else {
+    ctx.body = { success: true, data: body ?? null, message: message ?? 'OK' };
+  }
+  return body;
+}
+
+function isPage(v: unknown): v is Page<unknown> {
+  return typeof v === 'object' && v !== null && Array.isArray((v as Page<unknown>).data) && typeof (v as Page<unknown>).pagination === 'object';
+}

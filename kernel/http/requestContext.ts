@@ -1,0 +1,62 @@
+import type { Context } from 'koa';
+import type { Logger } from 'pino';
+import { asFunction, asValue, type AwilixContainer } from 'awilix';
+import type { EntityManager, MikroORM } from '@mikro-orm/core';
+import type { Principal, RequestContext } from '../plugin.ts';
+import type { DomainEvent } from '../ports/eventBus.ts';
+import { errors } from '../errors.ts';
+
+/** What a plugin runs with: its own container, logger and event publisher. */
+export interface PluginRuntime {
+  name: string;
+  container: AwilixContainer;
+  /** Whether any service is request-scoped; if none, handlers share the plugin's cradle. */
+  hasScoped: boolean;
+  logger: Logger;
+  publish<T>(type: string, data: T, options?: { key?: string }): Promise<DomainEvent<T>>;
+}
+
+/**
+ * The per-request context handed to handlers. The forked EntityManager and the request
+ * scope are made on first use, so an operation that needs neither pays for neither.
+ */
+export class HttpRequestContext implements RequestContext {
+  principal?: Principal;
+  private forkedEm?: EntityManager;
+  private scope?: AwilixContainer;
+
+  constructor(
+    readonly koa: Context,
+    readonly requestId: string,
+    readonly operationId: string,
+    readonly log: Logger,
+    private runtime: PluginRuntime,
+    private orm: MikroORM | undefined,
+  ) {}
+
+  get em(): EntityManager {
+    if (!this.forkedEm) {
+      if (!this.orm) throw errors.unavailable('database');
+      this.forkedEm = this.orm.em.fork();
+    }
+    return this.forkedEm;
+  }
+
+  get services(): any {
+    if (!this.runtime.hasScoped) return this.runtime.container.cradle;
+    if (!this.scope) {
+      this.scope = this.runtime.container.createScope();
+      this.scope.register({
+        em: asFunction(() => this.em).scoped(),
+        principal: asValue(this.principal),
+        requestId: asValue(this.requestId),
+        log: asValue(this.log),
+      });
+    }
+    return this.scope.cradle;
+  }
+
+  publish<T>(type: string, data: T, options?: { key?: string }): Promise<DomainEvent<T>> {
+    return this.runtime.publish(type, data, options);
+  }
+}

@@ -1,0 +1,104 @@
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import type { OpenAPIV3_1 } from 'openapi-types';
+import type { ErrorDetail } from '../errors.ts';
+import { resolveRef, type OpenApiDocument, type OperationEntry } from './contracts.ts';
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv2020, options?: unknown) => Ajv2020;
+const CONTRACT_ID = 'kernel:contract';
+
+/** The compiled checks of one operation. Built once at boot. */
+export interface OperationValidators {
+  params?: ValidateFunction;
+  query?: ValidateFunction;
+  headers?: ValidateFunction;
+  /** Per media type (`application/json`). */
+  body?: Map<string, ValidateFunction>;
+  bodyRequired: boolean;
+  /** Per status code (`200`, `default`), for the JSON body. */
+  responses?: Map<string, ValidateFunction>;
+}
+
+/**
+ * Two ajv instances over one contract: one that coerces strings (path, query, headers
+ * arrive as text) and one that never coerces (JSON bodies and responses keep their types).
+ */
+export class ContractValidator {
+  private coercing: Ajv2020;
+  private strict: Ajv2020;
+
+  constructor(private document: OpenApiDocument) {
+    const components = { $id: CONTRACT_ID, components: rewriteRefs(document.components ?? {}) };
+    this.coercing = new Ajv2020({ allErrors: true, strict: false, coerceTypes: 'array', useDefaults: true });
+    this.strict = new Ajv2020({ allErrors: true, strict: false, coerceTypes: false, useDefaults: true });
+    for (const ajv of [this.coercing, this.strict]) {
+      addFormats(ajv);
+      ajv.addSchema(components);
+    }
+  }
+
+  compile(entry: OperationEntry, withResponses: boolean): OperationValidators {
+    const validators: OperationValidators = { bodyRequired: false };
+    const groups: Record<'path' | 'query' | 'header', OpenAPIV3_1.ParameterObject[]> = { path: [], query: [], header: [] };
+    for (const p of entry.parameters) if (p.in in groups) groups[p.in as keyof typeof groups].push(p);
+    if (groups.path.length) validators.params = this.coercing.compile(objectOf(groups.path, false));
+    if (groups.query.length) validators.query = this.coercing.compile(objectOf(groups.query, false));
+    if (groups.header.length) validators.headers = this.coercing.compile(objectOf(groups.header, true));
+
+    const requestBody = resolveRef<OpenAPIV3_1.RequestBodyObject>(this.document, entry.operation.requestBody as any);
+    if (requestBody?.content) {
+      validators.bodyRequired = requestBody.required === true;
+      validators.body = new Map();
+      for (const [type, media] of Object.entries(requestBody.content)) {
+        validators.body.set(type, this.strict.compile(media.schema ? rewriteRefs(media.schema) : {}));
+      }
+    }
+    if (withResponses) {
+      validators.responses = new Map();
+      for (const [status, raw] of Object.entries(entry.operation.responses ?? {})) {
+        const response = resolveRef<OpenAPIV3_1.ResponseObject>(this.document, raw as any);
+        const schema = response?.content?.['application/json']?.schema;
+        if (schema) validators.responses.set(status, this.strict.compile(rewriteRefs(schema)));
+      }
+    }
+    return validators;
+  }
+}
+
+function objectOf(params: OpenAPIV3_1.ParameterObject[], lowerCase: boolean) {
+  const properties: Record<string, unknown> = {};
+  const required: string[] = [];
+  for (const p of params) {
+    const name = lowerCase ? p.name.toLowerCase() : p.name;
+    properties[name] = rewriteRefs(p.schema ?? {});
+    if (p.required || p.in === 'path') required.push(name);
+  }
+  return { type: 'object', properties, required };
+}
+
+/** `#/components/x` -> `kernel:contract#/components/x`, so refs resolve inside compiled fragments. */
+function rewriteRefs<T>(node: T): T {
+  if (Array.isArray(node)) return node.map(rewriteRefs) as T;
+  if (node && typeof node === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(node)) {
+      out[k] = k === '$ref' && typeof v === 'string' && v.startsWith('#/') ? `${CONTRACT_ID}${v}` : rewriteRefs(v);
+    }
+    return out as T;
+  }
+  return node;
+}
+
+/** ajv errors as field-level details: `{ field: "body.title", message, code: "maxLength" }`. */
+export function toDetails(errors: ErrorObject[] | null | undefined, location: string): ErrorDetail[] {
+  return (errors ?? []).map((e) => {
+    const segments = e.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+    if (e.keyword === 'required') segments.push((e.params as { missingProperty: string }).missingProperty);
+    if (e.keyword === 'additionalProperties') segments.push((e.params as { additionalProperty: string }).additionalProperty);
+    const field = [location, ...segments].join('.');
+    let message = e.message ?? 'is invalid';
+    if (e.keyword === 'additionalProperties') message = 'is not allowed';
+    if (e.keyword === 'enum') message = `must be one of: ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
+    return { field, message, code: e.keyword };
+  });
+}

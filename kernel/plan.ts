@@ -1,0 +1,85 @@
+import type { KernelConfig } from './config/schema.ts';
+import type { Catalogs } from './config/validate.ts';
+import type { PluginDefinition } from './plugin.ts';
+import { BootError } from './config/problems.ts';
+import { mergeContracts, type MergedContract } from './http/contracts.ts';
+
+export interface KernelPlan {
+  /** Enabled plugins in start order (dependencies first). */
+  plugins: PluginDefinition[];
+  /** port -> adapter name */
+  adapters: Record<string, string>;
+  contract: MergedContract;
+  routes: Array<{ method: string; path: string; operationId: string; plugin: string }>;
+}
+
+/**
+ * Resolves a deployment without any I/O beyond reading its contract files: the plugin
+ * graph, the adapters and the routes. Every wiring mistake is a BootError naming the culprits.
+ */
+export function planKernel(config: KernelConfig, catalogs: Catalogs, options: { contractsDir: string; version: string }): KernelPlan {
+  const enabled = Object.entries(config.plugins)
+    .filter(([, section]) => section.enabled !== false)
+    .map(([name]) => catalogs.plugins[name]);
+  const plugins = startOrder(enabled, catalogs);
+  const contract = mergeContracts({
+    contractsDir: options.contractsDir,
+    plugins,
+    basePath: config.server.basePath,
+    title: config.server.docs.title,
+    version: options.version,
+  });
+  checkHandlers(plugins, contract);
+  const adapters = Object.fromEntries(Object.entries(config.adapters).map(([port, section]) => [port, section.use]));
+  const routes = contract.operations.map((o) => ({ method: o.method.toUpperCase(), path: o.path, operationId: o.operationId, plugin: o.plugin }));
+  return { plugins, adapters, contract, routes };
+}
+
+/** Topological order; a missing or cyclic dependency is a BootError naming the plugins. */
+export function startOrder(plugins: PluginDefinition[], catalogs: Catalogs): PluginDefinition[] {
+  const byName = new Map(plugins.map((p) => [p.name, p]));
+  const problems: string[] = [];
+  for (const p of plugins) {
+    for (const dep of p.requires ?? []) {
+      if (byName.has(dep)) continue;
+      problems.push(catalogs.plugins[dep]
+        ? `plugin ${p.name} requires plugin ${dep}, which is not enabled (set plugins.${dep}.enabled: true)`
+        : `plugin ${p.name} requires plugin ${dep}, which does not exist (available: ${Object.keys(catalogs.plugins).join(', ')})`);
+    }
+  }
+  if (problems.length) throw new BootError(problems);
+
+  const ordered: PluginDefinition[] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (p: PluginDefinition, trail: string[]) => {
+    if (state.get(p.name) === 'done') return;
+    if (state.get(p.name) === 'visiting') {
+      const cycle = [...trail.slice(trail.indexOf(p.name)), p.name];
+      throw new BootError([`plugin dependency cycle: ${cycle.join(' -> ')}`]);
+    }
+    state.set(p.name, 'visiting');
+    for (const dep of p.requires ?? []) visit(byName.get(dep)!, [...trail, p.name]);
+    state.set(p.name, 'done');
+    ordered.push(p);
+  };
+  for (const p of [...plugins].sort((a, b) => a.name.localeCompare(b.name))) visit(p, []);
+  return ordered;
+}
+
+function checkHandlers(plugins: PluginDefinition[], contract: MergedContract) {
+  const problems: string[] = [];
+  const owned = new Map(contract.operations.map((o) => [o.operationId, o]));
+  for (const op of contract.operations) {
+    if (!op.operationId.startsWith(`${op.plugin}.`)) problems.push(`operationId ${op.operationId} (${op.method.toUpperCase()} ${op.path}) must start with "${op.plugin}." because plugin ${op.plugin} serves it`);
+    const plugin = plugins.find((p) => p.name === op.plugin)!;
+    if (!plugin.handlers?.[op.operationId]) problems.push(`operationId ${op.operationId} (${op.method.toUpperCase()} ${op.path}) has no handler in plugin ${op.plugin}`);
+  }
+  for (const plugin of plugins) {
+    for (const id of Object.keys(plugin.handlers ?? {})) {
+      const op = owned.get(id);
+      if (!op) problems.push(`plugin ${plugin.name} has a handler for ${id}, which no contract operation declares`);
+      else if (op.plugin !== plugin.name) problems.push(`plugin ${plugin.name} has a handler for ${id}, which plugin ${op.plugin}'s contract declares`);
+    }
+  }
+  if (problems.length) throw new BootError(problems);
+}

@@ -1,0 +1,110 @@
+import type { Context as KoaContext } from 'koa';
+import type { Logger } from 'pino';
+import type { EntityManager } from '@mikro-orm/core';
+import type { JsonSchema } from './ports/adapter.ts';
+import type { DomainEvent } from './ports/eventBus.ts';
+import type { EntitySpec } from './storage/entity.ts';
+import type { Migration } from './storage/migrations.ts';
+
+/** Who is calling. Filled by an authentication scheme; absent on public operations. */
+export interface Principal {
+  /** `user`, `apiKey`, `client`... as the scheme that authenticated it says. */
+  type: string;
+  id: string;
+  permissions: string[];
+  [claim: string]: unknown;
+}
+
+/** The validated input of an operation. Path and query values are already coerced to their schema types. */
+export interface HandlerRequest<Body = any, Query = any, Params = any> {
+  params: Params;
+  query: Query;
+  body: Body;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/** Everything a handler may use besides its input. Costly members are created on first use. */
+export interface RequestContext<Services = any> {
+  requestId: string;
+  operationId: string;
+  principal?: Principal;
+  log: Logger;
+  /** An EntityManager forked for this request. */
+  readonly em: EntityManager;
+  /** This plugin's container, scoped to this request (its services, the ports, what it requires). */
+  readonly services: Services;
+  /** Publishes a domain event `type` with this plugin's name checked as its prefix. */
+  publish<T>(type: string, data: T, options?: { key?: string }): Promise<DomainEvent<T>>;
+  /** The raw Koa context, for streaming responses, uploads and downloads. */
+  koa: KoaContext;
+}
+
+export type Handler = (req: HandlerRequest, ctx: RequestContext) => unknown | Promise<unknown>;
+
+const REPLY = Symbol('kernel.reply');
+export interface Reply { [REPLY]: true; status: number; body?: unknown; headers?: Record<string, string>; message?: string }
+
+/** Sets the status and headers of a response; a handler that returns a plain value gets the contract's first 2xx status. */
+export function reply(status: number, body?: unknown, headers?: Record<string, string>, message?: string): Reply {
+  return { [REPLY]: true, status, body, headers, message };
+}
+export function isReply(v: unknown): v is Reply {
+  return typeof v === 'object' && v !== null && (v as Reply)[REPLY] === true;
+}
+
+/** A list response: rendered `{ data, pagination }` under the plain envelope. */
+export interface Page<T> { data: T[]; pagination: { limit: number; nextCursor: string | null; total?: number; page?: number } }
+
+export type ServiceFactory<T = unknown> = (cradle: any) => T;
+export interface ServiceSpec<T = unknown> {
+  factory: ServiceFactory<T>;
+  /** `singleton` (default) lives as long as the kernel; `scoped` is made once per request and may use `em`, `principal`, `requestId`. */
+  lifetime?: 'singleton' | 'scoped';
+  /** Called on shutdown for singletons that hold resources. */
+  dispose?: (instance: T) => Promise<void> | void;
+}
+
+export interface SubscriberContext<Services = any> {
+  log: Logger;
+  readonly em: EntityManager;
+  readonly services: Services;
+}
+export interface SubscriberDefinition {
+  /** Event type (topic), e.g. `notes.note.created`. */
+  event: string;
+  /** Consumer group suffix; the group is `<plugin>.<name>`. Each group gets each event once. */
+  name: string;
+  handle(event: DomainEvent<any>, ctx: SubscriberContext): Promise<void>;
+}
+
+export interface PermissionDefinition { name: string; description: string }
+
+/** What a plugin declares. The kernel wires it; the plugin never reaches the kernel's or other plugins' internals. */
+export interface PluginDefinition {
+  name: string;
+  version: string;
+  description?: string;
+  /** Plugins that must start before this one; their exported services become resolvable here. */
+  requires?: string[];
+  /** JSON Schema of `plugins.<name>` in config (beside `enabled`). */
+  config?: JsonSchema;
+  /** Contract file in contracts/ (default `<name>.yaml`); `false` when the plugin serves no HTTP. */
+  contract?: string | false;
+  /** Serve this plugin's paths at the root instead of under `server.basePath` (health, well-known). */
+  mountAtRoot?: boolean;
+  entities?: EntitySpec[];
+  migrations?: Migration[];
+  services?: Record<string, ServiceFactory | ServiceSpec>;
+  /** Names from `services` that plugins requiring this one may resolve. */
+  exports?: string[];
+  /** Handlers keyed by the contract's operationId (`<plugin>.<operation>`). */
+  handlers?: Record<string, Handler>;
+  subscribers?: SubscriberDefinition[];
+  permissions?: PermissionDefinition[];
+  onStart?(cradle: any): Promise<void> | void;
+  onStop?(cradle: any): Promise<void> | void;
+}
+
+export function definePlugin<T extends PluginDefinition>(def: T): T {
+  return def;
+}

@@ -1,0 +1,40 @@
+/**
+ * Cache port: a shared key/value store with expiry. Values are JSON-serialisable.
+ * Adapters: adapters/cache/memory.ts, adapters/cache/redis.ts.
+ * Conformance: test/ports/cache.suite.ts.
+ */
+export interface CacheSetOptions {
+  /** Time to live in milliseconds. Omitted: no expiry. */
+  ttlMs?: number;
+  /** Only set when the key does not exist (atomic). */
+  ifAbsent?: boolean;
+}
+
+export interface Cache {
+  get<T = unknown>(key: string): Promise<T | undefined>;
+  /** Returns false only when `ifAbsent` was given and the key already existed. */
+  set(key: string, value: unknown, options?: CacheSetOptions): Promise<boolean>;
+  /** Returns true when a key was removed. */
+  delete(key: string): Promise<boolean>;
+  has(key: string): Promise<boolean>;
+  /** Atomically adds `by` (default 1) to an integer counter; creates it at 0 first. A ttl applies only when the key is created. */
+  increment(key: string, by?: number, options?: { ttlMs?: number }): Promise<number>;
+  /** Remaining time to live in ms; undefined when the key is missing, null when it never expires. */
+  ttl(key: string): Promise<number | null | undefined>;
+  /** Deletes every key that starts with `prefix`; returns how many went. */
+  deletePrefix(prefix: string): Promise<number>;
+}
+
+/** A view of a cache where every key is put under `prefix:` (one namespace per plugin). */
+export function namespacedCache(cache: Cache, prefix: string): Cache {
+  const k = (key: string) => `${prefix}:${key}`;
+  return {
+    get: (key) => cache.get(k(key)),
+    set: (key, value, options) => cache.set(k(key), value, options),
+    delete: (key) => cache.delete(k(key)),
+    has: (key) => cache.has(k(key)),
+    increment: (key, by, options) => cache.increment(k(key), by, options),
+    ttl: (key) => cache.ttl(k(key)),
+    deletePrefix: (p) => cache.deletePrefix(k(p)),
+  };
+}

@@ -1,0 +1,56 @@
+import { AppError, errors, isAppError } from '../errors.ts';
+
+/**
+ * Decorators wrap any adapter without it knowing: every method that returns a promise
+ * goes through them. They compose: the first in the list is the outermost.
+ */
+export interface CallInfo { port: string; adapter: string; method: string }
+export type CallWrapper = (call: () => Promise<unknown>, info: CallInfo) => Promise<unknown>;
+
+/** Methods that are not calls on behalf of a request. */
+const LIFECYCLE = new Set(['close', 'health', 'drain']);
+
+export function decorateAdapter<T extends object>(instance: T, info: { port: string; adapter: string }, wrappers: CallWrapper[], skip: string[] = []): T {
+  if (!wrappers.length) return instance;
+  const cache = new Map<PropertyKey, unknown>();
+  return new Proxy(instance, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (typeof value !== 'function' || typeof prop !== 'string' || LIFECYCLE.has(prop) || skip.includes(prop)) {
+        return typeof value === 'function' ? value.bind(target) : value;
+      }
+      let wrapped = cache.get(prop);
+      if (!wrapped) {
+        const callInfo = { ...info, method: prop };
+        wrapped = (...args: unknown[]) => {
+          let call = () => Promise.resolve(value.apply(target, args));
+          for (let i = wrappers.length - 1; i >= 0; i--) {
+            const inner = call;
+            const wrapper = wrappers[i];
+            call = () => wrapper(inner, callInfo);
+          }
+          return call();
+        };
+        cache.set(prop, wrapped);
+      }
+      return wrapped;
+    },
+  });
+}
+
+/** Rejects a call that takes longer than `ms` with a 503 naming the port. */
+export function timeoutWrapper(ms: number): CallWrapper {
+  return (call, info) =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new AppError(503, 'DEPENDENCY_TIMEOUT', `${info.port}.${info.method} timed out after ${ms} ms`, {
+        details: { dependency: info.port, retry_after: 2 }, headers: { 'Retry-After': '2' },
+      })), ms);
+      call().then((v) => { clearTimeout(timer); resolve(v); }, (e) => { clearTimeout(timer); reject(e); });
+    });
+}
+
+/** Turns a failing adapter call (connection refused, broker down) into a 503 with a retry hint. */
+export const unavailableWrapper: CallWrapper = (call, info) =>
+  call().catch((e) => {
+    throw isAppError(e) ? e : errors.unavailable(info.port, 5, e);
+  });

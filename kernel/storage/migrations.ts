@@ -1,0 +1,75 @@
+import type { Knex } from '@mikro-orm/knex';
+
+/**
+ * A plugin's SQL migration. `up`/`down` get a knex instance inside a transaction; use its
+ * schema builder so one migration serves SQLite and PostgreSQL. History is kept per plugin
+ * in `kernel_migrations`. MongoDB needs none: indexes are ensured from the entities.
+ */
+export interface Migration {
+  /** Sortable and unique within the plugin, e.g. `0001_create_notes`. */
+  name: string;
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+export interface MigrationStatus { plugin: string; name: string; appliedAt: string | null }
+
+const TABLE = 'kernel_migrations';
+
+export class Migrator {
+  constructor(private knex: Knex, private plugins: Array<{ name: string; migrations: Migration[] }>) {}
+
+  private async ensureTable() {
+    if (await this.knex.schema.hasTable(TABLE)) return;
+    await this.knex.schema.createTable(TABLE, (t) => {
+      t.string('plugin', 100).notNullable();
+      t.string('name', 200).notNullable();
+      t.string('applied_at', 40).notNullable();
+      t.primary(['plugin', 'name']);
+    });
+  }
+
+  async status(): Promise<MigrationStatus[]> {
+    await this.ensureTable();
+    const rows: Array<{ plugin: string; name: string; applied_at: string }> = await this.knex(TABLE).select('*');
+    const applied = new Map(rows.map((r) => [`${r.plugin}/${r.name}`, r.applied_at]));
+    return this.plugins.flatMap((p) =>
+      p.migrations.map((m) => ({ plugin: p.name, name: m.name, appliedAt: applied.get(`${p.name}/${m.name}`) ?? null })),
+    );
+  }
+
+  async pending(): Promise<MigrationStatus[]> {
+    return (await this.status()).filter((s) => s.appliedAt === null);
+  }
+
+  /** Applies every pending migration, plugin by plugin in start order. Returns what ran. */
+  async up(): Promise<MigrationStatus[]> {
+    const ran: MigrationStatus[] = [];
+    for (const s of await this.pending()) {
+      const migration = this.find(s);
+      const appliedAt = new Date().toISOString();
+      await this.knex.transaction(async (trx) => {
+        await migration.up(trx);
+        await trx(TABLE).insert({ plugin: s.plugin, name: s.name, applied_at: appliedAt });
+      });
+      ran.push({ ...s, appliedAt });
+    }
+    return ran;
+  }
+
+  /** Reverts the most recently applied migration (of one plugin, when named). */
+  async down(plugin?: string): Promise<MigrationStatus | null> {
+    const applied = (await this.status()).filter((s) => s.appliedAt !== null && (!plugin || s.plugin === plugin));
+    const last = applied.sort((a, b) => (a.appliedAt! < b.appliedAt! ? -1 : a.appliedAt! > b.appliedAt! ? 1 : 0)).at(-1);
+    if (!last) return null;
+    await this.knex.transaction(async (trx) => {
+      await this.find(last).down(trx);
+      await trx(TABLE).where({ plugin: last.plugin, name: last.name }).delete();
+    });
+    return last;
+  }
+
+  private find(s: MigrationStatus): Migration {
+    return this.plugins.find((p) => p.name === s.plugin)!.migrations.find((m) => m.name === s.name)!;
+  }
+}

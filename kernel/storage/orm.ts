@@ -1,0 +1,61 @@
+import { MikroORM, type Options, type EntitySchema, type LoggerNamespace } from '@mikro-orm/core';
+import type { Logger } from 'pino';
+import type { KernelConfig } from '../config/schema.ts';
+import type { Driver } from './entity.ts';
+
+export interface QueryEvent { query: string; tookMs?: number }
+
+/**
+ * Opens MikroORM on the configured driver. Drivers are imported on demand, so a
+ * deployment on SQLite never loads the PostgreSQL or Mongo client.
+ */
+export async function openOrm(
+  db: KernelConfig['database'],
+  entities: EntitySchema[],
+  logger: Logger,
+  onQuery?: (e: QueryEvent) => void,
+): Promise<MikroORM> {
+  const common: Options = {
+    entities,
+    discovery: { warnWhenNoEntities: false },
+    allowGlobalContext: false,
+    forceUtcTimezone: true,
+    debug: db.debug || onQuery ? (['query'] as LoggerNamespace[]) : false,
+    logger: (message: string) => logger.debug({ orm: message }),
+    loggerFactory: onQuery ? (options) => queryLogger(options, logger, onQuery) : undefined,
+    ensureIndexes: false,
+  } as Options;
+  const driver = db.driver as Driver;
+  if (driver === 'sqlite') {
+    const { LibSqlDriver } = await import('@mikro-orm/libsql');
+    const dbName = db.url === ':memory:' ? ':memory:' : db.url.replace(/^file:/, '');
+    return MikroORM.init({ ...common, driver: LibSqlDriver, dbName } as Options);
+  }
+  if (driver === 'postgresql') {
+    const { PostgreSqlDriver } = await import('@mikro-orm/postgresql');
+    return MikroORM.init({ ...common, driver: PostgreSqlDriver, clientUrl: db.url, pool: { min: 0, max: db.poolMax } } as Options);
+  }
+  const { MongoDriver } = await import('@mikro-orm/mongodb');
+  return MikroORM.init({ ...common, driver: MongoDriver, clientUrl: db.url, implicitTransactions: false } as Options);
+}
+
+/** Routes MikroORM's query log to telemetry (and to pino at debug). */
+function queryLogger(_options: unknown, logger: Logger, onQuery: (e: QueryEvent) => void) {
+  return {
+    log(namespace: string, message: string, context?: { took?: number; query?: string }) {
+      if (namespace === 'query') onQuery({ query: context?.query ?? message, tookMs: context?.took });
+      logger.trace({ orm: namespace }, message);
+    },
+    error(namespace: string, message: string) { logger.error({ orm: namespace }, message); },
+    warn(namespace: string, message: string) { logger.warn({ orm: namespace }, message); },
+    logQuery(context: { query: string; took?: number }) { onQuery({ query: context.query, tookMs: context.took }); },
+    setDebugMode() {},
+    isEnabled(namespace: string) { return namespace === 'query'; },
+  } as any;
+}
+
+/** Checks the database answers; used by /health/ready. */
+export async function checkOrm(orm: MikroORM): Promise<void> {
+  const result = await orm.checkConnection();
+  if (!result.ok) throw new Error(result.reason ?? 'database not reachable');
+}

@@ -1,0 +1,46 @@
+import { definePlugin, reply } from '../../kernel/index.ts';
+import type { NoteActivityRow } from './entities.ts';
+import { Note, NoteActivity } from './entities.ts';
+import { migrations } from './migrations.ts';
+import { NotesService } from './service.ts';
+import { activitySubscriber } from './activity.ts';
+
+/**
+ * The example plugin: a contract (contracts/notes.yaml), entities, migrations, a
+ * request-scoped service, handlers keyed by operationId, an emitted event and a subscriber.
+ */
+export default definePlugin({
+  name: 'notes',
+  version: '1.0.0',
+  description: 'Example plugin: notes with paging, an event and an activity log.',
+  config: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {},
+  },
+  entities: [Note, NoteActivity],
+  migrations,
+  services: {
+    notes: { factory: ({ em, publish }) => new NotesService(em, publish), lifetime: 'scoped' },
+  },
+  exports: [],
+  permissions: [
+    { name: 'notes:read', description: 'Read notes' },
+    { name: 'notes:write', description: 'Create, change and delete notes' },
+  ],
+  subscribers: [activitySubscriber],
+  handlers: {
+    'notes.list': ({ query }, { services }) => services.notes.list(query),
+    'notes.create': ({ body }, { services }) => services.notes.create(body),
+    'notes.get': ({ params }, { services }) => services.notes.get(params.id),
+    'notes.update': ({ params, body }, { services }) => services.notes.update(params.id, body),
+    'notes.delete': async ({ params }, { services }) => {
+      await services.notes.delete(params.id);
+      return reply(204);
+    },
+    'notes.activity': async ({ params }, { em }) => {
+      const rows = await em.find<NoteActivityRow>('NoteActivity', { noteId: params.id }, { orderBy: { occurredAt: 'asc' } });
+      return { data: rows.map((r) => ({ eventId: r.eventId, action: r.action, deliveries: r.deliveries, occurredAt: new Date(r.occurredAt).toISOString() })) };
+    },
+  },
+});

@@ -1,0 +1,19 @@
+/**
+ * The composition root's catalogs: every adapter and plugin the kernel can load, by name.
+ * Only scripts/ and tests know these lists; kernel/ imports no adapter and no plugin.
+ */
+import type { Catalogs } from '../kernel/config/validate.ts';
+import memoryCache from '../adapters/cache/memory.ts';
+import redisCache from '../adapters/cache/redis.ts';
+import memoryBus from '../adapters/eventBus/memory.ts';
+import kafkaBus from '../adapters/eventBus/kafka.ts';
+import system from '../plugins/system/index.ts';
+import notes from '../plugins/notes/index.ts';
+
+export const catalogs: Catalogs = {
+  adapters: {
+    cache: { memory: memoryCache, redis: redisCache },
+    eventBus: { memory: memoryBus, kafka: kafkaBus },
+  },
+  plugins: { system, notes },
+};

@@ -1,0 +1,102 @@
+/**
+ * The CLI: `serve`, `plan`, `config`, `migrate up|down|status`.
+ *   npm start                      -> serve the embedded default
+ *   npm run cli -- plan --config config/x.yaml
+ * Config errors print one line per problem and exit 1, without a stack.
+ */
+import { parseArgs } from 'node:util';
+import { stringify } from 'yaml';
+import { ConfigError, BootError } from '../kernel/config/problems.ts';
+import { loadConfig, planDeployment, createKernel } from './kernel.ts';
+import { redact } from './redact.ts';
+
+const USAGE = `usage: cli <command> [--config FILE]
+  serve                 start the HTTP server (default)
+  plan                  print plugins in start order, adapters and routes; no I/O
+  config                print the effective config, secrets redacted
+  migrate up|down|status [--plugin NAME]
+`;
+
+async function main(argv: string[]) {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { config: { type: 'string', short: 'c' }, plugin: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) { process.stdout.write(USAGE); return 0; }
+  const [command = 'serve', sub] = positionals;
+  const config = loadConfig({ file: values.config });
+
+  switch (command) {
+    case 'config':
+      process.stdout.write(stringify(redact(config)));
+      return 0;
+    case 'plan': {
+      const plan = planDeployment(config);
+      const out: string[] = [`deployment: ${config.name}`, `database: ${config.database.driver} (migrate: ${config.database.migrate})`, 'adapters:'];
+      for (const [port, name] of Object.entries(plan.adapters)) out.push(`  ${port}: ${name}`);
+      out.push('plugins (start order):');
+      for (const p of plan.plugins) out.push(`  ${p.name}@${p.version}${p.requires?.length ? ` requires ${p.requires.join(', ')}` : ''}`);
+      out.push('routes:');
+      for (const r of plan.routes) out.push(`  ${r.method.padEnd(7)}${r.path.padEnd(40)}${r.operationId}`);
+      out.push('root routes: GET /openapi.json, GET /docs');
+      process.stdout.write(out.join('\n') + '\n');
+      return 0;
+    }
+    case 'migrate':
+      return migrate(config, sub, values.plugin);
+    case 'serve':
+      return serve(config);
+    default:
+      process.stderr.write(`unknown command: ${command}\n${USAGE}`);
+      return 2;
+  }
+}
+
+async function serve(config: ReturnType<typeof loadConfig>) {
+  const kernel = await createKernel(config);
+  const address = await kernel.listen();
+  const base = config.server.publicUrl ?? `http://localhost:${address.port}`;
+  kernel.logger.info({ port: address.port }, 'listening');
+  process.stdout.write(`\n  ${config.name} is listening on ${base}\n  API docs: ${base}/docs\n  OpenAPI:  ${base}/openapi.json\n\n`);
+  const shutdown = (signal: string) => {
+    kernel.logger.info({ signal }, 'shutting down');
+    kernel.stop().then(() => process.exit(0), (err) => { kernel.logger.error({ err }, 'shutdown failed'); process.exit(1); });
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  return undefined;
+}
+
+async function migrate(config: ReturnType<typeof loadConfig>, sub: string | undefined, plugin: string | undefined) {
+  if (!['up', 'down', 'status'].includes(sub ?? '')) { process.stderr.write(`migrate needs up, down or status\n${USAGE}`); return 2; }
+  if (config.database.driver === 'mongodb') { process.stdout.write('mongodb: no SQL migrations; indexes are ensured from the entities at boot\n'); return 0; }
+  const kernel = await createKernel({ ...config, database: { ...config.database, migrate: 'off' }, plugins: config.plugins }, {});
+  try {
+    const migrator = kernel.migrator();
+    if (sub === 'up') {
+      const ran = await migrator.up();
+      process.stdout.write(ran.length ? ran.map((m) => `applied ${m.plugin}/${m.name}`).join('\n') + '\n' : 'nothing to apply\n');
+    } else if (sub === 'down') {
+      const reverted = await migrator.down(plugin);
+      process.stdout.write(reverted ? `reverted ${reverted.plugin}/${reverted.name}\n` : 'nothing to revert\n');
+    } else {
+      for (const s of await migrator.status()) process.stdout.write(`${s.appliedAt ? 'applied' : 'pending'}  ${s.plugin}/${s.name}${s.appliedAt ? `  ${s.appliedAt}` : ''}\n`);
+    }
+  } finally {
+    await kernel.stop();
+  }
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { if (code !== undefined) process.exit(code); },
+  (err) => {
+    if (err instanceof ConfigError || err instanceof BootError) {
+      process.stderr.write(`${err instanceof ConfigError ? 'config error' : 'boot error'}:\n${err.problems.map((p) => `  ${p}`).join('\n')}\n`);
+    } else {
+      process.stderr.write(`fatal: ${err?.message ?? err}\n`);
+    }
+    process.exit(1);
+  },
+);

@@ -1,0 +1,78 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { rmSync } from 'node:fs';
+import * as assert from 'uvu/assert';
+import pino from 'pino';
+import { createKernel, loadConfig } from '../../scripts/kernel.ts';
+import { deepMerge } from '../../kernel/config/merge.ts';
+import type { Kernel } from '../../kernel/boot.ts';
+
+export interface TestResponse {
+  status: number;
+  headers: Headers;
+  text: string;
+  body: any;
+}
+
+export interface TestKernel {
+  kernel: Kernel;
+  url: string;
+  request(method: string, path: string, options?: { body?: unknown; raw?: string | Buffer; headers?: Record<string, string> }): Promise<TestResponse>;
+  stop(): Promise<void>;
+}
+
+let counter = 0;
+/** A throwaway SQLite file per kernel, so suites never share state. */
+export function tempSqliteUrl(): string {
+  return `file:${join(tmpdir(), `kernel-test-${process.pid}-${Date.now()}-${counter++}.db`)}`;
+}
+
+/**
+ * Boots a kernel on a random port with the embedded default plus `overrides`, a silent
+ * logger and response validation on (every response is checked against the contract).
+ */
+export async function startKernel(overrides: Record<string, unknown> = {}): Promise<TestKernel> {
+  const dbUrl = tempSqliteUrl();
+  const base = { server: { port: 0, host: '127.0.0.1', validateResponses: true }, database: { url: dbUrl }, log: { level: 'silent' } };
+  const config = loadConfig({ env: {}, overrides: deepMerge(base, overrides) });
+  const kernel = await createKernel(config, { logger: pino({ level: 'silent' }) });
+  const address = await kernel.listen();
+  const url = `http://127.0.0.1:${address.port}`;
+  return {
+    kernel,
+    url,
+    request: (method, path, options = {}) => request(url, method, path, options),
+    async stop() {
+      await kernel.stop();
+      if (config.database.driver === 'sqlite') rmSync(config.database.url.replace(/^file:/, ''), { force: true });
+    },
+  };
+}
+
+export async function request(base: string, method: string, path: string, options: { body?: unknown; raw?: string | Buffer; headers?: Record<string, string> } = {}): Promise<TestResponse> {
+  const headers: Record<string, string> = { ...options.headers };
+  let body: string | Buffer | undefined = options.raw;
+  if (options.body !== undefined) {
+    body = JSON.stringify(options.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  const res = await fetch(base + path, { method, headers, body });
+  const text = await res.text();
+  let parsed: unknown;
+  try { parsed = text ? JSON.parse(text) : undefined; } catch { parsed = undefined; }
+  return { status: res.status, headers: res.headers, text, body: parsed };
+}
+
+/** Asserts the one error format, and that no stack trace leaks. */
+export function assertError(res: TestResponse, status: number, code?: string): void {
+  assert.is(res.status, status, `expected ${status}, got ${res.status}: ${res.text.slice(0, 300)}`);
+  const e = res.body?.error;
+  assert.ok(e, `no error object in ${res.text.slice(0, 300)}`);
+  assert.type(e.code, 'string');
+  assert.type(e.message, 'string');
+  assert.type(e.requestId, 'string');
+  assert.ok(!Number.isNaN(Date.parse(e.timestamp)), 'timestamp is ISO-8601');
+  assert.ok('details' in e, 'details is present (null when empty)');
+  assert.not.match(res.text, /\bat .+:\d+:\d+\)/, 'no stack trace in the response');
+  if (code) assert.is(e.code, code);
+}
