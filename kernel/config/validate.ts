@@ -16,7 +16,7 @@ export interface Catalogs {
 }
 
 function newAjv() {
-  const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: false, coerceTypes: false });
+  const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: false, coerceTypes: false, verbose: true });
   addFormats(ajv);
   return ajv;
 }

@@ -136,13 +136,13 @@ main() {
   kpom="$(kafka_pom)"
   mpom="$(mongo_pom)"
   if [[ ! -f "$KAFKA_HOME/.complete" || "$(cat "$KAFKA_HOME/.complete")" != "$kpom" ]]; then
-    rm -rf "$KAFKA_HOME/lib" "$KAFKA_HOME/lib.tmp" "$KAFKA_HOME/.complete"
+    rm -rf "${KAFKA_HOME:?}/lib" "$KAFKA_HOME/lib.tmp" "$KAFKA_HOME/.complete"
     mkdir -p "$BUILD/kafka"
     printf '%s\n' "$kpom" >"$BUILD/kafka/pom.xml"
     modules+=(kafka)
   fi
   if [[ ! -f "$MONGO_HOME/.complete" || "$(cat "$MONGO_HOME/.complete")" != "$mpom" ]]; then
-    rm -rf "$MONGO_HOME/lib" "$MONGO_HOME/lib.tmp" "$MONGO_HOME/classes" "$MONGO_HOME/.complete"
+    rm -rf "${MONGO_HOME:?}/lib" "$MONGO_HOME/lib.tmp" "$MONGO_HOME/classes" "$MONGO_HOME/.complete"
     mkdir -p "$BUILD/mongo"
     printf '%s\n' "$mpom" >"$BUILD/mongo/pom.xml"
     modules+=(mongo)
@@ -188,7 +188,7 @@ KAFKA_HOME='$KAFKA_HOME'
 MONGO_JAVA_SERVER_VERSION='$MONGO_JAVA_SERVER_VERSION'
 MONGO_HOME='$MONGO_HOME'
 EOF
-  log "ready: kafka $KAFKA_VERSION ($(ls "$KAFKA_HOME/lib" | wc -l) jars), mongo-java-server $MONGO_JAVA_SERVER_VERSION ($(ls "$MONGO_HOME/lib" | wc -l) jars)"
+  log "ready: kafka $KAFKA_VERSION ($(find "$KAFKA_HOME/lib" -name '*.jar' | wc -l) jars), mongo-java-server $MONGO_JAVA_SERVER_VERSION ($(find "$MONGO_HOME/lib" -name '*.jar' | wc -l) jars)"
 }
 
 main "$@"

@@ -16,6 +16,7 @@
 #   MONGO_SERVER_VERSION (MONGO_5_0)  MONGO_HEAP_OPTS (-Xmx512m)  MONGO_JAVA_OPTS (extra)
 #   MONGO_OPLOG (0; 1 enables the oplog so change streams / watch() work, costs memory)
 #   SERVICES_TIMEOUT (90, seconds per service)  plus fetch.sh's KAFKA_VERSION etc.
+# shellcheck disable=SC2153 # KAFKA_HOME / MONGO_HOME come from .services/env.sh
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -82,12 +83,12 @@ random_cluster_id() {
   echo "$id"
 }
 
-fail_with_log() { # NAME LOGFILE MESSAGE
-  log "ERROR: $3"
-  if [[ -f "$2" ]]; then
-    log "---- last 40 lines of $2 ----"
-    tail -n 40 "$2" >&2 || true
-    log "---- end of $2 ----"
+fail_with_log() { # LOGFILE MESSAGE
+  log "ERROR: $2"
+  if [[ -f "$1" ]]; then
+    log "---- last 40 lines of $1 ----"
+    tail -n 40 "$1" >&2 || true
+    log "---- end of $1 ----"
   fi
   exit 1
 }
@@ -104,6 +105,18 @@ mkdir -p "$RUN"
 # --- launch ------------------------------------------------------------------------------
 
 kafka_pid="" mongo_pid="" kafka_fresh=0 mongo_fresh=0
+
+# On any failure, stop what this run launched (services already running are left alone).
+on_exit() {
+  local rc=$?
+  if ((rc != 0 && (kafka_fresh || mongo_fresh))); then
+    log "stopping what this run started"
+    if ((kafka_fresh)); then bash "$SCRIPT_DIR/stop.sh" kafka >&2 || true; fi
+    if ((mongo_fresh)); then bash "$SCRIPT_DIR/stop.sh" mongo >&2 || true; fi
+  fi
+  return "$rc"
+}
+trap on_exit EXIT
 
 if ((want_mongo)); then
   mongo_pid="$(pid_of mongo MongoServerMain)"
@@ -214,7 +227,7 @@ EOF
     log "formatting kafka $KAFKA_VERSION storage (cluster id $cluster_id)"
     "${kafka_java[@]}" kafka.tools.StorageTool format -t "$cluster_id" -c "$RUN/kafka.properties" \
       </dev/null >"$RUN/kafka-format.log" 2>&1 ||
-      fail_with_log kafka "$RUN/kafka-format.log" "kafka storage format failed"
+      fail_with_log "$RUN/kafka-format.log" "kafka storage format failed"
     log "starting kafka $KAFKA_VERSION on $KAFKA_BROKERS (controller :$KAFKA_CONTROLLER_PORT)"
     setsid "${kafka_java[@]}" kafka.Kafka "$RUN/kafka.properties" </dev/null >"$RUN/kafka.log" 2>&1 &
     kafka_pid=$!
@@ -241,8 +254,10 @@ if [[ -n "$mongo_wait" ]]; then
     log "mongo ready (pid $mongo_pid)"
   else
     failed=1
-    log "ERROR: mongo-java-server did not become ready on $MONGO_HOST:$MONGO_PORT (log: $RUN/mongo.log)"
+    log "ERROR: mongo-java-server did not become ready on $MONGO_HOST:$MONGO_PORT within ${SERVICES_TIMEOUT}s"
+    log "---- last 40 lines of $RUN/mongo.log ----"
     tail -n 40 "$RUN/mongo.log" >&2 2>/dev/null || true
+    log "---- end of $RUN/mongo.log ----"
   fi
 fi
 if [[ -n "$kafka_wait" ]]; then
@@ -250,16 +265,13 @@ if [[ -n "$kafka_wait" ]]; then
     log "kafka ready (pid $kafka_pid)"
   else
     failed=1
-    log "ERROR: kafka did not become ready on $KAFKA_BROKERS (log: $RUN/kafka.log)"
+    log "ERROR: kafka did not become ready on $KAFKA_BROKERS within ${SERVICES_TIMEOUT}s"
+    log "---- last 40 lines of $RUN/kafka.log ----"
     tail -n 40 "$RUN/kafka.log" >&2 2>/dev/null || true
+    log "---- end of $RUN/kafka.log ----"
   fi
 fi
-if ((failed)); then
-  log "stopping what this run started"
-  ((kafka_fresh)) && bash "$SCRIPT_DIR/stop.sh" kafka >&2 || true
-  ((mongo_fresh)) && bash "$SCRIPT_DIR/stop.sh" mongo >&2 || true
-  exit 1
-fi
+((failed == 0)) || exit 1
 
 # --- report ------------------------------------------------------------------------------
 

@@ -1,0 +1,66 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT } from '../scripts/paths.ts';
+
+const s = suite('cli: plan, config, migrate, and bad config');
+
+function cli(args: string[], env: Record<string, string> = {}) {
+  const started = performance.now();
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/cli.ts', ...args], { cwd: ROOT, env: { PATH: process.env.PATH, ...env }, encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, ms: performance.now() - started };
+}
+
+function deployment(yaml: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'cli-')), 'd.yaml');
+  writeFileSync(path, yaml);
+  return path;
+}
+
+s('bad config exits non-zero quickly, one line per problem, no stack', () => {
+  const r = cli(['serve', '--config', deployment('adapters: { cache: { use: memcache } }\nserver: { port: nope }\ndatabase: { url: "${MISSING_DB_URL}" }\n')]);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /adapters\.cache\.use: unknown adapter "memcache" \(allowed: memory, redis\)/);
+  assert.match(r.stderr, /server\.port: must be integer/);
+  assert.match(r.stderr, /MISSING_DB_URL is not set/);
+  assert.not.match(r.stderr, /\n\s+at /, 'no stack trace');
+  assert.ok(r.ms < 5000, `took ${Math.round(r.ms)} ms`);
+});
+
+s('plan prints plugins, adapters and routes without touching a database', () => {
+  const r = cli(['plan', '--config', deployment('database: { driver: postgresql, url: "postgresql://nobody@127.0.0.1:1/none" }\nadapters: { cache: { use: redis, url: "redis://127.0.0.1:1" } }\n')]);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, /cache: redis/);
+  assert.match(r.stdout, /notes@1\.0\.0/);
+  assert.match(r.stdout, /POST\s+\/v1\/notes\s+notes\.create/);
+  assert.match(r.stdout, /GET\s+\/health\s+system\.health/);
+});
+
+s('config prints the effective config with secrets redacted', () => {
+  const r = cli(['config', '--config', deployment('database: { driver: postgresql, url: "postgresql://app:hunter2@db/x" }\n')]);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, /postgresql:\/\/app:\[redacted\]@db\/x/);
+  assert.not.match(r.stdout, /hunter2/);
+});
+
+s('migrate status, up and down on SQLite', () => {
+  const db = join(mkdtempSync(join(tmpdir(), 'mig-')), 'k.db');
+  const env = { KERNEL_DATABASE__URL: `file:${db}`, KERNEL_LOG__LEVEL: 'silent' };
+  assert.match(cli(['migrate', 'status'], env).stdout, /pending\s+notes\/0001_create_notes/);
+  const up = cli(['migrate', 'up'], env);
+  assert.match(up.stdout, /applied notes\/0001_create_notes\napplied notes\/0002_create_activity/);
+  assert.match(cli(['migrate', 'up'], env).stdout, /nothing to apply/);
+  assert.match(cli(['migrate', 'down'], env).stdout, /reverted notes\/0002_create_activity/);
+  const status = cli(['migrate', 'status'], env).stdout;
+  assert.match(status, /applied\s+notes\/0001_create_notes/);
+  assert.match(status, /pending\s+notes\/0002_create_activity/);
+  const check = cli(['serve', '--config', deployment('database: { migrate: check }\nserver: { port: 0 }\n')], env);
+  assert.is(check.code, 1);
+  assert.match(check.stderr, /migration notes\/0002_create_activity is pending/);
+  rmSync(db, { force: true });
+});
+
+s.run();
