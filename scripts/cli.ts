@@ -9,6 +9,7 @@ import { stringify } from 'yaml';
 import { ConfigError, BootError } from '../kernel/config/problems.ts';
 import { loadConfig, planDeployment, createKernel } from './kernel.ts';
 import { redact } from './redact.ts';
+import { exitOnSignals } from '../kernel/lifecycle.ts';
 
 const USAGE = `usage: cli <command> [--config FILE]
   serve                 start the HTTP server (default)
@@ -59,12 +60,7 @@ async function serve(config: ReturnType<typeof loadConfig>) {
   const base = config.server.publicUrl ?? `http://localhost:${address.port}`;
   kernel.logger.info({ port: address.port }, 'listening');
   process.stdout.write(`\n  ${config.name} is listening on ${base}\n  API docs: ${base}/docs\n  OpenAPI:  ${base}/openapi.json\n\n`);
-  const shutdown = (signal: string) => {
-    kernel.logger.info({ signal }, 'shutting down');
-    kernel.stop().then(() => process.exit(0), (err) => { kernel.logger.error({ err }, 'shutdown failed'); process.exit(1); });
-  };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  exitOnSignals(kernel);
   return undefined;
 }
 

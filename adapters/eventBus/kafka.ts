@@ -140,6 +140,7 @@ function createKafkaEventBus(options: KafkaEventBusOptions, ctx: AdapterContext)
     });
     const where = { topic, groupId };
     // Failed attempts per partition:offset, to give up on an event after maxAttempts.
+    // Entries go on success or dead-lettering; they survive rebalances and consumer restarts.
     const attempts = new Map<string, number>();
 
     // Live means: joined the group with partitions assigned and, for a group that starts at
@@ -148,7 +149,6 @@ function createKafkaEventBus(options: KafkaEventBusOptions, ctx: AdapterContext)
       let joined = false;
       consumer.on(consumer.events.GROUP_JOIN, () => {
         joined = true;
-        attempts.clear();
         if (fromBeginning) resolve();
       });
       consumer.on(consumer.events.FETCH, () => { if (joined) resolve(); });
@@ -185,6 +185,8 @@ function createKafkaEventBus(options: KafkaEventBusOptions, ctx: AdapterContext)
         clearInterval(beat);
       }
     };
+
+    live.catch(() => {}); // a crash after a timeout must not become an unhandled rejection
 
     try {
       await ensureTopic(topic);

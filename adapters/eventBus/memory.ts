@@ -9,7 +9,7 @@ export interface MemoryEventBusOptions {
 
 /** The in-process bus, with extras for tests. */
 export interface MemoryEventBus extends EventBus, AdapterLifecycle {
-  /** Resolves when nothing is queued, being handled or waiting for a retry. */
+  /** Resolves when no handler runs, no retry waits and no group with members has events queued. */
   drain(): Promise<void>;
 }
 
@@ -48,20 +48,29 @@ function createMemoryEventBus(options: MemoryEventBusOptions, ctx: AdapterContex
   const topics = new Map<string, Map<string, Group>>();
   const retryTimers = new Set<NodeJS.Timeout>();
   const running = new Set<Promise<void>>();
-  let pending = 0; // deliveries queued, running or waiting for a retry
+  const scheduled = new Set<Group>();
   let idleWaiters: (() => void)[] = [];
   let closed = false;
 
-  function settle(): void {
-    pending--;
-    if (pending === 0) {
-      const waiters = idleWaiters;
-      idleWaiters = [];
-      waiters.forEach((resolve) => resolve());
-    }
+  function allGroups(): Group[] {
+    return [...topics.values()].flatMap((groups) => [...groups.values()]);
   }
 
-  const scheduled = new Set<Group>();
+  function isIdle(): boolean {
+    return (
+      closed ||
+      (running.size === 0 && retryTimers.size === 0 && scheduled.size === 0 &&
+        allGroups().every((g) => g.members.length === 0 || g.queue.length === 0))
+    );
+  }
+
+  function checkIdle(): void {
+    if (idleWaiters.length === 0 || !isIdle()) return;
+    const waiters = idleWaiters;
+    idleWaiters = [];
+    waiters.forEach((resolve) => resolve());
+  }
+
   /** Dispatch always happens on a later turn of the event loop, never inside publish's stack. */
   function schedule(group: Group): void {
     if (closed || scheduled.has(group)) return;
@@ -92,11 +101,12 @@ function createMemoryEventBus(options: MemoryEventBusOptions, ctx: AdapterContex
         continue;
       }
       const member = idleMember(group);
-      if (!member) return;
+      if (!member) break;
       group.queue.splice(i, 1);
       group.lockedKeys.add(delivery.orderKey);
       run(group, member, delivery);
     }
+    checkIdle();
   }
 
   function run(group: Group, member: Member, delivery: Delivery): void {
@@ -105,7 +115,6 @@ function createMemoryEventBus(options: MemoryEventBusOptions, ctx: AdapterContex
       try {
         await member.handler(JSON.parse(delivery.json));
         group.lockedKeys.delete(delivery.orderKey);
-        settle();
       } catch (err) {
         failed(group, delivery, err);
       }
@@ -124,14 +133,13 @@ function createMemoryEventBus(options: MemoryEventBusOptions, ctx: AdapterContex
     if (delivery.attempts >= maxAttempts || closed) {
       log.error({ ...where, err }, 'event dead-lettered: handler kept failing');
       group.lockedKeys.delete(delivery.orderKey);
-      settle();
       return;
     }
     log.warn({ ...where, err }, 'event handler failed; will redeliver');
     const delay = Math.min(retryDelayMs * 2 ** (delivery.attempts - 1), 30_000);
     const timer = setTimeout(() => {
       retryTimers.delete(timer);
-      // Back at the head of the queue; its key stayed locked, so later events with that key waited.
+      // Its key stayed locked meanwhile, so later events with that key waited; it goes first.
       group.lockedKeys.delete(delivery.orderKey);
       group.queue.unshift(delivery);
       schedule(group);
@@ -146,7 +154,6 @@ function createMemoryEventBus(options: MemoryEventBusOptions, ctx: AdapterContex
       const orderKey = event.key ?? event.id;
       for (const group of topics.get(event.type)?.values() ?? []) {
         group.queue.push({ json, id: event.id, orderKey, attempts: 0 });
-        pending++;
         schedule(group);
       }
     },
@@ -171,18 +178,20 @@ function createMemoryEventBus(options: MemoryEventBusOptions, ctx: AdapterContex
           g.members = g.members.filter((m) => m !== member);
           g.nextMember = 0;
           await member.busy; // a failure requeues the event for the others
+          checkIdle();
         },
       };
     },
 
     drain() {
-      if (pending === 0) return Promise.resolve();
+      if (isIdle()) return Promise.resolve();
       return new Promise<void>((resolve) => idleWaiters.push(resolve));
     },
 
     async close() {
       if (closed) return;
       closed = true;
+      const awaitingRetry = retryTimers.size;
       retryTimers.forEach(clearTimeout);
       retryTimers.clear();
       let timer: NodeJS.Timeout | undefined;
@@ -190,11 +199,9 @@ function createMemoryEventBus(options: MemoryEventBusOptions, ctx: AdapterContex
       const outcome = await Promise.race([Promise.allSettled([...running]), timeout]);
       clearTimeout(timer);
       if (outcome === 'timeout') log.warn({ running: running.size }, 'event bus closed with handlers still running');
-      const dropped = [...topics.values()].flatMap((groups) => [...groups.values()]).reduce((n, g) => n + g.queue.length, 0);
+      const dropped = allGroups().reduce((n, g) => n + g.queue.length, awaitingRetry);
       if (dropped > 0) log.warn({ dropped }, 'event bus closed with undelivered events');
-      // Release drain() waiters: nothing more will happen.
-      pending = 1;
-      settle();
+      checkIdle(); // nothing more will happen
     },
   };
 }

@@ -12,7 +12,7 @@ export function renderError(ctx: Context, error: AppError, envelope: Envelope): 
     error: {
       code: error.code,
       message: error.message,
-      details: error.details ?? null,
+      details: error.errorDetails ?? null,
       requestId: ctx.state.requestId as string,
       timestamp: new Date().toISOString(),
     },

@@ -1,4 +1,4 @@
-import { suite } from 'uvu';
+import { suite, type Test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Cache } from '../../kernel/ports/cache.ts';
 import { uniqueName } from '../helpers/services.ts';
@@ -21,8 +21,27 @@ async function until(what: string, check: () => Promise<boolean>, deadlineMs = 2
   }
 }
 
+/**
+ * uvu treats a thrown error's `details` as a string; an AppError (object details) makes its
+ * reporter throw, and the suite is then counted as passing. Rethrow such errors as plain ones.
+ */
+function guarded(test: Test): Test {
+  const wrapped = ((name: string, fn: () => unknown) =>
+    test(name, async () => {
+      try {
+        await fn();
+      } catch (err) {
+        if (err instanceof Error && 'details' in err && typeof err.details !== 'string') {
+          throw new Error(`${err.name}: ${err.message}`, { cause: err });
+        }
+        throw err;
+      }
+    })) as Test;
+  return Object.assign(wrapped, test);
+}
+
 export function cacheConformance(name: string, make: () => Promise<CacheUnderTest>): void {
-  const test = suite(`cache conformance: ${name}`);
+  const test = guarded(suite(`cache conformance: ${name}`));
   const ns = uniqueName('cache-test');
   const key = (k: string) => `${ns}:${k}`;
   // uvu swallows errors thrown by `before` hooks, so the adapter is built lazily by the first test.

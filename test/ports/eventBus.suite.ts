@@ -1,4 +1,4 @@
-import { suite } from 'uvu';
+import { suite, type Test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { v7 as uuidv7 } from 'uuid';
 import type { DomainEvent, EventBus, Subscription } from '../../kernel/ports/eventBus.ts';
@@ -9,7 +9,11 @@ export interface EventBusUnderTest {
   close: () => Promise<void>;
   /** How long an expected delivery may take before the test fails. Default 5000. */
   timeoutMs?: number;
-  /** How long without deliveries counts as "nothing more is coming", to check for duplicates. Default 100. */
+  /**
+   * Resolves once the bus has nothing more to deliver (memory: drain()). Without it, "nothing
+   * more is coming" (to rule out duplicates) means no delivery for `quietMs` (default 500).
+   */
+  settle?: () => Promise<void>;
   quietMs?: number;
 }
 
@@ -71,8 +75,27 @@ class Recorder {
   }
 }
 
+/**
+ * uvu treats a thrown error's `details` as a string; an AppError (object details) makes its
+ * reporter throw, and the suite is then counted as passing. Rethrow such errors as plain ones.
+ */
+function guarded(test: Test): Test {
+  const wrapped = ((name: string, fn: () => unknown) =>
+    test(name, async () => {
+      try {
+        await fn();
+      } catch (err) {
+        if (err instanceof Error && 'details' in err && typeof err.details !== 'string') {
+          throw new Error(`${err.name}: ${err.message}`, { cause: err });
+        }
+        throw err;
+      }
+    })) as Test;
+  return Object.assign(wrapped, test);
+}
+
 export function eventBusConformance(name: string, make: () => Promise<EventBusUnderTest>): void {
-  const test = suite(`eventBus conformance: ${name}`);
+  const test = guarded(suite(`eventBus conformance: ${name}`));
   // uvu swallows errors thrown by `before` hooks, so the adapter is built lazily by the first test.
   let made: Promise<EventBusUnderTest> | undefined;
   const get = () => (made ??= make());
@@ -94,7 +117,9 @@ export function eventBusConformance(name: string, make: () => Promise<EventBusUn
       subscriptions.push(subscription);
       return subscription;
     };
-    return { bus: subject.bus, rec, subscribe, quietMs: subject.quietMs ?? 100, topic: uniqueName('topic'), group: uniqueName('group') };
+    const settle = () =>
+      subject.settle ? within(subject.settle(), timeoutMs, 'the bus to settle') : rec.quiet(subject.quietMs ?? 500);
+    return { bus: subject.bus, rec, subscribe, settle, topic: uniqueName('topic'), group: uniqueName('group') };
   }
 
   // Hooks must not throw: uvu reports a suite whose hook throws as passing.
@@ -123,13 +148,13 @@ export function eventBusConformance(name: string, make: () => Promise<EventBusUn
   });
 
   test('members of one group share the events and handle each once', async () => {
-    const { bus, rec, subscribe, topic, group, quietMs } = await setup();
+    const { bus, rec, subscribe, topic, group, settle } = await setup();
     await subscribe(topic, group, 'a');
     await subscribe(topic, group, 'b');
     const events = Array.from({ length: 40 }, (_, i) => makeEvent(topic, i));
     await Promise.all(events.map((e) => bus.publish(e)));
     await rec.until('all 40 events', () => rec.countById().size === 40);
-    await rec.quiet(quietMs);
+    await settle();
     const counts = rec.countById();
     for (const e of events) assert.is(counts.get(e.id), 1, `event ${e.data.n} handled ${counts.get(e.id)} times`);
     assert.is(rec.seen.length, 40);
@@ -137,13 +162,13 @@ export function eventBusConformance(name: string, make: () => Promise<EventBusUn
   });
 
   test('every group gets every event', async () => {
-    const { bus, rec, subscribe, topic, group, quietMs } = await setup();
+    const { bus, rec, subscribe, topic, group, settle } = await setup();
     await subscribe(topic, `${group}-1`, 'one');
     await subscribe(topic, `${group}-2`, 'two');
     const events = Array.from({ length: 10 }, (_, i) => makeEvent(topic, i));
     for (const e of events) await bus.publish(e);
     await rec.until('10 events in each group', () => rec.countById('one').size === 10 && rec.countById('two').size === 10);
-    await rec.quiet(quietMs);
+    await settle();
     for (const member of ['one', 'two']) {
       const counts = rec.countById(member);
       for (const e of events) assert.is(counts.get(e.id), 1, `${member}: event ${e.data.n} handled ${counts.get(e.id)} times`);
@@ -165,7 +190,7 @@ export function eventBusConformance(name: string, make: () => Promise<EventBusUn
   });
 
   test('unsubscribe stops delivery; the group picks up where it left off', async () => {
-    const { bus, rec, subscribe, topic, group, quietMs } = await setup();
+    const { bus, rec, subscribe, topic, group, settle } = await setup();
     const a = await subscribe(topic, group, 'a');
     await subscribe(topic, `${group}-witness`, 'witness');
     const first = makeEvent(topic, 1);
@@ -175,7 +200,7 @@ export function eventBusConformance(name: string, make: () => Promise<EventBusUn
     const second = makeEvent(topic, 2);
     await bus.publish(second);
     await rec.until('the second event for the witness', () => rec.ids('witness').includes(second.id));
-    await rec.quiet(quietMs);
+    await settle();
     assert.not.ok(rec.ids('a').includes(second.id), 'delivered after unsubscribe');
     await subscribe(topic, group, 'b');
     await rec.until('the second event for the next member of the group', () => rec.ids('b').includes(second.id));

@@ -10,7 +10,7 @@ const context: AdapterContext = { logger: pino({ level: 'silent' }), clock: syst
 
 eventBusConformance('memory', async () => {
   const bus = await memoryEventBus.create({ retryDelayMs: 10 }, context);
-  return { bus, close: () => bus.close!() };
+  return { bus, close: () => bus.close!(), settle: () => bus.drain() };
 });
 
 const brokers = serviceUrl('KAFKA_BROKERS', 'eventBus conformance: kafka');
