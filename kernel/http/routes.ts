@@ -56,6 +56,7 @@ function compileRoute(validator: ContractValidator, op: BoundOperation, options:
 
   return async function operation(ctx: Context) {
     ctx.state.operationId = entry.operationId;
+    ctx.state.routeTemplate = entry.path;
     const req: HandlerRequest = { params: ctx.params ?? {}, query: {}, body: undefined, headers: ctx.headers };
 
     if (v.params && !v.params(req.params)) throw errors.validation(toDetails(v.params.errors, 'path'));

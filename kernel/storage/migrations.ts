@@ -15,23 +15,30 @@ export interface Migration {
 export interface MigrationStatus { plugin: string; name: string; appliedAt: string | null }
 
 const TABLE = 'kernel_migrations';
+/** Arbitrary constant key for pg_advisory_xact_lock. */
+const MIGRATION_LOCK = 734_211_001;
 
 export class Migrator {
   constructor(private knex: Knex, private plugins: Array<{ name: string; migrations: Migration[] }>) {}
 
   private async ensureTable() {
     if (await this.knex.schema.hasTable(TABLE)) return;
-    await this.knex.schema.createTable(TABLE, (t) => {
-      t.string('plugin', 100).notNullable();
-      t.string('name', 200).notNullable();
-      t.string('applied_at', 40).notNullable();
-      t.primary(['plugin', 'name']);
-    });
+    try {
+      await this.knex.schema.createTable(TABLE, (t) => {
+        t.string('plugin', 100).notNullable();
+        t.string('name', 200).notNullable();
+        t.string('applied_at', 40).notNullable();
+        t.primary(['plugin', 'name']);
+      });
+    } catch (e) {
+      // Another instance created it between our check and our create.
+      if (!(await this.knex.schema.hasTable(TABLE))) throw e;
+    }
   }
 
-  async status(): Promise<MigrationStatus[]> {
+  async status(db: Knex = this.knex): Promise<MigrationStatus[]> {
     await this.ensureTable();
-    const rows: Array<{ plugin: string; name: string; applied_at: string }> = await this.knex(TABLE).select('*');
+    const rows: Array<{ plugin: string; name: string; applied_at: string }> = await db(TABLE).select('*');
     const applied = new Map(rows.map((r) => [`${r.plugin}/${r.name}`, r.applied_at]));
     return this.plugins.flatMap((p) =>
       p.migrations.map((m) => ({ plugin: p.name, name: m.name, appliedAt: applied.get(`${p.name}/${m.name}`) ?? null })),
@@ -42,19 +49,27 @@ export class Migrator {
     return (await this.status()).filter((s) => s.appliedAt === null);
   }
 
-  /** Applies every pending migration, plugin by plugin in start order. Returns what ran. */
+  /**
+   * Applies every pending migration, plugin by plugin in start order, in one transaction.
+   * On PostgreSQL an advisory lock makes instances booting together take turns.
+   */
   async up(): Promise<MigrationStatus[]> {
-    const ran: MigrationStatus[] = [];
-    for (const s of await this.pending()) {
-      const migration = this.find(s);
-      const appliedAt = new Date().toISOString();
-      await this.knex.transaction(async (trx) => {
-        await migration.up(trx);
+    await this.ensureTable();
+    return this.knex.transaction(async (trx) => {
+      if (this.isPostgres()) await trx.raw('select pg_advisory_xact_lock(?)', [MIGRATION_LOCK]);
+      const ran: MigrationStatus[] = [];
+      for (const s of (await this.status(trx)).filter((m) => m.appliedAt === null)) {
+        const appliedAt = new Date().toISOString();
+        await this.find(s).up(trx);
         await trx(TABLE).insert({ plugin: s.plugin, name: s.name, applied_at: appliedAt });
-      });
-      ran.push({ ...s, appliedAt });
-    }
-    return ran;
+        ran.push({ ...s, appliedAt });
+      }
+      return ran;
+    });
+  }
+
+  private isPostgres(): boolean {
+    return /^(pg|postgres)/.test(String((this.knex.client as { dialect?: string }).dialect ?? ''));
   }
 
   /** Reverts the most recently applied migration (of one plugin, when named). */

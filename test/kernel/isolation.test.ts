@@ -1,14 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, writeFileSync, copyFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import pino from 'pino';
-import { Kernel } from '../../kernel/boot.ts';
-import { validateConfig, type Catalogs } from '../../kernel/config/validate.ts';
 import { definePlugin } from '../../kernel/index.ts';
-import { catalogs as realCatalogs } from '../../scripts/catalog.ts';
-import { CONTRACTS_DIR } from '../../scripts/paths.ts';
+import { bootCustom } from '../helpers/custom.ts';
 
 const s = suite('kernel: a plugin resolves only what it declared');
 
@@ -36,12 +29,7 @@ s('own services, ports and required exports resolve; undeclared ones do not', as
       try { cradle.greeter; seen.outsider = 'resolved'; } catch (e) { seen.outsider = (e as Error).name; }
     },
   });
-  const dir = mkdtempSync(join(tmpdir(), 'contracts-'));
-  copyFileSync(resolve(CONTRACTS_DIR, 'common.yaml'), join(dir, 'common.yaml'));
-  writeFileSync(join(dir, 'x.yaml'), '');
-  const catalogs: Catalogs = { adapters: realCatalogs.adapters, plugins: { provider, consumer, outsider } };
-  const config = validateConfig({ adapters: { cache: { use: 'memory' } }, plugins: { provider: {}, consumer: {}, outsider: {} }, log: { level: 'silent' } }, catalogs);
-  const kernel = await Kernel.create({ config, catalogs, contractsDir: dir, version: '0', logger: pino({ level: 'silent' }) });
+  const kernel = await bootCustom({ plugins: [provider, consumer, outsider] });
   await kernel.stop();
   assert.is(seen.mine, 'hello consumer');
   assert.is(seen.cache, 'function');
@@ -59,9 +47,7 @@ s('cache keys are namespaced per plugin', async () => {
       values[name] = await cradle.cache.get('shared-key');
     },
   });
-  const catalogs: Catalogs = { adapters: realCatalogs.adapters, plugins: { one: mk('one'), two: mk('two') } };
-  const config = validateConfig({ adapters: { cache: { use: 'memory' } }, plugins: { one: {}, two: {} } }, catalogs);
-  const kernel = await Kernel.create({ config, catalogs, contractsDir: CONTRACTS_DIR, version: '0', logger: pino({ level: 'silent' }) });
+  const kernel = await bootCustom({ plugins: [mk('one'), mk('two')] });
   const root = kernel.root.cradle.cache;
   assert.is(await root.get('one:shared-key'), 'one');
   assert.is(await root.get('two:shared-key'), 'two');

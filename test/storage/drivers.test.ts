@@ -58,5 +58,22 @@ for (const make of await testDatabases('storage: notes path')) {
     assert.ok(ready.body.checks.some((c: { name: string; ok: boolean }) => c.name === 'database' && c.ok));
   });
 
+  if (db.driver === 'mongodb') {
+    s('indexes declared by entities exist on Mongo', async () => {
+      const { MongoClient } = await import('mongodb');
+      const client = new MongoClient(db.url, { serverSelectionTimeoutMS: 3000 });
+      try {
+        await client.connect();
+        const indexes = await client.db().collection('notes_activity').listIndexes().toArray();
+        const unique = indexes.find((i) => i.key.eventId === 1);
+        assert.ok(unique, JSON.stringify(indexes));
+        assert.is(unique!.unique, true);
+        assert.ok(indexes.some((i) => i.key.noteId === 1));
+      } finally {
+        await client.close();
+      }
+    });
+  }
+
   s.run();
 }
