@@ -21,10 +21,10 @@ const MIGRATION_LOCK = 734_211_001;
 export class Migrator {
   constructor(private knex: Knex, private plugins: Array<{ name: string; migrations: Migration[] }>) {}
 
-  private async ensureTable() {
-    if (await this.knex.schema.hasTable(TABLE)) return;
+  private async ensureTable(db: Knex = this.knex) {
+    if (await db.schema.hasTable(TABLE)) return;
     try {
-      await this.knex.schema.createTable(TABLE, (t) => {
+      await db.schema.createTable(TABLE, (t) => {
         t.string('plugin', 100).notNullable();
         t.string('name', 200).notNullable();
         t.string('applied_at', 40).notNullable();
@@ -32,12 +32,12 @@ export class Migrator {
       });
     } catch (e) {
       // Another instance created it between our check and our create.
-      if (!(await this.knex.schema.hasTable(TABLE))) throw e;
+      if (!(await db.schema.hasTable(TABLE))) throw e;
     }
   }
 
   async status(db: Knex = this.knex): Promise<MigrationStatus[]> {
-    await this.ensureTable();
+    await this.ensureTable(db);
     const rows: Array<{ plugin: string; name: string; applied_at: string }> = await db(TABLE).select('*');
     const applied = new Map(rows.map((r) => [`${r.plugin}/${r.name}`, r.applied_at]));
     return this.plugins.flatMap((p) =>
