@@ -35,7 +35,11 @@ export async function startKernel(overrides: Record<string, unknown> = {}): Prom
   const dbUrl = tempSqliteUrl();
   const base = { server: { port: 0, host: '127.0.0.1', validateResponses: true }, database: { url: dbUrl }, log: { level: 'silent' } };
   const config = loadConfig({ env: {}, overrides: deepMerge(base, overrides) });
-  const kernel = await createKernel(config, { logger: pino({ level: 'silent' }) });
+  const kernel = await createKernel(config, { logger: pino({ level: 'silent' }) }).catch((e) => {
+    // uvu swallows errors thrown in before() hooks; print them so a failed boot is diagnosable.
+    console.error('startKernel failed:', e);
+    throw e;
+  });
   const address = await kernel.listen();
   const url = `http://127.0.0.1:${address.port}`;
   return {
