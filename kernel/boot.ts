@@ -22,6 +22,7 @@ import { ContractValidator } from './http/validation.ts';
 import { buildRouter, type BoundOperation } from './http/routes.ts';
 import { createApp } from './http/app.ts';
 import { docsRoutes } from './http/docs.ts';
+import { documentForEnvelope } from './http/envelope.ts';
 import type { PluginRuntime } from './http/requestContext.ts';
 import type { Telemetry } from './telemetry.ts';
 import { errors } from './errors.ts';
@@ -120,7 +121,7 @@ export class Kernel {
       logger: this.logger,
       ids,
       router,
-      extraRoutes: docsRoutes(this.plan.contract.document, config.server.docs),
+      extraRoutes: docsRoutes(documentForEnvelope(this.plan.contract.document, config.server.envelope), config.server.docs),
       around: this.telemetry?.httpSpan,
     });
     await this.startSubscribers();

@@ -72,4 +72,14 @@ e('resources and lists are wrapped as {success, data, message}', async ({ k }) =
   assert.is((await k.request('GET', '/v1/notes')).status, 404, 'the default basePath is gone');
 });
 
+e('the served document describes the envelope and stays valid OpenAPI 3.1', async ({ k }) => {
+  const doc = (await k.request('GET', '/openapi.json')).body;
+  const result = await new Validator().validate(doc);
+  assert.ok(result.valid, JSON.stringify(result.errors)?.slice(0, 1000));
+  const created = doc.paths['/api/notes'].post.responses['201'].content['application/json'].schema;
+  assert.equal(created.required, ['success', 'data', 'message']);
+  const list = doc.paths['/api/notes'].get.responses['200'].content['application/json'].schema;
+  assert.ok(list.properties.pagination, 'lists keep pagination beside data');
+});
+
 e.run();

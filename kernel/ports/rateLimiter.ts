@@ -1,0 +1,30 @@
+/**
+ * RateLimiter port: counts requests per key against a policy, atomically across instances.
+ * Adapters must not let more than `limit` through in any window of `windowMs` (no 2x burst
+ * at a fixed-window boundary): use GCRA or a sliding window.
+ * Adapters: adapters/rateLimiter/memory.ts, adapters/rateLimiter/redis.ts.
+ * Conformance: test/ports/rateLimiter.suite.ts.
+ */
+export interface RateLimitPolicy {
+  /** Requests allowed per window. */
+  limit: number;
+  windowMs: number;
+}
+
+export interface RateLimitDecision {
+  allowed: boolean;
+  limit: number;
+  /** Requests still allowed now (0 when refused). */
+  remaining: number;
+  /** Milliseconds until the key is back to its full allowance. */
+  resetMs: number;
+  /** Milliseconds to wait before a retry can succeed (0 when allowed). */
+  retryAfterMs: number;
+}
+
+export interface RateLimiter {
+  /** Counts `cost` (default 1) against `key` and says whether it was allowed. Refused calls count nothing. */
+  consume(key: string, policy: RateLimitPolicy, cost?: number): Promise<RateLimitDecision>;
+  /** Forgets the key (e.g. after a successful login). */
+  reset(key: string): Promise<void>;
+}
