@@ -8,7 +8,8 @@ import type { KernelConfig } from './config/schema.ts';
 import type { Catalogs } from './config/validate.ts';
 import { BootError } from './config/problems.ts';
 import { planKernel, type KernelPlan } from './plan.ts';
-import type { PluginDefinition, ServiceSpec, SubscriberContext } from './plugin.ts';
+import type { Authenticator, PluginDefinition, ServiceSpec, SubscriberContext } from './plugin.ts';
+import type { RateLimiter } from './ports/rateLimiter.ts';
 import { systemClock, type Clock } from './ports/clock.ts';
 import { uuidV7Ids, type IdGenerator } from './ports/ids.ts';
 import { namespacedCache, type Cache } from './ports/cache.ts';
@@ -109,8 +110,12 @@ export class Kernel {
       handler: this.plan.plugins.find((p) => p.name === entry.plugin)!.handlers![entry.operationId],
       runtime: this.runtimes.get(entry.plugin)!,
     }));
+    const limiter = this.root.hasRegistration('rateLimiter') ? (this.root.cradle.rateLimiter as RateLimiter) : undefined;
     const router = buildRouter(validator, bound, {
       envelope: config.server.envelope,
+      schemes: this.authenticators(),
+      documentSecurity: this.plan.contract.document.security,
+      rateLimit: limiter && config.rateLimit.enabled ? { limiter, config: config.rateLimit } : undefined,
       bodyLimitBytes: config.server.bodyLimitBytes,
       validateResponses: config.server.validateResponses,
       orm: this.orm,
@@ -215,6 +220,17 @@ export class Kernel {
     if (problems.length) throw new BootError(problems);
     const hasScoped = Object.values(plugin.services ?? {}).some((s) => typeof s !== 'function' && s.lifetime === 'scoped');
     return { name: plugin.name, container, hasScoped, logger, publish };
+  }
+
+  /** Security scheme name -> authenticator, made in the container of the plugin that provides it. */
+  private authenticators(): Map<string, Authenticator> {
+    const schemes = new Map<string, Authenticator>();
+    for (const plugin of this.plan.plugins) {
+      for (const [name, make] of Object.entries(plugin.authSchemes ?? {})) {
+        schemes.set(name, make(this.runtimes.get(plugin.name)!.container.cradle));
+      }
+    }
+    return schemes;
   }
 
   private async startSubscribers() {

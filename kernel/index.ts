@@ -5,7 +5,7 @@
 export { definePlugin, reply, isReply } from './plugin.ts';
 export type {
   PluginDefinition, Handler, HandlerRequest, RequestContext, Principal, Page, ServiceSpec, ServiceFactory,
-  SubscriberDefinition, SubscriberContext, PermissionDefinition, Reply,
+  SubscriberDefinition, SubscriberContext, PermissionDefinition, Reply, Authenticator, AuthInput,
 } from './plugin.ts';
 export { AppError, errors } from './errors.ts';
 export type { ErrorDetail } from './errors.ts';
@@ -17,3 +17,6 @@ export type { EventBus, DomainEvent } from './ports/eventBus.ts';
 export type { Clock } from './ports/clock.ts';
 export type { IdGenerator } from './ports/ids.ts';
 export { encodeCursor, decodeCursor } from './paging.ts';
+export type { RateLimiter, RateLimitPolicy, RateLimitDecision } from './ports/rateLimiter.ts';
+export type { Mailer, MailMessage } from './ports/mailer.ts';
+export { hasPermissions } from './http/security.ts';

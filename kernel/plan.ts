@@ -68,6 +68,22 @@ export function startOrder(plugins: PluginDefinition[], catalogs: Catalogs): Plu
 
 function checkHandlers(plugins: PluginDefinition[], contract: MergedContract) {
   const problems: string[] = [];
+  const provided = new Map<string, string>();
+  for (const p of plugins) {
+    for (const scheme of Object.keys(p.authSchemes ?? {})) {
+      if (provided.has(scheme)) problems.push(`security scheme ${scheme}: provided by plugins ${provided.get(scheme)} and ${p.name}`);
+      provided.set(scheme, p.name);
+    }
+  }
+  const declared = contract.document.components?.securitySchemes ?? {};
+  for (const op of contract.operations) {
+    for (const requirement of op.operation.security ?? contract.document.security ?? []) {
+      for (const scheme of Object.keys(requirement)) {
+        if (!(scheme in declared)) problems.push(`${op.operationId}: security scheme ${scheme} is not declared in components.securitySchemes`);
+        else if (!provided.has(scheme)) problems.push(`${op.operationId}: security scheme ${scheme} has no provider (enable the plugin that authenticates it, e.g. identity)`);
+      }
+    }
+  }
   const owned = new Map(contract.operations.map((o) => [o.operationId, o]));
   for (const op of contract.operations) {
     if (!op.operationId.startsWith(`${op.plugin}.`)) problems.push(`operationId ${op.operationId} (${op.method.toUpperCase()} ${op.path}) must start with "${op.plugin}." because plugin ${op.plugin} serves it`);

@@ -10,10 +10,31 @@ import type { Migration } from './storage/migrations.ts';
 export interface Principal {
   /** `user`, `apiKey`, `client`... as the scheme that authenticated it says. */
   type: string;
+  /** The acting subject (the user behind a token or key, or the OAuth client). */
   id: string;
+  /** Granted permissions; `*` grants all. */
   permissions: string[];
+  /** Rate-limit tier (`free`, `premium`, `enterprise`...); the deployment's default when absent. */
+  tier?: string;
+  /** What rate limits are counted against, e.g. `key:<id>`, `user:<id>`, `client:<id>`. */
+  rateLimitKey?: string;
+  /** A per-credential policy that overrides the tier's (per-key limits). */
+  rateLimit?: { limit: number; windowMs: number };
   [claim: string]: unknown;
 }
+
+/** What an authentication scheme sees of a request. */
+export interface AuthInput {
+  headers: Record<string, string | string[] | undefined>;
+  ip: string;
+  operationId: string;
+}
+/**
+ * Checks one security scheme of the contract (`bearerAuth`, `apiKey`...). Resolves
+ * undefined when the request carries no credential for it; throws a 401 AppError when it
+ * carries a bad one.
+ */
+export type Authenticator = (input: AuthInput) => Promise<Principal | undefined>;
 
 /** The validated input of an operation. Path and query values are already coerced to their schema types. */
 export interface HandlerRequest<Body = any, Query = any, Params = any> {
@@ -88,8 +109,8 @@ export interface PluginDefinition {
   requires?: string[];
   /** JSON Schema of `plugins.<name>` in config (beside `enabled`). */
   config?: JsonSchema;
-  /** Contract file in contracts/ (default `<name>.yaml`); `false` when the plugin serves no HTTP. */
-  contract?: string | false;
+  /** Contract file(s) in contracts/ (default `<name>.yaml`); `false` when the plugin serves no HTTP. */
+  contract?: string | string[] | false;
   /** Serve this plugin's paths at the root instead of under `server.basePath` (health, well-known). */
   mountAtRoot?: boolean;
   entities?: EntitySpec[];
@@ -101,6 +122,8 @@ export interface PluginDefinition {
   handlers?: Record<string, Handler>;
   subscribers?: SubscriberDefinition[];
   permissions?: PermissionDefinition[];
+  /** Authenticators for the contract's security schemes, made from the plugin's container. */
+  authSchemes?: Record<string, (cradle: any) => Authenticator>;
   onStart?(cradle: any): Promise<void> | void;
   onStop?(cradle: any): Promise<void> | void;
 }

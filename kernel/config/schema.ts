@@ -54,6 +54,24 @@ export const kernelConfigSchema: JsonSchema = {
     },
     adapters: { type: 'object', default: {} },
     plugins: { type: 'object', default: {} },
+    rateLimit: {
+      type: 'object', additionalProperties: false, default: {},
+      description: 'Applies when adapters.rateLimiter is configured.',
+      properties: {
+        enabled: { type: 'boolean', default: true },
+        windowMs: { type: 'integer', minimum: 1000, default: 60000 },
+        defaultTier: { type: 'string', default: 'free' },
+        tiers: {
+          type: 'object', additionalProperties: { type: 'integer', minimum: 1 },
+          default: { free: 60, premium: 300, enterprise: 1000 },
+          description: 'Requests per window for each tier.',
+        },
+        warning: {
+          type: 'object', additionalProperties: false, default: {},
+          properties: { threshold: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.9 }, header: { type: 'string', default: 'X-RateLimit-Warning' } },
+        },
+      },
+    },
     log: {
       type: 'object', additionalProperties: false, default: {},
       properties: {
@@ -85,6 +103,7 @@ export interface KernelConfig {
   database: { driver: 'sqlite' | 'postgresql' | 'mongodb'; url: string; migrate: 'auto' | 'check' | 'off'; debug: boolean; poolMax: number };
   adapters: Record<string, { use: string; [option: string]: unknown }>;
   plugins: Record<string, { enabled?: boolean; [option: string]: unknown }>;
+  rateLimit: { enabled: boolean; windowMs: number; defaultTier: string; tiers: Record<string, number>; warning: { threshold: number; header: string } };
   log: { level: string; requests: boolean };
   telemetry: { enabled: boolean; serviceName?: string; exporter: 'console' | 'otlp' | 'memory' | 'none'; endpoint?: string };
 }

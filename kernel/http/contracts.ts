@@ -63,49 +63,51 @@ export function mergeContracts(options: {
 
   for (const plugin of options.plugins) {
     if (plugin.contract === false) continue;
-    const file = plugin.contract ?? `${plugin.name}.yaml`;
-    const path = resolve(options.contractsDir, file);
-    if (!existsSync(path)) {
-      if (plugin.contract || Object.keys(plugin.handlers ?? {}).length) problems.push(`plugin ${plugin.name}: contract file not found: contracts/${file}`);
-      continue;
-    }
-    const doc = readContract(path, problems);
-    if (!doc) continue;
-    for (const tag of doc.tags ?? []) document.tags!.push(tag);
-    for (const [kind, entries] of Object.entries(doc.components ?? {})) {
-      const target = ((document.components as Record<string, Record<string, unknown>>)[kind] ??= {});
-      for (const [name, value] of Object.entries(entries ?? {})) {
-        const key = `${kind}.${name}`;
-        const owner = componentOwner.get(key);
-        if (owner && JSON.stringify(target[name]) !== JSON.stringify(value)) {
-          problems.push(`components.${key}: defined by both ${owner} and ${file}`);
-          continue;
+    const files = plugin.contract === undefined ? [`${plugin.name}.yaml`] : [plugin.contract].flat();
+    for (const file of files) {
+      const path = resolve(options.contractsDir, file);
+      if (!existsSync(path)) {
+        if (plugin.contract || Object.keys(plugin.handlers ?? {}).length) problems.push(`plugin ${plugin.name}: contract file not found: contracts/${file}`);
+        continue;
+      }
+      const doc = readContract(path, problems);
+      if (!doc) continue;
+      for (const tag of doc.tags ?? []) document.tags!.push(tag);
+      for (const [kind, entries] of Object.entries(doc.components ?? {})) {
+        const target = ((document.components as Record<string, Record<string, unknown>>)[kind] ??= {});
+        for (const [name, value] of Object.entries(entries ?? {})) {
+          const key = `${kind}.${name}`;
+          const owner = componentOwner.get(key);
+          if (owner && JSON.stringify(target[name]) !== JSON.stringify(value)) {
+            problems.push(`components.${key}: defined by both ${owner} and ${file}`);
+            continue;
+          }
+          componentOwner.set(key, owner ?? file);
+          target[name] = value;
         }
-        componentOwner.set(key, owner ?? file);
-        target[name] = value;
       }
-    }
-    const prefix = plugin.mountAtRoot ? '' : options.basePath;
-    for (const [rawPath, item] of Object.entries(doc.paths ?? {})) {
-      const servedPath = `${prefix}${rawPath}` || '/';
-      const routeKey = servedPath.replace(/\{[^}]+\}/g, '{}');
-      const previous = pathOwner.get(routeKey);
-      if (previous && previous !== plugin.name) problems.push(`path ${servedPath}: claimed by plugins ${previous} and ${plugin.name}`);
-      pathOwner.set(routeKey, plugin.name);
-      document.paths![servedPath] = item;
-      const shared = (item?.parameters ?? []) as OpenAPIV3_1.ParameterObject[];
-      for (const method of HTTP_METHODS) {
-        const operation = item?.[method] as OperationObject | undefined;
-        if (!operation) continue;
-        const id = operation.operationId;
-        if (!id) { problems.push(`${file}: ${method.toUpperCase()} ${rawPath} has no operationId`); continue; }
-        const claimant = opOwner.get(id);
-        if (claimant) { problems.push(`operationId ${id}: claimed by plugins ${claimant} and ${plugin.name}`); continue; }
-        opOwner.set(id, plugin.name);
-        operations.push({ plugin: plugin.name, operationId: id, method, path: servedPath, operation, parameters: [] });
-      }
-      for (const op of operations.filter((o) => o.path === servedPath && o.plugin === plugin.name)) {
-        op.parameters = mergeParameters(shared, (op.operation.parameters ?? []) as OpenAPIV3_1.ParameterObject[], document);
+      const prefix = plugin.mountAtRoot ? '' : options.basePath;
+      for (const [rawPath, item] of Object.entries(doc.paths ?? {})) {
+        const servedPath = `${prefix}${rawPath}` || '/';
+        const routeKey = servedPath.replace(/\{[^}]+\}/g, '{}');
+        const previous = pathOwner.get(routeKey);
+        if (previous && previous !== plugin.name) problems.push(`path ${servedPath}: claimed by plugins ${previous} and ${plugin.name}`);
+        pathOwner.set(routeKey, plugin.name);
+        document.paths![servedPath] = item;
+        const shared = (item?.parameters ?? []) as OpenAPIV3_1.ParameterObject[];
+        for (const method of HTTP_METHODS) {
+          const operation = item?.[method] as OperationObject | undefined;
+          if (!operation) continue;
+          const id = operation.operationId;
+          if (!id) { problems.push(`${file}: ${method.toUpperCase()} ${rawPath} has no operationId`); continue; }
+          const claimant = opOwner.get(id);
+          if (claimant) { problems.push(`operationId ${id}: claimed by plugins ${claimant} and ${plugin.name}`); continue; }
+          opOwner.set(id, plugin.name);
+          operations.push({ plugin: plugin.name, operationId: id, method, path: servedPath, operation, parameters: [] });
+        }
+        for (const op of operations.filter((o) => o.path === servedPath && o.plugin === plugin.name)) {
+          op.parameters = mergeParameters(shared, (op.operation.parameters ?? []) as OpenAPIV3_1.ParameterObject[], document);
+        }
       }
     }
   }

@@ -9,9 +9,18 @@ import type { OperationEntry } from './contracts.ts';
 import { ContractValidator, toDetails, type OperationValidators } from './validation.ts';
 import { HttpRequestContext, type PluginRuntime } from './requestContext.ts';
 import { renderResult, type Envelope } from './render.ts';
+import { compileGuard, operationSecurity, type SecurityRequirement } from './security.ts';
+import { compileRateLimit } from './rateLimit.ts';
+import type { Authenticator } from '../plugin.ts';
+import type { RateLimiter } from '../ports/rateLimiter.ts';
+import type { KernelConfig } from '../config/schema.ts';
 
 export interface RouteOptions {
   envelope: Envelope;
+  /** Authenticators by security scheme name, from the plugins that provide them. */
+  schemes: Map<string, Authenticator>;
+  documentSecurity?: SecurityRequirement[];
+  rateLimit?: { limiter: RateLimiter; config: KernelConfig['rateLimit'] };
   bodyLimitBytes: number;
   validateResponses: boolean;
   orm?: MikroORM;
@@ -53,10 +62,14 @@ function compileRoute(validator: ContractValidator, op: BoundOperation, options:
   const successStatuses = Object.keys(entry.operation.responses ?? {}).filter((s) => /^2\d\d$/.test(s)).map(Number).sort();
   const defaultStatus = successStatuses[0] ?? 200;
   const log = runtime.logger;
+  const guard = compileGuard(operationSecurity(entry, options.documentSecurity), options.schemes, entry.operationId);
+  const rateLimit = options.rateLimit ? compileRateLimit(entry, options.rateLimit.limiter, options.rateLimit.config) : undefined;
 
   return async function operation(ctx: Context) {
     ctx.state.operationId = entry.operationId;
     ctx.state.routeTemplate = entry.path;
+    const principal = guard ? await guard({ headers: ctx.headers, ip: ctx.ip }) : undefined;
+    if (rateLimit) await rateLimit(ctx, principal);
     const req: HandlerRequest = { params: ctx.params ?? {}, query: {}, body: undefined, headers: ctx.headers };
 
     if (v.params && !v.params(req.params)) throw errors.validation(toDetails(v.params.errors, 'path'));
@@ -73,7 +86,7 @@ function compileRoute(validator: ContractValidator, op: BoundOperation, options:
     if (v.body) req.body = await readBody(ctx, v, mediaTypes, parser!);
 
     const rctx = new HttpRequestContext(ctx, ctx.state.requestId, entry.operationId, log, runtime, options.orm);
-    rctx.principal = ctx.state.principal;
+    rctx.principal = principal;
     const result = await handler(req, rctx);
     const body = renderResult(ctx, result, defaultStatus, options.envelope);
     if (v.responses) checkResponse(v, ctx.status, body, entry.operationId);

@@ -1,0 +1,62 @@
+import type { OpenAPIV3_1 } from 'openapi-types';
+import { AppError, errors } from '../errors.ts';
+import type { Authenticator, Principal } from '../plugin.ts';
+import type { OperationEntry } from './contracts.ts';
+
+export type SecurityRequirement = OpenAPIV3_1.SecurityRequirementObject;
+
+/** True when the principal holds every permission (`*` holds all). */
+export function hasPermissions(principal: Pick<Principal, 'permissions'>, required: string[]): boolean {
+  if (principal.permissions.includes('*')) return true;
+  return required.every((p) => principal.permissions.includes(p));
+}
+
+export interface OperationSecurity {
+  /** Alternatives, each a list of scheme names that must all authenticate. Empty: public. */
+  alternatives: string[][];
+  /** `{}` is one of the alternatives: anonymous calls are allowed, credentials are still read. */
+  optional: boolean;
+  permissions: string[];
+}
+
+export function operationSecurity(entry: OperationEntry, documentSecurity: SecurityRequirement[] | undefined): OperationSecurity {
+  const requirements = entry.operation.security ?? documentSecurity ?? [];
+  const alternatives = requirements.map((r) => Object.keys(r)).filter((names) => names.length > 0);
+  const optional = requirements.some((r) => Object.keys(r).length === 0);
+  return { alternatives, optional, permissions: entry.operation['x-permissions'] ?? [] };
+}
+
+/**
+ * Authenticates by the operation's security requirements (first alternative that yields a
+ * principal wins), then authorises by `x-permissions`. Built once per operation at boot.
+ */
+export function compileGuard(security: OperationSecurity, schemes: Map<string, Authenticator>, operationId: string) {
+  const { alternatives, optional, permissions } = security;
+  if (!alternatives.length) return undefined;
+  return async function guard(input: { headers: Record<string, string | string[] | undefined>; ip: string }): Promise<Principal | undefined> {
+    let principal: Principal | undefined;
+    let rejection: AppError | undefined;
+    for (const names of alternatives) {
+      try {
+        let found: Principal | undefined;
+        for (const name of names) {
+          found = await schemes.get(name)!({ ...input, operationId });
+          if (!found) break;
+        }
+        if (found) { principal = found; break; }
+      } catch (e) {
+        if (e instanceof AppError && e.status === 401) { rejection ??= e; continue; }
+        throw e;
+      }
+    }
+    if (!principal) {
+      if (rejection) throw rejection;
+      if (optional) return undefined;
+      throw errors.unauthorized();
+    }
+    if (permissions.length && !hasPermissions(principal, permissions)) {
+      throw new AppError(403, 'FORBIDDEN', 'You do not have permission to do this', { details: { required: permissions } });
+    }
+    return principal;
+  };
+}
