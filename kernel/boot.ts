@@ -93,6 +93,7 @@ export class Kernel {
       ids: asValue(ids),
       health: asValue({ check: () => this.health() }),
       kernelInfo: asValue({ name: config.name, version: this.options.version, startedAt: this.startedAt }),
+      permissionCatalog: asValue(this.plan.plugins.flatMap((p) => (p.permissions ?? []).map((perm) => ({ ...perm, plugin: p.name })))),
     });
     await this.startAdapters(clock);
     await this.openStorage();
@@ -193,7 +194,7 @@ export class Kernel {
     };
     const ports: Record<string, unknown> = {
       logger, config: pluginConfig, pluginName: plugin.name, clock, ids,
-      health: root.health, kernelInfo: root.kernelInfo, publish,
+      health: root.health, kernelInfo: root.kernelInfo, permissionCatalog: root.permissionCatalog, publish,
     };
     if (this.orm) ports.orm = this.orm;
     for (const { port } of this.adapters) ports[port] = port === 'cache' ? namespacedCache(root.cache as Cache, plugin.name) : root[port];

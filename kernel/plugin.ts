@@ -98,7 +98,12 @@ export interface SubscriberDefinition {
   handle(event: DomainEvent<any>, ctx: SubscriberContext): Promise<void>;
 }
 
-export interface PermissionDefinition { name: string; description: string }
+export interface PermissionDefinition {
+  name: string;
+  description: string;
+  /** Built-in roles that hold it by default (`user`, `premium`, `moderator`, `admin`). */
+  roles?: string[];
+}
 
 /** What a plugin declares. The kernel wires it; the plugin never reaches the kernel's or other plugins' internals. */
 export interface PluginDefinition {

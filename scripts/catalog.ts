@@ -7,13 +7,20 @@ import memoryCache from '../adapters/cache/memory.ts';
 import redisCache from '../adapters/cache/redis.ts';
 import memoryBus from '../adapters/eventBus/memory.ts';
 import kafkaBus from '../adapters/eventBus/kafka.ts';
+import logMailer from '../adapters/mailer/log.ts';
+import smtpMailer from '../adapters/mailer/smtp.ts';
+import memoryLimiter from '../adapters/rateLimiter/memory.ts';
+import redisLimiter from '../adapters/rateLimiter/redis.ts';
 import system from '../plugins/system/index.ts';
+import identity from '../plugins/identity/index.ts';
 import notes from '../plugins/notes/index.ts';
 
 export const catalogs: Catalogs = {
   adapters: {
     cache: { memory: memoryCache, redis: redisCache },
     eventBus: { memory: memoryBus, kafka: kafkaBus },
+    mailer: { log: logMailer, smtp: smtpMailer },
+    rateLimiter: { memory: memoryLimiter, redis: redisLimiter },
   },
-  plugins: { system, notes },
+  plugins: { system, identity, notes },
 };

@@ -86,8 +86,9 @@ export function mergeContracts(options: {
           target[name] = value;
         }
       }
-      const prefix = plugin.mountAtRoot ? '' : options.basePath;
       for (const [rawPath, item] of Object.entries(doc.paths ?? {})) {
+        // `x-root: true` on a path item serves it at the root (well-known documents).
+        const prefix = plugin.mountAtRoot || (item as { 'x-root'?: boolean })?.['x-root'] ? '' : options.basePath;
         const servedPath = `${prefix}${rawPath}` || '/';
         const routeKey = servedPath.replace(/\{[^}]+\}/g, '{}');
         const previous = pathOwner.get(routeKey);

@@ -1,7 +1,9 @@
 /**
  * RateLimiter port: counts requests per key against a policy, atomically across instances.
- * Adapters must not let more than `limit` through in any window of `windowMs` (no 2x burst
- * at a fixed-window boundary): use GCRA or a sliding window.
+ * Adapters implement GCRA: a burst of up to `limit`, then one request every windowMs/limit.
+ * Within any interval of length d at most `limit + floor(d / (windowMs/limit))` pass (so no
+ * 2x burst at a fixed-window boundary), and the long-run rate is `limit` per `windowMs`.
+ * `cost: 0` peeks without counting; `cost > limit` throws a RangeError.
  * Adapters: adapters/rateLimiter/memory.ts, adapters/rateLimiter/redis.ts.
  * Conformance: test/ports/rateLimiter.suite.ts.
  */

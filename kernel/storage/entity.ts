@@ -69,5 +69,10 @@ export function toEntitySchema(spec: EntitySpec, driver: Driver): EntitySchema {
   }
   const indexes = (spec.indexes ?? []).filter((i) => !i.unique).map((i) => ({ properties: i.properties, name: i.name }));
   const uniques = (spec.indexes ?? []).filter((i) => i.unique).map((i) => ({ properties: i.properties, name: i.name }));
-  return new EntitySchema({ name: spec.name, tableName: spec.table, collection: spec.table, properties, indexes, uniques } as any);
+  // A class whose constructor sets the id, so `em.create()` returns an entity whose id can be
+  // used at once (e.g. as another row's foreign key) before the flush. Rows loaded from the
+  // database are hydrated without calling it.
+  const key = driver === 'mongodb' ? '_id' : 'id';
+  const cls = { [spec.name]: class { constructor() { (this as Record<string, unknown>)[key] = uuidV7Ids.next(); } } }[spec.name];
+  return new EntitySchema({ class: cls, tableName: spec.table, collection: spec.table, properties, indexes, uniques } as any);
 }

@@ -25,8 +25,8 @@ export default definePlugin({
   },
   exports: [],
   permissions: [
-    { name: 'notes:read', description: 'Read notes' },
-    { name: 'notes:write', description: 'Create, change and delete notes' },
+    { name: 'notes:read', description: 'Read notes', roles: ['user'] },
+    { name: 'notes:write', description: 'Create, change and delete notes', roles: ['user'] },
   ],
   subscribers: [activitySubscriber],
   handlers: {

@@ -1,0 +1,101 @@
+import type { EntityManager } from '@mikro-orm/core';
+import { AppError, errors, type Cache, type Clock, type Principal } from '../../kernel/index.ts';
+import type { ApiKeyRow, UserRow } from './entities.ts';
+import { randomToken, sha256 } from './crypto.ts';
+import type { AuditLog } from './audit.ts';
+import type { RoleCatalog } from './roles.ts';
+import type { ClientInfo } from './sessions.ts';
+import { apiKeyView } from './views.ts';
+
+export interface NewKey { name: string; scopes?: string[]; mode?: 'live' | 'test'; expiresAt?: string; rateLimit?: { limit: number; windowMs: number } }
+
+const BASE62 = /[^A-Za-z0-9]/g;
+/** Cache of key hash -> owner facts, so a request costs no DB read; dropped on revoke and rotate. */
+const cacheKey = (hash: string) => `apikey:${hash}`;
+
+/**
+ * API keys: `<prefix>_<live|test>_<random>`, shown once, stored as SHA-256. Scopes are a
+ * subset of the owner's permissions (checked again on every use, so a demoted owner's keys shrink).
+ */
+export class ApiKeyService {
+  constructor(private em: EntityManager, private cache: Cache, private clock: Clock, private audit: AuditLog, private roles: RoleCatalog, private prefix: string) {}
+
+  async create(owner: UserRow, input: NewKey, client: ClientInfo) {
+    const ownerPermissions = this.roles.permissionsOf(owner.role);
+    const scopes = input.scopes ?? ownerPermissions.filter((p) => p !== '*');
+    const beyond = ownerPermissions.includes('*') ? [] : scopes.filter((s) => !ownerPermissions.includes(s));
+    if (beyond.length) throw errors.validation([{ field: 'body.scopes', code: 'scope', message: `not among your permissions: ${beyond.join(', ')}` }]);
+    if (input.expiresAt && Date.parse(input.expiresAt) <= this.clock.now()) {
+      throw errors.validation([{ field: 'body.expiresAt', code: 'future', message: 'must be in the future' }]);
+    }
+    const mode = input.mode ?? 'live';
+    const key = `${this.prefix}_${mode}_${randomToken(32).replace(BASE62, '').slice(0, 40)}`;
+    const row = this.em.create<ApiKeyRow>('IdentityApiKey', {
+      userId: owner.id, name: input.name, start: key.slice(0, this.prefix.length + mode.length + 8), hash: sha256(key), scopes, mode,
+      expiresAt: input.expiresAt ? new Date(input.expiresAt) : null, lastUsedAt: null, revokedAt: null, rateLimit: input.rateLimit ?? null,
+      createdAt: this.clock.date(),
+    } as ApiKeyRow);
+    await this.audit.record({ actorId: owner.id, action: 'apikey.created', targetType: 'api_key', targetId: row.id, ...client, newValues: { name: row.name, scopes } });
+    await this.em.flush();
+    const view = apiKeyView(row);
+    return { id: view.id, key, name: view.name, scopes: view.scopes, start: view.start, mode: view.mode, expiresAt: view.expiresAt, rateLimit: view.rateLimit, createdAt: view.createdAt };
+  }
+
+  async list(userId: string) {
+    return (await this.em.find<ApiKeyRow>('IdentityApiKey', { userId, revokedAt: null }, { orderBy: { createdAt: 'desc' } })).map(apiKeyView);
+  }
+
+  async revoke(userId: string, id: string, client: ClientInfo): Promise<void> {
+    const row = await this.owned(userId, id);
+    row.revokedAt = this.clock.date();
+    await this.audit.record({ actorId: userId, action: 'apikey.revoked', targetType: 'api_key', targetId: id, ...client });
+    await this.em.flush();
+    await this.cache.delete(cacheKey(row.hash));
+  }
+
+  /** A new secret for the same key settings; the old secret stops working at once. */
+  async rotate(owner: UserRow, id: string, client: ClientInfo) {
+    const row = await this.owned(owner.id, id);
+    const created = await this.create(owner, {
+      name: row.name, scopes: row.scopes, mode: row.mode as 'live' | 'test',
+      expiresAt: row.expiresAt ? new Date(row.expiresAt).toISOString() : undefined, rateLimit: row.rateLimit ?? undefined,
+    }, client);
+    row.revokedAt = this.clock.date();
+    await this.audit.record({ actorId: owner.id, action: 'apikey.rotated', targetType: 'api_key', targetId: id, ...client, newValues: { replacedBy: created.id } });
+    await this.em.flush();
+    await this.cache.delete(cacheKey(row.hash));
+    return created;
+  }
+
+  /** The principal behind a presented key, or a 401. */
+  async authenticate(key: string): Promise<Principal> {
+    const hash = sha256(key);
+    type Cached = { id: string; userId: string; scopes: string[]; role: string; tier: string; status: string; expiresAt: number | null; rateLimit: ApiKeyRow['rateLimit'] };
+    let facts = await this.cache.get<Cached>(cacheKey(hash));
+    if (!facts) {
+      const row = await this.em.findOne<ApiKeyRow>('IdentityApiKey', { hash, revokedAt: null });
+      if (!row) throw errors.unauthorized('The API key is invalid or revoked', 'INVALID_API_KEY');
+      const owner = await this.em.findOne<UserRow>('IdentityUser', { id: row.userId });
+      if (!owner) throw errors.unauthorized('The API key is invalid or revoked', 'INVALID_API_KEY');
+      facts = { id: row.id, userId: row.userId, scopes: row.scopes, role: owner.role, tier: owner.tier, status: owner.status, expiresAt: row.expiresAt ? new Date(row.expiresAt).getTime() : null, rateLimit: row.rateLimit };
+      await this.cache.set(cacheKey(hash), facts, { ttlMs: 60_000 });
+      if (!row.lastUsedAt || this.clock.now() - new Date(row.lastUsedAt).getTime() > 60_000) {
+        await this.em.nativeUpdate<ApiKeyRow>('IdentityApiKey', { id: row.id }, { lastUsedAt: this.clock.date() });
+      }
+    }
+    if (facts.expiresAt !== null && facts.expiresAt <= this.clock.now()) throw new AppError(401, 'API_KEY_EXPIRED', 'The API key has expired', { headers: { 'WWW-Authenticate': 'Bearer' } });
+    if (facts.status !== 'active') throw errors.unauthorized('The account is not active', 'ACCOUNT_INACTIVE');
+    const ownerPermissions = this.roles.permissionsOf(facts.role);
+    const permissions = ownerPermissions.includes('*') ? facts.scopes : facts.scopes.filter((s) => ownerPermissions.includes(s));
+    return {
+      type: 'apiKey', id: facts.userId, apiKeyId: facts.id, role: facts.role, permissions, tier: facts.tier,
+      rateLimitKey: `key:${facts.id}`, ...(facts.rateLimit ? { rateLimit: facts.rateLimit } : {}),
+    };
+  }
+
+  private async owned(userId: string, id: string): Promise<ApiKeyRow> {
+    const row = await this.em.findOne<ApiKeyRow>('IdentityApiKey', { id, userId, revokedAt: null });
+    if (!row) throw errors.notFound('API key not found');
+    return row;
+  }
+}

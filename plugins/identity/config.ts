@@ -1,0 +1,55 @@
+import type { PasswordPolicy } from './policy.ts';
+
+export interface IdentityConfig {
+  issuer: string;
+  audience: string;
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlDays: number;
+  /** A rotated refresh token presented again within this many seconds loses the race but does not revoke the family. */
+  refreshReuseGraceSeconds: number;
+  apiKeyPrefix: string;
+  requireEmailVerification: boolean;
+  resetTokenTtlMinutes: number;
+  verifyTokenTtlHours: number;
+  impersonationTtlMinutes: number;
+  passwordPolicy: PasswordPolicy;
+  login: { freeFailures: number; maxBackoffSeconds: number; ipFailuresPerWindow: number; ipWindowSeconds: number };
+}
+
+export const identityConfigSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    issuer: { type: 'string', default: 'api-kernel' },
+    audience: { type: 'string', default: 'api-kernel' },
+    accessTokenTtlSeconds: { type: 'integer', minimum: 30, maximum: 86400, default: 900 },
+    refreshTokenTtlDays: { type: 'integer', minimum: 1, maximum: 365, default: 30 },
+    refreshReuseGraceSeconds: { type: 'integer', minimum: 0, maximum: 60, default: 10 },
+    apiKeyPrefix: { type: 'string', pattern: '^[a-z][a-z0-9]{1,11}$', default: 'sk' },
+    requireEmailVerification: { type: 'boolean', default: false },
+    resetTokenTtlMinutes: { type: 'integer', minimum: 5, maximum: 1440, default: 60 },
+    verifyTokenTtlHours: { type: 'integer', minimum: 1, maximum: 720, default: 48 },
+    impersonationTtlMinutes: { type: 'integer', minimum: 1, maximum: 120, default: 15 },
+    passwordPolicy: {
+      type: 'object', additionalProperties: false, default: {},
+      properties: {
+        minLength: { type: 'integer', minimum: 8, maximum: 128, default: 8 },
+        maxLength: { type: 'integer', minimum: 8, maximum: 1024, default: 128 },
+        requireUpper: { type: 'boolean', default: true },
+        requireLower: { type: 'boolean', default: true },
+        requireDigit: { type: 'boolean', default: true },
+        requireSpecial: { type: 'boolean', default: true },
+      },
+    },
+    login: {
+      type: 'object', additionalProperties: false, default: {},
+      description: 'Brute-force throttle: after `freeFailures` failures per account+IP, waits double each time up to `maxBackoffSeconds`. Never a permanent lockout.',
+      properties: {
+        freeFailures: { type: 'integer', minimum: 1, default: 5 },
+        maxBackoffSeconds: { type: 'integer', minimum: 1, default: 900 },
+        ipFailuresPerWindow: { type: 'integer', minimum: 1, default: 50 },
+        ipWindowSeconds: { type: 'integer', minimum: 60, default: 900 },
+      },
+    },
+  },
+};

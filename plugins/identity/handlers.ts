@@ -1,0 +1,110 @@
+import { errors, reply, type Handler, type RequestContext } from '../../kernel/index.ts';
+import type { AuditRow, UserRow } from './entities.ts';
+import type { ClientInfo } from './sessions.ts';
+import { DEFAULT_SETTINGS } from './accounts.ts';
+import { apiKeyView, auditView, publicProfile, sessionView, userView } from './views.ts';
+
+const client = (ctx: RequestContext): ClientInfo => ({ ip: ctx.koa.ip || null, userAgent: ctx.koa.get('user-agent') || null });
+const me = (ctx: RequestContext) => ctx.principal!.id;
+const actor = (ctx: RequestContext) => ({ id: ctx.principal!.id, role: String(ctx.principal!.role) });
+
+export const handlers: Record<string, Handler> = {
+  'identity.jwks': (_req, { services, koa }) => {
+    koa.set('Cache-Control', 'public, max-age=300');
+    return services.signing.jwks();
+  },
+
+  'identity.register': async ({ body }, ctx) => reply(201, userView(await ctx.services.accounts.register(body, client(ctx)))),
+
+  'identity.login': async ({ body }, ctx) => {
+    const email = body.email ?? body.username;
+    if (!email) throw errors.validation([{ field: 'body.email', code: 'required', message: 'is required (or username)' }]);
+    return ctx.services.accounts.login(email, body.password, client(ctx));
+  },
+
+  'identity.refresh': ({ body }, ctx) => ctx.services.sessions.refresh(body.refreshToken, client(ctx)),
+
+  'identity.logout': async (_req, ctx) => {
+    await ctx.services.sessions.end(me(ctx), String(ctx.principal!.sessionId), 'logout');
+    return reply(204);
+  },
+
+  'identity.listSessions': async (_req, ctx) => ({ data: (await ctx.services.sessions.list(me(ctx))).map((s: any) => sessionView(s, String(ctx.principal!.sessionId))) }),
+
+  'identity.endSession': async ({ params }, ctx) => {
+    await ctx.services.sessions.end(me(ctx), params.id, 'ended_by_user');
+    await ctx.services.audit.record({ actorId: me(ctx), action: 'auth.session_ended', targetType: 'session', targetId: params.id, ...client(ctx) }, { flush: true });
+    return reply(204);
+  },
+
+  'identity.changePassword': ({ body }, ctx) =>
+    ctx.services.accounts.changePassword(me(ctx), ctx.principal!.sessionId as string | undefined, body.currentPassword, body.newPassword, client(ctx)),
+
+  'identity.me': async (_req, ctx) => userView(await ctx.services.accounts.get(me(ctx))),
+  'identity.updateMe': ({ body }, ctx) => ctx.services.accounts.updateMe(me(ctx), body, client(ctx)),
+  'identity.deleteMe': async ({ body }, ctx) => {
+    await ctx.services.accounts.deleteMe(me(ctx), body.password, client(ctx));
+    return reply(204);
+  },
+
+  'identity.getSettings': async (_req, ctx) => ({ ...DEFAULT_SETTINGS, ...(await ctx.services.accounts.get(me(ctx))).settings }),
+  'identity.putSettings': async ({ body }, ctx) => {
+    const user: UserRow = await ctx.services.accounts.get(me(ctx));
+    user.settings = { ...DEFAULT_SETTINGS, ...body };
+    await ctx.em.flush();
+    return user.settings;
+  },
+
+  'identity.export': async (_req, ctx) => {
+    const id = me(ctx);
+    const user: UserRow = await ctx.services.accounts.get(id);
+    const audit = await ctx.em.find<AuditRow>('IdentityAudit', { $or: [{ actorId: id }, { targetId: id }] }, { orderBy: { createdAt: 'asc' } });
+    return {
+      user: userView(user),
+      settings: user.settings,
+      sessions: (await ctx.services.sessions.list(id)).map((s: any) => sessionView(s)),
+      apiKeys: await ctx.services.apiKeys.list(id),
+      auditLog: audit.map(auditView),
+      exportedAt: new Date().toISOString(),
+    };
+  },
+
+  'identity.listApiKeys': async (_req, ctx) => ({ data: await ctx.services.apiKeys.list(me(ctx)) }),
+  'identity.createApiKey': async ({ body }, ctx) => reply(201, await ctx.services.apiKeys.create(await ctx.services.accounts.get(me(ctx)), body, client(ctx))),
+  'identity.revokeApiKey': async ({ params }, ctx) => {
+    await ctx.services.apiKeys.revoke(me(ctx), params.id, client(ctx));
+    return reply(204);
+  },
+  'identity.rotateApiKey': async ({ params }, ctx) => reply(201, await ctx.services.apiKeys.rotate(await ctx.services.accounts.get(me(ctx)), params.id, client(ctx))),
+
+  'identity.publicProfile': async ({ params }, ctx) => {
+    const user: UserRow = await ctx.services.accounts.get(params.id);
+    if (user.settings?.privacy && (user.settings.privacy as { profilePublic?: boolean }).profilePublic === false) throw errors.notFound('User not found');
+    return publicProfile(user);
+  },
+
+  'identity.adminListUsers': ({ query }, ctx) => ctx.services.admin.listUsers(query),
+  'identity.adminCreateUser': async ({ body }, ctx) => reply(201, await ctx.services.admin.createUser(actor(ctx), body, client(ctx))),
+  'identity.adminGetUser': async ({ params }, ctx) => userView(await ctx.services.accounts.get(params.id)),
+  'identity.adminUpdateUser': ({ params, body }, ctx) => ctx.services.admin.updateUser(actor(ctx), params.id, body, client(ctx)),
+  'identity.adminDeleteUser': async ({ params }, ctx) => {
+    await ctx.services.admin.deleteUser(actor(ctx), params.id, client(ctx));
+    return reply(204);
+  },
+  'identity.adminImpersonate': ({ params }, ctx) => ctx.services.admin.impersonate(actor(ctx), params.id, client(ctx)),
+  'identity.adminListRoles': (_req, ctx) => ({ data: ctx.services.roles.all() }),
+  'identity.adminCreateRole': async ({ body }, ctx) => reply(201, await ctx.services.admin.createRole(actor(ctx), body, client(ctx))),
+  'identity.adminUpdateRole': ({ params, body }, ctx) => ctx.services.admin.updateRole(actor(ctx), params.name, body, client(ctx)),
+  'identity.adminDeleteRole': async ({ params }, ctx) => {
+    await ctx.services.admin.deleteRole(actor(ctx), params.name, client(ctx));
+    return reply(204);
+  },
+  'identity.adminAuditLogs': ({ query }, ctx) => ctx.services.admin.auditLogs(query),
+  'identity.adminRotateSigningKey': async (_req, ctx) => {
+    const kid = await ctx.services.signing.rotate();
+    await ctx.services.audit.record({ actorId: me(ctx), action: 'admin.signing_key_rotated', targetType: 'signing_key', targetId: kid, ...client(ctx) }, { flush: true });
+    return reply(201, { kid });
+  },
+};
+
+export { apiKeyView };

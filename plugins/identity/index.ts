@@ -1,0 +1,77 @@
+import { definePlugin } from '../../kernel/index.ts';
+import { entities } from './entities.ts';
+import { migrations } from './migrations.ts';
+import { identityConfigSchema, type IdentityConfig } from './config.ts';
+import { SigningKeys } from './signing.ts';
+import { RoleCatalog } from './roles.ts';
+import { LoginThrottle } from './throttle.ts';
+import { AuditLog } from './audit.ts';
+import { SessionService } from './sessions.ts';
+import { AccountService } from './accounts.ts';
+import { ApiKeyService } from './apiKeys.ts';
+import { AdminService } from './admin.ts';
+import { bearerAuthenticator, apiKeyAuthenticator } from './auth.ts';
+import { handlers } from './handlers.ts';
+import { ensureBootstrapAdmin } from './api.ts';
+
+const scoped = <T>(factory: (c: any) => T) => ({ factory, lifetime: 'scoped' as const });
+
+/**
+ * Accounts, sessions and RS256 tokens, API keys, roles, audit and GDPR.
+ * Provides the `bearerAuth` and `apiKey` security schemes every other contract can require.
+ */
+export default definePlugin({
+  name: 'identity',
+  version: '1.0.0',
+  description: 'Accounts, tokens, API keys, roles, audit.',
+  config: {
+    ...identityConfigSchema,
+    properties: {
+      ...identityConfigSchema.properties,
+      bootstrapAdmin: {
+        type: 'object', additionalProperties: false, default: {},
+        description: 'Created as super_admin at start when both are set and the email is not taken.',
+        properties: { email: { type: 'string', default: '' }, password: { type: 'string', default: '' } },
+      },
+    },
+  },
+  entities,
+  migrations,
+  permissions: [
+    { name: 'profile:read', description: 'Read your own account' },
+    { name: 'profile:write', description: 'Change your own account' },
+    { name: 'apikeys:manage', description: 'Create and revoke your API keys' },
+    { name: 'sessions:manage', description: 'List and end your sessions' },
+    { name: 'admin:users:read', description: 'List and read users' },
+    { name: 'admin:users:write', description: 'Create, change, suspend and erase users' },
+    { name: 'admin:roles', description: 'Manage custom roles' },
+    { name: 'admin:audit', description: 'Read the audit log' },
+    { name: 'admin:impersonate', description: 'Act as a user for a short, audited session' },
+  ],
+  services: {
+    signing: ({ orm, ids, clock, config }: any) => new SigningKeys(orm, ids, clock, { issuer: config.issuer, audience: config.audience, accessTtlSeconds: config.accessTokenTtlSeconds }),
+    roles: ({ permissionCatalog }: any) => new RoleCatalog(permissionCatalog),
+    throttle: ({ cache, clock, config }: any) => new LoginThrottle(cache, clock, config.login),
+    audit: scoped(({ em }) => new AuditLog(em)),
+    sessions: scoped(({ em, cache, clock, signing, audit, publish, config }) => new SessionService(em, cache, clock, signing, audit, publish, config)),
+    accounts: scoped(({ em, clock, audit, throttle, sessions, roles, publish, config }) => new AccountService(em, clock, audit, throttle, sessions, roles, publish, config)),
+    apiKeys: scoped(({ em, cache, clock, audit, roles, config }) => new ApiKeyService(em, cache, clock, audit, roles, config.apiKeyPrefix)),
+    admin: scoped(({ em, clock, accounts, sessions, audit, roles, publish, config }) => new AdminService(em, clock, accounts, sessions, audit, roles, publish, config.impersonationTtlMinutes)),
+  },
+  authSchemes: {
+    bearerAuth: (c) => bearerAuthenticator({ signing: c.signing, cache: c.cache, roles: c.roles, apiKeyPrefix: (c.config as IdentityConfig).apiKeyPrefix, apiKeys: () => keysOutsideRequest(c) }),
+    apiKey: (c) => apiKeyAuthenticator(() => keysOutsideRequest(c)),
+  },
+  handlers,
+  async onStart(c) {
+    await c.signing.start();
+    await c.roles.load(c.orm.em.fork());
+    await ensureBootstrapAdmin(c);
+  },
+});
+
+/** Authentication runs before the request scope exists: it gets its own EntityManager fork. */
+function keysOutsideRequest(c: any): ApiKeyService {
+  const em = c.orm.em.fork();
+  return new ApiKeyService(em, c.cache, c.clock, new AuditLog(em), c.roles, c.config.apiKeyPrefix);
+}

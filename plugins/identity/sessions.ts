@@ -1,0 +1,107 @@
+import type { EntityManager } from '@mikro-orm/core';
+import { errors, type Cache, type Clock } from '../../kernel/index.ts';
+import type { IdentityConfig } from './config.ts';
+import type { RefreshTokenRow, SessionRow, UserRow } from './entities.ts';
+import { randomToken, sha256 } from './crypto.ts';
+import type { SigningKeys } from './signing.ts';
+import type { AuditLog } from './audit.ts';
+import { userView } from './views.ts';
+
+export interface ClientInfo { ip: string | null; userAgent: string | null }
+export type Publish = (type: string, data: unknown, options?: { key?: string }) => Promise<unknown>;
+
+/** Cache key of a revoked session: access tokens carrying this `sid` are refused until they expire anyway. */
+export const revokedKey = (sid: string) => `revoked-sid:${sid}`;
+
+/**
+ * Sessions and their tokens. A login starts a session (one refresh-token family); every
+ * refresh rotates the token. Presenting a rotated token again revokes the whole family,
+ * except within the grace window, where it just loses the race (see README).
+ */
+export class SessionService {
+  constructor(
+    private em: EntityManager,
+    private cache: Cache,
+    private clock: Clock,
+    private signing: SigningKeys,
+    private audit: AuditLog,
+    private publish: Publish,
+    private config: IdentityConfig,
+  ) {}
+
+  async start(user: UserRow, client: ClientInfo, options: { impersonatorId?: string; ttlSeconds?: number } = {}) {
+    const now = this.clock.date();
+    const ttlMs = (options.ttlSeconds ?? this.config.refreshTokenTtlDays * 86400) * 1000;
+    const session = this.em.create<SessionRow>('IdentitySession', {
+      userId: user.id, userAgent: client.userAgent?.slice(0, 500) ?? null, ip: client.ip, createdAt: now, lastUsedAt: now,
+      expiresAt: new Date(now.getTime() + ttlMs), revokedAt: null, impersonatorId: options.impersonatorId ?? null,
+    } as SessionRow);
+    const refreshToken = this.newRefreshToken(session.id, session.expiresAt);
+    await this.em.flush();
+    return this.tokens(user, session, refreshToken);
+  }
+
+  async refresh(presented: string, client: ClientInfo) {
+    const now = this.clock.date();
+    const row = await this.em.findOne<RefreshTokenRow>('IdentityRefreshToken', { hash: sha256(presented) });
+    if (!row) throw errors.unauthorized('The refresh token is invalid', 'INVALID_REFRESH_TOKEN');
+    const session = await this.em.findOne<SessionRow>('IdentitySession', { id: row.sessionId });
+    if (!session || session.revokedAt || new Date(session.expiresAt) <= now || new Date(row.expiresAt) <= now) {
+      throw errors.unauthorized('The session has ended', 'SESSION_ENDED');
+    }
+    // Exactly one concurrent refresh can flip used_at from null.
+    const won = await this.em.nativeUpdate<RefreshTokenRow>('IdentityRefreshToken', { id: row.id, usedAt: null }, { usedAt: now });
+    if (won !== 1) {
+      const usedAt = row.usedAt ? new Date(row.usedAt).getTime() : now.getTime();
+      if (now.getTime() - usedAt <= this.config.refreshReuseGraceSeconds * 1000) {
+        throw errors.unauthorized('This refresh token was just used by a concurrent request', 'REFRESH_TOKEN_ALREADY_USED');
+      }
+      await this.revoke(session, 'refresh_token_reuse');
+      await this.audit.record({ actorId: session.userId, action: 'auth.refresh_reuse', targetType: 'session', targetId: session.id, ...client }, { flush: true });
+      throw errors.unauthorized('The refresh token was already used; the session has been revoked', 'REFRESH_TOKEN_REUSED');
+    }
+    const user = await this.em.findOne<UserRow>('IdentityUser', { id: session.userId });
+    if (!user || user.status !== 'active') throw errors.unauthorized('The account is not active', 'ACCOUNT_INACTIVE');
+    session.lastUsedAt = now;
+    if (client.ip) session.ip = client.ip;
+    const next = this.newRefreshToken(session.id, session.expiresAt);
+    await this.em.flush();
+    return this.tokens(user, session, next);
+  }
+
+  async list(userId: string): Promise<SessionRow[]> {
+    return this.em.find<SessionRow>('IdentitySession', { userId, revokedAt: null, expiresAt: { $gt: this.clock.date() } }, { orderBy: { lastUsedAt: 'desc' } });
+  }
+
+  /** Ends one of the user's sessions; another user's session is a 404. */
+  async end(userId: string, sessionId: string, reason: string): Promise<void> {
+    const session = await this.em.findOne<SessionRow>('IdentitySession', { id: sessionId, userId, revokedAt: null });
+    if (!session) throw errors.notFound('Session not found');
+    await this.revoke(session, reason);
+  }
+
+  async endAll(userId: string, reason: string, exceptSessionId?: string): Promise<number> {
+    const sessions = await this.em.find<SessionRow>('IdentitySession', { userId, revokedAt: null });
+    let count = 0;
+    for (const s of sessions) if (s.id !== exceptSessionId) { await this.revoke(s, reason); count++; }
+    return count;
+  }
+
+  async revoke(session: SessionRow, reason: string): Promise<void> {
+    session.revokedAt = this.clock.date();
+    await this.em.flush();
+    await this.cache.set(revokedKey(session.id), reason, { ttlMs: (this.config.accessTokenTtlSeconds + 60) * 1000 });
+    await this.publish('identity.session.revoked', { sessionId: session.id, userId: session.userId, reason }, { key: session.userId });
+  }
+
+  private newRefreshToken(sessionId: string, expiresAt: Date): string {
+    const token = randomToken(32);
+    this.em.create<RefreshTokenRow>('IdentityRefreshToken', { sessionId, hash: sha256(token), usedAt: null, expiresAt, createdAt: this.clock.date() } as RefreshTokenRow);
+    return token;
+  }
+
+  private async tokens(user: UserRow, session: SessionRow, refreshToken: string) {
+    const accessToken = await this.signing.sign({ sub: user.id, sid: session.id, role: user.role, tier: user.tier, ...(session.impersonatorId ? { imp: session.impersonatorId } : {}) });
+    return { accessToken, refreshToken, tokenType: 'Bearer' as const, expiresIn: this.config.accessTokenTtlSeconds, user: userView(user) };
+  }
+}

@@ -1,0 +1,112 @@
+import { SignJWT, jwtVerify, generateKeyPair, exportJWK, importJWK, errors as joseErrors, type JWK, type CryptoKey, type JWTPayload } from 'jose';
+
+type KeyLike = CryptoKey | Uint8Array;
+import type { MikroORM } from '@mikro-orm/core';
+import { errors, type Clock, type IdGenerator } from '../../kernel/index.ts';
+import type { SigningKeyRow } from './entities.ts';
+
+export interface AccessClaims extends JWTPayload { sub: string; sid: string; role: string; tier: string; imp?: string }
+
+interface LoadedKey { kid: string; privateKey?: KeyLike; publicKey: KeyLike; publicJwk: JWK; retiredAt: Date | null; createdAt: Date }
+
+/**
+ * RS256 signing keys, kept in the database so every instance signs and verifies with the
+ * same set. Rotation makes a new active key; retired keys keep verifying (and stay in the
+ * JWKS) until every token they signed has expired.
+ */
+export class SigningKeys {
+  private keys = new Map<string, LoadedKey>();
+  private active?: LoadedKey;
+  private lastReload = 0;
+
+  constructor(private orm: MikroORM, private ids: IdGenerator, private clock: Clock, private options: { issuer: string; audience: string; accessTtlSeconds: number }) {}
+
+  async start(): Promise<void> {
+    await this.reload();
+    if (!this.active) await this.rotate();
+  }
+
+  /** Makes a new active key; the old one is retired and still verifies for one access-token lifetime. */
+  async rotate(): Promise<string> {
+    const em = this.orm.em.fork();
+    const now = this.clock.date();
+    const current = await em.find<SigningKeyRow>('IdentitySigningKey', { retiredAt: null });
+    for (const k of current) k.retiredAt = now;
+    const { privateKey, publicKey } = await generateKeyPair('RS256', { modulusLength: 2048, extractable: true });
+    const kid = this.ids.next();
+    const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' };
+    const privateJwk = { ...(await exportJWK(privateKey)), kid, alg: 'RS256' };
+    em.create<SigningKeyRow>('IdentitySigningKey', { kid, privateJwk, publicJwk, createdAt: now, retiredAt: null } as unknown as SigningKeyRow);
+    await em.flush();
+    await this.reload();
+    return kid;
+  }
+
+  private async reload(): Promise<void> {
+    const em = this.orm.em.fork();
+    const horizon = new Date(this.clock.now() - this.options.accessTtlSeconds * 1000 - 60_000);
+    const rows = await em.find<SigningKeyRow>('IdentitySigningKey', {}, { orderBy: { createdAt: 'asc' } });
+    const keys = new Map<string, LoadedKey>();
+    for (const row of rows) {
+      if (row.retiredAt && new Date(row.retiredAt) < horizon) continue;
+      keys.set(row.kid, {
+        kid: row.kid,
+        publicKey: (await importJWK(row.publicJwk as JWK, 'RS256')) as KeyLike,
+        privateKey: row.retiredAt ? undefined : ((await importJWK(row.privateJwk as JWK, 'RS256')) as KeyLike),
+        publicJwk: row.publicJwk as JWK,
+        retiredAt: row.retiredAt ? new Date(row.retiredAt) : null,
+        createdAt: new Date(row.createdAt),
+      });
+    }
+    this.keys = keys;
+    this.active = [...keys.values()].filter((k) => !k.retiredAt).at(-1);
+    this.lastReload = this.clock.now();
+  }
+
+  jwks(): { keys: JWK[] } {
+    return { keys: [...this.keys.values()].map((k) => k.publicJwk) };
+  }
+
+  async sign(claims: Omit<AccessClaims, 'iss' | 'aud' | 'exp' | 'iat' | 'jti'>): Promise<string> {
+    const key = this.active;
+    if (!key?.privateKey) throw errors.unavailable('signing key');
+    const now = Math.floor(this.clock.now() / 1000);
+    return new SignJWT({ ...claims })
+      .setProtectedHeader({ alg: 'RS256', kid: key.kid, typ: 'JWT' })
+      .setIssuer(this.options.issuer)
+      .setAudience(this.options.audience)
+      .setIssuedAt(now)
+      .setExpirationTime(now + this.options.accessTtlSeconds)
+      .setJti(this.ids.next())
+      .sign(key.privateKey);
+  }
+
+  /** Verifies signature, algorithm (RS256 only), issuer, audience and expiry. Throws a 401. */
+  async verify(token: string): Promise<AccessClaims> {
+    try {
+      const { payload } = await jwtVerify(token, (header) => this.keyFor(header.kid), {
+        algorithms: ['RS256'],
+        issuer: this.options.issuer,
+        audience: this.options.audience,
+        currentDate: this.clock.date(),
+        requiredClaims: ['sub', 'sid', 'exp', 'jti'],
+      });
+      return payload as AccessClaims;
+    } catch (e) {
+      const expired = e instanceof joseErrors.JWTExpired;
+      throw errors.unauthorized(expired ? 'The access token has expired' : 'The access token is invalid', expired ? 'TOKEN_EXPIRED' : 'INVALID_TOKEN');
+    }
+  }
+
+  private async keyFor(kid: string | undefined): Promise<KeyLike> {
+    if (!kid) throw new Error('no kid');
+    let key = this.keys.get(kid);
+    // Another instance may have rotated: look again, at most every 10 s.
+    if (!key && this.clock.now() - this.lastReload > 10_000) {
+      await this.reload();
+      key = this.keys.get(kid);
+    }
+    if (!key) throw new Error('unknown kid');
+    return key.publicKey;
+  }
+}

@@ -1,0 +1,37 @@
+import type { ApiKeyRow, AuditRow, SessionRow, UserRow } from './entities.ts';
+
+const iso = (d: Date | string | number | null | undefined) => (d === null || d === undefined ? null : new Date(d).toISOString());
+
+/** The account as its owner sees it. Never the hash, the TOTP secret or any token. */
+export function userView(u: UserRow) {
+  return {
+    id: u.id, email: u.email, name: u.name, role: u.role, status: u.status, tier: u.tier,
+    emailVerified: u.emailVerified, mfaEnabled: u.mfaEnabled, createdAt: iso(u.createdAt)!, updatedAt: iso(u.updatedAt)!,
+  };
+}
+
+/** What anyone may see of another account. */
+export function publicProfile(u: UserRow) {
+  return { id: u.id, name: u.name, createdAt: iso(u.createdAt)! };
+}
+
+export function sessionView(s: SessionRow, currentSessionId?: string) {
+  return {
+    id: s.id, userAgent: s.userAgent, ip: s.ip, createdAt: iso(s.createdAt)!, lastUsedAt: iso(s.lastUsedAt)!,
+    expiresAt: iso(s.expiresAt)!, current: s.id === currentSessionId,
+  };
+}
+
+export function apiKeyView(k: ApiKeyRow) {
+  return {
+    id: k.id, name: k.name, start: k.start, scopes: k.scopes, mode: k.mode, expiresAt: iso(k.expiresAt), lastUsedAt: iso(k.lastUsedAt),
+    rateLimit: k.rateLimit, createdAt: iso(k.createdAt)!,
+  };
+}
+
+export function auditView(a: AuditRow) {
+  return {
+    id: a.id, actorId: a.actorId, action: a.action, targetType: a.targetType, targetId: a.targetId, ip: a.ip, userAgent: a.userAgent,
+    oldValues: a.oldValues, newValues: a.newValues, createdAt: iso(a.createdAt)!,
+  };
+}
