@@ -13,6 +13,7 @@ import { AdminService } from './admin.ts';
 import { bearerAuthenticator, apiKeyAuthenticator } from './auth.ts';
 import { handlers } from './handlers.ts';
 import { ensureBootstrapAdmin } from './api.ts';
+import { identityTokens } from './tokensApi.ts';
 
 const scoped = <T>(factory: (c: any) => T) => ({ factory, lifetime: 'scoped' as const });
 
@@ -56,8 +57,10 @@ export default definePlugin({
     sessions: scoped(({ em, cache, clock, signing, audit, publish, config }) => new SessionService(em, cache, clock, signing, audit, publish, config)),
     accounts: scoped(({ em, clock, audit, throttle, sessions, roles, publish, config }) => new AccountService(em, clock, audit, throttle, sessions, roles, publish, config)),
     apiKeys: scoped(({ em, cache, clock, audit, roles, config }) => new ApiKeyService(em, cache, clock, audit, roles, config.apiKeyPrefix)),
+    identityTokens: (c: any) => identityTokens(c),
     admin: scoped(({ em, clock, accounts, sessions, audit, roles, publish, config }) => new AdminService(em, clock, accounts, sessions, audit, roles, publish, config.impersonationTtlMinutes)),
   },
+  exports: ['identityTokens'],
   authSchemes: {
     bearerAuth: (c) => bearerAuthenticator({ signing: c.signing, cache: c.cache, roles: c.roles, apiKeyPrefix: (c.config as IdentityConfig).apiKeyPrefix, apiKeys: () => keysOutsideRequest(c) }),
     apiKey: (c) => apiKeyAuthenticator(() => keysOutsideRequest(c)),

@@ -5,7 +5,19 @@ import type { MikroORM } from '@mikro-orm/core';
 import { errors, type Clock, type IdGenerator } from '../../kernel/index.ts';
 import type { SigningKeyRow } from './entities.ts';
 
-export interface AccessClaims extends JWTPayload { sub: string; sid: string; role: string; tier: string; imp?: string }
+export interface AccessClaims extends JWTPayload {
+  sub: string;
+  /** Session id; absent on OAuth tokens. */
+  sid?: string;
+  role?: string;
+  tier?: string;
+  /** Impersonating admin. */
+  imp?: string;
+  /** OAuth client id, on tokens issued through /oauth/token. */
+  cid?: string;
+  /** Space-separated OAuth scopes. */
+  scope?: string;
+}
 
 interface LoadedKey { kid: string; privateKey?: KeyLike; publicKey: KeyLike; publicJwk: JWK; retiredAt: Date | null; createdAt: Date }
 
@@ -67,7 +79,7 @@ export class SigningKeys {
     return { keys: [...this.keys.values()].map((k) => k.publicJwk) };
   }
 
-  async sign(claims: Omit<AccessClaims, 'iss' | 'aud' | 'exp' | 'iat' | 'jti'>): Promise<string> {
+  async sign(claims: Omit<AccessClaims, 'iss' | 'aud' | 'exp' | 'iat' | 'jti'>, ttlSeconds = this.options.accessTtlSeconds, jti = this.ids.next()): Promise<string> {
     const key = this.active;
     if (!key?.privateKey) throw errors.unavailable('signing key');
     const now = Math.floor(this.clock.now() / 1000);
@@ -76,8 +88,8 @@ export class SigningKeys {
       .setIssuer(this.options.issuer)
       .setAudience(this.options.audience)
       .setIssuedAt(now)
-      .setExpirationTime(now + this.options.accessTtlSeconds)
-      .setJti(this.ids.next())
+      .setExpirationTime(now + ttlSeconds)
+      .setJti(jti)
       .sign(key.privateKey);
   }
 
@@ -89,8 +101,9 @@ export class SigningKeys {
         issuer: this.options.issuer,
         audience: this.options.audience,
         currentDate: this.clock.date(),
-        requiredClaims: ['sub', 'sid', 'exp', 'jti'],
+        requiredClaims: ['sub', 'exp', 'jti'],
       });
+      if (!payload.sid && !payload.cid) throw new Error('neither a session nor a client token');
       return payload as AccessClaims;
     } catch (e) {
       const expired = e instanceof joseErrors.JWTExpired;

@@ -1,0 +1,46 @@
+import type { MikroORM } from '@mikro-orm/core';
+import type { Cache, Clock } from '../../kernel/index.ts';
+import type { SigningKeys, AccessClaims } from './signing.ts';
+import type { RoleCatalog } from './roles.ts';
+import type { UserRow } from './entities.ts';
+import { revokedJtiKey } from './auth.ts';
+
+/**
+ * What identity exports to plugins that issue tokens on its behalf (the `oauth` plugin):
+ * signing with identity's keys, verifying, revoking by jti, and reading a user's standing.
+ * Resolved as `identityTokens` by plugins that list identity in `requires`.
+ */
+export interface IdentityTokens {
+  issuer: string;
+  /** Signs an access token; `cid` marks it as an OAuth token, `role` makes it act for user `sub`. */
+  issueAccessToken(claims: { sub: string; cid: string; scope: string; role?: string; tier?: string }, ttlSeconds: number): Promise<{ token: string; jti: string; expiresAt: number }>;
+  /** Verifies signature, issuer, audience and expiry (throws a 401 AppError). Does not check revocation. */
+  verifyAccessToken(token: string): Promise<AccessClaims>;
+  isRevoked(jti: string): Promise<boolean>;
+  /** Refuses the token from now until it would have expired anyway. */
+  revokeAccessToken(jti: string, expiresAtMs: number): Promise<void>;
+  /** An active user's role, tier and permissions, or undefined. */
+  userStanding(userId: string): Promise<{ role: string; tier: string; permissions: string[] } | undefined>;
+}
+
+export function identityTokens(deps: { signing: SigningKeys; cache: Cache; clock: Clock; roles: RoleCatalog; orm: MikroORM; ids: { next(): string }; config: { issuer: string } }): IdentityTokens {
+  return {
+    issuer: deps.config.issuer,
+    async issueAccessToken(claims, ttlSeconds) {
+      const jti = deps.ids.next();
+      const token = await deps.signing.sign(claims, ttlSeconds, jti);
+      return { token, jti, expiresAt: deps.clock.now() + ttlSeconds * 1000 };
+    },
+    verifyAccessToken: (token) => deps.signing.verify(token),
+    isRevoked: (jti) => deps.cache.has(revokedJtiKey(jti)),
+    async revokeAccessToken(jti, expiresAtMs) {
+      const ttlMs = Math.max(1000, expiresAtMs - deps.clock.now() + 60_000);
+      await deps.cache.set(revokedJtiKey(jti), true, { ttlMs });
+    },
+    async userStanding(userId) {
+      const user = await deps.orm.em.fork().findOne<UserRow>('IdentityUser', { id: userId });
+      if (!user || user.status !== 'active') return undefined;
+      return { role: user.role, tier: user.tier, permissions: deps.roles.permissionsOf(user.role) };
+    },
+  };
+}
