@@ -33,8 +33,8 @@ export function tempSqliteUrl(): string {
  */
 export async function startKernel(overrides: Record<string, unknown> = {}): Promise<TestKernel> {
   const dbUrl = tempSqliteUrl();
-  // Tiers high enough that suites are not throttled; the rate-limit suite sets its own.
-  const base = { server: { port: 0, host: '127.0.0.1', validateResponses: true }, database: { url: dbUrl }, log: { level: 'silent' }, rateLimit: { tiers: { free: 100000, premium: 100000, enterprise: 100000 } } };
+  // Rate limiting is off so suites are not throttled; the rate-limit suite turns it on.
+  const base = { server: { port: 0, host: '127.0.0.1', validateResponses: true }, database: { url: dbUrl }, log: { level: 'silent' }, rateLimit: { enabled: false } };
   const config = loadConfig({ env: {}, overrides: deepMerge(base, overrides) });
   const kernel = await createKernel(config, { logger: pino({ level: 'silent' }) }).catch((e) => {
     // uvu swallows errors thrown in before() hooks; print them so a failed boot is diagnosable.
