@@ -63,7 +63,8 @@ function compileRoute(validator: ContractValidator, op: BoundOperation, options:
   const defaultStatus = successStatuses[0] ?? 200;
   const log = runtime.logger;
   const guard = compileGuard(operationSecurity(entry, options.documentSecurity), options.schemes, entry.operationId);
-  const rateLimit = options.rateLimit ? compileRateLimit(entry, options.rateLimit.limiter, options.rateLimit.config) : undefined;
+  // `x-rate-limit: false` exempts an operation (health probes).
+  const rateLimit = options.rateLimit && entry.operation['x-rate-limit'] !== false ? compileRateLimit(entry, options.rateLimit.limiter, options.rateLimit.config) : undefined;
 
   return async function operation(ctx: Context) {
     ctx.state.operationId = entry.operationId;

@@ -6,6 +6,7 @@ import pino from 'pino';
 import { createKernel, loadConfig } from '../../scripts/kernel.ts';
 import { deepMerge } from '../../kernel/config/merge.ts';
 import type { Kernel } from '../../kernel/boot.ts';
+import type { Clock } from '../../kernel/ports/clock.ts';
 
 export interface TestResponse {
   status: number;
@@ -31,12 +32,12 @@ export function tempSqliteUrl(): string {
  * Boots a kernel on a random port with the embedded default plus `overrides`, a silent
  * logger and response validation on (every response is checked against the contract).
  */
-export async function startKernel(overrides: Record<string, unknown> = {}): Promise<TestKernel> {
+export async function startKernel(overrides: Record<string, unknown> = {}, extra: { clock?: Clock } = {}): Promise<TestKernel> {
   const dbUrl = tempSqliteUrl();
   // Rate limiting is off so suites are not throttled; the rate-limit suite turns it on.
   const base = { server: { port: 0, host: '127.0.0.1', validateResponses: true }, database: { url: dbUrl }, log: { level: 'silent' }, rateLimit: { enabled: false } };
   const config = loadConfig({ env: {}, overrides: deepMerge(base, overrides) });
-  const kernel = await createKernel(config, { logger: pino({ level: 'silent' }) }).catch((e) => {
+  const kernel = await createKernel(config, { logger: pino({ level: 'silent' }), clock: extra.clock }).catch((e) => {
     // uvu swallows errors thrown in before() hooks; print them so a failed boot is diagnosable.
     console.error('startKernel failed:', e);
     throw e;

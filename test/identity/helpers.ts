@@ -1,5 +1,6 @@
 import * as assert from 'uvu/assert';
 import { startKernel, type TestKernel, type TestResponse } from '../helpers/kernel.ts';
+import type { Clock } from '../../kernel/ports/clock.ts';
 
 export const ADMIN = { email: 'root@example.com', password: 'Root#Passw0rd' };
 export const PASSWORD = 'Passw0rd!x';
@@ -18,8 +19,8 @@ export interface IdentityKernel extends TestKernel {
 let seq = 0;
 export const email = (tag: string) => `${tag}-${Date.now().toString(36)}-${seq++}@example.com`;
 
-export async function startIdentity(overrides: Record<string, unknown> = {}): Promise<IdentityKernel> {
-  const k = await startKernel({ plugins: { identity: { bootstrapAdmin: ADMIN, ...((overrides.identity as object) ?? {}) } }, ...withoutIdentity(overrides) });
+export async function startIdentity(overrides: Record<string, unknown> = {}, extra: { clock?: Clock } = {}): Promise<IdentityKernel> {
+  const k = await startKernel({ plugins: { identity: { bootstrapAdmin: ADMIN, ...((overrides.identity as object) ?? {}) } }, ...withoutIdentity(overrides) }, extra);
   const bodies: string[] = [];
   const as: IdentityKernel['as'] = async (token, method, path, body, headers = {}) => {
     const res = await k.request(method, path, { body, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers } });

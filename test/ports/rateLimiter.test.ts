@@ -1,6 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import net, { type AddressInfo } from 'node:net';
+import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import pino from 'pino';
@@ -15,6 +13,7 @@ import memoryRateLimiter, { GcraStore } from '../../adapters/rateLimiter/memory.
 import redisRateLimiter from '../../adapters/rateLimiter/redis.ts';
 import { serviceUrl, uniqueName } from '../helpers/services.ts';
 import { assertGcraBound, rateLimiterConformance, until } from './rateLimiter.suite.ts';
+import { freePort, startRedis, listening, kill } from '../helpers/throwawayRedis.ts';
 
 const context = (clock: Clock, logger = pino({ level: 'silent' })): AdapterContext => ({ logger, clock, serviceName: 'kernel-test' });
 
@@ -177,36 +176,6 @@ if (redisUrl) {
 
 // A throwaway redis-server of our own, so that killing it touches nobody else.
 const insurance = suite('rateLimiter redis: insurance while Redis is down');
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
-function startRedis(port: number): ChildProcess {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  child.on('error', (err) => console.error('redis-server:', err.message));
-  return child;
-}
-
-const listening = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => { socket.destroy(); resolve(true); });
-    socket.once('error', () => resolve(false));
-  });
-
-async function kill(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGKILL');
-  await exited;
-}
 
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 
