@@ -28,6 +28,8 @@ export interface AuthInput {
   headers: Record<string, string | string[] | undefined>;
   ip: string;
   operationId: string;
+  /** The operation's `x-permissions`, for schemes that demand more for some (e.g. a recent MFA). */
+  permissions: string[];
 }
 /**
  * Checks one security scheme of the contract (`bearerAuth`, `apiKey`...). Resolves

@@ -40,7 +40,7 @@ export function compileGuard(security: OperationSecurity, schemes: Map<string, A
       try {
         let found: Principal | undefined;
         for (const name of names) {
-          found = await schemes.get(name)!({ ...input, operationId });
+          found = await schemes.get(name)!({ ...input, operationId, permissions });
           if (!found) break;
         }
         if (found) { principal = found; break; }

@@ -63,8 +63,8 @@ export class AccountService {
     return user;
   }
 
-  async login(email: string, password: string, client: ClientInfo) {
-    const user = await this.authenticate(email, password, client);
+  /** After authenticate() for an account without MFA: a new session and its tokens. */
+  async startSession(user: UserRow, client: ClientInfo) {
     await this.audit.record({ actorId: user.id, action: 'auth.login', targetType: 'user', targetId: user.id, ...client });
     return this.sessions.start(user, client);
   }

@@ -1,4 +1,4 @@
-import { errors, type Authenticator, type Cache, type Principal } from '../../kernel/index.ts';
+import { AppError, errors, type Authenticator, type Cache, type Clock, type Principal } from '../../kernel/index.ts';
 import type { AccessClaims } from './signing.ts';
 import type { ApiKeyService } from './apiKeys.ts';
 import type { RoleCatalog } from './roles.ts';
@@ -13,8 +13,8 @@ function header(value: string | string[] | undefined): string | undefined {
  * `bearerAuth`: an RS256 access token (refused if its session was revoked), or an API key
  * sent as a Bearer token. `apiKey`: the `X-API-Key` header.
  */
-export function bearerAuthenticator(deps: { signing: SigningKeys; cache: Cache; roles: RoleCatalog; apiKeyPrefix: string; apiKeys: () => ApiKeyService }): Authenticator {
-  return async ({ headers }) => {
+export function bearerAuthenticator(deps: { signing: SigningKeys; cache: Cache; roles: RoleCatalog; clock: Clock; apiKeyPrefix: string; mfa: { requiredForAdmin: boolean; stepUpMaxAgeSeconds: number }; apiKeys: () => ApiKeyService }): Authenticator {
+  return async ({ headers, permissions }) => {
     const value = header(headers.authorization);
     if (!value) return undefined;
     const [scheme, token] = value.split(' ');
@@ -23,10 +23,19 @@ export function bearerAuthenticator(deps: { signing: SigningKeys; cache: Cache; 
     const claims = await deps.signing.verify(token);
     if (claims.cid) return clientPrincipal(claims, deps);
     if (await deps.cache.has(revokedKey(claims.sid!))) throw errors.unauthorized('The session has ended', 'SESSION_REVOKED');
+    if (deps.mfa.requiredForAdmin && permissions.some((p) => p === '*' || p.startsWith('admin:'))) {
+      const age = claims.mfa ? deps.clock.now() / 1000 - claims.mfa : Infinity;
+      if (age > deps.mfa.stepUpMaxAgeSeconds) {
+        throw new AppError(403, claims.mfa ? 'MFA_STEP_UP_REQUIRED' : 'MFA_REQUIRED', claims.mfa
+          ? `This operation needs an MFA proof younger than ${deps.mfa.stepUpMaxAgeSeconds} s: POST /auth/mfa/step-up`
+          : 'This operation needs MFA: enable it and sign in with a code');
+      }
+    }
     return {
       type: 'user', id: claims.sub, sessionId: claims.sid, role: claims.role, tier: claims.tier,
       permissions: deps.roles.permissionsOf(claims.role ?? ''), rateLimitKey: `user:${claims.sub}`,
       ...(claims.imp ? { impersonatorId: claims.imp } : {}),
+      ...(claims.mfa ? { mfaAt: claims.mfa } : {}),
     };
   };
 }

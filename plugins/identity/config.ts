@@ -13,6 +13,8 @@ export interface IdentityConfig {
   verifyTokenTtlHours: number;
   impersonationTtlMinutes: number;
   passwordPolicy: PasswordPolicy;
+  links: { verifyEmail: string; resetPassword: string };
+  mfa: { requiredForAdmin: boolean; stepUpMaxAgeSeconds: number };
   login: { freeFailures: number; maxBackoffSeconds: number; ipFailuresPerWindow: number; ipWindowSeconds: number };
 }
 
@@ -39,6 +41,21 @@ export const identityConfigSchema = {
         requireLower: { type: 'boolean', default: true },
         requireDigit: { type: 'boolean', default: true },
         requireSpecial: { type: 'boolean', default: true },
+      },
+    },
+    links: {
+      type: 'object', additionalProperties: false, default: {},
+      description: 'Links put in emails; {token} is replaced.',
+      properties: {
+        verifyEmail: { type: 'string', default: 'http://localhost:3000/verify-email?token={token}' },
+        resetPassword: { type: 'string', default: 'http://localhost:3000/reset-password?token={token}' },
+      },
+    },
+    mfa: {
+      type: 'object', additionalProperties: false, default: {},
+      properties: {
+        requiredForAdmin: { type: 'boolean', default: false, description: 'Admin operations need a TOTP proof younger than stepUpMaxAgeSeconds.' },
+        stepUpMaxAgeSeconds: { type: 'integer', minimum: 60, default: 900 },
       },
     },
     login: {

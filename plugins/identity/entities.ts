@@ -9,7 +9,7 @@ export interface UserRow {
 }
 export interface SessionRow {
   id: string; userId: string; userAgent: string | null; ip: string | null; createdAt: Date; lastUsedAt: Date;
-  expiresAt: Date; revokedAt: Date | null; impersonatorId: string | null;
+  expiresAt: Date; revokedAt: Date | null; impersonatorId: string | null; mfaAt: Date | null;
 }
 export interface RefreshTokenRow { id: string; sessionId: string; hash: string; usedAt: Date | null; expiresAt: Date; createdAt: Date }
 export interface ApiKeyRow {
@@ -42,6 +42,7 @@ export const Session = defineEntity({
     userId: { type: 'string', length: 36 }, userAgent: { type: 'string', length: 500, nullable: true }, ip: { type: 'string', length: 64, nullable: true },
     createdAt: { type: 'datetime' }, lastUsedAt: { type: 'datetime' }, expiresAt: { type: 'datetime' },
     revokedAt: { type: 'datetime', nullable: true }, impersonatorId: { type: 'string', length: 36, nullable: true },
+    mfaAt: { type: 'datetime', nullable: true },
   },
   indexes: [{ properties: ['userId'] }],
 });

@@ -2,6 +2,7 @@ import { errors, reply, type Handler, type RequestContext } from '../../kernel/i
 import type { AuditRow, UserRow } from './entities.ts';
 import type { ClientInfo } from './sessions.ts';
 import { DEFAULT_SETTINGS } from './accounts.ts';
+import { FORGOT_PASSWORD_REPLY } from './emails.ts';
 import { apiKeyView, auditView, publicProfile, sessionView, userView } from './views.ts';
 
 const client = (ctx: RequestContext): ClientInfo => ({ ip: ctx.koa.ip || null, userAgent: ctx.koa.get('user-agent') || null });
@@ -14,13 +15,49 @@ export const handlers: Record<string, Handler> = {
     return services.signing.jwks();
   },
 
-  'identity.register': async ({ body }, ctx) => reply(201, userView(await ctx.services.accounts.register(body, client(ctx)))),
+  'identity.register': async ({ body }, ctx) => {
+    const user: UserRow = await ctx.services.accounts.register(body, client(ctx));
+    const emails = ctx.services.emails;
+    emails.later('verification email', () => emails.sendVerification(user));
+    return reply(201, userView(user));
+  },
 
   'identity.login': async ({ body }, ctx) => {
     const email = body.email ?? body.username;
     if (!email) throw errors.validation([{ field: 'body.email', code: 'required', message: 'is required (or username)' }]);
-    return ctx.services.accounts.login(email, body.password, client(ctx));
+    const user: UserRow = await ctx.services.accounts.authenticate(email, body.password, client(ctx));
+    if (user.mfaEnabled) return ctx.services.mfa.challenge(user);
+    return ctx.services.accounts.startSession(user, client(ctx));
   },
+
+  'identity.verifyEmail': async ({ body }, ctx) => {
+    await ctx.services.emails.verify(body.token, client(ctx));
+    return { message: 'Email address verified.' };
+  },
+  'identity.resendVerification': ({ body }, ctx) => {
+    const emails = ctx.services.emails;
+    emails.later('verification email', () => emails.resend(body.email));
+    return reply(202, { message: 'If this address has an unverified account, a new link has been sent.' });
+  },
+  'identity.forgotPassword': ({ body }, ctx) => {
+    const emails = ctx.services.emails;
+    const info = client(ctx);
+    emails.later('password reset email', () => emails.forgot(body.email, info));
+    return reply(202, FORGOT_PASSWORD_REPLY);
+  },
+  'identity.resetPassword': async ({ body }, ctx) => {
+    await ctx.services.emails.reset(body.token, body.newPassword, client(ctx));
+    return { message: 'Password changed. Sign in with the new password.' };
+  },
+
+  'identity.mfaSetup': (_req, ctx) => ctx.services.mfa.setup(me(ctx)),
+  'identity.mfaConfirm': ({ body }, ctx) => ctx.services.mfa.confirm(me(ctx), body.code, client(ctx)),
+  'identity.mfaDisable': async ({ body }, ctx) => {
+    await ctx.services.mfa.disable(me(ctx), body.password, body.code, client(ctx));
+    return reply(204);
+  },
+  'identity.mfaVerify': ({ body }, ctx) => ctx.services.mfa.verify(body, client(ctx)),
+  'identity.mfaStepUp': ({ body }, ctx) => ctx.services.mfa.stepUp(me(ctx), String(ctx.principal!.sessionId), body.code, client(ctx)),
 
   'identity.refresh': ({ body }, ctx) => ctx.services.sessions.refresh(body.refreshToken, client(ctx)),
 
@@ -41,7 +78,16 @@ export const handlers: Record<string, Handler> = {
     ctx.services.accounts.changePassword(me(ctx), ctx.principal!.sessionId as string | undefined, body.currentPassword, body.newPassword, client(ctx)),
 
   'identity.me': async (_req, ctx) => userView(await ctx.services.accounts.get(me(ctx))),
-  'identity.updateMe': ({ body }, ctx) => ctx.services.accounts.updateMe(me(ctx), body, client(ctx)),
+  'identity.updateMe': async ({ body }, ctx) => {
+    const before: UserRow = await ctx.services.accounts.get(me(ctx));
+    const oldEmail = before.email;
+    const view = await ctx.services.accounts.updateMe(me(ctx), body, client(ctx));
+    if (view.email !== oldEmail) {
+      const emails = ctx.services.emails;
+      emails.later('verification email', () => emails.sendVerification(before));
+    }
+    return view;
+  },
   'identity.deleteMe': async ({ body }, ctx) => {
     await ctx.services.accounts.deleteMe(me(ctx), body.password, client(ctx));
     return reply(204);

@@ -14,6 +14,18 @@ import { bearerAuthenticator, apiKeyAuthenticator } from './auth.ts';
 import { handlers } from './handlers.ts';
 import { ensureBootstrapAdmin } from './api.ts';
 import { identityTokens } from './tokensApi.ts';
+import { OneTimeTokens } from './oneTime.ts';
+import { MfaService } from './mfa.ts';
+import { EmailFlows } from './emails.ts';
+
+/** A port the deployment may leave unconfigured (e.g. no mailer). */
+function optional<T>(cradle: any, name: string): T | undefined {
+  try {
+    return cradle[name] as T;
+  } catch {
+    return undefined;
+  }
+}
 
 const scoped = <T>(factory: (c: any) => T) => ({ factory, lifetime: 'scoped' as const });
 
@@ -58,11 +70,14 @@ export default definePlugin({
     accounts: scoped(({ em, clock, audit, throttle, sessions, roles, publish, config }) => new AccountService(em, clock, audit, throttle, sessions, roles, publish, config)),
     apiKeys: scoped(({ em, cache, clock, audit, roles, config }) => new ApiKeyService(em, cache, clock, audit, roles, config.apiKeyPrefix)),
     identityTokens: (c: any) => identityTokens(c),
+    oneTime: scoped(({ em, clock }) => new OneTimeTokens(em, clock)),
+    mfa: scoped(({ em, cache, clock, audit, oneTime, sessions, accounts, config }) => new MfaService(em, cache, clock, audit, oneTime, sessions, accounts, config.issuer)),
+    emails: scoped((c) => new EmailFlows(c.em, c.oneTime, c.audit, c.accounts, c.sessions, optional(c, 'mailer'), c.logger, c.config)),
     admin: scoped(({ em, clock, accounts, sessions, audit, roles, publish, config }) => new AdminService(em, clock, accounts, sessions, audit, roles, publish, config.impersonationTtlMinutes)),
   },
   exports: ['identityTokens'],
   authSchemes: {
-    bearerAuth: (c) => bearerAuthenticator({ signing: c.signing, cache: c.cache, roles: c.roles, apiKeyPrefix: (c.config as IdentityConfig).apiKeyPrefix, apiKeys: () => keysOutsideRequest(c) }),
+    bearerAuth: (c) => bearerAuthenticator({ signing: c.signing, cache: c.cache, roles: c.roles, clock: c.clock, apiKeyPrefix: (c.config as IdentityConfig).apiKeyPrefix, mfa: (c.config as IdentityConfig).mfa, apiKeys: () => keysOutsideRequest(c) }),
     apiKey: (c) => apiKeyAuthenticator(() => keysOutsideRequest(c)),
   },
   handlers,

@@ -98,4 +98,17 @@ export const migrations: Migration[] = [
       }
     },
   },
+  {
+    name: '0002_session_mfa_at',
+    async up(knex) {
+      await knex.schema.alterTable('identity_sessions', (t) => {
+        t.datetime('mfa_at').nullable();
+      });
+    },
+    async down(knex) {
+      await knex.schema.alterTable('identity_sessions', (t) => {
+        t.dropColumn('mfa_at');
+      });
+    },
+  },
 ];

@@ -29,12 +29,12 @@ export class SessionService {
     private config: IdentityConfig,
   ) {}
 
-  async start(user: UserRow, client: ClientInfo, options: { impersonatorId?: string; ttlSeconds?: number } = {}) {
+  async start(user: UserRow, client: ClientInfo, options: { impersonatorId?: string; ttlSeconds?: number; mfaAt?: Date } = {}) {
     const now = this.clock.date();
     const ttlMs = (options.ttlSeconds ?? this.config.refreshTokenTtlDays * 86400) * 1000;
     const session = this.em.create<SessionRow>('IdentitySession', {
       userId: user.id, userAgent: client.userAgent?.slice(0, 500) ?? null, ip: client.ip, createdAt: now, lastUsedAt: now,
-      expiresAt: new Date(now.getTime() + ttlMs), revokedAt: null, impersonatorId: options.impersonatorId ?? null,
+      expiresAt: new Date(now.getTime() + ttlMs), revokedAt: null, impersonatorId: options.impersonatorId ?? null, mfaAt: options.mfaAt ?? null,
     } as SessionRow);
     const refreshToken = this.newRefreshToken(session.id, session.expiresAt);
     await this.em.flush();
@@ -100,8 +100,21 @@ export class SessionService {
     return token;
   }
 
+  /** An access token for an existing session (after a step-up); the refresh token is unchanged. */
+  async accessTokenFor(user: UserRow, session: SessionRow) {
+    return { accessToken: await this.sign(user, session), tokenType: 'Bearer' as const, expiresIn: this.config.accessTokenTtlSeconds };
+  }
+
+  private sign(user: UserRow, session: SessionRow): Promise<string> {
+    return this.signing.sign({
+      sub: user.id, sid: session.id, role: user.role, tier: user.tier,
+      ...(session.impersonatorId ? { imp: session.impersonatorId } : {}),
+      ...(session.mfaAt ? { mfa: Math.floor(new Date(session.mfaAt).getTime() / 1000) } : {}),
+    });
+  }
+
   private async tokens(user: UserRow, session: SessionRow, refreshToken: string) {
-    const accessToken = await this.signing.sign({ sub: user.id, sid: session.id, role: user.role, tier: user.tier, ...(session.impersonatorId ? { imp: session.impersonatorId } : {}) });
+    const accessToken = await this.sign(user, session);
     return { accessToken, refreshToken, tokenType: 'Bearer' as const, expiresIn: this.config.accessTokenTtlSeconds, user: userView(user) };
   }
 }

@@ -13,6 +13,8 @@ export interface AccessClaims extends JWTPayload {
   tier?: string;
   /** Impersonating admin. */
   imp?: string;
+  /** When the session last proved MFA (epoch seconds). */
+  mfa?: number;
   /** OAuth client id, on tokens issued through /oauth/token. */
   cid?: string;
   /** Space-separated OAuth scopes. */
