@@ -92,7 +92,7 @@ export class Kernel {
       clock: asValue(clock),
       ids: asValue(ids),
       health: asValue({ check: () => this.health() }),
-      kernelInfo: asValue({ name: config.name, version: this.options.version, startedAt: this.startedAt }),
+      kernelInfo: asValue({ name: config.name, version: this.options.version, startedAt: this.startedAt, basePath: config.server.basePath }),
       permissionCatalog: asValue(this.plan.plugins.flatMap((p) => (p.permissions ?? []).map((perm) => ({ ...perm, plugin: p.name })))),
     });
     await this.startAdapters(clock);
@@ -128,6 +128,7 @@ export class Kernel {
       ids,
       router,
       extraRoutes: docsRoutes(documentForEnvelope(this.plan.contract.document, config.server.envelope), config.server.docs),
+      isExtraRoute: (path) => path === '/openapi.json' || path.startsWith('/docs'),
       around: this.telemetry?.httpSpan,
     });
     await this.startSubscribers();
@@ -140,10 +141,11 @@ export class Kernel {
       const def = catalogs.adapters[port][use];
       const instance = (await def.create(options, { logger: this.logger.child({ adapter: `${port}.${use}` }), clock, serviceName: config.name })) as object & AdapterLifecycle;
       this.adapters.push({ port, adapter: use, instance });
+      // In-process adapters cannot hang or lose a connection: they skip the timeout and 503 wrappers.
+      const timed = def.local ? instance : decorateAdapter(instance, { port, adapter: use }, [timeoutWrapper(Number(timeoutMs ?? DEFAULT_TIMEOUT_MS))], NO_TIMEOUT[port]);
       const wrappers: CallWrapper[] = [];
       if (this.telemetry) wrappers.push(this.telemetry.adapterSpan);
-      wrappers.push(unavailableWrapper);
-      const timed = decorateAdapter(instance, { port, adapter: use }, [timeoutWrapper(Number(timeoutMs ?? DEFAULT_TIMEOUT_MS))], NO_TIMEOUT[port]);
+      if (!def.local) wrappers.push(unavailableWrapper);
       this.root.register(port, asValue(decorateAdapter(timed, { port, adapter: use }, wrappers)));
     }
   }
@@ -336,7 +338,11 @@ export class Kernel {
   }
 }
 
-const SECRET_PATHS = ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', '*.password', '*.token', '*.secret', '*.apiKey', '*.refreshToken', '*.accessToken'];
+/**
+ * Explicit paths only: pino's wildcard redaction doubles the cost of every log line. Request
+ * bodies are never logged; these cover the objects that are (headers, errors, config).
+ */
+const SECRET_PATHS = ['headers.authorization', 'headers.cookie', 'headers["x-api-key"]', 'password', 'token', 'secret', 'apiKey', 'refreshToken', 'accessToken', 'config.password'];
 
 export function createLogger(config: KernelConfig): Logger {
   return pino({ name: config.name, level: config.log.level, redact: { paths: SECRET_PATHS, censor: '[redacted]' } });

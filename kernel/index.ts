@@ -2,7 +2,7 @@
  * The plugin API: everything a plugin may import from the kernel. Plugins import this
  * module (and kernel/ports/*, kernel/errors.ts), never other kernel internals.
  */
-export { definePlugin, reply, isReply } from './plugin.ts';
+export { definePlugin, reply, rawReply, isReply } from './plugin.ts';
 export type {
   PluginDefinition, Handler, HandlerRequest, RequestContext, Principal, Page, ServiceSpec, ServiceFactory,
   SubscriberDefinition, SubscriberContext, PermissionDefinition, Reply, Authenticator, AuthInput,

@@ -65,11 +65,20 @@ export interface RequestContext<Services = any> {
 export type Handler = (req: HandlerRequest, ctx: RequestContext) => unknown | Promise<unknown>;
 
 const REPLY = Symbol('kernel.reply');
-export interface Reply { [REPLY]: true; status: number; body?: unknown; headers?: Record<string, string>; message?: string }
+export interface Reply { [REPLY]: true; status: number; body?: unknown; headers?: Record<string, string>; message?: string; raw?: boolean }
 
 /** Sets the status and headers of a response; a handler that returns a plain value gets the contract's first 2xx status. */
 export function reply(status: number, body?: unknown, headers?: Record<string, string>, message?: string): Reply {
   return { [REPLY]: true, status, body, headers, message };
+}
+
+/**
+ * A response written exactly as given, outside the deployment's envelope: for bodies whose
+ * shape a standard fixes (OAuth 2.0 token and error responses). Mark the operation
+ * `x-envelope: false` so the served document says so too.
+ */
+export function rawReply(status: number, body?: unknown, headers?: Record<string, string>): Reply {
+  return { [REPLY]: true, status, body, headers, raw: true };
 }
 export function isReply(v: unknown): v is Reply {
   return typeof v === 'object' && v !== null && (v as Reply)[REPLY] === true;

@@ -13,6 +13,7 @@ import memoryLimiter from '../adapters/rateLimiter/memory.ts';
 import redisLimiter from '../adapters/rateLimiter/redis.ts';
 import system from '../plugins/system/index.ts';
 import identity from '../plugins/identity/index.ts';
+import oauth from '../plugins/oauth/index.ts';
 import notes from '../plugins/notes/index.ts';
 
 export const catalogs: Catalogs = {
@@ -22,5 +23,5 @@ export const catalogs: Catalogs = {
     mailer: { log: logMailer, smtp: smtpMailer },
     rateLimiter: { memory: memoryLimiter, redis: redisLimiter },
   },
-  plugins: { system, identity, notes },
+  plugins: { system, identity, oauth, notes },
 };

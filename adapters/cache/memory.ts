@@ -114,6 +114,7 @@ function createMemoryCache(options: MemoryCacheOptions, ctx: AdapterContext): Ca
 export default defineAdapter<Cache, MemoryCacheOptions>({
   port: 'cache',
   name: 'memory',
+  local: true,
   description: 'In-process cache with lazy expiry; not shared between processes.',
   optionsSchema: {
     type: 'object',

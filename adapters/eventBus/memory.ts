@@ -209,6 +209,7 @@ function createMemoryEventBus(options: MemoryEventBusOptions, ctx: AdapterContex
 export default defineAdapter<MemoryEventBus, MemoryEventBusOptions>({
   port: 'eventBus',
   name: 'memory',
+  local: true,
   description: 'In-process bus with consumer groups and bounded redelivery; events are lost on restart.',
   optionsSchema: {
     type: 'object',

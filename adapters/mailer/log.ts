@@ -180,6 +180,7 @@ async function createLogMailer(options: LogMailerOptions, ctx: AdapterContext): 
 export default defineAdapter<LogMailer, LogMailerOptions>({
   port: 'mailer',
   name: 'log',
+  local: true,
   description: 'Development mailer: keeps sent messages in an in-memory outbox, optionally appends them to a JSON-lines file, logs one line per message (without the body).',
   optionsSchema: {
     type: 'object',

@@ -68,6 +68,7 @@ function createMemoryRateLimiter(options: MemoryRateLimiterOptions, ctx: Adapter
 export default defineAdapter<RateLimiter, MemoryRateLimiterOptions>({
   port: 'rateLimiter',
   name: 'memory',
+  local: true,
   description: 'In-process GCRA: one instance only (each process counts on its own).',
   optionsSchema: {
     type: 'object',

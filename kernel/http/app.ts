@@ -16,6 +16,8 @@ export interface AppParts {
   router: Router;
   /** Root routes that are not in any contract (openapi.json, docs). */
   extraRoutes: (ctx: Context) => boolean | Promise<boolean>;
+  /** Cheap check that a path may be one of the extra routes. */
+  isExtraRoute: (path: string) => boolean;
   /** Runs around each request, e.g. a telemetry span; must call next. */
   around?: (ctx: Context, next: Next) => Promise<void>;
   /** Middleware between CORS/compression and routing: rate limit, authentication. */
@@ -59,6 +61,7 @@ export function createApp(parts: AppParts): Koa {
       origin: origins.includes('*') ? '*' : (ctx: Context) => (origins.includes(ctx.get('origin')) ? ctx.get('origin') : ''),
       credentials: config.server.cors.credentials,
       maxAge: config.server.cors.maxAgeSeconds,
+      keepHeadersOnError: false,
       exposeHeaders: ['X-Request-Id', 'Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'RateLimit', 'RateLimit-Policy'],
     }));
   }
@@ -71,8 +74,9 @@ export function createApp(parts: AppParts): Koa {
     }));
   }
   for (const mw of parts.before ?? []) app.use(mw);
-  app.use(async function rootRoutes(ctx: Context, next: Next) {
-    if (!(await parts.extraRoutes(ctx))) await next();
+  app.use(function rootRoutes(ctx: Context, next: Next) {
+    if (!parts.isExtraRoute(ctx.path)) return next();
+    return Promise.resolve(parts.extraRoutes(ctx)).then((served) => (served ? undefined : next()));
   });
   app.use(router.routes());
   app.on('error', (err) => logger.error({ err }, 'koa error'));

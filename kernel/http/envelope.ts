@@ -12,7 +12,7 @@ export function documentForEnvelope(document: OpenApiDocument, envelope: 'plain'
   for (const item of Object.values(doc.paths ?? {})) {
     for (const method of HTTP_METHODS) {
       const operation = (item as Record<string, any>)?.[method];
-      if (!operation?.responses) continue;
+      if (!operation?.responses || operation['x-envelope'] === false) continue;
       for (const [status, raw] of Object.entries<any>(operation.responses)) {
         const response = resolveRef<any>(doc, raw);
         const media = response?.content?.['application/json'];

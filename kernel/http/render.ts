@@ -7,7 +7,7 @@ export type Envelope = 'plain' | 'success';
 /** Writes the one error format: `{ error: { code, message, details, requestId, timestamp } }`. */
 export function renderError(ctx: Context, error: AppError, envelope: Envelope): void {
   ctx.status = error.status;
-  if (error.headers) for (const [k, v] of Object.entries(error.headers)) ctx.set(k, v);
+  if (error.headers) for (const [k, v] of Object.entries(error.headers)) k.toLowerCase() === 'vary' ? ctx.vary(v) : ctx.set(k, v);
   const body = {
     error: {
       code: error.code,
@@ -53,7 +53,9 @@ export function renderResult(ctx: Context, result: unknown, defaultStatus: numbe
   let status = defaultStatus;
   let body = result;
   let message: string | undefined;
+  let raw = false;
   if (isReply(result)) {
+    raw = result.raw === true;
     status = result.status;
     body = result.body;
     message = result.message;
@@ -61,7 +63,7 @@ export function renderResult(ctx: Context, result: unknown, defaultStatus: numbe
   }
   ctx.status = status;
   if (status === 204 || status === 304) { ctx.body = null; return undefined; }
-  if (envelope === 'plain') {
+  if (envelope === 'plain' || raw) {
     ctx.body = body ?? null;
   } else if (isPage(body)) {
     ctx.body = { success: true, data: body.data, pagination: body.pagination, message: message ?? 'OK' };

@@ -28,6 +28,8 @@ export interface AdapterDefinition<Port = unknown, Options = any> {
   name: string;
   description?: string;
   optionsSchema: JsonSchema;
+  /** In-process (memory, log): calls cannot time out or lose a connection, so the kernel does not wrap them for that. */
+  local?: boolean;
   create(options: Options, ctx: AdapterContext): Promise<Port & AdapterLifecycle> | (Port & AdapterLifecycle);
 }
 

@@ -22,15 +22,9 @@ export function decorateAdapter<T extends object>(instance: T, info: { port: str
       let wrapped = cache.get(prop);
       if (!wrapped) {
         const callInfo = { ...info, method: prop };
-        wrapped = (...args: unknown[]) => {
-          let call = () => Promise.resolve(value.apply(target, args));
-          for (let i = wrappers.length - 1; i >= 0; i--) {
-            const inner = call;
-            const wrapper = wrappers[i];
-            call = () => wrapper(inner, callInfo);
-          }
-          return call();
-        };
+        const step = (i: number, args: unknown[]): Promise<unknown> =>
+          i === wrappers.length ? Promise.resolve(value.apply(target, args)) : wrappers[i](() => step(i + 1, args), callInfo);
+        wrapped = (...args: unknown[]) => step(0, args);
         cache.set(prop, wrapped);
       }
       return wrapped;

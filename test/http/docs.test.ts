@@ -72,6 +72,15 @@ e('resources and lists are wrapped as {success, data, message}', async ({ k }) =
   assert.is((await k.request('GET', '/v1/notes')).status, 404, 'the default basePath is gone');
 });
 
+e('standard-shaped bodies (OAuth 2.0) stay outside the envelope', async ({ k }) => {
+  const token = await k.request('POST', '/api/oauth/token', { raw: 'grant_type=bogus', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  assert.is(token.status, 400, token.text);
+  assert.is(token.body.error, 'unsupported_grant_type');
+  assert.is(token.body.success, undefined);
+  const meta = await k.request('GET', '/.well-known/oauth-authorization-server');
+  assert.match(meta.body.token_endpoint, /\/api\/oauth\/token$/, 'the metadata uses the deployment basePath');
+});
+
 e('the served document describes the envelope and stays valid OpenAPI 3.1', async ({ k }) => {
   const doc = (await k.request('GET', '/openapi.json')).body;
   const result = await new Validator().validate(doc);

@@ -58,7 +58,7 @@ s('unknown keys, ports and plugins are errors, with the allowed names', () => {
   const out = problems(() => loadConfig({ file: file('server: { prot: 1 }\nadapters: { mailbox: { use: x } }\nplugins: { nope: {} }\n'), env: {} }));
   assert.ok(out.some((p) => p.startsWith('server.prot: unknown key (allowed: host, port,')), out.join('\n'));
   assert.ok(out.some((p) => p.startsWith('adapters.mailbox: unknown port (allowed: cache, eventBus')), out.join('\n'));
-  assert.ok(out.some((p) => p.startsWith('plugins.nope: unknown plugin (allowed: system, notes')), out.join('\n'));
+  assert.ok(out.some((p) => p.startsWith('plugins.nope: unknown plugin (allowed: system, identity')), out.join('\n'));
 });
 
 s('a broken YAML file is one clear problem', () => {
