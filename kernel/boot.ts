@@ -36,6 +36,8 @@ export interface KernelOptions {
   clock?: Clock;
   ids?: IdGenerator;
   logger?: Logger;
+  /** Open adapters and the database only: no plugin starts, no HTTP, no consumers (CLI migrations). */
+  maintenance?: boolean;
 }
 
 export interface HealthResult { name: string; ok: boolean; ms: number; error?: string }
@@ -98,6 +100,7 @@ export class Kernel {
     await this.startAdapters(clock);
     await this.openStorage();
     this.root.register({ orm: asValue(this.orm) });
+    if (this.options.maintenance) return;
 
     for (const plugin of this.plan.plugins) this.runtimes.set(plugin.name, this.pluginRuntime(plugin));
     for (const plugin of this.plan.plugins) {

@@ -7,6 +7,7 @@
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { ConfigError, BootError } from '../kernel/config/problems.ts';
+import { AppError } from '../kernel/errors.ts';
 import { loadConfig, planDeployment, createKernel } from './kernel.ts';
 import { redact } from './redact.ts';
 import { exitOnSignals } from '../kernel/lifecycle.ts';
@@ -16,13 +17,14 @@ const USAGE = `usage: cli <command> [--config FILE]
   plan                  print plugins in start order, adapters and routes; no I/O
   config                print the effective config, secrets redacted
   migrate up|down|status [--plugin NAME]
+  users create-admin --email E --password P   create (or promote) a super_admin
 `;
 
 async function main(argv: string[]) {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { config: { type: 'string', short: 'c' }, plugin: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { config: { type: 'string', short: 'c' }, plugin: { type: 'string' }, email: { type: 'string' }, password: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) { process.stdout.write(USAGE); return 0; }
   const [command = 'serve', sub] = positionals;
@@ -46,6 +48,8 @@ async function main(argv: string[]) {
     }
     case 'migrate':
       return migrate(config, sub, values.plugin);
+    case 'users':
+      return users(config, sub, values.email, values.password);
     case 'serve':
       return serve(config);
     default:
@@ -67,7 +71,7 @@ async function serve(config: ReturnType<typeof loadConfig>) {
 async function migrate(config: ReturnType<typeof loadConfig>, sub: string | undefined, plugin: string | undefined) {
   if (!['up', 'down', 'status'].includes(sub ?? '')) { process.stderr.write(`migrate needs up, down or status\n${USAGE}`); return 2; }
   if (config.database.driver === 'mongodb') { process.stdout.write('mongodb: no SQL migrations; indexes are ensured from the entities at boot\n'); return 0; }
-  const kernel = await createKernel({ ...config, database: { ...config.database, migrate: 'off' }, plugins: config.plugins }, {});
+  const kernel = await createKernel({ ...config, database: { ...config.database, migrate: 'off' } }, { maintenance: true });
   try {
     const migrator = kernel.migrator();
     if (sub === 'up') {
@@ -85,11 +89,28 @@ async function migrate(config: ReturnType<typeof loadConfig>, sub: string | unde
   return 0;
 }
 
+async function users(config: ReturnType<typeof loadConfig>, sub: string | undefined, email: string | undefined, password: string | undefined) {
+  if (sub !== 'create-admin' || !email || !password) { process.stderr.write(`users create-admin needs --email and --password\n${USAGE}`); return 2; }
+  if (config.plugins.identity?.enabled === false || !config.plugins.identity) { process.stderr.write('the identity plugin is not enabled in this deployment\n'); return 2; }
+  const kernel = await createKernel(config);
+  try {
+    const { createAdmin } = await import('../plugins/identity/api.ts');
+    const result = await createAdmin(kernel.runtimes.get('identity')!.container.cradle, email, password);
+    process.stdout.write(`${result.created ? 'created' : 'promoted'} super_admin ${email} (${result.id})\n`);
+  } finally {
+    await kernel.stop();
+  }
+  return 0;
+}
+
 main(process.argv.slice(2)).then(
   (code) => { if (code !== undefined) process.exit(code); },
   (err) => {
     if (err instanceof ConfigError || err instanceof BootError) {
       process.stderr.write(`${err instanceof ConfigError ? 'config error' : 'boot error'}:\n${err.problems.map((p) => `  ${p}`).join('\n')}\n`);
+    } else if (err instanceof AppError) {
+      const details = Array.isArray(err.errorDetails) ? err.errorDetails.map((d) => `\n  ${d.field ?? ''}: ${d.message}`).join('') : '';
+      process.stderr.write(`error: ${err.message}${details}\n`);
     } else {
       process.stderr.write(`fatal: ${err?.message ?? err}\n`);
     }

@@ -53,13 +53,27 @@ s('migrate status, up and down on SQLite', () => {
   const up = cli(['migrate', 'up'], env);
   assert.match(up.stdout, /applied notes\/0001_create_notes\napplied notes\/0002_create_activity/);
   assert.match(cli(['migrate', 'up'], env).stdout, /nothing to apply/);
-  assert.match(cli(['migrate', 'down'], env).stdout, /reverted notes\/0002_create_activity/);
+  assert.match(cli(['migrate', 'down', '--plugin', 'notes'], env).stdout, /reverted notes\/0002_create_activity/);
   const status = cli(['migrate', 'status'], env).stdout;
   assert.match(status, /applied\s+notes\/0001_create_notes/);
   assert.match(status, /pending\s+notes\/0002_create_activity/);
   const check = cli(['serve', '--config', deployment('database: { migrate: check }\nserver: { port: 0 }\n')], env);
   assert.is(check.code, 1);
   assert.match(check.stderr, /migration notes\/0002_create_activity is pending/);
+  rmSync(db, { force: true });
+});
+
+s('users create-admin makes a super_admin who can sign in; a weak password is refused', () => {
+  const db = join(mkdtempSync(join(tmpdir(), 'adm-')), 'k.db');
+  const env = { KERNEL_DATABASE__URL: `file:${db}`, KERNEL_LOG__LEVEL: 'silent' };
+  const weak = cli(['users', 'create-admin', '--email', 'boss@example.com', '--password', 'weak'], env);
+  assert.is(weak.code, 1);
+  assert.match(weak.stderr, /password|must contain/i);
+  const ok = cli(['users', 'create-admin', '--email', 'boss@example.com', '--password', 'Boss#Passw0rd'], env);
+  assert.is(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /created super_admin boss@example\.com/);
+  const again = cli(['users', 'create-admin', '--email', 'boss@example.com', '--password', 'Boss#Passw0rd'], env);
+  assert.match(again.stdout, /promoted super_admin/);
   rmSync(db, { force: true });
 });
 
