@@ -32,6 +32,12 @@ export async function startIdentity(overrides: Record<string, unknown> = {}, ext
   const ik: IdentityKernel = {
     ...k,
     bodies,
+    async stop() {
+      // Secrets never leave: checked over every response this kernel sent in the suite.
+      const leaked = bodies.filter((b) => /\$argon2|passwordHash|mfaSecret|privateJwk|"hash"\s*:/.test(b));
+      await k.stop();
+      assert.equal(leaked, [], 'a response carried a password hash, TOTP secret, private key or stored hash');
+    },
     as,
     login,
     async signup(address, password = PASSWORD) {
