@@ -26,6 +26,7 @@ import { docsRoutes } from './http/docs.ts';
 import { documentForEnvelope } from './http/envelope.ts';
 import type { PluginRuntime } from './http/requestContext.ts';
 import type { Telemetry } from './telemetry.ts';
+import { OutboxEntity, OutboxRelay, outboxMigrations, stageEvent } from './events/outbox.ts';
 import { errors } from './errors.ts';
 
 export interface KernelOptions {
@@ -58,6 +59,8 @@ export class Kernel {
   orm?: MikroORM;
   telemetry?: Telemetry;
   readonly runtimes = new Map<string, PluginRuntime>();
+  /** The outbox relay, when the deployment has both a database and an event bus. */
+  outbox?: OutboxRelay;
   private adapters: Array<{ port: string; adapter: string; instance: AdapterLifecycle }> = [];
   private subscriptions: Subscription[] = [];
   private started: PluginDefinition[] = [];
@@ -101,6 +104,9 @@ export class Kernel {
     await this.openStorage();
     this.root.register({ orm: asValue(this.orm) });
     if (this.options.maintenance) return;
+    if (this.orm && this.usesOutbox()) {
+      this.outbox = new OutboxRelay(this.orm, this.root.cradle.eventBus as EventBus, clock, this.logger.child({ component: 'outbox' }));
+    }
 
     for (const plugin of this.plan.plugins) this.runtimes.set(plugin.name, this.pluginRuntime(plugin));
     for (const plugin of this.plan.plugins) {
@@ -135,6 +141,7 @@ export class Kernel {
       around: this.telemetry?.httpSpan,
     });
     await this.startSubscribers();
+    this.outbox?.start();
   }
 
   private async startAdapters(clock: Clock) {
@@ -158,6 +165,7 @@ export class Kernel {
     const specs = this.plan.plugins.flatMap((p) => p.entities ?? []);
     const needsDb = specs.length > 0 || this.plan.plugins.some((p) => p.migrations?.length);
     if (!needsDb) return;
+    if (this.usesOutbox()) specs.push(OutboxEntity);
     const driver = config.database.driver;
     this.orm = await openOrm(config.database, specs.map((s) => toEntitySchema(s, driver)), this.logger.child({ component: 'orm' }), this.telemetry?.querySpan);
     if (driver === 'mongodb') {
@@ -178,7 +186,12 @@ export class Kernel {
   migrator(): Migrator {
     if (!this.orm || this.config.database.driver === 'mongodb') throw new Error('migrations need a SQL database');
     const knex = (this.orm.em as any).getConnection().getKnex();
-    return new Migrator(knex, this.plan.plugins.map((p) => ({ name: p.name, migrations: p.migrations ?? [] })));
+    const plugins = this.plan.plugins.map((p) => ({ name: p.name, migrations: p.migrations ?? [] }));
+    return new Migrator(knex, this.usesOutbox() ? [{ name: 'kernel', migrations: outboxMigrations }, ...plugins] : plugins);
+  }
+
+  private usesOutbox(): boolean {
+    return 'eventBus' in this.config.adapters && this.plan.plugins.some((p) => p.entities?.length || p.migrations?.length);
   }
 
   /** A plugin sees its own services, the ports, and what the plugins it requires export. Nothing else. */
@@ -189,11 +202,23 @@ export class Kernel {
     const { enabled: _enabled, ...pluginConfig } = this.config.plugins[plugin.name] ?? {};
     const ids: IdGenerator = root.ids;
     const clock: Clock = root.clock;
-    const publish = async <T>(type: string, data: T, options?: { key?: string }): Promise<DomainEvent<T>> => {
+    const makeEvent = <T>(type: string, data: T, options?: { key?: string }): DomainEvent<T> => {
       if (!type.startsWith(`${plugin.name}.`)) throw new Error(`plugin ${plugin.name} may only publish events named ${plugin.name}.*, not ${type}`);
+      return { id: ids.next(), type, occurredAt: clock.date().toISOString(), data, ...(options?.key ? { key: options.key } : {}) };
+    };
+    const outbox = this.outbox ? { stage: stageEvent, kick: () => this.outbox!.kick() } : undefined;
+    /** Outside a request: through the outbox in its own unit of work when there is one, else straight to the bus. */
+    const publish = async <T>(type: string, data: T, options?: { key?: string }): Promise<DomainEvent<T>> => {
+      const event = makeEvent(type, data, options);
+      if (outbox && this.orm) {
+        const em = this.orm.em.fork();
+        stageEvent(em, event);
+        await em.flush();
+        outbox.kick();
+        return event;
+      }
       const bus = this.root.hasRegistration('eventBus') ? (this.root.cradle.eventBus as EventBus) : undefined;
       if (!bus) throw errors.unavailable('eventBus');
-      const event: DomainEvent<T> = { id: ids.next(), type, occurredAt: clock.date().toISOString(), data, ...(options?.key ? { key: options.key } : {}) };
       await bus.publish(event);
       return event;
     };
@@ -225,7 +250,7 @@ export class Kernel {
     }
     if (problems.length) throw new BootError(problems);
     const hasScoped = Object.values(plugin.services ?? {}).some((s) => typeof s !== 'function' && s.lifetime === 'scoped');
-    return { name: plugin.name, container, hasScoped, logger, publish };
+    return { name: plugin.name, container, hasScoped, logger, publish, makeEvent, outbox };
   }
 
   /** Security scheme name -> authenticator, made in the container of the plugin that provides it. */
@@ -327,6 +352,7 @@ export class Kernel {
   }
 
   private async release() {
+    await this.outbox?.stop();
     for (const s of this.subscriptions.splice(0).reverse()) await s.unsubscribe().catch((err) => this.logger.warn({ err }, 'unsubscribe failed'));
     for (const plugin of this.started.splice(0).reverse()) {
       const runtime = this.runtimes.get(plugin.name)!;

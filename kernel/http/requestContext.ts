@@ -9,6 +9,10 @@ import { errors } from '../errors.ts';
 /** What a plugin runs with: its own container, logger and event publisher. */
 export interface PluginRuntime {
   name: string;
+  /** Builds a domain event named `<plugin>.*` (throws for another prefix). */
+  makeEvent<T>(type: string, data: T, options?: { key?: string }): DomainEvent<T>;
+  /** Set when events go through the transactional outbox. */
+  outbox?: { stage(em: EntityManager, event: DomainEvent): void; kick(): void };
   container: AwilixContainer;
   /** Whether any service is request-scoped; if none, handlers share the plugin's cradle. */
   hasScoped: boolean;
@@ -22,6 +26,8 @@ export interface PluginRuntime {
  */
 export class HttpRequestContext implements RequestContext {
   principal?: Principal;
+  /** Events staged in this request's unit of work, flushed after the handler if it did not. */
+  staged = 0;
   private forkedEm?: EntityManager;
   private scope?: AwilixContainer;
 
@@ -51,12 +57,28 @@ export class HttpRequestContext implements RequestContext {
         principal: asValue(this.principal),
         requestId: asValue(this.requestId),
         log: asValue(this.log),
+        publish: asValue(this.publish.bind(this)),
       });
     }
     return this.scope.cradle;
   }
 
-  publish<T>(type: string, data: T, options?: { key?: string }): Promise<DomainEvent<T>> {
-    return this.runtime.publish(type, data, options);
+  /**
+   * With the outbox, the event joins this request's unit of work: stored atomically with a
+   * flush that follows, or by the kernel's flush after the handler, before the response.
+   */
+  async publish<T>(type: string, data: T, options?: { key?: string }): Promise<DomainEvent<T>> {
+    if (!this.runtime.outbox || !this.orm) return this.runtime.publish(type, data, options);
+    const event = this.runtime.makeEvent(type, data, options);
+    this.runtime.outbox.stage(this.em, event);
+    this.staged++;
+    return event;
+  }
+
+  /** Called by the kernel after the handler: stores staged events and wakes the relay. */
+  async settle(): Promise<void> {
+    if (!this.staged) return;
+    await this.em.flush();
+    this.runtime.outbox!.kick();
   }
 }

@@ -89,6 +89,7 @@ function compileRoute(validator: ContractValidator, op: BoundOperation, options:
     const rctx = new HttpRequestContext(ctx, ctx.state.requestId, entry.operationId, log, runtime, options.orm);
     rctx.principal = principal;
     const result = await handler(req, rctx);
+    await rctx.settle();
     const body = renderResult(ctx, result, defaultStatus, options.envelope);
     if (v.responses) checkResponse(v, ctx.status, body, entry.operationId);
   };

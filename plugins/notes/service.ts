@@ -28,8 +28,9 @@ export class NotesService {
 
   async create(input: { title: string; body: string; pinned: boolean }): Promise<NoteView> {
     const note = this.em.create<NoteRow>('Note', { title: input.title, body: input.body, pinned: input.pinned } as NoteRow);
-    await this.em.flush();
+    // Published before the flush: the event is stored in the same transaction as the note (outbox).
     await this.publish('notes.note.created', { id: note.id, title: note.title }, { key: note.id });
+    await this.em.flush();
     return view(note);
   }
 

@@ -1,0 +1,132 @@
+import type { EntityManager, MikroORM } from '@mikro-orm/core';
+import type { Logger } from 'pino';
+import { defineEntity } from '../storage/entity.ts';
+import type { Migration } from '../storage/migrations.ts';
+import type { DomainEvent, EventBus } from '../ports/eventBus.ts';
+import type { Clock } from '../ports/clock.ts';
+
+/**
+ * The transactional outbox: a domain event is written as a row in the same unit of work as
+ * the change that caused it, and a relay publishes pending rows to the EventBus. An event
+ * whose request was acknowledged survives a bus outage or a crash; delivery is at least once.
+ */
+export interface OutboxRow {
+  id: string; type: string; eventKey: string | null; data: unknown; occurredAt: Date;
+  publishedAt: Date | null; attempts: number; claimedUntil: Date | null; lastError: string | null;
+}
+
+export const OutboxEntity = defineEntity({
+  name: 'KernelOutbox',
+  table: 'kernel_outbox',
+  properties: {
+    type: { type: 'string', length: 200 },
+    eventKey: { type: 'string', length: 200, nullable: true },
+    data: { type: 'json' },
+    occurredAt: { type: 'datetime' },
+    publishedAt: { type: 'datetime', nullable: true },
+    attempts: { type: 'integer' },
+    claimedUntil: { type: 'datetime', nullable: true },
+    lastError: { type: 'string', length: 500, nullable: true },
+  },
+  indexes: [{ properties: ['publishedAt'] }],
+});
+
+export const outboxMigrations: Migration[] = [{
+  name: '0001_outbox',
+  async up(knex) {
+    await knex.schema.createTable('kernel_outbox', (t) => {
+      t.string('id', 36).primary();
+      t.string('type', 200).notNullable();
+      t.string('event_key', 200).nullable();
+      t.json('data').notNullable();
+      t.datetime('occurred_at').notNullable();
+      t.datetime('published_at').nullable().index();
+      t.integer('attempts').notNullable();
+      t.datetime('claimed_until').nullable();
+      t.string('last_error', 500).nullable();
+    });
+  },
+  async down(knex) {
+    await knex.schema.dropTable('kernel_outbox');
+  },
+}];
+
+/** Adds the event to `em`'s unit of work; it is stored by the next flush. */
+export function stageEvent(em: EntityManager, event: DomainEvent): void {
+  const pk = em.getMetadata().get('KernelOutbox').primaryKeys[0]; // `_id` on Mongo
+  em.create<OutboxRow>('KernelOutbox', {
+    [pk]: event.id, type: event.type, eventKey: event.key ?? null, data: event.data as object, occurredAt: new Date(event.occurredAt),
+    publishedAt: null, attempts: 0, claimedUntil: null, lastError: null,
+  } as unknown as OutboxRow);
+}
+
+const BATCH = 50;
+const CLAIM_MS = 30_000;
+
+/** Publishes pending outbox rows; several instances share the table by claiming rows first. */
+export class OutboxRelay {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private again = false;
+  private stopped = false;
+
+  constructor(private orm: MikroORM, private bus: EventBus, private clock: Clock, private logger: Logger, private pollMs = 1000) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.kick(), this.pollMs);
+    this.timer.unref();
+    this.kick();
+  }
+
+  /** Runs a pass now (or right after the current one). */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) { this.again = true; return; }
+    this.running = this.drain().catch((err) => this.logger.error({ err }, 'outbox relay pass failed')).finally(() => {
+      this.running = undefined;
+      if (this.again) { this.again = false; this.kick(); }
+    });
+  }
+
+  /** Waits for the current pass, for tests and shutdown. */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.idle();
+  }
+
+  private async drain(): Promise<void> {
+    for (;;) {
+      const em = this.orm.em.fork();
+      const now = this.clock.date();
+      const rows = await em.find<OutboxRow>('KernelOutbox',
+        { publishedAt: null, $or: [{ claimedUntil: null }, { claimedUntil: { $lt: now } }] },
+        { orderBy: { id: 'asc' }, limit: BATCH });
+      if (!rows.length) return;
+      let published = 0;
+      for (const row of rows) {
+        const claimed = await em.nativeUpdate<OutboxRow>('KernelOutbox',
+          { id: row.id, publishedAt: null, claimedUntil: row.claimedUntil }, { claimedUntil: new Date(now.getTime() + CLAIM_MS) });
+        if (claimed !== 1) continue; // another instance has it
+        try {
+          await this.bus.publish({ id: row.id, type: row.type, occurredAt: new Date(row.occurredAt).toISOString(), data: row.data, ...(row.eventKey ? { key: row.eventKey } : {}) });
+          await em.nativeUpdate<OutboxRow>('KernelOutbox', { id: row.id }, { publishedAt: this.clock.date(), claimedUntil: null });
+          published++;
+        } catch (err) {
+          const attempts = row.attempts + 1;
+          const backoffMs = Math.min(60_000, 500 * 2 ** Math.min(attempts, 7));
+          await em.nativeUpdate<OutboxRow>('KernelOutbox', { id: row.id }, {
+            attempts, lastError: String((err as Error).message).slice(0, 500), claimedUntil: new Date(this.clock.now() + backoffMs),
+          });
+          this.logger.warn({ eventId: row.id, type: row.type, attempts }, 'outbox: publish failed, will retry');
+          return; // the bus is likely down: wait for the next pass
+        }
+      }
+      if (published === 0) return;
+    }
+  }
+}
