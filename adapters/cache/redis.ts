@@ -3,6 +3,7 @@ import { defineAdapter, type AdapterContext, type AdapterLifecycle } from '../..
 import type { Cache, CacheSetOptions } from '../../kernel/ports/cache.ts';
 import { errors } from '../../kernel/errors.ts';
 import { checkIncrement, checkTtl, encode } from './memory.ts';
+import { connectRedis } from '../shared/redis.ts';
 
 export interface RedisCacheOptions {
   url: string;
@@ -40,20 +41,7 @@ async function createRedisCache(options: RedisCacheOptions, ctx: AdapterContext)
     maxRetriesPerRequest: 1,
   }) as IncrementingRedis;
   redis.defineCommand('kernelIncrement', { numberOfKeys: 1, lua: INCREMENT_LUA });
-  // Without a listener ioredis prints every connection error; one line per change of state is enough.
-  let lastError = '';
-  redis.on('error', (err: Error) => {
-    if (err.message !== lastError) ctx.logger.warn({ err }, 'redis cache connection error');
-    lastError = err.message;
-  });
-  redis.on('ready', () => { lastError = ''; });
-
-  try {
-    await redis.connect();
-  } catch (err) {
-    redis.disconnect();
-    throw new Error(`Cannot connect to Redis at ${redactUrl(options.url)}: ${(err as Error).message}`, { cause: err });
-  }
+  await connectRedis(redis, options.url, ctx.logger, 'redis cache');
 
   /** Replies from Redis (WRONGTYPE, not an integer) are bugs; anything else means Redis is unavailable. */
   async function call<T>(op: () => Promise<T>): Promise<T> {
@@ -124,10 +112,6 @@ async function createRedisCache(options: RedisCacheOptions, ctx: AdapterContext)
       }
     },
   };
-}
-
-function redactUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
 }
 
 export default defineAdapter<Cache, RedisCacheOptions>({

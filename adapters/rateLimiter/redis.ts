@@ -3,6 +3,7 @@ import { defineAdapter, type AdapterContext, type AdapterLifecycle } from '../..
 import type { RateLimitDecision, RateLimiter } from '../../kernel/ports/rateLimiter.ts';
 import { errors } from '../../kernel/errors.ts';
 import { checkConsume, emissionIntervalUs, usToMs } from './gcra.ts';
+import { connectRedis } from '../shared/redis.ts';
 import { GcraStore, nowUs } from './memory.ts';
 
 export interface RedisRateLimiterOptions {
@@ -60,19 +61,7 @@ async function createRedisRateLimiter(options: RedisRateLimiterOptions, ctx: Ada
   }) as ScriptedRedis;
   // defineCommand sends EVALSHA and falls back to EVAL on NOSCRIPT (e.g. after a Redis restart).
   redis.defineCommand('rateLimitConsume', { numberOfKeys: 1, lua: CONSUME_LUA });
-  let lastError = '';
-  redis.on('error', (err: Error) => {
-    if (err.message !== lastError) ctx.logger.warn({ err }, 'redis rate limiter connection error');
-    lastError = err.message;
-  });
-  redis.on('ready', () => { lastError = ''; });
-
-  try {
-    await redis.connect();
-  } catch (err) {
-    redis.disconnect();
-    throw new Error(`Cannot connect to Redis at ${options.url.replace(/\/\/[^@/]*@/, '//***@')}: ${(err as Error).message}`, { cause: err });
-  }
+  await connectRedis(redis, options.url, ctx.logger, 'redis rate limiter');
 
   let bypassUntil = 0;
   let lastWarnAt = -Infinity;

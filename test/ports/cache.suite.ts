@@ -1,4 +1,5 @@
-import { suite, type Test } from 'uvu';
+import { suite } from 'uvu';
+import { guarded } from '../helpers/guarded.ts';
 import * as assert from 'uvu/assert';
 import type { Cache } from '../../kernel/ports/cache.ts';
 import { uniqueName } from '../helpers/services.ts';
@@ -19,25 +20,6 @@ async function until(what: string, check: () => Promise<boolean>, deadlineMs = 2
     if (Date.now() > deadline) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-}
-
-/**
- * uvu treats a thrown error's `details` as a string; an AppError (object details) makes its
- * reporter throw, and the suite is then counted as passing. Rethrow such errors as plain ones.
- */
-function guarded(test: Test): Test {
-  const wrapped = ((name: string, fn: () => unknown) =>
-    test(name, async () => {
-      try {
-        await fn();
-      } catch (err) {
-        if (err instanceof Error && 'details' in err && typeof err.details !== 'string') {
-          throw new Error(`${err.name}: ${err.message}`, { cause: err });
-        }
-        throw err;
-      }
-    })) as Test;
-  return Object.assign(wrapped, test);
 }
 
 export function cacheConformance(name: string, make: () => Promise<CacheUnderTest>): void {

@@ -1,4 +1,5 @@
-import { suite, type Test } from 'uvu';
+import { suite } from 'uvu';
+import { guarded } from '../helpers/guarded.ts';
 import * as assert from 'uvu/assert';
 import { v7 as uuidv7 } from 'uuid';
 import type { DomainEvent, EventBus, Subscription } from '../../kernel/ports/eventBus.ts';
@@ -73,25 +74,6 @@ class Recorder {
     for (const id of this.ids(member)) counts.set(id, (counts.get(id) ?? 0) + 1);
     return counts;
   }
-}
-
-/**
- * uvu treats a thrown error's `details` as a string; an AppError (object details) makes its
- * reporter throw, and the suite is then counted as passing. Rethrow such errors as plain ones.
- */
-function guarded(test: Test): Test {
-  const wrapped = ((name: string, fn: () => unknown) =>
-    test(name, async () => {
-      try {
-        await fn();
-      } catch (err) {
-        if (err instanceof Error && 'details' in err && typeof err.details !== 'string') {
-          throw new Error(`${err.name}: ${err.message}`, { cause: err });
-        }
-        throw err;
-      }
-    })) as Test;
-  return Object.assign(wrapped, test);
 }
 
 export function eventBusConformance(name: string, make: () => Promise<EventBusUnderTest>): void {

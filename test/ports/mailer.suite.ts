@@ -1,4 +1,5 @@
-import { suite, type Test } from 'uvu';
+import { suite } from 'uvu';
+import { guarded } from '../helpers/guarded.ts';
 import * as assert from 'uvu/assert';
 import type { MailMessage, Mailer } from '../../kernel/ports/mailer.ts';
 import { uniqueName } from '../helpers/services.ts';
@@ -28,25 +29,6 @@ const bare = (mailbox: string) => (/<([^<>]+)>\s*$/.exec(mailbox)?.[1] ?? mailbo
 
 const header = (mail: ReceivedMail, name: string) =>
   Object.entries(mail.headers).find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1];
-
-/**
- * uvu treats a thrown error's `details` as a string; an error with object details makes its
- * reporter throw, and the suite is then counted as passing. Rethrow such errors as plain ones.
- */
-export function guarded(test: Test): Test {
-  const wrapped = ((name: string, fn: () => unknown) =>
-    test(name, async () => {
-      try {
-        await fn();
-      } catch (err) {
-        if (err instanceof Error && 'details' in err && typeof err.details !== 'string') {
-          throw new Error(`${err.name}: ${err.message}`, { cause: err });
-        }
-        throw err;
-      }
-    })) as Test;
-  return Object.assign(wrapped, test);
-}
 
 async function rejects(what: string, run: () => Promise<unknown>, type: new (...args: never[]) => Error = TypeError): Promise<void> {
   let result: unknown;

@@ -15,7 +15,8 @@ import type { AdapterContext, JsonSchema } from '../../kernel/ports/adapter.ts';
 import { isAppError } from '../../kernel/errors.ts';
 import logMailer from '../../adapters/mailer/log.ts';
 import smtpMailer from '../../adapters/mailer/smtp.ts';
-import { guarded, mailerConformance, type ReceivedMail } from './mailer.suite.ts';
+import { mailerConformance, type ReceivedMail } from './mailer.suite.ts';
+import { guarded } from '../helpers/guarded.ts';
 
 /** A pino logger whose lines are kept in `lines` (at every level). */
 function capturingLogger() {
