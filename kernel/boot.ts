@@ -16,7 +16,7 @@ import { namespacedCache, type Cache } from './ports/cache.ts';
 import type { DomainEvent, EventBus, Subscription } from './ports/eventBus.ts';
 import type { AdapterLifecycle } from './ports/adapter.ts';
 import { decorateAdapter, timeoutWrapper, unavailableWrapper, type CallWrapper } from './ports/decorate.ts';
-import { toEntitySchema } from './storage/entity.ts';
+import { toEntitySchema } from './storage/schema.ts';
 import { openOrm, checkOrm } from './storage/orm.ts';
 import { Migrator } from './storage/migrations.ts';
 import { ContractValidator } from './http/validation.ts';

@@ -1,118 +1,8 @@
-import { Redis, ReplyError } from 'ioredis';
-import { defineAdapter, type AdapterContext, type AdapterLifecycle } from '../../kernel/ports/adapter.ts';
-import type { Cache, CacheSetOptions } from '../../kernel/ports/cache.ts';
-import { errors } from '../../kernel/errors.ts';
-import { checkIncrement, checkTtl, encode } from './memory.ts';
-import { connectRedis } from '../shared/redis.ts';
+import { defineAdapter } from '../../kernel/ports/adapter.ts';
+import type { Cache } from '../../kernel/ports/cache.ts';
+import type { RedisCacheOptions } from './redisClient.ts';
 
-export interface RedisCacheOptions {
-  url: string;
-  keyPrefix?: string;
-  connectTimeoutMs?: number;
-  commandTimeoutMs?: number;
-}
-
-// EXISTS before INCRBY tells whether this call created the key; only then does the ttl apply.
-const INCREMENT_LUA = `
-local created = redis.call('EXISTS', KEYS[1]) == 0
-local value = redis.call('INCRBY', KEYS[1], ARGV[1])
-if created and ARGV[2] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return value`;
-
-const SCAN_COUNT = 500;
-
-type IncrementingRedis = Redis & {
-  kernelIncrement(key: string, by: number, ttlMs: number | ''): Promise<number>;
-};
-
-/** `*`, `?`, `[`, `]` and `\` are glob syntax in SCAN MATCH. */
-const escapeGlob = (s: string) => s.replace(/[*?[\]\\]/g, '\\$&');
-
-async function createRedisCache(options: RedisCacheOptions, ctx: AdapterContext): Promise<Cache & AdapterLifecycle> {
-  const prefix = options.keyPrefix ?? '';
-  const k = (key: string) => prefix + key;
-
-  const redis = new Redis(options.url, {
-    lazyConnect: true,
-    connectTimeout: options.connectTimeoutMs ?? 2000,
-    // A command waits at most this long, queued offline or not: a down Redis means a prompt
-    // rejection (→ 503), never a hang.
-    commandTimeout: options.commandTimeoutMs ?? 2000,
-    maxRetriesPerRequest: 1,
-  }) as IncrementingRedis;
-  redis.defineCommand('kernelIncrement', { numberOfKeys: 1, lua: INCREMENT_LUA });
-  await connectRedis(redis, options.url, ctx.logger, 'redis cache');
-
-  /** Replies from Redis (WRONGTYPE, not an integer) are bugs; anything else means Redis is unavailable. */
-  async function call<T>(op: () => Promise<T>): Promise<T> {
-    try {
-      return await op();
-    } catch (err) {
-      if (err instanceof ReplyError) throw err;
-      throw errors.unavailable('cache', 5, err);
-    }
-  }
-
-  const decode = <T>(json: string | null): T | undefined => (json === null ? undefined : (JSON.parse(json) as T));
-
-  return {
-    get: <T>(key: string) => call(async () => decode<T>(await redis.get(k(key)))),
-
-    async set(key: string, value: unknown, opts: CacheSetOptions = {}) {
-      checkTtl(opts.ttlMs);
-      const json = encode(value);
-      const args: (string | number)[] = [];
-      if (opts.ttlMs !== undefined) args.push('PX', Math.ceil(opts.ttlMs));
-      if (opts.ifAbsent) args.push('NX');
-      const reply = await call(() => redis.call('SET', k(key), json, ...args));
-      return reply === 'OK';
-    },
-
-    delete: (key: string) => call(async () => (await redis.unlink(k(key))) > 0),
-
-    has: (key: string) => call(async () => (await redis.exists(k(key))) > 0),
-
-    async increment(key: string, by = 1, opts: { ttlMs?: number } = {}) {
-      checkIncrement(by);
-      checkTtl(opts.ttlMs);
-      const ttl = opts.ttlMs === undefined ? '' : Math.ceil(opts.ttlMs);
-      return call(() => redis.kernelIncrement(k(key), by, ttl));
-    },
-
-    ttl: (key: string) =>
-      call(async () => {
-        const ms = await redis.pttl(k(key));
-        if (ms === -2) return undefined;
-        if (ms === -1) return null;
-        return ms;
-      }),
-
-    deletePrefix: (p: string) =>
-      call(async () => {
-        const match = escapeGlob(k(p)) + '*';
-        let cursor = '0';
-        let count = 0;
-        do {
-          const [next, keys] = await redis.scan(cursor, 'MATCH', match, 'COUNT', SCAN_COUNT);
-          if (keys.length > 0) count += await redis.unlink(...keys);
-          cursor = next;
-        } while (cursor !== '0');
-        return count;
-      }),
-
-    async health() {
-      await call(() => redis.ping());
-    },
-
-    async close() {
-      try {
-        await redis.quit();
-      } catch {
-        redis.disconnect();
-      }
-    },
-  };
-}
+export type { RedisCacheOptions };
 
 export default defineAdapter<Cache, RedisCacheOptions>({
   port: 'cache',
@@ -129,5 +19,6 @@ export default defineAdapter<Cache, RedisCacheOptions>({
       commandTimeoutMs: { type: 'integer', minimum: 1, default: 2000 },
     },
   },
-  create: createRedisCache,
+  // The client library loads only when a deployment picks this adapter.
+  create: async (options, ctx) => (await import('./redisClient.ts')).createRedisCache(options, ctx),
 });

@@ -1,5 +1,4 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { hash, verify } from '@node-rs/argon2';
 
 /** Opaque secrets: 256 bits, URL-safe. */
 export function randomToken(bytes = 32): string {
@@ -21,13 +20,16 @@ export function constantTimeEqual(a: string, b: string): boolean {
 // algorithm 2 = Argon2id (the package's const enum is not importable under isolatedModules).
 const ARGON2 = { algorithm: 2, memoryCost: 19456, timeCost: 2, parallelism: 1 };
 
-export function hashPassword(password: string): Promise<string> {
-  return hash(password, ARGON2);
+/** Loaded on first use, so the config check at boot does not pay for the native module. */
+const argon2 = () => import('@node-rs/argon2');
+
+export async function hashPassword(password: string): Promise<string> {
+  return (await argon2()).hash(password, ARGON2);
 }
 
 export async function verifyPassword(stored: string, password: string): Promise<boolean> {
   try {
-    return await verify(stored, password);
+    return await (await argon2()).verify(stored, password);
   } catch {
     return false;
   }

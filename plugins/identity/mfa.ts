@@ -1,5 +1,4 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { generateSecret, generateURI, verifySync } from 'otplib';
 import { AppError, errors, type Cache, type Clock } from '../../kernel/index.ts';
 import type { SessionRow, UserRow } from './entities.ts';
 import { randomToken, sha256 } from './crypto.ts';
@@ -25,6 +24,7 @@ export class MfaService {
   async setup(userId: string) {
     const user = await this.accounts.get(userId);
     if (user.mfaEnabled) throw errors.conflict('MFA is already enabled');
+    const { generateSecret, generateURI } = await import('otplib');
     user.mfaSecret = generateSecret();
     await this.em.flush();
     return { secret: user.mfaSecret, otpauthUrl: generateURI({ issuer: this.issuer, label: user.email, secret: user.mfaSecret }) };
@@ -34,7 +34,7 @@ export class MfaService {
     const user = await this.accounts.get(userId);
     if (user.mfaEnabled) throw errors.conflict('MFA is already enabled');
     if (!user.mfaSecret) throw errors.badRequest('Start with POST /auth/mfa/totp');
-    this.checkCode(user, code);
+    await this.checkCode(user, code);
     user.mfaEnabled = true;
     await this.oneTime.revokeAll(user.id, 'mfa_recovery');
     const recoveryCodes = Array.from({ length: 10 }, () => recoveryCode());
@@ -47,7 +47,7 @@ export class MfaService {
   async disable(userId: string, password: string, code: string, client: ClientInfo) {
     const user = await this.accounts.verifyPassword(userId, password);
     if (!user.mfaEnabled) throw errors.conflict('MFA is not enabled');
-    this.checkCode(user, code);
+    await this.checkCode(user, code);
     user.mfaEnabled = false;
     user.mfaSecret = null;
     user.mfaLastStep = null;
@@ -86,7 +86,7 @@ export class MfaService {
   async stepUp(userId: string, sessionId: string, code: string, client: ClientInfo) {
     const user = await this.accounts.get(userId);
     if (!user.mfaEnabled) throw new AppError(403, 'MFA_NOT_ENABLED', 'Enable MFA first');
-    this.checkCode(user, code);
+    await this.checkCode(user, code);
     const session = await this.em.findOne<SessionRow>('IdentitySession', { id: sessionId, userId, revokedAt: null });
     if (!session) throw errors.unauthorized('The session has ended', 'SESSION_ENDED');
     session.mfaAt = this.clock.date();
@@ -96,12 +96,13 @@ export class MfaService {
   }
 
   private async second(user: UserRow, input: { code?: string; recoveryCode?: string }) {
-    if (input.code) return this.checkCode(user, input.code);
+    if (input.code) return await this.checkCode(user, input.code);
     if (input.recoveryCode) return void (await this.oneTime.consume(normalise(input.recoveryCode), 'mfa_recovery', user.id));
     throw errors.validation([{ field: 'body.code', code: 'required', message: 'code or recoveryCode is required' }]);
   }
 
-  private checkCode(user: UserRow, code: string) {
+  private async checkCode(user: UserRow, code: string) {
+    const { verifySync } = await import('otplib');
     const result = /^\d{6}$/.test(code) && user.mfaSecret ? verifySync({
       secret: user.mfaSecret!, token: code, epoch: Math.floor(this.clock.now() / 1000), epochTolerance: 30,
       ...(user.mfaLastStep !== null && user.mfaLastStep !== undefined ? { afterTimeStep: Number(user.mfaLastStep) } : {}),

@@ -1,4 +1,7 @@
-import { SignJWT, jwtVerify, generateKeyPair, exportJWK, importJWK, errors as joseErrors, type JWK, type CryptoKey, type JWTPayload } from 'jose';
+import type { JWK, CryptoKey, JWTPayload } from 'jose';
+
+/** jose, loaded by start() (a config check at boot should not pay for it). */
+let jose: typeof import('jose');
 
 type KeyLike = CryptoKey | Uint8Array;
 import type { MikroORM } from '@mikro-orm/core';
@@ -36,6 +39,7 @@ export class SigningKeys {
   constructor(private orm: MikroORM, private ids: IdGenerator, private clock: Clock, private options: { issuer: string; audience: string; accessTtlSeconds: number }) {}
 
   async start(): Promise<void> {
+    jose ??= await import('jose');
     await this.reload();
     if (!this.active) await this.rotate();
   }
@@ -46,10 +50,10 @@ export class SigningKeys {
     const now = this.clock.date();
     const current = await em.find<SigningKeyRow>('IdentitySigningKey', { retiredAt: null });
     for (const k of current) k.retiredAt = now;
-    const { privateKey, publicKey } = await generateKeyPair('RS256', { modulusLength: 2048, extractable: true });
+    const { privateKey, publicKey } = await jose.generateKeyPair('RS256', { modulusLength: 2048, extractable: true });
     const kid = this.ids.next();
-    const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' };
-    const privateJwk = { ...(await exportJWK(privateKey)), kid, alg: 'RS256' };
+    const publicJwk = { ...(await jose.exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' };
+    const privateJwk = { ...(await jose.exportJWK(privateKey)), kid, alg: 'RS256' };
     em.create<SigningKeyRow>('IdentitySigningKey', { kid, privateJwk, publicJwk, createdAt: now, retiredAt: null } as unknown as SigningKeyRow);
     await em.flush();
     await this.reload();
@@ -65,8 +69,8 @@ export class SigningKeys {
       if (row.retiredAt && new Date(row.retiredAt) < horizon) continue;
       keys.set(row.kid, {
         kid: row.kid,
-        publicKey: (await importJWK(row.publicJwk as JWK, 'RS256')) as KeyLike,
-        privateKey: row.retiredAt ? undefined : ((await importJWK(row.privateJwk as JWK, 'RS256')) as KeyLike),
+        publicKey: (await jose.importJWK(row.publicJwk as JWK, 'RS256')) as KeyLike,
+        privateKey: row.retiredAt ? undefined : ((await jose.importJWK(row.privateJwk as JWK, 'RS256')) as KeyLike),
         publicJwk: row.publicJwk as JWK,
         retiredAt: row.retiredAt ? new Date(row.retiredAt) : null,
         createdAt: new Date(row.createdAt),
@@ -85,7 +89,7 @@ export class SigningKeys {
     const key = this.active;
     if (!key?.privateKey) throw errors.unavailable('signing key');
     const now = Math.floor(this.clock.now() / 1000);
-    return new SignJWT({ ...claims })
+    return new jose.SignJWT({ ...claims })
       .setProtectedHeader({ alg: 'RS256', kid: key.kid, typ: 'JWT' })
       .setIssuer(this.options.issuer)
       .setAudience(this.options.audience)
@@ -98,7 +102,7 @@ export class SigningKeys {
   /** Verifies signature, algorithm (RS256 only), issuer, audience and expiry. Throws a 401. */
   async verify(token: string): Promise<AccessClaims> {
     try {
-      const { payload } = await jwtVerify(token, (header) => this.keyFor(header.kid), {
+      const { payload } = await jose.jwtVerify(token, (header) => this.keyFor(header.kid), {
         algorithms: ['RS256'],
         issuer: this.options.issuer,
         audience: this.options.audience,
@@ -108,7 +112,7 @@ export class SigningKeys {
       if (!payload.sid && !payload.cid) throw new Error('neither a session nor a client token');
       return payload as AccessClaims;
     } catch (e) {
-      const expired = e instanceof joseErrors.JWTExpired;
+      const expired = e instanceof jose.errors.JWTExpired;
       throw errors.unauthorized(expired ? 'The access token has expired' : 'The access token is invalid', expired ? 'TOKEN_EXPIRED' : 'INVALID_TOKEN');
     }
   }
