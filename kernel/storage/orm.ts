@@ -29,7 +29,13 @@ export async function openOrm(
   if (driver === 'sqlite') {
     const { LibSqlDriver } = await import('@mikro-orm/libsql');
     const dbName = db.url === ':memory:' ? ':memory:' : db.url.replace(/^file:/, '');
-    return MikroORM.init({ ...common, driver: LibSqlDriver, dbName } as Options);
+    const orm = await MikroORM.init({ ...common, driver: LibSqlDriver, dbName } as Options);
+    // libsql runs on the event loop: WAL with NORMAL sync keeps commits from waiting on the disk there.
+    if (dbName !== ':memory:') {
+      await orm.em.getConnection().execute('pragma journal_mode = WAL');
+      await orm.em.getConnection().execute('pragma synchronous = NORMAL');
+    }
+    return orm;
   }
   if (driver === 'postgresql') {
     const { PostgreSqlDriver } = await import('@mikro-orm/postgresql');

@@ -1,4 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { Argon2Pool } from './argon2Pool.ts';
 
 /** Opaque secrets: 256 bits, URL-safe. */
 export function randomToken(bytes = 32): string {
@@ -16,20 +17,27 @@ export function constantTimeEqual(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-/** argon2id with OWASP parameters (m=19456 KiB, t=2, p=1); runs on libuv's thread pool, off the event loop. */
+/** argon2id with OWASP parameters (m=19456 KiB, t=2, p=1), hashed in low-priority worker threads, off the event loop. */
 // algorithm 2 = Argon2id (the package's const enum is not importable under isolatedModules).
 const ARGON2 = { algorithm: 2, memoryCost: 19456, timeCost: 2, parallelism: 1 };
 
-/** Loaded on first use, so the config check at boot does not pay for the native module. */
-const argon2 = () => import('@node-rs/argon2');
+/** Made on first use, so a config check at boot does not start threads. */
+let pool: Argon2Pool | undefined;
+const argon2 = () => (pool ??= new Argon2Pool());
 
 export async function hashPassword(password: string): Promise<string> {
-  return (await argon2()).hash(password, ARGON2);
+  return argon2().hash(password, ARGON2);
+}
+
+/** Stops the hashing threads (plugin shutdown). */
+export async function closePasswordHashing(): Promise<void> {
+  await pool?.close();
+  pool = undefined;
 }
 
 export async function verifyPassword(stored: string, password: string): Promise<boolean> {
   try {
-    return await (await argon2()).verify(stored, password);
+    return await argon2().verify(stored, password);
   } catch {
     return false;
   }

@@ -13,6 +13,7 @@ import { AdminService } from './admin.ts';
 import { bearerAuthenticator, apiKeyAuthenticator } from './auth.ts';
 import { handlers } from './handlers.ts';
 import { ensureBootstrapAdmin } from './api.ts';
+import { closePasswordHashing } from './crypto.ts';
 import { identityTokens } from './tokensApi.ts';
 import { OneTimeTokens } from './oneTime.ts';
 import { MfaService } from './mfa.ts';
@@ -85,6 +86,9 @@ export default definePlugin({
     await c.signing.start();
     await c.roles.load(c.orm.em.fork());
     await ensureBootstrapAdmin(c);
+  },
+  async onStop() {
+    await closePasswordHashing();
   },
 });
 

@@ -19,6 +19,15 @@ export function processCpuUs(pid: number): number | undefined {
   }
 }
 
+/** CPU time (µs) of one thread of a process (the main thread: tid = pid); undefined off Linux. */
+export function threadCpuUs(pid: number, tid = pid): number | undefined {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1000;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface LoadTarget {
   url: string;
   method: 'GET' | 'POST';
@@ -108,6 +117,7 @@ export interface Summary {
   loaderBusy: number;
   p50: number;
   p99: number;
+  max: number;
   requests: number;
   seconds: number;
   ok2xx: number;
@@ -138,6 +148,7 @@ export function summarize(segments: Segment[]): Summary {
     loaderBusy: sum((s) => s.loaderCpuUs) / wallUs,
     p50: pct(50),
     p99: pct(99),
+    max: all.length ? all[all.length - 1] : NaN,
     requests: sum((s) => s.requests),
     seconds,
     ok2xx: sum((s) => s.ok2xx),

@@ -2,7 +2,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { ROOT } from '../paths.ts';
-import { BENCH_DIR, READY_PREFIX, type ReadyMessage } from './shared.ts';
+import { BENCH_DIR, READY_PREFIX, STATS_COMMAND, STATS_PREFIX, type ReadyMessage, type ServerStats, type Suite } from './shared.ts';
 
 export type ServerKind = 'kernel' | 'bare';
 
@@ -12,6 +12,10 @@ export interface ServerHandle extends ReadyMessage {
   /** Resolves with the exit code once the process is gone. */
   exited: Promise<number | null>;
   stop(): Promise<number | null>;
+  /** Event-loop delay since the previous call (or since READY), and the server's CPU time so far. */
+  stats(): Promise<ServerStats>;
+  /** The access token the workloads send (identity suite): bare signs its own, the kernel's comes from a login. */
+  token?: string;
 }
 
 const SERVER_TS = resolve(BENCH_DIR, 'server.ts');
@@ -37,10 +41,10 @@ export interface StartOptions {
   cpu?: number;
 }
 
-export async function startServer(kind: ServerKind, options: StartOptions = {}): Promise<ServerHandle> {
+export async function startServer(kind: ServerKind, suite: Suite, options: StartOptions = {}): Promise<ServerHandle> {
   const nodeArgs = ['--import', 'tsx'];
   if (options.cpuProfDir) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`, `--cpu-prof-interval=${options.cpuProfIntervalUs ?? 250}`);
-  const argv = [process.execPath, ...nodeArgs, SERVER_TS, kind];
+  const argv = [process.execPath, ...nodeArgs, SERVER_TS, kind, suite];
   // taskset execs node, so the child's pid is the server's pid.
   if (options.cpu !== undefined) argv.unshift('taskset', '-c', String(options.cpu));
   const child = spawn(argv[0], argv.slice(1), {
@@ -54,17 +58,25 @@ export async function startServer(kind: ServerKind, options: StartOptions = {}):
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString(); if (stderr.length > 20_000) stderr = stderr.slice(-20_000); });
 
-  const ready = await new Promise<ReadyMessage>((res, rej) => {
-    let out = '';
-    const timer = setTimeout(() => rej(new Error(`${kind} server did not start within ${BOOT_TIMEOUT_MS} ms\n${stderr}`)), BOOT_TIMEOUT_MS);
-    control.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const line = out.split('\n').find((l) => l.startsWith(READY_PREFIX));
-      if (line) { clearTimeout(timer); res(JSON.parse(line.slice(READY_PREFIX.length)) as ReadyMessage); }
-    });
-    exited.then((code) => { clearTimeout(timer); rej(new Error(`${kind} server exited with code ${code} before it was ready\n${stderr}`)); });
+  // The control pipe carries one READY line, then a STATS line per `stats` sent on stdin.
+  const statsWaiters: Array<(s: ServerStats) => void> = [];
+  let onReady: ((m: ReadyMessage) => void) | undefined;
+  let pending = '';
+  control.on('data', (chunk: Buffer) => {
+    pending += chunk.toString();
+    let nl: number;
+    while ((nl = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      if (line.startsWith(READY_PREFIX)) onReady?.(JSON.parse(line.slice(READY_PREFIX.length)) as ReadyMessage);
+      else if (line.startsWith(STATS_PREFIX)) statsWaiters.shift()?.(JSON.parse(line.slice(STATS_PREFIX.length)) as ServerStats);
+    }
   });
-  control.resume();
+  const ready = await new Promise<ReadyMessage>((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`${kind} ${suite} server did not start within ${BOOT_TIMEOUT_MS} ms\n${stderr}`)), BOOT_TIMEOUT_MS);
+    onReady = (m) => { clearTimeout(timer); res(m); };
+    exited.then((code) => { clearTimeout(timer); rej(new Error(`${kind} ${suite} server exited with code ${code} before it was ready\n${stderr}`)); });
+  });
 
   let stopping: Promise<number | null> | undefined;
   return {
@@ -72,6 +84,13 @@ export async function startServer(kind: ServerKind, options: StartOptions = {}):
     child,
     baseUrl: `http://127.0.0.1:${ready.port}`,
     exited,
+    stats() {
+      return new Promise<ServerStats>((res, rej) => {
+        const timer = setTimeout(() => rej(new Error(`${kind} ${suite} server did not answer stats`)), 5000);
+        statsWaiters.push((st) => { clearTimeout(timer); res(st); });
+        child.stdin!.write(`${STATS_COMMAND}\n`);
+      });
+    },
     stop() {
       stopping ??= (async () => {
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
