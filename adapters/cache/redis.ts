@@ -1,4 +1,5 @@
 import { defineAdapter } from '../../kernel/ports/adapter.ts';
+import { redisConnectionProperties } from '../shared/redis.ts';
 import type { Cache } from '../../kernel/ports/cache.ts';
 import type { RedisCacheOptions } from './redisClient.ts';
 
@@ -13,10 +14,7 @@ export default defineAdapter<Cache, RedisCacheOptions>({
     additionalProperties: false,
     required: ['url'],
     properties: {
-      url: { type: 'string', pattern: '^rediss?://' },
-      keyPrefix: { type: 'string', default: '' },
-      connectTimeoutMs: { type: 'integer', minimum: 1, default: 2000 },
-      commandTimeoutMs: { type: 'integer', minimum: 1, default: 2000 },
+      ...redisConnectionProperties({ keyPrefix: '', commandTimeoutMs: 2000 }),
     },
   },
   // The client library loads only when a deployment picks this adapter.

@@ -1,4 +1,5 @@
 import { defineAdapter } from '../../kernel/ports/adapter.ts';
+import { redisConnectionProperties } from '../shared/redis.ts';
 import type { RateLimiter } from '../../kernel/ports/rateLimiter.ts';
 import type { RedisRateLimiterOptions } from './redisClient.ts';
 
@@ -13,10 +14,7 @@ export default defineAdapter<RateLimiter, RedisRateLimiterOptions>({
     additionalProperties: false,
     required: ['url'],
     properties: {
-      url: { type: 'string', pattern: '^rediss?://' },
-      keyPrefix: { type: 'string', default: 'rl:' },
-      connectTimeoutMs: { type: 'integer', minimum: 1, default: 2000 },
-      commandTimeoutMs: { type: 'integer', minimum: 1, default: 500 },
+      ...redisConnectionProperties({ keyPrefix: 'rl:', commandTimeoutMs: 500 }),
       insurance: {
         type: 'object',
         additionalProperties: false,

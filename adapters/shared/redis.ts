@@ -24,3 +24,13 @@ export async function connectRedis<T extends Redis>(redis: T, url: string, logge
   }
   return redis;
 }
+
+/** The connection options every Redis adapter takes (`adapters.<port>` beside `use`). */
+export function redisConnectionProperties(defaults: { keyPrefix: string; commandTimeoutMs: number }) {
+  return {
+    url: { type: 'string', pattern: '^rediss?://' },
+    keyPrefix: { type: 'string', default: defaults.keyPrefix },
+    connectTimeoutMs: { type: 'integer', minimum: 1, default: 2000 },
+    commandTimeoutMs: { type: 'integer', minimum: 1, default: defaults.commandTimeoutMs },
+  };
+}
