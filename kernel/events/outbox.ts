@@ -62,6 +62,9 @@ export function stageEvent(em: EntityManager, event: DomainEvent): void {
 
 const BATCH = 50;
 const CLAIM_MS = 30_000;
+/** Published rows are kept this long (for inspection), then deleted by the relay. */
+const RETAIN_MS = 24 * 3_600_000;
+const PRUNE_EVERY_MS = 10 * 60_000;
 
 /** Publishes pending outbox rows; several instances share the table by claiming rows first. */
 export class OutboxRelay {
@@ -69,6 +72,7 @@ export class OutboxRelay {
   private running?: Promise<void>;
   private again = false;
   private stopped = false;
+  private lastPrune = 0;
 
   constructor(private orm: MikroORM, private bus: EventBus, private clock: Clock, private logger: Logger, private pollMs = 1000) {}
 
@@ -100,6 +104,10 @@ export class OutboxRelay {
   }
 
   private async drain(): Promise<void> {
+    if (this.clock.now() - this.lastPrune > PRUNE_EVERY_MS) {
+      this.lastPrune = this.clock.now();
+      await this.prune();
+    }
     for (;;) {
       const em = this.orm.em.fork();
       const now = this.clock.date();
@@ -128,5 +136,10 @@ export class OutboxRelay {
       }
       if (published === 0) return;
     }
+  }
+
+  /** Deletes rows published more than a day ago. */
+  async prune(): Promise<number> {
+    return this.orm.em.fork().nativeDelete<OutboxRow>('KernelOutbox', { publishedAt: { $lt: new Date(this.clock.now() - RETAIN_MS) } });
   }
 }

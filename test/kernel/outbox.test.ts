@@ -62,6 +62,9 @@ s('a note created while the bus is down is acknowledged, and its event is delive
     });
     assert.is(await em.fork().count('KernelOutbox', { publishedAt: null }), 0);
     assert.is(state.published, 1, 'published exactly once');
+    assert.is(await kernel.outbox!.prune(), 0, 'a fresh published row is kept');
+    await em.nativeUpdate('KernelOutbox', {}, { publishedAt: new Date(Date.now() - 25 * 3_600_000) });
+    assert.is(await kernel.outbox!.prune(), 1, 'rows published over a day ago are pruned');
   } finally {
     await kernel.stop();
   }
