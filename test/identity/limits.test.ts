@@ -31,6 +31,21 @@ s('every response carries the rate-limit headers; a warning past 90 %; 429 with 
   }
 });
 
+s('anonymous callers are counted per IP; X-Forwarded-For counts only behind server.trustProxy', async () => {
+  for (const trustProxy of [false, true]) {
+    const k = await startIdentity({ server: { trustProxy }, rateLimit: { enabled: true, tiers: { free: 2, premium: 2, enterprise: 2 } } });
+    try {
+      const as = (ip: string) => k.as(undefined, 'GET', '/v1/notes', undefined, { 'x-forwarded-for': ip });
+      await as('203.0.113.1');
+      await as('203.0.113.1');
+      const third = await as('203.0.113.2');
+      assert.is(third.status, trustProxy ? 200 : 429, `trustProxy=${trustProxy}`);
+    } finally {
+      await k.stop();
+    }
+  }
+});
+
 s('limits are keyed per user and per API key, with a per-key policy', async () => {
   const k = await startIdentity({ rateLimit: { enabled: true, tiers: { free: 1000, premium: 1000, enterprise: 1000 } } });
   try {
