@@ -60,7 +60,7 @@ export const identityConfigSchema = {
     },
     login: {
       type: 'object', additionalProperties: false, default: {},
-      description: 'Brute-force throttle: after `freeFailures` failures per account+IP, waits double each time up to `maxBackoffSeconds`. Never a permanent lockout.',
+      description: 'Brute-force throttle: after `freeFailures` failures per account+IP, or `ipFailuresPerWindow` per IP, each attempt waits twice as long, up to `maxBackoffSeconds`. Counts expire after a quiet window: never a permanent lockout.',
       properties: {
         freeFailures: { type: 'integer', minimum: 1, default: 5 },
         maxBackoffSeconds: { type: 'integer', minimum: 1, default: 900 },

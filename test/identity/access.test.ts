@@ -19,6 +19,8 @@ s('API keys: shown once, prefixed, hashed; work as Bearer and X-API-Key; scopes 
   assert.is(listed.body.data[0].start, created.body.start);
 
   assert.is((await k.as(created.body.key, 'GET', '/v1/users/me')).status, 200, 'as Bearer');
+  const used = (await k.as(a.accessToken, 'GET', '/v1/users/me/api-keys')).body.data[0];
+  assert.ok(used.lastUsedAt && Date.parse(used.lastUsedAt) > Date.now() - 60_000, 'lastUsedAt is recorded');
   assert.is((await k.as(undefined, 'GET', '/v1/users/me', undefined, { 'x-api-key': created.body.key })).status, 200, 'as X-API-Key');
   assertError(await k.as(created.body.key, 'POST', '/v1/users/me/api-keys', { name: 'escalate' }), 403, 'FORBIDDEN');
   assertError(await k.as(a.accessToken, 'POST', '/v1/users/me/api-keys', { name: 'x', scopes: ['admin:users:read'] }), 400, 'VALIDATION_ERROR');

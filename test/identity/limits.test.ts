@@ -31,6 +31,21 @@ s('every response carries the rate-limit headers; a warning past 90 %; 429 with 
   }
 });
 
+s('failures from one IP across many accounts back off too', async () => {
+  const clock = new ManualClock(Date.now());
+  const k = await startIdentity({ identity: { login: { ipFailuresPerWindow: 3 } } }, { clock });
+  try {
+    for (let i = 0; i < 3; i++) assertError(await k.login(email(`spray${i}`), 'Wrong#Passw0rd'), 401);
+    const blocked = await k.login(email('spray-next'), 'Wrong#Passw0rd');
+    assertError(blocked, 429, 'TOO_MANY_LOGIN_ATTEMPTS');
+    clock.advance(1000);
+    assertError(await k.login(email('spray-later'), 'Wrong#Passw0rd'), 401);
+    assert.is((await k.login(email('spray-again'), 'Wrong#Passw0rd')).headers.get('retry-after'), '2');
+  } finally {
+    await k.stop();
+  }
+});
+
 s('anonymous callers are counted per IP; X-Forwarded-For counts only behind server.trustProxy', async () => {
   for (const trustProxy of [false, true]) {
     const k = await startIdentity({ server: { trustProxy }, rateLimit: { enabled: true, tiers: { free: 2, premium: 2, enterprise: 2 } } });
