@@ -136,7 +136,7 @@ export class Kernel {
       logger: this.logger,
       ids,
       router,
-      extraRoutes: docsRoutes(documentForEnvelope(this.plan.contract.document, config.server.envelope), config.server.docs),
+      extraRoutes: docsRoutes(documentForEnvelope(this.plan.contract.document, config.server.envelope), { enabled: config.server.docs.enabled, title: config.server.docs.title ?? config.name }),
       isExtraRoute: (path) => path === '/openapi.json' || path.startsWith('/docs'),
       around: this.telemetry?.httpSpan,
     });

@@ -26,7 +26,7 @@ export function planKernel(config: KernelConfig, catalogs: Catalogs, options: { 
     contractsDir: options.contractsDir,
     plugins,
     basePath: config.server.basePath,
-    title: config.server.docs.title,
+    title: config.server.docs.title ?? config.name,
     version: options.version,
   });
   checkHandlers(plugins, contract);

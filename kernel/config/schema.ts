@@ -36,7 +36,7 @@ export const kernelConfigSchema: JsonSchema = {
         },
         docs: {
           type: 'object', additionalProperties: false, default: {},
-          properties: { enabled: { type: 'boolean', default: true }, title: { type: 'string', default: 'API' } },
+          properties: { enabled: { type: 'boolean', default: true }, title: { type: 'string', description: 'Title of the OpenAPI document and docs page; defaults to `name`.' } },
         },
       },
     },
@@ -98,7 +98,7 @@ export interface KernelConfig {
     shutdownTimeoutMs: number; publicUrl?: string; trustProxy: boolean; validateResponses: boolean;
     compression: { enabled: boolean; thresholdBytes: number };
     cors: { enabled: boolean; origins: string[]; credentials: boolean; maxAgeSeconds: number };
-    docs: { enabled: boolean; title: string };
+    docs: { enabled: boolean; title?: string };
   };
   database: { driver: 'sqlite' | 'postgresql' | 'mongodb'; url: string; migrate: 'auto' | 'check' | 'off'; debug: boolean; poolMax: number };
   adapters: Record<string, { use: string; [option: string]: unknown }>;
