@@ -129,7 +129,6 @@ export class Kernel {
       bodyLimitBytes: config.server.bodyLimitBytes,
       validateResponses: config.server.validateResponses,
       orm: this.orm,
-      logger: this.logger,
     });
     this.app = createApp({
       config,

@@ -2,7 +2,6 @@ import type { Context } from 'koa';
 import { Router } from '@koa/router';
 import { koaBody } from 'koa-body';
 import type { MikroORM } from '@mikro-orm/core';
-import type { Logger } from 'pino';
 import { AppError, errors } from '../errors.ts';
 import type { Handler, HandlerRequest } from '../plugin.ts';
 import type { OperationEntry } from './contracts.ts';
@@ -24,7 +23,6 @@ export interface RouteOptions {
   bodyLimitBytes: number;
   validateResponses: boolean;
   orm?: MikroORM;
-  logger: Logger;
 }
 
 export interface BoundOperation {

@@ -3,7 +3,7 @@ import type { AuditRow, UserRow } from './entities.ts';
 import type { ClientInfo } from './sessions.ts';
 import { DEFAULT_SETTINGS } from './accounts.ts';
 import { FORGOT_PASSWORD_REPLY } from './emails.ts';
-import { apiKeyView, auditView, publicProfile, sessionView, userView } from './views.ts';
+import { auditView, publicProfile, sessionView, userView } from './views.ts';
 
 const client = (ctx: RequestContext): ClientInfo => ({ ip: ctx.koa.ip || null, userAgent: ctx.koa.get('user-agent') || null });
 const me = (ctx: RequestContext) => ctx.principal!.id;
@@ -158,4 +158,3 @@ export const handlers: Record<string, Handler> = {
   },
 };
 
-export { apiKeyView };

@@ -37,16 +37,20 @@ export interface LoadTarget {
 
 export interface LoadSettings { connections: number; pipelining: number }
 
-export interface Segment {
+/** What segments and their summary both count. */
+export interface Counts {
   /** Completed responses (any status). */
   requests: number;
-  /** Seconds, as autocannon measured the segment. */
+  /** Seconds, as autocannon measured it. */
   seconds: number;
   ok2xx: number;
   non2xx: number;
   errors: number;
   timeouts: number;
   statusCodes: Record<string, number>;
+}
+
+export interface Segment extends Counts {
   /** Response times in ms (float, from hrtime), one per response. */
   latencies: Float64Array;
   /** process.hrtime in µs at start and end (the same clock as a V8 CPU profile's timestamps). */
@@ -107,7 +111,7 @@ export function runSegment(target: LoadTarget, seconds: number, settings: LoadSe
   });
 }
 
-export interface Summary {
+export interface Summary extends Counts {
   reqPerSec: number;
   /** Server CPU µs per completed request; NaN when not measured. */
   cpuUsPerReq: number;
@@ -118,13 +122,6 @@ export interface Summary {
   p50: number;
   p99: number;
   max: number;
-  requests: number;
-  seconds: number;
-  ok2xx: number;
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-  statusCodes: Record<string, number>;
 }
 
 /** Throughput over the summed segment time; latency percentiles over every response of every segment. */
