@@ -20,3 +20,6 @@ export { encodeCursor, decodeCursor } from './paging.ts';
 export type { RateLimiter, RateLimitPolicy, RateLimitDecision } from './ports/rateLimiter.ts';
 export type { Mailer, MailMessage } from './ports/mailer.ts';
 export { hasPermissions } from './http/security.ts';
+export { beyondHeld, holdsAll, narrowTo } from './grants.ts';
+export { CREDENTIAL_TYPES, assertCredentialAllowed } from './http/principalTypes.ts';
+export type { CredentialType } from './http/principalTypes.ts';

@@ -5,6 +5,7 @@ import type { JsonSchema } from './ports/adapter.ts';
 import type { DomainEvent } from './ports/eventBus.ts';
 import type { EntitySpec } from './storage/entity.ts';
 import type { Migration } from './storage/migrations.ts';
+import type { CredentialType } from './http/principalTypes.ts';
 
 /** Who is calling. Filled by an authentication scheme; absent on public operations. */
 export interface Principal {
@@ -20,6 +21,8 @@ export interface Principal {
   rateLimitKey?: string;
   /** A per-credential policy that overrides the tier's (per-key limits). */
   rateLimit?: { limit: number; windowMs: number };
+  /** Which kind of credential this is (`session`, `apiKey`...), checked against an operation's `x-principal`. */
+  credential?: CredentialType;
   [claim: string]: unknown;
 }
 

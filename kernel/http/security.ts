@@ -2,6 +2,7 @@ import type { OpenAPIV3_1 } from 'openapi-types';
 import { AppError, errors } from '../errors.ts';
 import type { Authenticator, Principal } from '../plugin.ts';
 import type { OperationEntry } from './contracts.ts';
+import { assertCredentialAllowed, principalRule, type CredentialType } from './principalTypes.ts';
 
 export type SecurityRequirement = OpenAPIV3_1.SecurityRequirementObject;
 
@@ -17,13 +18,15 @@ export interface OperationSecurity {
   /** `{}` is one of the alternatives: anonymous calls are allowed, credentials are still read. */
   optional: boolean;
   permissions: string[];
+  /** `x-principal`: the credential types allowed; absent allows all. */
+  credentials?: CredentialType[];
 }
 
 export function operationSecurity(entry: OperationEntry, documentSecurity: SecurityRequirement[] | undefined): OperationSecurity {
   const requirements = entry.operation.security ?? documentSecurity ?? [];
   const alternatives = requirements.map((r) => Object.keys(r)).filter((names) => names.length > 0);
   const optional = requirements.some((r) => Object.keys(r).length === 0);
-  return { alternatives, optional, permissions: entry.operation['x-permissions'] ?? [] };
+  return { alternatives, optional, permissions: entry.operation['x-permissions'] ?? [], credentials: principalRule((entry.operation as Record<string, unknown>)['x-principal'], entry.operationId) };
 }
 
 /**
@@ -54,6 +57,7 @@ export function compileGuard(security: OperationSecurity, schemes: Map<string, A
       if (optional) return undefined;
       throw errors.unauthorized();
     }
+    assertCredentialAllowed(principal, security.credentials);
     if (permissions.length && !hasPermissions(principal, permissions)) {
       throw new AppError(403, 'FORBIDDEN', 'You do not have permission to do this', { details: { required: permissions } });
     }

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { AppError, errors, encodeCursor, decodeCursor, type Clock } from '../../kernel/index.ts';
+import { AppError, beyondHeld, errors, encodeCursor, decodeCursor, type Clock } from '../../kernel/index.ts';
 import type { AuditRow, RoleRow, UserRow } from './entities.ts';
 import type { AccountService } from './accounts.ts';
 import type { AuditLog } from './audit.ts';
@@ -7,7 +7,8 @@ import type { RoleCatalog } from './roles.ts';
 import type { ClientInfo, Publish, SessionService } from './sessions.ts';
 import { auditView, userView } from './views.ts';
 
-export interface Actor { id: string; role: string }
+/** The caller: `permissions` are its effective ones (a token's scopes, not just its role), and bound every grant. */
+export interface Actor { id: string; role: string; permissions: string[] }
 
 /** Administration of users, roles and the audit log. Every change is audited. */
 export class AdminService {
@@ -28,6 +29,7 @@ export class AdminService {
   async createUser(actor: Actor, input: { name: string; email: string; password: string; role?: string }, client: ClientInfo) {
     const role = input.role ?? 'user';
     this.accounts.assertCanGrant(actor.role, role);
+    this.assertHoldsRole(actor, role);
     const user = await this.accounts.register(input, client, { role, verified: true });
     await this.audit.record({ actorId: actor.id, action: 'admin.user_created', targetType: 'user', targetId: user.id, ...client, newValues: { role } }, { flush: true });
     return userView(user);
@@ -37,6 +39,8 @@ export class AdminService {
     const user = await this.accounts.get(id);
     if (id === actor.id && (changes.role || changes.status)) throw new AppError(403, 'CANNOT_CHANGE_SELF', 'You cannot change your own role or status');
     this.accounts.assertCanGrant(actor.role, changes.role ?? user.role, user.role);
+    this.assertHoldsRole(actor, user.role);
+    if (changes.role) this.assertHoldsRole(actor, changes.role);
     const old = { role: user.role, status: user.status, tier: user.tier };
     if (changes.role) user.role = changes.role;
     if (changes.status) user.status = changes.status;
@@ -54,12 +58,15 @@ export class AdminService {
   async deleteUser(actor: Actor, id: string, client: ClientInfo) {
     const user = await this.accounts.get(id);
     this.accounts.assertCanGrant(actor.role, user.role, user.role);
+    this.assertHoldsRole(actor, user.role);
     await this.accounts.erase(user, actor.id, client);
   }
 
   async impersonate(actor: Actor, id: string, client: ClientInfo) {
     const user = await this.accounts.get(id);
     if (this.roles.levelOf(user.role) >= this.roles.levelOf(actor.role)) throw new AppError(403, 'ROLE_ABOVE_YOUR_OWN', 'You can only impersonate users below your level');
+    // An impersonation token carries the target's permissions: they must all be the actor's already.
+    this.assertHoldsRole(actor, user.role);
     await this.audit.record({ actorId: actor.id, action: 'admin.impersonate', targetType: 'user', targetId: id, ...client }, { flush: true });
     return this.sessions.start(user, client, { impersonatorId: actor.id, ttlSeconds: this.impersonationTtlMinutes * 60 });
   }
@@ -115,10 +122,17 @@ export class AdminService {
     return row;
   }
 
-  /** A custom role can hold neither a level nor a permission beyond its creator's. */
+  /** Granting, changing, erasing or impersonating an account needs every permission its role holds. */
+  private assertHoldsRole(actor: Actor, role: string) {
+    const beyond = beyondHeld(actor.permissions, this.roles.permissionsOf(role));
+    if (beyond.length) {
+      throw new AppError(403, 'PERMISSIONS_BEYOND_YOUR_OWN', `Role ${role} holds permissions you do not`, { details: { beyond } });
+    }
+  }
+
+  /** A custom role can hold neither a level nor a permission beyond its creator's (effective permissions). */
   private assertRoleWithinActor(actor: Actor, level: number, permissions: string[]) {
-    const mine = this.roles.permissionsOf(actor.role);
-    const beyond = mine.includes('*') ? [] : permissions.filter((p) => !mine.includes(p));
+    const beyond = beyondHeld(actor.permissions, permissions);
     if (level > this.roles.levelOf(actor.role) || beyond.length) {
       throw new AppError(403, 'ROLE_ABOVE_YOUR_OWN', 'A role cannot exceed your own level or permissions', { details: { beyond } });
     }

@@ -1,11 +1,12 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { AppError, errors, type Cache, type Clock, type Principal } from '../../kernel/index.ts';
+import { AppError, beyondHeld, errors, type Cache, type Clock, type Principal } from '../../kernel/index.ts';
 import type { ApiKeyRow, UserRow } from './entities.ts';
 import { randomToken, sha256 } from './crypto.ts';
 import type { AuditLog } from './audit.ts';
 import type { RoleCatalog } from './roles.ts';
 import type { ClientInfo } from './sessions.ts';
 import { apiKeyView } from './views.ts';
+import { checksumOk, withChecksum, type KeyMisses } from './keyMisses.ts';
 
 export interface NewKey { name: string; scopes?: string[]; mode?: 'live' | 'test'; expiresAt?: string; rateLimit?: { limit: number; windowMs: number } }
 
@@ -14,24 +15,33 @@ const BASE62 = /[^A-Za-z0-9]/g;
 const cacheKey = (hash: string) => `apikey:${hash}`;
 
 /**
- * API keys: `<prefix>_<live|test>_<random>`, shown once, stored as SHA-256. Scopes are a
- * subset of the owner's permissions (checked again on every use, so a demoted owner's keys shrink).
+ * API keys: `<prefix>_<live|test>_<random><checksum>`, shown once, stored as SHA-256. A new
+ * key's scopes are a subset of its *caller's* effective permissions (a key's scopes, an OAuth
+ * token's scopes, a session's role), and checked again against the owner's role on every use,
+ * so a demoted owner's keys shrink.
  */
 export class ApiKeyService {
-  constructor(private em: EntityManager, private cache: Cache, private clock: Clock, private audit: AuditLog, private roles: RoleCatalog, private prefix: string) {}
+  constructor(
+    private em: EntityManager, private cache: Cache, private clock: Clock, private audit: AuditLog, private roles: RoleCatalog,
+    private prefix: string, private misses: KeyMisses, private maxPerUser = 25,
+  ) {}
 
-  async create(owner: UserRow, input: NewKey, client: ClientInfo) {
-    const ownerPermissions = this.roles.permissionsOf(owner.role);
-    const scopes = input.scopes ?? ownerPermissions.filter((p) => p !== '*');
-    const beyond = ownerPermissions.includes('*') ? [] : scopes.filter((s) => !ownerPermissions.includes(s));
+  async create(owner: UserRow, caller: Pick<Principal, 'permissions'>, input: NewKey, client: ClientInfo, options: { replacing?: boolean } = {}) {
+    const scopes = input.scopes ?? caller.permissions.filter((p) => p !== '*' && this.roles.permissionsOf(owner.role).some((o) => o === p || o === '*'));
+    const beyond = beyondHeld(caller.permissions, scopes);
     if (beyond.length) throw errors.validation([{ field: 'body.scopes', code: 'scope', message: `not among your permissions: ${beyond.join(', ')}` }]);
     if (input.expiresAt && Date.parse(input.expiresAt) <= this.clock.now()) {
       throw errors.validation([{ field: 'body.expiresAt', code: 'future', message: 'must be in the future' }]);
     }
+    if (!options.replacing && (await this.em.count('IdentityApiKey', { userId: owner.id, revokedAt: null })) >= this.maxPerUser) {
+      throw new AppError(409, 'TOO_MANY_API_KEYS', `You may hold at most ${this.maxPerUser} API keys: revoke one first`);
+    }
     const mode = input.mode ?? 'live';
-    const key = `${this.prefix}_${mode}_${randomToken(32).replace(BASE62, '').slice(0, 40)}`;
+    const key = `${this.prefix}_${mode}_${withChecksum(randomToken(32).replace(BASE62, '').slice(0, 32))}`;
+    const hash = sha256(key);
+    this.misses.forget(hash);
     const row = this.em.create<ApiKeyRow>('IdentityApiKey', {
-      userId: owner.id, name: input.name, start: key.slice(0, this.prefix.length + mode.length + 8), hash: sha256(key), scopes, mode,
+      userId: owner.id, name: input.name, start: key.slice(0, this.prefix.length + mode.length + 8), hash, scopes, mode,
       expiresAt: input.expiresAt ? new Date(input.expiresAt) : null, lastUsedAt: null, revokedAt: null, rateLimit: input.rateLimit ?? null,
       createdAt: this.clock.date(),
     } as ApiKeyRow);
@@ -51,15 +61,18 @@ export class ApiKeyService {
     await this.audit.record({ actorId: userId, action: 'apikey.revoked', targetType: 'api_key', targetId: id, ...client });
     await this.em.flush();
     await this.cache.delete(cacheKey(row.hash));
+    this.misses.add(row.hash);
   }
 
-  /** A new secret for the same key settings; the old secret stops working at once. */
-  async rotate(owner: UserRow, id: string, client: ClientInfo) {
+  /** A new secret for the same key settings; the old secret stops working at once. A rotation is a grant too. */
+  async rotate(owner: UserRow, caller: Pick<Principal, 'permissions'>, id: string, client: ClientInfo) {
     const row = await this.owned(owner.id, id);
-    const created = await this.create(owner, {
+    const beyond = beyondHeld(caller.permissions, row.scopes);
+    if (beyond.length) throw new AppError(403, 'SCOPE_BEYOND_CALLER', `This key holds permissions you do not: ${beyond.join(', ')}`, { details: { beyond } });
+    const created = await this.create(owner, caller, {
       name: row.name, scopes: row.scopes, mode: row.mode as 'live' | 'test',
       expiresAt: row.expiresAt ? new Date(row.expiresAt).toISOString() : undefined, rateLimit: row.rateLimit ?? undefined,
-    }, client);
+    }, client, { replacing: true });
     row.revokedAt = this.clock.date();
     await this.audit.record({ actorId: owner.id, action: 'apikey.rotated', targetType: 'api_key', targetId: id, ...client, newValues: { replacedBy: created.id } });
     await this.em.flush();
@@ -69,14 +82,20 @@ export class ApiKeyService {
 
   /** The principal behind a presented key, or a 401. */
   async authenticate(key: string): Promise<Principal> {
+    // Garbage fails the checksum, a replayed unknown key hits the miss cache: neither reaches the database.
+    const invalid = () => errors.unauthorized('The API key is invalid or revoked', 'INVALID_API_KEY');
+    if (!checksumOk(key.slice(key.lastIndexOf('_') + 1))) throw invalid();
     const hash = sha256(key);
+    if (this.misses.has(hash)) throw invalid();
     type Cached = { id: string; userId: string; scopes: string[]; role: string; tier: string; status: string; expiresAt: number | null; rateLimit: ApiKeyRow['rateLimit'] };
     let facts = await this.cache.get<Cached>(cacheKey(hash));
     if (!facts) {
       const row = await this.em.findOne<ApiKeyRow>('IdentityApiKey', { hash, revokedAt: null });
-      if (!row) throw errors.unauthorized('The API key is invalid or revoked', 'INVALID_API_KEY');
-      const owner = await this.em.findOne<UserRow>('IdentityUser', { id: row.userId });
-      if (!owner) throw errors.unauthorized('The API key is invalid or revoked', 'INVALID_API_KEY');
+      const owner = row ? await this.em.findOne<UserRow>('IdentityUser', { id: row.userId }) : null;
+      if (!row || !owner) {
+        this.misses.add(hash);
+        throw invalid();
+      }
       facts = { id: row.id, userId: row.userId, scopes: row.scopes, role: owner.role, tier: owner.tier, status: owner.status, expiresAt: row.expiresAt ? new Date(row.expiresAt).getTime() : null, rateLimit: row.rateLimit };
       await this.cache.set(cacheKey(hash), facts, { ttlMs: 60_000 });
       if (!row.lastUsedAt || this.clock.now() - new Date(row.lastUsedAt).getTime() > 60_000) {
@@ -88,8 +107,9 @@ export class ApiKeyService {
     const ownerPermissions = this.roles.permissionsOf(facts.role);
     const permissions = ownerPermissions.includes('*') ? facts.scopes : facts.scopes.filter((s) => ownerPermissions.includes(s));
     return {
-      type: 'apiKey', id: facts.userId, apiKeyId: facts.id, role: facts.role, permissions, tier: facts.tier,
-      rateLimitKey: `key:${facts.id}`, ...(facts.rateLimit ? { rateLimit: facts.rateLimit } : {}),
+      type: 'apiKey', credential: 'apiKey', id: facts.userId, apiKeyId: facts.id, role: facts.role, permissions, tier: facts.tier,
+      // Each key has its own bucket, and all of a user's keys and sessions share the user's budget too.
+      rateLimitKey: `key:${facts.id}`, budgetKey: `user:${facts.userId}`, ...(facts.rateLimit ? { rateLimit: facts.rateLimit } : {}),
     };
   }
 

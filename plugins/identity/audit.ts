@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
+import type { Principal } from '../../kernel/index.ts';
 import type { AuditRow } from './entities.ts';
 
 export interface AuditEntry {
@@ -10,6 +11,8 @@ export interface AuditEntry {
   userAgent?: string | null;
   oldValues?: Record<string, unknown>;
   newValues?: Record<string, unknown>;
+  /** Set for entries made during impersonation; taken from the request's principal when not given. */
+  impersonatorId?: string | null;
 }
 
 const SECRET = /(password|secret|token|hash|key)/i;
@@ -20,13 +23,18 @@ export function mask(values: Record<string, unknown> | undefined): Record<string
   return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, SECRET.test(k) ? '***' : v]));
 }
 
-/** Appends to the audit log. Entries are persisted with the caller's next flush, or now with `flush: true`. */
+/**
+ * Appends to the audit log. Entries are persisted with the caller's next flush, or now with
+ * `flush: true`. During impersonation every entry names both the subject (`actorId`, whose
+ * account acted) and the admin behind it (`impersonatorId`).
+ */
 export class AuditLog {
-  constructor(private em: EntityManager) {}
+  constructor(private em: EntityManager, private principal?: Principal) {}
 
   async record(entry: AuditEntry, options: { flush?: boolean } = {}): Promise<void> {
     this.em.create<AuditRow>('IdentityAudit', {
       actorId: entry.actorId,
+      impersonatorId: entry.impersonatorId ?? (typeof this.principal?.impersonatorId === 'string' ? this.principal.impersonatorId : null),
       action: entry.action,
       targetType: entry.targetType ?? null,
       targetId: entry.targetId ?? null,

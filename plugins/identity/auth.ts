@@ -19,25 +19,39 @@ export function bearerAuthenticator(deps: { signing: SigningKeys; cache: Cache; 
     if (!value) return undefined;
     const [scheme, token] = value.split(' ');
     if (scheme?.toLowerCase() !== 'bearer' || !token) throw errors.unauthorized('Use Authorization: Bearer <token>', 'INVALID_AUTHORIZATION');
-    if (token.startsWith(`${deps.apiKeyPrefix}_`)) return deps.apiKeys().authenticate(token);
+    if (token.startsWith(`${deps.apiKeyPrefix}_`)) return requireAdminMfa(await deps.apiKeys().authenticate(token), permissions, deps);
     const claims = await deps.signing.verify(token);
-    if (claims.cid) return clientPrincipal(claims, deps);
+    if (claims.cid) return requireAdminMfa(await clientPrincipal(claims, deps), permissions, deps);
     if (await deps.cache.has(revokedKey(claims.sid!))) throw errors.unauthorized('The session has ended', 'SESSION_REVOKED');
-    if (deps.mfa.requiredForAdmin && permissions.some((p) => p === '*' || p.startsWith('admin:'))) {
-      const age = claims.mfa ? deps.clock.now() / 1000 - claims.mfa : Infinity;
-      if (age > deps.mfa.stepUpMaxAgeSeconds) {
-        throw new AppError(403, claims.mfa ? 'MFA_STEP_UP_REQUIRED' : 'MFA_REQUIRED', claims.mfa
-          ? `This operation needs an MFA proof younger than ${deps.mfa.stepUpMaxAgeSeconds} s: POST /auth/mfa/step-up`
-          : 'This operation needs MFA: enable it and sign in with a code');
-      }
-    }
-    return {
+    return requireAdminMfa({
       type: 'user', id: claims.sub, sessionId: claims.sid, role: claims.role, tier: claims.tier,
+      credential: claims.imp ? 'impersonation' : 'session',
       permissions: deps.roles.permissionsOf(claims.role ?? ''), rateLimitKey: `user:${claims.sub}`,
       ...(claims.imp ? { impersonatorId: claims.imp } : {}),
       ...(claims.mfa ? { mfaAt: claims.mfa } : {}),
-    };
+    }, permissions, deps);
   };
+}
+
+/** True for permissions that `mfa.requiredForAdmin` guards. */
+export const isAdminPermission = (p: string) => p === '*' || p.startsWith('admin:');
+
+/**
+ * `mfa.requiredForAdmin` holds for every principal type: an operation that needs an admin
+ * permission needs a session with an MFA proof younger than `stepUpMaxAgeSeconds`. API keys
+ * and OAuth tokens carry no MFA proof, so such deployments refuse them on admin operations.
+ */
+function requireAdminMfa(principal: Principal, permissions: string[], deps: { clock: Clock; mfa: { requiredForAdmin: boolean; stepUpMaxAgeSeconds: number } }): Principal {
+  if (!deps.mfa.requiredForAdmin || !permissions.some(isAdminPermission)) return principal;
+  const mfaAt = typeof principal.mfaAt === 'number' ? principal.mfaAt : undefined;
+  const age = mfaAt ? deps.clock.now() / 1000 - mfaAt : Infinity;
+  if (age <= deps.mfa.stepUpMaxAgeSeconds) return principal;
+  if (principal.credential !== 'session' && principal.credential !== 'impersonation') {
+    throw new AppError(403, 'MFA_REQUIRED', 'Admin operations need a signed-in session with MFA here; API keys and OAuth tokens cannot carry an MFA proof');
+  }
+  throw new AppError(403, mfaAt ? 'MFA_STEP_UP_REQUIRED' : 'MFA_REQUIRED', mfaAt
+    ? `This operation needs an MFA proof younger than ${deps.mfa.stepUpMaxAgeSeconds} s: POST /auth/mfa/step-up`
+    : 'This operation needs MFA: enable it and sign in with a code');
 }
 
 /**
@@ -48,18 +62,18 @@ async function clientPrincipal(claims: AccessClaims, deps: { cache: Cache; roles
   if (await deps.cache.has(revokedJtiKey(claims.jti!))) throw errors.unauthorized('The access token was revoked', 'TOKEN_REVOKED');
   const scopes = (claims.scope ?? '').split(' ').filter(Boolean);
   if (!claims.role) {
-    return { type: 'client', id: claims.sub, clientId: claims.cid, permissions: scopes, scopes, rateLimitKey: `client:${claims.cid}` };
+    return { type: 'client', credential: 'oauthClient', id: claims.sub, clientId: claims.cid, permissions: scopes, scopes, rateLimitKey: `client:${claims.cid}` };
   }
   const held = deps.roles.permissionsOf(claims.role);
   const permissions = held.includes('*') ? scopes : scopes.filter((s) => held.includes(s));
-  return { type: 'user', id: claims.sub, clientId: claims.cid, role: claims.role, tier: claims.tier, permissions, scopes, rateLimitKey: `client:${claims.cid}:${claims.sub}` };
+  return { type: 'user', credential: 'oauthUser', id: claims.sub, clientId: claims.cid, role: claims.role, tier: claims.tier, permissions, scopes, rateLimitKey: `client:${claims.cid}:${claims.sub}` };
 }
 
 export const revokedJtiKey = (jti: string) => `revoked-jti:${jti}`;
 
-export function apiKeyAuthenticator(apiKeys: () => ApiKeyService): Authenticator {
-  return async ({ headers }) => {
+export function apiKeyAuthenticator(apiKeys: () => ApiKeyService, deps: { clock: Clock; mfa: { requiredForAdmin: boolean; stepUpMaxAgeSeconds: number } }): Authenticator {
+  return async ({ headers, permissions }) => {
     const key = header(headers['x-api-key']);
-    return key ? apiKeys().authenticate(key) : undefined;
+    return key ? requireAdminMfa(await apiKeys().authenticate(key), permissions, deps) : undefined;
   };
 }

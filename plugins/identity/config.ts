@@ -8,6 +8,7 @@ export interface IdentityConfig {
   /** A rotated refresh token presented again within this many seconds loses the race but does not revoke the family. */
   refreshReuseGraceSeconds: number;
   apiKeyPrefix: string;
+  apiKeys: { maxPerUser: number };
   requireEmailVerification: boolean;
   resetTokenTtlMinutes: number;
   verifyTokenTtlHours: number;
@@ -28,6 +29,10 @@ export const identityConfigSchema = {
     refreshTokenTtlDays: { type: 'integer', minimum: 1, maximum: 365, default: 30 },
     refreshReuseGraceSeconds: { type: 'integer', minimum: 0, maximum: 60, default: 10 },
     apiKeyPrefix: { type: 'string', pattern: '^[a-z][a-z0-9]{1,11}$', default: 'sk' },
+    apiKeys: {
+      type: 'object', additionalProperties: false, default: {},
+      properties: { maxPerUser: { type: 'integer', minimum: 1, maximum: 10000, default: 25, description: 'Unrevoked API keys one user may hold.' } },
+    },
     requireEmailVerification: { type: 'boolean', default: false },
     resetTokenTtlMinutes: { type: 'integer', minimum: 5, maximum: 1440, default: 60 },
     verifyTokenTtlHours: { type: 'integer', minimum: 1, maximum: 720, default: 48 },

@@ -18,7 +18,7 @@ export interface ApiKeyRow {
 }
 export interface SigningKeyRow { id: string; kid: string; privateJwk: Record<string, unknown>; publicJwk: Record<string, unknown>; createdAt: Date; retiredAt: Date | null }
 export interface AuditRow {
-  id: string; actorId: string | null; action: string; targetType: string | null; targetId: string | null;
+  id: string; actorId: string | null; impersonatorId: string | null; action: string; targetType: string | null; targetId: string | null;
   ip: string | null; userAgent: string | null; oldValues: Record<string, unknown> | null; newValues: Record<string, unknown> | null; createdAt: Date;
 }
 export interface OneTimeTokenRow { id: string; userId: string; purpose: string; hash: string; data: Record<string, unknown> | null; expiresAt: Date; usedAt: Date | null; createdAt: Date }
@@ -83,6 +83,7 @@ export const AuditLog = defineEntity({
     targetType: { type: 'string', length: 50, nullable: true }, targetId: { type: 'string', length: 100, nullable: true },
     ip: { type: 'string', length: 64, nullable: true }, userAgent: { type: 'string', length: 500, nullable: true },
     oldValues: { type: 'json', nullable: true }, newValues: { type: 'json', nullable: true }, createdAt: { type: 'datetime' },
+    impersonatorId: { type: 'string', length: 36, nullable: true },
   },
   indexes: [{ properties: ['actorId'] }, { properties: ['targetId'] }, { properties: ['action'] }, { properties: ['createdAt'] }],
 });

@@ -1,13 +1,13 @@
-import { errors, reply, type Handler, type RequestContext } from '../../kernel/index.ts';
-import type { AuditRow, UserRow } from './entities.ts';
+import { assertCredentialAllowed, errors, reply, type Handler, type RequestContext } from '../../kernel/index.ts';
+import type { AuditRow, SessionRow, UserRow } from './entities.ts';
 import type { ClientInfo } from './sessions.ts';
 import { DEFAULT_SETTINGS } from './accounts.ts';
 import { FORGOT_PASSWORD_REPLY } from './emails.ts';
-import { auditView, publicProfile, sessionView, userView } from './views.ts';
+import { auditView, auditViewFor, publicProfile, sessionView, userView } from './views.ts';
 
 const client = (ctx: RequestContext): ClientInfo => ({ ip: ctx.koa.ip || null, userAgent: ctx.koa.get('user-agent') || null });
 const me = (ctx: RequestContext) => ctx.principal!.id;
-const actor = (ctx: RequestContext) => ({ id: ctx.principal!.id, role: String(ctx.principal!.role) });
+const actor = (ctx: RequestContext) => ({ id: ctx.principal!.id, role: String(ctx.principal!.role), permissions: ctx.principal!.permissions });
 
 export const handlers: Record<string, Handler> = {
   'identity.jwks': (_req, { services, koa }) => {
@@ -66,7 +66,7 @@ export const handlers: Record<string, Handler> = {
     return reply(204);
   },
 
-  'identity.listSessions': async (_req, ctx) => ({ data: (await ctx.services.sessions.list(me(ctx))).map((s: any) => sessionView(s, String(ctx.principal!.sessionId))) }),
+  'identity.listSessions': async (_req, ctx) => ({ data: (await ctx.services.sessions.list(me(ctx))).map((s: SessionRow) => sessionView(s, String(ctx.principal!.sessionId))) }),
 
   'identity.endSession': async ({ params }, ctx) => {
     await ctx.services.sessions.end(me(ctx), params.id, 'ended_by_user');
@@ -84,6 +84,8 @@ export const handlers: Record<string, Handler> = {
     return userView(user);
   },
   'identity.updateMe': async ({ body }, ctx) => {
+    // An email change can take the account over (password resets go to the new address): first-party only.
+    if (body.email !== undefined) assertCredentialAllowed(ctx.principal!, ['session']);
     const before: UserRow = await ctx.services.accounts.get(me(ctx));
     const oldEmail = before.email;
     const view = await ctx.services.accounts.updateMe(me(ctx), body, client(ctx));
@@ -113,20 +115,20 @@ export const handlers: Record<string, Handler> = {
     return {
       user: userView(user),
       settings: user.settings,
-      sessions: (await ctx.services.sessions.list(id)).map((s: any) => sessionView(s)),
+      sessions: (await ctx.services.sessions.list(id)).map((s: SessionRow) => sessionView(s)),
       apiKeys: await ctx.services.apiKeys.list(id),
-      auditLog: audit.map(auditView),
+      auditLog: audit.map((a) => auditViewFor(a, id)),
       exportedAt: new Date().toISOString(),
     };
   },
 
   'identity.listApiKeys': async (_req, ctx) => ({ data: await ctx.services.apiKeys.list(me(ctx)) }),
-  'identity.createApiKey': async ({ body }, ctx) => reply(201, await ctx.services.apiKeys.create(await ctx.services.accounts.get(me(ctx)), body, client(ctx))),
+  'identity.createApiKey': async ({ body }, ctx) => reply(201, await ctx.services.apiKeys.create(await ctx.services.accounts.get(me(ctx)), ctx.principal!, body, client(ctx))),
   'identity.revokeApiKey': async ({ params }, ctx) => {
     await ctx.services.apiKeys.revoke(me(ctx), params.id, client(ctx));
     return reply(204);
   },
-  'identity.rotateApiKey': async ({ params }, ctx) => reply(201, await ctx.services.apiKeys.rotate(await ctx.services.accounts.get(me(ctx)), params.id, client(ctx))),
+  'identity.rotateApiKey': async ({ params }, ctx) => reply(201, await ctx.services.apiKeys.rotate(await ctx.services.accounts.get(me(ctx)), ctx.principal!, params.id, client(ctx))),
 
   'identity.publicProfile': async ({ params }, ctx) => {
     const user: UserRow = await ctx.services.accounts.get(params.id);

@@ -9,6 +9,7 @@ import { AuditLog } from './audit.ts';
 import { SessionService } from './sessions.ts';
 import { AccountService } from './accounts.ts';
 import { ApiKeyService } from './apiKeys.ts';
+import { KeyMisses } from './keyMisses.ts';
 import { AdminService } from './admin.ts';
 import { bearerAuthenticator, apiKeyAuthenticator } from './auth.ts';
 import { handlers } from './handlers.ts';
@@ -66,10 +67,11 @@ export default definePlugin({
     signing: ({ orm, ids, clock, config }: any) => new SigningKeys(orm, ids, clock, { issuer: config.issuer, audience: config.audience, accessTtlSeconds: config.accessTokenTtlSeconds }),
     roles: ({ permissionCatalog }: any) => new RoleCatalog(permissionCatalog),
     throttle: ({ cache, clock, config }: any) => new LoginThrottle(cache, clock, config.login),
-    audit: scoped(({ em }) => new AuditLog(em)),
+    audit: scoped(({ em, principal }) => new AuditLog(em, principal)),
     sessions: scoped(({ em, cache, clock, signing, audit, publish, config }) => new SessionService(em, cache, clock, signing, audit, publish, config)),
     accounts: scoped(({ em, clock, audit, throttle, sessions, roles, publish, config }) => new AccountService(em, clock, audit, throttle, sessions, roles, publish, config)),
-    apiKeys: scoped(({ em, cache, clock, audit, roles, config }) => new ApiKeyService(em, cache, clock, audit, roles, config.apiKeyPrefix)),
+    apiKeyMisses: ({ clock }: any) => new KeyMisses(clock),
+    apiKeys: scoped(({ em, cache, clock, audit, roles, config, apiKeyMisses }) => new ApiKeyService(em, cache, clock, audit, roles, config.apiKeyPrefix, apiKeyMisses, config.apiKeys.maxPerUser)),
     identityTokens: (c: any) => identityTokens(c),
     oneTime: scoped(({ em, clock }) => new OneTimeTokens(em, clock)),
     mfa: scoped(({ em, cache, clock, audit, oneTime, sessions, accounts, config }) => new MfaService(em, cache, clock, audit, oneTime, sessions, accounts, config.issuer)),
@@ -79,7 +81,7 @@ export default definePlugin({
   exports: ['identityTokens'],
   authSchemes: {
     bearerAuth: (c) => bearerAuthenticator({ signing: c.signing, cache: c.cache, roles: c.roles, clock: c.clock, apiKeyPrefix: (c.config as IdentityConfig).apiKeyPrefix, mfa: (c.config as IdentityConfig).mfa, apiKeys: () => keysOutsideRequest(c) }),
-    apiKey: (c) => apiKeyAuthenticator(() => keysOutsideRequest(c)),
+    apiKey: (c) => apiKeyAuthenticator(() => keysOutsideRequest(c), { clock: c.clock, mfa: (c.config as IdentityConfig).mfa }),
   },
   handlers,
   async onStart(c) {
@@ -95,5 +97,5 @@ export default definePlugin({
 /** Authentication runs before the request scope exists: it gets its own EntityManager fork. */
 function keysOutsideRequest(c: any): ApiKeyService {
   const em = c.orm.em.fork();
-  return new ApiKeyService(em, c.cache, c.clock, new AuditLog(em), c.roles, c.config.apiKeyPrefix);
+  return new ApiKeyService(em, c.cache, c.clock, new AuditLog(em), c.roles, c.config.apiKeyPrefix, c.apiKeyMisses, c.config.apiKeys.maxPerUser);
 }

@@ -111,4 +111,17 @@ export const migrations: Migration[] = [
       });
     },
   },
+  {
+    name: '0003_audit_impersonator',
+    async up(knex) {
+      await knex.schema.alterTable('identity_audit_log', (t) => {
+        t.string('impersonator_id', 36).nullable();
+      });
+    },
+    async down(knex) {
+      await knex.schema.alterTable('identity_audit_log', (t) => {
+        t.dropColumn('impersonator_id');
+      });
+    },
+  },
 ];

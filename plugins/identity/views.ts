@@ -15,10 +15,15 @@ export function publicProfile(u: UserRow) {
   return { id: u.id, name: u.name, createdAt: iso(u.createdAt)! };
 }
 
+/**
+ * A session as its user sees it. An impersonation session is labelled, and its network
+ * details (the admin's IP and user agent) are not shown to the impersonated user.
+ */
 export function sessionView(s: SessionRow, currentSessionId?: string) {
+  const impersonated = Boolean(s.impersonatorId);
   return {
-    id: s.id, userAgent: s.userAgent, ip: s.ip, createdAt: iso(s.createdAt)!, lastUsedAt: iso(s.lastUsedAt)!,
-    expiresAt: iso(s.expiresAt)!, current: s.id === currentSessionId,
+    id: s.id, userAgent: impersonated ? null : s.userAgent, ip: impersonated ? null : s.ip, createdAt: iso(s.createdAt)!, lastUsedAt: iso(s.lastUsedAt)!,
+    expiresAt: iso(s.expiresAt)!, current: s.id === currentSessionId, impersonated,
   };
 }
 
@@ -31,7 +36,14 @@ export function apiKeyView(k: ApiKeyRow) {
 
 export function auditView(a: AuditRow) {
   return {
-    id: a.id, actorId: a.actorId, action: a.action, targetType: a.targetType, targetId: a.targetId, ip: a.ip, userAgent: a.userAgent,
+    id: a.id, actorId: a.actorId, impersonatorId: a.impersonatorId ?? null, action: a.action, targetType: a.targetType, targetId: a.targetId, ip: a.ip, userAgent: a.userAgent,
     oldValues: a.oldValues, newValues: a.newValues, createdAt: iso(a.createdAt)!,
   };
+}
+
+/** An audit entry as the user it concerns sees it (GDPR export): other actors' network details are redacted. */
+export function auditViewFor(a: AuditRow, userId: string) {
+  const view = auditView(a);
+  const someoneElse = a.impersonatorId || (a.actorId !== null && a.actorId !== userId);
+  return someoneElse ? { ...view, ip: null, userAgent: null } : view;
 }

@@ -2,6 +2,8 @@ import { defineEntity } from '../../kernel/index.ts';
 
 export interface NoteRow {
   id: string;
+  /** The user who wrote it; every read and write is scoped to it. */
+  ownerId: string;
   title: string;
   body: string;
   pinned: boolean;
@@ -23,10 +25,12 @@ export const Note = defineEntity({
   table: 'notes_notes',
   timestamps: true,
   properties: {
+    ownerId: { type: 'string', length: 36, nullable: true },
     title: { type: 'string', length: 200 },
     body: { type: 'text' },
     pinned: { type: 'boolean' },
   },
+  indexes: [{ properties: ['ownerId'] }],
 });
 
 /** Written by the activity subscriber: proves an event reached its consumer group, and how often. */

@@ -1,13 +1,21 @@
-import { definePlugin, reply } from '../../kernel/index.ts';
+import { definePlugin, errors, reply, type Principal } from '../../kernel/index.ts';
 import type { NoteActivityRow } from './entities.ts';
 import { Note, NoteActivity } from './entities.ts';
 import { migrations } from './migrations.ts';
 import { NotesService } from './service.ts';
 import { activitySubscriber } from './activity.ts';
 
+/** The contract requires a credential and `notes:*`; the service is then scoped to its user. */
+function ownerOf(principal: Principal | undefined): string {
+  if (!principal) throw errors.unauthorized();
+  return principal.id;
+}
+
 /**
  * The example plugin: a contract (contracts/notes.yaml), entities, migrations, a
  * request-scoped service, handlers keyed by operationId, an emitted event and a subscriber.
+ * Notes are user-owned: `security` + `x-permissions` in the contract say who may call, and
+ * the service scopes every query to the caller (object-level authorisation by default).
  */
 export default definePlugin({
   name: 'notes',
@@ -21,7 +29,8 @@ export default definePlugin({
   entities: [Note, NoteActivity],
   migrations,
   services: {
-    notes: { factory: ({ em, publish }) => new NotesService(em, publish), lifetime: 'scoped' },
+    // Scoped to the request: it holds the request's EntityManager and its principal, the notes' owner.
+    notes: { factory: ({ em, publish, principal }) => new NotesService(em, publish, ownerOf(principal)), lifetime: 'scoped' },
   },
   exports: [],
   permissions: [
@@ -38,7 +47,8 @@ export default definePlugin({
       await services.notes.delete(params.id);
       return reply(204);
     },
-    'notes.activity': async ({ params }, { em }) => {
+    'notes.activity': async ({ params }, { em, services }) => {
+      await services.notes.load(params.id);
       const rows = await em.find<NoteActivityRow>('NoteActivity', { noteId: params.id }, { orderBy: { occurredAt: 'asc' } });
       return { data: rows.map((r) => ({ eventId: r.eventId, action: r.action, deliveries: r.deliveries, occurredAt: new Date(r.occurredAt).toISOString() })) };
     },

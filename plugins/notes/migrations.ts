@@ -34,4 +34,19 @@ export const migrations: Migration[] = [
       await knex.schema.dropTable('notes_activity');
     },
   },
+  {
+    // Notes written before notes were owned keep a null owner: nobody sees them.
+    name: '0003_note_owner',
+    async up(knex) {
+      await knex.schema.alterTable('notes_notes', (t) => {
+        t.string('owner_id', 36).nullable().index();
+      });
+    },
+    async down(knex) {
+      await knex.schema.alterTable('notes_notes', (t) => {
+        t.dropIndex(['owner_id']);
+        t.dropColumn('owner_id');
+      });
+    },
+  },
 ];

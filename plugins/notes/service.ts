@@ -7,13 +7,16 @@ type Publish = <T>(type: string, data: T, options?: { key?: string }) => Promise
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** The notes use cases. Made per request (it holds the request's EntityManager). */
+/**
+ * The notes use cases for one user (`ownerId`, the request's principal). Every query is
+ * scoped to that owner, so another user's note is simply not found (404). Made per request.
+ */
 export class NotesService {
-  constructor(private em: EntityManager, private publish: Publish) {}
+  constructor(private em: EntityManager, private publish: Publish, private ownerId: string) {}
 
   async list(query: { limit: number; cursor?: string; pinned?: boolean }): Promise<Page<NoteView>> {
     const after = decodeCursor(query.cursor, (v) => UUID.test(v));
-    const where: Record<string, unknown> = {};
+    const where: Record<string, unknown> = { ownerId: this.ownerId };
     if (after) where.id = { $lt: after };
     if (query.pinned !== undefined) where.pinned = query.pinned;
     const rows = await this.em.find<NoteRow>('Note', where, { orderBy: { id: 'desc' }, limit: query.limit + 1 });
@@ -27,7 +30,7 @@ export class NotesService {
   }
 
   async create(input: { title: string; body: string; pinned: boolean }): Promise<NoteView> {
-    const note = this.em.create<NoteRow>('Note', { title: input.title, body: input.body, pinned: input.pinned } as NoteRow);
+    const note = this.em.create<NoteRow>('Note', { ownerId: this.ownerId, title: input.title, body: input.body, pinned: input.pinned } as NoteRow);
     // Published before the flush: the event is stored in the same transaction as the note (outbox).
     await this.publish('notes.note.created', { id: note.id, title: note.title }, { key: note.id });
     await this.em.flush();
@@ -46,8 +49,9 @@ export class NotesService {
     await this.em.remove(note).flush();
   }
 
-  private async load(id: string): Promise<NoteRow> {
-    const note = await this.em.findOne<NoteRow>('Note', { id });
+  /** One of the owner's notes, or a 404 (also for another user's note: its existence is not revealed). */
+  async load(id: string): Promise<NoteRow> {
+    const note = await this.em.findOne<NoteRow>('Note', { id, ownerId: this.ownerId });
     if (!note) throw errors.notFound(`Note ${id} not found`);
     return note;
   }

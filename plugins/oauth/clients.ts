@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { AppError, errors, type Clock, type ErrorDetail, type Principal } from '../../kernel/index.ts';
+import { AppError, beyondHeld, errors, type Clock, type ErrorDetail, type Principal } from '../../kernel/index.ts';
 import type { ClientRow, ClientType } from './entities.ts';
 import type { OAuthConfig } from './config.ts';
 import type { IdentityTokens, TokenStore } from './store.ts';
@@ -79,8 +79,10 @@ export class ClientService {
     if (type === 'public' && !redirectUris.length) problems.push({ field: 'body.redirectUris', code: 'minItems', message: 'a public client needs at least one redirect URI' });
     const known = new Set(this.catalog.map((p) => p.name));
     const scopes = [...new Set(input.scopes)];
+    // A client may be allowed at most what its registering caller holds (a key's or token's scopes, a session's role).
+    const beyond = new Set(beyondHeld(held, scopes));
     for (const scope of scopes) {
-      const allowed = SCOPE_TOKEN.test(scope) && scope !== '*' && (isWildcard(held) ? known.has(scope) || held.includes(scope) : held.includes(scope));
+      const allowed = SCOPE_TOKEN.test(scope) && scope !== '*' && !beyond.has(scope) && (!isWildcard(held) || known.has(scope));
       if (!allowed) problems.push({ field: 'body.scopes', code: 'scope', message: `not among your permissions: ${scope}` });
     }
     if (problems.length) throw errors.validation(problems);

@@ -38,7 +38,9 @@ export const handlers: Record<string, Handler> = {
     // Koa 3's `ctx.origin` is the Origin request header, not the server's origin: build it.
     const origin = (config.publicBaseUrl || `${ctx.koa.protocol}://${ctx.koa.host}`).replace(/\/+$/, '');
     const api = `${origin}${(ctx.services.kernelInfo as { basePath: string }).basePath}/oauth`;
-    ctx.koa.set('Cache-Control', 'public, max-age=3600');
+    // Built from the Host header (development only), the document must never be shared by a cache.
+    if (config.publicBaseUrl) ctx.koa.set('Cache-Control', 'public, max-age=3600');
+    else ctx.koa.set({ 'Cache-Control': 'no-store', Vary: 'Host' });
     const auth = ['client_secret_basic', 'client_secret_post'];
     return rawReply(200, {
       issuer: identityTokens.issuer,

@@ -1,7 +1,7 @@
 import { definePlugin } from '../../kernel/index.ts';
 import { entities } from './entities.ts';
 import { migrations } from './migrations.ts';
-import { oauthConfigSchema } from './config.ts';
+import { assertPublicBaseUrl, oauthConfigSchema, type OAuthConfig } from './config.ts';
 import { TokenStore } from './store.ts';
 import { ClientService } from './clients.ts';
 import { OAuthService } from './service.ts';
@@ -32,4 +32,7 @@ export default definePlugin({
   },
   exports: [],
   handlers,
+  onStart({ config }: { config: OAuthConfig }) {
+    assertPublicBaseUrl(config, process.env.NODE_ENV);
+  },
 });

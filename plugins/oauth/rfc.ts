@@ -1,4 +1,4 @@
-import { rawReply, type Reply } from '../../kernel/index.ts';
+import { narrowTo, rawReply, type Reply } from '../../kernel/index.ts';
 
 /** Error codes of RFC 6749 §5.2 (token endpoint), RFC 7009 and §4.1.2.1 (authorization endpoint). */
 export type OAuthErrorCode =
@@ -70,7 +70,7 @@ export function isWildcard(permissions: string[]): boolean {
   return permissions.includes('*');
 }
 
-/** The part of `wanted` that `held` covers (`*` covers everything). */
+/** The part of `wanted` that `held` covers (`*` covers everything): the kernel's one grant rule. */
 export function within(wanted: string[], held: string[]): string[] {
-  return isWildcard(held) ? [...wanted] : wanted.filter((s) => held.includes(s));
+  return narrowTo(held, wanted);
 }

@@ -251,7 +251,8 @@ export class OAuthService {
     if (requested === null) throw fail('invalid_scope', 'The scope is malformed');
     const beyond = (requested ?? []).filter((s) => !client.scopes.includes(s));
     if (beyond.length) throw fail('invalid_scope', `Not allowed for this client: ${beyond.join(' ')}`);
-    const scopes = within(requested ?? client.scopes, standing.permissions);
+    // Consent grants at most what the user holds, by their role today and by this session.
+    const scopes = within(within(requested ?? client.scopes, standing.permissions), principal.permissions);
     if (!scopes.length) throw fail('invalid_scope', 'You hold none of the requested scopes');
     return { client, redirectUri, state, scopes, challenge, userId: principal.id };
   }
