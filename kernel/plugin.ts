@@ -19,8 +19,10 @@ export interface Principal {
   tier?: string;
   /** What rate limits are counted against, e.g. `key:<id>`, `user:<id>`, `client:<id>`. */
   rateLimitKey?: string;
-  /** A per-credential policy that overrides the tier's (per-key limits). */
+  /** A per-credential policy that narrows the tier's (per-key limits); never wider than the tier. */
   rateLimit?: { limit: number; windowMs: number };
+  /** A second bucket counted at the tier's policy, shared by all of a user's credentials (`user:<id>`). */
+  budgetKey?: string;
   /** Which kind of credential this is (`session`, `apiKey`...), checked against an operation's `x-principal`. */
   credential?: CredentialType;
   [claim: string]: unknown;

@@ -53,13 +53,13 @@ s('migrate status, up and down on SQLite', () => {
   const up = cli(['migrate', 'up'], env);
   assert.match(up.stdout, /applied notes\/0001_create_notes\napplied notes\/0002_create_activity/);
   assert.match(cli(['migrate', 'up'], env).stdout, /nothing to apply/);
-  assert.match(cli(['migrate', 'down', '--plugin', 'notes'], env).stdout, /reverted notes\/0002_create_activity/);
+  assert.match(cli(['migrate', 'down', '--plugin', 'notes'], env).stdout, /reverted notes\/0003_note_owner/);
   const status = cli(['migrate', 'status'], env).stdout;
-  assert.match(status, /applied\s+notes\/0001_create_notes/);
-  assert.match(status, /pending\s+notes\/0002_create_activity/);
+  assert.match(status, /applied\s+notes\/0002_create_activity/);
+  assert.match(status, /pending\s+notes\/0003_note_owner/);
   const check = cli(['serve', '--config', deployment('database: { migrate: check }\nserver: { port: 0 }\n')], env);
   assert.is(check.code, 1);
-  assert.match(check.stderr, /migration notes\/0002_create_activity is pending/);
+  assert.match(check.stderr, /migration notes\/0003_note_owner is pending/);
   rmSync(db, { force: true });
 });
 

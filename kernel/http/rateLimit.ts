@@ -4,6 +4,7 @@ import type { Principal } from '../plugin.ts';
 import type { RateLimiter, RateLimitDecision, RateLimitPolicy } from '../ports/rateLimiter.ts';
 import type { KernelConfig } from '../config/schema.ts';
 import type { OperationEntry } from './contracts.ts';
+import { consumeWithBudget, withinTier } from './rateBudget.ts';
 
 export type RateLimitCheck = (ctx: Context, principal: Principal | undefined) => Promise<void>;
 
@@ -21,15 +22,16 @@ export function compileRateLimit(entry: OperationEntry, limiter: RateLimiter, co
 
   return async function rateLimit(ctx, principal) {
     const tier = principal?.tier ?? config.defaultTier;
-    const policy = principal?.rateLimit ?? routePolicy ?? { limit: config.tiers[tier] ?? config.tiers[config.defaultTier], windowMs: config.windowMs };
+    const tierPolicy = routePolicy ?? { limit: config.tiers[tier] ?? config.tiers[config.defaultTier], windowMs: config.windowMs };
+    const policy = principal?.rateLimit ? withinTier(principal.rateLimit, tierPolicy) : tierPolicy;
     const name = principal?.rateLimit ? 'credential' : routePolicy ? entry.operationId : tier;
     const key = `${prefix}${principal?.rateLimitKey ?? `${principal ? `${principal.type}:${principal.id}` : `ip:${ctx.ip}`}`}`;
-    const decision = await limiter.consume(key, policy);
-    setHeaders(ctx, name, policy, decision, threshold, header);
+    const { decision, policy: applied } = await consumeWithBudget(limiter, key, policy, principal, prefix, tierPolicy);
+    setHeaders(ctx, name, applied, decision, threshold, header);
     if (!decision.allowed) {
       const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
       throw new AppError(429, 'RATE_LIMITED', `Too many requests: retry in ${seconds} s`, {
-        details: { retry_after: seconds, limit: policy.limit, window_seconds: Math.round(policy.windowMs / 1000) },
+        details: { retry_after: seconds, limit: applied.limit, window_seconds: Math.round(applied.windowMs / 1000) },
         headers: { 'Retry-After': String(seconds) },
       });
     }

@@ -66,7 +66,10 @@ async function clientPrincipal(claims: AccessClaims, deps: { cache: Cache; roles
   }
   const held = deps.roles.permissionsOf(claims.role);
   const permissions = held.includes('*') ? scopes : scopes.filter((s) => held.includes(s));
-  return { type: 'user', credential: 'oauthUser', id: claims.sub, clientId: claims.cid, role: claims.role, tier: claims.tier, permissions, scopes, rateLimitKey: `client:${claims.cid}:${claims.sub}` };
+  return {
+    type: 'user', credential: 'oauthUser', id: claims.sub, clientId: claims.cid, role: claims.role, tier: claims.tier, permissions, scopes,
+    rateLimitKey: `client:${claims.cid}:${claims.sub}`, budgetKey: `user:${claims.sub}`,
+  };
 }
 
 export const revokedJtiKey = (jti: string) => `revoked-jti:${jti}`;

@@ -1,6 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Validator } from '@seriousme/openapi-schema-validator';
+import { signedIn } from '../helpers/signedIn.ts';
 import { startKernel, type TestKernel } from '../helpers/kernel.ts';
 
 const s = suite<{ k: TestKernel }>('http: /openapi.json, /docs, envelope-independent root routes');
@@ -52,7 +53,7 @@ s('CORS preflight is answered', async ({ k }) => {
 s.run();
 
 const e = suite<{ k: TestKernel }>('http: the success envelope and another basePath, by config');
-e.before(async (ctx) => { ctx.k = await startKernel({ server: { basePath: '/api', envelope: 'success' } }); });
+e.before(async (ctx) => { ctx.k = await signedIn(await startKernel({ server: { basePath: '/api', envelope: 'success' } }), 'enveloped', '/api'); });
 e.after(async (ctx) => { await ctx.k.stop(); });
 
 e('resources and lists are wrapped as {success, data, message}', async ({ k }) => {

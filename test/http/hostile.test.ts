@@ -2,10 +2,12 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { connect } from 'node:net';
 import { startKernel, assertError, type TestKernel } from '../helpers/kernel.ts';
+import { signedIn } from '../helpers/signedIn.ts';
 
 const s = suite<{ k: TestKernel }>('http: hostile requests get a 4xx in the one error format');
 
-s.before(async (ctx) => { ctx.k = await startKernel({ server: { bodyLimitBytes: 65536 } }); });
+// Sent as a signed-in user: notes need a credential, and these checks are about what follows authentication.
+s.before(async (ctx) => { ctx.k = await signedIn(await startKernel({ server: { bodyLimitBytes: 65536 } })); });
 s.after(async (ctx) => { await ctx.k.stop(); });
 
 s('wrong types and missing fields list field-level details', async ({ k }) => {

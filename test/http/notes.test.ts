@@ -1,12 +1,16 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startKernel, assertError, type TestKernel } from '../helpers/kernel.ts';
+import { signedIn, userAuthorization } from '../helpers/signedIn.ts';
 import { isUuidV7 } from '../../kernel/ports/ids.ts';
 
-const s = suite<{ k: TestKernel }>('http: notes example plugin (sqlite)');
+const s = suite<{ anonymous: TestKernel; k: TestKernel }>('http: notes example plugin (sqlite)');
 
-s.before(async (ctx) => { ctx.k = await startKernel(); });
-s.after(async (ctx) => { await ctx.k.stop(); });
+s.before(async (ctx) => {
+  ctx.anonymous = await startKernel();
+  ctx.k = await signedIn(ctx.anonymous, 'alice');
+});
+s.after(async (ctx) => { await ctx.anonymous.stop(); });
 
 s('create, get, update, list and delete a note through the contract', async ({ k }) => {
   const created = await k.request('POST', '/v1/notes', { body: { title: 'First', body: 'hello' } });
@@ -32,7 +36,49 @@ s('create, get, update, list and delete a note through the contract', async ({ k
   assertError(await k.request('GET', `/v1/notes/${created.body.id}`), 404, 'NOT_FOUND');
 });
 
-s('lists page with an opaque cursor, newest first', async ({ k }) => {
+s('anonymous callers can neither read nor write notes', async ({ anonymous, k }) => {
+  const mine = (await k.request('POST', '/v1/notes', { body: { title: 'private' } })).body;
+  assertError(await anonymous.request('POST', '/v1/notes', { body: { title: 'anonymous' } }), 401);
+  assertError(await anonymous.request('GET', '/v1/notes'), 401);
+  assertError(await anonymous.request('GET', `/v1/notes/${mine.id}`), 401);
+  assertError(await anonymous.request('PATCH', `/v1/notes/${mine.id}`, { body: { title: 'x' } }), 401);
+  assertError(await anonymous.request('DELETE', `/v1/notes/${mine.id}`), 401);
+  assertError(await anonymous.request('GET', `/v1/notes/${mine.id}/activity`), 401);
+});
+
+s("another user's note is a 404 on every operation, and never listed", async ({ anonymous, k }) => {
+  const mine = (await k.request('POST', '/v1/notes', { body: { title: 'alice only' } })).body;
+  const bob = await signedIn(anonymous, 'bob');
+  assertError(await bob.request('GET', `/v1/notes/${mine.id}`), 404, 'NOT_FOUND');
+  assertError(await bob.request('PATCH', `/v1/notes/${mine.id}`, { body: { title: 'bob was here' } }), 404, 'NOT_FOUND');
+  assertError(await bob.request('DELETE', `/v1/notes/${mine.id}`), 404, 'NOT_FOUND');
+  assertError(await bob.request('GET', `/v1/notes/${mine.id}/activity`), 404, 'NOT_FOUND');
+  const listed = await bob.request('GET', '/v1/notes?limit=100');
+  assert.is(listed.status, 200);
+  assert.not.ok(listed.body.data.some((n: { id: string }) => n.id === mine.id), "bob's list holds none of alice's notes");
+  assert.is((await k.request('GET', `/v1/notes/${mine.id}`)).body.title, 'alice only', 'unchanged');
+});
+
+s('x-permissions: a notes:read key reads but cannot write; a zero-scope key does neither', async ({ anonymous }) => {
+  const auth = await userAuthorization(anonymous.url, 'keys');
+  const key = async (scopes: string[]) => {
+    const res = await anonymous.request('POST', '/v1/users/me/api-keys', { body: { name: scopes.join() || 'none', scopes }, headers: auth });
+    assert.is(res.status, 201, res.text);
+    return { 'x-api-key': res.body.key as string };
+  };
+  const note = (await anonymous.request('POST', '/v1/notes', { body: { title: 'by session' }, headers: auth })).body;
+  const reader = await key(['notes:read']);
+  assert.is((await anonymous.request('GET', `/v1/notes/${note.id}`, { headers: reader })).status, 200);
+  assertError(await anonymous.request('POST', '/v1/notes', { body: { title: 'by reader' }, headers: reader }), 403, 'FORBIDDEN');
+  assertError(await anonymous.request('DELETE', `/v1/notes/${note.id}`, { headers: reader }), 403, 'FORBIDDEN');
+  const none = await key([]);
+  assertError(await anonymous.request('GET', '/v1/notes', { headers: none }), 403, 'FORBIDDEN');
+  const writer = await key(['notes:read', 'notes:write']);
+  assert.is((await anonymous.request('POST', '/v1/notes', { body: { title: 'by writer' }, headers: writer })).status, 201);
+});
+
+s('lists page with an opaque cursor, newest first', async ({ anonymous }) => {
+  const k = await signedIn(anonymous, 'pager');
   const ids: string[] = [];
   for (let i = 0; i < 5; i++) ids.push((await k.request('POST', '/v1/notes', { body: { title: `n${i}` } })).body.id);
   const first = await k.request('GET', '/v1/notes?limit=2');

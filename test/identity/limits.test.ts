@@ -7,21 +7,23 @@ import { freePort, startRedis, listening, kill, until } from '../helpers/throwaw
 import { startIdentity, email, PASSWORD } from './helpers.ts';
 
 const s = suite('limits: tiers, headers, 429, per-key limits, login brute force');
+/** A public operation, counted per IP (notes need a credential since they became user-owned). */
+const ANON = '/.well-known/jwks.json';
 
 s('every response carries the rate-limit headers; a warning past 90 %; 429 with Retry-After and details.retry_after', async () => {
   const k = await startIdentity({ rateLimit: { enabled: true, tiers: { free: 10, premium: 30, enterprise: 100 } } });
   try {
-    const first = await k.as(undefined, 'GET', '/v1/notes');
+    const first = await k.as(undefined, 'GET', ANON);
     assert.is(first.headers.get('x-ratelimit-limit'), '10');
     assert.is(first.headers.get('x-ratelimit-remaining'), '9');
     assert.ok(Number(first.headers.get('x-ratelimit-reset')) > Date.now() / 1000, 'reset is a Unix timestamp');
     assert.match(first.headers.get('ratelimit-policy') ?? '', /^"free";q=10;w=60$/);
     assert.match(first.headers.get('ratelimit') ?? '', /^"free";r=9;t=\d+$/);
     let last = first;
-    for (let i = 0; i < 8; i++) last = await k.as(undefined, 'GET', '/v1/notes');
+    for (let i = 0; i < 8; i++) last = await k.as(undefined, 'GET', ANON);
     assert.match(last.headers.get('x-ratelimit-warning') ?? '', /Approaching rate limit \(9\/10 requests used\)/);
-    await k.as(undefined, 'GET', '/v1/notes');
-    const refused = await k.as(undefined, 'GET', '/v1/notes');
+    await k.as(undefined, 'GET', ANON);
+    const refused = await k.as(undefined, 'GET', ANON);
     assertError(refused, 429, 'RATE_LIMITED');
     assert.ok(Number(refused.headers.get('retry-after')) >= 1);
     assert.is(refused.body.error.details.retry_after, Number(refused.headers.get('retry-after')));
@@ -50,7 +52,7 @@ s('anonymous callers are counted per IP; X-Forwarded-For counts only behind serv
   for (const trustProxy of [false, true]) {
     const k = await startIdentity({ server: { trustProxy }, rateLimit: { enabled: true, tiers: { free: 2, premium: 2, enterprise: 2 } } });
     try {
-      const as = (ip: string) => k.as(undefined, 'GET', '/v1/notes', undefined, { 'x-forwarded-for': ip });
+      const as = (ip: string) => k.as(undefined, 'GET', ANON, undefined, { 'x-forwarded-for': ip });
       await as('203.0.113.1');
       await as('203.0.113.1');
       const third = await as('203.0.113.2');
@@ -104,7 +106,7 @@ if (redisUrl) {
     const [a, b] = await Promise.all([startIdentity(cfg), startIdentity(cfg)]);
     try {
       const statuses: number[] = [];
-      for (let i = 0; i < 10; i++) statuses.push((await (i % 2 ? a : b).as(undefined, 'GET', '/v1/notes')).status);
+      for (let i = 0; i < 10; i++) statuses.push((await (i % 2 ? a : b).as(undefined, 'GET', ANON)).status);
       assert.is(statuses.filter((x) => x === 200).length, 6, statuses.join(','));
       assert.is(statuses.filter((x) => x === 429).length, 4);
     } finally {
@@ -119,10 +121,10 @@ s('with Redis stopped mid-run, limits still hold through the insurance limiter a
   await until('redis-server', () => listening(port));
   const k = await startIdentity({ rateLimit: { enabled: true, tiers: { free: 5, premium: 5, enterprise: 5 } }, adapters: { rateLimiter: { use: 'redis', url: `redis://127.0.0.1:${port}`, commandTimeoutMs: 200 } } });
   try {
-    assert.is((await k.as(undefined, 'GET', '/v1/notes')).status, 200);
+    assert.is((await k.as(undefined, 'GET', ANON)).status, 200);
     await kill(redis);
     const statuses: number[] = [];
-    for (let i = 0; i < 8; i++) statuses.push((await k.as(undefined, 'GET', '/v1/notes')).status);
+    for (let i = 0; i < 8; i++) statuses.push((await k.as(undefined, 'GET', ANON)).status);
     assert.ok(statuses.every((x) => x < 500), statuses.join(','));
     assert.ok(statuses.includes(429), `the fallback still limits: ${statuses.join(',')}`);
     assert.is((await k.as(undefined, 'GET', '/health')).status, 200);

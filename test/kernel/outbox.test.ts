@@ -10,6 +10,7 @@ import { catalogs } from '../../scripts/catalog.ts';
 import { CONTRACTS_DIR } from '../../scripts/paths.ts';
 import { bootCustom } from '../helpers/custom.ts';
 import { request } from '../helpers/kernel.ts';
+import { userAuthorization } from '../helpers/signedIn.ts';
 import { until } from '../helpers/throwawayRedis.ts';
 
 const s = suite('events: the transactional outbox keeps acknowledged events through a bus outage');
@@ -34,23 +35,28 @@ const flakyBus = defineAdapter<EventBus>({
 
 s('a note created while the bus is down is acknowledged, and its event is delivered once the bus is back', async () => {
   const kernel = await bootCustom({
-    plugins: [catalogs.plugins.notes],
-    contracts: { notes: parse(readFileSync(resolve(CONTRACTS_DIR, 'notes.yaml'), 'utf8')) },
+    // Notes are user-owned: identity signs the caller in.
+    plugins: [catalogs.plugins.identity, catalogs.plugins.notes],
+    contracts: Object.fromEntries(['identity', 'notes'].map((n) => [n, parse(readFileSync(resolve(CONTRACTS_DIR, `${n}.yaml`), 'utf8'))])),
     adapters: { eventBus: { flaky: flakyBus } },
     config: { adapters: { eventBus: { use: 'flaky' } } },
   });
   const { port } = await kernel.listen();
   const base = `http://127.0.0.1:${port}`;
   try {
+    const headers = await userAuthorization(base);
+    await kernel.outbox!.idle();
+    state.published = 0;
+    await kernel.orm!.em.fork().nativeDelete('KernelOutbox', {}); // registration's own event is not what this test counts
     state.down = true;
-    const created = await request(base, 'POST', '/v1/notes', { body: { title: 'during the outage' } });
+    const created = await request(base, 'POST', '/v1/notes', { body: { title: 'during the outage' }, headers });
     assert.is(created.status, 201, 'acknowledged although the bus is down');
     const em = kernel.orm!.em.fork();
     const pending = await em.find<any>('KernelOutbox', { publishedAt: null });
     assert.is(pending.length, 1);
     assert.is(pending[0].type, 'notes.note.created');
     await kernel.outbox!.idle();
-    assert.is((await request(base, 'GET', `/v1/notes/${created.body.id}/activity`)).body.data.length, 0);
+    assert.is((await request(base, 'GET', `/v1/notes/${created.body.id}/activity`, { headers })).body.data.length, 0);
 
     state.down = false;
     await em.nativeUpdate('KernelOutbox', { publishedAt: null }, { claimedUntil: null }); // skip the retry backoff
@@ -58,7 +64,7 @@ s('a note created while the bus is down is acknowledged, and its event is delive
     await until('the activity subscriber to see the event', async () => {
       await kernel.outbox!.idle();
       await (kernel.root.cradle.eventBus as { drain(): Promise<void> }).drain();
-      return (await request(base, 'GET', `/v1/notes/${created.body.id}/activity`)).body.data.length === 1;
+      return (await request(base, 'GET', `/v1/notes/${created.body.id}/activity`, { headers })).body.data.length === 1;
     });
     assert.is(await em.fork().count('KernelOutbox', { publishedAt: null }), 0);
     assert.is(state.published, 1, 'published exactly once');

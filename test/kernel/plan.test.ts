@@ -87,7 +87,7 @@ s('an operationId outside the plugin namespace is refused', () => {
 });
 
 s('the real deployment plans cleanly', () => {
-  const config = validateConfig({ adapters: { cache: { use: 'memory' }, eventBus: { use: 'memory' } }, plugins: { system: {}, notes: {} } }, realCatalogs);
+  const config = validateConfig({ adapters: { cache: { use: 'memory' }, eventBus: { use: 'memory' } }, plugins: { system: {}, identity: {}, notes: {} } }, realCatalogs);
   const p = planKernel(config, realCatalogs, { contractsDir: CONTRACTS_DIR, version: '0' });
   assert.ok(p.routes.some((r) => r.operationId === 'notes.create' && r.path === '/v1/notes' && r.method === 'POST'));
   assert.ok(p.routes.some((r) => r.operationId === 'system.health' && r.path === '/health'));

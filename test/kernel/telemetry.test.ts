@@ -1,11 +1,12 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startKernel } from '../helpers/kernel.ts';
+import { signedIn } from '../helpers/signedIn.ts';
 
 const s = suite('telemetry: spans for HTTP (named by route template), DB calls and adapter calls');
 
 s('an in-memory exporter records the spans of a request', async () => {
-  const k = await startKernel({ telemetry: { enabled: true, exporter: 'memory' } });
+  const k = await signedIn(await startKernel({ telemetry: { enabled: true, exporter: 'memory' } }));
   try {
     const created = await k.request('POST', '/v1/notes', { body: { title: 'traced' } });
     assert.is(created.status, 201);

@@ -6,6 +6,7 @@ import { ROOT } from '../../scripts/paths.ts';
 import { serviceUrl, uniqueName } from '../helpers/services.ts';
 import { freshPostgres } from '../helpers/databases.ts';
 import { request } from '../helpers/kernel.ts';
+import { userAuthorization } from '../helpers/signedIn.ts';
 
 const pgUrl = serviceUrl('DATABASE_URL', 'two instances on PostgreSQL + Kafka');
 const brokers = serviceUrl('KAFKA_BROKERS', 'two instances on PostgreSQL + Kafka');
@@ -24,22 +25,23 @@ if (pgUrl && brokers) {
     };
     const [a, b] = await Promise.all([start(env), start(env)]);
     try {
+      const headers = await userAuthorization(a.url); // notes are user-owned
       const ids: string[] = [];
       for (let i = 0; i < 6; i++) {
         const via = i % 2 ? b : a;
-        const res = await request(via.url, 'POST', '/v1/notes', { body: { title: `shared ${i}` } });
+        const res = await request(via.url, 'POST', '/v1/notes', { body: { title: `shared ${i}` }, headers });
         assert.is(res.status, 201, res.text);
         ids.push(res.body.id);
       }
       // Both instances see the same database: a note made on A is readable on B.
-      assert.is((await request(b.url, 'GET', `/v1/notes/${ids[0]}`)).status, 200);
+      assert.is((await request(b.url, 'GET', `/v1/notes/${ids[0]}`, { headers })).status, 200);
 
       const deadline = Date.now() + 30_000;
       const activity = new Map<string, Array<{ deliveries: number }>>();
       while (activity.size < ids.length && Date.now() < deadline) {
         for (const id of ids) {
           if (activity.has(id)) continue;
-          const res = await request(a.url, 'GET', `/v1/notes/${id}/activity`);
+          const res = await request(a.url, 'GET', `/v1/notes/${id}/activity`, { headers });
           if (res.body.data.length) activity.set(id, res.body.data);
         }
         if (activity.size < ids.length) await new Promise((r) => setTimeout(r, 200)); // polling interval, bounded by the deadline

@@ -186,7 +186,7 @@ s('an OAuth token or API key cannot give consent: only a first-party session can
   const client = await k.client(alice);
   const tokens = await exchange(k, client, await approve(k, alice, client));
   const res = await k.noFollow('POST', '/v1/oauth/authorize', tokens.body.access_token, { ...authorizeQuery(client), decision: 'approve' });
-  assertError(res, 403, 'CONSENT_NEEDS_SESSION');
+  assertError(res, 403, 'CREDENTIAL_NOT_ALLOWED');
   assert.is(res.location, null);
 });
 

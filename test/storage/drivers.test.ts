@@ -2,6 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startKernel, assertError } from '../helpers/kernel.ts';
 import { testDatabases } from '../helpers/databases.ts';
+import { signedIn } from '../helpers/signedIn.ts';
 import { isUuidV7 } from '../../kernel/ports/ids.ts';
 
 /** The example plugin's whole path (contract, entity, handlers, event, subscriber) on every driver. */
@@ -9,7 +10,8 @@ for (const make of await testDatabases('storage: notes path')) {
   const db = await make();
   const s = suite(`storage: notes on ${db.driver}`);
   let k: Awaited<ReturnType<typeof startKernel>>;
-  s.before(async () => { k = await startKernel({ database: { driver: db.driver, url: db.url } }); });
+  // Notes are user-owned: every request is sent as one signed-in user.
+  s.before(async () => { k = await signedIn(await startKernel({ database: { driver: db.driver, url: db.url } })); });
   s.after(async () => { await k?.stop(); await db.drop(); });
 
   s('CRUD with UUIDv7 string ids', async () => {
