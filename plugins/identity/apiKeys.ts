@@ -11,6 +11,7 @@ import { checksumOk, withChecksum, type KeyMisses } from './keyMisses.ts';
 export interface NewKey { name: string; scopes?: string[]; mode?: 'live' | 'test'; expiresAt?: string; rateLimit?: { limit: number; windowMs: number } }
 
 const BASE62 = /[^A-Za-z0-9]/g;
+type KeyFacts = { id: string; userId: string; scopes: string[]; role: string; tier: string; status: string; expiresAt: number | null; rateLimit: ApiKeyRow['rateLimit'] };
 /** Cache of key hash -> owner facts, so a request costs no DB read; dropped on revoke and rotate. */
 const cacheKey = (hash: string) => `apikey:${hash}`;
 
@@ -87,21 +88,8 @@ export class ApiKeyService {
     if (!checksumOk(key.slice(key.lastIndexOf('_') + 1))) throw invalid();
     const hash = sha256(key);
     if (this.misses.has(hash)) throw invalid();
-    type Cached = { id: string; userId: string; scopes: string[]; role: string; tier: string; status: string; expiresAt: number | null; rateLimit: ApiKeyRow['rateLimit'] };
-    let facts = await this.cache.get<Cached>(cacheKey(hash));
-    if (!facts) {
-      const row = await this.em.findOne<ApiKeyRow>('IdentityApiKey', { hash, revokedAt: null });
-      const owner = row ? await this.em.findOne<UserRow>('IdentityUser', { id: row.userId }) : null;
-      if (!row || !owner) {
-        this.misses.add(hash);
-        throw invalid();
-      }
-      facts = { id: row.id, userId: row.userId, scopes: row.scopes, role: owner.role, tier: owner.tier, status: owner.status, expiresAt: row.expiresAt ? new Date(row.expiresAt).getTime() : null, rateLimit: row.rateLimit };
-      await this.cache.set(cacheKey(hash), facts, { ttlMs: 60_000 });
-      if (!row.lastUsedAt || this.clock.now() - new Date(row.lastUsedAt).getTime() > 60_000) {
-        await this.em.nativeUpdate<ApiKeyRow>('IdentityApiKey', { id: row.id }, { lastUsedAt: this.clock.date() });
-      }
-    }
+    const facts = (await this.cache.get<KeyFacts>(cacheKey(hash))) ?? (await this.misses.once(hash, () => this.load(hash)));
+    if (!facts) throw invalid();
     if (facts.expiresAt !== null && facts.expiresAt <= this.clock.now()) throw new AppError(401, 'API_KEY_EXPIRED', 'The API key has expired', { headers: { 'WWW-Authenticate': 'Bearer' } });
     if (facts.status !== 'active') throw errors.unauthorized('The account is not active', 'ACCOUNT_INACTIVE');
     const ownerPermissions = this.roles.permissionsOf(facts.role);
@@ -111,6 +99,25 @@ export class ApiKeyService {
       // Each key has its own bucket, and all of a user's keys and sessions share the user's budget too.
       rateLimitKey: `key:${facts.id}`, budgetKey: `user:${facts.userId}`, ...(facts.rateLimit ? { rateLimit: facts.rateLimit } : {}),
     };
+  }
+
+  /** Reads a key's facts from the database into the cache, or records the miss. */
+  private async load(hash: string): Promise<KeyFacts | undefined> {
+    const row = await this.em.findOne<ApiKeyRow>('IdentityApiKey', { hash, revokedAt: null });
+    const owner = row ? await this.em.findOne<UserRow>('IdentityUser', { id: row.userId }) : null;
+    if (!row || !owner) {
+      this.misses.add(hash);
+      return undefined;
+    }
+    const facts: KeyFacts = {
+      id: row.id, userId: row.userId, scopes: row.scopes, role: owner.role, tier: owner.tier, status: owner.status,
+      expiresAt: row.expiresAt ? new Date(row.expiresAt).getTime() : null, rateLimit: row.rateLimit,
+    };
+    await this.cache.set(cacheKey(hash), facts, { ttlMs: 60_000 });
+    if (!row.lastUsedAt || this.clock.now() - new Date(row.lastUsedAt).getTime() > 60_000) {
+      await this.em.nativeUpdate<ApiKeyRow>('IdentityApiKey', { id: row.id }, { lastUsedAt: this.clock.date() });
+    }
+    return facts;
   }
 
   private async owned(userId: string, id: string): Promise<ApiKeyRow> {

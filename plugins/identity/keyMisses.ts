@@ -24,6 +24,7 @@ export function checksumOk(tail: string): boolean {
  */
 export class KeyMisses {
   private entries = new Map<string, number>();
+  private inflight = new Map<string, Promise<unknown>>();
 
   constructor(private clock: Clock, private options: { maxEntries: number; ttlMs: number } = { maxEntries: 10_000, ttlMs: 60_000 }) {}
 
@@ -40,6 +41,15 @@ export class KeyMisses {
     // Oldest first out: a Map iterates in insertion order.
     while (this.entries.size >= this.options.maxEntries) this.entries.delete(this.entries.keys().next().value!);
     this.entries.set(hash, this.clock.now() + this.options.ttlMs);
+  }
+
+  /** Concurrent lookups of one hash share one database read (a flood of one key costs one query). */
+  once<T>(hash: string, lookup: () => Promise<T>): Promise<T> {
+    const running = this.inflight.get(hash) as Promise<T> | undefined;
+    if (running) return running;
+    const started = lookup().finally(() => this.inflight.delete(hash));
+    this.inflight.set(hash, started);
+    return started;
   }
 
   forget(hash: string): void {
