@@ -10,7 +10,10 @@ const s = suite<{ k: IdentityKernel; queries: () => number }>('identity: a flood
 s.before(async (ctx) => {
   ctx.k = await startIdentity();
   let n = 0;
-  (ctx.k.kernel.orm!.em as any).getConnection().getKnex().on('query', () => n++);
+  // Counts the queries key authentication could make (the outbox relay polls in the background).
+  (ctx.k.kernel.orm!.em as any).getConnection().getKnex().on('query', (q: { sql: string }) => {
+    if (/identity_(api_keys|users)/.test(q.sql)) n++;
+  });
   ctx.queries = () => n;
 });
 s.after(async (ctx) => { await ctx.k.stop(); });
