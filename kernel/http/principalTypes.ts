@@ -15,7 +15,8 @@ export function principalRule(value: unknown, operationId: string): CredentialTy
   const list = Array.isArray(value) ? value : [value];
   const unknown = list.filter((v) => !(CREDENTIAL_TYPES as readonly unknown[]).includes(v));
   if (!list.length || unknown.length) {
-    throw new Error(`${operationId}: x-principal must list some of ${CREDENTIAL_TYPES.join(', ')} (got ${JSON.stringify(value)})`);
+    const allowed = CREDENTIAL_TYPES.join(', ');
+    throw new Error(`${operationId}: x-principal must list some of ${allowed} (got ${JSON.stringify(value)})`);
   }
   return list as CredentialType[];
 }
@@ -29,9 +30,11 @@ export function assertCredentialAllowed(principal: Principal, allowed: Credentia
   const credential = principal.credential as CredentialType | undefined;
   if (credential && allowed.includes(credential)) return;
   if (credential === 'impersonation') {
-    throw new AppError(403, 'IMPERSONATION_NOT_ALLOWED', 'This cannot be done while impersonating a user', { details: { allowed } });
+    const message = 'This cannot be done while impersonating a user';
+    throw new AppError(403, 'IMPERSONATION_NOT_ALLOWED', message, { details: { allowed } });
   }
-  throw new AppError(403, 'CREDENTIAL_NOT_ALLOWED', `This operation needs one of these credentials: ${allowed.join(', ')}`, {
+  const message = `This operation needs one of these credentials: ${allowed.join(', ')}`;
+  throw new AppError(403, 'CREDENTIAL_NOT_ALLOWED', message, {
     details: { allowed, received: credential ?? null },
   });
 }

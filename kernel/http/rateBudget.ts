@@ -15,7 +15,8 @@ export function withinTier(own: RateLimitPolicy, tier: RateLimitPolicy): RateLim
  * e.g. `user:<id>` for every key of a user, counted at the tier's policy). The first refusal wins.
  */
 export async function consumeWithBudget(
-  limiter: RateLimiter, key: string, policy: RateLimitPolicy, principal: Principal | undefined, prefix: string, budget: RateLimitPolicy,
+  limiter: RateLimiter, key: string, policy: RateLimitPolicy,
+  principal: Principal | undefined, prefix: string, budget: RateLimitPolicy,
 ): Promise<{ decision: RateLimitDecision; policy: RateLimitPolicy }> {
   const decision = await limiter.consume(key, policy);
   const budgetKey = typeof principal?.budgetKey === 'string' ? `${prefix}${principal.budgetKey}` : undefined;

@@ -41,13 +41,16 @@ export const isAdminPermission = (p: string) => p === '*' || p.startsWith('admin
  * permission needs a session with an MFA proof younger than `stepUpMaxAgeSeconds`. API keys
  * and OAuth tokens carry no MFA proof, so such deployments refuse them on admin operations.
  */
-function requireAdminMfa(principal: Principal, permissions: string[], deps: { clock: Clock; mfa: { requiredForAdmin: boolean; stepUpMaxAgeSeconds: number } }): Principal {
+type MfaRule = { clock: Clock; mfa: { requiredForAdmin: boolean; stepUpMaxAgeSeconds: number } };
+
+function requireAdminMfa(principal: Principal, permissions: string[], deps: MfaRule): Principal {
   if (!deps.mfa.requiredForAdmin || !permissions.some(isAdminPermission)) return principal;
   const mfaAt = typeof principal.mfaAt === 'number' ? principal.mfaAt : undefined;
   const age = mfaAt ? deps.clock.now() / 1000 - mfaAt : Infinity;
   if (age <= deps.mfa.stepUpMaxAgeSeconds) return principal;
   if (principal.credential !== 'session' && principal.credential !== 'impersonation') {
-    throw new AppError(403, 'MFA_REQUIRED', 'Admin operations need a signed-in session with MFA here; API keys and OAuth tokens cannot carry an MFA proof');
+    throw new AppError(403, 'MFA_REQUIRED',
+      'Admin operations need a signed-in session with MFA here; API keys and OAuth tokens cannot carry an MFA proof');
   }
   throw new AppError(403, mfaAt ? 'MFA_STEP_UP_REQUIRED' : 'MFA_REQUIRED', mfaAt
     ? `This operation needs an MFA proof younger than ${deps.mfa.stepUpMaxAgeSeconds} s: POST /auth/mfa/step-up`
@@ -74,7 +77,7 @@ async function clientPrincipal(claims: AccessClaims, deps: { cache: Cache; roles
 
 export const revokedJtiKey = (jti: string) => `revoked-jti:${jti}`;
 
-export function apiKeyAuthenticator(apiKeys: () => ApiKeyService, deps: { clock: Clock; mfa: { requiredForAdmin: boolean; stepUpMaxAgeSeconds: number } }): Authenticator {
+export function apiKeyAuthenticator(apiKeys: () => ApiKeyService, deps: MfaRule): Authenticator {
   return async ({ headers, permissions }) => {
     const key = header(headers['x-api-key']);
     return key ? requireAdminMfa(await apiKeys().authenticate(key), permissions, deps) : undefined;

@@ -26,7 +26,10 @@ export class KeyMisses {
   private entries = new Map<string, number>();
   private inflight = new Map<string, Promise<unknown>>();
 
-  constructor(private clock: Clock, private options: { maxEntries: number; ttlMs: number } = { maxEntries: 10_000, ttlMs: 60_000 }) {}
+  constructor(
+    private clock: Clock,
+    private options: { maxEntries: number; ttlMs: number } = { maxEntries: 10_000, ttlMs: 60_000 },
+  ) {}
 
   has(hash: string): boolean {
     const until = this.entries.get(hash);
