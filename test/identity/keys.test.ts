@@ -66,3 +66,31 @@ mfa('an admin without MFA, their API key and their client-credentials token are 
 });
 
 mfa.run();
+
+const units = suite('identity: the grant, credential-type and per-key limit rules');
+
+units('beyondHeld: only * covers *; narrowTo keeps the order of what is wanted', async () => {
+  const { beyondHeld, narrowTo } = await import('../../kernel/grants.ts');
+  assert.equal(beyondHeld(['a', 'b'], ['a', 'c', 'c']), ['c']);
+  assert.equal(beyondHeld(['a'], ['*']), ['*']);
+  assert.equal(beyondHeld(['*'], ['anything', '*']), []);
+  assert.equal(narrowTo(['b', 'a'], ['a', 'x', 'b']), ['a', 'b']);
+});
+
+units('x-principal must name known credential types: a typo fails the boot', async () => {
+  const { principalRule } = await import('../../kernel/http/principalTypes.ts');
+  assert.equal(principalRule(['session', 'apiKey'], 'x.y'), ['session', 'apiKey']);
+  assert.is(principalRule(undefined, 'x.y'), undefined);
+  assert.throws(() => principalRule(['sesion'], 'x.y'), /x\.y: x-principal must list some of session/);
+  assert.throws(() => principalRule([], 'x.y'), /x-principal/);
+});
+
+units('a key\'s own limit only narrows the tier', async () => {
+  const { withinTier } = await import('../../kernel/http/rateBudget.ts');
+  const tier = { limit: 60, windowMs: 60_000 };
+  assert.equal(withinTier({ limit: 100_000, windowMs: 1000 }, tier), tier, 'faster');
+  assert.equal(withinTier({ limit: 600, windowMs: 600_000 }, tier), tier, 'same rate, bigger burst');
+  assert.equal(withinTier({ limit: 10, windowMs: 60_000 }, tier), { limit: 10, windowMs: 60_000 }, 'narrower is kept');
+});
+
+units.run();
