@@ -1,7 +1,8 @@
 import { createServer, STATUS_CODES, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type Koa from 'koa';
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
+import { logSerializers } from './logSafety.ts';
 import { asFunction, asValue, createContainer, InjectionMode, type AwilixContainer } from 'awilix';
 import type { MikroORM } from '@mikro-orm/core';
 import type { KernelConfig } from './config/schema.ts';
@@ -372,6 +373,7 @@ export class Kernel {
  */
 const SECRET_PATHS = ['headers.authorization', 'headers.cookie', 'headers["x-api-key"]', 'password', 'token', 'secret', 'apiKey', 'refreshToken', 'accessToken', 'config.password'];
 
-export function createLogger(config: KernelConfig): Logger {
-  return pino({ name: config.name, level: config.log.level, redact: { paths: SECRET_PATHS, censor: '[redacted]' } });
+export function createLogger(config: KernelConfig, destination?: DestinationStream): Logger {
+  const options = { name: config.name, level: config.log.level, redact: { paths: SECRET_PATHS, censor: '[redacted]' }, serializers: logSerializers(config.log.level) };
+  return destination ? pino(options, destination) : pino(options);
 }

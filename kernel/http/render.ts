@@ -32,8 +32,21 @@ export function toAppError(err: unknown): { error: AppError; unexpected: boolean
   if (typeof status === 'number' && status >= 400 && status < 500 && e.expose) {
     return { error: new AppError(status, 'BAD_REQUEST', e.message ?? 'Bad request'), unexpected: false };
   }
+  if (isUniqueViolation(err)) return { error: new AppError(409, 'CONFLICT', 'A resource with these values already exists'), unexpected: false };
   if (isDependencyFailure(err)) return { error: new AppError(503, 'SERVICE_UNAVAILABLE', 'A dependency is unavailable, retry later', { details: { retry_after: 5 }, headers: { 'Retry-After': '5' } }), unexpected: true };
   return { error: new AppError(500, 'INTERNAL_ERROR', 'An unexpected error occurred'), unexpected: true };
+}
+
+const UNIQUE_CODES = new Set<unknown>(['23505', 'SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY', 11000, 11001]);
+
+/** A unique-constraint violation on any driver: MikroORM's exception, pg 23505, SQLite/libsql, Mongo E11000. */
+function isUniqueViolation(err: unknown, depth = 0): boolean {
+  const e = err as { code?: unknown; name?: string; sqlState?: string; rawCode?: number; cause?: unknown; message?: string };
+  if (!e || depth > 3) return false;
+  if (e.name === 'UniqueConstraintViolationException') return true;
+  if (UNIQUE_CODES.has(e.code) || e.sqlState === '23505' || e.rawCode === 2067 || e.rawCode === 1555) return true;
+  if (typeof e.name === 'string' && /^Mongo/.test(e.name) && /^E11000 /.test(e.message ?? '')) return true;
+  return e.cause ? isUniqueViolation(e.cause, depth + 1) : false;
 }
 
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', '57P01', '57P03', '08006', '08001', '08004']);
