@@ -59,7 +59,8 @@ export function createApp(parts: AppParts): Koa {
     const origins = config.server.cors.origins;
     app.use(cors({
       origin: origins.includes('*') ? '*' : (ctx: Context) => (origins.includes(ctx.get('origin')) ? ctx.get('origin') : ''),
-      credentials: config.server.cors.credentials,
+      // Never with "*": @koa/cors would then reflect any Origin with credentials (config validation refuses it too).
+      credentials: config.server.cors.credentials && !origins.includes('*'),
       maxAge: config.server.cors.maxAgeSeconds,
       keepHeadersOnError: false,
       exposeHeaders: ['X-Request-Id', 'Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'RateLimit', 'RateLimit-Policy'],
