@@ -23,6 +23,7 @@ import { Migrator } from './storage/migrations.ts';
 import { ContractValidator } from './http/validation.ts';
 import { buildRouter, type BoundOperation } from './http/routes.ts';
 import { createApp } from './http/app.ts';
+import { checkRateLimitChoice } from './http/rateLimitChoice.ts';
 import { docsRoutes } from './http/docs.ts';
 import { documentForEnvelope } from './http/envelope.ts';
 import type { PluginRuntime } from './http/requestContext.ts';
@@ -105,6 +106,7 @@ export class Kernel {
     await this.openStorage();
     this.root.register({ orm: asValue(this.orm) });
     if (this.options.maintenance) return;
+    checkRateLimitChoice(config, this.logger);
     if (this.orm && this.usesOutbox()) {
       this.outbox = new OutboxRelay(this.orm, this.root.cradle.eventBus as EventBus, clock, this.logger.child({ component: 'outbox' }));
     }

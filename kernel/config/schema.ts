@@ -56,7 +56,7 @@ export const kernelConfigSchema: JsonSchema = {
     plugins: { type: 'object', default: {} },
     rateLimit: {
       type: 'object', additionalProperties: false, default: {},
-      description: 'Applies when adapters.rateLimiter is configured.',
+      description: 'Needs adapters.rateLimiter; without one, enabled: false must be explicit (the boot warns).',
       properties: {
         enabled: { type: 'boolean', default: true },
         windowMs: { type: 'integer', minimum: 1000, default: 60000 },
