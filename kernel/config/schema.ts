@@ -70,6 +70,11 @@ export const kernelConfigSchema: JsonSchema = {
           type: 'object', additionalProperties: false, default: {},
           properties: { threshold: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.9 }, header: { type: 'string', default: 'X-RateLimit-Warning' } },
         },
+        authFailures: {
+          type: 'object', additionalProperties: false, default: {},
+          description: 'Failed authentications (401 from any scheme) allowed per client IP; past it, 429 without authenticating.',
+          properties: { limit: { type: 'integer', minimum: 1, default: 20 }, windowMs: { type: 'integer', minimum: 1000, default: 60000 } },
+        },
       },
     },
     log: {
@@ -103,7 +108,7 @@ export interface KernelConfig {
   database: { driver: 'sqlite' | 'postgresql' | 'mongodb'; url: string; migrate: 'auto' | 'check' | 'off'; debug: boolean; poolMax: number };
   adapters: Record<string, { use: string; [option: string]: unknown }>;
   plugins: Record<string, { enabled?: boolean; [option: string]: unknown }>;
-  rateLimit: { enabled: boolean; windowMs: number; defaultTier: string; tiers: Record<string, number>; warning: { threshold: number; header: string } };
+  rateLimit: { enabled: boolean; windowMs: number; defaultTier: string; tiers: Record<string, number>; warning: { threshold: number; header: string }; authFailures: { limit: number; windowMs: number } };
   log: { level: string; requests: boolean };
   telemetry: { enabled: boolean; serviceName?: string; exporter: 'console' | 'otlp' | 'memory' | 'none'; endpoint?: string };
 }
