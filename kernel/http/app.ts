@@ -8,6 +8,7 @@ import { AppError } from '../errors.ts';
 import type { KernelConfig } from '../config/schema.ts';
 import type { IdGenerator } from '../ports/ids.ts';
 import { renderError, toAppError } from './render.ts';
+import { securityHeaders } from './securityHeaders.ts';
 
 export interface AppParts {
   config: KernelConfig;
@@ -36,6 +37,7 @@ export function createApp(parts: AppParts): Koa {
   const envelope = config.server.envelope;
   const logRequests = config.log.requests;
 
+  app.use(securityHeaders());
   app.use(async function requestBoundary(ctx: Context, next: Next) {
     const started = performance.now();
     const incoming = ctx.get('x-request-id');

@@ -9,6 +9,8 @@ export type OpenApiDocument = OpenAPIV3_1.Document;
 export type OperationObject = OpenAPIV3_1.OperationObject & {
   'x-permissions'?: string[];
   'x-rate-limit'?: unknown;
+  /** The answer carries secrets: sent with `Cache-Control: no-store`. */
+  'x-sensitive'?: boolean;
 };
 
 export const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as const;

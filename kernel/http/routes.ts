@@ -63,6 +63,8 @@ function compileRoute(validator: ContractValidator, op: BoundOperation, options:
   const successStatuses = Object.keys(entry.operation.responses ?? {}).filter((s) => /^2\d\d$/.test(s)).map(Number).sort();
   const defaultStatus = successStatuses[0] ?? 200;
   const log = runtime.logger;
+  // `x-sensitive: true`: the answer carries secrets (tokens, keys): never stored by a cache.
+  const sensitive = entry.operation['x-sensitive'] === true;
   const checked = compileGuard(operationSecurity(entry, options.documentSecurity), options.schemes, entry.operationId);
   const guard = checked && failures ? failures.wrap(checked) : checked;
   // `x-rate-limit: false` exempts an operation (health probes).
@@ -71,6 +73,7 @@ function compileRoute(validator: ContractValidator, op: BoundOperation, options:
   return async function operation(ctx: Context) {
     ctx.state.operationId = entry.operationId;
     ctx.state.routeTemplate = entry.path;
+    if (sensitive) ctx.state.sensitive = true;
     const principal = guard ? await guard({ headers: ctx.headers, ip: ctx.ip }) : undefined;
     if (rateLimit) await rateLimit(ctx, principal);
     const req: HandlerRequest = { params: ctx.params ?? {}, query: {}, body: undefined, headers: ctx.headers };
