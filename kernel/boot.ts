@@ -24,6 +24,7 @@ import { ContractValidator } from './http/validation.ts';
 import { buildRouter, type BoundOperation } from './http/routes.ts';
 import { createApp } from './http/app.ts';
 import { checkRateLimitChoice } from './http/rateLimitChoice.ts';
+import { applyConnectionLimit, serverOptions } from './http/serverLimits.ts';
 import { docsRoutes } from './http/docs.ts';
 import { documentForEnvelope } from './http/envelope.ts';
 import type { PluginRuntime } from './http/requestContext.ts';
@@ -308,8 +309,8 @@ export class Kernel {
 
   /** Opens the HTTP port. Client errors the parser rejects (huge headers, bad requests) still get the one error format. */
   async listen(port = this.config.server.port, host = this.config.server.host): Promise<AddressInfo> {
-    const server = createServer({ maxHeaderSize: 16384 }, this.app.callback());
-    server.keepAliveTimeout = 5000;
+    const server = createServer({ maxHeaderSize: 16384, ...serverOptions(this.config.server) }, this.app.callback());
+    applyConnectionLimit(server, this.config.server);
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
       if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return; }
       const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;

@@ -18,6 +18,10 @@ export const kernelConfigSchema: JsonSchema = {
         envelope: { enum: ['plain', 'success'], default: 'plain' },
         bodyLimitBytes: { type: 'integer', minimum: 1, default: 1048576 },
         shutdownTimeoutMs: { type: 'integer', minimum: 0, default: 10000 },
+        requestTimeoutMs: { type: 'integer', minimum: 0, default: 30000, description: 'Time to receive a whole request (headers and body); then 408 and the connection closes. 0: none.' },
+        headersTimeoutMs: { type: 'integer', minimum: 1, default: 10000, description: 'Time to receive the headers (at most requestTimeoutMs).' },
+        keepAliveTimeoutMs: { type: 'integer', minimum: 0, default: 5000, description: 'How long an idle keep-alive connection stays open.' },
+        maxConnections: { type: 'integer', minimum: 0, default: 10000, description: 'Open connections per instance; more are closed as they arrive. 0: no cap.' },
         publicUrl: { type: 'string', description: 'Base URL printed at start and used in links; defaults to http://localhost:<port>.' },
         trustProxy: { type: 'boolean', default: false },
         validateResponses: { type: 'boolean', default: false, description: 'Validate every response against the contract (tests).' },
@@ -100,7 +104,8 @@ export interface KernelConfig {
   name: string;
   server: {
     host: string; port: number; basePath: string; envelope: 'plain' | 'success'; bodyLimitBytes: number;
-    shutdownTimeoutMs: number; publicUrl?: string; trustProxy: boolean; validateResponses: boolean;
+    shutdownTimeoutMs: number; requestTimeoutMs: number; headersTimeoutMs: number; keepAliveTimeoutMs: number; maxConnections: number;
+    publicUrl?: string; trustProxy: boolean; validateResponses: boolean;
     compression: { enabled: boolean; thresholdBytes: number };
     cors: { enabled: boolean; origins: string[]; credentials: boolean; maxAgeSeconds: number };
     docs: { enabled: boolean; title?: string };
