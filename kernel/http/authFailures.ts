@@ -1,4 +1,5 @@
 import { AppError } from '../errors.ts';
+import { isMissingCredential } from './security.ts';
 import type { Principal } from '../plugin.ts';
 import type { RateLimiter, RateLimitPolicy } from '../ports/rateLimiter.ts';
 
@@ -8,7 +9,7 @@ type Guard = (input: { headers: Record<string, string | string[] | undefined>; i
 const MAX_BLOCKED = 10_000;
 
 /**
- * Failed authentications (a 401 from any scheme) count against the caller's IP on the
+ * Failed authentications (a 401 from any scheme; not a request with no credential) count against the caller's IP on the
  * RateLimiter port, so the budget is shared by every instance on Redis. Past the budget the
  * caller gets 429 instead of 401, and until the refusal runs out this process answers 429
  * without authenticating at all. Successful requests cost nothing extra.
@@ -25,7 +26,7 @@ export class AuthFailureBudget {
       try {
         return await guard(input);
       } catch (e) {
-        if (e instanceof AppError && e.status === 401) await this.count(input.ip);
+        if (e instanceof AppError && e.status === 401 && !isMissingCredential(e)) await this.count(input.ip);
         throw e;
       }
     };

@@ -11,6 +11,19 @@ export function hasPermissions(principal: Pick<Principal, 'permissions'>, requir
   return required.every((p) => principal.permissions.includes(p));
 }
 
+const missing = new WeakSet<object>();
+
+/** The 401 for a request that presented no credential at all (not a failed authentication). */
+function missingCredential(): AppError {
+  const e = errors.unauthorized();
+  missing.add(e);
+  return e;
+}
+
+export function isMissingCredential(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && missing.has(err);
+}
+
 export interface OperationSecurity {
   /** Alternatives, each a list of scheme names that must all authenticate. Empty: public. */
   alternatives: string[][];
@@ -52,7 +65,7 @@ export function compileGuard(security: OperationSecurity, schemes: Map<string, A
     if (!principal) {
       if (rejection) throw rejection;
       if (optional) return undefined;
-      throw errors.unauthorized();
+      throw missingCredential();
     }
     if (permissions.length && !hasPermissions(principal, permissions)) {
       throw new AppError(403, 'FORBIDDEN', 'You do not have permission to do this', { details: { required: permissions } });

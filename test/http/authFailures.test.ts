@@ -40,6 +40,14 @@ s('a concurrent flood of bad JWTs and bad sk_ keys: the budget gets 401, the res
   } finally { await k.stop(); }
 });
 
+s('requests with no credential at all are not failed authentications', async () => {
+  const k = await startKernel(config());
+  try {
+    const all = await Promise.all(Array.from({ length: 25 }, () => k.request('GET', '/v1/users/me', { headers: { 'x-forwarded-for': '198.51.100.20' } })));
+    assert.ok(all.every((r) => r.status === 401), JSON.stringify(all.map((r) => r.status)));
+  } finally { await k.stop(); }
+});
+
 s('with rate limiting off, failures are not counted', async () => {
   const k = await startKernel({ server: { trustProxy: true }, rateLimit: { enabled: false, authFailures: { limit: 1 } } });
   try {
