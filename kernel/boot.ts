@@ -1,7 +1,8 @@
 import { createServer, STATUS_CODES, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type Koa from 'koa';
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
+import { logSerializers } from './logSafety.ts';
 import { asFunction, asValue, createContainer, InjectionMode, type AwilixContainer } from 'awilix';
 import type { MikroORM } from '@mikro-orm/core';
 import type { KernelConfig } from './config/schema.ts';
@@ -22,6 +23,8 @@ import { Migrator } from './storage/migrations.ts';
 import { ContractValidator } from './http/validation.ts';
 import { buildRouter, type BoundOperation } from './http/routes.ts';
 import { createApp } from './http/app.ts';
+import { checkRateLimitChoice } from './http/rateLimitChoice.ts';
+import { applyConnectionLimit, serverOptions } from './http/serverLimits.ts';
 import { docsRoutes } from './http/docs.ts';
 import { documentForEnvelope } from './http/envelope.ts';
 import type { PluginRuntime } from './http/requestContext.ts';
@@ -104,6 +107,7 @@ export class Kernel {
     await this.openStorage();
     this.root.register({ orm: asValue(this.orm) });
     if (this.options.maintenance) return;
+    checkRateLimitChoice(config, this.logger);
     if (this.orm && this.usesOutbox()) {
       this.outbox = new OutboxRelay(this.orm, this.root.cradle.eventBus as EventBus, clock, this.logger.child({ component: 'outbox' }));
     }
@@ -305,8 +309,8 @@ export class Kernel {
 
   /** Opens the HTTP port. Client errors the parser rejects (huge headers, bad requests) still get the one error format. */
   async listen(port = this.config.server.port, host = this.config.server.host): Promise<AddressInfo> {
-    const server = createServer({ maxHeaderSize: 16384 }, this.app.callback());
-    server.keepAliveTimeout = 5000;
+    const server = createServer({ maxHeaderSize: 16384, ...serverOptions(this.config.server) }, this.app.callback());
+    applyConnectionLimit(server, this.config.server);
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
       if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return; }
       const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
@@ -372,6 +376,7 @@ export class Kernel {
  */
 const SECRET_PATHS = ['headers.authorization', 'headers.cookie', 'headers["x-api-key"]', 'password', 'token', 'secret', 'apiKey', 'refreshToken', 'accessToken', 'config.password'];
 
-export function createLogger(config: KernelConfig): Logger {
-  return pino({ name: config.name, level: config.log.level, redact: { paths: SECRET_PATHS, censor: '[redacted]' } });
+export function createLogger(config: KernelConfig, destination?: DestinationStream): Logger {
+  const options = { name: config.name, level: config.log.level, redact: { paths: SECRET_PATHS, censor: '[redacted]' }, serializers: logSerializers(config.log.level) };
+  return destination ? pino(options, destination) : pino(options);
 }

@@ -84,6 +84,7 @@ function checkHandlers(plugins: PluginDefinition[], contract: MergedContract) {
       }
     }
   }
+  problems.push(...unscopedOperations(contract));
   const owned = new Map(contract.operations.map((o) => [o.operationId, o]));
   for (const op of contract.operations) {
     if (!op.operationId.startsWith(`${op.plugin}.`)) problems.push(`operationId ${op.operationId} (${op.method.toUpperCase()} ${op.path}) must start with "${op.plugin}." because plugin ${op.plugin} serves it`);
@@ -98,4 +99,24 @@ function checkHandlers(plugins: PluginDefinition[], contract: MergedContract) {
     }
   }
   if (problems.length) throw new BootError(problems);
+}
+
+/**
+ * An operation that authenticates must say what it needs: `x-permissions: [...]`, or
+ * `x-permissions: []` for "any signed-in principal". Without it every credential, however
+ * narrow (a zero-scope key, a `profile:read` OAuth token), would pass.
+ */
+export function unscopedOperations(contract: MergedContract): string[] {
+  const problems: string[] = [];
+  for (const op of contract.operations) {
+    const requirements = op.operation.security ?? contract.document.security ?? [];
+    const authenticates = requirements.some((r) => Object.keys(r).length > 0);
+    const permissions = op.operation['x-permissions'];
+    if (authenticates && permissions === undefined) {
+      problems.push(`${op.operationId} (${op.method.toUpperCase()} ${op.path}, contracts/${op.file ?? `${op.plugin}.yaml`}): has security but no x-permissions; list what it needs, or x-permissions: [] for any signed-in principal`);
+    } else if (permissions !== undefined && !(Array.isArray(permissions) && permissions.every((p) => typeof p === 'string'))) {
+      problems.push(`${op.operationId} (contracts/${op.file ?? `${op.plugin}.yaml`}): x-permissions must be a list of permission names`);
+    }
+  }
+  return problems;
 }

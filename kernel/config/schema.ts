@@ -18,6 +18,10 @@ export const kernelConfigSchema: JsonSchema = {
         envelope: { enum: ['plain', 'success'], default: 'plain' },
         bodyLimitBytes: { type: 'integer', minimum: 1, default: 1048576 },
         shutdownTimeoutMs: { type: 'integer', minimum: 0, default: 10000 },
+        requestTimeoutMs: { type: 'integer', minimum: 0, default: 30000, description: 'Time to receive a whole request (headers and body); then 408 and the connection closes. 0: none.' },
+        headersTimeoutMs: { type: 'integer', minimum: 1, default: 10000, description: 'Time to receive the headers (at most requestTimeoutMs).' },
+        keepAliveTimeoutMs: { type: 'integer', minimum: 0, default: 5000, description: 'How long an idle keep-alive connection stays open.' },
+        maxConnections: { type: 'integer', minimum: 0, default: 10000, description: 'Open connections per instance; more are closed as they arrive. 0: no cap.' },
         publicUrl: { type: 'string', description: 'Base URL printed at start and used in links; defaults to http://localhost:<port>.' },
         trustProxy: { type: 'boolean', default: false },
         validateResponses: { type: 'boolean', default: false, description: 'Validate every response against the contract (tests).' },
@@ -56,7 +60,7 @@ export const kernelConfigSchema: JsonSchema = {
     plugins: { type: 'object', default: {} },
     rateLimit: {
       type: 'object', additionalProperties: false, default: {},
-      description: 'Applies when adapters.rateLimiter is configured.',
+      description: 'Needs adapters.rateLimiter; without one, enabled: false must be explicit (the boot warns).',
       properties: {
         enabled: { type: 'boolean', default: true },
         windowMs: { type: 'integer', minimum: 1000, default: 60000 },
@@ -69,6 +73,11 @@ export const kernelConfigSchema: JsonSchema = {
         warning: {
           type: 'object', additionalProperties: false, default: {},
           properties: { threshold: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.9 }, header: { type: 'string', default: 'X-RateLimit-Warning' } },
+        },
+        authFailures: {
+          type: 'object', additionalProperties: false, default: {},
+          description: 'Failed authentications (401 from any scheme) allowed per client IP; past it, 429 without authenticating.',
+          properties: { limit: { type: 'integer', minimum: 1, default: 20 }, windowMs: { type: 'integer', minimum: 1000, default: 60000 } },
         },
       },
     },
@@ -95,7 +104,8 @@ export interface KernelConfig {
   name: string;
   server: {
     host: string; port: number; basePath: string; envelope: 'plain' | 'success'; bodyLimitBytes: number;
-    shutdownTimeoutMs: number; publicUrl?: string; trustProxy: boolean; validateResponses: boolean;
+    shutdownTimeoutMs: number; requestTimeoutMs: number; headersTimeoutMs: number; keepAliveTimeoutMs: number; maxConnections: number;
+    publicUrl?: string; trustProxy: boolean; validateResponses: boolean;
     compression: { enabled: boolean; thresholdBytes: number };
     cors: { enabled: boolean; origins: string[]; credentials: boolean; maxAgeSeconds: number };
     docs: { enabled: boolean; title?: string };
@@ -103,7 +113,7 @@ export interface KernelConfig {
   database: { driver: 'sqlite' | 'postgresql' | 'mongodb'; url: string; migrate: 'auto' | 'check' | 'off'; debug: boolean; poolMax: number };
   adapters: Record<string, { use: string; [option: string]: unknown }>;
   plugins: Record<string, { enabled?: boolean; [option: string]: unknown }>;
-  rateLimit: { enabled: boolean; windowMs: number; defaultTier: string; tiers: Record<string, number>; warning: { threshold: number; header: string } };
+  rateLimit: { enabled: boolean; windowMs: number; defaultTier: string; tiers: Record<string, number>; warning: { threshold: number; header: string }; authFailures: { limit: number; windowMs: number } };
   log: { level: string; requests: boolean };
   telemetry: { enabled: boolean; serviceName?: string; exporter: 'console' | 'otlp' | 'memory' | 'none'; endpoint?: string };
 }

@@ -4,6 +4,7 @@ import type { AdapterDefinition, JsonSchema } from '../ports/adapter.ts';
 import type { PluginDefinition } from '../plugin.ts';
 import { kernelConfigSchema, type KernelConfig } from './schema.ts';
 import { ConfigError } from './problems.ts';
+import { kernelRules } from './rules.ts';
 import { isPlainObject } from './merge.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
@@ -32,6 +33,7 @@ export function validateConfig(raw: Record<string, unknown>, catalogs: Catalogs,
   const reported = new Set(earlier.map((p) => p.path));
   const config = structuredClone(raw);
   check(ajv, kernelConfigSchema, config, '', problems);
+  problems.push(...kernelRules(config));
 
   const adapters = (config.adapters ?? {}) as Record<string, unknown>;
   for (const [port, section] of Object.entries(adapters)) {

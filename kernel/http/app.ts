@@ -8,6 +8,7 @@ import { AppError } from '../errors.ts';
 import type { KernelConfig } from '../config/schema.ts';
 import type { IdGenerator } from '../ports/ids.ts';
 import { renderError, toAppError } from './render.ts';
+import { securityHeaders } from './securityHeaders.ts';
 
 export interface AppParts {
   config: KernelConfig;
@@ -36,6 +37,7 @@ export function createApp(parts: AppParts): Koa {
   const envelope = config.server.envelope;
   const logRequests = config.log.requests;
 
+  app.use(securityHeaders());
   app.use(async function requestBoundary(ctx: Context, next: Next) {
     const started = performance.now();
     const incoming = ctx.get('x-request-id');
@@ -59,7 +61,8 @@ export function createApp(parts: AppParts): Koa {
     const origins = config.server.cors.origins;
     app.use(cors({
       origin: origins.includes('*') ? '*' : (ctx: Context) => (origins.includes(ctx.get('origin')) ? ctx.get('origin') : ''),
-      credentials: config.server.cors.credentials,
+      // Never with "*": @koa/cors would then reflect any Origin with credentials (config validation refuses it too).
+      credentials: config.server.cors.credentials && !origins.includes('*'),
       maxAge: config.server.cors.maxAgeSeconds,
       keepHeadersOnError: false,
       exposeHeaders: ['X-Request-Id', 'Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'RateLimit', 'RateLimit-Policy'],

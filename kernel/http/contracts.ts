@@ -9,6 +9,8 @@ export type OpenApiDocument = OpenAPIV3_1.Document;
 export type OperationObject = OpenAPIV3_1.OperationObject & {
   'x-permissions'?: string[];
   'x-rate-limit'?: unknown;
+  /** The answer carries secrets: sent with `Cache-Control: no-store`. */
+  'x-sensitive'?: boolean;
 };
 
 export const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as const;
@@ -24,6 +26,8 @@ export interface OperationEntry {
   operation: OperationObject;
   /** Parameters from the path item and the operation, refs resolved. */
   parameters: OpenAPIV3_1.ParameterObject[];
+  /** The contract file that declares it, relative to the contracts directory. */
+  file?: string;
 }
 
 export interface MergedContract {
@@ -104,7 +108,9 @@ export function mergeContracts(options: {
           const claimant = opOwner.get(id);
           if (claimant) { problems.push(`operationId ${id}: claimed by plugins ${claimant} and ${plugin.name}`); continue; }
           opOwner.set(id, plugin.name);
-          operations.push({ plugin: plugin.name, operationId: id, method, path: servedPath, operation, parameters: [] });
+          // A file's top-level `security` is its operations' default (the merged document has none).
+          if (doc.security && operation.security === undefined) operation.security = doc.security;
+          operations.push({ plugin: plugin.name, operationId: id, method, path: servedPath, operation, parameters: [], file });
         }
         for (const op of operations.filter((o) => o.path === servedPath && o.plugin === plugin.name)) {
           op.parameters = mergeParameters(shared, (op.operation.parameters ?? []) as OpenAPIV3_1.ParameterObject[], document);

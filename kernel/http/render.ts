@@ -28,12 +28,32 @@ export function toAppError(err: unknown): { error: AppError; unexpected: boolean
   if (status === 413 || e?.type === 'entity.too.large') return { error: new AppError(413, 'PAYLOAD_TOO_LARGE', 'The request body is too large'), unexpected: false };
   if (e?.type === 'entity.parse.failed' || (status === 400 && e?.name === 'SyntaxError')) return { error: new AppError(400, 'MALFORMED_JSON', 'The request body is not valid JSON'), unexpected: false };
   if (e?.type === 'encoding.unsupported' || status === 415) return { error: new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'The request body encoding is not supported'), unexpected: false };
+  if (isDecodingFailure(err)) return { error: new AppError(400, 'MALFORMED_BODY', 'The request body could not be decoded as its Content-Encoding says'), unexpected: false };
   if (e?.type === 'request.aborted') return { error: new AppError(400, 'REQUEST_ABORTED', 'The request was aborted'), unexpected: false };
   if (typeof status === 'number' && status >= 400 && status < 500 && e.expose) {
     return { error: new AppError(status, 'BAD_REQUEST', e.message ?? 'Bad request'), unexpected: false };
   }
+  if (isUniqueViolation(err)) return { error: new AppError(409, 'CONFLICT', 'A resource with these values already exists'), unexpected: false };
   if (isDependencyFailure(err)) return { error: new AppError(503, 'SERVICE_UNAVAILABLE', 'A dependency is unavailable, retry later', { details: { retry_after: 5 }, headers: { 'Retry-After': '5' } }), unexpected: true };
   return { error: new AppError(500, 'INTERNAL_ERROR', 'An unexpected error occurred'), unexpected: true };
+}
+
+/** zlib (gzip, deflate) and brotli errors: `Content-Encoding: gzip` over a plain or truncated body. */
+function isDecodingFailure(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' && /^(Z_(DATA|BUF|NEED_DICT|STREAM)_ERROR|ERR__ERROR_\w+|ERR_BROTLI\w*)$/.test(code);
+}
+
+const UNIQUE_CODES = new Set<unknown>(['23505', 'SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY', 11000, 11001]);
+
+/** A unique-constraint violation on any driver: MikroORM's exception, pg 23505, SQLite/libsql, Mongo E11000. */
+function isUniqueViolation(err: unknown, depth = 0): boolean {
+  const e = err as { code?: unknown; name?: string; sqlState?: string; rawCode?: number; cause?: unknown; message?: string };
+  if (!e || depth > 3) return false;
+  if (e.name === 'UniqueConstraintViolationException') return true;
+  if (UNIQUE_CODES.has(e.code) || e.sqlState === '23505' || e.rawCode === 2067 || e.rawCode === 1555) return true;
+  if (typeof e.name === 'string' && /^Mongo/.test(e.name) && /^E11000 /.test(e.message ?? '')) return true;
+  return e.cause ? isUniqueViolation(e.cause, depth + 1) : false;
 }
 
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', '57P01', '57P03', '08006', '08001', '08004']);

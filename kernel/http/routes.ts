@@ -10,6 +10,7 @@ import { HttpRequestContext, type PluginRuntime } from './requestContext.ts';
 import { renderResult, type Envelope } from './render.ts';
 import { compileGuard, operationSecurity, type SecurityRequirement } from './security.ts';
 import { compileRateLimit } from './rateLimit.ts';
+import { AuthFailureBudget } from './authFailures.ts';
 import type { Authenticator } from '../plugin.ts';
 import type { RateLimiter } from '../ports/rateLimiter.ts';
 import type { KernelConfig } from '../config/schema.ts';
@@ -42,14 +43,16 @@ export function toRouterPath(path: string): string {
  */
 export function buildRouter(validator: ContractValidator, bound: BoundOperation[], options: RouteOptions): Router {
   const router = new Router();
+  const rl = options.rateLimit;
+  const failures = rl ? new AuthFailureBudget(rl.limiter, rl.config.authFailures) : undefined;
   for (const op of bound) {
-    const route = compileRoute(validator, op, options);
+    const route = compileRoute(validator, op, options, failures);
     router.register(toRouterPath(op.entry.path), [op.entry.method.toUpperCase()], route, { name: op.entry.operationId });
   }
   return router;
 }
 
-function compileRoute(validator: ContractValidator, op: BoundOperation, options: RouteOptions) {
+function compileRoute(validator: ContractValidator, op: BoundOperation, options: RouteOptions, failures?: AuthFailureBudget) {
   const { entry, handler, runtime } = op;
   const v: OperationValidators = validator.compile(entry, options.validateResponses);
   const mediaTypes = v.body ? [...v.body.keys()] : [];
@@ -60,13 +63,17 @@ function compileRoute(validator: ContractValidator, op: BoundOperation, options:
   const successStatuses = Object.keys(entry.operation.responses ?? {}).filter((s) => /^2\d\d$/.test(s)).map(Number).sort();
   const defaultStatus = successStatuses[0] ?? 200;
   const log = runtime.logger;
-  const guard = compileGuard(operationSecurity(entry, options.documentSecurity), options.schemes, entry.operationId);
+  // `x-sensitive: true`: the answer carries secrets (tokens, keys): never stored by a cache.
+  const sensitive = entry.operation['x-sensitive'] === true;
+  const checked = compileGuard(operationSecurity(entry, options.documentSecurity), options.schemes, entry.operationId);
+  const guard = checked && failures ? failures.wrap(checked) : checked;
   // `x-rate-limit: false` exempts an operation (health probes).
   const rateLimit = options.rateLimit && entry.operation['x-rate-limit'] !== false ? compileRateLimit(entry, options.rateLimit.limiter, options.rateLimit.config) : undefined;
 
   return async function operation(ctx: Context) {
     ctx.state.operationId = entry.operationId;
     ctx.state.routeTemplate = entry.path;
+    if (sensitive) ctx.state.sensitive = true;
     const principal = guard ? await guard({ headers: ctx.headers, ip: ctx.ip }) : undefined;
     if (rateLimit) await rateLimit(ctx, principal);
     const req: HandlerRequest = { params: ctx.params ?? {}, query: {}, body: undefined, headers: ctx.headers };

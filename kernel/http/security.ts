@@ -12,6 +12,19 @@ export function hasPermissions(principal: Pick<Principal, 'permissions'>, requir
   return required.every((p) => principal.permissions.includes(p));
 }
 
+const missing = new WeakSet<object>();
+
+/** The 401 for a request that presented no credential at all (not a failed authentication). */
+function missingCredential(): AppError {
+  const e = errors.unauthorized();
+  missing.add(e);
+  return e;
+}
+
+export function isMissingCredential(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && missing.has(err);
+}
+
 export interface OperationSecurity {
   /** Alternatives, each a list of scheme names that must all authenticate. Empty: public. */
   alternatives: string[][];
@@ -55,7 +68,7 @@ export function compileGuard(security: OperationSecurity, schemes: Map<string, A
     if (!principal) {
       if (rejection) throw rejection;
       if (optional) return undefined;
-      throw errors.unauthorized();
+      throw missingCredential();
     }
     assertCredentialAllowed(principal, security.credentials);
     if (permissions.length && !hasPermissions(principal, permissions)) {

@@ -24,17 +24,13 @@ export interface OperationValidators {
  * arrive as text) and one that never coerces (JSON bodies and responses keep their types).
  */
 export class ContractValidator {
-  private coercing: Ajv2020;
-  private strict: Ajv2020;
+  private coercing: BoundedCompiler;
+  private strict: BoundedCompiler;
 
   constructor(private document: OpenApiDocument) {
     const components = { $id: CONTRACT_ID, components: rewriteRefs(document.components ?? {}) };
-    this.coercing = new Ajv2020({ allErrors: true, strict: false, coerceTypes: 'array', useDefaults: true });
-    this.strict = new Ajv2020({ allErrors: true, strict: false, coerceTypes: false, useDefaults: true });
-    for (const ajv of [this.coercing, this.strict]) {
-      addFormats(ajv);
-      ajv.addSchema(components);
-    }
+    this.coercing = new BoundedCompiler({ coerceTypes: 'array' }, components);
+    this.strict = new BoundedCompiler({ coerceTypes: false }, components);
   }
 
   compile(entry: OperationEntry, withResponses: boolean): OperationValidators {
@@ -89,9 +85,77 @@ function rewriteRefs<T>(node: T): T {
   return node;
 }
 
-/** ajv errors as field-level details: `{ field: "body.title", message, code: "maxLength" }`. */
+/** At most this many field-level details are listed; a last `code: "truncated"` entry says more were found. */
+export const MAX_DETAILS = 20;
+/** Inputs up to this many values get every problem listed (up to MAX_DETAILS); larger ones stop at the first. */
+const FULL_CHECK_MAX_NODES = 2000;
+const TRUNCATED: ErrorObject = { keyword: 'truncated', instancePath: '', schemaPath: '', params: {}, message: `more problems were found; at most ${MAX_DETAILS} are listed` };
+
+/**
+ * Compiles each schema for a cheap first pass (ajv stops at the first error), and, on first
+ * failure, an `allErrors` one used only for inputs small enough that listing every problem
+ * is cheap. A 1 MB body of 500,000 wrong items costs one failed check, not 500,000 errors.
+ * The returned function behaves as ajv's: `false` and `.errors` set, read right after the call.
+ */
+class BoundedCompiler {
+  private fast: Ajv2020;
+  private full?: Ajv2020;
+
+  constructor(private options: { coerceTypes: 'array' | false }, private components: object) {
+    this.fast = this.ajv(false);
+  }
+
+  private ajv(allErrors: boolean): Ajv2020 {
+    const ajv = new Ajv2020({ allErrors, strict: false, coerceTypes: this.options.coerceTypes, useDefaults: true });
+    addFormats(ajv);
+    ajv.addSchema(this.components);
+    return ajv;
+  }
+
+  compile(schema: object): ValidateFunction {
+    const fast = this.fast.compile(schema);
+    let full: ValidateFunction | undefined;
+    const check = ((data: unknown) => {
+      if (fast(data)) { check.errors = null; return true; }
+      if (nodesAtMost(data, FULL_CHECK_MAX_NODES)) {
+        full ??= (this.full ??= this.ajv(true)).compile(schema);
+        check.errors = full(data) ? fast.errors : full.errors;
+      } else {
+        check.errors = [...(fast.errors ?? []), TRUNCATED];
+      }
+      return false;
+    }) as ValidateFunction;
+    return check;
+  }
+}
+
+/** Whether `data` holds at most `max` values, counted with an early exit. */
+function nodesAtMost(data: unknown, max: number): boolean {
+  let budget = max;
+  const stack: unknown[] = [data];
+  while (stack.length) {
+    const node = stack.pop();
+    if (--budget < 0) return false;
+    if (Array.isArray(node)) {
+      if (node.length > budget) return false;
+      for (const v of node) if (v && typeof v === 'object') stack.push(v); else budget--;
+    } else if (node && typeof node === 'object') {
+      for (const key in node) {
+        if (--budget < 0) return false;
+        const v = (node as Record<string, unknown>)[key];
+        if (v && typeof v === 'object') stack.push(v);
+      }
+    }
+  }
+  return budget >= 0;
+}
+
+/** ajv errors as field-level details: `{ field: "body.title", message, code: "maxLength" }`, at most MAX_DETAILS and a marker. */
 export function toDetails(errors: ErrorObject[] | null | undefined, location: string): ErrorDetail[] {
-  return (errors ?? []).map((e) => {
+  let list = errors ?? [];
+  if (list.length > MAX_DETAILS) list = [...list.slice(0, MAX_DETAILS).filter((e) => e.keyword !== 'truncated'), TRUNCATED];
+  return list.map((e) => {
+    if (e.keyword === 'truncated') return { field: location, message: e.message!, code: 'truncated' };
     const segments = e.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
     if (e.keyword === 'required') segments.push((e.params as { missingProperty: string }).missingProperty);
     if (e.keyword === 'additionalProperties') segments.push((e.params as { additionalProperty: string }).additionalProperty);

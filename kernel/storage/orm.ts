@@ -52,8 +52,9 @@ function queryLogger(_options: unknown, logger: Logger, onQuery: (e: QueryEvent)
       if (namespace === 'query') onQuery({ query: context?.query ?? message, tookMs: context?.took });
       logger.trace({ orm: namespace }, message);
     },
-    error(namespace: string, message: string) { logger.error({ orm: namespace }, message); },
-    warn(namespace: string, message: string) { logger.warn({ orm: namespace }, message); },
+    // MikroORM's messages carry SQL with parameter values inlined: verbatim at debug only.
+    error(namespace: string, message: string) { logger.error({ orm: namespace }, 'orm error'); logger.debug({ orm: namespace }, message); },
+    warn(namespace: string, message: string) { logger.warn({ orm: namespace }, 'orm warning'); logger.debug({ orm: namespace }, message); },
     logQuery(context: { query: string; took?: number }) { onQuery({ query: context.query, tookMs: context.took }); },
     setDebugMode() {},
     isEnabled(namespace: string) { return namespace === 'query'; },

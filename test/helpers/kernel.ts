@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import pino from 'pino';
 import { createKernel, loadConfig } from '../../scripts/kernel.ts';
 import { deepMerge } from '../../kernel/config/merge.ts';
-import type { Kernel } from '../../kernel/boot.ts';
+import { createLogger, type Kernel } from '../../kernel/boot.ts';
 import type { Clock } from '../../kernel/ports/clock.ts';
 
 export interface TestResponse {
@@ -32,12 +32,14 @@ export function tempSqliteUrl(): string {
  * Boots a kernel on a random port with the embedded default plus `overrides`, a silent
  * logger and response validation on (every response is checked against the contract).
  */
-export async function startKernel(overrides: Record<string, unknown> = {}, extra: { clock?: Clock } = {}): Promise<TestKernel> {
+export async function startKernel(overrides: Record<string, unknown> = {}, extra: { clock?: Clock; logLines?: string[] } = {}): Promise<TestKernel> {
   const dbUrl = tempSqliteUrl();
   // Rate limiting is off so suites are not throttled; the rate-limit suite turns it on.
   const base = { server: { port: 0, host: '127.0.0.1', validateResponses: true }, database: { url: dbUrl }, log: { level: 'silent' }, rateLimit: { enabled: false } };
   const config = loadConfig({ env: {}, overrides: deepMerge(base, overrides) });
-  const kernel = await createKernel(config, { logger: pino({ level: 'silent' }), clock: extra.clock }).catch((e) => {
+  // `logLines`: the kernel's own logger (serializers, redaction) at `log.level`, every line captured.
+  const logger = extra.logLines ? createLogger(config, capturingDestination(extra.logLines)) : pino({ level: 'silent' });
+  const kernel = await createKernel(config, { logger, clock: extra.clock }).catch((e) => {
     // uvu swallows errors thrown in before() hooks; print them so a failed boot is diagnosable.
     console.error('startKernel failed:', e);
     throw e;
@@ -81,4 +83,9 @@ export function assertError(res: TestResponse, status: number, code?: string): v
   assert.ok('details' in e, 'details is present (null when empty)');
   assert.not.match(res.text, /\bat .+:\d+:\d+\)/, 'no stack trace in the response');
   if (code) assert.is(e.code, code);
+}
+
+/** A pino destination that keeps every log line (for "no secret in any log line" checks). */
+export function capturingDestination(lines: string[]): { write(line: string): void } {
+  return { write: (line: string) => { lines.push(line); } };
 }

@@ -1,0 +1,58 @@
+import { AppError } from '../errors.ts';
+import { isMissingCredential } from './security.ts';
+import type { Principal } from '../plugin.ts';
+import type { RateLimiter, RateLimitPolicy } from '../ports/rateLimiter.ts';
+
+type Guard = (input: { headers: Record<string, string | string[] | undefined>; ip: string }) => Promise<Principal | undefined>;
+
+/** IPs this process saw refused, so a flood is turned away before any credential is checked. */
+const MAX_BLOCKED = 10_000;
+
+/**
+ * Failed authentications (a 401 from any scheme; not a request with no credential) count against the caller's IP on the
+ * RateLimiter port, so the budget is shared by every instance on Redis. Past the budget the
+ * caller gets 429 instead of 401, and until the refusal runs out this process answers 429
+ * without authenticating at all. Successful requests cost nothing extra.
+ */
+export class AuthFailureBudget {
+  private blocked = new Map<string, number>();
+
+  constructor(private limiter: RateLimiter, private policy: RateLimitPolicy, private now: () => number = Date.now) {}
+
+  /** Wraps an operation's guard: same input and result, 401s counted, floods refused. */
+  wrap(guard: Guard): Guard {
+    return async (input) => {
+      this.refuseIfBlocked(input.ip);
+      try {
+        return await guard(input);
+      } catch (e) {
+        if (e instanceof AppError && e.status === 401 && !isMissingCredential(e)) await this.count(input.ip);
+        throw e;
+      }
+    };
+  }
+
+  private refuseIfBlocked(ip: string) {
+    const until = this.blocked.get(ip);
+    if (until === undefined) return;
+    const left = until - this.now();
+    if (left > 0) throw refusal(left);
+    this.blocked.delete(ip);
+  }
+
+  private async count(ip: string) {
+    const decision = await this.limiter.consume(`auth-failures:ip:${ip}`, this.policy);
+    if (decision.allowed) return;
+    if (this.blocked.size >= MAX_BLOCKED) this.blocked.delete(this.blocked.keys().next().value!);
+    this.blocked.set(ip, this.now() + decision.retryAfterMs);
+    throw refusal(decision.retryAfterMs);
+  }
+}
+
+function refusal(retryAfterMs: number): AppError {
+  const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  return new AppError(429, 'RATE_LIMITED', `Too many failed authentications from this address: retry in ${seconds} s`, {
+    details: { retry_after: seconds, reason: 'authentication_failures' },
+    headers: { 'Retry-After': String(seconds) },
+  });
+}
