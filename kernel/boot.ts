@@ -22,6 +22,7 @@ import { Migrator } from './storage/migrations.ts';
 import { ContractValidator } from './http/validation.ts';
 import { buildRouter, type BoundOperation } from './http/routes.ts';
 import { createApp } from './http/app.ts';
+import { idempotencyFor } from './http/idempotency.ts';
 import { docsRoutes } from './http/docs.ts';
 import { documentForEnvelope } from './http/envelope.ts';
 import type { PluginRuntime } from './http/requestContext.ts';
@@ -129,6 +130,7 @@ export class Kernel {
       bodyLimitBytes: config.server.bodyLimitBytes,
       validateResponses: config.server.validateResponses,
       orm: this.orm,
+      idempotency: idempotencyFor(this.plan.contract.operations, this.root.hasRegistration('cache') ? (this.root.cradle.cache as Cache) : undefined, config, this.logger),
     });
     this.app = createApp({
       config,
