@@ -23,6 +23,7 @@ import { ContractValidator } from './http/validation.ts';
 import { buildRouter, type BoundOperation } from './http/routes.ts';
 import { createApp } from './http/app.ts';
 import { idempotencyFor } from './http/idempotency.ts';
+import { pluginObservers, requestWatcher } from './http/observers.ts';
 import { docsRoutes } from './http/docs.ts';
 import { documentForEnvelope } from './http/envelope.ts';
 import type { PluginRuntime } from './http/requestContext.ts';
@@ -140,6 +141,7 @@ export class Kernel {
       extraRoutes: docsRoutes(documentForEnvelope(this.plan.contract.document, config.server.envelope), { enabled: config.server.docs.enabled, title: config.server.docs.title ?? config.name }),
       isExtraRoute: (path) => path === '/openapi.json' || path.startsWith('/docs'),
       around: this.telemetry?.httpSpan,
+      watch: requestWatcher(pluginObservers(this.plan.plugins, (name) => this.runtimes.get(name)!.container.cradle), this.logger),
     });
     await this.startSubscribers();
     this.outbox?.start();

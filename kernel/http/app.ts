@@ -22,6 +22,8 @@ export interface AppParts {
   around?: (ctx: Context, next: Next) => Promise<void>;
   /** Middleware between CORS/compression and routing: rate limit, authentication. */
   before?: Array<(ctx: Context, next: Next) => Promise<void>>;
+  /** Called at the start of each request when anything observes requests (observers, metrics); absent otherwise. */
+  watch?: (ctx: Context, startedAt: number) => void;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -35,9 +37,11 @@ export function createApp(parts: AppParts): Koa {
   const app = new Koa({ proxy: config.server.trustProxy });
   const envelope = config.server.envelope;
   const logRequests = config.log.requests;
+  const watch = parts.watch;
 
   app.use(async function requestBoundary(ctx: Context, next: Next) {
     const started = performance.now();
+    if (watch) watch(ctx, started);
     const incoming = ctx.get('x-request-id');
     const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : ids.next();
     ctx.state.requestId = requestId;
