@@ -21,3 +21,5 @@ export type { RateLimiter, RateLimitPolicy, RateLimitDecision } from './ports/ra
 export type { Mailer, MailMessage } from './ports/mailer.ts';
 export { hasPermissions } from './http/security.ts';
 export type { FinishedRequest, RequestObserver, RequestObserverDefinition } from './http/observers.ts';
+export type { PluginMetrics, MetricOptions } from './metrics/metrics.ts';
+export type { Counter, Gauge, Histogram } from 'prom-client';
