@@ -27,10 +27,14 @@ export interface IdempotencyOptions {
 }
 
 /** Runs `run` (which renders the response into `ctx`) under the request's Idempotency-Key, if any. */
-export type IdempotentRunner = (ctx: Context, principal: Principal | undefined, body: unknown, run: () => Promise<void>) => Promise<void>;
+export type IdempotentRunner = (
+  ctx: Context, principal: Principal | undefined, body: unknown, run: () => Promise<void>,
+) => Promise<void>;
 
 interface Running { state: 'running'; fingerprint: string; lease: string }
-interface Stored { state: 'done'; fingerprint: string; status: number; headers: Record<string, string>; body: unknown }
+interface Stored {
+  state: 'done'; fingerprint: string; status: number; headers: Record<string, string | string[]>; body: unknown;
+}
 
 /** Stripe allows up to 255 characters; visible ASCII keeps keys safe in logs and headers. */
 const KEY = /^[\x21-\x7e]{1,255}$/;
@@ -45,7 +49,8 @@ export function idempotencyRunner(options: IdempotencyOptions): IdempotentRunner
     const header = ctx.get('idempotency-key');
     if (!header) return run();
     if (!KEY.test(header)) {
-      throw errors.validation([{ field: 'header.idempotency-key', message: 'must be 1 to 255 visible ASCII characters', code: 'pattern' }]);
+      const message = 'must be 1 to 255 visible ASCII characters';
+      throw errors.validation([{ field: 'header.idempotency-key', message, code: 'pattern' }]);
     }
     const scope = principal ? `${principal.type}:${principal.id}` : `ip:${ctx.ip}`;
     const key = CACHE_PREFIX + sha256(JSON.stringify([scope, header]));
@@ -61,18 +66,21 @@ export function idempotencyRunner(options: IdempotencyOptions): IdempotentRunner
         throw inProgress();
       }
       if (found.fingerprint !== fingerprint) {
-        throw new AppError(422, 'IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request', { details: { header: 'Idempotency-Key' } });
+        throw new AppError(422, 'IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request', {
+          details: { header: 'Idempotency-Key' },
+        });
       }
       if (found.state === 'running') throw inProgress();
       replay(ctx, found);
       return;
     }
 
+    const operationId = ctx.state.operationId as string;
     const renew = setInterval(() => {
       cache.compareAndSet(key, lease, lease, { ttlMs: leaseMs })
-        .then((held) => { if (!held) logger.warn({ operationId: ctx.state.operationId }, 'idempotency lease lost while the request ran'); })
-        .catch((err) => logger.warn({ err, operationId: ctx.state.operationId }, 'idempotency lease renewal failed'));
-    }, Math.max(1000, Math.floor(leaseMs / 3)));
+        .then((held) => { if (!held) logger.warn({ operationId }, 'idempotency lease lost while the request ran'); })
+        .catch((err) => logger.warn({ err, operationId }, 'idempotency lease renewal failed'));
+    }, Math.max(250, Math.floor(leaseMs / 3)));
     renew.unref();
     const before = { ...ctx.response.headers };
     try {
@@ -91,19 +99,21 @@ export function idempotencyRunner(options: IdempotencyOptions): IdempotentRunner
       await release(key, lease);
       return;
     }
-    const stored: Stored = { state: 'done', fingerprint, status: ctx.status, headers: changedHeaders(before, ctx.response.headers), body: ctx.body ?? null };
+    const headers = changedHeaders(before, ctx.response.headers);
+    const stored: Stored = { state: 'done', fingerprint, status: ctx.status, headers, body: ctx.body ?? null };
     try {
       if (!(await cache.compareAndSet(key, lease, stored, { ttlMs }))) {
-        logger.warn({ operationId: ctx.state.operationId }, 'idempotency lease expired before the response was stored');
+        logger.warn({ operationId }, 'idempotency lease expired before the response was stored');
       }
     } catch (err) {
       // The operation's effects are committed: answer, and let the lease expire.
-      logger.warn({ err, operationId: ctx.state.operationId }, 'storing an idempotent response failed');
+      logger.warn({ err, operationId }, 'storing an idempotent response failed');
     }
   };
 
   async function release(key: string, lease: Running) {
-    await cache.compareAndDelete(key, lease).catch((err) => logger.warn({ err }, 'releasing an idempotency key failed'));
+    await cache.compareAndDelete(key, lease)
+      .catch((err) => logger.warn({ err }, 'releasing an idempotency key failed'));
   }
 }
 
@@ -146,15 +156,20 @@ function isStorable(body: unknown): boolean {
   return !Buffer.isBuffer(body) && !ArrayBuffer.isView(body) && typeof (body as { pipe?: unknown }).pipe !== 'function';
 }
 
-function changedHeaders(before: Record<string, unknown>, after: Record<string, unknown>): Record<string, string> {
-  const out: Record<string, string> = {};
+/** The headers the operation set or changed (Set-Cookie stays a list). */
+function changedHeaders(before: Record<string, unknown>, after: Record<string, unknown>) {
+  const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(after)) {
     if (NOT_STORED.has(name) || value === undefined) continue;
-    const text = Array.isArray(value) ? value.join(', ') : String(value);
-    const was = before[name];
-    if (was === undefined || (Array.isArray(was) ? was.join(', ') : String(was)) !== text) out[name] = text;
+    const now = headerValue(value)!;
+    if (JSON.stringify(now) !== JSON.stringify(headerValue(before[name]))) out[name] = now;
   }
   return out;
+}
+
+function headerValue(v: unknown): string | string[] | undefined {
+  if (v === undefined) return undefined;
+  return Array.isArray(v) ? v.map(String) : String(v);
 }
 
 function sha256(text: string): string {
@@ -166,6 +181,8 @@ export function stableJson(value: unknown): string {
   if (value === undefined) return '';
   if (value === null || typeof value !== 'object') return JSON.stringify(value);
   if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : stableJson(v))).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
 }

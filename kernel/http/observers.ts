@@ -76,7 +76,9 @@ interface Named { name: string; observe: RequestObserver; pending: number; dropp
  * The per-request watch for the app's boundary, or undefined when nobody observes: then
  * requests pay one branch and build nothing.
  */
-export function requestWatcher(observers: Array<{ name: string; observe: RequestObserver }>, logger: Logger, hooks?: RequestHooks): RequestWatch | undefined {
+export function requestWatcher(
+  observers: Array<{ name: string; observe: RequestObserver }>, logger: Logger, hooks?: RequestHooks,
+): RequestWatch | undefined {
   if (!observers.length && !hooks) return undefined;
   const named: Named[] = observers.map((o) => ({ ...o, pending: 0, dropped: 0 }));
   const log = logger.child({ component: 'observers' });
@@ -119,7 +121,9 @@ export function requestWatcher(observers: Array<{ name: string; observe: Request
 
 function notify(o: Named, request: FinishedRequest, log: Logger) {
   if (o.pending >= MAX_PENDING) {
-    if (o.dropped++ % MAX_PENDING === 0) log.warn({ observer: o.name, dropped: o.dropped }, 'observer is not keeping up: dropping requests');
+    if (o.dropped++ % MAX_PENDING === 0) {
+      log.warn({ observer: o.name, dropped: o.dropped }, 'observer is not keeping up: dropping requests');
+    }
     return;
   }
   const began = performance.now();
@@ -131,7 +135,9 @@ function notify(o: Named, request: FinishedRequest, log: Logger) {
     return;
   }
   const blocked = performance.now() - began;
-  if (blocked > SLOW_SYNC_MS) log.warn({ observer: o.name, ms: Math.round(blocked) }, 'observer is slow (blocked the event loop)');
+  if (blocked > SLOW_SYNC_MS) {
+    log.warn({ observer: o.name, ms: Math.round(blocked) }, 'observer is slow (blocked the event loop)');
+  }
   if (!result || typeof (result as Promise<void>).then !== 'function') return;
   o.pending++;
   (result as Promise<void>).then(
@@ -159,5 +165,8 @@ export function pluginObservers(
   plugins: Array<{ name: string; observers?: RequestObserverDefinition[] }>,
   cradleOf: (plugin: string) => Record<string, unknown>,
 ): Array<{ name: string; observe: RequestObserver }> {
-  return plugins.flatMap((p) => (p.observers ?? []).map((o) => ({ name: `${p.name}.${o.name}`, observe: o.create(cradleOf(p.name)) })));
+  return plugins.flatMap((p) => (p.observers ?? []).map((o) => ({
+    name: `${p.name}.${o.name}`,
+    observe: o.create(cradleOf(p.name)),
+  })));
 }

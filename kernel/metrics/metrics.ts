@@ -18,7 +18,9 @@ export interface MetricOptions<L extends string> {
 export interface PluginMetrics {
   counter<L extends string = string>(options: MetricOptions<L>): Counter<L>;
   /** `collect` runs at each scrape, to set the gauge from a source of truth. */
-  gauge<L extends string = string>(options: MetricOptions<L> & { collect?: (this: Gauge<L>) => void | Promise<void> }): Gauge<L>;
+  gauge<L extends string = string>(
+    options: MetricOptions<L> & { collect?: (this: Gauge<L>) => void | Promise<void> },
+  ): Gauge<L>;
   histogram<L extends string = string>(options: MetricOptions<L> & { buckets?: number[] }): Histogram<L>;
 }
 
@@ -54,7 +56,9 @@ export class KernelMetrics {
       finished: (r: FinishedRequest) => {
         inFlight.dec();
         // Unmatched paths share one label value, so a scanner cannot blow up the series count.
-        duration.observe({ method: r.method, route: r.route ?? 'none', operation: r.operationId ?? 'none', status: String(r.status) }, r.durationMs / 1000);
+        const route = r.route ?? 'none';
+        const labels = { method: r.method, route, operation: r.operationId ?? 'none', status: String(r.status) };
+        duration.observe(labels, r.durationMs / 1000);
       },
     };
     const calls = new Histogram<AdapterLabel | 'outcome'>({
@@ -64,7 +68,10 @@ export class KernelMetrics {
       buckets: [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     });
-    const errors = new Counter<AdapterLabel>({ name: 'kernel_adapter_call_errors_total', help: 'Adapter calls that failed', labelNames: ['port', 'adapter', 'method'], registers });
+    const errors = new Counter<AdapterLabel>({
+      name: 'kernel_adapter_call_errors_total', help: 'Adapter calls that failed',
+      labelNames: ['port', 'adapter', 'method'], registers,
+    });
     this.adapterCalls = measuredWrapper((info, seconds, failed) => {
       const labels = { port: info.port, adapter: info.adapter, method: info.method };
       calls.observe({ ...labels, outcome: failed ? 'error' : 'ok' }, seconds);
@@ -88,10 +95,13 @@ export class KernelMetrics {
       },
     });
     new Gauge({
-      name: 'kernel_outbox_lag_seconds', help: 'Age of the oldest unpublished outbox event (relay lag); 0 when none', registers,
+      name: 'kernel_outbox_lag_seconds', registers,
+      help: 'Age of the oldest unpublished outbox event (relay lag); 0 when none',
       async collect() {
         try {
-          const oldest = await orm.em.fork().findOne<OutboxRow>('KernelOutbox', { publishedAt: null }, { orderBy: { id: 'asc' } as never });
+          const em = orm.em.fork();
+          const orderBy = { id: 'asc' } as never;
+          const oldest = await em.findOne<OutboxRow>('KernelOutbox', { publishedAt: null }, { orderBy });
           this.set(oldest ? Math.max(0, (clock.now() - new Date(oldest.occurredAt).getTime()) / 1000) : 0);
         } catch (err) {
           log.warn({ err }, 'metrics: reading the outbox lag failed');
@@ -105,7 +115,9 @@ export class KernelMetrics {
     const prefix = `${plugin.replace(/[^A-Za-z0-9_]/g, '_')}_`;
     const registry = this.registry;
     function make<M>(kind: string, Type: new (config: never) => M, options: MetricOptions<string>): M {
-      if (!options.name.startsWith(prefix)) throw new Error(`plugin ${plugin} may only define metrics named ${prefix}*, not ${options.name}`);
+      if (!options.name.startsWith(prefix)) {
+        throw new Error(`plugin ${plugin} may only define metrics named ${prefix}*, not ${options.name}`);
+      }
       const existing = registry.getSingleMetric(options.name);
       if (existing) {
         if (existing instanceof Type) return existing as M;

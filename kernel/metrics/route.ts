@@ -15,8 +15,12 @@ const LOOPBACK = ['127.0.0.0/8', '::1/128'];
  * - both: both; neither: loopback clients only.
  * The client address is the socket's unless `server.trustProxy`.
  */
-export function metricsRoute(registry: Registry, config: KernelConfig['metrics'], servedPaths: string[]): (ctx: Context, next: Next) => Promise<void> {
-  if (servedPaths.includes(config.path)) throw new BootError([`metrics.path ${config.path}: also a path of the contract; choose another`]);
+export function metricsRoute(
+  registry: Registry, config: KernelConfig['metrics'], servedPaths: string[],
+): (ctx: Context, next: Next) => Promise<void> {
+  if (servedPaths.includes(config.path)) {
+    throw new BootError([`metrics.path ${config.path}: also a path of the contract; choose another`]);
+  }
   const token = config.token ? digest(config.token) : undefined;
   const cidrs = config.allowCidrs.length ? config.allowCidrs : token ? [] : LOOPBACK;
   const allowed = cidrs.length ? networkList(cidrs) : undefined;
@@ -27,7 +31,9 @@ export function metricsRoute(registry: Registry, config: KernelConfig['metrics']
     if (token) {
       const match = /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'));
       if (!match || !timingSafeEqual(digest(match[1]), token)) {
-        throw new AppError(401, 'UNAUTHORIZED', 'A valid metrics bearer token is required', { headers: { 'WWW-Authenticate': 'Bearer realm="metrics"' } });
+        throw new AppError(401, 'UNAUTHORIZED', 'A valid metrics bearer token is required', {
+          headers: { 'WWW-Authenticate': 'Bearer realm="metrics"' },
+        });
       }
     }
     ctx.set('Cache-Control', 'no-store');
@@ -49,7 +55,8 @@ export function networkList(cidrs: string[]): (ip: string) => boolean {
     const [address, bits, extra] = cidr.split('/');
     const family = isIP(address);
     const prefix = bits === undefined ? (family === 6 ? 128 : 32) : Number(bits);
-    if (!family || extra !== undefined || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 6 ? 128 : 32)) {
+    const maxBits = family === 6 ? 128 : 32;
+    if (!family || extra !== undefined || !Number.isInteger(prefix) || prefix < 0 || prefix > maxBits) {
       problems.push(`metrics.allowCidrs[${i}]: "${cidr}" is not an IPv4 or IPv6 address or CIDR`);
       return;
     }
