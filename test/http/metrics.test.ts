@@ -12,6 +12,7 @@ import { assertError, request, startKernel, tempSqliteUrl, type TestKernel } fro
 import { createKernel, loadConfig } from '../../scripts/kernel.ts';
 import pino from 'pino';
 import { bootCustom } from '../helpers/custom.ts';
+import { testDatabases } from '../helpers/databases.ts';
 
 const TOKEN = 'metrics-token-0123456789abcdef';
 const auth = { authorization: `Bearer ${TOKEN}` };
@@ -35,10 +36,9 @@ const valueOf = (m: PromMetrics, name: string, labels: Record<string, string> = 
   samples(m, name).find((d) => Object.entries(labels).every(([k, v]) => d.labels[k] === v))?.value;
 
 // ---- The embedded default with metrics on and a token.
-const clock = new ManualClock(Date.now());
 const s = suite<{ k: TestKernel }>('http: /metrics on the default deployment');
 s.before(async (ctx) => {
-  ctx.k = await startKernel({ metrics: { enabled: true, token: TOKEN } }, { clock });
+  ctx.k = await startKernel({ metrics: { enabled: true, token: TOKEN } });
 });
 s.after(async (ctx) => { await ctx.k.stop(); });
 
@@ -88,21 +88,34 @@ s('adapter call durations are recorded through the decorators', async ({ k }) =>
   assert.ok(countOf(await scrape(k.url), 'kernel_adapter_call_duration_seconds', labels) >= before + 1);
 });
 
-s('outbox pending rows and relay lag are read from the outbox table', async ({ k }) => {
-  await k.kernel.outbox!.idle();
-  let m = await scrape(k.url);
-  assert.is(valueOf(m, 'kernel_outbox_pending_events'), 0);
-  assert.is(valueOf(m, 'kernel_outbox_lag_seconds'), 0);
-  await k.kernel.outbox!.stop(); // the relay is down: events wait in the outbox
-  await k.request('POST', '/v1/notes', { body: { title: 'queued 1' } });
-  await k.request('POST', '/v1/notes', { body: { title: 'queued 2' } });
-  clock.advance(7_000);
-  m = await scrape(k.url);
-  assert.is(valueOf(m, 'kernel_outbox_pending_events'), 2);
-  assert.is(valueOf(m, 'kernel_outbox_lag_seconds'), 7);
-});
-
 s.run();
+
+// ---- Outbox gauges, on every database driver that is available.
+for (const make of await testDatabases('metrics: outbox gauges')) {
+  const db = await make();
+  const o = suite(`http: /metrics outbox gauges (${db.driver})`);
+  o('outbox pending rows and relay lag are read from the outbox table', async () => {
+    const clock = new ManualClock(Date.now());
+    const k = await startKernel({ database: { driver: db.driver, url: db.url }, metrics: { enabled: true, token: TOKEN } }, { clock });
+    try {
+      await k.kernel.outbox!.idle();
+      let m = await scrape(k.url);
+      assert.is(valueOf(m, 'kernel_outbox_pending_events'), 0);
+      assert.is(valueOf(m, 'kernel_outbox_lag_seconds'), 0);
+      await k.kernel.outbox!.stop(); // the relay is down: events wait in the outbox
+      await k.request('POST', '/v1/notes', { body: { title: 'queued 1' } });
+      await k.request('POST', '/v1/notes', { body: { title: 'queued 2' } });
+      clock.advance(7_000);
+      m = await scrape(k.url);
+      assert.is(valueOf(m, 'kernel_outbox_pending_events'), 2);
+      assert.is(valueOf(m, 'kernel_outbox_lag_seconds'), 7);
+    } finally {
+      await k.stop();
+      await db.drop();
+    }
+  });
+  o.run();
+}
 
 // ---- Off, and network rules.
 const n = suite('http: /metrics access rules');
