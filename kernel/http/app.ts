@@ -66,7 +66,7 @@ export function createApp(parts: AppParts): Koa {
       credentials: config.server.cors.credentials,
       maxAge: config.server.cors.maxAgeSeconds,
       keepHeadersOnError: false,
-      exposeHeaders: ['X-Request-Id', 'Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'RateLimit', 'RateLimit-Policy', 'Idempotent-Replayed'],
+      exposeHeaders: ['X-Request-Id', 'Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'RateLimit', 'RateLimit-Policy'],
     }));
   }
   if (config.server.compression.enabled) {
