@@ -25,6 +25,10 @@ import { buildRouter, type BoundOperation } from './http/routes.ts';
 import { createApp } from './http/app.ts';
 import { checkRateLimitChoice } from './http/rateLimitChoice.ts';
 import { applyConnectionLimit, serverOptions } from './http/serverLimits.ts';
+import { idempotencyFor } from './http/idempotency.ts';
+import { pluginObservers, requestWatcher } from './http/observers.ts';
+import { KernelMetrics } from './metrics/metrics.ts';
+import { metricsRoute } from './metrics/route.ts';
 import { docsRoutes } from './http/docs.ts';
 import { documentForEnvelope } from './http/envelope.ts';
 import type { PluginRuntime } from './http/requestContext.ts';
@@ -64,6 +68,8 @@ export class Kernel {
   readonly runtimes = new Map<string, PluginRuntime>();
   /** The outbox relay, when the deployment has both a database and an event bus. */
   outbox?: OutboxRelay;
+  /** The Prometheus registry: plugin metrics always, the kernel's own and `/metrics` when `metrics.enabled`. */
+  metrics!: KernelMetrics;
   private adapters: Array<{ port: string; adapter: string; instance: AdapterLifecycle }> = [];
   private subscriptions: Subscription[] = [];
   private started: PluginDefinition[] = [];
@@ -93,6 +99,7 @@ export class Kernel {
     const clock = this.options.clock ?? systemClock;
     const ids = this.options.ids ?? uuidV7Ids;
     if (config.telemetry.enabled) this.telemetry = await (await import('./telemetry.ts')).startTelemetry(config);
+    this.metrics = new KernelMetrics(config.metrics, this.logger.child({ component: 'metrics' }));
 
     this.root.register({
       config: asValue(config),
@@ -110,6 +117,7 @@ export class Kernel {
     checkRateLimitChoice(config, this.logger);
     if (this.orm && this.usesOutbox()) {
       this.outbox = new OutboxRelay(this.orm, this.root.cradle.eventBus as EventBus, clock, this.logger.child({ component: 'outbox' }));
+      this.metrics.watchOutbox(this.orm, clock);
     }
 
     for (const plugin of this.plan.plugins) this.runtimes.set(plugin.name, this.pluginRuntime(plugin));
@@ -133,6 +141,7 @@ export class Kernel {
       bodyLimitBytes: config.server.bodyLimitBytes,
       validateResponses: config.server.validateResponses,
       orm: this.orm,
+      idempotency: idempotencyFor(this.plan.contract.operations, this.root.hasRegistration('cache') ? (this.root.cradle.cache as Cache) : undefined, config, this.logger),
     });
     this.app = createApp({
       config,
@@ -142,6 +151,8 @@ export class Kernel {
       extraRoutes: docsRoutes(documentForEnvelope(this.plan.contract.document, config.server.envelope), { enabled: config.server.docs.enabled, title: config.server.docs.title ?? config.name }),
       isExtraRoute: (path) => path === '/openapi.json' || path.startsWith('/docs'),
       around: this.telemetry?.httpSpan,
+      watch: requestWatcher(pluginObservers(this.plan.plugins, (name) => this.runtimes.get(name)!.container.cradle), this.logger, this.metrics.http),
+      before: config.metrics.enabled ? [metricsRoute(this.metrics.registry, config.metrics, Object.keys(this.plan.contract.document.paths ?? {}))] : undefined,
     });
     await this.startSubscribers();
     this.outbox?.start();
@@ -158,6 +169,7 @@ export class Kernel {
       const timed = def.local ? instance : decorateAdapter(instance, { port, adapter: use }, [timeoutWrapper(Number(timeoutMs ?? DEFAULT_TIMEOUT_MS))], NO_TIMEOUT[port]);
       const wrappers: CallWrapper[] = [];
       if (this.telemetry) wrappers.push(this.telemetry.adapterSpan);
+      if (this.metrics.adapterCalls) wrappers.push(this.metrics.adapterCalls);
       if (!def.local) wrappers.push(unavailableWrapper);
       this.root.register(port, asValue(decorateAdapter(timed, { port, adapter: use }, wrappers)));
     }
@@ -230,6 +242,7 @@ export class Kernel {
       health: root.health, kernelInfo: root.kernelInfo, permissionCatalog: root.permissionCatalog, publish,
     };
     if (this.orm) ports.orm = this.orm;
+    ports.metrics = this.metrics.forPlugin(plugin.name);
     for (const { port } of this.adapters) ports[port] = port === 'cache' ? namespacedCache(root.cache as Cache, plugin.name) : root[port];
     for (const [name, value] of Object.entries(ports)) container.register(name, asValue(value));
 

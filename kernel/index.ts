@@ -23,3 +23,6 @@ export { hasPermissions } from './http/security.ts';
 export { beyondHeld, holdsAll, narrowTo } from './grants.ts';
 export { CREDENTIAL_TYPES, assertCredentialAllowed } from './http/principalTypes.ts';
 export type { CredentialType } from './http/principalTypes.ts';
+export type { FinishedRequest, RequestObserver, RequestObserverDefinition } from './http/observers.ts';
+export type { PluginMetrics, MetricOptions } from './metrics/metrics.ts';
+export type { Counter, Gauge, Histogram } from 'prom-client';

@@ -6,6 +6,7 @@ import type { DomainEvent } from './ports/eventBus.ts';
 import type { EntitySpec } from './storage/entity.ts';
 import type { Migration } from './storage/migrations.ts';
 import type { CredentialType } from './http/principalTypes.ts';
+import type { RequestObserverDefinition } from './http/observers.ts';
 
 /** Who is calling. Filled by an authentication scheme; absent on public operations. */
 export interface Principal {
@@ -145,6 +146,8 @@ export interface PluginDefinition {
   permissions?: PermissionDefinition[];
   /** Authenticators for the contract's security schemes, made from the plugin's container. */
   authSchemes?: Record<string, (cradle: any) => Authenticator>;
+  /** Observers of finished requests (metering, audit): called after each response is sent. */
+  observers?: RequestObserverDefinition[];
   onStart?(cradle: any): Promise<void> | void;
   onStop?(cradle: any): Promise<void> | void;
 }

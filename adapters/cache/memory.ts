@@ -108,6 +108,20 @@ function createMemoryCache(options: MemoryCacheOptions, ctx: AdapterContext): Ca
       }
       return count;
     },
+
+    async compareAndSet(key: string, expected: unknown, value: unknown, opts: { ttlMs?: number } = {}) {
+      checkTtl(opts.ttlMs);
+      const json = encode(value);
+      if (live(key)?.json !== encode(expected)) return false;
+      write(key, json, opts.ttlMs === undefined ? null : clock.now() + opts.ttlMs);
+      return true;
+    },
+
+    async compareAndDelete(key: string, expected: unknown) {
+      if (live(key)?.json !== encode(expected)) return false;
+      entries.delete(key);
+      return true;
+    },
   };
 }
 

@@ -19,10 +19,21 @@ local value = redis.call('INCRBY', KEYS[1], ARGV[1])
 if created and ARGV[2] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return value`;
 
+// Lease primitives: act only while the key still holds the caller's value.
+const COMPARE_AND_SET_LUA = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[3] ~= '' then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) else redis.call('SET', KEYS[1], ARGV[2]) end
+return 1`;
+const COMPARE_AND_DELETE_LUA = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('DEL', KEYS[1])`;
+
 const SCAN_COUNT = 500;
 
 type IncrementingRedis = Redis & {
   kernelIncrement(key: string, by: number, ttlMs: number | ''): Promise<number>;
+  kernelCompareAndSet(key: string, expected: string, value: string, ttlMs: number | ''): Promise<number>;
+  kernelCompareAndDelete(key: string, expected: string): Promise<number>;
 };
 
 /** `*`, `?`, `[`, `]` and `\` are glob syntax in SCAN MATCH. */
@@ -41,6 +52,8 @@ export async function createRedisCache(options: RedisCacheOptions, ctx: AdapterC
     maxRetriesPerRequest: 1,
   }) as IncrementingRedis;
   redis.defineCommand('kernelIncrement', { numberOfKeys: 1, lua: INCREMENT_LUA });
+  redis.defineCommand('kernelCompareAndSet', { numberOfKeys: 1, lua: COMPARE_AND_SET_LUA });
+  redis.defineCommand('kernelCompareAndDelete', { numberOfKeys: 1, lua: COMPARE_AND_DELETE_LUA });
   await connectRedis(redis, options.url, ctx.logger, 'redis cache');
 
   /** Replies from Redis (WRONGTYPE, not an integer) are bugs; anything else means Redis is unavailable. */
@@ -99,6 +112,16 @@ export async function createRedisCache(options: RedisCacheOptions, ctx: AdapterC
         } while (cursor !== '0');
         return count;
       }),
+
+    async compareAndSet(key: string, expected: unknown, value: unknown, opts: { ttlMs?: number } = {}) {
+      checkTtl(opts.ttlMs);
+      const json = encode(value);
+      const ttl = opts.ttlMs === undefined ? '' : Math.ceil(opts.ttlMs);
+      return call(async () => (await redis.kernelCompareAndSet(k(key), encode(expected), json, ttl)) === 1);
+    },
+
+    compareAndDelete: (key: string, expected: unknown) =>
+      call(async () => (await redis.kernelCompareAndDelete(k(key), encode(expected))) === 1),
 
     async health() {
       await call(() => redis.ping());

@@ -81,6 +81,23 @@ export const kernelConfigSchema: JsonSchema = {
         },
       },
     },
+    idempotency: {
+      type: 'object', additionalProperties: false, default: {},
+      description: 'Idempotency-Key handling on operations marked `x-idempotent: true` (needs adapters.cache).',
+      properties: {
+        ttlSeconds: { type: 'integer', minimum: 1, default: 86400, description: 'How long a stored response is replayed.' },
+        leaseSeconds: { type: 'integer', minimum: 1, default: 30, description: 'Lock lease while the first request runs; renewed while it runs, so a crash frees the key after this.' },
+      },
+    },
+    metrics: {
+      type: 'object', additionalProperties: false, default: {},
+      properties: {
+        enabled: { type: 'boolean', default: false, description: 'Serve Prometheus metrics at `path`.' },
+        path: { type: 'string', pattern: '^/[A-Za-z0-9._~/-]*$', default: '/metrics' },
+        token: { type: 'string', minLength: 16, description: 'Require `Authorization: Bearer <token>`.' },
+        allowCidrs: { type: 'array', items: { type: 'string' }, default: [], description: 'Client networks allowed; with neither this nor a token, loopback only.' },
+      },
+    },
     log: {
       type: 'object', additionalProperties: false, default: {},
       properties: {
@@ -114,6 +131,8 @@ export interface KernelConfig {
   adapters: Record<string, { use: string; [option: string]: unknown }>;
   plugins: Record<string, { enabled?: boolean; [option: string]: unknown }>;
   rateLimit: { enabled: boolean; windowMs: number; defaultTier: string; tiers: Record<string, number>; warning: { threshold: number; header: string }; authFailures: { limit: number; windowMs: number } };
+  idempotency: { ttlSeconds: number; leaseSeconds: number };
+  metrics: { enabled: boolean; path: string; token?: string; allowCidrs: string[] };
   log: { level: string; requests: boolean };
   telemetry: { enabled: boolean; serviceName?: string; exporter: 'console' | 'otlp' | 'memory' | 'none'; endpoint?: string };
 }

@@ -23,6 +23,8 @@ export interface AppParts {
   around?: (ctx: Context, next: Next) => Promise<void>;
   /** Middleware between CORS/compression and routing: rate limit, authentication. */
   before?: Array<(ctx: Context, next: Next) => Promise<void>>;
+  /** Called at the start of each request when anything observes requests (observers, metrics); absent otherwise. */
+  watch?: (ctx: Context, startedAt: number) => void;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -36,10 +38,12 @@ export function createApp(parts: AppParts): Koa {
   const app = new Koa({ proxy: config.server.trustProxy });
   const envelope = config.server.envelope;
   const logRequests = config.log.requests;
+  const watch = parts.watch;
 
   app.use(securityHeaders());
   app.use(async function requestBoundary(ctx: Context, next: Next) {
     const started = performance.now();
+    if (watch) watch(ctx, started);
     const incoming = ctx.get('x-request-id');
     const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : ids.next();
     ctx.state.requestId = requestId;

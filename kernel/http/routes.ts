@@ -14,6 +14,7 @@ import { AuthFailureBudget } from './authFailures.ts';
 import type { Authenticator } from '../plugin.ts';
 import type { RateLimiter } from '../ports/rateLimiter.ts';
 import type { KernelConfig } from '../config/schema.ts';
+import { isIdempotent, type IdempotentRunner } from './idempotency.ts';
 
 export interface RouteOptions {
   envelope: Envelope;
@@ -24,6 +25,8 @@ export interface RouteOptions {
   bodyLimitBytes: number;
   validateResponses: boolean;
   orm?: MikroORM;
+  /** Idempotency-Key handling for operations marked `x-idempotent: true`. */
+  idempotency?: IdempotentRunner;
 }
 
 export interface BoundOperation {
@@ -69,12 +72,14 @@ function compileRoute(validator: ContractValidator, op: BoundOperation, options:
   const guard = checked && failures ? failures.wrap(checked) : checked;
   // `x-rate-limit: false` exempts an operation (health probes).
   const rateLimit = options.rateLimit && entry.operation['x-rate-limit'] !== false ? compileRateLimit(entry, options.rateLimit.limiter, options.rateLimit.config) : undefined;
+  const idempotent = options.idempotency && isIdempotent(entry) ? options.idempotency : undefined;
 
   return async function operation(ctx: Context) {
     ctx.state.operationId = entry.operationId;
     ctx.state.routeTemplate = entry.path;
     if (sensitive) ctx.state.sensitive = true;
     const principal = guard ? await guard({ headers: ctx.headers, ip: ctx.ip }) : undefined;
+    if (principal) ctx.state.principal = principal;
     if (rateLimit) await rateLimit(ctx, principal);
     const req: HandlerRequest = { params: ctx.params ?? {}, query: {}, body: undefined, headers: ctx.headers };
 
@@ -93,10 +98,13 @@ function compileRoute(validator: ContractValidator, op: BoundOperation, options:
 
     const rctx = new HttpRequestContext(ctx, ctx.state.requestId, entry.operationId, log, runtime, options.orm);
     rctx.principal = principal;
-    const result = await handler(req, rctx);
-    await rctx.settle();
-    const body = renderResult(ctx, result, defaultStatus, options.envelope);
-    if (v.responses) checkResponse(v, ctx.status, body, entry.operationId);
+    const respond = async () => {
+      const result = await handler(req, rctx);
+      await rctx.settle();
+      const body = renderResult(ctx, result, defaultStatus, options.envelope);
+      if (v.responses) checkResponse(v, ctx.status, body, entry.operationId);
+    };
+    await (idempotent ? idempotent(ctx, principal, req.body, respond) : respond());
   };
 }
 

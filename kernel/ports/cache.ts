@@ -23,6 +23,13 @@ export interface Cache {
   ttl(key: string): Promise<number | null | undefined>;
   /** Deletes every key that starts with `prefix`; returns how many went. */
   deletePrefix(prefix: string): Promise<number>;
+
+  // Leases (idempotency keys, single-flight work): take one with `set(key, token, { ifAbsent, ttlMs })`,
+  // then renew, replace or release it only while it is still yours. Values compare as their JSON text.
+  /** Atomically sets `key` to `value` only while it holds `expected`; true when it did. `ttlMs` as in `set`. */
+  compareAndSet(key: string, expected: unknown, value: unknown, options?: { ttlMs?: number }): Promise<boolean>;
+  /** Atomically deletes `key` only while it holds `expected`; true when it did. */
+  compareAndDelete(key: string, expected: unknown): Promise<boolean>;
 }
 
 /** A view of a cache where every key is put under `prefix:` (one namespace per plugin). */
@@ -36,5 +43,7 @@ export function namespacedCache(cache: Cache, prefix: string): Cache {
     increment: (key, by, options) => cache.increment(k(key), by, options),
     ttl: (key) => cache.ttl(k(key)),
     deletePrefix: (p) => cache.deletePrefix(k(p)),
+    compareAndSet: (key, expected, value, options) => cache.compareAndSet(k(key), expected, value, options),
+    compareAndDelete: (key, expected) => cache.compareAndDelete(k(key), expected),
   };
 }

@@ -48,3 +48,14 @@ export const unavailableWrapper: CallWrapper = (call, info) =>
   call().catch((e) => {
     throw isAppError(e) ? e : errors.unavailable(info.port, 5, e);
   });
+
+/** Reports each call's duration in seconds and whether it failed (adapter metrics). */
+export function measuredWrapper(record: (info: CallInfo, seconds: number, failed: boolean) => void): CallWrapper {
+  return (call, info) => {
+    const started = performance.now();
+    return call().then(
+      (value) => { record(info, (performance.now() - started) / 1000, false); return value; },
+      (err) => { record(info, (performance.now() - started) / 1000, true); throw err; },
+    );
+  };
+}

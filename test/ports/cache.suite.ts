@@ -189,5 +189,54 @@ export function cacheConformance(name: string, make: () => Promise<CacheUnderTes
     }
   });
 
+  // Leases: compareAndSet / compareAndDelete.
+  test('compareAndSet replaces only the expected value', async () => {
+    const c = await cache();
+    assert.is(await c.compareAndSet(key('cas-missing'), 'a', 'b'), false, 'a missing key holds nothing');
+    assert.is(await c.has(key('cas-missing')), false);
+    await c.set(key('cas'), { owner: 'a', n: 1 });
+    assert.is(await c.compareAndSet(key('cas'), { owner: 'b', n: 1 }, 'stolen'), false);
+    assert.equal(await c.get(key('cas')), { owner: 'a', n: 1 });
+    assert.is(await c.compareAndSet(key('cas'), { owner: 'a', n: 1 }, { done: true }), true);
+    assert.equal(await c.get(key('cas')), { done: true });
+  });
+
+  test('compareAndSet sets the given ttl (renewal) or none', async () => {
+    const c = await cache();
+    await c.set(key('cas-ttl'), 'lease', { ttlMs: 1000 });
+    assert.is(await c.compareAndSet(key('cas-ttl'), 'lease', 'lease', { ttlMs: 60_000 }), true);
+    const left = await c.ttl(key('cas-ttl'));
+    assert.ok(typeof left === 'number' && left > 1000 && left <= 60_000, `ttl was ${left}`);
+    assert.is(await c.compareAndSet(key('cas-ttl'), 'lease', 'kept'), true);
+    assert.is(await c.ttl(key('cas-ttl')), null);
+  });
+
+  test('compareAndSet is atomic: one of 20 concurrent claimants wins', async () => {
+    const c = await cache();
+    await c.set(key('cas-race'), 'free');
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => c.compareAndSet(key('cas-race'), 'free', `owner-${i}`)));
+    assert.is(results.filter(Boolean).length, 1);
+  });
+
+  test('compareAndDelete deletes only the expected value', async () => {
+    const c = await cache();
+    await c.set(key('cad'), 'mine');
+    assert.is(await c.compareAndDelete(key('cad'), 'yours'), false);
+    assert.is(await c.get(key('cad')), 'mine');
+    assert.is(await c.compareAndDelete(key('cad'), 'mine'), true);
+    assert.is(await c.has(key('cad')), false);
+    assert.is(await c.compareAndDelete(key('cad'), 'mine'), false);
+  });
+
+  test('an expired lease cannot be renewed', async () => {
+    const subject = await get();
+    const c = subject.cache;
+    await c.set(key('lease-exp'), 'token', { ttlMs: 30, ifAbsent: true });
+    if (subject.advance) subject.advance(31);
+    await until('the lease to expire', async () => !(await c.has(key('lease-exp'))));
+    assert.is(await c.compareAndSet(key('lease-exp'), 'token', 'token', { ttlMs: 30 }), false);
+    assert.is(await c.set(key('lease-exp'), 'other', { ttlMs: 1000, ifAbsent: true }), true, 'someone else can take it');
+  });
+
   test.run();
 }
