@@ -7,13 +7,14 @@ import { ManualClock } from '../../kernel/ports/clock.ts';
 import type { Cache } from '../../kernel/ports/cache.ts';
 import memoryCache from '../../adapters/cache/memory.ts';
 import { bootCustom } from '../helpers/custom.ts';
+import { signedIn } from '../helpers/signedIn.ts';
 import { assertError, request, startKernel, type TestKernel, type TestResponse } from '../helpers/kernel.ts';
 import { serviceUrl, uniqueName } from '../helpers/services.ts';
 import { sharedCacheAdapter } from './customKernel.ts';
 
 // ---- On the example plugin: notes.create is marked x-idempotent in contracts/notes.yaml.
 const notes = suite<{ k: TestKernel }>('http: idempotency keys on notes.create');
-notes.before(async (ctx) => { ctx.k = await startKernel(); });
+notes.before(async (ctx) => { ctx.k = await signedIn(await startKernel()); });
 notes.after(async (ctx) => { await ctx.k.stop(); });
 
 const post = (k: TestKernel, key: string | undefined, body: unknown) =>

@@ -9,6 +9,7 @@ import type { Kernel } from '../../kernel/boot.ts';
 import { BootError } from '../../kernel/config/problems.ts';
 import memoryCache from '../../adapters/cache/memory.ts';
 import { assertError, request, startKernel, tempSqliteUrl, type TestKernel } from '../helpers/kernel.ts';
+import { signedIn } from '../helpers/signedIn.ts';
 import { createKernel, loadConfig } from '../../scripts/kernel.ts';
 import pino from 'pino';
 import { bootCustom } from '../helpers/custom.ts';
@@ -38,7 +39,7 @@ const valueOf = (m: PromMetrics, name: string, labels: Record<string, string> = 
 // ---- The embedded default with metrics on and a token.
 const s = suite<{ k: TestKernel }>('http: /metrics on the default deployment');
 s.before(async (ctx) => {
-  ctx.k = await startKernel({ metrics: { enabled: true, token: TOKEN } });
+  ctx.k = await signedIn(await startKernel({ metrics: { enabled: true, token: TOKEN } }));
 });
 s.after(async (ctx) => { await ctx.k.stop(); });
 
@@ -96,7 +97,8 @@ for (const make of await testDatabases('metrics: outbox gauges')) {
   const o = suite(`http: /metrics outbox gauges (${db.driver})`);
   o('outbox pending rows and relay lag are read from the outbox table', async () => {
     const clock = new ManualClock(Date.now());
-    const k = await startKernel({ database: { driver: db.driver, url: db.url }, metrics: { enabled: true, token: TOKEN } }, { clock });
+    const config = { database: { driver: db.driver, url: db.url }, metrics: { enabled: true, token: TOKEN } };
+    const k = await signedIn(await startKernel(config, { clock }));
     try {
       await k.kernel.outbox!.idle();
       let m = await scrape(k.url);

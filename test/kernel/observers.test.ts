@@ -45,6 +45,7 @@ const contract = {
       post: {
         operationId: 'watched.touch',
         security: [{ bearerAuth: [] }, {}],
+        'x-permissions': [],
         parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
         requestBody: { content: { 'application/json': { schema: { type: 'object' } } } },
         responses: { 200: { description: 'Touched.', content: { 'application/json': { schema: { type: 'object' } } } } },
