@@ -5,6 +5,7 @@ import type { JsonSchema } from './ports/adapter.ts';
 import type { DomainEvent } from './ports/eventBus.ts';
 import type { EntitySpec } from './storage/entity.ts';
 import type { Migration } from './storage/migrations.ts';
+import type { PageRequest } from './paging.ts';
 
 /** Who is calling. Filled by an authentication scheme; absent on public operations. */
 export interface Principal {
@@ -44,6 +45,8 @@ export interface HandlerRequest<Body = any, Query = any, Params = any> {
   query: Query;
   body: Body;
   headers: Record<string, string | string[] | undefined>;
+  /** For operations marked `x-paging: true`: the list request in the deployment's paging style (pass it to `paginate`). */
+  paging?: PageRequest;
 }
 
 /** Everything a handler may use besides its input. Costly members are created on first use. */
@@ -85,7 +88,7 @@ export function isReply(v: unknown): v is Reply {
 }
 
 /** A list response: rendered `{ data, pagination }` under the plain envelope. */
-export interface Page<T> { data: T[]; pagination: { limit: number; nextCursor: string | null; total?: number; page?: number } }
+export interface Page<T> { data: T[]; pagination: { limit: number; nextCursor?: string | null; total?: number; page?: number; totalPages?: number; hasMore?: boolean } }
 
 export type ServiceFactory<T = unknown> = (cradle: any) => T;
 export interface ServiceSpec<T = unknown> {
@@ -140,6 +143,8 @@ export interface PluginDefinition {
   permissions?: PermissionDefinition[];
   /** Authenticators for the contract's security schemes, made from the plugin's container. */
   authSchemes?: Record<string, (cradle: any) => Authenticator>;
+  /** Values the liveness body may show (`health.details` names them), made from the plugin's container. */
+  healthDetails?: (cradle: any) => Record<string, () => unknown | Promise<unknown>>;
   onStart?(cradle: any): Promise<void> | void;
   onStop?(cradle: any): Promise<void> | void;
 }
