@@ -12,7 +12,7 @@ import { ApiKeyService } from './apiKeys.ts';
 import { AdminService } from './admin.ts';
 import { bearerAuthenticator, apiKeyAuthenticator } from './auth.ts';
 import { handlers } from './handlers.ts';
-import { ensureBootstrapAdmin } from './api.ts';
+import { ensureBootstrapAdmin, identityLogin } from './api.ts';
 import { closePasswordHashing } from './crypto.ts';
 import { identityTokens } from './tokensApi.ts';
 import { OneTimeTokens } from './oneTime.ts';
@@ -71,12 +71,13 @@ export default definePlugin({
     accounts: scoped(({ em, clock, audit, throttle, sessions, roles, publish, config }) => new AccountService(em, clock, audit, throttle, sessions, roles, publish, config)),
     apiKeys: scoped(({ em, cache, clock, audit, roles, config }) => new ApiKeyService(em, cache, clock, audit, roles, config.apiKeyPrefix)),
     identityTokens: (c: any) => identityTokens(c),
+    identityLogin: (c: any) => identityLogin(c),
     oneTime: scoped(({ em, clock }) => new OneTimeTokens(em, clock)),
     mfa: scoped(({ em, cache, clock, audit, oneTime, sessions, accounts, config }) => new MfaService(em, cache, clock, audit, oneTime, sessions, accounts, config.issuer)),
     emails: scoped((c) => new EmailFlows(c.em, c.oneTime, c.audit, c.accounts, c.sessions, optional(c, 'mailer'), c.logger, c.config)),
     admin: scoped(({ em, clock, accounts, sessions, audit, roles, publish, config }) => new AdminService(em, clock, accounts, sessions, audit, roles, publish, config.impersonationTtlMinutes)),
   },
-  exports: ['identityTokens'],
+  exports: ['identityTokens', 'identityLogin'],
   authSchemes: {
     bearerAuth: (c) => bearerAuthenticator({ signing: c.signing, cache: c.cache, roles: c.roles, clock: c.clock, apiKeyPrefix: (c.config as IdentityConfig).apiKeyPrefix, mfa: (c.config as IdentityConfig).mfa, apiKeys: () => keysOutsideRequest(c) }),
     apiKey: (c) => apiKeyAuthenticator(() => keysOutsideRequest(c)),
