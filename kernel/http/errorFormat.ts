@@ -42,7 +42,7 @@ export function errorBody(d: ErrorDialect, error: ErrorLike, requestId: string, 
   const inner: Record<string, unknown> = {
     code,
     message: error.message,
-    details: shapeDetails(d, error.errorDetails, snake),
+    details: shapeDetails(d, error.errorDetails),
     [snake ? 'request_id' : 'requestId']: requestId,
     timestamp: now.toISOString(),
   };
@@ -52,10 +52,10 @@ export function errorBody(d: ErrorDialect, error: ErrorLike, requestId: string, 
   return d.envelope === 'success' ? { success: false, message: error.message, error: inner } : { error: inner };
 }
 
-function shapeDetails(d: ErrorDialect, details: ErrorLike['errorDetails'], snake: boolean): unknown {
+function shapeDetails(d: ErrorDialect, details: ErrorLike['errorDetails']): unknown {
   if (details === undefined || details === null) return null;
   if (!Array.isArray(details)) return details;
-  const list = snake ? details.map((x) => (typeof x.field === 'string' ? { ...x, field: x.field.split('.').map(camelToSnake).join('.') } : x)) : details;
+  const list = details;
   if (d.details === 'nested') return list;
   const flat: Record<string, string> = {};
   for (const x of list) {
@@ -90,4 +90,11 @@ export function errorSchema(d: ErrorDialect): Record<string, unknown> {
     required.push('documentation');
   }
   return { type: 'object', required: ['error'], properties: { error: { type: 'object', required, properties } } };
+}
+
+/** Field names in a handler's error details (`body.refreshToken`) in wire casing. Validation details already are. */
+export function wireFieldNames(error: unknown): unknown {
+  const details = (error as ErrorLike | undefined)?.errorDetails;
+  if (Array.isArray(details)) for (const x of details) if (typeof x.field === 'string') x.field = x.field.split('.').map(camelToSnake).join('.');
+  return error;
 }

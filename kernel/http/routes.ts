@@ -15,6 +15,7 @@ import type { RateLimiter } from '../ports/rateLimiter.ts';
 import type { KernelConfig } from '../config/schema.ts';
 import type { OperationDialect } from './dialect.ts';
 import { renameKeys, translate } from './casing.ts';
+import { wireFieldNames } from './errorFormat.ts';
 import { isReply } from '../plugin.ts';
 import { pageRequest } from '../paging.ts';
 
@@ -103,7 +104,7 @@ function compileRoute(validator: ContractValidator, op: BoundOperation, options:
 
     const rctx = new HttpRequestContext(ctx, ctx.state.requestId, entry.operationId, log, runtime, options.orm);
     rctx.principal = principal;
-    let result = await handler(req, rctx);
+    let result = casing ? await Promise.resolve(handler(req, rctx)).catch((e) => { throw wireFieldNames(e); }) : await handler(req, rctx);
     await rctx.settle();
     if (casing) result = toWire(result, casing.responses, defaultStatus);
     const body = renderResult(ctx, result, defaultStatus, options.envelope, message);
