@@ -8,6 +8,7 @@ import { deepMerge } from '../../kernel/config/merge.ts';
 import { BootError, ConfigError } from '../../kernel/config/problems.ts';
 import { CONFIG_DIR, CONTRACTS_DIR } from '../../scripts/paths.ts';
 import { DEPLOYMENTS, fixtureCatalogs, startDeployment } from '../helpers/deployment.ts';
+import { loadConfig, planDeployment } from '../../scripts/kernel.ts';
 
 const s = suite('route control: plugins.<name>.routes, .mount and .operations.exclude; real collisions still fail the boot');
 
@@ -66,3 +67,14 @@ s('a booted deployment serves the moved routes and 404s the turned-off ones', as
 });
 
 s.run();
+
+const seeds = suite('seed deployment files under config/ validate and plan with the real catalogs');
+seeds('config/ilm-red.yaml, storycore-studio.yaml and toolhub.yaml', () => {
+  for (const name of ['ilm-red', 'storycore-studio', 'toolhub']) {
+    const config = loadConfig({ file: resolve(CONFIG_DIR, `${name}.yaml`), env: {} });
+    assert.is(config.name, name);
+    const planned = planDeployment(config);
+    assert.ok(planned.routes.some((r) => r.operationId === 'notes.list'), name);
+  }
+});
+seeds.run();
