@@ -305,7 +305,8 @@ export class Kernel {
   async health(): Promise<HealthResult[]> {
     const checks: Array<{ name: string; run: () => Promise<void> }> = [];
     if (this.orm) checks.push({ name: 'database', run: () => checkOrm(this.orm!) });
-    for (const a of this.adapters) if (a.instance.health) checks.push({ name: a.port, run: () => a.instance.health!() });
+    const names = this.config.health?.checkNames ?? {};
+    for (const a of this.adapters) if (a.instance.health) checks.push({ name: names[a.port] ?? a.port, run: () => a.instance.health!() });
     return Promise.all(checks.map(async ({ name, run }) => {
       const started = performance.now();
       let timer: NodeJS.Timeout | undefined;

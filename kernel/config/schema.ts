@@ -110,6 +110,7 @@ export const kernelConfigSchema: JsonSchema = {
         },
         readyCacheMs: { type: 'integer', minimum: 0, default: 2000, description: 'How long readiness results are reused; concurrent probes share one run.' },
         token: { type: 'string', description: 'A caller sending it as X-Health-Token sees check timings and errors.' },
+        checkNames: { type: 'object', additionalProperties: { type: 'string' }, default: {}, description: 'Port -> name of its check (cache: redis).' },
       },
     },
     log: {
@@ -144,7 +145,7 @@ export interface KernelConfig {
     messages: Record<string, string>;
     errors: { codes: Record<string, string>; suggestedActions: Record<string, string>; documentation?: string; details: 'nested' | 'flat' };
   };
-  health: { path: string; okStatus: string; details: string[]; readyCacheMs: number; token?: string };
+  health: { path: string; okStatus: string; details: string[]; readyCacheMs: number; token?: string; checkNames: Record<string, string> };
   database: { driver: 'sqlite' | 'postgresql' | 'mongodb'; url: string; migrate: 'auto' | 'check' | 'off'; debug: boolean; poolMax: number };
   adapters: Record<string, { use: string; [option: string]: unknown }>;
   plugins: Record<string, { enabled?: boolean; [option: string]: unknown }>;

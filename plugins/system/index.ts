@@ -1,4 +1,4 @@
-import { definePlugin, AppError, reply } from '../../kernel/index.ts';
+import { definePlugin, AppError } from '../../kernel/index.ts';
 
 type Headers = Record<string, string | string[] | undefined>;
 interface Health {
@@ -18,7 +18,8 @@ export default definePlugin({
   handlers: {
     'system.health': async (_req, { services }) => {
       const { ok, body } = await (services.health as Health).live();
-      return ok ? body : reply(503, body, { 'Retry-After': '5' });
+      if (!ok) throw new AppError(503, 'UNHEALTHY', 'Service unhealthy', { details: body, headers: { 'Retry-After': '5' } });
+      return body;
     },
     'system.ready': async (req, { services }) => {
       const { ok, checks } = await (services.health as Health).ready(req.headers);

@@ -11,9 +11,9 @@ s.before(async (ctx) => {
   ctx.snake = await startDeployment('storycore-assistant');
 });
 s.after(async (ctx) => {
-  await ctx.plain.stop();
-  await ctx.studio.stop();
-  await ctx.snake.stop();
+  await ctx.plain?.stop();
+  await ctx.studio?.stop();
+  await ctx.snake?.stop();
 });
 
 s('an error drops the headers its handler set (Cache-Control: public) and keeps the request id and CORS', async ({ plain }) => {

@@ -70,13 +70,34 @@ s('a failing dependency: no internals in the answer, details for the health toke
   }
 });
 
+s('liveness with `checks` in health.details answers 503 UNHEALTHY when a dependency is down', async () => {
+  const kernel = await bootCustom({ adapters: { cache: { counted } }, config: { adapters: { cache: { use: 'counted' } }, health: { readyCacheMs: 0, details: ['version', 'checks'] } } });
+  const { port } = await kernel.listen();
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    const up = await request(base, 'GET', '/health');
+    assert.is(up.status, 200, up.text);
+    assert.is(up.body.checks.cache, 'healthy');
+    state.down = true;
+    const down = await request(base, 'GET', '/health');
+    assert.is(down.status, 503, down.text);
+    assert.is(down.body.error.code, 'UNHEALTHY');
+    assert.is(down.body.error.details.checks.cache, 'unhealthy');
+    assert.ok(down.headers.get('retry-after'));
+    assert.not.match(down.text, /ECONNREFUSED/);
+  } finally {
+    state.down = false;
+    await kernel.stop();
+  }
+});
+
 s('the cache expires on the clock; failures are logged with their error, once per run', async () => {
   const clock = new ManualClock();
   const lines: string[] = [];
   const logger = pino({ level: 'info' }, new Writable({ write(chunk, _e, cb) { lines.push(String(chunk)); cb(); } }));
   let runs = 0;
   const run = async (): Promise<HealthResult[]> => { runs++; return [{ name: 'database', ok: false, ms: 3, error: 'timeout talking to db.internal:5432' }]; };
-  const health = new HealthService({ run, clock, logger, config: { path: '/health', okStatus: 'ok', details: [], readyCacheMs: 2000 }, info: { name: 'x', version: '1', startedAt: 0 }, contributors: new Map() });
+  const health = new HealthService({ run, clock, logger, config: { path: '/health', okStatus: 'ok', details: [], readyCacheMs: 2000, checkNames: {} }, info: { name: 'x', version: '1', startedAt: 0 }, contributors: new Map() });
   await Promise.all(Array.from({ length: 10 }, () => health.check()));
   clock.advance(1999);
   await health.check();
