@@ -14,6 +14,8 @@ const SWAGGER_ASSETS: Record<string, [string, string]> = {
 };
 const REDOC_ASSETS: Record<string, [string, string]> = { 'redoc.standalone.js': ['bundles/redoc.standalone.js', JS] };
 
+const REDOC_CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; worker-src 'self' blob:; connect-src 'self'";
+
 export interface DocsPaths { swagger: string; redoc: string; openapi: string }
 const DEFAULT_PATHS: DocsPaths = { swagger: '/docs', redoc: '/redoc', openapi: '/openapi.json' };
 
@@ -80,7 +82,11 @@ export function docsRoutes(document: OpenApiDocument, options: { enabled: boolea
     if (!options.enabled) return false;
     if (path === s || path === `${s}/`) return send(ctx, 'text/html; charset=utf-8', swaggerPage);
     if (path === `${s}/init.js`) return send(ctx, JS, swaggerInit);
-    if (path === r || path === `${r}/`) return send(ctx, 'text/html; charset=utf-8', redocPage);
+    if (path === r || path === `${r}/`) {
+      // The bundle links a logo on a CDN; the policy keeps the page to this origin (the logo hides itself).
+      ctx.set('Content-Security-Policy', REDOC_CSP);
+      return send(ctx, 'text/html; charset=utf-8', redocPage);
+    }
     if (path === `${r}/init.js`) return send(ctx, JS, redocInit);
     if (path.startsWith(`${s}/`)) {
       const name = path.slice(s.length + 1);

@@ -141,6 +141,8 @@ a('Swagger UI at /api/docs and ReDoc at /api/redoc, from npm, titled with the de
   assert.match((await k.request('GET', '/api/docs/init.js')).text, /"\/api\/openapi\.json"/);
   assert.match((await k.request('GET', '/api/redoc/init.js')).text, /Redoc\.init\("\/api\/openapi\.json"/);
   assert.is((await k.request('GET', '/docs')).status, 404, 'the default docs path is not served');
+  const csp = (await k.request('GET', '/api/redoc')).headers.get('content-security-policy') ?? '';
+  assert.match(csp, /img-src 'self' data:/, 'ReDoc\'s CDN logo is not fetched');
   const schemes = doc.components.securitySchemes;
   assert.equal(schemes.bearerAuth, { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, 'Authorize takes a bearer token');
   assert.equal(schemes.apiKey, { type: 'apiKey', in: 'header', name: 'X-API-Key' }, 'Authorize takes an API key');
