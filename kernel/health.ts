@@ -13,7 +13,8 @@ export type HealthContributor = () => unknown | Promise<unknown>;
 export function healthRelocation(config: KernelConfig): ((plugin: string, path: string) => string) | undefined {
   const target = config.health?.path ?? '/health';
   if (target === '/health') return undefined;
-  return (plugin, path) => (plugin === 'system' && (path === '/health' || path.startsWith('/health/')) ? target + path.slice('/health'.length) : path);
+  const moved = (path: string) => path === '/health' || path.startsWith('/health/');
+  return (plugin, path) => (plugin === 'system' && moved(path) ? target + path.slice('/health'.length) : path);
 }
 
 const MB = 1024 * 1024;
@@ -30,7 +31,10 @@ export const DETAIL_SCHEMAS: Record<string, unknown> = {
     type: 'object', required: ['used', 'total', 'percentage'],
     properties: { used: { type: 'number', description: 'MB (RSS)' }, total: { type: 'number', description: 'MB' }, percentage: { type: 'number' } },
   },
-  cpu: { type: 'object', required: ['usage', 'cores'], properties: { usage: { type: 'number', description: '% of one core since the last probe' }, cores: { type: 'integer' } } },
+  cpu: {
+    type: 'object', required: ['usage', 'cores'],
+    properties: { usage: { type: 'number', description: '% of one core since the last probe' }, cores: { type: 'integer' } },
+  },
 };
 
 /** The liveness body schema for the configured details. */

@@ -103,7 +103,9 @@ export function planFor(document: OpenApiDocument, schema: unknown, direction: D
     plan.props.set(from, { to, plan: planFor(document, sub, direction, memo) });
   }
   if (node.items && typeof node.items === 'object') plan.items = planFor(document, node.items, direction, memo);
-  if (node.additionalProperties && typeof node.additionalProperties === 'object') plan.extra = planFor(document, node.additionalProperties, direction, memo);
+  if (node.additionalProperties && typeof node.additionalProperties === 'object') {
+    plan.extra = planFor(document, node.additionalProperties, direction, memo);
+  }
   for (const key of ['allOf', 'oneOf', 'anyOf'] as const) {
     for (const branch of node[key] ?? []) {
       const p = planFor(document, branch, direction, memo);

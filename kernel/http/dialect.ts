@@ -33,7 +33,10 @@ export interface WireContract {
   operationDialects: Map<string, OperationDialect>;
 }
 
-const PAGE_PARAM = { name: 'page', in: 'query', description: 'Page number, from 1.', schema: { type: 'integer', minimum: 1, maximum: 100000, default: 1 } };
+const PAGE_PARAM = {
+  name: 'page', in: 'query', description: 'Page number, from 1.',
+  schema: { type: 'integer', minimum: 1, maximum: 100000, default: 1 },
+};
 const PAGE_PAGINATION = {
   type: 'object',
   required: ['page', 'limit', 'total', 'totalPages', 'hasMore'],
@@ -102,7 +105,8 @@ export function wireContract(merged: MergedContract, config: KernelConfig): Wire
 
 /** Cursor parameter -> page parameter; `pagination` of the 2xx bodies -> the page/limit shape. */
 function toPageStyle(doc: OpenApiDocument, op: any) {
-  op.parameters = (op.parameters ?? []).map((p: any) => (p?.$ref === '#/components/parameters/Cursor' ? { $ref: '#/components/parameters/Page' } : p));
+  const cursor = '#/components/parameters/Cursor';
+  op.parameters = (op.parameters ?? []).map((p: any) => (p?.$ref === cursor ? { $ref: '#/components/parameters/Page' } : p));
   for (const [status, raw] of Object.entries<any>(op.responses ?? {})) {
     if (!/^2/.test(status)) continue;
     const response = structuredClone(resolveRef<any>(doc, raw));

@@ -14,7 +14,8 @@ const SWAGGER_ASSETS: Record<string, [string, string]> = {
 };
 const REDOC_ASSETS: Record<string, [string, string]> = { 'redoc.standalone.js': ['bundles/redoc.standalone.js', JS] };
 
-const REDOC_CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; worker-src 'self' blob:; connect-src 'self'";
+const REDOC_CSP = ["default-src 'self'", "img-src 'self' data:", "style-src 'self' 'unsafe-inline'", "script-src 'self'",
+  "worker-src 'self' blob:", "connect-src 'self'"].join('; ');
 
 export interface DocsPaths { swagger: string; redoc: string; openapi: string }
 const DEFAULT_PATHS: DocsPaths = { swagger: '/docs', redoc: '/redoc', openapi: '/openapi.json' };
@@ -48,7 +49,9 @@ export function docsRoutes(document: OpenApiDocument, options: { enabled: boolea
 <script src="${s}/swagger-ui-standalone-preset.js"></script>
 <script src="${s}/init.js"></script>
 </body></html>`;
-  const swaggerInit = `window.ui = SwaggerUIBundle({ url: ${JSON.stringify(paths.openapi)}, dom_id: '#swagger-ui', validatorUrl: null, deepLinking: true, persistAuthorization: true, presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset], layout: 'StandaloneLayout' });`;
+  const swaggerInit = `window.ui = SwaggerUIBundle({ url: ${JSON.stringify(paths.openapi)}, dom_id: '#swagger-ui', `
+    + 'validatorUrl: null, deepLinking: true, persistAuthorization: true, '
+    + "presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset], layout: 'StandaloneLayout' });";
   const redocPage = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${title}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">

@@ -69,7 +69,10 @@ function shapeDetails(d: ErrorDialect, details: ErrorLike['errorDetails']): unkn
 export function errorSchema(d: ErrorDialect): Record<string, unknown> {
   const list = {
     type: 'array',
-    items: { type: 'object', properties: { field: { type: 'string', examples: ['body.title'] }, message: { type: 'string' }, code: { type: 'string' } } },
+    items: {
+      type: 'object',
+      properties: { field: { type: 'string', examples: ['body.title'] }, message: { type: 'string' }, code: { type: 'string' } },
+    },
   };
   const flat = { type: 'object', additionalProperties: { type: 'string' }, examples: [{ 'body.title': 'must be string' }] };
   const properties: Record<string, unknown> = {
@@ -77,7 +80,9 @@ export function errorSchema(d: ErrorDialect): Record<string, unknown> {
     message: { type: 'string' },
     details: {
       'x-casing': 'preserve',
-      description: d.details === 'flat' ? 'Field-level problems as `{field: message}`, or facts about the error.' : 'Field-level problems (a list) or facts about the error (an object).',
+      description: d.details === 'flat'
+        ? 'Field-level problems as `{field: message}`, or facts about the error.'
+        : 'Field-level problems (a list) or facts about the error (an object).',
       anyOf: [d.details === 'flat' ? flat : list, { type: 'object' }, { type: 'null' }],
     },
     requestId: { type: 'string' },
