@@ -29,12 +29,15 @@ import { idempotencyFor } from './http/idempotency.ts';
 import { pluginObservers, requestWatcher } from './http/observers.ts';
 import { KernelMetrics } from './metrics/metrics.ts';
 import { metricsRoute } from './metrics/route.ts';
-import { docsRoutes } from './http/docs.ts';
-import { documentForEnvelope } from './http/envelope.ts';
+import { docsRoutes, docsPathMatcher } from './http/docs.ts';
+import { wireContract } from './http/dialect.ts';
+import { errorBody, errorDialect } from './http/errorFormat.ts';
 import type { PluginRuntime } from './http/requestContext.ts';
 import type { Telemetry } from './telemetry.ts';
 import { OutboxEntity, OutboxRelay, outboxMigrations, stageEvent } from './events/outbox.ts';
 import { errors } from './errors.ts';
+import { splitRouteControl } from './config/routeControl.ts';
+import { HealthService, type HealthContributor, type HealthResult } from './health.ts';
 
 export interface KernelOptions {
   config: KernelConfig;
@@ -48,7 +51,7 @@ export interface KernelOptions {
   maintenance?: boolean;
 }
 
-export interface HealthResult { name: string; ok: boolean; ms: number; error?: string }
+export type { HealthResult } from './health.ts';
 
 /** Calls that may legitimately outlast a request timeout (joining a consumer group). */
 const NO_TIMEOUT: Record<string, string[]> = { eventBus: ['subscribe'] };
@@ -74,6 +77,9 @@ export class Kernel {
   private subscriptions: Subscription[] = [];
   private started: PluginDefinition[] = [];
   private stopping?: Promise<void>;
+  /** Liveness details plugins contribute (`healthDetails`), by name. */
+  private readonly healthContributors = new Map<string, HealthContributor>();
+  healthService?: HealthService;
 
   private constructor(readonly options: KernelOptions, readonly plan: KernelPlan, readonly logger: Logger) {
     this.root = createContainer<any>({ injectionMode: InjectionMode.PROXY, strict: true });
@@ -106,7 +112,10 @@ export class Kernel {
       logger: asValue(this.logger),
       clock: asValue(clock),
       ids: asValue(ids),
-      health: asValue({ check: () => this.health() }),
+      health: asValue(this.healthService = new HealthService({
+        run: () => this.health(), clock, config: config.health, logger: this.logger.child({ component: 'health' }),
+        info: { name: config.name, version: this.options.version, startedAt: this.startedAt }, contributors: this.healthContributors,
+      })),
       kernelInfo: asValue({ name: config.name, version: this.options.version, startedAt: this.startedAt, basePath: config.server.basePath }),
       permissionCatalog: asValue(this.plan.plugins.flatMap((p) => (p.permissions ?? []).map((perm) => ({ ...perm, plugin: p.name })))),
     });
@@ -122,12 +131,16 @@ export class Kernel {
 
     for (const plugin of this.plan.plugins) this.runtimes.set(plugin.name, this.pluginRuntime(plugin));
     for (const plugin of this.plan.plugins) {
+      for (const [name, get] of Object.entries(plugin.healthDetails?.(this.runtimes.get(plugin.name)!.container.cradle) ?? {})) this.healthContributors.set(name, get);
+    }
+    for (const plugin of this.plan.plugins) {
       await plugin.onStart?.(this.runtimes.get(plugin.name)!.container.cradle);
       this.started.push(plugin);
     }
 
-    const validator = new ContractValidator(this.plan.contract.document);
-    const bound: BoundOperation[] = this.plan.contract.operations.map((entry) => ({
+    const wire = wireContract(this.plan.contract, config);
+    const validator = new ContractValidator(wire.document);
+    const bound: BoundOperation[] = wire.operations.map((entry) => ({
       entry,
       handler: this.plan.plugins.find((p) => p.name === entry.plugin)!.handlers![entry.operationId],
       runtime: this.runtimes.get(entry.plugin)!,
@@ -142,14 +155,17 @@ export class Kernel {
       validateResponses: config.server.validateResponses,
       orm: this.orm,
       idempotency: idempotencyFor(this.plan.contract.operations, this.root.hasRegistration('cache') ? (this.root.cradle.cache as Cache) : undefined, config, this.logger),
+      dialects: wire.operationDialects,
+      pagination: config.server.pagination,
     });
+    const docs = config.server.docs;
     this.app = createApp({
       config,
       logger: this.logger,
       ids,
       router,
-      extraRoutes: docsRoutes(documentForEnvelope(this.plan.contract.document, config.server.envelope), { enabled: config.server.docs.enabled, title: config.server.docs.title ?? config.name }),
-      isExtraRoute: (path) => path === '/openapi.json' || path.startsWith('/docs'),
+      extraRoutes: docsRoutes(wire.served, { enabled: docs.enabled, title: docs.title ?? config.name, paths: docs.paths }),
+      isExtraRoute: docsPathMatcher(docs.paths),
       around: this.telemetry?.httpSpan,
       watch: requestWatcher(pluginObservers(this.plan.plugins, (name) => this.runtimes.get(name)!.container.cradle), this.logger, this.metrics.http),
       before: config.metrics.enabled ? [metricsRoute(this.metrics.registry, config.metrics, Object.keys(this.plan.contract.document.paths ?? {}))] : undefined,
@@ -214,7 +230,8 @@ export class Kernel {
     const container = createContainer({ injectionMode: InjectionMode.PROXY, strict: true });
     const logger = this.logger.child({ plugin: plugin.name });
     const root = this.root.cradle;
-    const { enabled: _enabled, ...pluginConfig } = this.config.plugins[plugin.name] ?? {};
+    const { enabled: _enabled, ...section } = this.config.plugins[plugin.name] ?? {};
+    const pluginConfig = splitRouteControl(section).rest;
     const ids: IdGenerator = root.ids;
     const clock: Clock = root.clock;
     const makeEvent = <T>(type: string, data: T, options?: { key?: string }): DomainEvent<T> => {
@@ -305,7 +322,8 @@ export class Kernel {
   async health(): Promise<HealthResult[]> {
     const checks: Array<{ name: string; run: () => Promise<void> }> = [];
     if (this.orm) checks.push({ name: 'database', run: () => checkOrm(this.orm!) });
-    for (const a of this.adapters) if (a.instance.health) checks.push({ name: a.port, run: () => a.instance.health!() });
+    const names = this.config.health?.checkNames ?? {};
+    for (const a of this.adapters) if (a.instance.health) checks.push({ name: names[a.port] ?? a.port, run: () => a.instance.health!() });
     return Promise.all(checks.map(async ({ name, run }) => {
       const started = performance.now();
       let timer: NodeJS.Timeout | undefined;
@@ -328,7 +346,8 @@ export class Kernel {
       if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return; }
       const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
       const code = status === 431 ? 'HEADERS_TOO_LARGE' : status === 408 ? 'REQUEST_TIMEOUT' : 'BAD_REQUEST';
-      const body = JSON.stringify({ error: { code, message: status === 431 ? 'The request line or headers are too large' : 'The request could not be parsed', details: null, requestId: uuidV7Ids.next(), timestamp: new Date().toISOString() } });
+      const message = status === 431 ? 'The request line or headers are too large' : 'The request could not be parsed';
+      const body = JSON.stringify(errorBody(errorDialect(this.config), { code, message }, uuidV7Ids.next()));
       socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     });
     this.server = server;

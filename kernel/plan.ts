@@ -3,6 +3,8 @@ import type { Catalogs } from './config/validate.ts';
 import type { PluginDefinition } from './plugin.ts';
 import { BootError } from './config/problems.ts';
 import { mergeContracts, type MergedContract } from './http/contracts.ts';
+import { splitRouteControl } from './config/routeControl.ts';
+import { healthRelocation } from './health.ts';
 
 export interface KernelPlan {
   /** Enabled plugins in start order (dependencies first). */
@@ -28,6 +30,8 @@ export function planKernel(config: KernelConfig, catalogs: Catalogs, options: { 
     basePath: config.server.basePath,
     title: config.server.docs.title ?? config.name,
     version: options.version,
+    control: Object.fromEntries(plugins.map((p) => [p.name, splitRouteControl(config.plugins[p.name] ?? {}).control])),
+    relocate: healthRelocation(config),
   });
   checkHandlers(plugins, contract);
   const adapters = Object.fromEntries(Object.entries(config.adapters).map(([port, section]) => [port, section.use]));
@@ -86,6 +90,7 @@ function checkHandlers(plugins: PluginDefinition[], contract: MergedContract) {
   }
   problems.push(...unscopedOperations(contract));
   const owned = new Map(contract.operations.map((o) => [o.operationId, o]));
+  const dropped = new Set(contract.dropped ?? []);
   for (const op of contract.operations) {
     if (!op.operationId.startsWith(`${op.plugin}.`)) problems.push(`operationId ${op.operationId} (${op.method.toUpperCase()} ${op.path}) must start with "${op.plugin}." because plugin ${op.plugin} serves it`);
     const plugin = plugins.find((p) => p.name === op.plugin)!;
@@ -94,6 +99,7 @@ function checkHandlers(plugins: PluginDefinition[], contract: MergedContract) {
   for (const plugin of plugins) {
     for (const id of Object.keys(plugin.handlers ?? {})) {
       const op = owned.get(id);
+      if (!op && dropped.has(id)) continue;
       if (!op) problems.push(`plugin ${plugin.name} has a handler for ${id}, which no contract operation declares`);
       else if (op.plugin !== plugin.name) problems.push(`plugin ${plugin.name} has a handler for ${id}, which plugin ${op.plugin}'s contract declares`);
     }

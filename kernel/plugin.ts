@@ -7,6 +7,7 @@ import type { EntitySpec } from './storage/entity.ts';
 import type { Migration } from './storage/migrations.ts';
 import type { CredentialType } from './http/principalTypes.ts';
 import type { RequestObserverDefinition } from './http/observers.ts';
+import type { PageRequest } from './paging.ts';
 
 /** Who is calling. Filled by an authentication scheme; absent on public operations. */
 export interface Principal {
@@ -50,6 +51,8 @@ export interface HandlerRequest<Body = any, Query = any, Params = any> {
   query: Query;
   body: Body;
   headers: Record<string, string | string[] | undefined>;
+  /** For operations marked `x-paging: true`: the list request in the deployment's paging style (pass it to `paginate`). */
+  paging?: PageRequest;
 }
 
 /** Everything a handler may use besides its input. Costly members are created on first use. */
@@ -91,7 +94,7 @@ export function isReply(v: unknown): v is Reply {
 }
 
 /** A list response: rendered `{ data, pagination }` under the plain envelope. */
-export interface Page<T> { data: T[]; pagination: { limit: number; nextCursor: string | null; total?: number; page?: number } }
+export interface Page<T> { data: T[]; pagination: { limit: number; nextCursor?: string | null; total?: number; page?: number; totalPages?: number; hasMore?: boolean } }
 
 export type ServiceFactory<T = unknown> = (cradle: any) => T;
 export interface ServiceSpec<T = unknown> {
@@ -148,6 +151,8 @@ export interface PluginDefinition {
   authSchemes?: Record<string, (cradle: any) => Authenticator>;
   /** Observers of finished requests (metering, audit): called after each response is sent. */
   observers?: RequestObserverDefinition[];
+  /** Values the liveness body may show (`health.details` names them), made from the plugin's container. */
+  healthDetails?: (cradle: any) => Record<string, () => unknown | Promise<unknown>>;
   onStart?(cradle: any): Promise<void> | void;
   onStop?(cradle: any): Promise<void> | void;
 }

@@ -40,7 +40,33 @@ export const kernelConfigSchema: JsonSchema = {
         },
         docs: {
           type: 'object', additionalProperties: false, default: {},
-          properties: { enabled: { type: 'boolean', default: true }, title: { type: 'string', description: 'Title of the OpenAPI document and docs page; defaults to `name`.' } },
+          properties: {
+            enabled: { type: 'boolean', default: true },
+            title: { type: 'string', description: 'Title of the OpenAPI document and docs page; defaults to `name`.' },
+            paths: {
+              type: 'object', additionalProperties: false, default: {},
+              properties: {
+                swagger: { type: 'string', pattern: '^(/[A-Za-z0-9._~-]+)+$', default: '/docs' },
+                redoc: { type: 'string', pattern: '^(/[A-Za-z0-9._~-]+)+$', default: '/redoc' },
+                openapi: { type: 'string', pattern: '^(/[A-Za-z0-9._~-]+)+$', default: '/openapi.json' },
+              },
+            },
+          },
+        },
+        casing: { enum: ['camel', 'snake'], default: 'camel', description: 'Wire names of bodies, query and path parameters; plugins always see camelCase.' },
+        pagination: { enum: ['cursor', 'page'], default: 'cursor', description: 'Wire style of lists written with the paging helper.' },
+        messages: {
+          type: 'object', additionalProperties: { type: 'string' }, default: {},
+          description: 'operationId -> `message` under envelope success (overrides x-success-message).',
+        },
+        errors: {
+          type: 'object', additionalProperties: false, default: {},
+          properties: {
+            codes: { type: 'object', additionalProperties: { type: 'string', pattern: '^[A-Z][A-Z0-9_]*$' }, default: {}, description: 'Renamed error codes: kernel code -> wire code.' },
+            suggestedActions: { type: 'object', additionalProperties: { type: 'string' }, default: {}, description: 'Error code -> suggested action text.' },
+            documentation: { type: 'string', pattern: '\\{code\\}', description: 'URL template of the documentation link, e.g. https://docs.example.com/errors/{code}.' },
+            details: { enum: ['nested', 'flat'], default: 'nested', description: '`nested`: [{field, message, code}]; `flat`: {field: message}.' },
+          },
         },
       },
     },
@@ -98,6 +124,21 @@ export const kernelConfigSchema: JsonSchema = {
         allowCidrs: { type: 'array', items: { type: 'string' }, default: [], description: 'Client networks allowed; with neither this nor a token, loopback only.' },
       },
     },
+    health: {
+      type: 'object', additionalProperties: false, default: {},
+      properties: {
+        path: { type: 'string', pattern: '^(/[A-Za-z0-9._~-]+)+$', default: '/health', description: 'Liveness path; readiness is `<path>/ready`.' },
+        okStatus: { type: 'string', default: 'ok', description: 'The `status` of a healthy answer (`healthy` in some seeds).' },
+        details: {
+          type: 'array', uniqueItems: true, default: ['name', 'version', 'uptimeSeconds'],
+          items: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9]*$' },
+          description: 'Fields of the liveness body: name, version, uptime, uptimeSeconds, timestamp, checks, memory, cpu, or one a plugin contributes.',
+        },
+        readyCacheMs: { type: 'integer', minimum: 0, default: 2000, description: 'How long readiness results are reused; concurrent probes share one run.' },
+        token: { type: 'string', description: 'A caller sending it as X-Health-Token sees check timings and errors.' },
+        checkNames: { type: 'object', additionalProperties: { type: 'string' }, default: {}, description: 'Port -> name of its check (cache: redis).' },
+      },
+    },
     log: {
       type: 'object', additionalProperties: false, default: {},
       properties: {
@@ -125,8 +166,13 @@ export interface KernelConfig {
     publicUrl?: string; trustProxy: boolean; validateResponses: boolean;
     compression: { enabled: boolean; thresholdBytes: number };
     cors: { enabled: boolean; origins: string[]; credentials: boolean; maxAgeSeconds: number };
-    docs: { enabled: boolean; title?: string };
+    docs: { enabled: boolean; title?: string; paths: { swagger: string; redoc: string; openapi: string } };
+    casing: 'camel' | 'snake';
+    pagination: 'cursor' | 'page';
+    messages: Record<string, string>;
+    errors: { codes: Record<string, string>; suggestedActions: Record<string, string>; documentation?: string; details: 'nested' | 'flat' };
   };
+  health: { path: string; okStatus: string; details: string[]; readyCacheMs: number; token?: string; checkNames: Record<string, string> };
   database: { driver: 'sqlite' | 'postgresql' | 'mongodb'; url: string; migrate: 'auto' | 'check' | 'off'; debug: boolean; poolMax: number };
   adapters: Record<string, { use: string; [option: string]: unknown }>;
   plugins: Record<string, { enabled?: boolean; [option: string]: unknown }>;

@@ -6,6 +6,7 @@ import { kernelConfigSchema, type KernelConfig } from './schema.ts';
 import { ConfigError } from './problems.ts';
 import { kernelRules } from './rules.ts';
 import { isPlainObject } from './merge.ts';
+import { routeControlSchema, splitRouteControl } from './routeControl.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 
@@ -69,10 +70,12 @@ export function validateConfig(raw: Record<string, unknown>, catalogs: Catalogs,
     const value = section === null || section === true ? {} : section;
     if (section === false) { plugins[name] = { enabled: false }; continue; }
     if (!isPlainObject(value)) { problems.push(`plugins.${name}: must be an object (or true/false)`); continue; }
-    const { enabled = true, ...options } = value;
+    const { enabled = true, ...all } = value;
+    const { control, rest: options } = splitRouteControl(all);
     if (typeof enabled !== 'boolean') problems.push(`plugins.${name}.enabled: must be boolean`);
     if (enabled !== false) check(ajv, def.config ?? { type: 'object', additionalProperties: false }, options, `plugins.${name}`, problems);
-    plugins[name] = { enabled, ...options };
+    check(ajv, routeControlSchema, control, `plugins.${name}`, problems);
+    plugins[name] = { enabled, ...options, ...control };
   }
 
   const distinct = problems.filter((p, i) => i < earlier.length || !reported.has(p.slice(0, p.indexOf(':'))));

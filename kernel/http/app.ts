@@ -9,6 +9,7 @@ import type { KernelConfig } from '../config/schema.ts';
 import type { IdGenerator } from '../ports/ids.ts';
 import { renderError, toAppError } from './render.ts';
 import { securityHeaders } from './securityHeaders.ts';
+import { errorDialect, type ErrorDialect } from './errorFormat.ts';
 
 export interface AppParts {
   config: KernelConfig;
@@ -36,7 +37,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export function createApp(parts: AppParts): Koa {
   const { config, logger, ids, router } = parts;
   const app = new Koa({ proxy: config.server.trustProxy });
-  const envelope = config.server.envelope;
+  const envelope = errorDialect(config);
   const logRequests = config.log.requests;
   const watch = parts.watch;
 
@@ -90,12 +91,11 @@ export function createApp(parts: AppParts): Koa {
   return app;
 }
 
-function notFoundOr405(ctx: Context, router: Router, envelope: 'plain' | 'success') {
+function notFoundOr405(ctx: Context, router: Router, envelope: ErrorDialect) {
   const match = router.match(ctx.path, ctx.method);
   if (match.path.length && !match.pathAndMethod.length) {
     const allowed = [...new Set(match.path.flatMap((layer) => layer.methods))];
-    ctx.set('Allow', allowed.join(', '));
-    renderError(ctx, new AppError(405, 'METHOD_NOT_ALLOWED', `${ctx.method} is not allowed here`, { details: { allowed } }), envelope);
+    renderError(ctx, new AppError(405, 'METHOD_NOT_ALLOWED', `${ctx.method} is not allowed here`, { details: { allowed }, headers: { Allow: allowed.join(', ') } }), envelope);
     return;
   }
   renderError(ctx, new AppError(404, 'NOT_FOUND', `No route for ${ctx.method} ${ctx.path.slice(0, 200)}`), envelope);

@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import type { OpenAPIV3_1 } from 'openapi-types';
 import type { PluginDefinition } from '../plugin.ts';
 import { BootError } from '../config/problems.ts';
+import type { RouteControl } from '../config/routeControl.ts';
 
 export type OpenApiDocument = OpenAPIV3_1.Document;
 export type OperationObject = OpenAPIV3_1.OperationObject & {
@@ -33,6 +34,8 @@ export interface OperationEntry {
 export interface MergedContract {
   document: OpenApiDocument;
   operations: OperationEntry[];
+  /** Operations a deployment turned off (`routes: false`, `operations.exclude`): their handlers are not served. */
+  dropped?: string[];
 }
 
 /**
@@ -46,6 +49,10 @@ export function mergeContracts(options: {
   basePath: string;
   title: string;
   version: string;
+  /** Per plugin: `routes: false`, `mount`, `operations.exclude` (from `plugins.<name>`). */
+  control?: Record<string, RouteControl>;
+  /** Moves a served path (the health path), before collisions are checked. */
+  relocate?: (plugin: string, servedPath: string) => string;
 }): MergedContract {
   const problems: string[] = [];
   const common = readContract(resolve(options.contractsDir, 'common.yaml'), problems) ?? {};
@@ -64,9 +71,13 @@ export function mergeContracts(options: {
   const operations: OperationEntry[] = [];
   const opOwner = new Map<string, string>();
   const pathOwner = new Map<string, string>();
+  const dropped: string[] = [];
 
   for (const plugin of options.plugins) {
     if (plugin.contract === false) continue;
+    const control = options.control?.[plugin.name] ?? {};
+    const exclude = new Set(control.operations?.exclude ?? []);
+    const known = new Set<string>();
     const files = plugin.contract === undefined ? [`${plugin.name}.yaml`] : [plugin.contract].flat();
     for (const file of files) {
       const path = resolve(options.contractsDir, file);
@@ -90,10 +101,13 @@ export function mergeContracts(options: {
           target[name] = value;
         }
       }
-      for (const [rawPath, item] of Object.entries(doc.paths ?? {})) {
+      for (const [rawPath, declared] of Object.entries(doc.paths ?? {})) {
+        const item = withoutDropped(declared, control.routes === false ? undefined : exclude, known, dropped);
+        if (!item) continue;
         // `x-root: true` on a path item serves it at the root (well-known documents).
-        const prefix = plugin.mountAtRoot || (item as { 'x-root'?: boolean })?.['x-root'] ? '' : options.basePath;
-        const servedPath = `${prefix}${rawPath}` || '/';
+        const prefix = plugin.mountAtRoot || (item as { 'x-root'?: boolean })?.['x-root'] ? '' : control.mount ?? options.basePath;
+        const joined = `${prefix}${rawPath}` || '/';
+        const servedPath = options.relocate ? options.relocate(plugin.name, joined) : joined;
         const routeKey = servedPath.replace(/\{[^}]+\}/g, '{}');
         const previous = pathOwner.get(routeKey);
         if (previous && previous !== plugin.name) problems.push(`path ${servedPath}: claimed by plugins ${previous} and ${plugin.name}`);
@@ -117,9 +131,26 @@ export function mergeContracts(options: {
         }
       }
     }
+    for (const id of exclude) if (!known.has(id)) problems.push(`plugins.${plugin.name}.operations.exclude: ${id} is not an operation of plugin ${plugin.name}`);
   }
   if (problems.length) throw new BootError(problems);
-  return { document, operations };
+  return { document, operations, dropped };
+}
+
+/** The path item without the operations a deployment turned off (`exclude` undefined: all), or undefined when none is left. */
+function withoutDropped(item: any, exclude: Set<string> | undefined, known: Set<string>, dropped: string[]): any {
+  let kept = item;
+  let left = 0;
+  for (const method of HTTP_METHODS) {
+    const id = item?.[method]?.operationId as string | undefined;
+    if (!item?.[method]) continue;
+    if (id) known.add(id);
+    if (exclude && !(id && exclude.has(id))) { left++; continue; }
+    if (kept === item) kept = { ...item };
+    delete kept[method];
+    if (id) dropped.push(id);
+  }
+  return left ? kept : undefined;
 }
 
 function readContract(path: string, problems: string[]): Partial<OpenApiDocument> | undefined {
@@ -141,7 +172,7 @@ export function resolveRef<T>(document: OpenApiDocument, value: T | OpenAPIV3_1.
   return node as T;
 }
 
-function mergeParameters(shared: unknown[], own: unknown[], document: OpenApiDocument): OpenAPIV3_1.ParameterObject[] {
+export function mergeParameters(shared: unknown[], own: unknown[], document: OpenApiDocument): OpenAPIV3_1.ParameterObject[] {
   const byKey = new Map<string, OpenAPIV3_1.ParameterObject>();
   for (const p of [...shared, ...own].map((p) => resolveRef<OpenAPIV3_1.ParameterObject>(document, p as any))) {
     if (p) byKey.set(`${p.in}:${p.name}`, p);

@@ -5,61 +5,101 @@ import type { Context } from 'koa';
 import type { OpenApiDocument } from './contracts.ts';
 
 const require = createRequire(import.meta.url);
-const ASSETS: Record<string, string> = {
-  'swagger-ui.css': 'text/css; charset=utf-8',
-  'swagger-ui-bundle.js': 'application/javascript; charset=utf-8',
-  'swagger-ui-standalone-preset.js': 'application/javascript; charset=utf-8',
+const JS = 'application/javascript; charset=utf-8';
+/** Files served from npm packages: name under the page's path -> [package, file in it, type]. */
+const SWAGGER_ASSETS: Record<string, [string, string]> = {
+  'swagger-ui.css': ['swagger-ui.css', 'text/css; charset=utf-8'],
+  'swagger-ui-bundle.js': ['swagger-ui-bundle.js', JS],
+  'swagger-ui-standalone-preset.js': ['swagger-ui-standalone-preset.js', JS],
 };
+const REDOC_ASSETS: Record<string, [string, string]> = { 'redoc.standalone.js': ['bundles/redoc.standalone.js', JS] };
+
+const REDOC_CSP = ["default-src 'self'", "img-src 'self' data:", "style-src 'self' 'unsafe-inline'", "script-src 'self'",
+  "worker-src 'self' blob:", "connect-src 'self'"].join('; ');
+
+export interface DocsPaths { swagger: string; redoc: string; openapi: string }
+const DEFAULT_PATHS: DocsPaths = { swagger: '/docs', redoc: '/redoc', openapi: '/openapi.json' };
+
+/** Cheap check that a request path may be one of the docs routes. */
+export function docsPathMatcher(paths: DocsPaths = DEFAULT_PATHS): (path: string) => boolean {
+  const { swagger, redoc, openapi } = paths;
+  return (path) => path === openapi || path.startsWith(swagger) || path.startsWith(redoc);
+}
 
 /**
- * Serves `/openapi.json` and a Swagger UI page at `/docs` from the swagger-ui-dist
- * package: no CDN, no external request (the online validator badge is off).
+ * Serves the OpenAPI JSON, a Swagger UI page (from swagger-ui-dist) and a ReDoc page (from
+ * redoc's standalone bundle) at `server.docs.paths`: no CDN, no external request (the online
+ * validator badge is off). Swagger UI's "Authorize" offers the document's securitySchemes.
  */
-export function docsRoutes(document: OpenApiDocument, options: { enabled: boolean; title: string }) {
+export function docsRoutes(document: OpenApiDocument, options: { enabled: boolean; title: string; paths?: DocsPaths }) {
+  const paths = options.paths ?? DEFAULT_PATHS;
   const json = JSON.stringify(document);
-  const assetDir = dirname(require.resolve('swagger-ui-dist/package.json'));
+  const swaggerDir = dirname(require.resolve('swagger-ui-dist/package.json'));
+  const redocDir = dirname(require.resolve('redoc/package.json'));
   const cache = new Map<string, Buffer>();
-  const page = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(options.title)}</title>
+  const title = escapeHtml(options.title);
+  const s = paths.swagger;
+  const r = paths.redoc;
+  const swaggerPage = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${title}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="stylesheet" href="/docs/swagger-ui.css"><link rel="icon" href="data:,"></head>
+<link rel="stylesheet" href="${s}/swagger-ui.css"><link rel="icon" href="data:,"></head>
 <body><div id="swagger-ui"></div>
-<script src="/docs/swagger-ui-bundle.js"></script>
-<script src="/docs/swagger-ui-standalone-preset.js"></script>
-<script src="/docs/init.js"></script>
+<script src="${s}/swagger-ui-bundle.js"></script>
+<script src="${s}/swagger-ui-standalone-preset.js"></script>
+<script src="${s}/init.js"></script>
 </body></html>`;
-  const init = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui', validatorUrl: null, deepLinking: true, presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset], layout: 'StandaloneLayout' });`;
+  const swaggerInit = `window.ui = SwaggerUIBundle({ url: ${JSON.stringify(paths.openapi)}, dom_id: '#swagger-ui', `
+    + 'validatorUrl: null, deepLinking: true, persistAuthorization: true, '
+    + "presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset], layout: 'StandaloneLayout' });";
+  const redocPage = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${title}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
+<style>body { margin: 0; padding: 0; }</style></head>
+<body><div id="redoc"></div>
+<script src="${r}/redoc.standalone.js"></script>
+<script src="${r}/init.js"></script>
+</body></html>`;
+  const redocInit = `Redoc.init(${JSON.stringify(paths.openapi)}, { hideDownloadButton: false }, document.getElementById('redoc'));`;
 
-  return async function serveDocs(ctx: Context): Promise<boolean> {
-    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return false;
-    if (ctx.path === '/openapi.json') {
-      ctx.type = 'application/json';
-      ctx.body = json;
-      return true;
-    }
-    if (!options.enabled) return false;
-    if (ctx.path === '/docs' || ctx.path === '/docs/') {
-      ctx.type = 'text/html; charset=utf-8';
-      ctx.body = page;
-      return true;
-    }
-    if (ctx.path === '/docs/init.js') {
-      ctx.type = 'application/javascript; charset=utf-8';
-      ctx.body = init;
-      return true;
-    }
-    const name = ctx.path.startsWith('/docs/') ? ctx.path.slice(6) : '';
-    const type = Object.hasOwn(ASSETS, name) ? ASSETS[name] : undefined;
-    if (!type) return false;
-    let data = cache.get(name);
+  async function asset(ctx: Context, dir: string, entry: [string, string] | undefined): Promise<boolean> {
+    if (!entry) return false;
+    const [file, type] = entry;
+    const key = join(dir, file);
+    let data = cache.get(key);
     if (!data) {
-      data = await readFile(join(assetDir, name));
-      cache.set(name, data);
+      data = await readFile(key);
+      cache.set(key, data);
     }
     ctx.type = type;
     ctx.set('Cache-Control', 'public, max-age=3600');
     ctx.body = data;
     return true;
+  }
+  const send = (ctx: Context, type: string, body: string) => { ctx.type = type; ctx.body = body; return true; };
+
+  return async function serveDocs(ctx: Context): Promise<boolean> {
+    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return false;
+    const path = ctx.path;
+    if (path === paths.openapi) return send(ctx, 'application/json', json);
+    if (!options.enabled) return false;
+    if (path === s || path === `${s}/`) return send(ctx, 'text/html; charset=utf-8', swaggerPage);
+    if (path === `${s}/init.js`) return send(ctx, JS, swaggerInit);
+    if (path === r || path === `${r}/`) {
+      // The bundle links a logo on a CDN; the policy keeps the page to this origin (the logo hides itself).
+      ctx.set('Content-Security-Policy', REDOC_CSP);
+      return send(ctx, 'text/html; charset=utf-8', redocPage);
+    }
+    if (path === `${r}/init.js`) return send(ctx, JS, redocInit);
+    if (path.startsWith(`${s}/`)) {
+      const name = path.slice(s.length + 1);
+      return asset(ctx, swaggerDir, Object.hasOwn(SWAGGER_ASSETS, name) ? SWAGGER_ASSETS[name] : undefined);
+    }
+    if (path.startsWith(`${r}/`)) {
+      const name = path.slice(r.length + 1);
+      return asset(ctx, redocDir, Object.hasOwn(REDOC_ASSETS, name) ? REDOC_ASSETS[name] : undefined);
+    }
+    return false;
   };
 }
 

@@ -6,7 +6,7 @@ import { HTTP_METHODS, resolveRef } from './contracts.ts';
  * wrapped as `{ success: true, data, message }` (lists as `{ success, data, pagination, message }`)
  * and errors gain `success: false, message`. Contracts are written bare; validation uses the bare form.
  */
-export function documentForEnvelope(document: OpenApiDocument, envelope: 'plain' | 'success'): OpenApiDocument {
+export function documentForEnvelope(document: OpenApiDocument, envelope: 'plain' | 'success', messages?: Map<string, string>): OpenApiDocument {
   if (envelope === 'plain') return document;
   const doc = structuredClone(document);
   for (const item of Object.values(doc.paths ?? {})) {
@@ -17,7 +17,7 @@ export function documentForEnvelope(document: OpenApiDocument, envelope: 'plain'
         const response = resolveRef<any>(doc, raw);
         const media = response?.content?.['application/json'];
         if (!media?.schema) continue;
-        const wrapped = /^2/.test(status) ? wrapSuccess(doc, media.schema) : wrapError(media.schema);
+        const wrapped = /^2/.test(status) ? wrapSuccess(doc, media.schema, messages?.get(operation.operationId)) : wrapError(media.schema);
         operation.responses[status] = { ...response, content: { ...response.content, 'application/json': { ...media, schema: wrapped } } };
       }
     }
@@ -25,7 +25,7 @@ export function documentForEnvelope(document: OpenApiDocument, envelope: 'plain'
   return doc;
 }
 
-function wrapSuccess(doc: OpenApiDocument, schema: any) {
+function wrapSuccess(doc: OpenApiDocument, schema: any, message?: string) {
   const resolved = resolveRef<any>(doc, schema);
   const isPage = resolved?.properties?.data?.type === 'array' && resolved?.properties?.pagination;
   return {
@@ -35,7 +35,7 @@ function wrapSuccess(doc: OpenApiDocument, schema: any) {
       success: { const: true },
       data: isPage ? resolved.properties.data : schema,
       ...(isPage ? { pagination: resolved.properties.pagination } : {}),
-      message: { type: 'string' },
+      message: message ? { type: 'string', examples: [message] } : { type: 'string' },
     },
   };
 }

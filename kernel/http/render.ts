@@ -1,23 +1,29 @@
 import type { Context } from 'koa';
 import { AppError, isAppError } from '../errors.ts';
 import { isReply, type Page } from '../plugin.ts';
+import { errorBody, plainDialect, type ErrorDialect } from './errorFormat.ts';
 
 export type Envelope = 'plain' | 'success';
 
-/** Writes the one error format: `{ error: { code, message, details, requestId, timestamp } }`. */
-export function renderError(ctx: Context, error: AppError, envelope: Envelope): void {
+/** Response headers an error keeps: the request id, CORS, and the rate-limit state of this request. */
+const KEPT_ON_ERROR = /^(x-request-id|vary|access-control-.*|x-ratelimit-.*|ratelimit|ratelimit-policy)$/;
+
+/**
+ * Writes the one error format in the deployment's dialect (see errorFormat.ts). Headers a
+ * handler set (Cache-Control, Content-Disposition...) are dropped first; once the headers
+ * are on the wire no error body can follow, so the response is cut short instead.
+ */
+export function renderError(ctx: Context, error: AppError, envelope: Envelope | ErrorDialect): void {
+  if (ctx.headerSent || !ctx.writable) {
+    ctx.respond = false;
+    ctx.res.destroy();
+    return;
+  }
+  for (const name of Object.keys(ctx.response.headers)) if (!KEPT_ON_ERROR.test(name)) ctx.remove(name);
   ctx.status = error.status;
   if (error.headers) for (const [k, v] of Object.entries(error.headers)) k.toLowerCase() === 'vary' ? ctx.vary(v) : ctx.set(k, v);
-  const body = {
-    error: {
-      code: error.code,
-      message: error.message,
-      details: error.errorDetails ?? null,
-      requestId: ctx.state.requestId as string,
-      timestamp: new Date().toISOString(),
-    },
-  };
-  ctx.body = envelope === 'success' ? { success: false, message: error.message, ...body } : body;
+  const dialect = typeof envelope === 'string' ? plainDialect(envelope) : envelope;
+  ctx.body = errorBody(dialect, error, ctx.state.requestId as string);
 }
 
 /** Turns anything thrown into an AppError without leaking internals. */
@@ -69,7 +75,7 @@ function isDependencyFailure(err: unknown): boolean {
 }
 
 /** Applies the deployment's envelope to a handler result and sets the status. */
-export function renderResult(ctx: Context, result: unknown, defaultStatus: number, envelope: Envelope): unknown {
+export function renderResult(ctx: Context, result: unknown, defaultStatus: number, envelope: Envelope, defaultMessage = 'OK'): unknown {
   let status = defaultStatus;
   let body = result;
   let message: string | undefined;
@@ -86,9 +92,9 @@ export function renderResult(ctx: Context, result: unknown, defaultStatus: numbe
   if (envelope === 'plain' || raw) {
     ctx.body = body ?? null;
   } else if (isPage(body)) {
-    ctx.body = { success: true, data: body.data, pagination: body.pagination, message: message ?? 'OK' };
+    ctx.body = { success: true, data: body.data, pagination: body.pagination, message: message ?? defaultMessage };
   } else {
-    ctx.body = { success: true, data: body ?? null, message: message ?? 'OK' };
+    ctx.body = { success: true, data: body ?? null, message: message ?? defaultMessage };
   }
   return body;
 }

@@ -15,6 +15,11 @@ import type { Authenticator } from '../plugin.ts';
 import type { RateLimiter } from '../ports/rateLimiter.ts';
 import type { KernelConfig } from '../config/schema.ts';
 import { isIdempotent, type IdempotentRunner } from './idempotency.ts';
+import type { OperationDialect } from './dialect.ts';
+import { renameKeys, translate } from './casing.ts';
+import { wireFieldNames } from './errorFormat.ts';
+import { isReply } from '../plugin.ts';
+import { pageRequest } from '../paging.ts';
 
 export interface RouteOptions {
   envelope: Envelope;
@@ -27,6 +32,9 @@ export interface RouteOptions {
   orm?: MikroORM;
   /** Idempotency-Key handling for operations marked `x-idempotent: true`. */
   idempotency?: IdempotentRunner;
+  /** Per operationId: success message, paging, casing plans (kernel/http/dialect.ts). */
+  dialects?: Map<string, OperationDialect>;
+  pagination?: 'cursor' | 'page';
 }
 
 export interface BoundOperation {
@@ -73,6 +81,10 @@ function compileRoute(validator: ContractValidator, op: BoundOperation, options:
   // `x-rate-limit: false` exempts an operation (health probes).
   const rateLimit = options.rateLimit && entry.operation['x-rate-limit'] !== false ? compileRateLimit(entry, options.rateLimit.limiter, options.rateLimit.config) : undefined;
   const idempotent = options.idempotency && isIdempotent(entry) ? options.idempotency : undefined;
+  const dialect = options.dialects?.get(entry.operationId);
+  const casing = dialect?.casing;
+  const message = dialect?.message;
+  const pagingStyle = dialect?.paging ? options.pagination ?? 'cursor' : undefined;
 
   return async function operation(ctx: Context) {
     ctx.state.operationId = entry.operationId;
@@ -88,6 +100,11 @@ function compileRoute(validator: ContractValidator, op: BoundOperation, options:
       req.query = { ...ctx.query };
       if (!v.query(req.query)) throw errors.validation(toDetails(v.query.errors, 'query'));
     }
+    if (casing) {
+      req.params = renameKeys(req.params, casing.params);
+      req.query = renameKeys(req.query, casing.query);
+    }
+    if (pagingStyle) req.paging = pageRequest(pagingStyle, req.query);
     if (v.headers) {
       const headers: Record<string, unknown> = {};
       for (const name of headerNames) if (ctx.headers[name] !== undefined) headers[name] = ctx.headers[name];
@@ -95,17 +112,31 @@ function compileRoute(validator: ContractValidator, op: BoundOperation, options:
       req.headers = { ...ctx.headers, ...(headers as Record<string, string>) };
     }
     if (v.body) req.body = await readBody(ctx, v, mediaTypes, parser!);
+    if (casing?.body && req.body !== undefined) req.body = translate(req.body, casing.body, 'in');
 
     const rctx = new HttpRequestContext(ctx, ctx.state.requestId, entry.operationId, log, runtime, options.orm);
     rctx.principal = principal;
     const respond = async () => {
-      const result = await handler(req, rctx);
+      let result = casing
+        ? await Promise.resolve(handler(req, rctx)).catch((e) => { throw wireFieldNames(e); })
+        : await handler(req, rctx);
       await rctx.settle();
-      const body = renderResult(ctx, result, defaultStatus, options.envelope);
+      if (casing) result = toWire(result, casing.responses, defaultStatus);
+      const body = renderResult(ctx, result, defaultStatus, options.envelope, message);
       if (v.responses) checkResponse(v, ctx.status, body, entry.operationId);
     };
     await (idempotent ? idempotent(ctx, principal, req.body, respond) : respond());
   };
+}
+
+/** The handler's result with wire names, by the plan of the status it answers with. */
+function toWire(result: unknown, plans: Map<string, unknown>, defaultStatus: number): unknown {
+  if (isReply(result)) {
+    if (result.raw || result.body === undefined) return result;
+    const plan = plans.get(String(result.status)) as Parameters<typeof translate>[1];
+    return { ...result, body: translate(result.body, plan, 'out') };
+  }
+  return translate(result, plans.get(String(defaultStatus)) as Parameters<typeof translate>[1], 'out');
 }
 
 async function readBody(ctx: Context, v: OperationValidators, mediaTypes: string[], parser: (ctx: any, next: () => Promise<void>) => Promise<void>) {

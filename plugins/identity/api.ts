@@ -6,6 +6,9 @@ import { AuditLog } from './audit.ts';
 import { AccountService } from './accounts.ts';
 import { SessionService } from './sessions.ts';
 import type { UserRow } from './entities.ts';
+import type { ClientInfo } from './sessions.ts';
+import { MfaService } from './mfa.ts';
+import { OneTimeTokens } from './oneTime.ts';
 
 function accountsFor(c: any) {
   const em = c.orm.em.fork();
@@ -34,4 +37,35 @@ export async function ensureBootstrapAdmin(c: any): Promise<void> {
   if (await em.count('IdentityUser', { email: email.trim().toLowerCase() })) return;
   const { id } = await createAdmin(c, email, password);
   c.logger.info({ userId: id }, 'bootstrap admin created');
+}
+
+/** What a login answers: tokens, or a challenge when TOTP is on (finish at identity's mfa/verify). */
+export type LoginResult =
+  | { accessToken: string; refreshToken: string; tokenType: string; expiresIn: number; user: Record<string, unknown> }
+  | { mfaRequired: true; mfaToken: string };
+
+/**
+ * Identity's login, exported as the service `identityLogin` to plugins that require identity:
+ * a seed's facade serves its own `/auth/login` shape through it (with identity's route excluded).
+ * Same throttling, audit and sessions as identity's own route.
+ */
+export interface IdentityLogin {
+  login(email: string, password: string, client: ClientInfo): Promise<LoginResult>;
+}
+
+export function identityLogin(c: any): IdentityLogin {
+  return {
+    async login(email, password, client) {
+      const { em, accounts } = accountsFor(c);
+      const user = await accounts.authenticate(email, password, client);
+      if (user.mfaEnabled) {
+        const audit = new AuditLog(em);
+        const sessions = new SessionService(em, c.cache, c.clock, c.signing, audit, c.publish, c.config);
+        return new MfaService(em, c.cache, c.clock, audit, new OneTimeTokens(em, c.clock), sessions, accounts, c.config.issuer).challenge(user);
+      }
+      const result = await accounts.startSession(user, client);
+      await em.flush();
+      return result as LoginResult;
+    },
+  };
 }

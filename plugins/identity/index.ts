@@ -13,7 +13,7 @@ import { KeyMisses } from './keyMisses.ts';
 import { AdminService } from './admin.ts';
 import { bearerAuthenticator, apiKeyAuthenticator } from './auth.ts';
 import { handlers } from './handlers.ts';
-import { ensureBootstrapAdmin } from './api.ts';
+import { ensureBootstrapAdmin, identityLogin } from './api.ts';
 import { closePasswordHashing } from './crypto.ts';
 import { identityTokens } from './tokensApi.ts';
 import { OneTimeTokens } from './oneTime.ts';
@@ -73,12 +73,13 @@ export default definePlugin({
     apiKeyMisses: ({ clock }: any) => new KeyMisses(clock),
     apiKeys: scoped(({ em, cache, clock, audit, roles, config, apiKeyMisses }) => new ApiKeyService(em, cache, clock, audit, roles, config.apiKeyPrefix, apiKeyMisses, config.apiKeys.maxPerUser)),
     identityTokens: (c: any) => identityTokens(c),
+    identityLogin: (c: any) => identityLogin(c),
     oneTime: scoped(({ em, clock }) => new OneTimeTokens(em, clock)),
     mfa: scoped(({ em, cache, clock, audit, oneTime, sessions, accounts, config }) => new MfaService(em, cache, clock, audit, oneTime, sessions, accounts, config.issuer)),
     emails: scoped((c) => new EmailFlows(c.em, c.oneTime, c.audit, c.accounts, c.sessions, optional(c, 'mailer'), c.logger, c.config)),
     admin: scoped(({ em, clock, accounts, sessions, audit, roles, publish, config }) => new AdminService(em, clock, accounts, sessions, audit, roles, publish, config.impersonationTtlMinutes)),
   },
-  exports: ['identityTokens'],
+  exports: ['identityTokens', 'identityLogin'],
   authSchemes: {
     bearerAuth: (c) => bearerAuthenticator({ signing: c.signing, cache: c.cache, roles: c.roles, clock: c.clock, apiKeyPrefix: (c.config as IdentityConfig).apiKeyPrefix, mfa: (c.config as IdentityConfig).mfa, apiKeys: () => keysOutsideRequest(c) }),
     apiKey: (c) => apiKeyAuthenticator(() => keysOutsideRequest(c), { clock: c.clock, mfa: (c.config as IdentityConfig).mfa }),

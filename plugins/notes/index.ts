@@ -39,7 +39,7 @@ export default definePlugin({
   ],
   subscribers: [activitySubscriber],
   handlers: {
-    'notes.list': ({ query }, { services }) => services.notes.list(query),
+    'notes.list': ({ query, paging }, { services }) => services.notes.list(query, paging),
     'notes.create': ({ body }, { services }) => services.notes.create(body),
     'notes.get': ({ params }, { services }) => services.notes.get(params.id),
     'notes.update': ({ params, body }, { services }) => services.notes.update(params.id, body),

@@ -1,11 +1,9 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { errors, encodeCursor, decodeCursor, type Page, type DomainEvent } from '../../kernel/index.ts';
+import { errors, paginate, type Page, type PageRequest, type DomainEvent } from '../../kernel/index.ts';
 import type { NoteRow } from './entities.ts';
 
 export interface NoteView { id: string; title: string; body: string; pinned: boolean; createdAt: string; updatedAt: string }
 type Publish = <T>(type: string, data: T, options?: { key?: string }) => Promise<DomainEvent<T>>;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
  * The notes use cases for one user (`ownerId`, the request's principal). Every query is
@@ -14,15 +12,11 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export class NotesService {
   constructor(private em: EntityManager, private publish: Publish, private ownerId: string) {}
 
-  async list(query: { limit: number; cursor?: string; pinned?: boolean }): Promise<Page<NoteView>> {
-    const after = decodeCursor(query.cursor, (v) => UUID.test(v));
+  /** One list query; the deployment's `server.pagination` picks cursor or page/limit on the wire. */
+  async list(query: { pinned?: boolean }, paging: PageRequest): Promise<Page<NoteView>> {
     const where: Record<string, unknown> = { ownerId: this.ownerId };
-    if (after) where.id = { $lt: after };
     if (query.pinned !== undefined) where.pinned = query.pinned;
-    const rows = await this.em.find<NoteRow>('Note', where, { orderBy: { id: 'desc' }, limit: query.limit + 1 });
-    const page = rows.slice(0, query.limit);
-    const nextCursor = rows.length > query.limit ? encodeCursor(page[page.length - 1].id) : null;
-    return { data: page.map(view), pagination: { limit: query.limit, nextCursor } };
+    return paginate<NoteRow, NoteView>(this.em, 'Note', { request: paging, where, map: view });
   }
 
   async get(id: string): Promise<NoteView> {

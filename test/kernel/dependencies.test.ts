@@ -37,7 +37,7 @@ const probeContract = {
 };
 
 s('hang -> DEPENDENCY_TIMEOUT, refused -> SERVICE_UNAVAILABLE, and /health/ready names the port', async () => {
-  const kernel = await bootCustom({ plugins: [probe], contracts: { probe: probeContract }, adapters: { cache: { flaky } }, config: { adapters: { cache: { use: 'flaky', timeoutMs: 200 } } } });
+  const kernel = await bootCustom({ plugins: [probe], contracts: { probe: probeContract }, adapters: { cache: { flaky } }, config: { adapters: { cache: { use: 'flaky', timeoutMs: 200 } }, health: { readyCacheMs: 0 } } });
   const { port } = await kernel.listen();
   const base = `http://127.0.0.1:${port}`;
   try {
