@@ -2,12 +2,6 @@ import type { Context, Next } from 'koa';
 
 /** API answers are data, never documents to render or frame. */
 const API_CSP = "default-src 'none'; frame-ancestors 'none'";
-/**
- * The docs page: Swagger UI from this origin only (no inline script: its init is /docs/init.js),
- * inline styles (React sets them), data: images (the CSS icons), and calls to this origin.
- */
-const DOCS_CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-  + "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 const HSTS = 'max-age=31536000; includeSubDomains';
 
 /**
@@ -26,7 +20,8 @@ export function securityHeaders() {
 
 function apply(ctx: Context) {
   ctx.set('X-Content-Type-Options', 'nosniff');
-  ctx.set('Content-Security-Policy', ctx.path === '/docs' || ctx.path.startsWith('/docs/') ? DOCS_CSP : API_CSP);
+  // Pages that render (the docs) put their own policy in ctx.state.csp.
+  ctx.set('Content-Security-Policy', (ctx.state.csp as string | undefined) ?? API_CSP);
   if (ctx.secure) ctx.set('Strict-Transport-Security', HSTS);
   if (ctx.state.sensitive === true) {
     ctx.set('Cache-Control', 'no-store');
