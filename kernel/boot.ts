@@ -43,8 +43,8 @@ export interface KernelOptions {
 
 export interface HealthResult { name: string; ok: boolean; ms: number; error?: string }
 
-/** Calls that may legitimately outlast a request timeout (joining a consumer group). */
-const NO_TIMEOUT: Record<string, string[]> = { eventBus: ['subscribe'] };
+/** Calls that may legitimately outlast a request timeout (joining a consumer group; egress has its own timeouts). */
+const NO_TIMEOUT: Record<string, string[]> = { eventBus: ['subscribe'], egress: ['request'] };
 const DEFAULT_TIMEOUT_MS = 5000;
 
 /**
