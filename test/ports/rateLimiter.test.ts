@@ -136,20 +136,24 @@ store('maxKeys caps the map; keys whose TAT has passed are swept as new ones com
 
 store.run();
 
-rateLimiterConformance('memory', async () => {
-  const clock = new ManualClock();
-  const limiter = await memoryRateLimiter.create({}, context(clock));
-  return { limiter, close: async () => {}, advance: (ms) => clock.advance(ms) };
-});
+for (const algorithm of ['gcra', 'sliding-window'] as const) {
+  rateLimiterConformance('memory', async () => {
+    const clock = new ManualClock();
+    const limiter = await memoryRateLimiter.create({}, context(clock));
+    return { limiter, close: async () => {}, advance: (ms) => clock.advance(ms) };
+  }, algorithm);
+}
 
 // ---------------------------------------------------------------- redis
 
 const redisUrl = serviceUrl('REDIS_URL', 'rateLimiter conformance: redis');
 if (redisUrl) {
-  rateLimiterConformance('redis', async () => {
-    const limiter = await redisRateLimiter.create({ url: redisUrl, keyPrefix: `${uniqueName('rl')}:` }, context(systemClock));
-    return { limiter, close: () => limiter.close!() };
-  });
+  for (const algorithm of ['gcra', 'sliding-window'] as const) {
+    rateLimiterConformance('redis', async () => {
+      const limiter = await redisRateLimiter.create({ url: redisUrl, keyPrefix: `${uniqueName('rl')}:` }, context(systemClock));
+      return { limiter, close: () => limiter.close!() };
+    }, algorithm);
+  }
 
   const shared = suite('rateLimiter redis: instances share one limit');
 
