@@ -212,6 +212,21 @@ limits('headers that never come: DEPENDENCY_TIMEOUT (503, Retry-After), retried 
   }
 });
 
+limits('a connection that cannot be set up in time (here: DNS that never answers): DEPENDENCY_TIMEOUT (connect)', async () => {
+  const { sleep } = recordedSleep();
+  // undici's connect timer is unref'd and a hung lookup holds no handle: keep the loop alive meanwhile.
+  const alive = setInterval(() => {}, 1000);
+  await withClient({ connectTimeoutMs: 100, retry: { attempts: 2 } }, { resolve: () => new Promise(() => {}), sleep }, async (egress) => {
+    const started = performance.now();
+    const err = await rejection(() => egress.request({ url: 'http://hung-dns.example/' }));
+    assertCode(err, 'DEPENDENCY_TIMEOUT', 503);
+    assert.is((err as { errorDetails: { phase: string } }).errorDetails.phase, 'connect');
+    const took = performance.now() - started;
+    // undici runs its timeouts on a coarse (about 1 s) timer wheel: bounded, not to the millisecond.
+    assert.ok(took < 6000, `two attempts took ${took} ms`);
+  }).finally(() => clearInterval(alive));
+});
+
 limits('a body that stalls: DEPENDENCY_TIMEOUT (body)', async () => {
   const server = await localServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain' });
@@ -426,6 +441,18 @@ wiring('kernel: egress is on by default, a plugin resolves it from its container
     await k.stop();
     await server.close();
   }
+});
+
+wiring('plugins reach the network only through the egress port: no fetch or http client in plugins/', async () => {
+  const { readdirSync, readFileSync, statSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { ROOT } = await import('../../scripts/paths.ts');
+  const files = (dir: string): string[] => readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n);
+    return statSync(p).isDirectory() ? files(p) : p.endsWith('.ts') ? [p] : [];
+  });
+  const offenders = files(join(ROOT, 'plugins')).filter((f) => /\bfetch\(|from ['"](node:)?https?['"]|from ['"]undici['"]/.test(readFileSync(f, 'utf8')));
+  assert.equal(offenders, []);
 });
 
 wiring.run();
