@@ -125,10 +125,11 @@ export interface KernelConfig {
   adapters: Record<string, { use: string; [option: string]: unknown }>;
   plugins: Record<string, { enabled?: boolean; [option: string]: unknown }>;
   rateLimit: {
-    enabled: boolean; windowMs: number; defaultTier: string; tiers: Record<string, number>; warning: { threshold: number; header: string; message: string };
-    algorithm: 'gcra' | 'sliding-window';
-    headers: Array<'x-ratelimit' | 'x-ratelimit-retryafter' | 'ietf'>;
-    details: { limit: string; windowSeconds: string; retryAfter: string };
+    enabled: boolean; windowMs: number; defaultTier: string; tiers: Record<string, number>; warning: { threshold: number; header: string; message?: string };
+    // Always filled by the schema's defaults; optional so that hand-built configs (tests, bench) need not name them.
+    algorithm?: 'gcra' | 'sliding-window';
+    headers?: Array<'x-ratelimit' | 'x-ratelimit-retryafter' | 'ietf'>;
+    details?: { limit: string; windowSeconds: string; retryAfter: string };
   };
   log: { level: string; requests: boolean };
   telemetry: { enabled: boolean; serviceName?: string; exporter: 'console' | 'otlp' | 'memory' | 'none'; endpoint?: string };
