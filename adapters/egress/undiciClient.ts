@@ -230,8 +230,7 @@ export async function createUndiciEgress(options: UndiciEgressOptions, ctx: Adap
   return {
     async request(req) {
       const started = performance.now();
-      let url = parseTarget(req.url);
-      const firstHost = url.host;
+      let firstHost = '';
       let method = (req.method ?? 'GET').toUpperCase();
       const headers: Record<string, string> = { 'user-agent': o.userAgent };
       for (const [k, v] of Object.entries(req.headers ?? {})) headers[k.toLowerCase()] = v;
@@ -253,6 +252,8 @@ export async function createUndiciEgress(options: UndiciEgressOptions, ctx: Adap
         if (calls.hasSubscribers) calls.publish({ method, host: firstHost, durationMs, attempts, redirects, ...event } satisfies EgressCallEvent);
       };
       try {
+        let url = parseTarget(req.url);
+        firstHost = url.host;
         for (;;) {
           const canRetry = req.idempotent ?? IDEMPOTENT.has(method);
           let result: Attempt | undefined;

@@ -396,6 +396,7 @@ wiring(`every call is published on "${EGRESS_CALL_CHANNEL}" with method, host, s
       await egress.request({ url: `${server.url}/ok?token=SECRET` });
       await egress.request({ url: `${server.url}/missing`, method: 'delete' });
       await rejection(() => egress.request({ url: 'http://10.0.0.1/' }));
+      await rejection(() => egress.request({ url: 'gopher://example.com/' }));
     });
   } finally {
     unsubscribe(EGRESS_CALL_CHANNEL, listener);
@@ -406,6 +407,7 @@ wiring(`every call is published on "${EGRESS_CALL_CHANNEL}" with method, host, s
     { method: 'GET', host, attempts: 1, redirects: 0, outcome: 'ok', status: 200 },
     { method: 'DELETE', host, attempts: 1, redirects: 0, outcome: 'http_error', status: 404 },
     { method: 'GET', host: '10.0.0.1', attempts: 1, redirects: 0, outcome: 'blocked' },
+    { method: 'GET', host: '', attempts: 0, redirects: 0, outcome: 'invalid' },
   ]);
   assert.ok(events.every((e) => e.durationMs >= 0));
   assert.not.match(JSON.stringify(events), /SECRET|\/ok/);
