@@ -88,7 +88,8 @@ export class SsrfGuard {
     if (range?.includes('cloud-metadata')) return { allowed: false, address, range };
     if (!this.enabled || !range) return { allowed: true, address };
     // Judge ::ffff:a.b.c.d against IPv4 allowlist entries too.
-    const plain = parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress() ? (parsed as ipaddr.IPv6).toIPv4Address() : parsed;
+    const v6 = parsed.kind() === 'ipv6' ? (parsed as ipaddr.IPv6) : undefined;
+    const plain = v6?.isIPv4MappedAddress() ? v6.toIPv4Address() : parsed;
     if (this.allow.some(([net, bits]) => net.kind() === plain.kind() && plain.match(net, bits))) {
       return { allowed: true, address };
     }

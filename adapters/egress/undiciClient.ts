@@ -4,7 +4,9 @@ import type { LookupAddress } from 'node:dns';
 import { Agent, request as undiciRequest, type Dispatcher } from 'undici';
 import { trace } from '@opentelemetry/api';
 import type { AdapterContext, AdapterLifecycle } from '../../kernel/ports/adapter.ts';
-import { EGRESS_CALL_CHANNEL, type Egress, type EgressCallEvent, type EgressRequest, type EgressResponse } from '../../kernel/ports/egress.ts';
+import {
+  EGRESS_CALL_CHANNEL, type Egress, type EgressCallEvent, type EgressRequest, type EgressResponse,
+} from '../../kernel/ports/egress.ts';
 import { AppError, errors, isAppError } from '../../kernel/errors.ts';
 import { SsrfGuard, ipLiteral, parseCidrs, type Verdict } from './ssrfGuard.ts';
 
@@ -56,6 +58,11 @@ const defaultSleep = (ms: number, signal?: AbortSignal) =>
 
 const calls = channel(EGRESS_CALL_CHANNEL);
 
+const OUTCOMES: Record<string, EgressCallEvent['outcome']> = {
+  EGRESS_BLOCKED: 'blocked', EGRESS_INVALID_URL: 'invalid',
+  EGRESS_RESPONSE_TOO_LARGE: 'too_large', DEPENDENCY_TIMEOUT: 'timeout',
+};
+
 /** Drops a response body (and its connection); the abort error it emits is expected. */
 function discard(body: Dispatcher.ResponseData['body']): void {
   body.on('error', () => {});
@@ -63,7 +70,8 @@ function discard(body: Dispatcher.ResponseData['body']): void {
 }
 
 function blocked(host: string, verdict: Extract<Verdict, { allowed: false }>): AppError {
-  return new AppError(400, 'EGRESS_BLOCKED', `Outbound request to ${host} refused: it is not a public address (${verdict.range})`, {
+  const message = `Outbound request to ${host} refused: it is not a public address (${verdict.range})`;
+  return new AppError(400, 'EGRESS_BLOCKED', message, {
     details: { host, reason: verdict.range },
     // The resolved address stays server-side: logs, not the response.
     cause: { address: verdict.address, range: verdict.range },
@@ -79,7 +87,9 @@ function parseTarget(url: string | URL, base?: URL): URL {
   } catch {
     throw invalid('Outbound request URL is not a valid absolute URL');
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw invalid(`Outbound request URL must be http or https, not ${parsed.protocol}`);
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw invalid(`Outbound request URL must be http or https, not ${parsed.protocol}`);
+  }
   return parsed;
 }
 
@@ -95,14 +105,17 @@ function flatHeaders(raw: Record<string, string | string[] | undefined>): Record
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(raw)) {
     if (value === undefined) continue;
-    out[name.toLowerCase()] = Array.isArray(value) ? value.join(name.toLowerCase() === 'set-cookie' ? '\n' : ', ') : value;
+    const lower = name.toLowerCase();
+    out[lower] = Array.isArray(value) ? value.join(lower === 'set-cookie' ? '\n' : ', ') : value;
   }
   return out;
 }
 
 interface Attempt { status: number; headers: Record<string, string>; body: Buffer }
 
-export async function createUndiciEgress(options: UndiciEgressOptions, ctx: AdapterContext, hooks: EgressHooks = {}): Promise<Egress & AdapterLifecycle> {
+export async function createUndiciEgress(
+  options: UndiciEgressOptions, ctx: AdapterContext, hooks: EgressHooks = {},
+): Promise<Egress & AdapterLifecycle> {
   const o = {
     connectTimeoutMs: options.connectTimeoutMs ?? 5000,
     headersTimeoutMs: options.headersTimeoutMs ?? 15_000,
@@ -118,9 +131,10 @@ export async function createUndiciEgress(options: UndiciEgressOptions, ctx: Adap
   const allowCidrs = options.allowCidrs ?? [];
   const guard = new SsrfGuard(parseCidrs(allowCidrs), options.ssrfGuard ?? true);
   if (allowCidrs.length) {
-    ctx.logger.warn({ allowCidrs }, 'egress: SSRF guard allowlist in effect: these ranges are reachable (development and tests only)');
+    const message = 'egress: SSRF guard allowlist in effect (development and tests only): these ranges are reachable';
+    ctx.logger.warn({ allowCidrs }, message);
   }
-  if (!guard.enabled) ctx.logger.warn('egress: SSRF guard is OFF: outbound calls may reach private and loopback addresses');
+  if (!guard.enabled) ctx.logger.warn('egress: SSRF guard is OFF: outbound calls may reach private and loopback hosts');
   const resolve: Resolver = hooks.resolve ?? ((hostname) => dnsLookup(hostname, { all: true, verbatim: true }));
   const sleep = hooks.sleep ?? defaultSleep;
   const random = hooks.random ?? Math.random;
@@ -132,7 +146,8 @@ export async function createUndiciEgress(options: UndiciEgressOptions, ctx: Adap
     for (const answer of answers) {
       const verdict = guard.check(answer.address);
       if (!verdict.allowed) {
-        ctx.logger.warn({ host: hostname, address: answer.address, range: verdict.range }, 'egress: refused a non-public address');
+        const where = { host: hostname, address: answer.address, range: verdict.range };
+        ctx.logger.warn(where, 'egress: refused a non-public address');
         throw blocked(hostname, verdict);
       }
     }
@@ -174,7 +189,9 @@ export async function createUndiciEgress(options: UndiciEgressOptions, ctx: Adap
     const phase = e?.code ? TIMEOUT_PHASE[e.code] : undefined;
     if (phase) {
       return new AppError(503, 'DEPENDENCY_TIMEOUT', `Outbound request to ${url.host} timed out (${phase})`, {
-        details: { dependency: 'egress', host: url.host, phase, retry_after: 2 }, headers: { 'Retry-After': '2' }, cause: err,
+        details: { dependency: 'egress', host: url.host, phase, retry_after: 2 },
+        headers: { 'Retry-After': '2' },
+        cause: err,
       });
     }
     if (e?.code && UNAVAILABLE_CODES.has(e.code)) return errors.unavailable(`egress ${url.host}`, 5, err);
@@ -197,7 +214,10 @@ export async function createUndiciEgress(options: UndiciEgressOptions, ctx: Adap
     return Buffer.concat(chunks);
   }
 
-  async function once(url: URL, method: string, headers: Record<string, string>, body: string | Uint8Array | undefined, req: EgressRequest): Promise<Attempt> {
+  async function once(
+    url: URL, method: string, headers: Record<string, string>,
+    body: string | Uint8Array | undefined, req: EgressRequest,
+  ): Promise<Attempt> {
     checkLiteral(url);
     const max = req.maxResponseBytes ?? o.maxResponseBytes;
     try {
@@ -219,12 +239,13 @@ export async function createUndiciEgress(options: UndiciEgressOptions, ctx: Adap
     }
   }
 
-  const retryable = (err: unknown) => isAppError(err) && (err.code === 'DEPENDENCY_TIMEOUT' || err.code === 'SERVICE_UNAVAILABLE');
+  const retryable = (err: unknown) =>
+    isAppError(err) && (err.code === 'DEPENDENCY_TIMEOUT' || err.code === 'SERVICE_UNAVAILABLE');
   const backoff = (n: number) => Math.min(o.maxDelayMs, o.baseDelayMs * 2 ** (n - 1)) * (0.5 + random() / 2);
 
   function outcomeOf(err: unknown): EgressCallEvent['outcome'] {
     if (!isAppError(err)) return 'unavailable';
-    return ({ EGRESS_BLOCKED: 'blocked', EGRESS_INVALID_URL: 'invalid', EGRESS_RESPONSE_TOO_LARGE: 'too_large', DEPENDENCY_TIMEOUT: 'timeout' } as const)[err.code as 'EGRESS_BLOCKED'] ?? 'unavailable';
+    return OUTCOMES[err.code] ?? 'unavailable';
   }
 
   return {
@@ -246,10 +267,12 @@ export async function createUndiciEgress(options: UndiciEgressOptions, ctx: Adap
       const report = (event: Omit<EgressCallEvent, 'method' | 'host' | 'durationMs' | 'attempts' | 'redirects'>) => {
         const durationMs = performance.now() - started;
         trace.getActiveSpan()?.setAttributes({
-          'http.request.method': method, 'server.address': firstHost, 'egress.attempts': attempts, 'egress.redirects': redirects,
+          'http.request.method': method, 'server.address': firstHost,
+          'egress.attempts': attempts, 'egress.redirects': redirects,
           'egress.outcome': event.outcome, ...(event.status ? { 'http.response.status_code': event.status } : {}),
         });
-        if (calls.hasSubscribers) calls.publish({ method, host: firstHost, durationMs, attempts, redirects, ...event } satisfies EgressCallEvent);
+        if (!calls.hasSubscribers) return;
+        calls.publish({ method, host: firstHost, durationMs, attempts, redirects, ...event } satisfies EgressCallEvent);
       };
       try {
         let url = parseTarget(req.url);
@@ -275,7 +298,8 @@ export async function createUndiciEgress(options: UndiciEgressOptions, ctx: Adap
           if (REDIRECT_STATUS.has(result.status) && location && redirects < maxHops) {
             const next = parseTarget(location, url);
             if (next.origin !== url.origin) for (const h of CREDENTIAL_HEADERS) delete headers[h];
-            if (result.status === 303 ? method !== 'HEAD' : (result.status === 301 || result.status === 302) && method === 'POST') {
+            const toGet = result.status === 303 ? method !== 'HEAD' : result.status <= 302 && method === 'POST';
+            if (toGet) {
               method = 'GET';
               body = undefined;
               delete headers['content-type'];

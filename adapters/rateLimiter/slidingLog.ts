@@ -46,7 +46,8 @@ export class SlidingLogStore {
     if (used + cost > policy.limit) {
       const stamps = log!.stamps;
       const freesAt = stamps[log!.head + used + cost - policy.limit - 1] + w;
-      return { allowed: false, limit: policy.limit, remaining: 0, resetMs: usToMs(stamps[stamps.length - 1] + w - nowUs), retryAfterMs: usToMs(freesAt - nowUs) };
+      const resetMs = usToMs(stamps[stamps.length - 1] + w - nowUs);
+      return { allowed: false, limit: policy.limit, remaining: 0, resetMs, retryAfterMs: usToMs(freesAt - nowUs) };
     }
     if (cost > 0) {
       if (!log) log = { stamps: [], head: 0, windowUs: w };
@@ -62,7 +63,8 @@ export class SlidingLogStore {
     }
     const total = used + cost;
     const newest = log && total > 0 ? log.stamps[log.stamps.length - 1] : undefined;
-    return { allowed: true, limit: policy.limit, remaining: policy.limit - total, resetMs: newest === undefined ? 0 : usToMs(newest + w - nowUs), retryAfterMs: 0 };
+    const resetMs = newest === undefined ? 0 : usToMs(newest + w - nowUs);
+    return { allowed: true, limit: policy.limit, remaining: policy.limit - total, resetMs, retryAfterMs: 0 };
   }
 
   reset(key: string): void {

@@ -17,7 +17,11 @@ export interface RateLimitDialect {
 /** `{name}` placeholders filled from `vars`; unknown names are left as they are. */
 export function compileTemplate(template: string): (vars: Record<string, number>) => string {
   const parts = template.split(/(\{[a-z_]+\})/);
-  return (vars) => parts.map((p) => (p.length > 2 && p[0] === '{' && p.slice(1, -1) in vars ? String(vars[p.slice(1, -1)]) : p)).join('');
+  const fill = (p: string, vars: Record<string, number>) => {
+    const name = p.length > 2 && p[0] === '{' ? p.slice(1, -1) : undefined;
+    return name !== undefined && name in vars ? String(vars[name]) : p;
+  };
+  return (vars) => parts.map((p) => fill(p, vars)).join('');
 }
 
 export function compileRateLimitDialect(config: KernelConfig['rateLimit']): RateLimitDialect {
@@ -43,7 +47,8 @@ export function compileRateLimitDialect(config: KernelConfig['rateLimit']): Rate
       }
       const used = policy.limit - d.remaining;
       if (d.allowed && used >= policy.limit * threshold) {
-        ctx.set(warningHeader, warning({ used, limit: policy.limit, remaining: d.remaining, window_seconds: windowSeconds }));
+        const vars = { used, limit: policy.limit, remaining: d.remaining, window_seconds: windowSeconds };
+        ctx.set(warningHeader, warning(vars));
       }
     },
 
@@ -51,7 +56,11 @@ export function compileRateLimitDialect(config: KernelConfig['rateLimit']): Rate
       const seconds = Math.max(1, Math.ceil(d.retryAfterMs / 1000));
       const retry = String(seconds);
       return new AppError(429, 'RATE_LIMITED', `Too many requests: retry in ${seconds} s`, {
-        details: { [names.limit]: policy.limit, [names.windowSeconds]: Math.round(policy.windowMs / 1000), [names.retryAfter]: seconds },
+        details: {
+          [names.limit]: policy.limit,
+          [names.windowSeconds]: Math.round(policy.windowMs / 1000),
+          [names.retryAfter]: seconds,
+        },
         headers: retryHeader ? { 'Retry-After': retry, 'X-RateLimit-RetryAfter': retry } : { 'Retry-After': retry },
       });
     },
