@@ -90,6 +90,8 @@ function parseTarget(url: string | URL, base?: URL): URL {
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw invalid(`Outbound request URL must be http or https, not ${parsed.protocol}`);
   }
+  // As fetch does: credentials belong in headers, not in a URL that ends up in logs.
+  if (parsed.username || parsed.password) throw invalid('Outbound request URL must not contain credentials');
   return parsed;
 }
 

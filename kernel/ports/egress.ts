@@ -9,7 +9,7 @@
  * - `EGRESS_BLOCKED` (400): the target (or a redirect hop, or any address its name resolves to)
  *   is not a public address: loopback, private, link-local, CGNAT, multicast, unspecified,
  *   reserved, documentation, benchmarking or cloud metadata, in any IPv4 or IPv6 spelling.
- * - `EGRESS_INVALID_URL` (400): not an absolute http(s) URL.
+ * - `EGRESS_INVALID_URL` (400): not an absolute http(s) URL, or one with credentials in it.
  * - `EGRESS_RESPONSE_TOO_LARGE` (502): the response body is larger than `maxResponseBytes`.
  * - `DEPENDENCY_TIMEOUT` (503, Retry-After): connect, headers or body took too long.
  * - `SERVICE_UNAVAILABLE` (503, Retry-After): the host does not resolve, refuses or drops the connection.

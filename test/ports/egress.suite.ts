@@ -122,7 +122,7 @@ export function egressConformance(name: string, make: EgressFactory): void {
   });
 
   test('not an http(s) URL: EGRESS_INVALID_URL', async () => {
-    for (const url of ['file:///etc/passwd', 'ftp://example.com/', 'not a url', '/relative']) {
+    for (const url of ['file:///etc/passwd', 'ftp://example.com/', 'not a url', '/relative', `http://user:pw@127.0.0.1:${server.port}/`]) {
       assertCode(await rejection(() => open.request({ url })), 'EGRESS_INVALID_URL', 400);
     }
   });
