@@ -53,8 +53,8 @@ export interface KernelOptions {
 
 export type { HealthResult } from './health.ts';
 
-/** Calls that may legitimately outlast a request timeout (joining a consumer group). */
-const NO_TIMEOUT: Record<string, string[]> = { eventBus: ['subscribe'] };
+/** Calls that may legitimately outlast a request timeout (joining a consumer group; egress has its own timeouts). */
+const NO_TIMEOUT: Record<string, string[]> = { eventBus: ['subscribe'], egress: ['request'] };
 const DEFAULT_TIMEOUT_MS = 5000;
 
 /**

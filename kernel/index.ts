@@ -20,6 +20,7 @@ export { encodeCursor, decodeCursor, paginate, MAX_PAGE_LIMIT } from './paging.t
 export type { PageRequest, Pagination } from './paging.ts';
 export type { RateLimiter, RateLimitPolicy, RateLimitDecision } from './ports/rateLimiter.ts';
 export type { Mailer, MailMessage } from './ports/mailer.ts';
+export type { Egress, EgressRequest, EgressResponse } from './ports/egress.ts';
 export { hasPermissions } from './http/security.ts';
 export { beyondHeld, holdsAll, narrowTo } from './grants.ts';
 export { CREDENTIAL_TYPES, assertCredentialAllowed } from './http/principalTypes.ts';

@@ -11,6 +11,7 @@ import logMailer from '../adapters/mailer/log.ts';
 import smtpMailer from '../adapters/mailer/smtp.ts';
 import memoryLimiter from '../adapters/rateLimiter/memory.ts';
 import redisLimiter from '../adapters/rateLimiter/redis.ts';
+import undiciEgress from '../adapters/egress/undici.ts';
 import system from '../plugins/system/index.ts';
 import identity from '../plugins/identity/index.ts';
 import oauth from '../plugins/oauth/index.ts';
@@ -22,6 +23,7 @@ export const catalogs: Catalogs = {
     eventBus: { memory: memoryBus, kafka: kafkaBus },
     mailer: { log: logMailer, smtp: smtpMailer },
     rateLimiter: { memory: memoryLimiter, redis: redisLimiter },
+    egress: { undici: undiciEgress },
   },
   plugins: { system, identity, oauth, notes },
 };

@@ -45,6 +45,9 @@ export function checkConsume(policy: RateLimitPolicy, cost: number): void {
   if (!Number.isFinite(policy.windowMs) || policy.windowMs <= 0) {
     throw new RangeError(`rate limit windowMs must be a positive number, got ${policy.windowMs}`);
   }
+  if (policy.algorithm !== undefined && policy.algorithm !== 'gcra' && policy.algorithm !== 'sliding-window') {
+    throw new RangeError(`rate limit algorithm must be gcra or sliding-window, got ${String(policy.algorithm)}`);
+  }
   if (!Number.isSafeInteger(cost) || cost < 0 || cost > policy.limit) {
     throw new RangeError(`rate limit cost must be an integer in [0, limit=${policy.limit}], got ${cost}`);
   }

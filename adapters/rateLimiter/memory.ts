@@ -1,6 +1,7 @@
 import { defineAdapter, type AdapterContext } from '../../kernel/ports/adapter.ts';
 import type { RateLimitDecision, RateLimitPolicy, RateLimiter } from '../../kernel/ports/rateLimiter.ts';
 import { checkConsume, gcra } from './gcra.ts';
+import { SlidingLogStore } from './slidingLog.ts';
 
 export interface MemoryRateLimiterOptions {
   maxKeys?: number;
@@ -50,10 +51,31 @@ export class GcraStore {
   }
 }
 
+/** Both algorithms for one process; a key is counted separately under each. */
+export class LocalRateLimits {
+  private readonly gcra: GcraStore;
+  private readonly sliding: SlidingLogStore;
+
+  constructor(maxKeys: number) {
+    this.gcra = new GcraStore(maxKeys);
+    this.sliding = new SlidingLogStore(maxKeys);
+  }
+
+  /** Inputs must have passed checkConsume. */
+  consume(key: string, policy: RateLimitPolicy, cost: number, nowUs: number): RateLimitDecision {
+    return policy.algorithm === 'sliding-window' ? this.sliding.consume(key, policy, cost, nowUs) : this.gcra.consume(key, policy, cost, nowUs);
+  }
+
+  reset(key: string): void {
+    this.gcra.reset(key);
+    this.sliding.reset(key);
+  }
+}
+
 export const nowUs = (ctx: AdapterContext): number => Math.round(ctx.clock.now() * 1000);
 
 function createMemoryRateLimiter(options: MemoryRateLimiterOptions, ctx: AdapterContext): RateLimiter {
-  const store = new GcraStore(options.maxKeys ?? 100_000);
+  const store = new LocalRateLimits(options.maxKeys ?? 100_000);
   return {
     async consume(key, policy, cost = 1) {
       checkConsume(policy, cost);
@@ -69,7 +91,7 @@ export default defineAdapter<RateLimiter, MemoryRateLimiterOptions>({
   port: 'rateLimiter',
   name: 'memory',
   local: true,
-  description: 'In-process GCRA: one instance only (each process counts on its own).',
+  description: 'In-process GCRA or sliding log: one instance only (each process counts on its own).',
   optionsSchema: {
     type: 'object',
     additionalProperties: false,

@@ -8,7 +8,7 @@ export type { RedisRateLimiterOptions };
 export default defineAdapter<RateLimiter, RedisRateLimiterOptions>({
   port: 'rateLimiter',
   name: 'redis',
-  description: 'GCRA in one Lua script on Redis time: one limit shared by all instances; falls back to an in-memory limiter while Redis is down.',
+  description: 'GCRA or a sliding log in one Lua script on Redis time: one limit shared by all instances; falls back to an in-memory limiter while Redis is down.',
   optionsSchema: {
     type: 'object',
     additionalProperties: false,

@@ -1,10 +1,11 @@
 import { Redis } from 'ioredis';
 import type { AdapterContext, AdapterLifecycle } from '../../kernel/ports/adapter.ts';
-import type { RateLimitDecision, RateLimiter } from '../../kernel/ports/rateLimiter.ts';
+import type { RateLimitDecision, RateLimitPolicy, RateLimiter } from '../../kernel/ports/rateLimiter.ts';
 import { errors } from '../../kernel/errors.ts';
 import { checkConsume, emissionIntervalUs, usToMs } from './gcra.ts';
 import { connectRedis } from '../shared/redis.ts';
-import { GcraStore, nowUs } from './memory.ts';
+import { LocalRateLimits, nowUs } from './memory.ts';
+import { windowUs } from './slidingLog.ts';
 
 export interface RedisRateLimiterOptions {
   url: string;
@@ -36,8 +37,44 @@ if cost > 0 then
 end
 return {1, math.floor((w - ahead) / t), ahead, 0}`;
 
+/**
+ * The sliding log of slidingLog.ts on a sorted set, on Redis TIME. Each unit of cost is one
+ * member whose score and name are its time in µs; members are unique, so a time already taken
+ * (same µs, or a TIME that stepped back) moves to the next free µs, which shifts a slot's expiry
+ * by at most `limit` µs. Returns {allowed, remaining, resetUs, retryAfterUs}.
+ */
+const SLIDING_LUA = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local w = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now - w))
+local used = redis.call('ZCARD', KEYS[1])
+if used + cost > limit then
+  local nth = redis.call('ZRANGE', KEYS[1], used + cost - limit - 1, used + cost - limit - 1, 'WITHSCORES')
+  local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+  return {0, 0, tonumber(newest[2]) + w - now, tonumber(nth[2]) + w - now}
+end
+local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+local last = newest[2] and tonumber(newest[2]) or nil
+if cost > 0 then
+  local at = now
+  if last and last >= at then at = last + 1 end
+  for i = 0, cost - 1 do
+    local s = string.format('%.0f', at + i)
+    redis.call('ZADD', KEYS[1], s, s)
+  end
+  last = at + cost - 1
+  redis.call('PEXPIRE', KEYS[1], string.format('%.0f', math.ceil((last + w - now) / 1000)))
+end
+local reset = 0
+if last and used + cost > 0 then reset = last + w - now end
+return {1, limit - used - cost, reset, 0}`;
+
 type ScriptedRedis = Redis & {
   rateLimitConsume(key: string, intervalUs: number, limit: number, cost: number): Promise<[number, number, number, number]>;
+  rateLimitSliding(key: string, windowUs: number, limit: number, cost: number): Promise<[number, number, number, number]>;
 };
 
 /** After a failed call, skip Redis for this long: a black-holed Redis costs one timeout per second, not one per request. */
@@ -48,7 +85,7 @@ export async function createRedisRateLimiter(options: RedisRateLimiterOptions, c
   const prefix = options.keyPrefix ?? 'rl:';
   const insured = options.insurance?.enabled ?? true;
   const divisor = options.insurance?.divisor ?? 1;
-  const insurance = new GcraStore(100_000);
+  const insurance = new LocalRateLimits(100_000);
 
   const redis = new Redis(options.url, {
     lazyConnect: true,
@@ -61,6 +98,7 @@ export async function createRedisRateLimiter(options: RedisRateLimiterOptions, c
   }) as ScriptedRedis;
   // defineCommand sends EVALSHA and falls back to EVAL on NOSCRIPT (e.g. after a Redis restart).
   redis.defineCommand('rateLimitConsume', { numberOfKeys: 1, lua: CONSUME_LUA });
+  redis.defineCommand('rateLimitSliding', { numberOfKeys: 1, lua: SLIDING_LUA });
   await connectRedis(redis, options.url, ctx.logger, 'redis rate limiter');
 
   let bypassUntil = 0;
@@ -82,10 +120,10 @@ export async function createRedisRateLimiter(options: RedisRateLimiterOptions, c
     }
   }
 
-  function fallback(key: string, policy: { limit: number; windowMs: number }, cost: number, err: unknown): RateLimitDecision {
+  function fallback(key: string, policy: RateLimitPolicy, cost: number, err: unknown): RateLimitDecision {
     if (!insured) throw errors.unavailable('rateLimiter', 5, cause(err));
     const limit = Math.ceil(policy.limit / divisor);
-    return insurance.consume(key, { limit, windowMs: policy.windowMs }, Math.min(cost, limit), nowUs(ctx));
+    return insurance.consume(key, { ...policy, limit }, Math.min(cost, limit), nowUs(ctx));
   }
 
   return {
@@ -96,7 +134,9 @@ export async function createRedisRateLimiter(options: RedisRateLimiterOptions, c
         return fallback(key, policy, cost, skipped);
       }
       try {
-        const [allowed, remaining, resetUs, retryUs] = await redis.rateLimitConsume(prefix + key, emissionIntervalUs(policy), policy.limit, cost);
+        const [allowed, remaining, resetUs, retryUs] = policy.algorithm === 'sliding-window'
+          ? await redis.rateLimitSliding(`${prefix}~sw:${key}`, windowUs(policy), policy.limit, cost)
+          : await redis.rateLimitConsume(prefix + key, emissionIntervalUs(policy), policy.limit, cost);
         if (degraded) {
           degraded = false;
           ctx.logger.info('redis rate limiter available again');
@@ -111,7 +151,7 @@ export async function createRedisRateLimiter(options: RedisRateLimiterOptions, c
     async reset(key) {
       insurance.reset(key);
       try {
-        await redis.unlink(prefix + key);
+        await redis.unlink(prefix + key, `${prefix}~sw:${key}`);
       } catch (err) {
         // The key expires by itself; a reset that cannot reach Redis is not worth a 5xx.
         degrade(err, true);

@@ -98,7 +98,28 @@ export const kernelConfigSchema: JsonSchema = {
         },
         warning: {
           type: 'object', additionalProperties: false, default: {},
-          properties: { threshold: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.9 }, header: { type: 'string', default: 'X-RateLimit-Warning' } },
+          properties: {
+            threshold: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.9 }, header: { type: 'string', default: 'X-RateLimit-Warning' },
+            message: { type: 'string', minLength: 1, default: 'Approaching rate limit ({used}/{limit} requests used)', description: 'Placeholders: {used}, {limit}, {remaining}, {window_seconds}.' },
+          },
+        },
+        algorithm: {
+          enum: ['gcra', 'sliding-window'], default: 'gcra',
+          description: 'gcra: a burst of limit, then one per windowMs/limit. sliding-window: a strict sliding log, never more than limit in any windowMs.',
+        },
+        headers: {
+          type: 'array', uniqueItems: true, default: ['x-ratelimit', 'ietf'],
+          items: { enum: ['x-ratelimit', 'x-ratelimit-retryafter', 'ietf'] },
+          description: 'x-ratelimit: X-RateLimit-Limit/Remaining/Reset; x-ratelimit-retryafter: X-RateLimit-RetryAfter on 429; ietf: RateLimit and RateLimit-Policy.',
+        },
+        details: {
+          type: 'object', additionalProperties: false, default: {},
+          description: 'Field names of the 429 error details.',
+          properties: {
+            limit: { type: 'string', minLength: 1, default: 'limit' },
+            windowSeconds: { type: 'string', minLength: 1, default: 'window_seconds' },
+            retryAfter: { type: 'string', minLength: 1, default: 'retry_after' },
+          },
         },
         authFailures: {
           type: 'object', additionalProperties: false, default: {},
@@ -176,7 +197,14 @@ export interface KernelConfig {
   database: { driver: 'sqlite' | 'postgresql' | 'mongodb'; url: string; migrate: 'auto' | 'check' | 'off'; debug: boolean; poolMax: number };
   adapters: Record<string, { use: string; [option: string]: unknown }>;
   plugins: Record<string, { enabled?: boolean; [option: string]: unknown }>;
-  rateLimit: { enabled: boolean; windowMs: number; defaultTier: string; tiers: Record<string, number>; warning: { threshold: number; header: string }; authFailures: { limit: number; windowMs: number } };
+  rateLimit: {
+    enabled: boolean; windowMs: number; defaultTier: string; tiers: Record<string, number>; warning: { threshold: number; header: string; message?: string };
+    authFailures: { limit: number; windowMs: number };
+    // Always filled by the schema's defaults; optional so that hand-built configs (tests, bench) need not name them.
+    algorithm?: 'gcra' | 'sliding-window';
+    headers?: Array<'x-ratelimit' | 'x-ratelimit-retryafter' | 'ietf'>;
+    details?: { limit: string; windowSeconds: string; retryAfter: string };
+  };
   idempotency: { ttlSeconds: number; leaseSeconds: number };
   metrics: { enabled: boolean; path: string; token?: string; allowCidrs: string[] };
   log: { level: string; requests: boolean };

@@ -70,7 +70,8 @@ export function createApp(parts: AppParts): Koa {
       credentials: config.server.cors.credentials && !origins.includes('*'),
       maxAge: config.server.cors.maxAgeSeconds,
       keepHeadersOnError: false,
-      exposeHeaders: ['X-Request-Id', 'Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'RateLimit', 'RateLimit-Policy'],
+      exposeHeaders: ['X-Request-Id', 'Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset',
+        'X-RateLimit-RetryAfter', 'X-RateLimit-Warning', 'RateLimit', 'RateLimit-Policy', 'Idempotent-Replayed'],
     }));
   }
   if (config.server.compression.enabled) {

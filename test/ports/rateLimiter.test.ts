@@ -10,9 +10,10 @@ import type { RateLimitPolicy } from '../../kernel/ports/rateLimiter.ts';
 import { isAppError } from '../../kernel/errors.ts';
 import { emissionIntervalUs, gcra } from '../../adapters/rateLimiter/gcra.ts';
 import memoryRateLimiter, { GcraStore } from '../../adapters/rateLimiter/memory.ts';
+import { SlidingLogStore } from '../../adapters/rateLimiter/slidingLog.ts';
 import redisRateLimiter from '../../adapters/rateLimiter/redis.ts';
 import { serviceUrl, uniqueName } from '../helpers/services.ts';
-import { assertGcraBound, rateLimiterConformance, until } from './rateLimiter.suite.ts';
+import { assertGcraBound, assertSlidingBound, rateLimiterConformance, until } from './rateLimiter.suite.ts';
 import { freePort, startRedis, listening, kill } from '../helpers/throwawayRedis.ts';
 
 const context = (clock: Clock, logger = pino({ level: 'silent' })): AdapterContext => ({ logger, clock, serviceName: 'kernel-test' });
@@ -111,6 +112,38 @@ algo('a TAT in the past is the same as no TAT', () => {
   assert.equal(gcra(EPOCH_US, EPOCH_US - 1, policy, 2), gcra(EPOCH_US, undefined, policy, 2));
 });
 
+algo('sliding log property: decisions, remaining and retryAfter match a brute-force log over random traffic', () => {
+  for (let seed = 1; seed <= 200; seed++) {
+    const rnd = random(seed);
+    const limit = 1 + Math.floor(rnd() * 12);
+    const windowMs = 1 + Math.floor(rnd() * 2000);
+    const policy: RateLimitPolicy = { limit, windowMs, algorithm: 'sliding-window' };
+    const store = new SlidingLogStore(100_000);
+    const log: { at: number; cost: number }[] = [];
+    let nowMs = Date.UTC(2026, 0, 1);
+    for (let step = 0; step < 300; step++) {
+      nowMs += rnd() < 0.4 ? 0 : Math.floor(rnd() * windowMs / limit * 2);
+      const cost = rnd() < 0.7 ? 1 : Math.floor(rnd() * (limit + 1));
+      const live = log.filter((e) => e.at + windowMs > nowMs);
+      const used = live.reduce((n, e) => n + e.cost, 0);
+      const d = store.consume('k', policy, cost, nowMs * 1000);
+      const where = `seed ${seed}, step ${step}, ${limit}/${windowMs}ms, cost ${cost}, used ${used}`;
+      assert.is(d.allowed, used + cost <= limit, where);
+      if (d.allowed) {
+        assert.is(d.remaining, limit - used - cost, where);
+        if (cost > 0) log.push({ at: nowMs, cost });
+      } else {
+        // The first time at which enough of the window has left for this cost.
+        let freed = 0;
+        let at = 0;
+        for (const e of live) { freed += e.cost; at = e.at + windowMs; if (used - freed + cost <= limit) break; }
+        assert.is(d.retryAfterMs, at - nowMs, where);
+      }
+      assertSlidingBound(log, limit, windowMs);
+    }
+  }
+});
+
 algo.run();
 
 // ---------------------------------------------------------------- memory
@@ -136,20 +169,24 @@ store('maxKeys caps the map; keys whose TAT has passed are swept as new ones com
 
 store.run();
 
-rateLimiterConformance('memory', async () => {
-  const clock = new ManualClock();
-  const limiter = await memoryRateLimiter.create({}, context(clock));
-  return { limiter, close: async () => {}, advance: (ms) => clock.advance(ms) };
-});
+for (const algorithm of ['gcra', 'sliding-window'] as const) {
+  rateLimiterConformance('memory', async () => {
+    const clock = new ManualClock();
+    const limiter = await memoryRateLimiter.create({}, context(clock));
+    return { limiter, close: async () => {}, advance: (ms) => clock.advance(ms) };
+  }, algorithm);
+}
 
 // ---------------------------------------------------------------- redis
 
 const redisUrl = serviceUrl('REDIS_URL', 'rateLimiter conformance: redis');
 if (redisUrl) {
-  rateLimiterConformance('redis', async () => {
-    const limiter = await redisRateLimiter.create({ url: redisUrl, keyPrefix: `${uniqueName('rl')}:` }, context(systemClock));
-    return { limiter, close: () => limiter.close!() };
-  });
+  for (const algorithm of ['gcra', 'sliding-window'] as const) {
+    rateLimiterConformance('redis', async () => {
+      const limiter = await redisRateLimiter.create({ url: redisUrl, keyPrefix: `${uniqueName('rl')}:` }, context(systemClock));
+      return { limiter, close: () => limiter.close!() };
+    }, algorithm);
+  }
 
   const shared = suite('rateLimiter redis: instances share one limit');
 
@@ -168,6 +205,23 @@ if (redisUrl) {
     } finally {
       await a.close!();
       await b.close!();
+    }
+  });
+
+  shared('one key under both algorithms: counted apart (no clash in Redis), reset forgets both', async () => {
+    const limiter = await redisRateLimiter.create({ url: redisUrl, keyPrefix: `${uniqueName('rl-both')}:` }, context(systemClock));
+    try {
+      const gcraPolicy = { limit: 2, windowMs: 60_000 };
+      const slidingPolicy = { limit: 3, windowMs: 60_000, algorithm: 'sliding-window' as const };
+      assert.is((await limiter.consume('k', gcraPolicy)).remaining, 1);
+      assert.is((await limiter.consume('k', slidingPolicy)).remaining, 2);
+      assert.is((await limiter.consume('k', slidingPolicy)).remaining, 1);
+      assert.is((await limiter.consume('k', gcraPolicy)).remaining, 0);
+      await limiter.reset('k');
+      assert.is((await limiter.consume('k', gcraPolicy, 0)).remaining, 2);
+      assert.is((await limiter.consume('k', slidingPolicy, 0)).remaining, 3);
+    } finally {
+      await limiter.close!();
     }
   });
 
