@@ -49,18 +49,26 @@ export class AccountService {
   async authenticate(email: string, password: string, client: ClientInfo): Promise<UserRow> {
     const account = email.trim().toLowerCase();
     const ip = client.ip ?? 'unknown';
-    await this.throttle.check(account, ip);
-    const user = await this.em.findOne<UserRow>('IdentityUser', { email: account });
-    const ok = user && user.status !== 'deleted' ? await verifyPassword(user.passwordHash, password) : (await burnPasswordCheck(password), false);
-    if (!ok || !user) {
-      await this.throttle.failed(account, ip);
-      await this.audit.record({ actorId: user?.id ?? null, action: 'auth.login_failed', targetType: 'user', targetId: user?.id, ...client, newValues: { email: account } }, { flush: true });
-      throw errors.unauthorized('Email or password is incorrect', 'INVALID_CREDENTIALS');
+    await this.throttle.enter(account, ip);
+    let outcome: 'failed' | 'succeeded' | 'other' = 'other';
+    try {
+      const user = await this.em.findOne<UserRow>('IdentityUser', { email: account });
+      const ok = user && user.status !== 'deleted' ? await verifyPassword(user.passwordHash, password) : (await burnPasswordCheck(password), false);
+      if (!ok || !user) {
+        outcome = 'failed';
+        await this.throttle.failed(account, ip);
+        await this.audit.record({ actorId: user?.id ?? null, action: 'auth.login_failed', targetType: 'user', targetId: user?.id, ...client, newValues: { email: account } }, { flush: true });
+        throw errors.unauthorized('Email or password is incorrect', 'INVALID_CREDENTIALS');
+      }
+      if (user.status === 'suspended') throw new AppError(403, 'ACCOUNT_SUSPENDED', 'This account is suspended');
+      if (this.config.requireEmailVerification && !user.emailVerified) throw new AppError(403, 'EMAIL_NOT_VERIFIED', 'Verify your email address before signing in');
+      outcome = 'succeeded';
+      await this.throttle.succeeded(account, ip);
+      return user;
+    } finally {
+      // A suspended account, a database error...: the attempt slot is given back.
+      if (outcome === 'other') await this.throttle.release(account, ip).catch(() => {});
     }
-    if (user.status === 'suspended') throw new AppError(403, 'ACCOUNT_SUSPENDED', 'This account is suspended');
-    if (this.config.requireEmailVerification && !user.emailVerified) throw new AppError(403, 'EMAIL_NOT_VERIFIED', 'Verify your email address before signing in');
-    await this.throttle.succeeded(account, ip);
-    return user;
   }
 
   /** After authenticate() for an account without MFA: a new session and its tokens. */

@@ -8,6 +8,7 @@ import type { ClientInfo, SessionService } from './sessions.ts';
 import type { AccountService } from './accounts.ts';
 
 const CHALLENGE_TTL_MS = 5 * 60_000;
+const MAX_FAILURES = 5;
 const RECOVERY_TTL_MS = 10 * 365 * 86_400_000;
 const challengeKey = (token: string) => `mfa-challenge:${sha256(token)}`;
 
@@ -59,25 +60,31 @@ export class MfaService {
   /** After a correct password: a short-lived challenge instead of tokens. */
   async challenge(user: UserRow): Promise<{ mfaRequired: true; mfaToken: string }> {
     const mfaToken = randomToken(32);
-    await this.cache.set(challengeKey(mfaToken), { userId: user.id, failures: 0 }, { ttlMs: CHALLENGE_TTL_MS });
+    await this.cache.set(challengeKey(mfaToken), { userId: user.id }, { ttlMs: CHALLENGE_TTL_MS });
     return { mfaRequired: true, mfaToken };
   }
 
   async verify(input: { mfaToken: string; code?: string; recoveryCode?: string }, client: ClientInfo) {
     const key = challengeKey(input.mfaToken);
-    const pending = await this.cache.get<{ userId: string; failures: number }>(key);
+    const pending = await this.cache.get<{ userId: string }>(key);
     if (!pending) throw errors.unauthorized('The MFA challenge is invalid or expired', 'INVALID_MFA_TOKEN');
+    // Five wrong codes end the challenge. The slot is taken atomically before the code is
+    // checked, so concurrent guesses cannot all be evaluated against one unchanged count.
+    const attempt = await this.cache.increment(`${key}:tries`, 1, { ttlMs: CHALLENGE_TTL_MS });
+    if (attempt > MAX_FAILURES) {
+      await this.cache.delete(key);
+      throw errors.unauthorized('Too many wrong codes: sign in with your password again', 'INVALID_MFA_TOKEN');
+    }
     const user = await this.accounts.get(pending.userId);
     try {
       await this.second(user, input);
     } catch (e) {
-      // Five wrong codes end the challenge: the password must be entered again.
-      if (pending.failures + 1 >= 5) await this.cache.delete(key);
-      else await this.cache.set(key, { ...pending, failures: pending.failures + 1 }, { ttlMs: CHALLENGE_TTL_MS });
+      if (attempt >= MAX_FAILURES) await this.cache.delete(key);
       await this.audit.record({ actorId: user.id, action: 'mfa.failed', targetType: 'user', targetId: user.id, ...client }, { flush: true });
       throw e;
     }
-    await this.cache.delete(key);
+    // Exactly one concurrent verification can use the challenge up.
+    if (!(await this.cache.delete(key))) throw errors.unauthorized('The MFA challenge is invalid or expired', 'INVALID_MFA_TOKEN');
     await this.audit.record({ actorId: user.id, action: 'auth.login', targetType: 'user', targetId: user.id, ...client, newValues: { mfa: true } });
     return this.sessions.start(user, client, { mfaAt: this.clock.date() });
   }

@@ -90,7 +90,7 @@ export class SessionService {
   async revoke(session: SessionRow, reason: string): Promise<void> {
     session.revokedAt = this.clock.date();
     await this.em.flush();
-    await this.cache.set(revokedKey(session.id), reason, { ttlMs: (this.config.accessTokenTtlSeconds + 60) * 1000 });
+    await this.cache.set(revokedKey(session.id), reason, { ttlMs: (this.config.accessTokenTtlSeconds + 60) * 1000, pinned: true });
     await this.publish('identity.session.revoked', { sessionId: session.id, userId: session.userId, reason }, { key: session.userId });
   }
 

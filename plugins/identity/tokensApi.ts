@@ -35,7 +35,7 @@ export function identityTokens(deps: { signing: SigningKeys; cache: Cache; clock
     isRevoked: (jti) => deps.cache.has(revokedJtiKey(jti)),
     async revokeAccessToken(jti, expiresAtMs) {
       const ttlMs = Math.max(1000, expiresAtMs - deps.clock.now() + 60_000);
-      await deps.cache.set(revokedJtiKey(jti), true, { ttlMs });
+      await deps.cache.set(revokedJtiKey(jti), true, { ttlMs, pinned: true });
     },
     async userStanding(userId) {
       const user = await deps.orm.em.fork().findOne<UserRow>('IdentityUser', { id: userId });
