@@ -3,7 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type Koa from 'koa';
 import pino, { type Logger } from 'pino';
 import { asFunction, asValue, createContainer, InjectionMode, type AwilixContainer } from 'awilix';
-import type { MikroORM } from '@mikro-orm/core';
+import type { EntityManager, MikroORM } from '@mikro-orm/core';
 import type { KernelConfig } from './config/schema.ts';
 import type { Catalogs } from './config/validate.ts';
 import { BootError } from './config/problems.ts';
@@ -221,9 +221,17 @@ export class Kernel {
       await bus.publish(event);
       return event;
     };
+    /** Outside a request, in a unit of work of the caller's: the event is stored by the caller's next flush of `em`. */
+    const publishIn = (em: EntityManager) => async <T>(type: string, data: T, options?: { key?: string }): Promise<DomainEvent<T>> => {
+      if (!outbox) return publish(type, data, options);
+      const event = makeEvent(type, data, options);
+      stageEvent(em, event);
+      setTimeout(() => outbox.kick(), 50).unref();
+      return event;
+    };
     const ports: Record<string, unknown> = {
       logger, config: pluginConfig, pluginName: plugin.name, clock, ids,
-      health: root.health, kernelInfo: root.kernelInfo, permissionCatalog: root.permissionCatalog, publish,
+      health: root.health, kernelInfo: root.kernelInfo, permissionCatalog: root.permissionCatalog, publish, publishIn,
     };
     if (this.orm) ports.orm = this.orm;
     for (const { port } of this.adapters) ports[port] = port === 'cache' ? namespacedCache(root.cache as Cache, plugin.name) : root[port];

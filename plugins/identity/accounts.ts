@@ -40,8 +40,8 @@ export class AccountService {
       emailVerified: options.verified ?? false, mfaEnabled: false, mfaSecret: null, mfaLastStep: null, tier: 'free', settings: DEFAULT_SETTINGS,
     } as unknown as UserRow);
     await this.audit.record({ actorId: user.id, action: 'user.registered', targetType: 'user', targetId: user.id, ...client, newValues: { email, role: user.role } });
-    await this.em.flush();
     await this.publish('identity.user.registered', { id: user.id, email: user.email, name: user.name }, { key: user.id });
+    await this.em.flush();
     return user;
   }
 
@@ -97,8 +97,8 @@ export class AccountService {
       }
     }
     await this.audit.record({ actorId: userId, action: old.email !== user.email ? 'user.email_changed' : 'user.updated', targetType: 'user', targetId: userId, ...client, oldValues: old, newValues: { name: user.name, email: user.email } });
-    await this.em.flush();
     await this.publish('identity.user.updated', { id: user.id, fields: Object.keys(changes) }, { key: user.id });
+    await this.em.flush();
     return userView(user);
   }
 
@@ -138,8 +138,8 @@ export class AccountService {
     user.mfaSecret = null;
     user.settings = {};
     await this.audit.record({ actorId, action: 'user.deleted', targetType: 'user', targetId: user.id, ...client });
-    await this.em.flush();
     await this.publish('identity.user.deleted', { id: user.id }, { key: user.id });
+    await this.em.flush();
   }
 
   /** The role change rule: you cannot grant (or take away) a role above your own. */

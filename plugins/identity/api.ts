@@ -10,8 +10,10 @@ import type { UserRow } from './entities.ts';
 function accountsFor(c: any) {
   const em = c.orm.em.fork();
   const audit = new AuditLog(em);
-  const sessions = new SessionService(em, c.cache, c.clock, c.signing, audit, c.publish, c.config);
-  return { em, accounts: new AccountService(em, c.clock, audit, c.throttle, sessions, c.roles, c.publish, c.config) };
+  // Events join this fork's unit of work, so they are stored with the change they announce.
+  const publish = c.publishIn(em);
+  const sessions = new SessionService(em, c.cache, c.clock, c.signing, audit, publish, c.config);
+  return { em, accounts: new AccountService(em, c.clock, audit, c.throttle, sessions, c.roles, publish, c.config) };
 }
 
 /** Creates a super_admin, or promotes the existing account with that email. Returns its id. */

@@ -81,17 +81,28 @@ export class SessionService {
   }
 
   async endAll(userId: string, reason: string, exceptSessionId?: string): Promise<number> {
-    const sessions = await this.em.find<SessionRow>('IdentitySession', { userId, revokedAt: null });
-    let count = 0;
-    for (const s of sessions) if (s.id !== exceptSessionId) { await this.revoke(s, reason); count++; }
-    return count;
+    const sessions = (await this.em.find<SessionRow>('IdentitySession', { userId, revokedAt: null })).filter((s) => s.id !== exceptSessionId);
+    await this.revokeMany(sessions, reason);
+    return sessions.length;
   }
 
   async revoke(session: SessionRow, reason: string): Promise<void> {
-    session.revokedAt = this.clock.date();
+    await this.revokeMany([session], reason);
+  }
+
+  /**
+   * Marks the sessions revoked and stages their events in the same unit of work (one flush,
+   * with whatever else the caller changed), then puts their ids in the revoked set.
+   */
+  private async revokeMany(sessions: SessionRow[], reason: string): Promise<void> {
+    const now = this.clock.date();
+    for (const session of sessions) {
+      session.revokedAt = now;
+      await this.publish('identity.session.revoked', { sessionId: session.id, userId: session.userId, reason }, { key: session.userId });
+    }
     await this.em.flush();
-    await this.cache.set(revokedKey(session.id), reason, { ttlMs: (this.config.accessTokenTtlSeconds + 60) * 1000, pinned: true });
-    await this.publish('identity.session.revoked', { sessionId: session.id, userId: session.userId, reason }, { key: session.userId });
+    const ttlMs = (this.config.accessTokenTtlSeconds + 60) * 1000;
+    await Promise.all(sessions.map((session) => this.cache.set(revokedKey(session.id), reason, { ttlMs, pinned: true })));
   }
 
   private newRefreshToken(sessionId: string, expiresAt: Date): string {
