@@ -28,6 +28,7 @@ import type { PluginRuntime } from './http/requestContext.ts';
 import type { Telemetry } from './telemetry.ts';
 import { OutboxEntity, OutboxRelay, outboxMigrations, stageEvent } from './events/outbox.ts';
 import { errors } from './errors.ts';
+import { loadSecrets } from './secrets/envelope.ts';
 
 export interface KernelOptions {
   config: KernelConfig;
@@ -100,6 +101,7 @@ export class Kernel {
       kernelInfo: asValue({ name: config.name, version: this.options.version, startedAt: this.startedAt, basePath: config.server.basePath }),
       permissionCatalog: asValue(this.plan.plugins.flatMap((p) => (p.permissions ?? []).map((perm) => ({ ...perm, plugin: p.name })))),
     });
+    this.root.register({ secrets: asValue(loadSecrets(config.secrets, this.logger)) });
     await this.startAdapters(clock);
     await this.openStorage();
     this.root.register({ orm: asValue(this.orm) });
@@ -232,6 +234,7 @@ export class Kernel {
     const ports: Record<string, unknown> = {
       logger, config: pluginConfig, pluginName: plugin.name, clock, ids,
       health: root.health, kernelInfo: root.kernelInfo, permissionCatalog: root.permissionCatalog, publish, publishIn,
+      secrets: root.secrets,
     };
     if (this.orm) ports.orm = this.orm;
     for (const { port } of this.adapters) ports[port] = port === 'cache' ? namespacedCache(root.cache as Cache, plugin.name) : root[port];

@@ -19,4 +19,5 @@ export type { IdGenerator } from './ports/ids.ts';
 export { encodeCursor, decodeCursor } from './paging.ts';
 export type { RateLimiter, RateLimitPolicy, RateLimitDecision } from './ports/rateLimiter.ts';
 export type { Mailer, MailMessage } from './ports/mailer.ts';
+export type { Secrets } from './ports/secrets.ts';
 export { hasPermissions } from './http/security.ts';

@@ -72,6 +72,22 @@ export const kernelConfigSchema: JsonSchema = {
         },
       },
     },
+    secrets: {
+      type: 'object', additionalProperties: false, default: {},
+      description: 'Key-encryption keys for secrets stored at rest (envelope encryption, AES-256-GCM).',
+      properties: {
+        keys: {
+          type: 'array', default: [],
+          description: 'KEKs, newest first: base64 of 32 bytes each (openssl rand -base64 32). Keep retired ones until every value is re-sealed.',
+          items: {
+            type: 'object', additionalProperties: false, required: ['id', 'secret'],
+            properties: { id: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,32}$' }, secret: { type: 'string', minLength: 1 } },
+          },
+        },
+        activeKey: { type: 'string', description: 'The KEK id that seals new values; defaults to the first key.' },
+        keyFile: { type: 'string', default: './data/secrets.key', description: 'Generated (mode 0600) when `keys` is empty; read if present.' },
+      },
+    },
     log: {
       type: 'object', additionalProperties: false, default: {},
       properties: {
@@ -105,5 +121,6 @@ export interface KernelConfig {
   plugins: Record<string, { enabled?: boolean; [option: string]: unknown }>;
   rateLimit: { enabled: boolean; windowMs: number; defaultTier: string; tiers: Record<string, number>; warning: { threshold: number; header: string } };
   log: { level: string; requests: boolean };
+  secrets: { keys: Array<{ id: string; secret: string }>; activeKey?: string; keyFile: string };
   telemetry: { enabled: boolean; serviceName?: string; exporter: 'console' | 'otlp' | 'memory' | 'none'; endpoint?: string };
 }

@@ -30,7 +30,7 @@ export const User = defineEntity({
     email: { type: 'string', length: 320 }, name: { type: 'string', length: 200 },
     passwordHash: { type: 'string', length: 200, hidden: true }, role: { type: 'string', length: 50 },
     status: { type: 'string', length: 20 }, emailVerified: { type: 'boolean' }, mfaEnabled: { type: 'boolean' },
-    mfaSecret: { type: 'string', length: 200, nullable: true, hidden: true }, mfaLastStep: { type: 'integer', nullable: true },
+    mfaSecret: { type: 'text', nullable: true, hidden: true }, mfaLastStep: { type: 'integer', nullable: true },
     tier: { type: 'string', length: 50 }, settings: { type: 'json' },
   },
   indexes: [{ properties: ['email'], unique: true }, { properties: ['role'] }, { properties: ['status'] }],

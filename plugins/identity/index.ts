@@ -16,7 +16,7 @@ import { ensureBootstrapAdmin } from './api.ts';
 import { closePasswordHashing } from './crypto.ts';
 import { identityTokens } from './tokensApi.ts';
 import { OneTimeTokens } from './oneTime.ts';
-import { MfaService } from './mfa.ts';
+import { MfaService, resealTotpSecrets } from './mfa.ts';
 import { EmailFlows } from './emails.ts';
 
 /** A port the deployment may leave unconfigured (e.g. no mailer). */
@@ -63,7 +63,7 @@ export default definePlugin({
     { name: 'admin:impersonate', description: 'Act as a user for a short, audited session' },
   ],
   services: {
-    signing: ({ orm, ids, clock, config }: any) => new SigningKeys(orm, ids, clock, { issuer: config.issuer, audience: config.audience, accessTtlSeconds: config.accessTokenTtlSeconds }),
+    signing: ({ orm, ids, clock, config, secrets }: any) => new SigningKeys(orm, ids, clock, { issuer: config.issuer, audience: config.audience, accessTtlSeconds: config.accessTokenTtlSeconds }, secrets),
     roles: ({ permissionCatalog }: any) => new RoleCatalog(permissionCatalog),
     throttle: ({ cache, clock, config }: any) => new LoginThrottle(cache, clock, config.login),
     audit: scoped(({ em }) => new AuditLog(em)),
@@ -72,7 +72,7 @@ export default definePlugin({
     apiKeys: scoped(({ em, cache, clock, audit, roles, config }) => new ApiKeyService(em, cache, clock, audit, roles, config.apiKeyPrefix)),
     identityTokens: (c: any) => identityTokens(c),
     oneTime: scoped(({ em, clock }) => new OneTimeTokens(em, clock)),
-    mfa: scoped(({ em, cache, clock, audit, oneTime, sessions, accounts, config }) => new MfaService(em, cache, clock, audit, oneTime, sessions, accounts, config.issuer)),
+    mfa: scoped(({ em, cache, clock, audit, oneTime, sessions, accounts, config, secrets }) => new MfaService(em, cache, clock, audit, oneTime, sessions, accounts, config.issuer, secrets)),
     emails: scoped((c) => new EmailFlows(c.em, c.oneTime, c.audit, c.accounts, c.sessions, optional(c, 'mailer'), c.logger, c.config)),
     admin: scoped(({ em, clock, accounts, sessions, audit, roles, publish, config }) => new AdminService(em, clock, accounts, sessions, audit, roles, publish, config.impersonationTtlMinutes)),
   },
@@ -84,6 +84,8 @@ export default definePlugin({
   handlers,
   async onStart(c) {
     await c.signing.start();
+    const resealed = await resealTotpSecrets(c.orm, c.secrets);
+    if (resealed) c.logger.info({ count: resealed }, 'TOTP secrets sealed under the active key-encryption key');
     await c.roles.load(c.orm.em.fork());
     await ensureBootstrapAdmin(c);
   },

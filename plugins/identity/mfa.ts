@@ -1,5 +1,5 @@
-import type { EntityManager } from '@mikro-orm/core';
-import { AppError, errors, type Cache, type Clock } from '../../kernel/index.ts';
+import type { EntityManager, MikroORM } from '@mikro-orm/core';
+import { AppError, errors, type Cache, type Clock, type Secrets } from '../../kernel/index.ts';
 import type { SessionRow, UserRow } from './entities.ts';
 import { randomToken, sha256 } from './crypto.ts';
 import type { AuditLog } from './audit.ts';
@@ -20,15 +20,17 @@ export class MfaService {
   constructor(
     private em: EntityManager, private cache: Cache, private clock: Clock, private audit: AuditLog,
     private oneTime: OneTimeTokens, private sessions: SessionService, private accounts: AccountService, private issuer: string,
+    private secrets: Secrets,
   ) {}
 
   async setup(userId: string) {
     const user = await this.accounts.get(userId);
     if (user.mfaEnabled) throw errors.conflict('MFA is already enabled');
     const { generateSecret, generateURI } = await import('otplib');
-    user.mfaSecret = generateSecret();
+    const secret = generateSecret();
+    user.mfaSecret = sealTotpSecret(this.secrets, user.id, secret);
     await this.em.flush();
-    return { secret: user.mfaSecret, otpauthUrl: generateURI({ issuer: this.issuer, label: user.email, secret: user.mfaSecret }) };
+    return { secret, otpauthUrl: generateURI({ issuer: this.issuer, label: user.email, secret }) };
   }
 
   async confirm(userId: string, code: string, client: ClientInfo) {
@@ -110,8 +112,9 @@ export class MfaService {
 
   private async checkCode(user: UserRow, code: string) {
     const { verifySync } = await import('otplib');
-    const result = /^\d{6}$/.test(code) && user.mfaSecret ? verifySync({
-      secret: user.mfaSecret!, token: code, epoch: Math.floor(this.clock.now() / 1000), epochTolerance: 30,
+    const secret = user.mfaSecret ? openTotpSecret(this.secrets, user.id, user.mfaSecret) : undefined;
+    const result = /^\d{6}$/.test(code) && secret ? verifySync({
+      secret, token: code, epoch: Math.floor(this.clock.now() / 1000), epochTolerance: 30,
       ...(user.mfaLastStep !== null && user.mfaLastStep !== undefined ? { afterTimeStep: Number(user.mfaLastStep) } : {}),
     }) : { valid: false as const };
     if (!result.valid) throw errors.validation([{ field: 'body.code', code: 'invalid_code', message: 'is wrong, expired or already used' }]);
@@ -125,3 +128,22 @@ function recoveryCode(): string {
 }
 
 const normalise = (code: string) => code.trim().toLowerCase().replace(/[^a-z0-9]/g, '');
+
+/** TOTP seeds are stored sealed (envelope encryption), bound to their user. */
+export function sealTotpSecret(secrets: Secrets, userId: string, secret: string): string {
+  return secrets.seal(secret, `identity.mfa:${userId}`);
+}
+
+/** Reads the sealed form, and legacy plaintext seeds stored before encryption at rest. */
+export function openTotpSecret(secrets: Secrets, userId: string, stored: string): string {
+  return secrets.isSealed(stored) ? secrets.open(stored, `identity.mfa:${userId}`) : stored;
+}
+
+/** At start: seals legacy plaintext seeds and re-seals those under a retired KEK (finishing a rotation). */
+export async function resealTotpSecrets(orm: MikroORM, secrets: Secrets): Promise<number> {
+  const em = orm.em.fork();
+  const rows = await em.find<UserRow>('IdentityUser', { mfaSecret: { $ne: null }, $not: { mfaSecret: { $like: `sk1.${secrets.activeKeyId}.%` } } });
+  for (const user of rows) user.mfaSecret = sealTotpSecret(secrets, user.id, openTotpSecret(secrets, user.id, user.mfaSecret!));
+  await em.flush();
+  return rows.length;
+}

@@ -111,4 +111,21 @@ export const migrations: Migration[] = [
       });
     },
   },
+  {
+    // Sealed TOTP seeds (envelope encryption) are longer than 200 characters with long KEK ids.
+    // SQLite does not enforce varchar lengths; PostgreSQL gets a text column.
+    name: '0003_mfa_secret_sealed',
+    async up(knex) {
+      if (!isPostgres(knex)) return;
+      await knex.schema.alterTable('identity_users', (t) => { t.text('mfa_secret').nullable().alter(); });
+    },
+    async down(knex) {
+      if (!isPostgres(knex)) return;
+      await knex.schema.alterTable('identity_users', (t) => { t.string('mfa_secret', 200).nullable().alter(); });
+    },
+  },
 ];
+
+function isPostgres(knex: { client: { config?: { client?: unknown } } }): boolean {
+  return /pg|postgres/i.test(String(knex.client.config?.client ?? ''));
+}

@@ -5,7 +5,7 @@ let jose: typeof import('jose');
 
 type KeyLike = CryptoKey | Uint8Array;
 import type { MikroORM } from '@mikro-orm/core';
-import { errors, type Clock, type IdGenerator } from '../../kernel/index.ts';
+import { errors, type Clock, type IdGenerator, type Secrets } from '../../kernel/index.ts';
 import type { SigningKeyRow } from './entities.ts';
 
 export interface AccessClaims extends JWTPayload {
@@ -36,12 +36,39 @@ export class SigningKeys {
   private active?: LoadedKey;
   private lastReload = 0;
 
-  constructor(private orm: MikroORM, private ids: IdGenerator, private clock: Clock, private options: { issuer: string; audience: string; accessTtlSeconds: number }) {}
+  constructor(
+    private orm: MikroORM, private ids: IdGenerator, private clock: Clock,
+    private options: { issuer: string; audience: string; accessTtlSeconds: number }, private secrets: Secrets,
+  ) {}
 
   async start(): Promise<void> {
     jose ??= await import('jose');
+    await this.resealStored();
     await this.reload();
     if (!this.active) await this.rotate();
+  }
+
+  /** The stored form of a private JWK: sealed with the deployment's KEK, bound to its kid. */
+  private sealJwk(kid: string, jwk: object): Record<string, unknown> {
+    return { sealed: this.secrets.seal(JSON.stringify(jwk), `identity.signing:${kid}`) };
+  }
+
+  /** Reads both the sealed form and legacy plaintext rows (written before encryption at rest). */
+  private openJwk(row: SigningKeyRow): JWK {
+    const sealed = (row.privateJwk as { sealed?: unknown }).sealed;
+    return this.secrets.isSealed(sealed) ? (JSON.parse(this.secrets.open(sealed, `identity.signing:${row.kid}`)) as JWK) : (row.privateJwk as JWK);
+  }
+
+  /** Seals plaintext rows and re-seals rows under a retired KEK, so a rotation completes at the next boot. */
+  private async resealStored(): Promise<void> {
+    const em = this.orm.em.fork();
+    const rows = await em.find<SigningKeyRow>('IdentitySigningKey', {});
+    for (const row of rows) {
+      const sealed = (row.privateJwk as { sealed?: unknown }).sealed;
+      if (this.secrets.isSealed(sealed) && !this.secrets.needsReseal(sealed)) continue;
+      row.privateJwk = this.sealJwk(row.kid, this.openJwk(row));
+    }
+    await em.flush();
   }
 
   /** Makes a new active key; the old one is retired and still verifies for one access-token lifetime. */
@@ -53,7 +80,7 @@ export class SigningKeys {
     const { privateKey, publicKey } = await jose.generateKeyPair('RS256', { modulusLength: 2048, extractable: true });
     const kid = this.ids.next();
     const publicJwk = { ...(await jose.exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' };
-    const privateJwk = { ...(await jose.exportJWK(privateKey)), kid, alg: 'RS256' };
+    const privateJwk = this.sealJwk(kid, { ...(await jose.exportJWK(privateKey)), kid, alg: 'RS256' });
     em.create<SigningKeyRow>('IdentitySigningKey', { kid, privateJwk, publicJwk, createdAt: now, retiredAt: null } as unknown as SigningKeyRow);
     await em.flush();
     await this.reload();
@@ -70,7 +97,7 @@ export class SigningKeys {
       keys.set(row.kid, {
         kid: row.kid,
         publicKey: (await jose.importJWK(row.publicJwk as JWK, 'RS256')) as KeyLike,
-        privateKey: row.retiredAt ? undefined : ((await jose.importJWK(row.privateJwk as JWK, 'RS256')) as KeyLike),
+        privateKey: row.retiredAt ? undefined : ((await jose.importJWK(this.openJwk(row), 'RS256')) as KeyLike),
         publicJwk: row.publicJwk as JWK,
         retiredAt: row.retiredAt ? new Date(row.retiredAt) : null,
         createdAt: new Date(row.createdAt),
