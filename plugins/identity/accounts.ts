@@ -128,7 +128,7 @@ export class AccountService {
 
   /** GDPR erasure: the row is anonymised (ids keep audit history meaningful), every credential revoked. */
   async erase(user: UserRow, actorId: string, client: ClientInfo) {
-    await this.sessions.endAll(user.id, 'account_deleted');
+    await this.sessions.bumpStanding(user, 'account_deleted');
     await this.em.nativeUpdate('IdentityApiKey', { userId: user.id, revokedAt: null }, { revokedAt: this.clock.date() });
     user.email = `deleted-${user.id}@invalid`;
     user.name = 'Deleted user';
@@ -140,6 +140,7 @@ export class AccountService {
     await this.audit.record({ actorId, action: 'user.deleted', targetType: 'user', targetId: user.id, ...client });
     await this.publish('identity.user.deleted', { id: user.id }, { key: user.id });
     await this.em.flush();
+    await this.sessions.afterStandingChange(user, 'account_deleted');
   }
 
   /** The role change rule: you cannot grant (or take away) a role above your own. */

@@ -16,6 +16,8 @@ export interface IdentityConfig {
   links: { verifyEmail: string; resetPassword: string };
   mfa: { requiredForAdmin: boolean; stepUpMaxAgeSeconds: number };
   login: { freeFailures: number; maxBackoffSeconds: number; ipFailuresPerWindow: number; ipWindowSeconds: number };
+  /** How stale another instance's roles, signing keys and users' standing may be, at most (without a shared cache). */
+  instanceSyncSeconds: number;
 }
 
 export const identityConfigSchema = {
@@ -32,6 +34,10 @@ export const identityConfigSchema = {
     resetTokenTtlMinutes: { type: 'integer', minimum: 5, maximum: 1440, default: 60 },
     verifyTokenTtlHours: { type: 'integer', minimum: 1, maximum: 720, default: 48 },
     impersonationTtlMinutes: { type: 'integer', minimum: 1, maximum: 120, default: 15 },
+    instanceSyncSeconds: {
+      type: 'integer', minimum: 0, maximum: 300, default: 5,
+      description: 'Each instance re-reads custom roles, signing keys and recent changes of users\' standing at most this often (0: on every request).',
+    },
     passwordPolicy: {
       type: 'object', additionalProperties: false, default: {},
       properties: {

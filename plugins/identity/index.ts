@@ -18,6 +18,7 @@ import { identityTokens } from './tokensApi.ts';
 import { OneTimeTokens } from './oneTime.ts';
 import { MfaService, resealTotpSecrets } from './mfa.ts';
 import { EmailFlows } from './emails.ts';
+import { InstanceSync } from './standing.ts';
 
 /** A port the deployment may leave unconfigured (e.g. no mailer). */
 function optional<T>(cradle: any, name: string): T | undefined {
@@ -65,6 +66,7 @@ export default definePlugin({
   services: {
     signing: ({ orm, ids, clock, config, secrets }: any) => new SigningKeys(orm, ids, clock, { issuer: config.issuer, audience: config.audience, accessTtlSeconds: config.accessTokenTtlSeconds }, secrets),
     roles: ({ permissionCatalog }: any) => new RoleCatalog(permissionCatalog),
+    instanceSync: ({ orm, cache, clock, logger, config }: any) => new InstanceSync(orm, cache, clock, logger, config.instanceSyncSeconds * 1000),
     throttle: ({ cache, clock, config }: any) => new LoginThrottle(cache, clock, config.login),
     audit: scoped(({ em }) => new AuditLog(em)),
     sessions: scoped(({ em, cache, clock, signing, audit, publish, config }) => new SessionService(em, cache, clock, signing, audit, publish, config)),
@@ -78,8 +80,8 @@ export default definePlugin({
   },
   exports: ['identityTokens'],
   authSchemes: {
-    bearerAuth: (c) => bearerAuthenticator({ signing: c.signing, cache: c.cache, roles: c.roles, clock: c.clock, apiKeyPrefix: (c.config as IdentityConfig).apiKeyPrefix, mfa: (c.config as IdentityConfig).mfa, apiKeys: () => keysOutsideRequest(c) }),
-    apiKey: (c) => apiKeyAuthenticator(() => keysOutsideRequest(c)),
+    bearerAuth: (c) => bearerAuthenticator({ signing: c.signing, cache: c.cache, roles: c.roles, clock: c.clock, apiKeyPrefix: (c.config as IdentityConfig).apiKeyPrefix, mfa: (c.config as IdentityConfig).mfa, apiKeys: () => keysOutsideRequest(c), sync: c.instanceSync }),
+    apiKey: (c) => apiKeyAuthenticator(() => keysOutsideRequest(c), c.instanceSync),
   },
   handlers,
   async onStart(c) {
@@ -87,6 +89,10 @@ export default definePlugin({
     const resealed = await resealTotpSecrets(c.orm, c.secrets);
     if (resealed) c.logger.info({ count: resealed }, 'TOTP secrets sealed under the active key-encryption key');
     await c.roles.load(c.orm.em.fork());
+    // Other instances' changes (custom roles, rotated keys, users' standing) reach this one within instanceSyncSeconds.
+    c.instanceSync.add(() => c.roles.load(c.orm.em.fork()));
+    c.instanceSync.add(() => c.signing.reloadIfChanged());
+    c.signing.useSync(c.instanceSync);
     await ensureBootstrapAdmin(c);
   },
   async onStop() {

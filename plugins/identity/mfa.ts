@@ -62,13 +62,13 @@ export class MfaService {
   /** After a correct password: a short-lived challenge instead of tokens. */
   async challenge(user: UserRow): Promise<{ mfaRequired: true; mfaToken: string }> {
     const mfaToken = randomToken(32);
-    await this.cache.set(challengeKey(mfaToken), { userId: user.id }, { ttlMs: CHALLENGE_TTL_MS });
+    await this.cache.set(challengeKey(mfaToken), { userId: user.id, sv: user.standingVersion ?? 0 }, { ttlMs: CHALLENGE_TTL_MS });
     return { mfaRequired: true, mfaToken };
   }
 
   async verify(input: { mfaToken: string; code?: string; recoveryCode?: string }, client: ClientInfo) {
     const key = challengeKey(input.mfaToken);
-    const pending = await this.cache.get<{ userId: string }>(key);
+    const pending = await this.cache.get<{ userId: string; sv?: number }>(key);
     if (!pending) throw errors.unauthorized('The MFA challenge is invalid or expired', 'INVALID_MFA_TOKEN');
     // Five wrong codes end the challenge. The slot is taken atomically before the code is
     // checked, so concurrent guesses cannot all be evaluated against one unchanged count.
@@ -78,6 +78,11 @@ export class MfaService {
       throw errors.unauthorized('Too many wrong codes: sign in with your password again', 'INVALID_MFA_TOKEN');
     }
     const user = await this.accounts.get(pending.userId);
+    // A challenge issued before a suspension, role change or password reset is void.
+    if (user.status !== 'active' || (user.standingVersion ?? 0) !== (pending.sv ?? 0)) {
+      await this.cache.delete(key);
+      throw errors.unauthorized('The MFA challenge is invalid or expired', 'INVALID_MFA_TOKEN');
+    }
     try {
       await this.second(user, input);
     } catch (e) {

@@ -124,6 +124,22 @@ export const migrations: Migration[] = [
       await knex.schema.alterTable('identity_users', (t) => { t.string('mfa_secret', 200).nullable().alter(); });
     },
   },
+  {
+    name: '0004_user_standing',
+    async up(knex) {
+      await knex.schema.alterTable('identity_users', (t) => {
+        t.integer('standing_version').notNullable().defaultTo(0);
+        t.datetime('standing_changed_at').nullable().index();
+      });
+    },
+    async down(knex) {
+      await knex.schema.alterTable('identity_users', (t) => {
+        t.dropIndex(['standing_changed_at']);
+        t.dropColumn('standing_changed_at');
+        t.dropColumn('standing_version');
+      });
+    },
+  },
 ];
 
 function isPostgres(knex: { client: { config?: { client?: unknown } } }): boolean {

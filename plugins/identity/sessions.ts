@@ -6,6 +6,7 @@ import { randomToken, sha256 } from './crypto.ts';
 import type { SigningKeys } from './signing.ts';
 import type { AuditLog } from './audit.ts';
 import { userView } from './views.ts';
+import { bumpStanding, publishStanding, type StandingReason } from './standing.ts';
 
 export interface ClientInfo { ip: string | null; userAgent: string | null }
 export type Publish = (type: string, data: unknown, options?: { key?: string }) => Promise<unknown>;
@@ -105,6 +106,20 @@ export class SessionService {
     await Promise.all(sessions.map((session) => this.cache.set(revokedKey(session.id), reason, { ttlMs, pinned: true })));
   }
 
+  /**
+   * A change of standing, staged in this unit of work: every token issued before it is refused
+   * from now on (see standing.ts), and OAuth drops the user's grants on the event.
+   */
+  async bumpStanding(user: UserRow, reason: StandingReason): Promise<void> {
+    await bumpStanding(user, reason, this.clock, this.publish);
+  }
+
+  /** After the flush of a standing change: every session ends, and the new version is visible at once. */
+  async afterStandingChange(user: UserRow, reason: StandingReason): Promise<void> {
+    await this.endAll(user.id, reason);
+    await publishStanding(this.em, this.cache, [user]);
+  }
+
   private newRefreshToken(sessionId: string, expiresAt: Date): string {
     const token = randomToken(32);
     this.em.create<RefreshTokenRow>('IdentityRefreshToken', { sessionId, hash: sha256(token), usedAt: null, expiresAt, createdAt: this.clock.date() } as RefreshTokenRow);
@@ -118,7 +133,7 @@ export class SessionService {
 
   private sign(user: UserRow, session: SessionRow): Promise<string> {
     return this.signing.sign({
-      sub: user.id, sid: session.id, role: user.role, tier: user.tier,
+      sub: user.id, sid: session.id, role: user.role, tier: user.tier, sv: user.standingVersion ?? 0,
       ...(session.impersonatorId ? { imp: session.impersonatorId } : {}),
       ...(session.mfaAt ? { mfa: Math.floor(new Date(session.mfaAt).getTime() / 1000) } : {}),
     });

@@ -18,6 +18,10 @@ export interface AccessClaims extends JWTPayload {
   imp?: string;
   /** When the session last proved MFA (epoch seconds). */
   mfa?: number;
+  /** The standing version of the user (`sub`, or `own` for a client token) when the token was issued. */
+  sv?: number;
+  /** The user who owns the OAuth client, on client-credentials tokens. */
+  own?: string;
   /** OAuth client id, on tokens issued through /oauth/token. */
   cid?: string;
   /** Space-separated OAuth scopes. */
@@ -35,6 +39,9 @@ export class SigningKeys {
   private keys = new Map<string, LoadedKey>();
   private active?: LoadedKey;
   private lastReload = 0;
+  private fingerprint = '';
+  /** Brings this instance up to date with the others before signing (see InstanceSync). */
+  private sync?: { fresh(): Promise<void> };
 
   constructor(
     private orm: MikroORM, private ids: IdGenerator, private clock: Clock,
@@ -87,10 +94,21 @@ export class SigningKeys {
     return kid;
   }
 
+  useSync(sync: { fresh(): Promise<void> }): void {
+    this.sync = sync;
+  }
+
+  /** Reloads when another instance rotated (a new kid, or a key retired): a light query otherwise. */
+  async reloadIfChanged(): Promise<void> {
+    const rows = await this.orm.em.fork().find<SigningKeyRow>('IdentitySigningKey', {}, { fields: ['kid', 'retiredAt'] as never, orderBy: { createdAt: 'asc' } });
+    if (fingerprintOf(rows) !== this.fingerprint) await this.reload();
+  }
+
   private async reload(): Promise<void> {
     const em = this.orm.em.fork();
     const horizon = new Date(this.clock.now() - this.options.accessTtlSeconds * 1000 - 60_000);
     const rows = await em.find<SigningKeyRow>('IdentitySigningKey', {}, { orderBy: { createdAt: 'asc' } });
+    this.fingerprint = fingerprintOf(rows);
     const keys = new Map<string, LoadedKey>();
     for (const row of rows) {
       if (row.retiredAt && new Date(row.retiredAt) < horizon) continue;
@@ -113,6 +131,7 @@ export class SigningKeys {
   }
 
   async sign(claims: Omit<AccessClaims, 'iss' | 'aud' | 'exp' | 'iat' | 'jti'>, ttlSeconds = this.options.accessTtlSeconds, jti = this.ids.next()): Promise<string> {
+    await this.sync?.fresh();
     const key = this.active;
     if (!key?.privateKey) throw errors.unavailable('signing key');
     const now = Math.floor(this.clock.now() / 1000);
@@ -156,3 +175,6 @@ export class SigningKeys {
     return key.publicKey;
   }
 }
+
+const fingerprintOf = (rows: Array<Pick<SigningKeyRow, 'kid' | 'retiredAt'>>) =>
+  rows.map((r) => `${r.kid}:${r.retiredAt ? new Date(r.retiredAt).getTime() : ''}`).join(',');

@@ -12,8 +12,12 @@ import { revokedJtiKey } from './auth.ts';
  */
 export interface IdentityTokens {
   issuer: string;
-  /** Signs an access token; `cid` marks it as an OAuth token, `role` makes it act for user `sub`. */
-  issueAccessToken(claims: { sub: string; cid: string; scope: string; role?: string; tier?: string }, ttlSeconds: number): Promise<{ token: string; jti: string; expiresAt: number }>;
+  /**
+   * Signs an access token; `cid` marks it as an OAuth token, `role` makes it act for user `sub`,
+   * `own` names the user who owns the client (client credentials). Either user's later change of
+   * standing (suspension, role, reset) revokes the token.
+   */
+  issueAccessToken(claims: { sub: string; cid: string; scope: string; role?: string; tier?: string; own?: string }, ttlSeconds: number): Promise<{ token: string; jti: string; expiresAt: number }>;
   /** Verifies signature, issuer, audience and expiry (throws a 401 AppError). Does not check revocation. */
   verifyAccessToken(token: string): Promise<AccessClaims>;
   isRevoked(jti: string): Promise<boolean>;
@@ -28,7 +32,9 @@ export function identityTokens(deps: { signing: SigningKeys; cache: Cache; clock
     issuer: deps.config.issuer,
     async issueAccessToken(claims, ttlSeconds) {
       const jti = deps.ids.next();
-      const token = await deps.signing.sign(claims, ttlSeconds, jti);
+      const userId = claims.role ? claims.sub : claims.own;
+      const user = userId ? await deps.orm.em.fork().findOne<UserRow>('IdentityUser', { id: userId }) : null;
+      const token = await deps.signing.sign({ ...claims, ...(user ? { sv: user.standingVersion ?? 0 } : {}) }, ttlSeconds, jti);
       return { token, jti, expiresAt: deps.clock.now() + ttlSeconds * 1000 };
     },
     verifyAccessToken: (token) => deps.signing.verify(token),

@@ -75,7 +75,7 @@ export class OAuthService {
     if (!scopes.length) throw new OAuthError('invalid_scope', 'None of the requested scopes can be granted');
     const scope = scopes.join(' ');
     const ttl = this.config.accessTokenTtlSeconds;
-    const issued = await this.store.issueAccessToken({ sub: client.id, cid: client.id, scope }, ttl, null);
+    const issued = await this.store.issueAccessToken({ sub: client.id, cid: client.id, scope, own: client.ownerId }, ttl, null);
     await this.em.flush();
     return { access_token: issued.token, token_type: 'Bearer', expires_in: ttl, scope };
   }
