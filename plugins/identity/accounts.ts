@@ -83,23 +83,39 @@ export class AccountService {
     return user;
   }
 
-  /** PATCH /users/me: only name and email; a new email must be verified again. Protected fields are refused by the contract. */
-  async updateMe(userId: string, changes: { name?: string; email?: string }, client: ClientInfo) {
+  /**
+   * PATCH /users/me: name now; an email change needs the current password (or an MFA proof
+   * younger than `mfa.stepUpMaxAgeSeconds`) and takes effect only once the new address is
+   * confirmed from that address; the old one is told, with a link to undo it (mailFlows.ts).
+   * Protected fields are refused by the contract.
+   */
+  async updateMe(userId: string, changes: { name?: string; email?: string; currentPassword?: string }, client: ClientInfo, proof: { mfaAt?: number } = {}) {
     const user = await this.get(userId);
     const old = { name: user.name, email: user.email };
     if (changes.name !== undefined) user.name = changes.name.trim();
-    if (changes.email !== undefined) {
-      const email = changes.email.trim().toLowerCase();
-      if (email !== user.email) {
-        if (await this.em.count('IdentityUser', { email })) throw errors.conflict('An account with this email already exists');
-        user.email = email;
-        user.emailVerified = false;
-      }
+    const email = changes.email?.trim().toLowerCase();
+    const changing = email !== undefined && email !== user.email;
+    if (changing) {
+      await this.assertRecentlyAuthenticated(user, changes.currentPassword, proof.mfaAt);
+      if (await this.em.count('IdentityUser', { email })) throw errors.conflict('An account with this email already exists');
+      user.pendingEmail = email;
+      await this.publish('identity.email.change_requested', { id: user.id, newEmail: email }, { key: user.id });
+    } else if (email !== undefined && user.pendingEmail) {
+      user.pendingEmail = null; // asking for the current address again cancels a pending change
     }
-    await this.audit.record({ actorId: userId, action: old.email !== user.email ? 'user.email_changed' : 'user.updated', targetType: 'user', targetId: userId, ...client, oldValues: old, newValues: { name: user.name, email: user.email } });
-    await this.publish('identity.user.updated', { id: user.id, fields: Object.keys(changes) }, { key: user.id });
+    await this.audit.record({ actorId: userId, action: changing ? 'user.email_change_requested' : 'user.updated', targetType: 'user', targetId: userId, ...client, oldValues: old, newValues: { name: user.name, ...(changing ? { pendingEmail: email } : {}) } });
+    const fields = Object.keys(changes).filter((f) => f === 'name');
+    if (fields.length) await this.publish('identity.user.updated', { id: user.id, fields }, { key: user.id });
     await this.em.flush();
     return userView(user);
+  }
+
+  /** The current password, or a recent MFA proof of this session. */
+  private async assertRecentlyAuthenticated(user: UserRow, password: string | undefined, mfaAt: number | undefined) {
+    const recentMfa = mfaAt !== undefined && this.clock.now() / 1000 - mfaAt <= this.config.mfa.stepUpMaxAgeSeconds;
+    if (recentMfa) return;
+    if (!password) throw errors.validation([{ field: 'body.currentPassword', code: 'required', message: 'is required to change the email address (or a recent MFA step-up)' }]);
+    if (!(await verifyPassword(user.passwordHash, password))) throw errors.validation([{ field: 'body.currentPassword', code: 'incorrect', message: 'is incorrect' }]);
   }
 
   async changePassword(userId: string, sessionId: string | undefined, current: string, next: string, client: ClientInfo) {
@@ -110,9 +126,15 @@ export class AccountService {
     const problems = checkPassword(next, this.config.passwordPolicy, 'body.newPassword');
     if (problems.length) throw errors.validation(problems);
     user.passwordHash = await hashPassword(next);
+    // A reset link requested before the change must not undo it.
+    await this.oneTimeRevoke(userId, 'reset_password');
     await this.audit.record({ actorId: userId, action: 'user.password_changed', targetType: 'user', targetId: userId, ...client });
     await this.em.flush();
     return { revokedSessions: await this.sessions.endAll(userId, 'password_changed', sessionId) };
+  }
+
+  private async oneTimeRevoke(userId: string, purpose: string) {
+    await this.em.nativeDelete('IdentityOneTimeToken', { userId, purpose, usedAt: null });
   }
 
   async verifyPassword(userId: string, password: string): Promise<UserRow> {

@@ -13,7 +13,7 @@ export interface IdentityConfig {
   verifyTokenTtlHours: number;
   impersonationTtlMinutes: number;
   passwordPolicy: PasswordPolicy;
-  links: { verifyEmail: string; resetPassword: string };
+  links: { verifyEmail: string; resetPassword: string; undoEmailChange: string };
   mfa: { requiredForAdmin: boolean; stepUpMaxAgeSeconds: number };
   login: { freeFailures: number; maxBackoffSeconds: number; ipFailuresPerWindow: number; ipWindowSeconds: number };
   /** How stale another instance's roles, signing keys and users' standing may be, at most (without a shared cache). */
@@ -55,6 +55,7 @@ export const identityConfigSchema = {
       properties: {
         verifyEmail: { type: 'string', default: 'http://localhost:3000/verify-email?token={token}' },
         resetPassword: { type: 'string', default: 'http://localhost:3000/reset-password?token={token}' },
+        undoEmailChange: { type: 'string', default: 'http://localhost:3000/undo-email-change?token={token}' },
       },
     },
     mfa: {

@@ -8,6 +8,8 @@ export interface UserRow {
   tier: string; settings: Record<string, unknown>; createdAt: Date; updatedAt: Date;
   /** Bumped by every change of standing (suspension, role, reset); tokens of an older version are refused. */
   standingVersion: number; standingChangedAt: Date | null;
+  /** A requested new address, until it is confirmed from that address. */
+  pendingEmail: string | null;
 }
 export interface SessionRow {
   id: string; userId: string; userAgent: string | null; ip: string | null; createdAt: Date; lastUsedAt: Date;
@@ -35,6 +37,7 @@ export const User = defineEntity({
     mfaSecret: { type: 'text', nullable: true, hidden: true }, mfaLastStep: { type: 'integer', nullable: true },
     tier: { type: 'string', length: 50 }, settings: { type: 'json' },
     standingVersion: { type: 'integer', onCreate: () => 0 }, standingChangedAt: { type: 'datetime', nullable: true },
+    pendingEmail: { type: 'string', length: 320, nullable: true },
   },
   indexes: [{ properties: ['email'], unique: true }, { properties: ['role'] }, { properties: ['status'] }, { properties: ['standingChangedAt'] }],
 });

@@ -19,15 +19,7 @@ import { OneTimeTokens } from './oneTime.ts';
 import { MfaService, resealTotpSecrets } from './mfa.ts';
 import { EmailFlows } from './emails.ts';
 import { InstanceSync } from './standing.ts';
-
-/** A port the deployment may leave unconfigured (e.g. no mailer). */
-function optional<T>(cradle: any, name: string): T | undefined {
-  try {
-    return cradle[name] as T;
-  } catch {
-    return undefined;
-  }
-}
+import { mailSubscribers } from './mailFlows.ts';
 
 const scoped = <T>(factory: (c: any) => T) => ({ factory, lifetime: 'scoped' as const });
 
@@ -75,7 +67,7 @@ export default definePlugin({
     identityTokens: (c: any) => identityTokens(c),
     oneTime: scoped(({ em, clock }) => new OneTimeTokens(em, clock)),
     mfa: scoped(({ em, cache, clock, audit, oneTime, sessions, accounts, config, secrets }) => new MfaService(em, cache, clock, audit, oneTime, sessions, accounts, config.issuer, secrets)),
-    emails: scoped((c) => new EmailFlows(c.em, c.oneTime, c.audit, c.accounts, c.sessions, optional(c, 'mailer'), c.logger, c.config)),
+    emails: scoped((c) => new EmailFlows(c.em, c.oneTime, c.audit, c.accounts, c.sessions, c.publish, c.cache, c.clock, c.config)),
     admin: scoped(({ em, clock, accounts, sessions, audit, roles, publish, config }) => new AdminService(em, clock, accounts, sessions, audit, roles, publish, config.impersonationTtlMinutes)),
   },
   exports: ['identityTokens'],
@@ -84,6 +76,7 @@ export default definePlugin({
     apiKey: (c) => apiKeyAuthenticator(() => keysOutsideRequest(c), c.instanceSync),
   },
   handlers,
+  subscribers: mailSubscribers(),
   async onStart(c) {
     await c.signing.start();
     const resealed = await resealTotpSecrets(c.orm, c.secrets);

@@ -125,15 +125,17 @@ export const migrations: Migration[] = [
     },
   },
   {
-    name: '0004_user_standing',
+    name: '0004_user_standing_pending_email',
     async up(knex) {
       await knex.schema.alterTable('identity_users', (t) => {
         t.integer('standing_version').notNullable().defaultTo(0);
         t.datetime('standing_changed_at').nullable().index();
+        t.string('pending_email', 320).nullable();
       });
     },
     async down(knex) {
       await knex.schema.alterTable('identity_users', (t) => {
+        t.dropColumn('pending_email');
         t.dropIndex(['standing_changed_at']);
         t.dropColumn('standing_changed_at');
         t.dropColumn('standing_version');

@@ -16,7 +16,7 @@ export const standingKey = (userId: string) => `standing:${userId}`;
 const STANDING_TTL_MS = 2 * 86_400_000;
 const apiKeyCacheKey = (hash: string) => `apikey:${hash}`;
 
-export type StandingReason = 'suspended' | 'role_changed' | 'password_reset' | 'account_deleted' | 'reactivated';
+export type StandingReason = 'suspended' | 'role_changed' | 'password_reset' | 'account_deleted' | 'email_change_undone';
 
 export async function currentStanding(cache: Cache, userId: string): Promise<number> {
   return (await cache.get<number>(standingKey(userId))) ?? 0;

@@ -138,8 +138,12 @@ s('PATCH /users/me refuses protected fields and changes nothing; a new email nee
   const me = (await k.as(a.accessToken, 'GET', '/v1/users/me')).body;
   assert.is(me.role, 'user');
   assert.is(me.name, 'Test User');
-  const changed = await k.as(a.accessToken, 'PATCH', '/v1/users/me', { email: email('moved') });
-  assert.is(changed.body.emailVerified, false);
+  const moved = email('moved');
+  assertError(await k.as(a.accessToken, 'PATCH', '/v1/users/me', { email: moved }), 400, 'VALIDATION_ERROR');
+  const changed = await k.as(a.accessToken, 'PATCH', '/v1/users/me', { email: moved, currentPassword: PASSWORD });
+  assert.is(changed.status, 200, changed.text);
+  assert.is(changed.body.email, me.email, 'the email changes only once the new address confirms it');
+  assert.is(changed.body.pendingEmail, moved);
 });
 
 s('settings, public profile, export and erasure', async ({ k }) => {
