@@ -117,7 +117,7 @@ export class SessionService {
   /** After the flush of a standing change: every session ends, and the new version is visible at once. */
   async afterStandingChange(user: UserRow, reason: StandingReason): Promise<void> {
     await this.endAll(user.id, reason);
-    await publishStanding(this.em, this.cache, [user]);
+    await publishStanding(this.em, this.cache, this.clock, [user]);
   }
 
   private newRefreshToken(sessionId: string, expiresAt: Date): string {

@@ -33,11 +33,13 @@ export async function bumpStanding(user: UserRow, reason: StandingReason, clock:
 }
 
 /** After the flush: this instance (and every instance on a shared cache) sees the new version at once. */
-export async function publishStanding(em: EntityManager, cache: Cache, users: Array<{ id: string; standingVersion: number }>): Promise<void> {
+export async function publishStanding(em: EntityManager, cache: Cache, clock: Clock, users: Array<{ id: string; standingVersion: number }>): Promise<void> {
   if (!users.length) return;
   await Promise.all(users.map((u) => cache.set(standingKey(u.id), u.standingVersion, { ttlMs: STANDING_TTL_MS, pinned: true })));
   // API keys are cached by hash for a minute: drop them, so the next use reads the owner again.
-  const keys = await em.find<ApiKeyRow>('IdentityApiKey', { userId: { $in: users.map((u) => u.id) }, revokedAt: null }, { fields: ['hash'] as never });
+  // Keys revoked in the last minutes too (a reset revokes them just before this runs); older ones are out of the cache.
+  const recent = new Date(clock.now() - 5 * 60_000);
+  const keys = await em.find<ApiKeyRow>('IdentityApiKey', { userId: { $in: users.map((u) => u.id) }, $or: [{ revokedAt: null }, { revokedAt: { $gt: recent } }] }, { fields: ['hash'] as never });
   await Promise.all(keys.map((k) => cache.delete(apiKeyCacheKey(k.hash))));
 }
 
@@ -78,7 +80,7 @@ export class InstanceSync {
       const changed = await em.find<UserRow>('IdentityUser', { standingChangedAt: { $gt: since } }, { fields: ['id', 'standingVersion'] as never });
       const stale: Array<{ id: string; standingVersion: number }> = [];
       for (const u of changed) if ((await currentStanding(this.cache, u.id)) < u.standingVersion) stale.push(u);
-      await publishStanding(em, this.cache, stale);
+      await publishStanding(em, this.cache, this.clock, stale);
       for (const task of this.tasks) await task();
       this.since = new Date(startedAt);
       this.checkedAt = startedAt;

@@ -1,7 +1,9 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { assertError } from '../helpers/kernel.ts';
-import { APP, PASSWORD, basic, email, startOAuth, type OAuthKernel } from './helpers.ts';
+import { OneTimeTokens } from '../../plugins/identity/oneTime.ts';
+import { systemClock } from '../../kernel/ports/clock.ts';
+import { APP, PASSWORD, basic, email, startOAuth, type Client, type OAuthKernel, type User } from './helpers.ts';
 
 const VERIFIER = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk';
 const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
@@ -14,6 +16,30 @@ async function settle(k: OAuthKernel) {
   await k.kernel.outbox!.idle();
   await (k.kernel.root.cradle.eventBus as { drain(): Promise<void> }).drain();
 }
+
+async function authorized(k: OAuthKernel, user: User, client: Client) {
+  const res = await k.noFollow('POST', '/v1/oauth/authorize', user.token, {
+    response_type: 'code', client_id: client.id, redirect_uri: APP, scope: 'profile:read', state: 's', code_challenge: CHALLENGE, code_challenge_method: 'S256', decision: 'approve',
+  });
+  const code = new URL(res.location!).searchParams.get('code')!;
+  return (await k.form('/v1/oauth/token', { grant_type: 'authorization_code', code, redirect_uri: APP, code_verifier: VERIFIER }, basic(client.id, client.secret!))).body;
+}
+
+s('a password reset ends the user\'s OAuth access tokens and grants', async ({ k }) => {
+  const client = await k.client(await k.signup('owner2'));
+  const carol = await k.signup('carol');
+  const tokens = await authorized(k, carol, client);
+  assert.is((await k.as(tokens.access_token, 'GET', '/v1/users/me')).status, 200);
+  // The reset token as forgot-password would mail it.
+  const em = k.kernel.orm!.em.fork();
+  const reset = new OneTimeTokens(em, systemClock).issue(carol.id, 'reset_password', 600_000);
+  await em.flush();
+  assert.is((await k.as(undefined, 'POST', '/v1/auth/reset-password', { token: reset, newPassword: 'Brand#New1pw' })).status, 200);
+  assertError(await k.as(tokens.access_token, 'GET', '/v1/users/me'), 401, 'CREDENTIALS_REVOKED');
+  await settle(k);
+  const refreshed = await k.form('/v1/oauth/token', { grant_type: 'refresh_token', refresh_token: tokens.refresh_token }, basic(client.id, client.secret!));
+  assert.is(refreshed.body.error, 'invalid_grant', refreshed.text);
+});
 
 s('suspension: the user\'s OAuth access token is refused at once (as introspection says), and the grant is revoked', async ({ k }) => {
   const owner = await k.signup('owner');
