@@ -4,6 +4,7 @@ import type { SigningKeys, AccessClaims } from './signing.ts';
 import type { RoleCatalog } from './roles.ts';
 import type { UserRow } from './entities.ts';
 import { revokedJtiKey } from './auth.ts';
+import { currentStanding } from './standing.ts';
 
 /**
  * What identity exports to plugins that issue tokens on its behalf (the `oauth` plugin):
@@ -20,7 +21,8 @@ export interface IdentityTokens {
   issueAccessToken(claims: { sub: string; cid: string; scope: string; role?: string; tier?: string; own?: string }, ttlSeconds: number): Promise<{ token: string; jti: string; expiresAt: number }>;
   /** Verifies signature, issuer, audience and expiry (throws a 401 AppError). Does not check revocation. */
   verifyAccessToken(token: string): Promise<AccessClaims>;
-  isRevoked(jti: string): Promise<boolean>;
+  /** Revoked by jti, or (given the claims) issued before its user's last change of standing. */
+  isRevoked(jti: string, claims?: AccessClaims): Promise<boolean>;
   /** Refuses the token from now until it would have expired anyway. */
   revokeAccessToken(jti: string, expiresAtMs: number): Promise<void>;
   /** An active user's role, tier and permissions, or undefined. */
@@ -38,7 +40,11 @@ export function identityTokens(deps: { signing: SigningKeys; cache: Cache; clock
       return { token, jti, expiresAt: deps.clock.now() + ttlSeconds * 1000 };
     },
     verifyAccessToken: (token) => deps.signing.verify(token),
-    isRevoked: (jti) => deps.cache.has(revokedJtiKey(jti)),
+    async isRevoked(jti, claims) {
+      if (await deps.cache.has(revokedJtiKey(jti))) return true;
+      const userId = claims ? (claims.role ? claims.sub : claims.own) : undefined;
+      return Boolean(userId && (claims!.sv ?? 0) < (await currentStanding(deps.cache, userId)));
+    },
     async revokeAccessToken(jti, expiresAtMs) {
       const ttlMs = Math.max(1000, expiresAtMs - deps.clock.now() + 60_000);
       await deps.cache.set(revokedJtiKey(jti), true, { ttlMs, pinned: true });

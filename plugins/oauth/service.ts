@@ -197,7 +197,7 @@ export class OAuthService {
   private async introspectAccess(token: string, client: ClientRow) {
     const claims = await this.identity.verifyAccessToken(token).catch(() => undefined);
     if (!claims || !claims.cid || claims.cid !== client.id || !claims.jti) return undefined;
-    if (await this.identity.isRevoked(claims.jti)) return undefined;
+    if (await this.identity.isRevoked(claims.jti, claims)) return undefined;
     if (claims.role && !(await this.identity.userStanding(claims.sub))) return undefined;
     return {
       active: true, scope: claims.scope ?? '', client_id: claims.cid, sub: claims.sub, exp: claims.exp, iat: claims.iat,

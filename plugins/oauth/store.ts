@@ -6,8 +6,8 @@ import type { AccessTokenRow, GrantRow, RefreshTokenRow } from './entities.ts';
 export interface IdentityTokens {
   issuer: string;
   issueAccessToken(claims: { sub: string; cid: string; scope: string; role?: string; tier?: string; own?: string }, ttlSeconds: number): Promise<{ token: string; jti: string; expiresAt: number }>;
-  verifyAccessToken(token: string): Promise<{ sub: string; cid?: string; scope?: string; role?: string; jti?: string; exp?: number; iat?: number; iss?: string }>;
-  isRevoked(jti: string): Promise<boolean>;
+  verifyAccessToken(token: string): Promise<{ sub: string; cid?: string; scope?: string; role?: string; own?: string; sv?: number; jti?: string; exp?: number; iat?: number; iss?: string }>;
+  isRevoked(jti: string, claims?: { sub: string; role?: string; own?: string; sv?: number }): Promise<boolean>;
   revokeAccessToken(jti: string, expiresAtMs: number): Promise<void>;
   userStanding(userId: string): Promise<{ role: string; tier: string; permissions: string[] } | undefined>;
 }

@@ -78,6 +78,8 @@ s('a client-credentials token of a demoted admin stops reading admin data at onc
 
   assert.is((await k.as(super_, 'PATCH', `/v1/admin/users/${created.body.id}`, { role: 'user' })).status, 200);
   assertError(await k.as(cc.body.access_token, 'GET', '/v1/admin/users'), 401, 'CREDENTIALS_REVOKED');
+  const introspected = await k.form('/v1/oauth/introspect', { token: cc.body.access_token }, basic(client.id, client.secret!));
+  assert.is(introspected.body.active, false, 'introspection agrees with the bearer path');
 });
 
 s.run();
