@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { Secrets } from '../ports/secrets.ts';
@@ -83,10 +83,16 @@ export function loadSecrets(config: SecretsConfig, logger: Logger, cwd = process
     if (!config.keys.length) logger.info({ keyFile: file }, 'secrets: encrypting stored secrets with the key in the key file (mode 0600)');
   } else if (!config.keys.length) {
     mkdirSync(dirname(file), { recursive: true });
+    // Written aside, then linked into place: a process booting at the same time sees either no
+    // file or a complete one, and the loser of the race uses the winner's key.
+    const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    writeFileSync(tmp, randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
     try {
-      writeFileSync(file, randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
+      linkSync(tmp, file);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e; // another process made it first: use theirs
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    } finally {
+      unlinkSync(tmp);
     }
     keks.set(FILE_KEY_ID, decodeKey(FILE_KEY_ID, readFileSync(file, 'utf8').trim()));
     logger.info({ keyFile: file }, 'secrets: generated a key-encryption key (mode 0600); back it up, or set secrets.keys in production');

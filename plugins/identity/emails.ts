@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { errors, type Cache, type Clock } from '../../kernel/index.ts';
+import { errors, type Clock } from '../../kernel/index.ts';
 import type { UserRow } from './entities.ts';
 import type { IdentityConfig } from './config.ts';
 import type { OneTimeTokens } from './oneTime.ts';
@@ -21,7 +21,7 @@ export const FORGOT_PASSWORD_REPLY = { message: 'If an account exists for this e
 export class EmailFlows {
   constructor(
     private em: EntityManager, private oneTime: OneTimeTokens, private audit: AuditLog, private accounts: AccountService,
-    private sessions: SessionService, private publish: Publish, private cache: Cache, private clock: Clock, private config: IdentityConfig,
+    private sessions: SessionService, private publish: Publish, private clock: Clock, private config: IdentityConfig,
   ) {}
 
   async requestVerification(email: string): Promise<void> {

@@ -67,7 +67,7 @@ export default definePlugin({
     identityTokens: (c: any) => identityTokens(c),
     oneTime: scoped(({ em, clock }) => new OneTimeTokens(em, clock)),
     mfa: scoped(({ em, cache, clock, audit, oneTime, sessions, accounts, config, secrets }) => new MfaService(em, cache, clock, audit, oneTime, sessions, accounts, config.issuer, secrets)),
-    emails: scoped((c) => new EmailFlows(c.em, c.oneTime, c.audit, c.accounts, c.sessions, c.publish, c.cache, c.clock, c.config)),
+    emails: scoped((c) => new EmailFlows(c.em, c.oneTime, c.audit, c.accounts, c.sessions, c.publish, c.clock, c.config)),
     admin: scoped(({ em, clock, accounts, sessions, audit, roles, publish, config }) => new AdminService(em, clock, accounts, sessions, audit, roles, publish, config.impersonationTtlMinutes)),
   },
   exports: ['identityTokens'],
