@@ -73,8 +73,9 @@ export class InstanceSync {
 
   private async refresh(): Promise<void> {
     const startedAt = this.clock.now();
-    // A second of overlap: a change committed while the last look ran is not missed.
-    const since = new Date(this.since.getTime() - 1000);
+    // A minute of overlap: neither a change committed while the last look ran nor clock skew
+    // between instances makes it missed (users already up to date are skipped below).
+    const since = new Date(this.since.getTime() - 60_000);
     try {
       const em = this.orm.em.fork();
       const changed = await em.find<UserRow>('IdentityUser', { standingChangedAt: { $gt: since } }, { fields: ['id', 'standingVersion'] as never });
