@@ -4,7 +4,7 @@ import type Koa from 'koa';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import { logSerializers } from './logSafety.ts';
 import { asFunction, asValue, createContainer, InjectionMode, type AwilixContainer } from 'awilix';
-import type { MikroORM } from '@mikro-orm/core';
+import type { EntityManager, MikroORM } from '@mikro-orm/core';
 import type { KernelConfig } from './config/schema.ts';
 import type { Catalogs } from './config/validate.ts';
 import { BootError } from './config/problems.ts';
@@ -38,6 +38,7 @@ import { OutboxEntity, OutboxRelay, outboxMigrations, stageEvent } from './event
 import { errors } from './errors.ts';
 import { splitRouteControl } from './config/routeControl.ts';
 import { HealthService, type HealthContributor, type HealthResult } from './health.ts';
+import { loadSecrets } from './secrets/envelope.ts';
 
 export interface KernelOptions {
   config: KernelConfig;
@@ -119,6 +120,7 @@ export class Kernel {
       kernelInfo: asValue({ name: config.name, version: this.options.version, startedAt: this.startedAt, basePath: config.server.basePath }),
       permissionCatalog: asValue(this.plan.plugins.flatMap((p) => (p.permissions ?? []).map((perm) => ({ ...perm, plugin: p.name })))),
     });
+    this.root.register({ secrets: asValue(loadSecrets(config.secrets, this.logger)) });
     await this.startAdapters(clock);
     await this.openStorage();
     this.root.register({ orm: asValue(this.orm) });
@@ -254,9 +256,18 @@ export class Kernel {
       await bus.publish(event);
       return event;
     };
+    /** Outside a request, in a unit of work of the caller's: the event is stored by the caller's next flush of `em`. */
+    const publishIn = (em: EntityManager) => async <T>(type: string, data: T, options?: { key?: string }): Promise<DomainEvent<T>> => {
+      if (!outbox) return publish(type, data, options);
+      const event = makeEvent(type, data, options);
+      stageEvent(em, event);
+      setTimeout(() => outbox.kick(), 50).unref();
+      return event;
+    };
     const ports: Record<string, unknown> = {
       logger, config: pluginConfig, pluginName: plugin.name, clock, ids,
-      health: root.health, kernelInfo: root.kernelInfo, permissionCatalog: root.permissionCatalog, publish,
+      health: root.health, kernelInfo: root.kernelInfo, permissionCatalog: root.permissionCatalog, publish, publishIn,
+      secrets: root.secrets,
     };
     if (this.orm) ports.orm = this.orm;
     ports.metrics = this.metrics.forPlugin(plugin.name);

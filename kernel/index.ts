@@ -21,6 +21,7 @@ export type { PageRequest, Pagination } from './paging.ts';
 export type { RateLimiter, RateLimitPolicy, RateLimitDecision } from './ports/rateLimiter.ts';
 export type { Mailer, MailMessage } from './ports/mailer.ts';
 export type { Egress, EgressRequest, EgressResponse } from './ports/egress.ts';
+export type { Secrets } from './ports/secrets.ts';
 export { hasPermissions } from './http/security.ts';
 export { beyondHeld, holdsAll, narrowTo } from './grants.ts';
 export { CREDENTIAL_TYPES, assertCredentialAllowed } from './http/principalTypes.ts';

@@ -1,5 +1,5 @@
 import { defineAdapter, type AdapterContext } from '../../kernel/ports/adapter.ts';
-import type { Cache, CacheSetOptions } from '../../kernel/ports/cache.ts';
+import type { Cache, CacheIncrementOptions, CacheSetOptions } from '../../kernel/ports/cache.ts';
 
 export interface MemoryCacheOptions {
   maxEntries?: number;
@@ -9,6 +9,8 @@ interface Entry {
   /** JSON text: every read parses a fresh copy, so callers never share stored objects. */
   json: string;
   expiresAt: number | null;
+  /** Pinned entries (revocations) are never evicted by `maxEntries`; they always carry a ttl. */
+  pinned?: boolean;
 }
 
 export function encode(value: unknown): string {
@@ -23,6 +25,11 @@ export function checkTtl(ttlMs: number | undefined): void {
   }
 }
 
+/** A pinned entry must expire: pinning without a ttl would let the cache grow without bound. */
+export function checkPinned(opts: CacheSetOptions): void {
+  if (opts.pinned && opts.ttlMs === undefined) throw new RangeError('a pinned cache entry needs ttlMs');
+}
+
 export function checkIncrement(by: number): void {
   if (!Number.isSafeInteger(by)) throw new RangeError(`increment must be an integer, got ${by}`);
 }
@@ -32,19 +39,36 @@ function createMemoryCache(options: MemoryCacheOptions, ctx: AdapterContext): Ca
   const { clock } = ctx;
   // Map keeps insertion order; writes re-insert, so the first key is the least recently written.
   const entries = new Map<string, Entry>();
+  // Pinned entries are kept apart, so a flood of other keys can never push them out; they are
+  // bounded by their ttl instead (expired ones are swept as the map grows).
+  const pinned = new Map<string, Entry>();
+  let sweepAt = 1024;
 
   function live(key: string): Entry | undefined {
-    const entry = entries.get(key);
+    const entry = entries.get(key) ?? pinned.get(key);
     if (!entry) return undefined;
     if (entry.expiresAt !== null && entry.expiresAt <= clock.now()) {
       entries.delete(key);
+      pinned.delete(key);
       return undefined;
     }
     return entry;
   }
 
-  function write(key: string, json: string, expiresAt: number | null): void {
+  function sweepPinned(): void {
+    const now = clock.now();
+    for (const [key, entry] of pinned) if (entry.expiresAt !== null && entry.expiresAt <= now) pinned.delete(key);
+    sweepAt = Math.max(1024, pinned.size * 2);
+  }
+
+  function write(key: string, json: string, expiresAt: number | null, pin = false): void {
     entries.delete(key);
+    pinned.delete(key);
+    if (pin) {
+      pinned.set(key, { json, expiresAt, pinned: true });
+      if (pinned.size >= sweepAt) sweepPinned();
+      return;
+    }
     entries.set(key, { json, expiresAt });
     for (const oldest of entries.keys()) {
       if (entries.size <= maxEntries) break;
@@ -60,15 +84,17 @@ function createMemoryCache(options: MemoryCacheOptions, ctx: AdapterContext): Ca
 
     async set(key: string, value: unknown, opts: CacheSetOptions = {}) {
       checkTtl(opts.ttlMs);
+      checkPinned(opts);
       const json = encode(value);
       if (opts.ifAbsent && live(key)) return false;
-      write(key, json, opts.ttlMs === undefined ? null : clock.now() + opts.ttlMs);
+      write(key, json, opts.ttlMs === undefined ? null : clock.now() + opts.ttlMs, opts.pinned);
       return true;
     },
 
     async delete(key: string) {
       const existed = live(key) !== undefined;
       entries.delete(key);
+      pinned.delete(key);
       return existed;
     },
 
@@ -76,7 +102,7 @@ function createMemoryCache(options: MemoryCacheOptions, ctx: AdapterContext): Ca
       return live(key) !== undefined;
     },
 
-    async increment(key: string, by = 1, opts: { ttlMs?: number } = {}) {
+    async increment(key: string, by = 1, opts: CacheIncrementOptions = {}) {
       checkIncrement(by);
       checkTtl(opts.ttlMs);
       const entry = live(key);
@@ -85,10 +111,10 @@ function createMemoryCache(options: MemoryCacheOptions, ctx: AdapterContext): Ca
       if (entry) {
         current = JSON.parse(entry.json);
         if (!Number.isSafeInteger(current)) throw new TypeError(`Cache key ${key} does not hold an integer`);
-        expiresAt = entry.expiresAt;
+        if (!opts.refreshTtl || opts.ttlMs === undefined) expiresAt = entry.expiresAt;
       }
       const next = current + by;
-      write(key, String(next), expiresAt);
+      write(key, String(next), expiresAt, entry?.pinned);
       return next;
     },
 
@@ -100,9 +126,10 @@ function createMemoryCache(options: MemoryCacheOptions, ctx: AdapterContext): Ca
 
     async deletePrefix(prefix: string) {
       let count = 0;
-      for (const key of [...entries.keys()]) {
+      for (const key of [...entries.keys(), ...pinned.keys()]) {
         if (key.startsWith(prefix) && live(key)) {
           entries.delete(key);
+          pinned.delete(key);
           count++;
         }
       }

@@ -1,8 +1,8 @@
 import { Redis, ReplyError } from 'ioredis';
 import type { AdapterContext, AdapterLifecycle } from '../../kernel/ports/adapter.ts';
-import type { Cache, CacheSetOptions } from '../../kernel/ports/cache.ts';
+import type { Cache, CacheIncrementOptions, CacheSetOptions } from '../../kernel/ports/cache.ts';
 import { errors } from '../../kernel/errors.ts';
-import { checkIncrement, checkTtl, encode } from './memory.ts';
+import { checkIncrement, checkPinned, checkTtl, encode } from './memory.ts';
 import { connectRedis } from '../shared/redis.ts';
 
 export interface RedisCacheOptions {
@@ -12,11 +12,12 @@ export interface RedisCacheOptions {
   commandTimeoutMs?: number;
 }
 
-// EXISTS before INCRBY tells whether this call created the key; only then does the ttl apply.
+// EXISTS before INCRBY tells whether this call created the key; only then does the ttl apply
+// (or on every call when ARGV[3] is '1': a quiet-window counter).
 const INCREMENT_LUA = `
 local created = redis.call('EXISTS', KEYS[1]) == 0
 local value = redis.call('INCRBY', KEYS[1], ARGV[1])
-if created and ARGV[2] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if (created or ARGV[3] == '1') and ARGV[2] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return value`;
 
 // Lease primitives: act only while the key still holds the caller's value.
@@ -31,7 +32,7 @@ return redis.call('DEL', KEYS[1])`;
 const SCAN_COUNT = 500;
 
 type IncrementingRedis = Redis & {
-  kernelIncrement(key: string, by: number, ttlMs: number | ''): Promise<number>;
+  kernelIncrement(key: string, by: number, ttlMs: number | '', refresh: '1' | '0'): Promise<number>;
   kernelCompareAndSet(key: string, expected: string, value: string, ttlMs: number | ''): Promise<number>;
   kernelCompareAndDelete(key: string, expected: string): Promise<number>;
 };
@@ -55,6 +56,7 @@ export async function createRedisCache(options: RedisCacheOptions, ctx: AdapterC
   redis.defineCommand('kernelCompareAndSet', { numberOfKeys: 1, lua: COMPARE_AND_SET_LUA });
   redis.defineCommand('kernelCompareAndDelete', { numberOfKeys: 1, lua: COMPARE_AND_DELETE_LUA });
   await connectRedis(redis, options.url, ctx.logger, 'redis cache');
+  await warnIfEvicting(redis, ctx);
 
   /** Replies from Redis (WRONGTYPE, not an integer) are bugs; anything else means Redis is unavailable. */
   async function call<T>(op: () => Promise<T>): Promise<T> {
@@ -73,6 +75,7 @@ export async function createRedisCache(options: RedisCacheOptions, ctx: AdapterC
 
     async set(key: string, value: unknown, opts: CacheSetOptions = {}) {
       checkTtl(opts.ttlMs);
+      checkPinned(opts);
       const json = encode(value);
       const args: (string | number)[] = [];
       if (opts.ttlMs !== undefined) args.push('PX', Math.ceil(opts.ttlMs));
@@ -85,11 +88,11 @@ export async function createRedisCache(options: RedisCacheOptions, ctx: AdapterC
 
     has: (key: string) => call(async () => (await redis.exists(k(key))) > 0),
 
-    async increment(key: string, by = 1, opts: { ttlMs?: number } = {}) {
+    async increment(key: string, by = 1, opts: CacheIncrementOptions = {}) {
       checkIncrement(by);
       checkTtl(opts.ttlMs);
       const ttl = opts.ttlMs === undefined ? '' : Math.ceil(opts.ttlMs);
-      return call(() => redis.kernelIncrement(k(key), by, ttl));
+      return call(() => redis.kernelIncrement(k(key), by, ttl, opts.refreshTtl ? '1' : '0'));
     },
 
     ttl: (key: string) =>
@@ -135,4 +138,21 @@ export async function createRedisCache(options: RedisCacheOptions, ctx: AdapterC
       }
     },
   };
+}
+
+/**
+ * Pinned entries (revocations) hold only if Redis never evicts keys that have a ttl: with any
+ * `allkeys-*` or `volatile-*` policy, memory pressure could revive a logged-out token. Managed
+ * Redis may refuse CONFIG; then the operator is told to check it.
+ */
+async function warnIfEvicting(redis: Redis, ctx: AdapterContext): Promise<void> {
+  try {
+    const reply = (await redis.call('CONFIG', 'GET', 'maxmemory-policy')) as string[];
+    const policy = reply?.[1];
+    if (policy && policy !== 'noeviction') {
+      ctx.logger.warn({ policy }, 'redis cache: maxmemory-policy is not noeviction; revocations could be evicted under memory pressure');
+    }
+  } catch {
+    ctx.logger.info('redis cache: could not read maxmemory-policy; set it to noeviction so revocations are never evicted');
+  }
 }

@@ -160,6 +160,22 @@ export const kernelConfigSchema: JsonSchema = {
         checkNames: { type: 'object', additionalProperties: { type: 'string' }, default: {}, description: 'Port -> name of its check (cache: redis).' },
       },
     },
+    secrets: {
+      type: 'object', additionalProperties: false, default: {},
+      description: 'Key-encryption keys for secrets stored at rest (envelope encryption, AES-256-GCM).',
+      properties: {
+        keys: {
+          type: 'array', default: [],
+          description: 'KEKs, newest first: base64 of 32 bytes each (openssl rand -base64 32). Keep retired ones until every value is re-sealed.',
+          items: {
+            type: 'object', additionalProperties: false, required: ['id', 'secret'],
+            properties: { id: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,32}$' }, secret: { type: 'string', minLength: 1 } },
+          },
+        },
+        activeKey: { type: 'string', description: 'The KEK id that seals new values; defaults to the first key.' },
+        keyFile: { type: 'string', default: './data/secrets.key', description: 'Generated (mode 0600) when `keys` is empty; read if present.' },
+      },
+    },
     log: {
       type: 'object', additionalProperties: false, default: {},
       properties: {
@@ -208,5 +224,6 @@ export interface KernelConfig {
   idempotency: { ttlSeconds: number; leaseSeconds: number };
   metrics: { enabled: boolean; path: string; token?: string; allowCidrs: string[] };
   log: { level: string; requests: boolean };
+  secrets: { keys: Array<{ id: string; secret: string }>; activeKey?: string; keyFile: string };
   telemetry: { enabled: boolean; serviceName?: string; exporter: 'console' | 'otlp' | 'memory' | 'none'; endpoint?: string };
 }

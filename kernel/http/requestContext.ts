@@ -5,6 +5,7 @@ import type { EntityManager, MikroORM } from '@mikro-orm/core';
 import type { Principal, RequestContext } from '../plugin.ts';
 import type { DomainEvent } from '../ports/eventBus.ts';
 import { errors } from '../errors.ts';
+import { countFlushes, onlyEventsPending, PublishAfterFlushError, strictUnitOfWork } from '../events/unitOfWork.ts';
 
 /** What a plugin runs with: its own container, logger and event publisher. */
 export interface PluginRuntime {
@@ -29,6 +30,7 @@ export class HttpRequestContext implements RequestContext {
   /** Events staged in this request's unit of work, flushed after the handler if it did not. */
   staged = 0;
   private forkedEm?: EntityManager;
+  private flushes?: { count: number };
   private scope?: AwilixContainer;
 
   constructor(
@@ -44,6 +46,7 @@ export class HttpRequestContext implements RequestContext {
     if (!this.forkedEm) {
       if (!this.orm) throw errors.unavailable('database');
       this.forkedEm = this.orm.em.fork();
+      if (this.runtime.outbox) this.flushes = countFlushes(this.forkedEm);
     }
     return this.forkedEm;
   }
@@ -78,7 +81,13 @@ export class HttpRequestContext implements RequestContext {
   /** Called by the kernel after the handler: stores staged events and wakes the relay. */
   async settle(): Promise<void> {
     if (!this.staged) return;
+    const late = (this.flushes?.count ?? 0) > 0 && onlyEventsPending(this.em);
     await this.em.flush();
     this.runtime.outbox!.kick();
+    if (late) {
+      const err = new PublishAfterFlushError(this.operationId);
+      if (strictUnitOfWork()) throw err;
+      this.log.error({ err }, 'event published after flush');
+    }
   }
 }

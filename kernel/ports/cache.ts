@@ -8,6 +8,19 @@ export interface CacheSetOptions {
   ttlMs?: number;
   /** Only set when the key does not exist (atomic). */
   ifAbsent?: boolean;
+  /**
+   * Never evicted to make room before its ttl ends (revocations, security state). Needs `ttlMs`,
+   * so pinned entries are bounded by time, not by attacker-chosen keys. On Redis, only a
+   * `maxmemory-policy` of `noeviction` keeps this promise (the adapter warns otherwise).
+   */
+  pinned?: boolean;
+}
+
+export interface CacheIncrementOptions {
+  /** Time to live in ms; applies when the key is created (or on every call with `refreshTtl`). */
+  ttlMs?: number;
+  /** Restart the ttl on this call even when the key exists (a quiet-window counter). */
+  refreshTtl?: boolean;
 }
 
 export interface Cache {
@@ -17,8 +30,11 @@ export interface Cache {
   /** Returns true when a key was removed. */
   delete(key: string): Promise<boolean>;
   has(key: string): Promise<boolean>;
-  /** Atomically adds `by` (default 1) to an integer counter; creates it at 0 first. A ttl applies only when the key is created. */
-  increment(key: string, by?: number, options?: { ttlMs?: number }): Promise<number>;
+  /**
+   * Atomically adds `by` (default 1, may be 0 or negative) to an integer counter; creates it at 0 first.
+   * A ttl applies only when the key is created, unless `refreshTtl` is set.
+   */
+  increment(key: string, by?: number, options?: CacheIncrementOptions): Promise<number>;
   /** Remaining time to live in ms; undefined when the key is missing, null when it never expires. */
   ttl(key: string): Promise<number | null | undefined>;
   /** Deletes every key that starts with `prefix`; returns how many went. */

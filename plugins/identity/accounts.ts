@@ -40,8 +40,8 @@ export class AccountService {
       emailVerified: options.verified ?? false, mfaEnabled: false, mfaSecret: null, mfaLastStep: null, tier: 'free', settings: DEFAULT_SETTINGS,
     } as unknown as UserRow);
     await this.audit.record({ actorId: user.id, action: 'user.registered', targetType: 'user', targetId: user.id, ...client, newValues: { email, role: user.role } });
-    await this.em.flush();
     await this.publish('identity.user.registered', { id: user.id, email: user.email, name: user.name }, { key: user.id });
+    await this.em.flush();
     return user;
   }
 
@@ -49,18 +49,26 @@ export class AccountService {
   async authenticate(email: string, password: string, client: ClientInfo): Promise<UserRow> {
     const account = email.trim().toLowerCase();
     const ip = client.ip ?? 'unknown';
-    await this.throttle.check(account, ip);
-    const user = await this.em.findOne<UserRow>('IdentityUser', { email: account });
-    const ok = user && user.status !== 'deleted' ? await verifyPassword(user.passwordHash, password) : (await burnPasswordCheck(password), false);
-    if (!ok || !user) {
-      await this.throttle.failed(account, ip);
-      await this.audit.record({ actorId: user?.id ?? null, action: 'auth.login_failed', targetType: 'user', targetId: user?.id, ...client, newValues: { email: account } }, { flush: true });
-      throw errors.unauthorized('Email or password is incorrect', 'INVALID_CREDENTIALS');
+    await this.throttle.enter(account, ip);
+    let outcome: 'failed' | 'succeeded' | 'other' = 'other';
+    try {
+      const user = await this.em.findOne<UserRow>('IdentityUser', { email: account });
+      const ok = user && user.status !== 'deleted' ? await verifyPassword(user.passwordHash, password) : (await burnPasswordCheck(password), false);
+      if (!ok || !user) {
+        outcome = 'failed';
+        await this.throttle.failed(account, ip);
+        await this.audit.record({ actorId: user?.id ?? null, action: 'auth.login_failed', targetType: 'user', targetId: user?.id, ...client, newValues: { email: account } }, { flush: true });
+        throw errors.unauthorized('Email or password is incorrect', 'INVALID_CREDENTIALS');
+      }
+      if (user.status === 'suspended') throw new AppError(403, 'ACCOUNT_SUSPENDED', 'This account is suspended');
+      if (this.config.requireEmailVerification && !user.emailVerified) throw new AppError(403, 'EMAIL_NOT_VERIFIED', 'Verify your email address before signing in');
+      outcome = 'succeeded';
+      await this.throttle.succeeded(account, ip);
+      return user;
+    } finally {
+      // A suspended account, a database error...: the attempt slot is given back.
+      if (outcome === 'other') await this.throttle.release(account, ip).catch(() => {});
     }
-    if (user.status === 'suspended') throw new AppError(403, 'ACCOUNT_SUSPENDED', 'This account is suspended');
-    if (this.config.requireEmailVerification && !user.emailVerified) throw new AppError(403, 'EMAIL_NOT_VERIFIED', 'Verify your email address before signing in');
-    await this.throttle.succeeded(account, ip);
-    return user;
   }
 
   /** After authenticate() for an account without MFA: a new session and its tokens. */
@@ -75,23 +83,39 @@ export class AccountService {
     return user;
   }
 
-  /** PATCH /users/me: only name and email; a new email must be verified again. Protected fields are refused by the contract. */
-  async updateMe(userId: string, changes: { name?: string; email?: string }, client: ClientInfo) {
+  /**
+   * PATCH /users/me: name now; an email change needs the current password (or an MFA proof
+   * younger than `mfa.stepUpMaxAgeSeconds`) and takes effect only once the new address is
+   * confirmed from that address; the old one is told, with a link to undo it (mailFlows.ts).
+   * Protected fields are refused by the contract.
+   */
+  async updateMe(userId: string, changes: { name?: string; email?: string; currentPassword?: string }, client: ClientInfo, proof: { mfaAt?: number } = {}) {
     const user = await this.get(userId);
     const old = { name: user.name, email: user.email };
     if (changes.name !== undefined) user.name = changes.name.trim();
-    if (changes.email !== undefined) {
-      const email = changes.email.trim().toLowerCase();
-      if (email !== user.email) {
-        if (await this.em.count('IdentityUser', { email })) throw errors.conflict('An account with this email already exists');
-        user.email = email;
-        user.emailVerified = false;
-      }
+    const email = changes.email?.trim().toLowerCase();
+    const changing = email !== undefined && email !== user.email;
+    if (changing) {
+      await this.assertRecentlyAuthenticated(user, changes.currentPassword, proof.mfaAt);
+      if (await this.em.count('IdentityUser', { email })) throw errors.conflict('An account with this email already exists');
+      user.pendingEmail = email;
+      await this.publish('identity.email.change_requested', { id: user.id, newEmail: email }, { key: user.id });
+    } else if (email !== undefined && user.pendingEmail) {
+      user.pendingEmail = null; // asking for the current address again cancels a pending change
     }
-    await this.audit.record({ actorId: userId, action: old.email !== user.email ? 'user.email_changed' : 'user.updated', targetType: 'user', targetId: userId, ...client, oldValues: old, newValues: { name: user.name, email: user.email } });
+    await this.audit.record({ actorId: userId, action: changing ? 'user.email_change_requested' : 'user.updated', targetType: 'user', targetId: userId, ...client, oldValues: old, newValues: { name: user.name, ...(changing ? { pendingEmail: email } : {}) } });
+    const fields = Object.keys(changes).filter((f) => f === 'name');
+    if (fields.length) await this.publish('identity.user.updated', { id: user.id, fields }, { key: user.id });
     await this.em.flush();
-    await this.publish('identity.user.updated', { id: user.id, fields: Object.keys(changes) }, { key: user.id });
     return userView(user);
+  }
+
+  /** The current password, or a recent MFA proof of this session. */
+  private async assertRecentlyAuthenticated(user: UserRow, password: string | undefined, mfaAt: number | undefined) {
+    const recentMfa = mfaAt !== undefined && this.clock.now() / 1000 - mfaAt <= this.config.mfa.stepUpMaxAgeSeconds;
+    if (recentMfa) return;
+    if (!password) throw errors.validation([{ field: 'body.currentPassword', code: 'required', message: 'is required to change the email address (or a recent MFA step-up)' }]);
+    if (!(await verifyPassword(user.passwordHash, password))) throw errors.validation([{ field: 'body.currentPassword', code: 'incorrect', message: 'is incorrect' }]);
   }
 
   async changePassword(userId: string, sessionId: string | undefined, current: string, next: string, client: ClientInfo) {
@@ -102,9 +126,15 @@ export class AccountService {
     const problems = checkPassword(next, this.config.passwordPolicy, 'body.newPassword');
     if (problems.length) throw errors.validation(problems);
     user.passwordHash = await hashPassword(next);
+    // A reset link requested before the change must not undo it.
+    await this.oneTimeRevoke(userId, 'reset_password');
     await this.audit.record({ actorId: userId, action: 'user.password_changed', targetType: 'user', targetId: userId, ...client });
     await this.em.flush();
     return { revokedSessions: await this.sessions.endAll(userId, 'password_changed', sessionId) };
+  }
+
+  private async oneTimeRevoke(userId: string, purpose: string) {
+    await this.em.nativeDelete('IdentityOneTimeToken', { userId, purpose, usedAt: null });
   }
 
   async verifyPassword(userId: string, password: string): Promise<UserRow> {
@@ -120,7 +150,7 @@ export class AccountService {
 
   /** GDPR erasure: the row is anonymised (ids keep audit history meaningful), every credential revoked. */
   async erase(user: UserRow, actorId: string, client: ClientInfo) {
-    await this.sessions.endAll(user.id, 'account_deleted');
+    await this.sessions.bumpStanding(user, 'account_deleted');
     await this.em.nativeUpdate('IdentityApiKey', { userId: user.id, revokedAt: null }, { revokedAt: this.clock.date() });
     user.email = `deleted-${user.id}@invalid`;
     user.name = 'Deleted user';
@@ -130,8 +160,9 @@ export class AccountService {
     user.mfaSecret = null;
     user.settings = {};
     await this.audit.record({ actorId, action: 'user.deleted', targetType: 'user', targetId: user.id, ...client });
-    await this.em.flush();
     await this.publish('identity.user.deleted', { id: user.id }, { key: user.id });
+    await this.em.flush();
+    await this.sessions.afterStandingChange(user, 'account_deleted');
   }
 
   /** The role change rule: you cannot grant (or take away) a role above your own. */

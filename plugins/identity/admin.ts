@@ -46,12 +46,13 @@ export class AdminService {
     if (changes.status) user.status = changes.status;
     if (changes.tier) user.tier = changes.tier;
     await this.audit.record({ actorId: actor.id, action: changes.role && changes.role !== old.role ? 'admin.role_changed' : 'admin.user_updated', targetType: 'user', targetId: id, ...client, oldValues: old, newValues: changes });
-    await this.em.flush();
-    // A suspension or a role change takes effect now: the user's sessions end and must sign in again.
-    if ((changes.status === 'suspended' && old.status !== 'suspended') || (changes.role && changes.role !== old.role)) {
-      await this.sessions.endAll(id, changes.status === 'suspended' ? 'suspended' : 'role_changed');
-    }
+    // A suspension or a role change takes effect now, on every instance: sessions, keys, OAuth
+    // tokens and grants, pending MFA challenges (see standing.ts).
+    const standing = changes.status === 'suspended' && old.status !== 'suspended' ? 'suspended' : changes.role && changes.role !== old.role ? 'role_changed' : undefined;
+    if (standing) await this.sessions.bumpStanding(user, standing);
     await this.publish('identity.user.updated', { id, fields: Object.keys(changes) }, { key: id });
+    await this.em.flush();
+    if (standing) await this.sessions.afterStandingChange(user, standing);
     return userView(user);
   }
 

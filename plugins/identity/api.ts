@@ -13,8 +13,10 @@ import { OneTimeTokens } from './oneTime.ts';
 function accountsFor(c: any) {
   const em = c.orm.em.fork();
   const audit = new AuditLog(em);
-  const sessions = new SessionService(em, c.cache, c.clock, c.signing, audit, c.publish, c.config);
-  return { em, accounts: new AccountService(em, c.clock, audit, c.throttle, sessions, c.roles, c.publish, c.config) };
+  // Events join this fork's unit of work, so they are stored with the change they announce.
+  const publish = c.publishIn(em);
+  const sessions = new SessionService(em, c.cache, c.clock, c.signing, audit, publish, c.config);
+  return { em, audit, sessions, accounts: new AccountService(em, c.clock, audit, c.throttle, sessions, c.roles, publish, c.config) };
 }
 
 /** Creates a super_admin, or promotes the existing account with that email. Returns its id. */
@@ -56,12 +58,12 @@ export interface IdentityLogin {
 export function identityLogin(c: any): IdentityLogin {
   return {
     async login(email, password, client) {
-      const { em, accounts } = accountsFor(c);
+      const { em, audit, sessions, accounts } = accountsFor(c);
       const user = await accounts.authenticate(email, password, client);
       if (user.mfaEnabled) {
-        const audit = new AuditLog(em);
-        const sessions = new SessionService(em, c.cache, c.clock, c.signing, audit, c.publish, c.config);
-        return new MfaService(em, c.cache, c.clock, audit, new OneTimeTokens(em, c.clock), sessions, accounts, c.config.issuer).challenge(user);
+        const oneTime = new OneTimeTokens(em, c.clock);
+        return new MfaService(em, c.cache, c.clock, audit, oneTime, sessions, accounts, c.config.issuer, c.secrets)
+          .challenge(user);
       }
       const result = await accounts.startSession(user, client);
       await em.flush();

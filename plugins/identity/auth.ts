@@ -4,6 +4,7 @@ import type { ApiKeyService } from './apiKeys.ts';
 import type { RoleCatalog } from './roles.ts';
 import type { SigningKeys } from './signing.ts';
 import { revokedKey } from './sessions.ts';
+import { currentStanding } from './standing.ts';
 
 function header(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
@@ -13,16 +14,21 @@ function header(value: string | string[] | undefined): string | undefined {
  * `bearerAuth`: an RS256 access token (refused if its session was revoked), or an API key
  * sent as a Bearer token. `apiKey`: the `X-API-Key` header.
  */
-export function bearerAuthenticator(deps: { signing: SigningKeys; cache: Cache; roles: RoleCatalog; clock: Clock; apiKeyPrefix: string; mfa: { requiredForAdmin: boolean; stepUpMaxAgeSeconds: number }; apiKeys: () => ApiKeyService }): Authenticator {
+export function bearerAuthenticator(deps: { signing: SigningKeys; cache: Cache; roles: RoleCatalog; clock: Clock; apiKeyPrefix: string; mfa: { requiredForAdmin: boolean; stepUpMaxAgeSeconds: number }; apiKeys: () => ApiKeyService; sync?: { fresh(): Promise<void> } }): Authenticator {
   return async ({ headers, permissions }) => {
     const value = header(headers.authorization);
     if (!value) return undefined;
+    await deps.sync?.fresh();
     const [scheme, token] = value.split(' ');
     if (scheme?.toLowerCase() !== 'bearer' || !token) throw errors.unauthorized('Use Authorization: Bearer <token>', 'INVALID_AUTHORIZATION');
     if (token.startsWith(`${deps.apiKeyPrefix}_`)) return requireAdminMfa(await deps.apiKeys().authenticate(token), permissions, deps);
     const claims = await deps.signing.verify(token);
-    if (claims.cid) return requireAdminMfa(await clientPrincipal(claims, deps), permissions, deps);
+    if (claims.cid) {
+      await assertStanding(claims, deps.cache);
+      return requireAdminMfa(await clientPrincipal(claims, deps), permissions, deps);
+    }
     if (await deps.cache.has(revokedKey(claims.sid!))) throw errors.unauthorized('The session has ended', 'SESSION_REVOKED');
+    await assertStanding(claims, deps.cache);
     return requireAdminMfa({
       type: 'user', id: claims.sub, sessionId: claims.sid, role: claims.role, tier: claims.tier,
       credential: claims.imp ? 'impersonation' : 'session',
@@ -77,9 +83,26 @@ async function clientPrincipal(claims: AccessClaims, deps: { cache: Cache; roles
 
 export const revokedJtiKey = (jti: string) => `revoked-jti:${jti}`;
 
-export function apiKeyAuthenticator(apiKeys: () => ApiKeyService, deps: MfaRule): Authenticator {
+/**
+ * A token issued before its user's last change of standing (suspension, role change, password
+ * reset, erasure) is refused: session tokens, OAuth tokens acting for the user, and client
+ * tokens of a client the user owns (`own`).
+ */
+async function assertStanding(claims: AccessClaims, cache: Cache): Promise<void> {
+  const userId = claims.cid ? (claims.role ? claims.sub : claims.own) : claims.sub;
+  if (!userId) return;
+  if ((claims.sv ?? 0) < (await currentStanding(cache, userId))) {
+    throw errors.unauthorized('The credentials were revoked by a change to the account', 'CREDENTIALS_REVOKED');
+  }
+}
+
+export function apiKeyAuthenticator(
+  apiKeys: () => ApiKeyService, deps: MfaRule, sync?: { fresh(): Promise<void> },
+): Authenticator {
   return async ({ headers, permissions }) => {
     const key = header(headers['x-api-key']);
-    return key ? requireAdminMfa(await apiKeys().authenticate(key), permissions, deps) : undefined;
+    if (!key) return undefined;
+    await sync?.fresh();
+    return requireAdminMfa(await apiKeys().authenticate(key), permissions, deps);
   };
 }

@@ -14,9 +14,11 @@ export interface IdentityConfig {
   verifyTokenTtlHours: number;
   impersonationTtlMinutes: number;
   passwordPolicy: PasswordPolicy;
-  links: { verifyEmail: string; resetPassword: string };
+  links: { verifyEmail: string; resetPassword: string; undoEmailChange: string };
   mfa: { requiredForAdmin: boolean; stepUpMaxAgeSeconds: number };
   login: { freeFailures: number; maxBackoffSeconds: number; ipFailuresPerWindow: number; ipWindowSeconds: number };
+  /** How stale another instance's roles, signing keys and users' standing may be, at most (without a shared cache). */
+  instanceSyncSeconds: number;
 }
 
 export const identityConfigSchema = {
@@ -37,6 +39,10 @@ export const identityConfigSchema = {
     resetTokenTtlMinutes: { type: 'integer', minimum: 5, maximum: 1440, default: 60 },
     verifyTokenTtlHours: { type: 'integer', minimum: 1, maximum: 720, default: 48 },
     impersonationTtlMinutes: { type: 'integer', minimum: 1, maximum: 120, default: 15 },
+    instanceSyncSeconds: {
+      type: 'integer', minimum: 0, maximum: 300, default: 5,
+      description: 'Each instance re-reads custom roles, signing keys and recent changes of users\' standing at most this often (0: on every request).',
+    },
     passwordPolicy: {
       type: 'object', additionalProperties: false, default: {},
       properties: {
@@ -54,6 +60,7 @@ export const identityConfigSchema = {
       properties: {
         verifyEmail: { type: 'string', default: 'http://localhost:3000/verify-email?token={token}' },
         resetPassword: { type: 'string', default: 'http://localhost:3000/reset-password?token={token}' },
+        undoEmailChange: { type: 'string', default: 'http://localhost:3000/undo-email-change?token={token}' },
       },
     },
     mfa: {

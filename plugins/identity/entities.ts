@@ -6,6 +6,10 @@ export interface UserRow {
   id: string; email: string; name: string; passwordHash: string; role: string; status: UserStatus;
   emailVerified: boolean; mfaEnabled: boolean; mfaSecret: string | null; mfaLastStep: number | null;
   tier: string; settings: Record<string, unknown>; createdAt: Date; updatedAt: Date;
+  /** Bumped by every change of standing (suspension, role, reset); tokens of an older version are refused. */
+  standingVersion: number; standingChangedAt: Date | null;
+  /** A requested new address, until it is confirmed from that address. */
+  pendingEmail: string | null;
 }
 export interface SessionRow {
   id: string; userId: string; userAgent: string | null; ip: string | null; createdAt: Date; lastUsedAt: Date;
@@ -30,10 +34,12 @@ export const User = defineEntity({
     email: { type: 'string', length: 320 }, name: { type: 'string', length: 200 },
     passwordHash: { type: 'string', length: 200, hidden: true }, role: { type: 'string', length: 50 },
     status: { type: 'string', length: 20 }, emailVerified: { type: 'boolean' }, mfaEnabled: { type: 'boolean' },
-    mfaSecret: { type: 'string', length: 200, nullable: true, hidden: true }, mfaLastStep: { type: 'integer', nullable: true },
+    mfaSecret: { type: 'text', nullable: true, hidden: true }, mfaLastStep: { type: 'integer', nullable: true },
     tier: { type: 'string', length: 50 }, settings: { type: 'json' },
+    standingVersion: { type: 'integer', onCreate: () => 0 }, standingChangedAt: { type: 'datetime', nullable: true },
+    pendingEmail: { type: 'string', length: 320, nullable: true },
   },
-  indexes: [{ properties: ['email'], unique: true }, { properties: ['role'] }, { properties: ['status'] }],
+  indexes: [{ properties: ['email'], unique: true }, { properties: ['role'] }, { properties: ['status'] }, { properties: ['standingChangedAt'] }],
 });
 
 export const Session = defineEntity({

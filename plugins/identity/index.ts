@@ -17,17 +17,10 @@ import { ensureBootstrapAdmin, identityLogin } from './api.ts';
 import { closePasswordHashing } from './crypto.ts';
 import { identityTokens } from './tokensApi.ts';
 import { OneTimeTokens } from './oneTime.ts';
-import { MfaService } from './mfa.ts';
+import { MfaService, resealTotpSecrets } from './mfa.ts';
 import { EmailFlows } from './emails.ts';
-
-/** A port the deployment may leave unconfigured (e.g. no mailer). */
-function optional<T>(cradle: any, name: string): T | undefined {
-  try {
-    return cradle[name] as T;
-  } catch {
-    return undefined;
-  }
-}
+import { InstanceSync } from './standing.ts';
+import { mailSubscribers } from './mailFlows.ts';
 
 const scoped = <T>(factory: (c: any) => T) => ({ factory, lifetime: 'scoped' as const });
 
@@ -64,8 +57,9 @@ export default definePlugin({
     { name: 'admin:impersonate', description: 'Act as a user for a short, audited session' },
   ],
   services: {
-    signing: ({ orm, ids, clock, config }: any) => new SigningKeys(orm, ids, clock, { issuer: config.issuer, audience: config.audience, accessTtlSeconds: config.accessTokenTtlSeconds }),
+    signing: ({ orm, ids, clock, config, secrets }: any) => new SigningKeys(orm, ids, clock, { issuer: config.issuer, audience: config.audience, accessTtlSeconds: config.accessTokenTtlSeconds }, secrets),
     roles: ({ permissionCatalog }: any) => new RoleCatalog(permissionCatalog),
+    instanceSync: ({ orm, cache, clock, logger, config }: any) => new InstanceSync(orm, cache, clock, logger, config.instanceSyncSeconds * 1000),
     throttle: ({ cache, clock, config }: any) => new LoginThrottle(cache, clock, config.login),
     audit: scoped(({ em, principal }) => new AuditLog(em, principal)),
     sessions: scoped(({ em, cache, clock, signing, audit, publish, config }) => new SessionService(em, cache, clock, signing, audit, publish, config)),
@@ -75,19 +69,26 @@ export default definePlugin({
     identityTokens: (c: any) => identityTokens(c),
     identityLogin: (c: any) => identityLogin(c),
     oneTime: scoped(({ em, clock }) => new OneTimeTokens(em, clock)),
-    mfa: scoped(({ em, cache, clock, audit, oneTime, sessions, accounts, config }) => new MfaService(em, cache, clock, audit, oneTime, sessions, accounts, config.issuer)),
-    emails: scoped((c) => new EmailFlows(c.em, c.oneTime, c.audit, c.accounts, c.sessions, optional(c, 'mailer'), c.logger, c.config)),
+    mfa: scoped(({ em, cache, clock, audit, oneTime, sessions, accounts, config, secrets }) => new MfaService(em, cache, clock, audit, oneTime, sessions, accounts, config.issuer, secrets)),
+    emails: scoped((c) => new EmailFlows(c.em, c.oneTime, c.audit, c.accounts, c.sessions, c.publish, c.clock, c.config)),
     admin: scoped(({ em, clock, accounts, sessions, audit, roles, publish, config }) => new AdminService(em, clock, accounts, sessions, audit, roles, publish, config.impersonationTtlMinutes)),
   },
   exports: ['identityTokens', 'identityLogin'],
   authSchemes: {
-    bearerAuth: (c) => bearerAuthenticator({ signing: c.signing, cache: c.cache, roles: c.roles, clock: c.clock, apiKeyPrefix: (c.config as IdentityConfig).apiKeyPrefix, mfa: (c.config as IdentityConfig).mfa, apiKeys: () => keysOutsideRequest(c) }),
-    apiKey: (c) => apiKeyAuthenticator(() => keysOutsideRequest(c), { clock: c.clock, mfa: (c.config as IdentityConfig).mfa }),
+    bearerAuth: (c) => bearerAuthenticator({ signing: c.signing, cache: c.cache, roles: c.roles, clock: c.clock, apiKeyPrefix: (c.config as IdentityConfig).apiKeyPrefix, mfa: (c.config as IdentityConfig).mfa, apiKeys: () => keysOutsideRequest(c), sync: c.instanceSync }),
+    apiKey: (c) => apiKeyAuthenticator(() => keysOutsideRequest(c), { clock: c.clock, mfa: (c.config as IdentityConfig).mfa }, c.instanceSync),
   },
   handlers,
+  subscribers: mailSubscribers(),
   async onStart(c) {
     await c.signing.start();
+    const resealed = await resealTotpSecrets(c.orm, c.secrets);
+    if (resealed) c.logger.info({ count: resealed }, 'TOTP secrets sealed under the active key-encryption key');
     await c.roles.load(c.orm.em.fork());
+    // Other instances' changes (custom roles, rotated keys, users' standing) reach this one within instanceSyncSeconds.
+    c.instanceSync.add(() => c.roles.load(c.orm.em.fork()));
+    c.instanceSync.add(() => c.signing.reloadIfChanged());
+    c.signing.useSync(c.instanceSync);
     await ensureBootstrapAdmin(c);
   },
   async onStop() {

@@ -1,5 +1,5 @@
-import type { EntityManager } from '@mikro-orm/core';
-import { AppError, errors, type Cache, type Clock } from '../../kernel/index.ts';
+import type { EntityManager, MikroORM } from '@mikro-orm/core';
+import { AppError, errors, type Cache, type Clock, type Secrets } from '../../kernel/index.ts';
 import type { SessionRow, UserRow } from './entities.ts';
 import { randomToken, sha256 } from './crypto.ts';
 import type { AuditLog } from './audit.ts';
@@ -8,6 +8,7 @@ import type { ClientInfo, SessionService } from './sessions.ts';
 import type { AccountService } from './accounts.ts';
 
 const CHALLENGE_TTL_MS = 5 * 60_000;
+const MAX_FAILURES = 5;
 const RECOVERY_TTL_MS = 10 * 365 * 86_400_000;
 const challengeKey = (token: string) => `mfa-challenge:${sha256(token)}`;
 
@@ -19,15 +20,17 @@ export class MfaService {
   constructor(
     private em: EntityManager, private cache: Cache, private clock: Clock, private audit: AuditLog,
     private oneTime: OneTimeTokens, private sessions: SessionService, private accounts: AccountService, private issuer: string,
+    private secrets: Secrets,
   ) {}
 
   async setup(userId: string) {
     const user = await this.accounts.get(userId);
     if (user.mfaEnabled) throw errors.conflict('MFA is already enabled');
     const { generateSecret, generateURI } = await import('otplib');
-    user.mfaSecret = generateSecret();
+    const secret = generateSecret();
+    user.mfaSecret = sealTotpSecret(this.secrets, user.id, secret);
     await this.em.flush();
-    return { secret: user.mfaSecret, otpauthUrl: generateURI({ issuer: this.issuer, label: user.email, secret: user.mfaSecret }) };
+    return { secret, otpauthUrl: generateURI({ issuer: this.issuer, label: user.email, secret }) };
   }
 
   async confirm(userId: string, code: string, client: ClientInfo) {
@@ -59,25 +62,36 @@ export class MfaService {
   /** After a correct password: a short-lived challenge instead of tokens. */
   async challenge(user: UserRow): Promise<{ mfaRequired: true; mfaToken: string }> {
     const mfaToken = randomToken(32);
-    await this.cache.set(challengeKey(mfaToken), { userId: user.id, failures: 0 }, { ttlMs: CHALLENGE_TTL_MS });
+    await this.cache.set(challengeKey(mfaToken), { userId: user.id, sv: user.standingVersion ?? 0 }, { ttlMs: CHALLENGE_TTL_MS });
     return { mfaRequired: true, mfaToken };
   }
 
   async verify(input: { mfaToken: string; code?: string; recoveryCode?: string }, client: ClientInfo) {
     const key = challengeKey(input.mfaToken);
-    const pending = await this.cache.get<{ userId: string; failures: number }>(key);
+    const pending = await this.cache.get<{ userId: string; sv?: number }>(key);
     if (!pending) throw errors.unauthorized('The MFA challenge is invalid or expired', 'INVALID_MFA_TOKEN');
+    // Five wrong codes end the challenge. The slot is taken atomically before the code is
+    // checked, so concurrent guesses cannot all be evaluated against one unchanged count.
+    const attempt = await this.cache.increment(`${key}:tries`, 1, { ttlMs: CHALLENGE_TTL_MS });
+    if (attempt > MAX_FAILURES) {
+      await this.cache.delete(key);
+      throw errors.unauthorized('Too many wrong codes: sign in with your password again', 'INVALID_MFA_TOKEN');
+    }
     const user = await this.accounts.get(pending.userId);
+    // A challenge issued before a suspension, role change or password reset is void.
+    if (user.status !== 'active' || (user.standingVersion ?? 0) !== (pending.sv ?? 0)) {
+      await this.cache.delete(key);
+      throw errors.unauthorized('The MFA challenge is invalid or expired', 'INVALID_MFA_TOKEN');
+    }
     try {
       await this.second(user, input);
     } catch (e) {
-      // Five wrong codes end the challenge: the password must be entered again.
-      if (pending.failures + 1 >= 5) await this.cache.delete(key);
-      else await this.cache.set(key, { ...pending, failures: pending.failures + 1 }, { ttlMs: CHALLENGE_TTL_MS });
+      if (attempt >= MAX_FAILURES) await this.cache.delete(key);
       await this.audit.record({ actorId: user.id, action: 'mfa.failed', targetType: 'user', targetId: user.id, ...client }, { flush: true });
       throw e;
     }
-    await this.cache.delete(key);
+    // Exactly one concurrent verification can use the challenge up.
+    if (!(await this.cache.delete(key))) throw errors.unauthorized('The MFA challenge is invalid or expired', 'INVALID_MFA_TOKEN');
     await this.audit.record({ actorId: user.id, action: 'auth.login', targetType: 'user', targetId: user.id, ...client, newValues: { mfa: true } });
     return this.sessions.start(user, client, { mfaAt: this.clock.date() });
   }
@@ -103,8 +117,9 @@ export class MfaService {
 
   private async checkCode(user: UserRow, code: string) {
     const { verifySync } = await import('otplib');
-    const result = /^\d{6}$/.test(code) && user.mfaSecret ? verifySync({
-      secret: user.mfaSecret!, token: code, epoch: Math.floor(this.clock.now() / 1000), epochTolerance: 30,
+    const secret = user.mfaSecret ? openTotpSecret(this.secrets, user.id, user.mfaSecret) : undefined;
+    const result = /^\d{6}$/.test(code) && secret ? verifySync({
+      secret, token: code, epoch: Math.floor(this.clock.now() / 1000), epochTolerance: 30,
       ...(user.mfaLastStep !== null && user.mfaLastStep !== undefined ? { afterTimeStep: Number(user.mfaLastStep) } : {}),
     }) : { valid: false as const };
     if (!result.valid) throw errors.validation([{ field: 'body.code', code: 'invalid_code', message: 'is wrong, expired or already used' }]);
@@ -118,3 +133,22 @@ function recoveryCode(): string {
 }
 
 const normalise = (code: string) => code.trim().toLowerCase().replace(/[^a-z0-9]/g, '');
+
+/** TOTP seeds are stored sealed (envelope encryption), bound to their user. */
+export function sealTotpSecret(secrets: Secrets, userId: string, secret: string): string {
+  return secrets.seal(secret, `identity.mfa:${userId}`);
+}
+
+/** Reads the sealed form, and legacy plaintext seeds stored before encryption at rest. */
+export function openTotpSecret(secrets: Secrets, userId: string, stored: string): string {
+  return secrets.isSealed(stored) ? secrets.open(stored, `identity.mfa:${userId}`) : stored;
+}
+
+/** At start: seals legacy plaintext seeds and re-seals those under a retired KEK (finishing a rotation). */
+export async function resealTotpSecrets(orm: MikroORM, secrets: Secrets): Promise<number> {
+  const em = orm.em.fork();
+  const rows = await em.find<UserRow>('IdentityUser', { mfaSecret: { $ne: null }, $not: { mfaSecret: { $like: `sk1.${secrets.activeKeyId}.%` } } });
+  for (const user of rows) user.mfaSecret = sealTotpSecret(secrets, user.id, openTotpSecret(secrets, user.id, user.mfaSecret!));
+  await em.flush();
+  return rows.length;
+}

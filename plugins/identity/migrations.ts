@@ -112,7 +112,38 @@ export const migrations: Migration[] = [
     },
   },
   {
-    name: '0003_audit_impersonator',
+    // Sealed TOTP seeds (envelope encryption) are longer than 200 characters with long KEK ids.
+    // SQLite does not enforce varchar lengths; PostgreSQL gets a text column.
+    name: '0003_mfa_secret_sealed',
+    async up(knex) {
+      if (!isPostgres(knex)) return;
+      await knex.schema.alterTable('identity_users', (t) => { t.text('mfa_secret').nullable().alter(); });
+    },
+    async down(knex) {
+      if (!isPostgres(knex)) return;
+      await knex.schema.alterTable('identity_users', (t) => { t.string('mfa_secret', 200).nullable().alter(); });
+    },
+  },
+  {
+    name: '0004_user_standing_pending_email',
+    async up(knex) {
+      await knex.schema.alterTable('identity_users', (t) => {
+        t.integer('standing_version').notNullable().defaultTo(0);
+        t.datetime('standing_changed_at').nullable().index();
+        t.string('pending_email', 320).nullable();
+      });
+    },
+    async down(knex) {
+      await knex.schema.alterTable('identity_users', (t) => {
+        t.dropColumn('pending_email');
+        t.dropIndex(['standing_changed_at']);
+        t.dropColumn('standing_changed_at');
+        t.dropColumn('standing_version');
+      });
+    },
+  },
+  {
+    name: '0005_audit_impersonator',
     async up(knex) {
       await knex.schema.alterTable('identity_audit_log', (t) => {
         t.string('impersonator_id', 36).nullable();
@@ -125,3 +156,7 @@ export const migrations: Migration[] = [
     },
   },
 ];
+
+function isPostgres(knex: { client: { config?: { client?: unknown } } }): boolean {
+  return /pg|postgres/i.test(String(knex.client.config?.client ?? ''));
+}

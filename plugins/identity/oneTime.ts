@@ -3,7 +3,7 @@ import { errors, type Clock } from '../../kernel/index.ts';
 import type { OneTimeTokenRow } from './entities.ts';
 import { randomToken, sha256 } from './crypto.ts';
 
-export type Purpose = 'verify_email' | 'reset_password' | 'mfa_recovery';
+export type Purpose = 'verify_email' | 'reset_password' | 'mfa_recovery' | 'undo_email_change';
 
 /** Single-use secrets (email verification, password reset, MFA recovery codes), stored hashed. */
 export class OneTimeTokens {

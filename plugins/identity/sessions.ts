@@ -6,6 +6,7 @@ import { randomToken, sha256 } from './crypto.ts';
 import type { SigningKeys } from './signing.ts';
 import type { AuditLog } from './audit.ts';
 import { userView } from './views.ts';
+import { bumpStanding, publishStanding, type StandingReason } from './standing.ts';
 
 export interface ClientInfo { ip: string | null; userAgent: string | null }
 export type Publish = (type: string, data: unknown, options?: { key?: string }) => Promise<unknown>;
@@ -81,17 +82,42 @@ export class SessionService {
   }
 
   async endAll(userId: string, reason: string, exceptSessionId?: string): Promise<number> {
-    const sessions = await this.em.find<SessionRow>('IdentitySession', { userId, revokedAt: null });
-    let count = 0;
-    for (const s of sessions) if (s.id !== exceptSessionId) { await this.revoke(s, reason); count++; }
-    return count;
+    const sessions = (await this.em.find<SessionRow>('IdentitySession', { userId, revokedAt: null })).filter((s) => s.id !== exceptSessionId);
+    await this.revokeMany(sessions, reason);
+    return sessions.length;
   }
 
   async revoke(session: SessionRow, reason: string): Promise<void> {
-    session.revokedAt = this.clock.date();
+    await this.revokeMany([session], reason);
+  }
+
+  /**
+   * Marks the sessions revoked and stages their events in the same unit of work (one flush,
+   * with whatever else the caller changed), then puts their ids in the revoked set.
+   */
+  private async revokeMany(sessions: SessionRow[], reason: string): Promise<void> {
+    const now = this.clock.date();
+    for (const session of sessions) {
+      session.revokedAt = now;
+      await this.publish('identity.session.revoked', { sessionId: session.id, userId: session.userId, reason }, { key: session.userId });
+    }
     await this.em.flush();
-    await this.cache.set(revokedKey(session.id), reason, { ttlMs: (this.config.accessTokenTtlSeconds + 60) * 1000 });
-    await this.publish('identity.session.revoked', { sessionId: session.id, userId: session.userId, reason }, { key: session.userId });
+    const ttlMs = (this.config.accessTokenTtlSeconds + 60) * 1000;
+    await Promise.all(sessions.map((session) => this.cache.set(revokedKey(session.id), reason, { ttlMs, pinned: true })));
+  }
+
+  /**
+   * A change of standing, staged in this unit of work: every token issued before it is refused
+   * from now on (see standing.ts), and OAuth drops the user's grants on the event.
+   */
+  async bumpStanding(user: UserRow, reason: StandingReason): Promise<void> {
+    await bumpStanding(user, reason, this.clock, this.publish);
+  }
+
+  /** After the flush of a standing change: every session ends, and the new version is visible at once. */
+  async afterStandingChange(user: UserRow, reason: StandingReason): Promise<void> {
+    await this.endAll(user.id, reason);
+    await publishStanding(this.em, this.cache, this.clock, [user]);
   }
 
   private newRefreshToken(sessionId: string, expiresAt: Date): string {
@@ -107,7 +133,7 @@ export class SessionService {
 
   private sign(user: UserRow, session: SessionRow): Promise<string> {
     return this.signing.sign({
-      sub: user.id, sid: session.id, role: user.role, tier: user.tier,
+      sub: user.id, sid: session.id, role: user.role, tier: user.tier, sv: user.standingVersion ?? 0,
       ...(session.impersonatorId ? { imp: session.impersonatorId } : {}),
       ...(session.mfaAt ? { mfa: Math.floor(new Date(session.mfaAt).getTime() / 1000) } : {}),
     });

@@ -5,7 +5,7 @@ let jose: typeof import('jose');
 
 type KeyLike = CryptoKey | Uint8Array;
 import type { MikroORM } from '@mikro-orm/core';
-import { errors, type Clock, type IdGenerator } from '../../kernel/index.ts';
+import { errors, type Clock, type IdGenerator, type Secrets } from '../../kernel/index.ts';
 import type { SigningKeyRow } from './entities.ts';
 
 export interface AccessClaims extends JWTPayload {
@@ -18,6 +18,10 @@ export interface AccessClaims extends JWTPayload {
   imp?: string;
   /** When the session last proved MFA (epoch seconds). */
   mfa?: number;
+  /** The standing version of the user (`sub`, or `own` for a client token) when the token was issued. */
+  sv?: number;
+  /** The user who owns the OAuth client, on client-credentials tokens. */
+  own?: string;
   /** OAuth client id, on tokens issued through /oauth/token. */
   cid?: string;
   /** Space-separated OAuth scopes. */
@@ -35,13 +39,43 @@ export class SigningKeys {
   private keys = new Map<string, LoadedKey>();
   private active?: LoadedKey;
   private lastReload = 0;
+  private fingerprint = '';
+  /** Brings this instance up to date with the others before signing (see InstanceSync). */
+  private sync?: { fresh(): Promise<void> };
 
-  constructor(private orm: MikroORM, private ids: IdGenerator, private clock: Clock, private options: { issuer: string; audience: string; accessTtlSeconds: number }) {}
+  constructor(
+    private orm: MikroORM, private ids: IdGenerator, private clock: Clock,
+    private options: { issuer: string; audience: string; accessTtlSeconds: number }, private secrets: Secrets,
+  ) {}
 
   async start(): Promise<void> {
     jose ??= await import('jose');
+    await this.resealStored();
     await this.reload();
     if (!this.active) await this.rotate();
+  }
+
+  /** The stored form of a private JWK: sealed with the deployment's KEK, bound to its kid. */
+  private sealJwk(kid: string, jwk: object): Record<string, unknown> {
+    return { sealed: this.secrets.seal(JSON.stringify(jwk), `identity.signing:${kid}`) };
+  }
+
+  /** Reads both the sealed form and legacy plaintext rows (written before encryption at rest). */
+  private openJwk(row: SigningKeyRow): JWK {
+    const sealed = (row.privateJwk as { sealed?: unknown }).sealed;
+    return this.secrets.isSealed(sealed) ? (JSON.parse(this.secrets.open(sealed, `identity.signing:${row.kid}`)) as JWK) : (row.privateJwk as JWK);
+  }
+
+  /** Seals plaintext rows and re-seals rows under a retired KEK, so a rotation completes at the next boot. */
+  private async resealStored(): Promise<void> {
+    const em = this.orm.em.fork();
+    const rows = await em.find<SigningKeyRow>('IdentitySigningKey', {});
+    for (const row of rows) {
+      const sealed = (row.privateJwk as { sealed?: unknown }).sealed;
+      if (this.secrets.isSealed(sealed) && !this.secrets.needsReseal(sealed)) continue;
+      row.privateJwk = this.sealJwk(row.kid, this.openJwk(row));
+    }
+    await em.flush();
   }
 
   /** Makes a new active key; the old one is retired and still verifies for one access-token lifetime. */
@@ -53,24 +87,35 @@ export class SigningKeys {
     const { privateKey, publicKey } = await jose.generateKeyPair('RS256', { modulusLength: 2048, extractable: true });
     const kid = this.ids.next();
     const publicJwk = { ...(await jose.exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' };
-    const privateJwk = { ...(await jose.exportJWK(privateKey)), kid, alg: 'RS256' };
+    const privateJwk = this.sealJwk(kid, { ...(await jose.exportJWK(privateKey)), kid, alg: 'RS256' });
     em.create<SigningKeyRow>('IdentitySigningKey', { kid, privateJwk, publicJwk, createdAt: now, retiredAt: null } as unknown as SigningKeyRow);
     await em.flush();
     await this.reload();
     return kid;
   }
 
+  useSync(sync: { fresh(): Promise<void> }): void {
+    this.sync = sync;
+  }
+
+  /** Reloads when another instance rotated (a new kid, or a key retired): a light query otherwise. */
+  async reloadIfChanged(): Promise<void> {
+    const rows = await this.orm.em.fork().find<SigningKeyRow>('IdentitySigningKey', {}, { fields: ['kid', 'retiredAt'] as never, orderBy: { createdAt: 'asc' } });
+    if (fingerprintOf(rows) !== this.fingerprint) await this.reload();
+  }
+
   private async reload(): Promise<void> {
     const em = this.orm.em.fork();
     const horizon = new Date(this.clock.now() - this.options.accessTtlSeconds * 1000 - 60_000);
     const rows = await em.find<SigningKeyRow>('IdentitySigningKey', {}, { orderBy: { createdAt: 'asc' } });
+    this.fingerprint = fingerprintOf(rows);
     const keys = new Map<string, LoadedKey>();
     for (const row of rows) {
       if (row.retiredAt && new Date(row.retiredAt) < horizon) continue;
       keys.set(row.kid, {
         kid: row.kid,
         publicKey: (await jose.importJWK(row.publicJwk as JWK, 'RS256')) as KeyLike,
-        privateKey: row.retiredAt ? undefined : ((await jose.importJWK(row.privateJwk as JWK, 'RS256')) as KeyLike),
+        privateKey: row.retiredAt ? undefined : ((await jose.importJWK(this.openJwk(row), 'RS256')) as KeyLike),
         publicJwk: row.publicJwk as JWK,
         retiredAt: row.retiredAt ? new Date(row.retiredAt) : null,
         createdAt: new Date(row.createdAt),
@@ -86,6 +131,7 @@ export class SigningKeys {
   }
 
   async sign(claims: Omit<AccessClaims, 'iss' | 'aud' | 'exp' | 'iat' | 'jti'>, ttlSeconds = this.options.accessTtlSeconds, jti = this.ids.next()): Promise<string> {
+    await this.sync?.fresh();
     const key = this.active;
     if (!key?.privateKey) throw errors.unavailable('signing key');
     const now = Math.floor(this.clock.now() / 1000);
@@ -129,3 +175,6 @@ export class SigningKeys {
     return key.publicKey;
   }
 }
+
+const fingerprintOf = (rows: Array<Pick<SigningKeyRow, 'kid' | 'retiredAt'>>) =>
+  rows.map((r) => `${r.kid}:${r.retiredAt ? new Date(r.retiredAt).getTime() : ''}`).join(',');

@@ -7,6 +7,7 @@ export function userView(u: UserRow) {
   return {
     id: u.id, email: u.email, name: u.name, role: u.role, status: u.status, tier: u.tier,
     emailVerified: u.emailVerified, mfaEnabled: u.mfaEnabled, createdAt: iso(u.createdAt)!, updatedAt: iso(u.updatedAt)!,
+    ...(u.pendingEmail ? { pendingEmail: u.pendingEmail } : {}),
   };
 }
 

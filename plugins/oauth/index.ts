@@ -6,6 +6,7 @@ import { TokenStore } from './store.ts';
 import { ClientService } from './clients.ts';
 import { OAuthService } from './service.ts';
 import { handlers } from './handlers.ts';
+import { standingSubscriber } from './standing.ts';
 
 const scoped = <T>(factory: (c: any) => T) => ({ factory, lifetime: 'scoped' as const });
 
@@ -35,4 +36,5 @@ export default definePlugin({
   onStart({ config }: { config: OAuthConfig }) {
     assertPublicBaseUrl(config, process.env.NODE_ENV);
   },
+  subscribers: [standingSubscriber],
 });

@@ -75,7 +75,7 @@ export class OAuthService {
     if (!scopes.length) throw new OAuthError('invalid_scope', 'None of the requested scopes can be granted');
     const scope = scopes.join(' ');
     const ttl = this.config.accessTokenTtlSeconds;
-    const issued = await this.store.issueAccessToken({ sub: client.id, cid: client.id, scope }, ttl, null);
+    const issued = await this.store.issueAccessToken({ sub: client.id, cid: client.id, scope, own: client.ownerId }, ttl, null);
     await this.em.flush();
     return { access_token: issued.token, token_type: 'Bearer', expires_in: ttl, scope };
   }
@@ -197,7 +197,7 @@ export class OAuthService {
   private async introspectAccess(token: string, client: ClientRow) {
     const claims = await this.identity.verifyAccessToken(token).catch(() => undefined);
     if (!claims || !claims.cid || claims.cid !== client.id || !claims.jti) return undefined;
-    if (await this.identity.isRevoked(claims.jti)) return undefined;
+    if (await this.identity.isRevoked(claims.jti, claims)) return undefined;
     if (claims.role && !(await this.identity.userStanding(claims.sub))) return undefined;
     return {
       active: true, scope: claims.scope ?? '', client_id: claims.cid, sub: claims.sub, exp: claims.exp, iat: claims.iat,

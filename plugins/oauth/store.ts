@@ -5,9 +5,9 @@ import type { AccessTokenRow, GrantRow, RefreshTokenRow } from './entities.ts';
 /** What this plugin uses of identity's exported `identityTokens` service. */
 export interface IdentityTokens {
   issuer: string;
-  issueAccessToken(claims: { sub: string; cid: string; scope: string; role?: string; tier?: string }, ttlSeconds: number): Promise<{ token: string; jti: string; expiresAt: number }>;
-  verifyAccessToken(token: string): Promise<{ sub: string; cid?: string; scope?: string; role?: string; jti?: string; exp?: number; iat?: number; iss?: string }>;
-  isRevoked(jti: string): Promise<boolean>;
+  issueAccessToken(claims: { sub: string; cid: string; scope: string; role?: string; tier?: string; own?: string }, ttlSeconds: number): Promise<{ token: string; jti: string; expiresAt: number }>;
+  verifyAccessToken(token: string): Promise<{ sub: string; cid?: string; scope?: string; role?: string; own?: string; sv?: number; jti?: string; exp?: number; iat?: number; iss?: string }>;
+  isRevoked(jti: string, claims?: { sub: string; role?: string; own?: string; sv?: number }): Promise<boolean>;
   revokeAccessToken(jti: string, expiresAtMs: number): Promise<void>;
   userStanding(userId: string): Promise<{ role: string; tier: string; permissions: string[] } | undefined>;
 }
@@ -18,7 +18,7 @@ export const ms = (d: Date | string | number): number => new Date(d).getTime();
 export class TokenStore {
   constructor(private em: EntityManager, private clock: Clock, private identity: IdentityTokens) {}
 
-  async issueAccessToken(claims: { sub: string; cid: string; scope: string; role?: string; tier?: string }, ttlSeconds: number, grantId: string | null) {
+  async issueAccessToken(claims: { sub: string; cid: string; scope: string; role?: string; tier?: string; own?: string }, ttlSeconds: number, grantId: string | null) {
     const issued = await this.identity.issueAccessToken(claims, ttlSeconds);
     this.em.create<AccessTokenRow>('OAuthAccessToken', {
       jti: issued.jti, clientId: claims.cid, userId: claims.role ? claims.sub : null, grantId,

@@ -64,7 +64,8 @@ s('forged and stale tokens are refused: alg none, HS256 confusion, tampering, ex
   assertError(await me(await signing.sign({ sub: claims.sub, sid: claims.sid, role: 'user', tier: 'free' }, -60)), 401, 'TOKEN_EXPIRED');
 
   const row = await k.kernel.orm!.em.fork().findOne<any>('IdentitySigningKey', { kid: decodeProtectedHeader(accessToken).kid });
-  const privateKey = await importJWK(row.privateJwk, 'RS256');
+  // Stored sealed (encryption at rest): opened with the deployment's key, as the kernel does.
+  const privateKey = await importJWK(JSON.parse(k.kernel.root.cradle.secrets.open(row.privateJwk.sealed, `identity.signing:${row.kid}`)), 'RS256');
   const forge = (iss: string, aud: string, kid: string, key = privateKey) =>
     new SignJWT({ sid: claims.sid, role: 'user', tier: 'free' }).setProtectedHeader({ alg: 'RS256', kid }).setSubject(claims.sub)
       .setIssuer(iss).setAudience(aud).setIssuedAt().setExpirationTime('5m').setJti('x').sign(key);
@@ -137,8 +138,12 @@ s('PATCH /users/me refuses protected fields and changes nothing; a new email nee
   const me = (await k.as(a.accessToken, 'GET', '/v1/users/me')).body;
   assert.is(me.role, 'user');
   assert.is(me.name, 'Test User');
-  const changed = await k.as(a.accessToken, 'PATCH', '/v1/users/me', { email: email('moved') });
-  assert.is(changed.body.emailVerified, false);
+  const moved = email('moved');
+  assertError(await k.as(a.accessToken, 'PATCH', '/v1/users/me', { email: moved }), 400, 'VALIDATION_ERROR');
+  const changed = await k.as(a.accessToken, 'PATCH', '/v1/users/me', { email: moved, currentPassword: PASSWORD });
+  assert.is(changed.status, 200, changed.text);
+  assert.is(changed.body.email, me.email, 'the email changes only once the new address confirms it');
+  assert.is(changed.body.pendingEmail, moved);
 });
 
 s('settings, public profile, export and erasure', async ({ k }) => {

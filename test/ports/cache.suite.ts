@@ -135,6 +135,44 @@ export function cacheConformance(name: string, make: () => Promise<CacheUnderTes
     assert.is(await c.ttl(key('inc-nottl')), null);
   });
 
+  test('increment with refreshTtl restarts the ttl on every call, by 0 included', async () => {
+    const c = await cache();
+    await c.increment(key('inc-refresh'), 1, { ttlMs: 1000 });
+    await c.increment(key('inc-refresh'), 0, { ttlMs: 60_000, refreshTtl: true });
+    const left = await c.ttl(key('inc-refresh'));
+    assert.ok(typeof left === 'number' && left > 1000 && left <= 60_000, `ttl was ${left}`);
+    assert.is(await c.get(key('inc-refresh')), 1);
+    await c.increment(key('inc-keep'), 1, { ttlMs: 60_000 });
+    await c.increment(key('inc-keep'), 1, { ttlMs: 1000 });
+    const kept = await c.ttl(key('inc-keep'));
+    assert.ok(typeof kept === 'number' && kept > 1000, `without refreshTtl the first ttl stays (was ${kept})`);
+  });
+
+  test('a pinned entry needs a ttl and otherwise behaves like any entry', async () => {
+    const c = await cache();
+    let threw = false;
+    try { await c.set(key('pin-forever'), 1, { pinned: true }); } catch (e) { threw = e instanceof RangeError; }
+    assert.ok(threw, 'pinned without ttlMs is a RangeError');
+    assert.is(await c.set(key('pin'), 'revoked', { ttlMs: 60_000, pinned: true }), true);
+    assert.is(await c.get(key('pin')), 'revoked');
+    assert.is(await c.has(key('pin')), true);
+    assert.is(await c.set(key('pin'), 'again', { ttlMs: 60_000, pinned: true, ifAbsent: true }), false);
+    const left = await c.ttl(key('pin'));
+    assert.ok(typeof left === 'number' && left > 0 && left <= 60_000);
+    assert.is(await c.deletePrefix(key('pin')), 1);
+    assert.is(await c.has(key('pin')), false);
+    await c.set(key('pin2'), 1, { ttlMs: 60_000, pinned: true });
+    assert.is(await c.delete(key('pin2')), true);
+    assert.is(await c.get(key('pin2')), undefined);
+  });
+
+  test('a pinned entry survives a flood of other keys', async () => {
+    const c = await cache();
+    await c.set(key('pin-flood'), 'revoked', { ttlMs: 60_000, pinned: true });
+    await Promise.all(Array.from({ length: 2000 }, (_, i) => c.set(key(`flood:${i}`), i, { ttlMs: 60_000 })));
+    assert.is(await c.get(key('pin-flood')), 'revoked');
+  });
+
   test('a key with a short ttl expires', async () => {
     const subject = await get();
     const c = subject.cache;
