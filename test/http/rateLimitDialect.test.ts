@@ -4,6 +4,7 @@ import { ManualClock } from '../../kernel/ports/clock.ts';
 import { loadConfig } from '../../scripts/kernel.ts';
 import { compileTemplate } from '../../kernel/http/rateLimitHeaders.ts';
 import { startKernel, type TestKernel } from '../helpers/kernel.ts';
+import { signedIn } from '../helpers/signedIn.ts';
 
 const s = suite('rate limit dialect: algorithm, headers, warning template, 429 details');
 
@@ -15,7 +16,7 @@ const seed002 = {
 };
 
 async function withKernel(overrides: Record<string, unknown>, clock: ManualClock, run: (k: TestKernel) => Promise<void>) {
-  const k = await startKernel(overrides, { clock });
+  const k = await signedIn(await startKernel(overrides, { clock }));
   try {
     await run(k);
   } finally {

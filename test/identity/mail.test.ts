@@ -56,8 +56,12 @@ s('an email change needs the password, takes effect only once confirmed; the old
   const u = await verifiedUser(k, 'owner');
   const key = (await k.as(u.accessToken, 'POST', '/v1/users/me/api-keys', { name: 'w', scopes: ['profile:read', 'profile:write'] })).body.key;
   const attacker = email('attacker');
-  assertError(await k.as(key, 'PATCH', '/v1/users/me', { email: attacker }), 400, 'VALIDATION_ERROR');
-  assertError(await k.as(key, 'PATCH', '/v1/users/me', { email: attacker, currentPassword: 'Wrong#Passw0rd' }), 400, 'VALIDATION_ERROR');
+  // A key (even one holding profile:write and the password) may not change the email: first-party only.
+  assertError(await k.as(key, 'PATCH', '/v1/users/me', { email: attacker, currentPassword: PASSWORD }), 403, 'CREDENTIAL_NOT_ALLOWED');
+  // The user's own session must prove the password.
+  assertError(await k.as(u.accessToken, 'PATCH', '/v1/users/me', { email: attacker }), 400, 'VALIDATION_ERROR');
+  const wrong = { email: attacker, currentPassword: 'Wrong#Passw0rd' };
+  assertError(await k.as(u.accessToken, 'PATCH', '/v1/users/me', wrong), 400, 'VALIDATION_ERROR');
 
   await k.as(undefined, 'POST', '/v1/auth/forgot-password', { email: u.address });
   const resetBefore = tokenIn(await mailTo(k, u.address, /Reset/));

@@ -29,6 +29,20 @@ s('identity flows: register (incl. concurrent duplicates), login, refresh, MFA, 
   const regs = await Promise.all(Array.from({ length: 8 }, () => k.request('POST', '/v1/auth/register', { body: dup })));
   assert.is(regs.filter((r) => r.status === 201).length, 1);
   assert.is((await k.request('POST', '/v1/auth/register', { body: { name: 'Logs', email: address, password: PASSWORD } })).status, 201);
+  const mailer = k.kernel.root.cradle.mailer;
+  const mailText = async (what: string, subject: RegExp) => {
+    let text = '';
+    await until(what, async () => {
+      const sent = (await mailer.outbox()) as Array<{ to: string | string[]; subject: string; text: string }>;
+      text = sent.find((m) => [m.to].flat().includes(address) && subject.test(m.subject))?.text ?? '';
+      return Boolean(text);
+    });
+    return decodeURIComponent(text.match(/token=([^\s]+)/)![1]);
+  };
+  // Reset links go only to a verified address.
+  const verifyToken = await mailText('the verification mail', /Verify/);
+  keep(verifyToken);
+  assert.is((await k.request('POST', '/v1/auth/verify-email', { body: { token: verifyToken } })).status, 200);
 
   const login = await k.request('POST', '/v1/auth/login', { body: { email: address, password: PASSWORD } });
   assert.is(login.status, 200, login.text);
@@ -61,14 +75,7 @@ s('identity flows: register (incl. concurrent duplicates), login, refresh, MFA, 
   keep(verified.body.accessToken, verified.body.refreshToken);
 
   assert.is((await k.request('POST', '/v1/auth/forgot-password', { body: { email: address } })).status, 202);
-  const mailer = k.kernel.root.cradle.mailer;
-  let text = '';
-  await until('the reset mail', async () => {
-    const mail = ((await mailer.outbox()) as Array<{ to: string | string[]; subject: string; text: string }>).find((m) => [m.to].flat().includes(address) && /Reset/.test(m.subject));
-    text = mail?.text ?? '';
-    return Boolean(mail);
-  });
-  const resetToken = decodeURIComponent(text.match(/token=([^\s]+)/)![1]);
+  const resetToken = await mailText('the reset mail', /Reset/);
   keep(resetToken);
   assert.is((await k.request('POST', '/v1/auth/reset-password', { body: { token: resetToken, newPassword: NEW_PASSWORD } })).status, 200);
 });
