@@ -28,6 +28,7 @@ import type { PluginRuntime } from './http/requestContext.ts';
 import type { Telemetry } from './telemetry.ts';
 import { OutboxEntity, OutboxRelay, outboxMigrations, stageEvent } from './events/outbox.ts';
 import { errors } from './errors.ts';
+import { bufferedDestination, flushLogs } from './logging.ts';
 
 export interface KernelOptions {
   config: KernelConfig;
@@ -363,6 +364,7 @@ export class Kernel {
       await a.instance.close?.().catch((err) => this.logger.warn({ err, port: a.port }, 'closing an adapter failed'));
     }
     await this.telemetry?.shutdown().catch(() => {});
+    await flushLogs(this.logger);
   }
 }
 
@@ -372,6 +374,7 @@ export class Kernel {
  */
 const SECRET_PATHS = ['headers.authorization', 'headers.cookie', 'headers["x-api-key"]', 'password', 'token', 'secret', 'apiKey', 'refreshToken', 'accessToken', 'config.password'];
 
-export function createLogger(config: KernelConfig): Logger {
-  return pino({ name: config.name, level: config.log.level, redact: { paths: SECRET_PATHS, censor: '[redacted]' } });
+/** JSON lines to `destination` (stdout by default), buffered: see kernel/logging.ts. */
+export function createLogger(config: KernelConfig, destination: number | string = 1): Logger {
+  return pino({ name: config.name, level: config.log.level, redact: { paths: SECRET_PATHS, censor: '[redacted]' } }, bufferedDestination(destination));
 }
