@@ -20,3 +20,4 @@ export { encodeCursor, decodeCursor } from './paging.ts';
 export type { RateLimiter, RateLimitPolicy, RateLimitDecision } from './ports/rateLimiter.ts';
 export type { Mailer, MailMessage } from './ports/mailer.ts';
 export { hasPermissions } from './http/security.ts';
+export { deferCheck } from './http/deferredChecks.ts';

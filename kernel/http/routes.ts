@@ -10,6 +10,7 @@ import { HttpRequestContext, type PluginRuntime } from './requestContext.ts';
 import { renderResult, type Envelope } from './render.ts';
 import { compileGuard, operationSecurity, type SecurityRequirement } from './security.ts';
 import { compileRateLimit } from './rateLimit.ts';
+import { alongside, takeDeferredCheck } from './deferredChecks.ts';
 import type { Authenticator } from '../plugin.ts';
 import type { RateLimiter } from '../ports/rateLimiter.ts';
 import type { KernelConfig } from '../config/schema.ts';
@@ -68,7 +69,8 @@ function compileRoute(validator: ContractValidator, op: BoundOperation, options:
     ctx.state.operationId = entry.operationId;
     ctx.state.routeTemplate = entry.path;
     const principal = guard ? await guard({ headers: ctx.headers, ip: ctx.ip }) : undefined;
-    if (rateLimit) await rateLimit(ctx, principal);
+    const deferred = takeDeferredCheck(principal);
+    if (rateLimit || deferred) await alongside(deferred, rateLimit?.(ctx, principal));
     const req: HandlerRequest = { params: ctx.params ?? {}, query: {}, body: undefined, headers: ctx.headers };
 
     if (v.params && !v.params(req.params)) throw errors.validation(toDetails(v.params.errors, 'path'));

@@ -2,6 +2,7 @@ import type { OpenAPIV3_1 } from 'openapi-types';
 import { AppError, errors } from '../errors.ts';
 import type { Authenticator, Principal } from '../plugin.ts';
 import type { OperationEntry } from './contracts.ts';
+import { awaitDeferredCheck } from './deferredChecks.ts';
 
 export type SecurityRequirement = OpenAPIV3_1.SecurityRequirementObject;
 
@@ -55,6 +56,7 @@ export function compileGuard(security: OperationSecurity, schemes: Map<string, A
       throw errors.unauthorized();
     }
     if (permissions.length && !hasPermissions(principal, permissions)) {
+      await awaitDeferredCheck(principal);
       throw new AppError(403, 'FORBIDDEN', 'You do not have permission to do this', { details: { required: permissions } });
     }
     return principal;

@@ -15,6 +15,7 @@ import { handlers } from './handlers.ts';
 import { ensureBootstrapAdmin } from './api.ts';
 import { closePasswordHashing } from './crypto.ts';
 import { identityTokens } from './tokensApi.ts';
+import { TokenVerifier } from './tokenVerifier.ts';
 import { OneTimeTokens } from './oneTime.ts';
 import { MfaService } from './mfa.ts';
 import { EmailFlows } from './emails.ts';
@@ -64,6 +65,7 @@ export default definePlugin({
   ],
   services: {
     signing: ({ orm, ids, clock, config }: any) => new SigningKeys(orm, ids, clock, { issuer: config.issuer, audience: config.audience, accessTtlSeconds: config.accessTokenTtlSeconds }),
+    tokenVerifier: ({ signing, clock, config }: any) => new TokenVerifier(signing, clock, { issuer: config.issuer, audience: config.audience }),
     roles: ({ permissionCatalog }: any) => new RoleCatalog(permissionCatalog),
     throttle: ({ cache, clock, config }: any) => new LoginThrottle(cache, clock, config.login),
     audit: scoped(({ em }) => new AuditLog(em)),
@@ -78,7 +80,7 @@ export default definePlugin({
   },
   exports: ['identityTokens'],
   authSchemes: {
-    bearerAuth: (c) => bearerAuthenticator({ signing: c.signing, cache: c.cache, roles: c.roles, clock: c.clock, apiKeyPrefix: (c.config as IdentityConfig).apiKeyPrefix, mfa: (c.config as IdentityConfig).mfa, apiKeys: () => keysOutsideRequest(c) }),
+    bearerAuth: (c) => bearerAuthenticator({ verifier: c.tokenVerifier, cache: c.cache, roles: c.roles, clock: c.clock, apiKeyPrefix: (c.config as IdentityConfig).apiKeyPrefix, mfa: (c.config as IdentityConfig).mfa, apiKeys: () => keysOutsideRequest(c) }),
     apiKey: (c) => apiKeyAuthenticator(() => keysOutsideRequest(c)),
   },
   handlers,

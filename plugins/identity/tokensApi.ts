@@ -4,6 +4,7 @@ import type { SigningKeys, AccessClaims } from './signing.ts';
 import type { RoleCatalog } from './roles.ts';
 import type { UserRow } from './entities.ts';
 import { revokedJtiKey } from './auth.ts';
+import type { TokenVerifier } from './tokenVerifier.ts';
 
 /**
  * What identity exports to plugins that issue tokens on its behalf (the `oauth` plugin):
@@ -23,7 +24,7 @@ export interface IdentityTokens {
   userStanding(userId: string): Promise<{ role: string; tier: string; permissions: string[] } | undefined>;
 }
 
-export function identityTokens(deps: { signing: SigningKeys; cache: Cache; clock: Clock; roles: RoleCatalog; orm: MikroORM; ids: { next(): string }; config: { issuer: string } }): IdentityTokens {
+export function identityTokens(deps: { signing: SigningKeys; tokenVerifier: TokenVerifier; cache: Cache; clock: Clock; roles: RoleCatalog; orm: MikroORM; ids: { next(): string }; config: { issuer: string } }): IdentityTokens {
   return {
     issuer: deps.config.issuer,
     async issueAccessToken(claims, ttlSeconds) {
@@ -31,7 +32,7 @@ export function identityTokens(deps: { signing: SigningKeys; cache: Cache; clock
       const token = await deps.signing.sign(claims, ttlSeconds, jti);
       return { token, jti, expiresAt: deps.clock.now() + ttlSeconds * 1000 };
     },
-    verifyAccessToken: (token) => deps.signing.verify(token),
+    verifyAccessToken: (token) => deps.tokenVerifier.verify(token),
     isRevoked: (jti) => deps.cache.has(revokedJtiKey(jti)),
     async revokeAccessToken(jti, expiresAtMs) {
       const ttlMs = Math.max(1000, expiresAtMs - deps.clock.now() + 60_000);
