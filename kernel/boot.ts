@@ -19,6 +19,7 @@ import { decorateAdapter, timeoutWrapper, unavailableWrapper, type CallWrapper }
 import { toEntitySchema } from './storage/schema.ts';
 import { openOrm, checkOrm } from './storage/orm.ts';
 import { Migrator } from './storage/migrations.ts';
+import { FastReadPath } from './storage/fastReads.ts';
 import { ContractValidator } from './http/validation.ts';
 import { buildRouter, type BoundOperation } from './http/routes.ts';
 import { createApp } from './http/app.ts';
@@ -130,6 +131,7 @@ export class Kernel {
       bodyLimitBytes: config.server.bodyLimitBytes,
       validateResponses: config.server.validateResponses,
       orm: this.orm,
+      fastReads: this.orm ? new FastReadPath(this.orm, config.database.driver) : undefined,
     });
     this.app = createApp({
       config,

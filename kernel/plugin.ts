@@ -5,6 +5,7 @@ import type { JsonSchema } from './ports/adapter.ts';
 import type { DomainEvent } from './ports/eventBus.ts';
 import type { EntitySpec } from './storage/entity.ts';
 import type { Migration } from './storage/migrations.ts';
+import type { FastReads } from './storage/fastReads.ts';
 
 /** Who is calling. Filled by an authentication scheme; absent on public operations. */
 export interface Principal {
@@ -54,6 +55,8 @@ export interface RequestContext<Services = any> {
   log: Logger;
   /** An EntityManager forked for this request. */
   readonly em: EntityManager;
+  /** Prepared reads for hot paths: plain rows, no identity map (see the README's plugin walkthrough). */
+  readonly db: FastReads;
   /** This plugin's container, scoped to this request (its services, the ports, what it requires). */
   readonly services: Services;
   /** Publishes a domain event `type` with this plugin's name checked as its prefix. */

@@ -5,6 +5,7 @@ import type { EntityManager, MikroORM } from '@mikro-orm/core';
 import type { Principal, RequestContext } from '../plugin.ts';
 import type { DomainEvent } from '../ports/eventBus.ts';
 import { errors } from '../errors.ts';
+import type { FastReadPath, FastReads } from '../storage/fastReads.ts';
 
 /** What a plugin runs with: its own container, logger and event publisher. */
 export interface PluginRuntime {
@@ -30,6 +31,7 @@ export class HttpRequestContext implements RequestContext {
   staged = 0;
   private forkedEm?: EntityManager;
   private scope?: AwilixContainer;
+  private reads?: FastReads;
 
   constructor(
     readonly koa: Context,
@@ -38,7 +40,17 @@ export class HttpRequestContext implements RequestContext {
     readonly log: Logger,
     private runtime: PluginRuntime,
     private orm: MikroORM | undefined,
+    private fastReads?: FastReadPath,
   ) {}
+
+  /** Prepared reads without the EntityManager (kernel/storage/fastReads.ts); they follow `em`'s transaction once it has one. */
+  get db(): FastReads {
+    if (!this.reads) {
+      if (!this.fastReads) throw errors.unavailable('database');
+      this.reads = this.fastReads.bind(() => this.forkedEm);
+    }
+    return this.reads;
+  }
 
   get em(): EntityManager {
     if (!this.forkedEm) {
@@ -54,6 +66,7 @@ export class HttpRequestContext implements RequestContext {
       this.scope = this.runtime.container.createScope();
       this.scope.register({
         em: asFunction(() => this.em).scoped(),
+        db: asFunction(() => this.db).scoped(),
         principal: asValue(this.principal),
         requestId: asValue(this.requestId),
         log: asValue(this.log),

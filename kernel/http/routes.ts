@@ -14,6 +14,7 @@ import { alongside, takeDeferredCheck } from './deferredChecks.ts';
 import type { Authenticator } from '../plugin.ts';
 import type { RateLimiter } from '../ports/rateLimiter.ts';
 import type { KernelConfig } from '../config/schema.ts';
+import type { FastReadPath } from '../storage/fastReads.ts';
 
 export interface RouteOptions {
   envelope: Envelope;
@@ -24,6 +25,7 @@ export interface RouteOptions {
   bodyLimitBytes: number;
   validateResponses: boolean;
   orm?: MikroORM;
+  fastReads?: FastReadPath;
 }
 
 export interface BoundOperation {
@@ -86,7 +88,7 @@ function compileRoute(validator: ContractValidator, op: BoundOperation, options:
     }
     if (v.body) req.body = await readBody(ctx, v, mediaTypes, parser!);
 
-    const rctx = new HttpRequestContext(ctx, ctx.state.requestId, entry.operationId, log, runtime, options.orm);
+    const rctx = new HttpRequestContext(ctx, ctx.state.requestId, entry.operationId, log, runtime, options.orm, options.fastReads);
     rctx.principal = principal;
     const result = await handler(req, rctx);
     await rctx.settle();

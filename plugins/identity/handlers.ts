@@ -77,9 +77,9 @@ export const handlers: Record<string, Handler> = {
   'identity.changePassword': ({ body }, ctx) =>
     ctx.services.accounts.changePassword(me(ctx), ctx.principal!.sessionId as string | undefined, body.currentPassword, body.newPassword, client(ctx)),
 
-  // A hot read: straight to the request's EntityManager, without building the service graph.
+  // A hot read: a prepared read (ctx.db), without the service graph, an EntityManager or hydration.
   'identity.me': async (_req, ctx) => {
-    const user = await ctx.em.findOne<UserRow>('IdentityUser', { id: me(ctx), status: { $ne: 'deleted' } });
+    const user = await ctx.db.findOne<UserRow>('IdentityUser', { id: me(ctx), status: { $ne: 'deleted' } });
     if (!user) throw errors.notFound('User not found');
     return userView(user);
   },

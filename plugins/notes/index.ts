@@ -21,7 +21,7 @@ export default definePlugin({
   entities: [Note, NoteActivity],
   migrations,
   services: {
-    notes: { factory: ({ em, publish }) => new NotesService(em, publish), lifetime: 'scoped' },
+    notes: { factory: ({ em, publish, db }) => new NotesService(em, publish, db), lifetime: 'scoped' },
   },
   exports: [],
   permissions: [
