@@ -131,7 +131,7 @@ export class Kernel {
       bodyLimitBytes: config.server.bodyLimitBytes,
       validateResponses: config.server.validateResponses,
       orm: this.orm,
-      fastReads: this.orm ? new FastReadPath(this.orm, config.database.driver) : undefined,
+      fastReads: this.orm ? new FastReadPath(this.orm, config.database.driver, this.telemetry?.querySpan) : undefined,
     });
     this.app = createApp({
       config,

@@ -1,5 +1,6 @@
 import type { EntityManager, EntityMetadata, EntityProperty, MikroORM } from '@mikro-orm/core';
 import type { Driver } from './entity.ts';
+import type { QueryEvent } from './orm.ts';
 
 /** A value a fast read compares with. */
 export type Scalar = string | number | boolean | Date | null;
@@ -29,7 +30,7 @@ const OPS: Record<string, string> = { $eq: '=', $ne: '<>', $lt: '<', $lte: '<=',
 const MAX_STATEMENTS = 500;
 
 interface Compiled { sql: string; pgSql: string; name: string; props: EntityProperty[] }
-interface Statement { all(params: unknown[]): Array<Record<string, unknown>> }
+interface Statement { all(params: unknown[]): Array<Record<string, unknown>>; get(params: unknown[]): Record<string, unknown> | undefined }
 interface LibsqlConnection { prepare(sql: string): Statement }
 interface PgConnection { query(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: Array<Record<string, unknown>> }> }
 
@@ -39,18 +40,19 @@ export class FastReadPath {
   private readonly statements = new WeakMap<object, Map<string, Statement>>();
   private counter = 0;
 
-  constructor(private readonly orm: MikroORM, private readonly driver: Driver) {}
+  /** `onQuery` (telemetry's DB spans) gets the statement with its placeholders, never the values. */
+  constructor(private readonly orm: MikroORM, private readonly driver: Driver, private readonly onQuery?: (e: QueryEvent) => void) {}
 
   /** Reads that follow `em`'s transaction when it has one (`em` may be absent: outside a request). */
   bind(em?: () => EntityManager | undefined): FastReads {
     return {
       findOne: async <T extends object>(entity: string, where: Where, options?: Pick<FindOptions, 'fields'>) =>
-        (((await this.run(entity, where, { ...options, limit: 1 }, em?.())) as T[])[0] ?? null) as T | null,
+        (((await this.run(entity, where, { ...options, limit: 1 }, em?.(), true)) as T[])[0] ?? null) as T | null,
       find: async <T extends object>(entity: string, where: Where, options?: FindOptions) => (await this.run(entity, where, options ?? {}, em?.())) as T[],
     };
   }
 
-  private async run(entity: string, where: Where, options: FindOptions, em: EntityManager | undefined): Promise<object[]> {
+  private async run(entity: string, where: Where, options: FindOptions, em: EntityManager | undefined, one = false): Promise<object[]> {
     if (this.driver === 'mongodb') return this.mongo(entity, where, options, em);
     const meta = this.meta(entity);
     const { key, params } = this.shape(meta, where, options);
@@ -60,14 +62,23 @@ export class FastReadPath {
       if (this.compiled.size >= MAX_STATEMENTS) this.compiled.clear();
       this.compiled.set(key, compiled);
     }
-    const rows = em?.isInTransaction()
-      ? ((await em.getConnection().execute(compiled.sql, params, 'all', em.getTransactionContext())) as Array<Record<string, unknown>>)
-      : await this.execute(compiled, params);
+    if (em?.isInTransaction()) {
+      // Through MikroORM, which reports the query to onQuery itself.
+      const rows = (await em.getConnection().execute(compiled.sql, params, 'all', em.getTransactionContext())) as Array<Record<string, unknown>>;
+      return this.map(meta, rows);
+    }
+    const started = this.onQuery ? performance.now() : 0;
+    const rows = await this.execute(compiled, params, one);
+    this.onQuery?.({ query: compiled.sql, tookMs: performance.now() - started });
+    return this.map(meta, rows);
+  }
+
+  private map(meta: EntityMetadata, rows: Array<Record<string, unknown>>): object[] {
     const comparator = this.orm.em.getComparator();
     return rows.map((row) => comparator.mapResult(meta.className, row) as object);
   }
 
-  private async execute(compiled: Compiled, params: unknown[]): Promise<Array<Record<string, unknown>>> {
+  private async execute(compiled: Compiled, params: unknown[], one: boolean): Promise<Array<Record<string, unknown>>> {
     const client = (this.orm.em.getConnection() as unknown as { getKnex(): { client: KnexClient } }).getKnex().client;
     const connection = await client.acquireConnection();
     try {
@@ -81,7 +92,12 @@ export class FastReadPath {
         statement = (connection as LibsqlConnection).prepare(compiled.sql);
         cache.set(compiled.sql, statement);
       }
-      return statement.all(params);
+      if (!one) return statement.all(params);
+      // `get` is one native call (`all` iterates in JS); libsql adds its timing to the row.
+      const row = statement.get(params);
+      if (!row) return [];
+      delete row._metadata;
+      return [row];
     } finally {
       await client.releaseConnection(connection);
     }
