@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { errors, encodeCursor, decodeCursor, type Page, type DomainEvent, type FastReads } from '../../kernel/index.ts';
+import { errors, encodeCursor, decodeCursor, type Page, type DomainEvent, type FastReads, type Where } from '../../kernel/index.ts';
 import type { NoteRow } from './entities.ts';
 
 export interface NoteView { id: string; title: string; body: string; pinned: boolean; createdAt: string; updatedAt: string }
@@ -16,7 +16,9 @@ export class NotesService {
     const where: Record<string, unknown> = {};
     if (after) where.id = { $lt: after };
     if (query.pinned !== undefined) where.pinned = query.pinned;
-    const rows = await this.em.find<NoteRow>('Note', where, { orderBy: { id: 'desc' }, limit: query.limit + 1 });
+    const rows = this.db
+      ? await this.db.find<NoteRow>('Note', where as Where, { orderBy: { id: 'desc' }, limit: query.limit + 1 })
+      : await this.em.find<NoteRow>('Note', where, { orderBy: { id: 'desc' }, limit: query.limit + 1 });
     const page = rows.slice(0, query.limit);
     const nextCursor = rows.length > query.limit ? encodeCursor(page[page.length - 1].id) : null;
     return { data: page.map(view), pagination: { limit: query.limit, nextCursor } };

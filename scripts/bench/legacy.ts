@@ -48,12 +48,12 @@
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from './paths.ts';
-import { runSegment, summarize, type LoadSettings, type LoadTarget, type Segment, type Summary } from './bench/load.ts';
-import { hasTaskset, pinSelf, startServer, type ServerHandle, type ServerKind } from './bench/servers.ts';
-import { readProfile, summarizeProfile, type CpuProfile, type ProfileSummary } from './bench/profile.ts';
-import { measureHealthUnderLogin, signUp, type LoginLoadResult, type LoginLoadSettings } from './bench/loginLoad.ts';
-import { BENCH_USER, RATE_LIMIT_ON, RATE_LIMIT_PER_WINDOW, SAMPLE_BODY, type Suite } from './bench/shared.ts';
+import { ROOT } from '../paths.ts';
+import { runSegment, summarize, type LoadSettings, type LoadTarget, type Segment, type Summary } from './load.ts';
+import { hasTaskset, pinSelf, startServer, type ServerHandle, type ServerKind } from './servers.ts';
+import { readProfile, summarizeProfile, type CpuProfile, type ProfileSummary } from './profile.ts';
+import { measureHealthUnderLogin, signUp, type LoginLoadResult, type LoginLoadSettings } from './loginLoad.ts';
+import { BENCH_USER, RATE_LIMIT_ON, RATE_LIMIT_PER_WINDOW, SAMPLE_BODY, type Suite } from './shared.ts';
 
 const num = (name: string, fallback: number) => {
   const raw = process.env[name];
