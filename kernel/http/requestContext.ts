@@ -33,7 +33,8 @@ const prepared = new WeakSet<AwilixContainer>();
 function registerRequestResolvers(container: AwilixContainer): void {
   if (prepared.has(container)) return;
   prepared.add(container);
-  const from = <T>(pick: (r: HttpRequestContext) => T) => asFunction((cradle: Record<string, HttpRequestContext>) => pick(cradle[REQUEST])).scoped();
+  const from = <T>(pick: (r: HttpRequestContext) => T) =>
+    asFunction((cradle: Record<string, HttpRequestContext>) => pick(cradle[REQUEST])).scoped();
   container.register({
     em: from((r) => r.lazyEm()),
     db: from((r) => r.db),
@@ -57,7 +58,9 @@ class LazyEm implements ProxyHandler<EntityManager> {
     if (!fn) this.bound.set(prop, (fn = (value as (...a: unknown[]) => unknown).bind(em)));
     return fn;
   }
-  set(_target: EntityManager, prop: PropertyKey, value: unknown): boolean { return Reflect.set(this.request.em, prop, value); }
+  set(_target: EntityManager, prop: PropertyKey, value: unknown): boolean {
+    return Reflect.set(this.request.em, prop, value);
+  }
   has(_target: EntityManager, prop: PropertyKey): boolean { return Reflect.has(this.request.em, prop); }
 }
 
@@ -83,7 +86,7 @@ export class HttpRequestContext implements RequestContext {
     private fastReads?: FastReadPath,
   ) {}
 
-  /** Prepared reads without the EntityManager (kernel/storage/fastReads.ts); they follow `em`'s transaction once it has one. */
+  /** Prepared reads without the EntityManager (kernel/storage/fastReads.ts); they follow `em`'s transaction, if any. */
   get db(): FastReads {
     if (!this.reads) {
       if (!this.fastReads) throw errors.unavailable('database');

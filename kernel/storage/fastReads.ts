@@ -30,9 +30,10 @@ const OPS: Record<string, string> = { $eq: '=', $ne: '<>', $lt: '<', $lte: '<=',
 const MAX_STATEMENTS = 500;
 
 interface Compiled { sql: string; pgSql: string; name: string; props: EntityProperty[] }
-interface Statement { all(params: unknown[]): Array<Record<string, unknown>>; get(params: unknown[]): Record<string, unknown> | undefined }
+type Row = Record<string, unknown>;
+interface Statement { all(params: unknown[]): Row[]; get(params: unknown[]): Row | undefined }
 interface LibsqlConnection { prepare(sql: string): Statement }
-interface PgConnection { query(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: Array<Record<string, unknown>> }> }
+interface PgConnection { query(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: Row[] }> }
 
 /** The kernel's fast read path over MikroORM's connection; `bind(em)` gives a request its view. */
 export class FastReadPath {
@@ -41,18 +42,30 @@ export class FastReadPath {
   private counter = 0;
 
   /** `onQuery` (telemetry's DB spans) gets the statement with its placeholders, never the values. */
-  constructor(private readonly orm: MikroORM, private readonly driver: Driver, private readonly onQuery?: (e: QueryEvent) => void) {}
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly driver: Driver,
+    private readonly onQuery?: (e: QueryEvent) => void,
+  ) {}
+
+  /** The path for `orm`'s driver (read from its platform). */
+  static for(orm: MikroORM, onQuery?: (e: QueryEvent) => void): FastReadPath {
+    const platform = orm.em.getPlatform().constructor.name.toLowerCase();
+    const driver: Driver = platform.includes('mongo') ? 'mongodb' : platform.includes('postgre') ? 'postgresql' : 'sqlite';
+    return new FastReadPath(orm, driver, onQuery);
+  }
 
   /** Reads that follow `em`'s transaction when it has one (`em` may be absent: outside a request). */
   bind(em?: () => EntityManager | undefined): FastReads {
     return {
       findOne: async <T extends object>(entity: string, where: Where, options?: Pick<FindOptions, 'fields'>) =>
         (((await this.run(entity, where, { ...options, limit: 1 }, em?.(), true)) as T[])[0] ?? null) as T | null,
-      find: async <T extends object>(entity: string, where: Where, options?: FindOptions) => (await this.run(entity, where, options ?? {}, em?.())) as T[],
+      find: async <T extends object>(entity: string, where: Where, options?: FindOptions) =>
+        (await this.run(entity, where, options ?? {}, em?.())) as T[],
     };
   }
 
-  private async run(entity: string, where: Where, options: FindOptions, em: EntityManager | undefined, one = false): Promise<object[]> {
+  private async run(entity: string, where: Where, options: FindOptions, em?: EntityManager, one = false) {
     if (this.driver === 'mongodb') return this.mongo(entity, where, options, em);
     const meta = this.meta(entity);
     const { key, params } = this.shape(meta, where, options);
@@ -64,7 +77,7 @@ export class FastReadPath {
     }
     if (em?.isInTransaction()) {
       // Through MikroORM, which reports the query to onQuery itself.
-      const rows = (await em.getConnection().execute(compiled.sql, params, 'all', em.getTransactionContext())) as Array<Record<string, unknown>>;
+      const rows: Row[] = await em.getConnection().execute(compiled.sql, params, 'all', em.getTransactionContext());
       return this.map(meta, rows);
     }
     const started = this.onQuery ? performance.now() : 0;
@@ -83,7 +96,8 @@ export class FastReadPath {
     const connection = await client.acquireConnection();
     try {
       if (this.driver === 'postgresql') {
-        return (await (connection as PgConnection).query({ name: compiled.name, text: compiled.pgSql, values: params })).rows;
+        const query = { name: compiled.name, text: compiled.pgSql, values: params };
+        return (await (connection as PgConnection).query(query)).rows;
       }
       let cache = this.statements.get(connection);
       if (!cache) this.statements.set(connection, (cache = new Map()));
@@ -139,17 +153,21 @@ export class FastReadPath {
     const q = (id: string) => platform.quoteIdentifier(id);
     const column = (name: string) => {
       const prop = meta.properties[name];
-      if (!prop?.fieldNames?.length || prop.kind !== 'scalar') throw new Error(`fast read: ${meta.className} has no column property ${name}`);
+      if (!prop?.fieldNames?.length || prop.kind !== 'scalar') {
+        throw new Error(`fast read: ${meta.className} has no column property ${name}`);
+      }
       return prop;
     };
-    const props = options.fields ? [...new Set([...meta.primaryKeys, ...options.fields])].map(column) : meta.props.filter((p) => p.kind === 'scalar' && p.fieldNames?.length && p.persist !== false);
+    const props = options.fields
+      ? [...new Set([...meta.primaryKeys, ...options.fields])].map(column)
+      : meta.props.filter((p) => p.kind === 'scalar' && p.fieldNames?.length && p.persist !== false);
     const conditions: string[] = [];
     for (const name in where) {
       const field = q(column(name).fieldNames[0]);
       const value = where[name];
       if (isOperator(value)) {
         for (const op in value) {
-          if (!OPS[op]) throw new Error(`fast read: operator ${op} is not supported (use $eq, $ne, $lt, $lte, $gt, $gte)`);
+          if (!OPS[op]) throw new Error(`fast read: unsupported operator ${op} (use ${Object.keys(OPS).join(', ')})`);
           conditions.push(`${field} ${OPS[op]} ?`);
         }
       } else {
@@ -159,7 +177,9 @@ export class FastReadPath {
     let sql = `select ${props.map((p) => q(p.fieldNames[0])).join(', ')} from ${q(meta.tableName)}`;
     if (conditions.length) sql += ` where ${conditions.join(' and ')}`;
     if (options.orderBy) {
-      sql += ` order by ${Object.entries(options.orderBy).map(([name, dir]) => `${q(column(name).fieldNames[0])} ${dir === 'desc' ? 'desc' : 'asc'}`).join(', ')}`;
+      const order = Object.entries(options.orderBy)
+        .map(([name, dir]) => `${q(column(name).fieldNames[0])} ${dir === 'desc' ? 'desc' : 'asc'}`);
+      sql += ` order by ${order.join(', ')}`;
     }
     if (options.limit !== undefined) sql += ' limit ?';
     let n = 0;
@@ -176,10 +196,11 @@ export class FastReadPath {
   }
 
   /** MongoDB: the driver's own find (no prepared statements there), still without the identity map or hydration. */
-  private async mongo(entity: string, where: Where, options: FindOptions, em: EntityManager | undefined): Promise<object[]> {
+  private async mongo(entity: string, where: Where, options: FindOptions, em?: EntityManager): Promise<object[]> {
     const ctx = em?.isInTransaction() ? em.getTransactionContext() : undefined;
-    const rows = await this.orm.em.getDriver().find(entity, where as never, { orderBy: options.orderBy as never, limit: options.limit, ctx });
-    return (rows as Array<Record<string, unknown>>).map((row) => (row.id === undefined && row._id !== undefined ? { ...row, id: String(row._id) } : row));
+    const found = { orderBy: options.orderBy as never, limit: options.limit, ctx };
+    const rows = (await this.orm.em.getDriver().find(entity, where as never, found)) as Row[];
+    return rows.map((row) => (row.id === undefined && row._id !== undefined ? { ...row, id: String(row._id) } : row));
   }
 }
 

@@ -1,4 +1,6 @@
-import { AppError, deferCheck, errors, type Authenticator, type Cache, type Clock, type Principal } from '../../kernel/index.ts';
+import {
+  AppError, deferCheck, errors, type Authenticator, type Cache, type Clock, type Principal,
+} from '../../kernel/index.ts';
 import type { AccessClaims } from './signing.ts';
 import type { ApiKeyService } from './apiKeys.ts';
 import type { RoleCatalog } from './roles.ts';

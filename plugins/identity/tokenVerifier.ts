@@ -25,7 +25,11 @@ export class TokenVerifier {
   private readonly keys = new WeakMap<JWK, KeyObject>();
   private readonly max: number;
 
-  constructor(private readonly source: PublicKeySource, private readonly clock: Clock, private readonly options: VerifierOptions) {
+  constructor(
+    private readonly source: PublicKeySource,
+    private readonly clock: Clock,
+    private readonly options: VerifierOptions,
+  ) {
     this.max = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
   }
 
@@ -91,7 +95,8 @@ export class TokenVerifier {
 function decodeSegment(segment: string): Record<string, any> | undefined {
   try {
     const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, any>) : undefined;
+    const isObject = typeof value === 'object' && value !== null && !Array.isArray(value);
+    return isObject ? (value as Record<string, any>) : undefined;
   } catch {
     return undefined;
   }
