@@ -28,6 +28,8 @@ export interface FastReads {
 
 const OPS: Record<string, string> = { $eq: '=', $ne: '<>', $lt: '<', $lte: '<=', $gt: '>', $gte: '>=' };
 const MAX_STATEMENTS = 500;
+/** PostgreSQL prepared-statement names are per connection and shared by every path on the pool: unique per process. */
+let statementNames = 0;
 
 interface Compiled { sql: string; pgSql: string; name: string; props: EntityProperty[] }
 type Row = Record<string, unknown>;
@@ -39,7 +41,6 @@ interface PgConnection { query(q: { name: string; text: string; values: unknown[
 export class FastReadPath {
   private readonly compiled = new Map<string, Compiled>();
   private readonly statements = new WeakMap<object, Map<string, Statement>>();
-  private counter = 0;
 
   /** `onQuery` (telemetry's DB spans) gets the statement with its placeholders, never the values. */
   constructor(
@@ -86,9 +87,19 @@ export class FastReadPath {
     return this.map(meta, rows);
   }
 
-  private map(meta: EntityMetadata, rows: Array<Record<string, unknown>>): object[] {
+  /** MikroORM's result mapper (columns to properties, dates, booleans), then custom types (JSON) as its hydrator does. */
+  private map(meta: EntityMetadata, rows: Row[]): object[] {
     const comparator = this.orm.em.getComparator();
-    return rows.map((row) => comparator.mapResult(meta.className, row) as object);
+    const platform = this.orm.em.getPlatform();
+    const custom = meta.props.filter((p) => p.customType);
+    return rows.map((row) => {
+      const data = comparator.mapResult(meta.className, row) as Row;
+      for (const prop of custom) {
+        const value = data[prop.name];
+        if (value !== null && value !== undefined) data[prop.name] = prop.customType!.convertToJSValue(value, platform);
+      }
+      return data;
+    });
   }
 
   private async execute(compiled: Compiled, params: unknown[], one: boolean): Promise<Array<Record<string, unknown>>> {
@@ -183,7 +194,7 @@ export class FastReadPath {
     }
     if (options.limit !== undefined) sql += ' limit ?';
     let n = 0;
-    return { sql, pgSql: sql.replace(/\?/g, () => `$${++n}`), name: `kernel_fast_${++this.counter}`, props };
+    return { sql, pgSql: sql.replace(/\?/g, () => `$${++n}`), name: `kernel_fast_${++statementNames}`, props };
   }
 
   /** A where value as the driver binds it: libsql takes neither booleans nor Dates. */
