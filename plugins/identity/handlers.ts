@@ -4,6 +4,7 @@ import type { ClientInfo } from './sessions.ts';
 import { DEFAULT_SETTINGS } from './accounts.ts';
 import { FORGOT_PASSWORD_REPLY } from './emails.ts';
 import { auditView, publicProfile, sessionView, userView } from './views.ts';
+import type { UserViewCache } from './principalCache.ts';
 
 const client = (ctx: RequestContext): ClientInfo => ({ ip: ctx.koa.ip || null, userAgent: ctx.koa.get('user-agent') || null });
 const me = (ctx: RequestContext) => ctx.principal!.id;
@@ -79,9 +80,15 @@ export const handlers: Record<string, Handler> = {
 
   // A hot read: a prepared read (ctx.db), without the service graph, an EntityManager or hydration.
   'identity.me': async (_req, ctx) => {
+    const views: UserViewCache = ctx.services.userViews;
+    const cached = views.get(me(ctx));
+    if (cached) return cached;
+    const ticket = views.ticket();
     const user = await ctx.db.findOne<UserRow>('IdentityUser', { id: me(ctx), status: { $ne: 'deleted' } });
     if (!user) throw errors.notFound('User not found');
-    return userView(user);
+    const view = userView(user);
+    views.set(user.id, view, ticket);
+    return view;
   },
   'identity.updateMe': async ({ body }, ctx) => {
     const before: UserRow = await ctx.services.accounts.get(me(ctx));

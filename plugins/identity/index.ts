@@ -16,6 +16,7 @@ import { ensureBootstrapAdmin } from './api.ts';
 import { closePasswordHashing } from './crypto.ts';
 import { identityTokens } from './tokensApi.ts';
 import { TokenVerifier } from './tokenVerifier.ts';
+import { UserViewCache, invalidateOnFlush, userViewSubscribers } from './principalCache.ts';
 import { OneTimeTokens } from './oneTime.ts';
 import { MfaService } from './mfa.ts';
 import { EmailFlows } from './emails.ts';
@@ -65,6 +66,7 @@ export default definePlugin({
   ],
   services: {
     signing: ({ orm, ids, clock, config }: any) => new SigningKeys(orm, ids, clock, { issuer: config.issuer, audience: config.audience, accessTtlSeconds: config.accessTokenTtlSeconds }),
+    userViews: ({ clock }: any) => new UserViewCache(clock),
     tokenVerifier: ({ signing, clock, config }: any) => new TokenVerifier(signing, clock, { issuer: config.issuer, audience: config.audience }),
     roles: ({ permissionCatalog }: any) => new RoleCatalog(permissionCatalog),
     throttle: ({ cache, clock, config }: any) => new LoginThrottle(cache, clock, config.login),
@@ -84,7 +86,9 @@ export default definePlugin({
     apiKey: (c) => apiKeyAuthenticator(() => keysOutsideRequest(c)),
   },
   handlers,
+  subscribers: userViewSubscribers(),
   async onStart(c) {
+    c.orm.em.getEventManager().registerSubscriber(invalidateOnFlush(c.userViews));
     await c.signing.start();
     await c.roles.load(c.orm.em.fork());
     await ensureBootstrapAdmin(c);
