@@ -21,7 +21,8 @@
  * Environment: BENCH_DURATION (10 s measured per server per workload), BENCH_WARMUP (2),
  * BENCH_SEGMENT (0.5 s per server per round), BENCH_CONNECTIONS (50), BENCH_PIN (1: load
  * generator on CPU 0, servers on CPU 1), BENCH_ONLY=health,healthNoLog,noteById,noteList,noteCreate,me,
- * BENCH_DRIVERS=sqlite,postgresql, BENCH_PG_URL, BENCH_RATE_LIMIT=off.
+ * BENCH_DRIVERS=sqlite,postgresql, BENCH_PG_URL, BENCH_RATE_LIMIT=off, BENCH_PEER_TOKEN_CACHE=1 (the baselines
+ * keep verified tokens until exp too; by default they run jose's check on every request, as the issue's peers did).
  * The last line is `SUMMARY: PASS|FAIL|INVALID ...`.
  */
 import { availableParallelism, cpus } from 'node:os';

@@ -26,6 +26,8 @@ interface Claims extends JWTPayload { sub: string; sid?: string; role?: string; 
 export class RawAuth {
   /** `revoked-sid:<sid>` -> expiry (ms); nothing is revoked in the bench, the lookup is the work. */
   readonly revoked = new Map<string, number>();
+  /** BENCH_PEER_TOKEN_CACHE=1: the baselines keep verified claims until exp too, as the kernel does. */
+  private readonly verified = process.env.BENCH_PEER_TOKEN_CACHE === '1' ? new Map<string, Claims>() : undefined;
   private constructor(private readonly publicKey: CryptoKey, readonly token: string) {}
 
   static async start(userId: string): Promise<RawAuth> {
@@ -46,9 +48,14 @@ export class RawAuth {
     if (scheme?.toLowerCase() !== 'bearer' || !token) throw new RawAuthError(401, 'INVALID_AUTHORIZATION', 'Use Authorization: Bearer <token>');
     let claims: Claims;
     try {
-      ({ payload: claims } = (await jwtVerify(token, this.publicKey, {
-        algorithms: ['RS256'], issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE, requiredClaims: ['sub', 'exp', 'jti'],
-      })) as { payload: Claims });
+      const hit = this.verified?.get(token);
+      if (hit && hit.exp! > Date.now() / 1000) claims = hit;
+      else {
+        ({ payload: claims } = (await jwtVerify(token, this.publicKey, {
+          algorithms: ['RS256'], issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE, requiredClaims: ['sub', 'exp', 'jti'],
+        })) as { payload: Claims });
+        this.verified?.set(token, claims);
+      }
     } catch (e) {
       const expired = e instanceof joseErrors.JWTExpired;
       throw new RawAuthError(401, expired ? 'TOKEN_EXPIRED' : 'INVALID_TOKEN', expired ? 'The access token has expired' : 'The access token is invalid');
