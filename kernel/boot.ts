@@ -20,6 +20,7 @@ import { decorateAdapter, timeoutWrapper, unavailableWrapper, type CallWrapper }
 import { toEntitySchema } from './storage/schema.ts';
 import { openOrm, checkOrm } from './storage/orm.ts';
 import { Migrator } from './storage/migrations.ts';
+import { FastReadPath } from './storage/fastReads.ts';
 import { ContractValidator } from './http/validation.ts';
 import { buildRouter, type BoundOperation } from './http/routes.ts';
 import { createApp } from './http/app.ts';
@@ -39,6 +40,7 @@ import { errors } from './errors.ts';
 import { splitRouteControl } from './config/routeControl.ts';
 import { HealthService, type HealthContributor, type HealthResult } from './health.ts';
 import { loadSecrets } from './secrets/envelope.ts';
+import { bufferedDestination, flushLogs } from './logging.ts';
 
 export interface KernelOptions {
   config: KernelConfig;
@@ -159,6 +161,7 @@ export class Kernel {
       idempotency: idempotencyFor(this.plan.contract.operations, this.root.hasRegistration('cache') ? (this.root.cradle.cache as Cache) : undefined, config, this.logger),
       dialects: wire.operationDialects,
       pagination: config.server.pagination,
+      fastReads: this.orm ? new FastReadPath(this.orm, config.database.driver, this.telemetry?.querySpan) : undefined,
     });
     const docs = config.server.docs;
     this.app = createApp({
@@ -410,6 +413,7 @@ export class Kernel {
       await a.instance.close?.().catch((err) => this.logger.warn({ err, port: a.port }, 'closing an adapter failed'));
     }
     await this.telemetry?.shutdown().catch(() => {});
+    await flushLogs(this.logger);
   }
 }
 
@@ -419,7 +423,11 @@ export class Kernel {
  */
 const SECRET_PATHS = ['headers.authorization', 'headers.cookie', 'headers["x-api-key"]', 'password', 'token', 'secret', 'apiKey', 'refreshToken', 'accessToken', 'config.password'];
 
-export function createLogger(config: KernelConfig, destination?: DestinationStream): Logger {
-  const options = { name: config.name, level: config.log.level, redact: { paths: SECRET_PATHS, censor: '[redacted]' }, serializers: logSerializers(config.log.level) };
-  return destination ? pino(options, destination) : pino(options);
+/** JSON lines to `destination` (stdout by default), buffered (kernel/logging.ts) unless a stream is given. */
+export function createLogger(config: KernelConfig, destination: DestinationStream | number | string = 1): Logger {
+  const options = {
+    name: config.name, level: config.log.level,
+    redact: { paths: SECRET_PATHS, censor: '[redacted]' }, serializers: logSerializers(config.log.level),
+  };
+  return pino(options, typeof destination === 'object' ? destination : bufferedDestination(destination));
 }

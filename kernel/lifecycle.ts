@@ -1,4 +1,5 @@
 import type { Kernel } from './boot.ts';
+import { flushLogs } from './logging.ts';
 
 /**
  * SIGTERM/SIGINT: stop accepting, drain in-flight requests within server.shutdownTimeoutMs,
@@ -8,8 +9,8 @@ export function exitOnSignals(kernel: Kernel, exit: (code: number) => void = (co
   const shutdown = (signal: NodeJS.Signals) => {
     kernel.logger.info({ signal }, 'shutting down');
     kernel.stop().then(
-      () => { kernel.logger.info('stopped'); exit(0); },
-      (err) => { kernel.logger.error({ err }, 'shutdown failed'); exit(1); },
+      () => { kernel.logger.info('stopped'); void flushLogs(kernel.logger).then(() => exit(0)); },
+      (err) => { kernel.logger.error({ err }, 'shutdown failed'); void flushLogs(kernel.logger).then(() => exit(1)); },
     );
   };
   process.once('SIGTERM', shutdown);

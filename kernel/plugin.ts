@@ -8,6 +8,7 @@ import type { Migration } from './storage/migrations.ts';
 import type { CredentialType } from './http/principalTypes.ts';
 import type { RequestObserverDefinition } from './http/observers.ts';
 import type { PageRequest } from './paging.ts';
+import type { FastReads } from './storage/fastReads.ts';
 
 /** Who is calling. Filled by an authentication scheme; absent on public operations. */
 export interface Principal {
@@ -63,6 +64,8 @@ export interface RequestContext<Services = any> {
   log: Logger;
   /** An EntityManager forked for this request. */
   readonly em: EntityManager;
+  /** Prepared reads for hot paths: plain rows, no identity map (see the README's plugin walkthrough). */
+  readonly db: FastReads;
   /** This plugin's container, scoped to this request (its services, the ports, what it requires). */
   readonly services: Services;
   /** Publishes a domain event `type` with this plugin's name checked as its prefix. */

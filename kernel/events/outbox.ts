@@ -4,6 +4,7 @@ import { defineEntity } from '../storage/entity.ts';
 import type { Migration } from '../storage/migrations.ts';
 import type { DomainEvent, EventBus } from '../ports/eventBus.ts';
 import type { Clock } from '../ports/clock.ts';
+import { FastReadPath, type FastReads } from '../storage/fastReads.ts';
 
 /**
  * The transactional outbox: a domain event is written as a row in the same unit of work as
@@ -73,6 +74,8 @@ export class OutboxRelay {
   private again = false;
   private stopped = false;
   private lastPrune = 0;
+  /** Pending rows are read with prepared statements: MikroORM's query builder cost ~1 ms per pass. */
+  private reads?: FastReads;
 
   constructor(private orm: MikroORM, private bus: EventBus, private clock: Clock, private logger: Logger, private pollMs = 1000) {}
 
@@ -111,9 +114,7 @@ export class OutboxRelay {
     for (;;) {
       const em = this.orm.em.fork();
       const now = this.clock.date();
-      const rows = await em.find<OutboxRow>('KernelOutbox',
-        { publishedAt: null, $or: [{ claimedUntil: null }, { claimedUntil: { $lt: now } }] },
-        { orderBy: { id: 'asc' }, limit: BATCH });
+      const rows = await this.pending(now);
       if (!rows.length) return;
       let published = 0;
       for (const row of rows) {
@@ -136,6 +137,17 @@ export class OutboxRelay {
       }
       if (published === 0) return;
     }
+  }
+
+  /** Unpublished rows never claimed or whose claim expired, oldest first (two prepared reads: no `$or`). */
+  private async pending(now: Date): Promise<OutboxRow[]> {
+    const order = { orderBy: { id: 'asc' as const }, limit: BATCH };
+    this.reads ??= FastReadPath.for(this.orm).bind();
+    const [fresh, expired] = await Promise.all([
+      this.reads.find<OutboxRow>('KernelOutbox', { publishedAt: null, claimedUntil: null }, order),
+      this.reads.find<OutboxRow>('KernelOutbox', { publishedAt: null, claimedUntil: { $lt: now } }, order),
+    ]);
+    return [...fresh, ...expired].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).slice(0, BATCH);
   }
 
   /** Deletes rows published more than a day ago. */

@@ -6,6 +6,7 @@ import type { Principal, RequestContext } from '../plugin.ts';
 import type { DomainEvent } from '../ports/eventBus.ts';
 import { errors } from '../errors.ts';
 import { countFlushes, onlyEventsPending, PublishAfterFlushError, strictUnitOfWork } from '../events/unitOfWork.ts';
+import type { FastReadPath, FastReads } from '../storage/fastReads.ts';
 
 /** What a plugin runs with: its own container, logger and event publisher. */
 export interface PluginRuntime {
@@ -21,6 +22,49 @@ export interface PluginRuntime {
   publish<T>(type: string, data: T, options?: { key?: string }): Promise<DomainEvent<T>>;
 }
 
+/** The scope's one per-request registration; the request's names resolve from it. */
+const REQUEST = 'kernelRequestContext';
+const prepared = new WeakSet<AwilixContainer>();
+
+/**
+ * Registers, once per plugin container, the names a request scope offers (`em`, `db`,
+ * `principal`, `requestId`, `log`, `publish`) as scoped resolvers reading the scope's
+ * request context: a request then registers one value instead of six resolvers.
+ */
+function registerRequestResolvers(container: AwilixContainer): void {
+  if (prepared.has(container)) return;
+  prepared.add(container);
+  const from = <T>(pick: (r: HttpRequestContext) => T) =>
+    asFunction((cradle: Record<string, HttpRequestContext>) => pick(cradle[REQUEST])).scoped();
+  container.register({
+    em: from((r) => r.lazyEm()),
+    db: from((r) => r.db),
+    principal: from((r) => r.principal),
+    requestId: from((r) => r.requestId),
+    log: from((r) => r.log),
+    publish: from((r) => r.publish.bind(r)),
+  });
+}
+
+/** Proxy handler (a class: no closures made per request) forwarding to the request's fork, made on first touch. */
+class LazyEm implements ProxyHandler<EntityManager> {
+  private bound?: Map<PropertyKey, unknown>;
+  constructor(private readonly request: HttpRequestContext) {}
+  get(_target: EntityManager, prop: PropertyKey): unknown {
+    const em = this.request.em;
+    const value = Reflect.get(em, prop, em);
+    if (typeof value !== 'function') return value;
+    this.bound ??= new Map();
+    let fn = this.bound.get(prop);
+    if (!fn) this.bound.set(prop, (fn = (value as (...a: unknown[]) => unknown).bind(em)));
+    return fn;
+  }
+  set(_target: EntityManager, prop: PropertyKey, value: unknown): boolean {
+    return Reflect.set(this.request.em, prop, value);
+  }
+  has(_target: EntityManager, prop: PropertyKey): boolean { return Reflect.has(this.request.em, prop); }
+}
+
 /**
  * The per-request context handed to handlers. The forked EntityManager and the request
  * scope are made on first use, so an operation that needs neither pays for neither.
@@ -32,6 +76,7 @@ export class HttpRequestContext implements RequestContext {
   private forkedEm?: EntityManager;
   private flushes?: { count: number };
   private scope?: AwilixContainer;
+  private reads?: FastReads;
 
   constructor(
     readonly koa: Context,
@@ -40,7 +85,17 @@ export class HttpRequestContext implements RequestContext {
     readonly log: Logger,
     private runtime: PluginRuntime,
     private orm: MikroORM | undefined,
+    private fastReads?: FastReadPath,
   ) {}
+
+  /** Prepared reads without the EntityManager (kernel/storage/fastReads.ts); they follow `em`'s transaction, if any. */
+  get db(): FastReads {
+    if (!this.reads) {
+      if (!this.fastReads) throw errors.unavailable('database');
+      this.reads = this.fastReads.bind(() => this.forkedEm);
+    }
+    return this.reads;
+  }
 
   get em(): EntityManager {
     if (!this.forkedEm) {
@@ -54,16 +109,20 @@ export class HttpRequestContext implements RequestContext {
   get services(): any {
     if (!this.runtime.hasScoped) return this.runtime.container.cradle;
     if (!this.scope) {
+      registerRequestResolvers(this.runtime.container);
       this.scope = this.runtime.container.createScope();
-      this.scope.register({
-        em: asFunction(() => this.em).scoped(),
-        principal: asValue(this.principal),
-        requestId: asValue(this.requestId),
-        log: asValue(this.log),
-        publish: asValue(this.publish.bind(this)),
-      });
+      this.scope.register(REQUEST, asValue(this));
     }
     return this.scope.cradle;
+  }
+
+  /**
+   * The `em` scoped services get: forks on first use, so a service made for a request that
+   * only reads through `db` (or not at all) costs no fork.
+   */
+  lazyEm(): EntityManager {
+    if (this.forkedEm || !this.orm) return this.em;
+    return new Proxy(this.orm.em, new LazyEm(this));
   }
 
   /**

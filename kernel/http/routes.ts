@@ -20,6 +20,8 @@ import { renameKeys, translate } from './casing.ts';
 import { wireFieldNames } from './errorFormat.ts';
 import { isReply } from '../plugin.ts';
 import { pageRequest } from '../paging.ts';
+import { alongside, takeDeferredCheck } from './deferredChecks.ts';
+import type { FastReadPath } from '../storage/fastReads.ts';
 
 export interface RouteOptions {
   envelope: Envelope;
@@ -35,6 +37,7 @@ export interface RouteOptions {
   /** Per operationId: success message, paging, casing plans (kernel/http/dialect.ts). */
   dialects?: Map<string, OperationDialect>;
   pagination?: 'cursor' | 'page';
+  fastReads?: FastReadPath;
 }
 
 export interface BoundOperation {
@@ -92,7 +95,8 @@ function compileRoute(validator: ContractValidator, op: BoundOperation, options:
     if (sensitive) ctx.state.sensitive = true;
     const principal = guard ? await guard({ headers: ctx.headers, ip: ctx.ip }) : undefined;
     if (principal) ctx.state.principal = principal;
-    if (rateLimit) await rateLimit(ctx, principal);
+    const deferred = takeDeferredCheck(principal);
+    if (rateLimit || deferred) await alongside(deferred, rateLimit?.(ctx, principal));
     const req: HandlerRequest = { params: ctx.params ?? {}, query: {}, body: undefined, headers: ctx.headers };
 
     if (v.params && !v.params(req.params)) throw errors.validation(toDetails(v.params.errors, 'path'));
@@ -114,7 +118,7 @@ function compileRoute(validator: ContractValidator, op: BoundOperation, options:
     if (v.body) req.body = await readBody(ctx, v, mediaTypes, parser!);
     if (casing?.body && req.body !== undefined) req.body = translate(req.body, casing.body, 'in');
 
-    const rctx = new HttpRequestContext(ctx, ctx.state.requestId, entry.operationId, log, runtime, options.orm);
+    const rctx = new HttpRequestContext(ctx, ctx.state.requestId, entry.operationId, log, runtime, options.orm, options.fastReads);
     rctx.principal = principal;
     const respond = async () => {
       let result = casing

@@ -3,6 +3,7 @@ import { AppError, errors } from '../errors.ts';
 import type { Authenticator, Principal } from '../plugin.ts';
 import type { OperationEntry } from './contracts.ts';
 import { assertCredentialAllowed, principalRule, type CredentialType } from './principalTypes.ts';
+import { awaitDeferredCheck } from './deferredChecks.ts';
 
 export type SecurityRequirement = OpenAPIV3_1.SecurityRequirementObject;
 
@@ -72,6 +73,7 @@ export function compileGuard(security: OperationSecurity, schemes: Map<string, A
     }
     assertCredentialAllowed(principal, security.credentials);
     if (permissions.length && !hasPermissions(principal, permissions)) {
+      await awaitDeferredCheck(principal);
       throw new AppError(403, 'FORBIDDEN', 'You do not have permission to do this', { details: { required: permissions } });
     }
     return principal;

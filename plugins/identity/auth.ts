@@ -1,8 +1,10 @@
-import { AppError, errors, type Authenticator, type Cache, type Clock, type Principal } from '../../kernel/index.ts';
+import {
+  AppError, deferCheck, errors, type Authenticator, type Cache, type Clock, type Principal,
+} from '../../kernel/index.ts';
 import type { AccessClaims } from './signing.ts';
 import type { ApiKeyService } from './apiKeys.ts';
 import type { RoleCatalog } from './roles.ts';
-import type { SigningKeys } from './signing.ts';
+import type { TokenVerifier } from './tokenVerifier.ts';
 import { revokedKey } from './sessions.ts';
 import { currentStanding } from './standing.ts';
 
@@ -10,32 +12,49 @@ function header(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+/** Rejects when the cache holds `key`: a revoked session or token. */
+function refusedIf(cache: Cache, key: string, message: string, code: string): Promise<void> {
+  return cache.has(key).then((revoked) => { if (revoked) throw errors.unauthorized(message, code); });
+}
+
+type MfaRule = { clock: Clock; mfa: { requiredForAdmin: boolean; stepUpMaxAgeSeconds: number } };
+type BearerDeps = MfaRule & {
+  verifier: TokenVerifier; cache: Cache; roles: RoleCatalog; apiKeyPrefix: string;
+  apiKeys: () => ApiKeyService; sync?: { fresh(): Promise<void> };
+};
+
 /**
- * `bearerAuth`: an RS256 access token (refused if its session was revoked), or an API key
- * sent as a Bearer token. `apiKey`: the `X-API-Key` header.
+ * `bearerAuth`: an RS256 access token (refused if its session was revoked or its user's standing
+ * changed since it was issued), or an API key sent as a Bearer token. `apiKey`: the `X-API-Key`
+ * header. A token's signature and claims are verified once and kept until it expires
+ * (TokenVerifier); the revocation lookups run on every request, handed to the kernel
+ * (deferCheck) so they go alongside the rate limiter's call.
  */
-export function bearerAuthenticator(deps: { signing: SigningKeys; cache: Cache; roles: RoleCatalog; clock: Clock; apiKeyPrefix: string; mfa: { requiredForAdmin: boolean; stepUpMaxAgeSeconds: number }; apiKeys: () => ApiKeyService; sync?: { fresh(): Promise<void> } }): Authenticator {
+export function bearerAuthenticator(deps: BearerDeps): Authenticator {
   return async ({ headers, permissions }) => {
     const value = header(headers.authorization);
     if (!value) return undefined;
     await deps.sync?.fresh();
     const [scheme, token] = value.split(' ');
-    if (scheme?.toLowerCase() !== 'bearer' || !token) throw errors.unauthorized('Use Authorization: Bearer <token>', 'INVALID_AUTHORIZATION');
-    if (token.startsWith(`${deps.apiKeyPrefix}_`)) return requireAdminMfa(await deps.apiKeys().authenticate(token), permissions, deps);
-    const claims = await deps.signing.verify(token);
-    if (claims.cid) {
-      await assertStanding(claims, deps.cache);
-      return requireAdminMfa(await clientPrincipal(claims, deps), permissions, deps);
+    if (scheme?.toLowerCase() !== 'bearer' || !token) {
+      throw errors.unauthorized('Use Authorization: Bearer <token>', 'INVALID_AUTHORIZATION');
     }
-    if (await deps.cache.has(revokedKey(claims.sid!))) throw errors.unauthorized('The session has ended', 'SESSION_REVOKED');
-    await assertStanding(claims, deps.cache);
-    return requireAdminMfa({
+    if (token.startsWith(`${deps.apiKeyPrefix}_`)) {
+      return requireAdminMfa(await deps.apiKeys().authenticate(token), permissions, deps);
+    }
+    const claims = await deps.verifier.verify(token);
+    if (claims.cid) return requireAdminMfa(clientPrincipal(claims, deps), permissions, deps);
+    const checks = Promise.all([
+      refusedIf(deps.cache, revokedKey(claims.sid!), 'The session has ended', 'SESSION_REVOKED'),
+      assertStanding(claims, deps.cache),
+    ]);
+    return requireAdminMfa(deferCheck({
       type: 'user', id: claims.sub, sessionId: claims.sid, role: claims.role, tier: claims.tier,
       credential: claims.imp ? 'impersonation' : 'session',
       permissions: deps.roles.permissionsOf(claims.role ?? ''), rateLimitKey: `user:${claims.sub}`,
       ...(claims.imp ? { impersonatorId: claims.imp } : {}),
       ...(claims.mfa ? { mfaAt: claims.mfa } : {}),
-    }, permissions, deps);
+    }, checks), permissions, deps, checks);
   };
 }
 
@@ -46,14 +65,16 @@ export const isAdminPermission = (p: string) => p === '*' || p.startsWith('admin
  * `mfa.requiredForAdmin` holds for every principal type: an operation that needs an admin
  * permission needs a session with an MFA proof younger than `stepUpMaxAgeSeconds`. API keys
  * and OAuth tokens carry no MFA proof, so such deployments refuse them on admin operations.
+ * A revoked credential still answers 401, not this 403: the revocation checks settle first.
  */
-type MfaRule = { clock: Clock; mfa: { requiredForAdmin: boolean; stepUpMaxAgeSeconds: number } };
-
-function requireAdminMfa(principal: Principal, permissions: string[], deps: MfaRule): Principal {
+async function requireAdminMfa(
+  principal: Principal, permissions: string[], deps: MfaRule, checks?: Promise<unknown>,
+): Promise<Principal> {
   if (!deps.mfa.requiredForAdmin || !permissions.some(isAdminPermission)) return principal;
   const mfaAt = typeof principal.mfaAt === 'number' ? principal.mfaAt : undefined;
   const age = mfaAt ? deps.clock.now() / 1000 - mfaAt : Infinity;
   if (age <= deps.mfa.stepUpMaxAgeSeconds) return principal;
+  await checks;
   if (principal.credential !== 'session' && principal.credential !== 'impersonation') {
     throw new AppError(403, 'MFA_REQUIRED',
       'Admin operations need a signed-in session with MFA here; API keys and OAuth tokens cannot carry an MFA proof');
@@ -67,17 +88,27 @@ function requireAdminMfa(principal: Principal, permissions: string[], deps: MfaR
  * An OAuth access token: its scopes, narrowed to what the user's role holds when it acts for
  * a user (`role` claim). Revocation (RFC 7009) is a revoked-jti entry in the cache.
  */
-async function clientPrincipal(claims: AccessClaims, deps: { cache: Cache; roles: RoleCatalog }): Promise<Principal> {
-  if (await deps.cache.has(revokedJtiKey(claims.jti!))) throw errors.unauthorized('The access token was revoked', 'TOKEN_REVOKED');
+function clientPrincipal(claims: AccessClaims, deps: { cache: Cache; roles: RoleCatalog }): Principal {
+  const checks = Promise.all([
+    refusedIf(deps.cache, revokedJtiKey(claims.jti!), 'The access token was revoked', 'TOKEN_REVOKED'),
+    assertStanding(claims, deps.cache),
+  ]);
+  return deferCheck(clientClaimsPrincipal(claims, deps.roles), checks);
+}
+
+function clientClaimsPrincipal(claims: AccessClaims, roles: RoleCatalog): Principal {
   const scopes = (claims.scope ?? '').split(' ').filter(Boolean);
   if (!claims.role) {
-    return { type: 'client', credential: 'oauthClient', id: claims.sub, clientId: claims.cid, permissions: scopes, scopes, rateLimitKey: `client:${claims.cid}` };
+    return {
+      type: 'client', credential: 'oauthClient', id: claims.sub, clientId: claims.cid, permissions: scopes, scopes,
+      rateLimitKey: `client:${claims.cid}`,
+    };
   }
-  const held = deps.roles.permissionsOf(claims.role);
+  const held = roles.permissionsOf(claims.role);
   const permissions = held.includes('*') ? scopes : scopes.filter((s) => held.includes(s));
   return {
-    type: 'user', credential: 'oauthUser', id: claims.sub, clientId: claims.cid, role: claims.role, tier: claims.tier, permissions, scopes,
-    rateLimitKey: `client:${claims.cid}:${claims.sub}`, budgetKey: `user:${claims.sub}`,
+    type: 'user', credential: 'oauthUser', id: claims.sub, clientId: claims.cid, role: claims.role, tier: claims.tier,
+    permissions, scopes, rateLimitKey: `client:${claims.cid}:${claims.sub}`, budgetKey: `user:${claims.sub}`,
   };
 }
 

@@ -16,6 +16,8 @@ import { handlers } from './handlers.ts';
 import { ensureBootstrapAdmin, identityLogin } from './api.ts';
 import { closePasswordHashing } from './crypto.ts';
 import { identityTokens } from './tokensApi.ts';
+import { TokenVerifier } from './tokenVerifier.ts';
+import { UserViewCache, invalidateOnFlush, userViewSubscribers } from './principalCache.ts';
 import { OneTimeTokens } from './oneTime.ts';
 import { MfaService, resealTotpSecrets } from './mfa.ts';
 import { EmailFlows } from './emails.ts';
@@ -58,6 +60,8 @@ export default definePlugin({
   ],
   services: {
     signing: ({ orm, ids, clock, config, secrets }: any) => new SigningKeys(orm, ids, clock, { issuer: config.issuer, audience: config.audience, accessTtlSeconds: config.accessTokenTtlSeconds }, secrets),
+    userViews: ({ clock }: any) => new UserViewCache(clock),
+    tokenVerifier: ({ signing, clock, config }: any) => new TokenVerifier(signing, clock, { issuer: config.issuer, audience: config.audience }),
     roles: ({ permissionCatalog }: any) => new RoleCatalog(permissionCatalog),
     instanceSync: ({ orm, cache, clock, logger, config }: any) => new InstanceSync(orm, cache, clock, logger, config.instanceSyncSeconds * 1000),
     throttle: ({ cache, clock, config }: any) => new LoginThrottle(cache, clock, config.login),
@@ -75,12 +79,13 @@ export default definePlugin({
   },
   exports: ['identityTokens', 'identityLogin'],
   authSchemes: {
-    bearerAuth: (c) => bearerAuthenticator({ signing: c.signing, cache: c.cache, roles: c.roles, clock: c.clock, apiKeyPrefix: (c.config as IdentityConfig).apiKeyPrefix, mfa: (c.config as IdentityConfig).mfa, apiKeys: () => keysOutsideRequest(c), sync: c.instanceSync }),
+    bearerAuth: (c) => bearerAuthenticator({ verifier: c.tokenVerifier, cache: c.cache, roles: c.roles, clock: c.clock, apiKeyPrefix: (c.config as IdentityConfig).apiKeyPrefix, mfa: (c.config as IdentityConfig).mfa, apiKeys: () => keysOutsideRequest(c), sync: c.instanceSync }),
     apiKey: (c) => apiKeyAuthenticator(() => keysOutsideRequest(c), { clock: c.clock, mfa: (c.config as IdentityConfig).mfa }, c.instanceSync),
   },
   handlers,
-  subscribers: mailSubscribers(),
+  subscribers: [...mailSubscribers(), ...userViewSubscribers()],
   async onStart(c) {
+    c.orm.em.getEventManager().registerSubscriber(invalidateOnFlush(c.userViews));
     await c.signing.start();
     const resealed = await resealTotpSecrets(c.orm, c.secrets);
     if (resealed) c.logger.info({ count: resealed }, 'TOTP secrets sealed under the active key-encryption key');

@@ -163,6 +163,12 @@ export class SigningKeys {
     }
   }
 
+  /** The public JWK of `kid`, looked up again (at most every 10 s) when another instance rotated. Throws when unknown. */
+  async jwkFor(kid: string): Promise<JWK> {
+    await this.keyFor(kid);
+    return this.keys.get(kid)!.publicJwk;
+  }
+
   private async keyFor(kid: string | undefined): Promise<KeyLike> {
     if (!kid) throw new Error('no kid');
     let key = this.keys.get(kid);

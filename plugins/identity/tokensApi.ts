@@ -5,6 +5,7 @@ import type { RoleCatalog } from './roles.ts';
 import type { UserRow } from './entities.ts';
 import { revokedJtiKey } from './auth.ts';
 import { currentStanding } from './standing.ts';
+import type { TokenVerifier } from './tokenVerifier.ts';
 
 /**
  * What identity exports to plugins that issue tokens on its behalf (the `oauth` plugin):
@@ -29,7 +30,7 @@ export interface IdentityTokens {
   userStanding(userId: string): Promise<{ role: string; tier: string; permissions: string[] } | undefined>;
 }
 
-export function identityTokens(deps: { signing: SigningKeys; cache: Cache; clock: Clock; roles: RoleCatalog; orm: MikroORM; ids: { next(): string }; config: { issuer: string } }): IdentityTokens {
+export function identityTokens(deps: { signing: SigningKeys; tokenVerifier: TokenVerifier; cache: Cache; clock: Clock; roles: RoleCatalog; orm: MikroORM; ids: { next(): string }; config: { issuer: string } }): IdentityTokens {
   return {
     issuer: deps.config.issuer,
     async issueAccessToken(claims, ttlSeconds) {
@@ -39,7 +40,7 @@ export function identityTokens(deps: { signing: SigningKeys; cache: Cache; clock
       const token = await deps.signing.sign({ ...claims, ...(user ? { sv: user.standingVersion ?? 0 } : {}) }, ttlSeconds, jti);
       return { token, jti, expiresAt: deps.clock.now() + ttlSeconds * 1000 };
     },
-    verifyAccessToken: (token) => deps.signing.verify(token),
+    verifyAccessToken: (token) => deps.tokenVerifier.verify(token),
     async isRevoked(jti, claims) {
       if (await deps.cache.has(revokedJtiKey(jti))) return true;
       const userId = claims ? (claims.role ? claims.sub : claims.own) : undefined;

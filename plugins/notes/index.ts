@@ -30,7 +30,7 @@ export default definePlugin({
   migrations,
   services: {
     // Scoped to the request: it holds the request's EntityManager and its principal, the notes' owner.
-    notes: { factory: ({ em, publish, principal }) => new NotesService(em, publish, ownerOf(principal)), lifetime: 'scoped' },
+    notes: { factory: ({ em, publish, principal, db }) => new NotesService(em, publish, ownerOf(principal), db), lifetime: 'scoped' },
   },
   exports: [],
   permissions: [

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { errors, paginate, type Page, type PageRequest, type DomainEvent } from '../../kernel/index.ts';
+import { errors, paginate, type Page, type PageRequest, type DomainEvent, type FastReads } from '../../kernel/index.ts';
 import type { NoteRow } from './entities.ts';
 
 export interface NoteView { id: string; title: string; body: string; pinned: boolean; createdAt: string; updatedAt: string }
@@ -10,7 +10,7 @@ type Publish = <T>(type: string, data: T, options?: { key?: string }) => Promise
  * scoped to that owner, so another user's note is simply not found (404). Made per request.
  */
 export class NotesService {
-  constructor(private em: EntityManager, private publish: Publish, private ownerId: string) {}
+  constructor(private em: EntityManager, private publish: Publish, private ownerId: string, private db?: FastReads) {}
 
   /** One list query; the deployment's `server.pagination` picks cursor or page/limit on the wire. */
   async list(query: { pinned?: boolean }, paging: PageRequest): Promise<Page<NoteView>> {
@@ -19,8 +19,12 @@ export class NotesService {
     return paginate<NoteRow, NoteView>(this.em, 'Note', { request: paging, where, map: view });
   }
 
+  /** A hot read: a prepared statement through `db` (plain row, no identity map) when the kernel gives one. */
   async get(id: string): Promise<NoteView> {
-    return view(await this.load(id));
+    if (!this.db) return view(await this.load(id));
+    const note = await this.db.findOne<NoteRow>('Note', { id, ownerId: this.ownerId });
+    if (!note) throw errors.notFound(`Note ${id} not found`);
+    return view(note);
   }
 
   async create(input: { title: string; body: string; pinned: boolean }): Promise<NoteView> {

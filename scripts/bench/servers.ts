@@ -39,12 +39,15 @@ export interface StartOptions {
   cpuProfIntervalUs?: number;
   /** Run the server on this CPU only (via taskset). */
   cpu?: number;
+  /** Another server script and its arguments (default: server.ts <kind> <suite>). */
+  script?: string;
+  args?: string[];
 }
 
-export async function startServer(kind: ServerKind, suite: Suite, options: StartOptions = {}): Promise<ServerHandle> {
+export async function startServer(kind: ServerKind | string, suite: Suite | string, options: StartOptions = {}): Promise<ServerHandle> {
   const nodeArgs = ['--import', 'tsx'];
   if (options.cpuProfDir) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`, `--cpu-prof-interval=${options.cpuProfIntervalUs ?? 250}`);
-  const argv = [process.execPath, ...nodeArgs, SERVER_TS, kind, suite];
+  const argv = [process.execPath, ...nodeArgs, options.script ?? SERVER_TS, ...(options.args ?? [kind, suite])];
   // taskset execs node, so the child's pid is the server's pid.
   if (options.cpu !== undefined) argv.unshift('taskset', '-c', String(options.cpu));
   const child = spawn(argv[0], argv.slice(1), {

@@ -1,0 +1,222 @@
+import type { EntityManager, EntityMetadata, EntityProperty, MikroORM } from '@mikro-orm/core';
+import type { Driver } from './entity.ts';
+import type { QueryEvent } from './orm.ts';
+
+/** A value a fast read compares with. */
+export type Scalar = string | number | boolean | Date | null;
+/** Equality, or one comparison operator, per property; all of them must hold (AND). */
+export type Where = Record<string, Scalar | { $ne?: Scalar; $lt?: Scalar; $lte?: Scalar; $gt?: Scalar; $gte?: Scalar }>;
+export interface FindOptions { orderBy?: Record<string, 'asc' | 'desc'>; limit?: number; fields?: string[] }
+
+/**
+ * Reads for hot paths: one prepared, parameterised statement per query shape, run on the
+ * connection pool's connection (libsql: the statement is prepared once per connection;
+ * PostgreSQL: a named prepared statement), rows mapped to the entity's property names and
+ * JS types by MikroORM's own result mapper. No EntityManager fork, no query builder, no
+ * identity map, no hydration: rows come back as plain data, not managed entities.
+ *
+ * Inside a transaction of the request's EntityManager the read goes through that
+ * transaction's connection instead (so it sees the transaction's writes). Changes made to
+ * managed entities and not flushed yet are not seen (it reads the database).
+ */
+export interface FastReads {
+  /** One row matching `where`, or null. */
+  findOne<T extends object>(entity: string, where: Where, options?: Pick<FindOptions, 'fields'>): Promise<T | null>;
+  /** Rows matching `where`, ordered and limited. */
+  find<T extends object>(entity: string, where: Where, options?: FindOptions): Promise<T[]>;
+}
+
+const OPS: Record<string, string> = { $eq: '=', $ne: '<>', $lt: '<', $lte: '<=', $gt: '>', $gte: '>=' };
+const MAX_STATEMENTS = 500;
+/** PostgreSQL prepared-statement names are per connection and shared by every path on the pool: unique per process. */
+let statementNames = 0;
+
+interface Compiled { sql: string; pgSql: string; name: string; props: EntityProperty[] }
+type Row = Record<string, unknown>;
+interface Statement { all(params: unknown[]): Row[]; get(params: unknown[]): Row | undefined }
+interface LibsqlConnection { prepare(sql: string): Statement }
+interface PgConnection { query(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: Row[] }> }
+
+/** The kernel's fast read path over MikroORM's connection; `bind(em)` gives a request its view. */
+export class FastReadPath {
+  private readonly compiled = new Map<string, Compiled>();
+  private readonly statements = new WeakMap<object, Map<string, Statement>>();
+
+  /** `onQuery` (telemetry's DB spans) gets the statement with its placeholders, never the values. */
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly driver: Driver,
+    private readonly onQuery?: (e: QueryEvent) => void,
+  ) {}
+
+  /** The path for `orm`'s driver (read from its platform). */
+  static for(orm: MikroORM, onQuery?: (e: QueryEvent) => void): FastReadPath {
+    const platform = orm.em.getPlatform().constructor.name.toLowerCase();
+    const driver: Driver = platform.includes('mongo') ? 'mongodb' : platform.includes('postgre') ? 'postgresql' : 'sqlite';
+    return new FastReadPath(orm, driver, onQuery);
+  }
+
+  /** Reads that follow `em`'s transaction when it has one (`em` may be absent: outside a request). */
+  bind(em?: () => EntityManager | undefined): FastReads {
+    return {
+      findOne: async <T extends object>(entity: string, where: Where, options?: Pick<FindOptions, 'fields'>) =>
+        (((await this.run(entity, where, { ...options, limit: 1 }, em?.(), true)) as T[])[0] ?? null) as T | null,
+      find: async <T extends object>(entity: string, where: Where, options?: FindOptions) =>
+        (await this.run(entity, where, options ?? {}, em?.())) as T[],
+    };
+  }
+
+  private async run(entity: string, where: Where, options: FindOptions, em?: EntityManager, one = false) {
+    if (this.driver === 'mongodb') return this.mongo(entity, where, options, em);
+    const meta = this.meta(entity);
+    const { key, params } = this.shape(meta, where, options);
+    let compiled = this.compiled.get(key);
+    if (!compiled) {
+      compiled = this.compile(meta, where, options);
+      if (this.compiled.size >= MAX_STATEMENTS) this.compiled.clear();
+      this.compiled.set(key, compiled);
+    }
+    if (em?.isInTransaction()) {
+      // Through MikroORM, which reports the query to onQuery itself.
+      const rows: Row[] = await em.getConnection().execute(compiled.sql, params, 'all', em.getTransactionContext());
+      return this.map(meta, rows);
+    }
+    const started = this.onQuery ? performance.now() : 0;
+    const rows = await this.execute(compiled, params, one);
+    this.onQuery?.({ query: compiled.sql, tookMs: performance.now() - started });
+    return this.map(meta, rows);
+  }
+
+  /** MikroORM's result mapper (columns to properties, dates, booleans), then custom types (JSON) as its hydrator does. */
+  private map(meta: EntityMetadata, rows: Row[]): object[] {
+    const comparator = this.orm.em.getComparator();
+    const platform = this.orm.em.getPlatform();
+    const custom = meta.props.filter((p) => p.customType);
+    return rows.map((row) => {
+      const data = comparator.mapResult(meta.className, row) as Row;
+      for (const prop of custom) {
+        const value = data[prop.name];
+        if (value !== null && value !== undefined) data[prop.name] = prop.customType!.convertToJSValue(value, platform);
+      }
+      return data;
+    });
+  }
+
+  private async execute(compiled: Compiled, params: unknown[], one: boolean): Promise<Array<Record<string, unknown>>> {
+    const client = (this.orm.em.getConnection() as unknown as { getKnex(): { client: KnexClient } }).getKnex().client;
+    const connection = await client.acquireConnection();
+    try {
+      if (this.driver === 'postgresql') {
+        const query = { name: compiled.name, text: compiled.pgSql, values: params };
+        return (await (connection as PgConnection).query(query)).rows;
+      }
+      let cache = this.statements.get(connection);
+      if (!cache) this.statements.set(connection, (cache = new Map()));
+      let statement = cache.get(compiled.sql);
+      if (!statement) {
+        statement = (connection as LibsqlConnection).prepare(compiled.sql);
+        cache.set(compiled.sql, statement);
+      }
+      if (!one) return statement.all(params);
+      // `get` is one native call (`all` iterates in JS); libsql adds its timing to the row.
+      const row = statement.get(params);
+      if (!row) return [];
+      delete row._metadata;
+      return [row];
+    } finally {
+      await client.releaseConnection(connection);
+    }
+  }
+
+  private meta(entity: string): EntityMetadata {
+    const meta = this.orm.getMetadata().find(entity);
+    if (!meta) throw new Error(`fast read: unknown entity ${entity}`);
+    return meta;
+  }
+
+  /** The query's shape (what its SQL depends on) and its parameters, in one pass. */
+  private shape(meta: EntityMetadata, where: Where, options: FindOptions): { key: string; params: unknown[] } {
+    let key = meta.className;
+    const params: unknown[] = [];
+    for (const name in where) {
+      const value = where[name];
+      if (isOperator(value)) {
+        for (const op in value) {
+          key += `|${name}${op}`;
+          params.push(this.toDb((value as Record<string, Scalar>)[op]));
+        }
+      } else {
+        key += value === null ? `|${name}null` : `|${name}`;
+        if (value !== null) params.push(this.toDb(value));
+      }
+    }
+    if (options.orderBy) for (const name in options.orderBy) key += `^${name}${options.orderBy[name]}`;
+    if (options.fields) key += `#${options.fields.join(',')}`;
+    if (options.limit !== undefined) {
+      key += '@';
+      params.push(options.limit);
+    }
+    return { key, params };
+  }
+
+  private compile(meta: EntityMetadata, where: Where, options: FindOptions): Compiled {
+    const platform = this.orm.em.getPlatform();
+    const q = (id: string) => platform.quoteIdentifier(id);
+    const column = (name: string) => {
+      const prop = meta.properties[name];
+      if (!prop?.fieldNames?.length || prop.kind !== 'scalar') {
+        throw new Error(`fast read: ${meta.className} has no column property ${name}`);
+      }
+      return prop;
+    };
+    const props = options.fields
+      ? [...new Set([...meta.primaryKeys, ...options.fields])].map(column)
+      : meta.props.filter((p) => p.kind === 'scalar' && p.fieldNames?.length && p.persist !== false);
+    const conditions: string[] = [];
+    for (const name in where) {
+      const field = q(column(name).fieldNames[0]);
+      const value = where[name];
+      if (isOperator(value)) {
+        for (const op in value) {
+          if (!OPS[op]) throw new Error(`fast read: unsupported operator ${op} (use ${Object.keys(OPS).join(', ')})`);
+          conditions.push(`${field} ${OPS[op]} ?`);
+        }
+      } else {
+        conditions.push(value === null ? `${field} is null` : `${field} = ?`);
+      }
+    }
+    let sql = `select ${props.map((p) => q(p.fieldNames[0])).join(', ')} from ${q(meta.tableName)}`;
+    if (conditions.length) sql += ` where ${conditions.join(' and ')}`;
+    if (options.orderBy) {
+      const order = Object.entries(options.orderBy)
+        .map(([name, dir]) => `${q(column(name).fieldNames[0])} ${dir === 'desc' ? 'desc' : 'asc'}`);
+      sql += ` order by ${order.join(', ')}`;
+    }
+    if (options.limit !== undefined) sql += ' limit ?';
+    let n = 0;
+    return { sql, pgSql: sql.replace(/\?/g, () => `$${++n}`), name: `kernel_fast_${++statementNames}`, props };
+  }
+
+  /** A where value as the driver binds it: libsql takes neither booleans nor Dates. */
+  private toDb(value: Scalar | undefined): unknown {
+    if (value === undefined) throw new Error('fast read: undefined in where');
+    if (this.driver !== 'sqlite') return value;
+    if (typeof value === 'boolean') return value ? 1 : 0;
+    if (value instanceof Date) return value.getTime();
+    return value;
+  }
+
+  /** MongoDB: the driver's own find (no prepared statements there), still without the identity map or hydration. */
+  private async mongo(entity: string, where: Where, options: FindOptions, em?: EntityManager): Promise<object[]> {
+    const ctx = em?.isInTransaction() ? em.getTransactionContext() : undefined;
+    const found = { orderBy: options.orderBy as never, limit: options.limit, ctx };
+    const rows = (await this.orm.em.getDriver().find(entity, where as never, found)) as Row[];
+    return rows.map((row) => (row.id === undefined && row._id !== undefined ? { ...row, id: String(row._id) } : row));
+  }
+}
+
+interface KnexClient { acquireConnection(): Promise<object>; releaseConnection(connection: object): Promise<unknown> }
+
+function isOperator(value: unknown): value is Record<string, Scalar> {
+  return typeof value === 'object' && value !== null && !(value instanceof Date);
+}
