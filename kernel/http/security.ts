@@ -71,7 +71,12 @@ export function compileGuard(security: OperationSecurity, schemes: Map<string, A
       if (optional) return undefined;
       throw missingCredential();
     }
-    assertCredentialAllowed(principal, security.credentials);
+    try {
+      assertCredentialAllowed(principal, security.credentials);
+    } catch (e) {
+      await awaitDeferredCheck(principal); // a revoked credential answers 401, not this 403
+      throw e;
+    }
     if (permissions.length && !hasPermissions(principal, permissions)) {
       await awaitDeferredCheck(principal);
       throw new AppError(403, 'FORBIDDEN', 'You do not have permission to do this', { details: { required: permissions } });
