@@ -18,7 +18,7 @@ import type { AdapterLifecycle } from './ports/adapter.ts';
 import { decorateAdapter, timeoutWrapper, unavailableWrapper, type CallWrapper } from './ports/decorate.ts';
 import { toEntitySchema } from './storage/schema.ts';
 import { openOrm, checkOrm } from './storage/orm.ts';
-import { Migrator } from './storage/migrations.ts';
+import { Migrator, withMongoLock, type LockCollection } from './storage/migrations.ts';
 import { ContractValidator } from './http/validation.ts';
 import { buildRouter, type BoundOperation } from './http/routes.ts';
 import { createApp } from './http/app.ts';
@@ -39,6 +39,8 @@ export interface KernelOptions {
   logger?: Logger;
   /** Open adapters and the database only: no plugin starts, no HTTP, no consumers (CLI migrations). */
   maintenance?: boolean;
+  /** The deployment file the config came from, named in hints such as the `migrate: check` error. */
+  configFile?: string;
 }
 
 export interface HealthResult { name: string; ok: boolean; ms: number; error?: string }
@@ -168,12 +170,17 @@ export class Kernel {
     const driver = config.database.driver;
     this.orm = await openOrm(config.database, specs.map((s) => toEntitySchema(s, driver)), this.logger.child({ component: 'orm' }), this.telemetry?.querySpan);
     if (driver === 'mongodb') {
-      if (config.database.migrate !== 'off') await this.orm.getSchemaGenerator().ensureIndexes();
+      // `check` only reads: indexes are ensured by `auto` (or `migrate up`), one instance at a time.
+      if (config.database.migrate === 'auto') {
+        const locks = (this.orm.em as any).getConnection().getDb().collection('kernel_locks') as LockCollection;
+        await withMongoLock(locks, 'migrations', () => this.orm!.getSchemaGenerator().ensureIndexes());
+      }
       return;
     }
     const pending = config.database.migrate === 'off' ? [] : await this.migrator().pending();
     if (config.database.migrate === 'check' && pending.length) {
-      throw new BootError(pending.map((m) => `migration ${m.plugin}/${m.name} is pending (run \`npm run cli -- migrate up\` or set database.migrate: auto)`));
+      const command = `npm run cli -- migrate up${this.options.configFile ? ` --config ${this.options.configFile}` : ''}`;
+      throw new BootError(pending.map((m) => `migration ${m.plugin}/${m.name} is pending (run \`${command}\` with the same environment, or set database.migrate: auto)`));
     }
     if (config.database.migrate === 'auto' && pending.length) {
       const ran = await this.migrator().up();
