@@ -28,6 +28,7 @@ import type { PluginRuntime } from './http/requestContext.ts';
 import type { Telemetry } from './telemetry.ts';
 import { OutboxEntity, OutboxRelay, outboxMigrations, stageEvent } from './events/outbox.ts';
 import { errors } from './errors.ts';
+import { InFlight } from './inflight.ts';
 
 export interface KernelOptions {
   config: KernelConfig;
@@ -67,9 +68,12 @@ export class Kernel {
   private subscriptions: Subscription[] = [];
   private started: PluginDefinition[] = [];
   private stopping?: Promise<void>;
+  /** Requests, event handlers and deferred tasks still running; shutdown waits for them. */
+  readonly inflight: InFlight;
 
   private constructor(readonly options: KernelOptions, readonly plan: KernelPlan, readonly logger: Logger) {
     this.root = createContainer<any>({ injectionMode: InjectionMode.PROXY, strict: true });
+    this.inflight = new InFlight(logger);
   }
 
   get config() { return this.options.config; }
@@ -231,6 +235,7 @@ export class Kernel {
     const ports: Record<string, unknown> = {
       logger, config: pluginConfig, pluginName: plugin.name, clock, ids,
       health: root.health, kernelInfo: root.kernelInfo, permissionCatalog: root.permissionCatalog, publish,
+      lifecycle: this.inflight.lifecycle(logger, plugin.name),
     };
     if (this.orm) ports.orm = this.orm;
     for (const { port } of this.adapters) ports[port] = port === 'cache' ? namespacedCache(root.cache as Cache, plugin.name) : root[port];
@@ -285,7 +290,7 @@ export class Kernel {
           get em() { if (!em) throw errors.unavailable('database'); return em; },
           get services() { return runtime.container.cradle; },
         };
-        await sub.handle(event, ctx);
+        await this.inflight.track('event handlers', sub.handle(event, ctx));
       });
       this.subscriptions.push(subscription);
     }
@@ -312,7 +317,9 @@ export class Kernel {
 
   /** Opens the HTTP port. Client errors the parser rejects (huge headers, bad requests) still get the one error format. */
   async listen(port = this.config.server.port, host = this.config.server.host): Promise<AddressInfo> {
-    const server = createServer({ maxHeaderSize: 16384 }, this.app.callback());
+    const handle = this.app.callback();
+    // Tracked to the end of the middleware chain: a handler may outlive its connection.
+    const server = createServer({ maxHeaderSize: 16384 }, (req, res) => { void this.inflight.track('requests', handle(req, res)); });
     server.keepAliveTimeout = 5000;
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
       if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return; }
@@ -330,8 +337,10 @@ export class Kernel {
   }
 
   /**
-   * Graceful stop: refuse new connections, let in-flight requests finish within
-   * `server.shutdownTimeoutMs`, then stop consumers, plugins and adapters in reverse order.
+   * Graceful stop: refuse new connections, let in-flight requests, event handlers and deferred
+   * work finish within `server.shutdownTimeoutMs`; past it, close the remaining connections and
+   * give the work still running half as long again. Only then stop consumers, plugins and
+   * adapters in reverse order (what was still running then is logged as cut off).
    */
   stop(): Promise<void> {
     this.stopping ??= this.drainAndRelease();
@@ -339,27 +348,44 @@ export class Kernel {
   }
 
   private async drainAndRelease() {
-    const server = this.server;
-    if (server) {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      const idle = setInterval(() => server.closeIdleConnections(), 50);
-      server.closeIdleConnections();
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), this.config.server.shutdownTimeoutMs); });
-      const outcome = await Promise.race([closed.then(() => 'drained' as const), deadline]);
-      clearInterval(idle);
-      clearTimeout(timer);
-      if (outcome === 'timeout') {
-        this.logger.warn('shutdown timeout: closing remaining connections');
-        server.closeAllConnections();
+    this.inflight.stopping = true;
+    const timeoutMs = this.config.server.shutdownTimeoutMs;
+    const timers: NodeJS.Timeout[] = [];
+    const after = (ms: number) => new Promise<void>((resolve) => { timers.push(setTimeout(resolve, ms)); });
+    const deadline = after(timeoutMs);
+    try {
+      const server = this.server;
+      if (server) {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        const idle = setInterval(() => server.closeIdleConnections(), 50);
+        server.closeIdleConnections();
+        const outcome = await Promise.race([closed.then(() => 'drained' as const), deadline.then(() => 'timeout' as const)]);
+        clearInterval(idle);
+        if (outcome === 'timeout') {
+          this.logger.warn('shutdown timeout: closing remaining connections');
+          server.closeAllConnections();
+        }
       }
+      // No new work from the bus; rows staged from here on are published by the next boot.
+      await this.outbox?.stop();
+      await this.unsubscribeAll();
+      // A handler whose client went away, and deferred work, still use the database and services.
+      const done = (await this.inflight.idle(deadline)) || (await this.inflight.idle(after(Math.ceil(timeoutMs / 2))));
+      if (!done) this.logger.error({ cutOff: this.inflight.summary() }, 'shutdown deadline passed: work still running is cut off');
+    } finally {
+      for (const t of timers) clearTimeout(t);
     }
     await this.release();
   }
 
-  private async release() {
-    await this.outbox?.stop();
+  private async unsubscribeAll() {
     for (const s of this.subscriptions.splice(0).reverse()) await s.unsubscribe().catch((err) => this.logger.warn({ err }, 'unsubscribe failed'));
+  }
+
+  private async release() {
+    this.inflight.close();
+    await this.outbox?.stop();
+    await this.unsubscribeAll();
     for (const plugin of this.started.splice(0).reverse()) {
       const runtime = this.runtimes.get(plugin.name)!;
       await Promise.resolve(plugin.onStop?.(runtime.container.cradle)).catch((err) => this.logger.warn({ err, plugin: plugin.name }, 'onStop failed'));

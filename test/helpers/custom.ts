@@ -1,7 +1,7 @@
 import { mkdtempSync, copyFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { stringify } from 'yaml';
 import { Kernel } from '../../kernel/boot.ts';
 import { loadRawConfig } from '../../kernel/config/load.ts';
@@ -22,6 +22,7 @@ export async function bootCustom(options: {
   contracts?: Record<string, unknown>;
   adapters?: Record<string, Record<string, AdapterDefinition>>;
   config?: Record<string, unknown>;
+  logger?: Logger;
 }): Promise<Kernel> {
   const dir = mkdtempSync(join(tmpdir(), 'contracts-'));
   for (const f of ['common.yaml', 'system.yaml']) copyFileSync(resolve(CONTRACTS_DIR, f), join(dir, f));
@@ -35,5 +36,5 @@ export async function bootCustom(options: {
   for (const p of options.plugins ?? []) plugins[p.name] = {};
   const base = { ...raw, plugins, server: { ...(raw.server as object), port: 0, host: '127.0.0.1', validateResponses: true }, database: { ...(raw.database as object), url: tempSqliteUrl() }, log: { level: 'silent' } };
   const config = validateConfig(deepMerge(base, options.config ?? {}), all, problems);
-  return Kernel.create({ config, catalogs: all, contractsDir: dir, version: '0', logger: pino({ level: 'silent' }) });
+  return Kernel.create({ config, catalogs: all, contractsDir: dir, version: '0', logger: options.logger ?? pino({ level: 'silent' }) });
 }
