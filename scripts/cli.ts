@@ -69,12 +69,14 @@ async function serve(config: ReturnType<typeof loadConfig>, configFile: string |
   return undefined;
 }
 
-/** `sqlite file:./data/kernel.db`, `postgresql postgresql://app:[redacted]@db/x`: what a command reads, fit to print. */
+/** What a command reads, fit to print: `sqlite file:./data/kernel.db`, `postgresql postgresql://app:[redacted]@db/x`. */
 function describeDatabase(config: ReturnType<typeof loadConfig>): string {
   return `${config.database.driver} ${redact(config.database.url)}`;
 }
 
-async function migrate(config: ReturnType<typeof loadConfig>, sub: string | undefined, plugin: string | undefined, configFile: string | undefined) {
+async function migrate(
+  config: ReturnType<typeof loadConfig>, sub: string | undefined, plugin: string | undefined, configFile: string | undefined,
+) {
   if (!['up', 'down', 'status'].includes(sub ?? '')) { process.stderr.write(`migrate needs up, down or status\n${USAGE}`); return 2; }
   if (plugin !== undefined) {
     const known = ['kernel', ...planDeployment(config).plugins.map((p) => p.name)];
@@ -86,15 +88,17 @@ async function migrate(config: ReturnType<typeof loadConfig>, sub: string | unde
   process.stdout.write(`database: ${describeDatabase(config)}\n`);
   if (config.database.driver === 'mongodb') {
     if (sub === 'up') {
-      const kernel = await createKernel({ ...config, database: { ...config.database, migrate: 'auto' } }, { maintenance: true, configFile });
+      const indexing = { ...config, database: { ...config.database, migrate: 'auto' as const } };
+      const kernel = await createKernel(indexing, { maintenance: true, configFile });
       await kernel.stop();
       process.stdout.write('mongodb: indexes ensured from the entities (no SQL migrations)\n');
     } else {
-      process.stdout.write('mongodb: no SQL migrations; `migrate up` (or database.migrate: auto) ensures the indexes\n');
+      process.stdout.write('mongodb: no SQL migrations; `migrate up` (or migrate: auto) ensures the indexes\n');
     }
     return 0;
   }
-  const kernel = await createKernel({ ...config, database: { ...config.database, migrate: 'off' } }, { maintenance: true, configFile });
+  const maintenance = { ...config, database: { ...config.database, migrate: 'off' as const } };
+  const kernel = await createKernel(maintenance, { maintenance: true, configFile });
   try {
     const migrator = kernel.migrator();
     if (sub === 'up') {
@@ -105,7 +109,8 @@ async function migrate(config: ReturnType<typeof loadConfig>, sub: string | unde
       process.stdout.write(reverted ? `reverted ${reverted.plugin}/${reverted.name}\n` : 'nothing to revert\n');
     } else {
       for (const s of (await migrator.status()).filter((m) => !plugin || m.plugin === plugin)) {
-        process.stdout.write(`${s.appliedAt ? 'applied' : 'pending'}  ${s.plugin}/${s.name}${s.appliedAt ? `  ${s.appliedAt}` : ''}\n`);
+        const state = s.appliedAt ? `applied  ${s.plugin}/${s.name}  ${s.appliedAt}` : `pending  ${s.plugin}/${s.name}`;
+        process.stdout.write(`${state}\n`);
       }
     }
   } finally {

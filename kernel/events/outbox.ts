@@ -153,19 +153,25 @@ export class OutboxRelay {
     if (claimed !== 1) return 'busy'; // another instance has it
     if (this.clock.now() >= lease.getTime() - LEASE_MARGIN_MS) return 'busy'; // the claim itself was slow: leave it
     try {
-      await this.bus.publish({ id: row.id, type: row.type, occurredAt: new Date(row.occurredAt).toISOString(), data: row.data, ...(row.eventKey ? { key: row.eventKey } : {}) });
+      await this.bus.publish({
+        id: row.id, type: row.type, occurredAt: new Date(row.occurredAt).toISOString(), data: row.data,
+        ...(row.eventKey ? { key: row.eventKey } : {}),
+      });
     } catch (err) {
       const attempts = row.attempts + 1;
       const backoffMs = Math.min(60_000, 500 * 2 ** Math.min(attempts, 7));
       await em.nativeUpdate<OutboxRow>('KernelOutbox', { id: row.id, claimedUntil: lease }, {
-        attempts, lastError: String((err as Error).message).slice(0, 500), claimedUntil: new Date(this.clock.now() + backoffMs),
+        attempts, lastError: String((err as Error).message).slice(0, 500),
+        claimedUntil: new Date(this.clock.now() + backoffMs),
       });
       this.logger.warn({ eventId: row.id, type: row.type, attempts }, 'outbox: publish failed, will retry');
       return 'failed';
     }
     const marked = await em.nativeUpdate<OutboxRow>('KernelOutbox',
       { id: row.id, claimedUntil: lease }, { publishedAt: this.clock.date(), claimedUntil: null });
-    if (marked !== 1) this.logger.warn({ eventId: row.id, type: row.type }, 'outbox: the claim expired during the publish; the event may be delivered twice');
+    if (marked !== 1) {
+      this.logger.warn({ eventId: row.id, type: row.type }, 'outbox: the claim expired during the publish; it may be delivered twice');
+    }
     return 'published';
   }
 

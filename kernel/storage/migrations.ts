@@ -78,7 +78,8 @@ export class Migrator {
   async down(plugin?: string): Promise<MigrationStatus | null> {
     return this.locked(async (trx) => {
       const applied = (await this.status(trx)).filter((s) => s.appliedAt !== null && (!plugin || s.plugin === plugin));
-      const last = applied.sort((a, b) => (a.appliedAt! < b.appliedAt! ? -1 : a.appliedAt! > b.appliedAt! ? 1 : 0)).at(-1);
+      // Stable: migrations applied in the same millisecond keep their apply order.
+      const last = applied.sort((x, y) => (x.appliedAt! < y.appliedAt! ? -1 : x.appliedAt! > y.appliedAt! ? 1 : 0)).at(-1);
       if (!last) return null;
       await this.find(last).down(trx);
       await trx(TABLE).where({ plugin: last.plugin, name: last.name }).delete();
@@ -99,7 +100,8 @@ export class Migrator {
       try {
         return await this.knex.transaction(async (trx) => {
           await trx.raw(`create table if not exists ${LOCK_TABLE} (id integer primary key, locked_at text not null)`);
-          await trx.raw(`insert into ${LOCK_TABLE} (id, locked_at) values (1, ?) on conflict (id) do update set locked_at = excluded.locked_at`, [new Date().toISOString()]);
+          await trx.raw(`insert into ${LOCK_TABLE} (id, locked_at) values (1, ?)
+            on conflict (id) do update set locked_at = excluded.locked_at`, [new Date().toISOString()]);
           await this.ensureTable(trx);
           return work(trx);
         });
@@ -122,12 +124,14 @@ export class Migrator {
 /** SQLITE_BUSY (another connection holds the write lock) and SQLITE_BUSY_SNAPSHOT (our read snapshot is stale). */
 function isSqliteBusy(e: unknown): boolean {
   const err = e as { code?: string; message?: string };
-  return /SQLITE_BUSY/.test(String(err?.code ?? '')) || /SQLITE_BUSY|database is locked/i.test(String(err?.message ?? ''));
+  return /SQLITE_BUSY/.test(String(err?.code ?? ''))
+    || /SQLITE_BUSY|database is locked/i.test(String(err?.message ?? ''));
 }
 
 /** The part of a MongoDB collection the lock uses (kept structural: the kernel does not load the driver). */
 export interface LockCollection {
-  updateOne(filter: object, update: object, options?: object): Promise<{ modifiedCount: number; upsertedCount: number }>;
+  updateOne(filter: object, update: object, options?: object):
+    Promise<{ modifiedCount: number; upsertedCount: number }>;
   deleteOne(filter: object): Promise<unknown>;
 }
 
@@ -158,7 +162,8 @@ export async function withMongoLock<T>(locks: LockCollection, name: string, work
     await pause(Math.min(1000, 50 * 2 ** Math.min(attempt, 5)));
   }
   const renew = setInterval(() => {
-    locks.updateOne({ _id: name, owner }, { $set: { expiresAt: new Date(Date.now() + MONGO_LEASE_MS) } }).catch(() => {});
+    const expiresAt = new Date(Date.now() + MONGO_LEASE_MS);
+    locks.updateOne({ _id: name, owner }, { $set: { expiresAt } }).catch(() => {});
   }, MONGO_LEASE_MS / 3);
   try {
     return await work();
