@@ -19,7 +19,7 @@ import type { AdapterLifecycle } from './ports/adapter.ts';
 import { decorateAdapter, timeoutWrapper, unavailableWrapper, type CallWrapper } from './ports/decorate.ts';
 import { toEntitySchema } from './storage/schema.ts';
 import { openOrm, checkOrm } from './storage/orm.ts';
-import { Migrator } from './storage/migrations.ts';
+import { Migrator, withMongoLock, type LockCollection } from './storage/migrations.ts';
 import { FastReadPath } from './storage/fastReads.ts';
 import { ContractValidator } from './http/validation.ts';
 import { buildRouter, type BoundOperation } from './http/routes.ts';
@@ -41,6 +41,7 @@ import { splitRouteControl } from './config/routeControl.ts';
 import { HealthService, type HealthContributor, type HealthResult } from './health.ts';
 import { loadSecrets } from './secrets/envelope.ts';
 import { bufferedDestination, flushLogs } from './logging.ts';
+import { InFlight } from './inflight.ts';
 
 export interface KernelOptions {
   config: KernelConfig;
@@ -52,6 +53,8 @@ export interface KernelOptions {
   logger?: Logger;
   /** Open adapters and the database only: no plugin starts, no HTTP, no consumers (CLI migrations). */
   maintenance?: boolean;
+  /** The deployment file the config came from, named in hints such as the `migrate: check` error. */
+  configFile?: string;
 }
 
 export type { HealthResult } from './health.ts';
@@ -83,9 +86,12 @@ export class Kernel {
   /** Liveness details plugins contribute (`healthDetails`), by name. */
   private readonly healthContributors = new Map<string, HealthContributor>();
   healthService?: HealthService;
+  /** Requests, event handlers and deferred tasks still running; shutdown waits for them. */
+  readonly inflight: InFlight;
 
   private constructor(readonly options: KernelOptions, readonly plan: KernelPlan, readonly logger: Logger) {
     this.root = createContainer<any>({ injectionMode: InjectionMode.PROXY, strict: true });
+    this.inflight = new InFlight(logger);
   }
 
   get config() { return this.options.config; }
@@ -205,12 +211,17 @@ export class Kernel {
     const driver = config.database.driver;
     this.orm = await openOrm(config.database, specs.map((s) => toEntitySchema(s, driver)), this.logger.child({ component: 'orm' }), this.telemetry?.querySpan);
     if (driver === 'mongodb') {
-      if (config.database.migrate !== 'off') await this.orm.getSchemaGenerator().ensureIndexes();
+      // `check` only reads: indexes are ensured by `auto` (or `migrate up`), one instance at a time.
+      if (config.database.migrate === 'auto') {
+        const locks = (this.orm.em as any).getConnection().getDb().collection('kernel_locks') as LockCollection;
+        await withMongoLock(locks, 'migrations', () => this.orm!.getSchemaGenerator().ensureIndexes());
+      }
       return;
     }
     const pending = config.database.migrate === 'off' ? [] : await this.migrator().pending();
     if (config.database.migrate === 'check' && pending.length) {
-      throw new BootError(pending.map((m) => `migration ${m.plugin}/${m.name} is pending (run \`npm run cli -- migrate up\` or set database.migrate: auto)`));
+      const command = `npm run cli -- migrate up${this.options.configFile ? ` --config ${this.options.configFile}` : ''}`;
+      throw new BootError(pending.map((m) => `migration ${m.plugin}/${m.name} is pending (run \`${command}\` with the same environment, or set database.migrate: auto)`));
     }
     if (config.database.migrate === 'auto' && pending.length) {
       const ran = await this.migrator().up();
@@ -271,6 +282,7 @@ export class Kernel {
       logger, config: pluginConfig, pluginName: plugin.name, clock, ids,
       health: root.health, kernelInfo: root.kernelInfo, permissionCatalog: root.permissionCatalog, publish, publishIn,
       secrets: root.secrets,
+      lifecycle: this.inflight.lifecycle(logger, plugin.name),
     };
     if (this.orm) ports.orm = this.orm;
     ports.metrics = this.metrics.forPlugin(plugin.name);
@@ -326,7 +338,7 @@ export class Kernel {
           get em() { if (!em) throw errors.unavailable('database'); return em; },
           get services() { return runtime.container.cradle; },
         };
-        await sub.handle(event, ctx);
+        await this.inflight.track('event handlers', sub.handle(event, ctx));
       });
       this.subscriptions.push(subscription);
     }
@@ -354,7 +366,10 @@ export class Kernel {
 
   /** Opens the HTTP port. Client errors the parser rejects (huge headers, bad requests) still get the one error format. */
   async listen(port = this.config.server.port, host = this.config.server.host): Promise<AddressInfo> {
-    const server = createServer({ maxHeaderSize: 16384, ...serverOptions(this.config.server) }, this.app.callback());
+    const handle = this.app.callback();
+    // Tracked to the end of the middleware chain: a handler may outlive its connection.
+    const server = createServer({ maxHeaderSize: 16384, ...serverOptions(this.config.server) },
+      (req, res) => { void this.inflight.track('requests', handle(req, res)); });
     applyConnectionLimit(server, this.config.server);
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
       if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return; }
@@ -373,8 +388,10 @@ export class Kernel {
   }
 
   /**
-   * Graceful stop: refuse new connections, let in-flight requests finish within
-   * `server.shutdownTimeoutMs`, then stop consumers, plugins and adapters in reverse order.
+   * Graceful stop: refuse new connections, let in-flight requests, event handlers and deferred
+   * work finish within `server.shutdownTimeoutMs`; past it, close the remaining connections and
+   * give the work still running half as long again. Only then stop consumers, plugins and
+   * adapters in reverse order (what was still running then is logged as cut off).
    */
   stop(): Promise<void> {
     this.stopping ??= this.drainAndRelease();
@@ -382,27 +399,44 @@ export class Kernel {
   }
 
   private async drainAndRelease() {
-    const server = this.server;
-    if (server) {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      const idle = setInterval(() => server.closeIdleConnections(), 50);
-      server.closeIdleConnections();
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), this.config.server.shutdownTimeoutMs); });
-      const outcome = await Promise.race([closed.then(() => 'drained' as const), deadline]);
-      clearInterval(idle);
-      clearTimeout(timer);
-      if (outcome === 'timeout') {
-        this.logger.warn('shutdown timeout: closing remaining connections');
-        server.closeAllConnections();
+    this.inflight.stopping = true;
+    const timeoutMs = this.config.server.shutdownTimeoutMs;
+    const timers: NodeJS.Timeout[] = [];
+    const after = (ms: number) => new Promise<void>((resolve) => { timers.push(setTimeout(resolve, ms)); });
+    const deadline = after(timeoutMs);
+    try {
+      const server = this.server;
+      if (server) {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        const idle = setInterval(() => server.closeIdleConnections(), 50);
+        server.closeIdleConnections();
+        const outcome = await Promise.race([closed.then(() => 'drained' as const), deadline.then(() => 'timeout' as const)]);
+        clearInterval(idle);
+        if (outcome === 'timeout') {
+          this.logger.warn('shutdown timeout: closing remaining connections');
+          server.closeAllConnections();
+        }
       }
+      // No new work from the bus; rows staged from here on are published by the next boot.
+      await this.outbox?.stop();
+      await this.unsubscribeAll();
+      // A handler whose client went away, and deferred work, still use the database and services.
+      const done = (await this.inflight.idle(deadline)) || (await this.inflight.idle(after(Math.ceil(timeoutMs / 2))));
+      if (!done) this.logger.error({ cutOff: this.inflight.summary() }, 'shutdown deadline passed: work still running is cut off');
+    } finally {
+      for (const t of timers) clearTimeout(t);
     }
     await this.release();
   }
 
-  private async release() {
-    await this.outbox?.stop();
+  private async unsubscribeAll() {
     for (const s of this.subscriptions.splice(0).reverse()) await s.unsubscribe().catch((err) => this.logger.warn({ err }, 'unsubscribe failed'));
+  }
+
+  private async release() {
+    this.inflight.close();
+    await this.outbox?.stop();
+    await this.unsubscribeAll();
     for (const plugin of this.started.splice(0).reverse()) {
       const runtime = this.runtimes.get(plugin.name)!;
       await Promise.resolve(plugin.onStop?.(runtime.container.cradle)).catch((err) => this.logger.warn({ err, plugin: plugin.name }, 'onStop failed'));

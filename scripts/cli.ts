@@ -29,6 +29,7 @@ async function main(argv: string[]) {
   if (values.help) { process.stdout.write(USAGE); return 0; }
   const [command = 'serve', sub] = positionals;
   const config = loadConfig({ file: values.config });
+  const configFile = values.config ?? process.env.KERNEL_CONFIG;
 
   switch (command) {
     case 'config':
@@ -36,7 +37,7 @@ async function main(argv: string[]) {
       return 0;
     case 'plan': {
       const plan = planDeployment(config);
-      const out: string[] = [`deployment: ${config.name}`, `database: ${config.database.driver} (migrate: ${config.database.migrate})`, 'adapters:'];
+      const out: string[] = [`deployment: ${config.name}`, `database: ${describeDatabase(config)} (migrate: ${config.database.migrate})`, 'adapters:'];
       for (const [port, name] of Object.entries(plan.adapters)) out.push(`  ${port}: ${name}`);
       out.push('plugins (start order):');
       for (const p of plan.plugins) out.push(`  ${p.name}@${p.version}${p.requires?.length ? ` requires ${p.requires.join(', ')}` : ''}`);
@@ -47,19 +48,19 @@ async function main(argv: string[]) {
       return 0;
     }
     case 'migrate':
-      return migrate(config, sub, values.plugin);
+      return migrate(config, sub, values.plugin, configFile);
     case 'users':
       return users(config, sub, values.email, values.password);
     case 'serve':
-      return serve(config);
+      return serve(config, configFile);
     default:
       process.stderr.write(`unknown command: ${command}\n${USAGE}`);
       return 2;
   }
 }
 
-async function serve(config: ReturnType<typeof loadConfig>) {
-  const kernel = await createKernel(config);
+async function serve(config: ReturnType<typeof loadConfig>, configFile: string | undefined) {
+  const kernel = await createKernel(config, { configFile });
   const address = await kernel.listen();
   const base = config.server.publicUrl ?? `http://localhost:${address.port}`;
   kernel.logger.info({ port: address.port }, 'listening');
@@ -68,10 +69,36 @@ async function serve(config: ReturnType<typeof loadConfig>) {
   return undefined;
 }
 
-async function migrate(config: ReturnType<typeof loadConfig>, sub: string | undefined, plugin: string | undefined) {
+/** What a command reads, fit to print: `sqlite file:./data/kernel.db`, `postgresql postgresql://app:[redacted]@db/x`. */
+function describeDatabase(config: ReturnType<typeof loadConfig>): string {
+  return `${config.database.driver} ${redact(config.database.url)}`;
+}
+
+async function migrate(
+  config: ReturnType<typeof loadConfig>, sub: string | undefined, plugin: string | undefined, configFile: string | undefined,
+) {
   if (!['up', 'down', 'status'].includes(sub ?? '')) { process.stderr.write(`migrate needs up, down or status\n${USAGE}`); return 2; }
-  if (config.database.driver === 'mongodb') { process.stdout.write('mongodb: no SQL migrations; indexes are ensured from the entities at boot\n'); return 0; }
-  const kernel = await createKernel({ ...config, database: { ...config.database, migrate: 'off' } }, { maintenance: true });
+  if (plugin !== undefined) {
+    const known = ['kernel', ...planDeployment(config).plugins.map((p) => p.name)];
+    if (!known.includes(plugin)) {
+      process.stderr.write(`unknown plugin "${plugin}" in this deployment (known: ${known.join(', ')})\n`);
+      return 1;
+    }
+  }
+  process.stdout.write(`database: ${describeDatabase(config)}\n`);
+  if (config.database.driver === 'mongodb') {
+    if (sub === 'up') {
+      const indexing = { ...config, database: { ...config.database, migrate: 'auto' as const } };
+      const kernel = await createKernel(indexing, { maintenance: true, configFile });
+      await kernel.stop();
+      process.stdout.write('mongodb: indexes ensured from the entities (no SQL migrations)\n');
+    } else {
+      process.stdout.write('mongodb: no SQL migrations; `migrate up` (or migrate: auto) ensures the indexes\n');
+    }
+    return 0;
+  }
+  const maintenance = { ...config, database: { ...config.database, migrate: 'off' as const } };
+  const kernel = await createKernel(maintenance, { maintenance: true, configFile });
   try {
     const migrator = kernel.migrator();
     if (sub === 'up') {
@@ -81,7 +108,10 @@ async function migrate(config: ReturnType<typeof loadConfig>, sub: string | unde
       const reverted = await migrator.down(plugin);
       process.stdout.write(reverted ? `reverted ${reverted.plugin}/${reverted.name}\n` : 'nothing to revert\n');
     } else {
-      for (const s of await migrator.status()) process.stdout.write(`${s.appliedAt ? 'applied' : 'pending'}  ${s.plugin}/${s.name}${s.appliedAt ? `  ${s.appliedAt}` : ''}\n`);
+      for (const s of (await migrator.status()).filter((m) => !plugin || m.plugin === plugin)) {
+        const state = s.appliedAt ? `applied  ${s.plugin}/${s.name}  ${s.appliedAt}` : `pending  ${s.plugin}/${s.name}`;
+        process.stdout.write(`${state}\n`);
+      }
     }
   } finally {
     await kernel.stop();

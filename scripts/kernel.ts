@@ -25,7 +25,7 @@ export function planDeployment(config: KernelConfig) {
 }
 
 /** Boots a kernel. The runtime is imported here, not at the top, so config errors print fast. */
-export async function createKernel(config: KernelConfig, extra: { logger?: Logger; clock?: Clock; maintenance?: boolean } = {}): Promise<Kernel> {
+export async function createKernel(config: KernelConfig, extra: { logger?: Logger; clock?: Clock; maintenance?: boolean; configFile?: string } = {}): Promise<Kernel> {
   const { Kernel } = await import('../kernel/boot.ts');
   return Kernel.create({ config, catalogs, contractsDir: CONTRACTS_DIR, version: VERSION, ...extra });
 }

@@ -63,6 +63,49 @@ s('migrate status, up and down on SQLite', () => {
   rmSync(db, { force: true });
 });
 
+s('migrate --plugin: status filters by it; an unknown name is an error naming the known ones', () => {
+  const db = join(mkdtempSync(join(tmpdir(), 'mig-')), 'k.db');
+  const env = { KERNEL_DATABASE__URL: `file:${db}`, KERNEL_LOG__LEVEL: 'silent' };
+  const status = cli(['migrate', 'status', '--plugin', 'notes'], env);
+  assert.is(status.code, 0, status.stderr);
+  assert.match(status.stdout, /pending\s+notes\/0001_create_notes/);
+  assert.not.match(status.stdout, /identity\//, 'other plugins are left out');
+  assert.ok(cli(['migrate', 'up'], env).code === 0);
+  for (const sub of ['down', 'status', 'up']) {
+    const typo = cli(['migrate', sub, '--plugin', 'notez'], env);
+    assert.is(typo.code, 1, `migrate ${sub} --plugin notez`);
+    assert.match(typo.stderr, /unknown plugin "notez".*known: kernel, .*notes/);
+    assert.not.match(typo.stdout, /nothing to revert|reverted/);
+  }
+  assert.match(cli(['migrate', 'status'], env).stdout, /applied\s+notes\/0002_create_activity/, 'the typo reverted nothing');
+  rmSync(db, { force: true });
+});
+
+s('migrate status and plan say which database they read, with the password redacted', () => {
+  const db = join(mkdtempSync(join(tmpdir(), 'mig-')), 'k.db');
+  const status = cli(['migrate', 'status'], { KERNEL_DATABASE__URL: `file:${db}`, KERNEL_LOG__LEVEL: 'silent' });
+  assert.ok(status.stdout.startsWith(`database: sqlite file:${db}\n`), status.stdout);
+  const plan = cli(['plan', '--config', deployment('database: { driver: postgresql, url: "postgresql://app:hunter2@db.internal:5432/prod" }\n')]);
+  assert.match(plan.stdout, /database: postgresql postgresql:\/\/app:\[redacted\]@db\.internal:5432\/prod/);
+  assert.not.match(plan.stdout, /hunter2/);
+  rmSync(db, { force: true });
+});
+
+s('migrate: check reads only (no history table made) and its error names the --config to migrate', async () => {
+  const db = join(mkdtempSync(join(tmpdir(), 'mig-')), 'k.db');
+  const file = deployment(`database: { migrate: check, url: "file:${db}" }\nserver: { port: 0 }\nlog: { level: silent }\n`);
+  const check = cli(['serve', '--config', file]);
+  assert.is(check.code, 1);
+  assert.match(check.stderr, new RegExp(`run \`npm run cli -- migrate up --config ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\``));
+  const { default: Database } = await import('libsql');
+  const conn = new Database(db);
+  const tables = conn.prepare("select name from sqlite_master where type = 'table'").all() as Array<{ name: string }>;
+  conn.close();
+  assert.equal(tables.map((t) => t.name), [], 'check created nothing');
+  assert.is(cli(['migrate', 'up', '--config', file]).code, 0, 'the suggested command migrates that database');
+  rmSync(db, { force: true });
+});
+
 s('users create-admin makes a super_admin who can sign in; a weak password is refused', () => {
   const db = join(mkdtempSync(join(tmpdir(), 'adm-')), 'k.db');
   const env = { KERNEL_DATABASE__URL: `file:${db}`, KERNEL_LOG__LEVEL: 'silent' };

@@ -63,6 +63,8 @@ export function stageEvent(em: EntityManager, event: DomainEvent): void {
 
 const BATCH = 50;
 const CLAIM_MS = 30_000;
+/** A claim with less than this left is not used for a publish (the bus call timeout is 5 s by default). */
+const LEASE_MARGIN_MS = 10_000;
 /** Published rows are kept this long (for inspection), then deleted by the relay. */
 const RETAIN_MS = 24 * 3_600_000;
 const PRUNE_EVERY_MS = 10 * 60_000;
@@ -106,48 +108,76 @@ export class OutboxRelay {
     await this.idle();
   }
 
+  /**
+   * One pass: walks the unpublished rows in id order and publishes each one it can claim.
+   * Per-key order: a row waits while an earlier row with its key is unpublished (backing off
+   * after a failure, or claimed by another instance). Each claim is taken just before its
+   * publish, with a lease from that moment; the publish is bounded by the bus call timeout,
+   * far below the lease, and is skipped when the lease has run out meanwhile.
+   */
   private async drain(): Promise<void> {
     if (this.clock.now() - this.lastPrune > PRUNE_EVERY_MS) {
       this.lastPrune = this.clock.now();
       await this.prune();
     }
     for (;;) {
-      const em = this.orm.em.fork();
-      const now = this.clock.date();
-      const rows = await this.pending(now);
-      if (!rows.length) return;
-      let published = 0;
-      for (const row of rows) {
-        const claimed = await em.nativeUpdate<OutboxRow>('KernelOutbox',
-          { id: row.id, publishedAt: null, claimedUntil: row.claimedUntil }, { claimedUntil: new Date(now.getTime() + CLAIM_MS) });
-        if (claimed !== 1) continue; // another instance has it
-        try {
-          await this.bus.publish({ id: row.id, type: row.type, occurredAt: new Date(row.occurredAt).toISOString(), data: row.data, ...(row.eventKey ? { key: row.eventKey } : {}) });
-          await em.nativeUpdate<OutboxRow>('KernelOutbox', { id: row.id }, { publishedAt: this.clock.date(), claimedUntil: null });
-          published++;
-        } catch (err) {
-          const attempts = row.attempts + 1;
-          const backoffMs = Math.min(60_000, 500 * 2 ** Math.min(attempts, 7));
-          await em.nativeUpdate<OutboxRow>('KernelOutbox', { id: row.id }, {
-            attempts, lastError: String((err as Error).message).slice(0, 500), claimedUntil: new Date(this.clock.now() + backoffMs),
-          });
-          this.logger.warn({ eventId: row.id, type: row.type, attempts }, 'outbox: publish failed, will retry');
-          return; // the bus is likely down: wait for the next pass
-        }
-      }
-      if (published === 0) return;
+      const outcome = await this.pass();
+      if (outcome !== 'progress') return;
     }
   }
 
-  /** Unpublished rows never claimed or whose claim expired, oldest first (two prepared reads: no `$or`). */
-  private async pending(now: Date): Promise<OutboxRow[]> {
-    const order = { orderBy: { id: 'asc' as const }, limit: BATCH };
-    this.reads ??= FastReadPath.for(this.orm).bind();
-    const [fresh, expired] = await Promise.all([
-      this.reads.find<OutboxRow>('KernelOutbox', { publishedAt: null, claimedUntil: null }, order),
-      this.reads.find<OutboxRow>('KernelOutbox', { publishedAt: null, claimedUntil: { $lt: now } }, order),
-    ]);
-    return [...fresh, ...expired].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).slice(0, BATCH);
+  private async pass(): Promise<'progress' | 'idle' | 'failed'> {
+    const em = this.orm.em.fork();
+    const waiting = new Set<string>(); // keys with an earlier row not published by us in this pass
+    let published = 0;
+    let after: string | undefined;
+    for (;;) {
+      // A prepared read (no query building, no identity map): the relay polls this on every pass.
+      this.reads ??= FastReadPath.for(this.orm).bind();
+      const rows = await this.reads.find<OutboxRow>('KernelOutbox',
+        { publishedAt: null, ...(after ? { id: { $gt: after } } : {}) }, { orderBy: { id: 'asc' }, limit: BATCH });
+      if (!rows.length) return published ? 'progress' : 'idle';
+      after = rows[rows.length - 1].id;
+      for (const row of rows) {
+        const key = row.eventKey;
+        if (key !== null && waiting.has(key)) continue;
+        const outcome = await this.publishOne(em, row);
+        if (outcome === 'published') { published++; continue; }
+        if (key !== null) waiting.add(key);
+        if (outcome === 'failed') return 'failed'; // the bus is likely down: wait for the next pass
+      }
+    }
+  }
+
+  private async publishOne(em: EntityManager, row: OutboxRow): Promise<'published' | 'busy' | 'failed'> {
+    const claimedAt = this.clock.now();
+    if (row.claimedUntil && new Date(row.claimedUntil).getTime() >= claimedAt) return 'busy';
+    const lease = new Date(claimedAt + CLAIM_MS);
+    const claimed = await em.nativeUpdate<OutboxRow>('KernelOutbox',
+      { id: row.id, publishedAt: null, claimedUntil: row.claimedUntil }, { claimedUntil: lease });
+    if (claimed !== 1) return 'busy'; // another instance has it
+    if (this.clock.now() >= lease.getTime() - LEASE_MARGIN_MS) return 'busy'; // the claim itself was slow: leave it
+    try {
+      await this.bus.publish({
+        id: row.id, type: row.type, occurredAt: new Date(row.occurredAt).toISOString(), data: row.data,
+        ...(row.eventKey ? { key: row.eventKey } : {}),
+      });
+    } catch (err) {
+      const attempts = row.attempts + 1;
+      const backoffMs = Math.min(60_000, 500 * 2 ** Math.min(attempts, 7));
+      await em.nativeUpdate<OutboxRow>('KernelOutbox', { id: row.id, claimedUntil: lease }, {
+        attempts, lastError: String((err as Error).message).slice(0, 500),
+        claimedUntil: new Date(this.clock.now() + backoffMs),
+      });
+      this.logger.warn({ eventId: row.id, type: row.type, attempts }, 'outbox: publish failed, will retry');
+      return 'failed';
+    }
+    const marked = await em.nativeUpdate<OutboxRow>('KernelOutbox',
+      { id: row.id, claimedUntil: lease }, { publishedAt: this.clock.date(), claimedUntil: null });
+    if (marked !== 1) {
+      this.logger.warn({ eventId: row.id, type: row.type }, 'outbox: the claim expired during the publish; it may be delivered twice');
+    }
+    return 'published';
   }
 
   /** Deletes rows published more than a day ago. */

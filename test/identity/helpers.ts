@@ -1,6 +1,7 @@
 import * as assert from 'uvu/assert';
 import { startKernel, type TestKernel, type TestResponse } from '../helpers/kernel.ts';
 import type { Clock } from '../../kernel/ports/clock.ts';
+import { deepMerge } from '../../kernel/config/merge.ts';
 
 export const ADMIN = { email: 'root@example.com', password: 'Root#Passw0rd' };
 export const PASSWORD = 'Passw0rd!x';
@@ -20,7 +21,10 @@ let seq = 0;
 export const email = (tag: string) => `${tag}-${Date.now().toString(36)}-${seq++}@example.com`;
 
 export async function startIdentity(overrides: Record<string, unknown> = {}, extra: { clock?: Clock } = {}): Promise<IdentityKernel> {
-  const k = await startKernel({ plugins: { identity: { bootstrapAdmin: ADMIN, ...((overrides.identity as object) ?? {}) } }, ...withoutIdentity(overrides) }, extra);
+  // Merged, not spread: `{ plugins: {...} }` in overrides must not drop the bootstrap admin.
+  const identityShortcut = overrides.identity ? { plugins: { identity: overrides.identity } } : {};
+  const merged = deepMerge(deepMerge({ plugins: { identity: { bootstrapAdmin: ADMIN } } }, withoutIdentity(overrides)), identityShortcut);
+  const k = await startKernel(merged, extra);
   const bodies: string[] = [];
   const as: IdentityKernel['as'] = async (token, method, path, body, headers = {}) => {
     const res = await k.request(method, path, { body, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers } });

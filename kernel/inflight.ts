@@ -1,0 +1,79 @@
+import type { Logger } from 'pino';
+
+/**
+ * What a plugin uses to run work after its reply without losing it on shutdown: the kernel
+ * waits for deferred tasks (within the shutdown deadline) before it closes the database and
+ * the plugins' services. Resolved as `lifecycle` from a plugin's container.
+ */
+export interface Lifecycle {
+  /** Runs `task` soon, outside the caller's request; a failure is logged under `what`. */
+  defer(what: string, task: () => Promise<unknown>): void;
+  /** True once shutdown began (a long-running loop should wind down). */
+  readonly stopping: boolean;
+}
+
+/**
+ * Work in flight that the kernel must let finish before releasing what it uses: HTTP
+ * requests, event handlers and deferred tasks. `idle(deadline)` waits for all of it.
+ */
+export class InFlight {
+  private readonly pending = new Map<Promise<unknown>, string>();
+  private waiters: Array<() => void> = [];
+  stopping = false;
+  private closed = false;
+
+  constructor(private readonly logger: Logger) {}
+
+  get size(): number { return this.pending.size; }
+
+  /** Tracks `work` until it settles; returns it unchanged. */
+  track<T>(what: string, work: Promise<T>): Promise<T> {
+    this.pending.set(work, what);
+    const done = () => {
+      this.pending.delete(work);
+      if (this.pending.size === 0) for (const wake of this.waiters.splice(0)) wake();
+    };
+    work.then(done, done);
+    return work;
+  }
+
+  /** Starts `task` on the next turn of the event loop, tracked; refused once resources are released. */
+  defer(what: string, task: () => Promise<unknown>, logger: Logger = this.logger): void {
+    if (this.closed) {
+      logger.error({ task: what }, 'deferred work refused: the kernel has stopped');
+      return;
+    }
+    const work = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(task)
+      .then(() => undefined, (err) => { logger.error({ err, task: what }, `${what} failed`); });
+    this.track(what, work);
+  }
+
+  /** Resolves true once nothing is in flight, false if `deadline` settles first. */
+  async idle(deadline: Promise<unknown>): Promise<boolean> {
+    if (this.pending.size === 0) return true;
+    let wake!: () => void;
+    const emptied = new Promise<true>((resolve) => { wake = () => resolve(true); this.waiters.push(wake); });
+    const outcome = await Promise.race([emptied, deadline.then(() => false as const)]);
+    this.waiters = this.waiters.filter((w) => w !== wake);
+    return outcome;
+  }
+
+  /** What is still running, counted by kind (labels never carry request data). */
+  summary(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const what of this.pending.values()) counts[what] = (counts[what] ?? 0) + 1;
+    return counts;
+  }
+
+  /** After this, deferred work is refused (what it would use is closed). */
+  close(): void { this.closed = true; }
+
+  lifecycle(logger: Logger, prefix: string): Lifecycle {
+    const self = this;
+    return {
+      defer: (what, task) => self.defer(`${prefix}: ${what}`, task, logger),
+      get stopping() { return self.stopping; },
+    };
+  }
+}
