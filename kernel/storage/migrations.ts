@@ -106,7 +106,10 @@ export class Migrator {
           return work(trx);
         });
       } catch (e) {
-        if (!isSqliteBusy(e) || Date.now() > deadline) throw e;
+        const open = isNestedBegin(e);
+        if ((!isSqliteBusy(e) && !open) || Date.now() > deadline) throw e;
+        // A busy failure can leave the connection inside the failed transaction: end it before the next try.
+        await this.knex.raw('rollback').catch(() => {});
         await pause(Math.min(1000, 25 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random()));
       }
     }
@@ -126,6 +129,11 @@ function isSqliteBusy(e: unknown): boolean {
   const err = e as { code?: string; message?: string };
   return /SQLITE_BUSY/.test(String(err?.code ?? ''))
     || /SQLITE_BUSY|database is locked/i.test(String(err?.message ?? ''));
+}
+
+/** libsql's answer to BEGIN on a connection still inside a transaction a busy failure left open. */
+function isNestedBegin(e: unknown): boolean {
+  return /cannot start a transaction within a transaction/i.test(String((e as { message?: string })?.message ?? ''));
 }
 
 /** The part of a MongoDB collection the lock uses (kept structural: the kernel does not load the driver). */
