@@ -36,6 +36,8 @@ import { errorBody, errorDialect } from './http/errorFormat.ts';
 import type { PluginRuntime } from './http/requestContext.ts';
 import type { Telemetry } from './telemetry.ts';
 import { OutboxEntity, OutboxRelay, outboxMigrations, stageEvent } from './events/outbox.ts';
+import { eventGuard } from './events/declared.ts';
+import { EventReceiptEntity, handleOnce } from './events/receipts.ts';
 import { errors } from './errors.ts';
 import { splitRouteControl } from './config/routeControl.ts';
 import { HealthService, type HealthContributor, type HealthResult } from './health.ts';
@@ -207,7 +209,7 @@ export class Kernel {
     const specs = this.plan.plugins.flatMap((p) => p.entities ?? []);
     const needsDb = specs.length > 0 || this.plan.plugins.some((p) => p.migrations?.length);
     if (!needsDb) return;
-    if (this.usesOutbox()) specs.push(OutboxEntity);
+    if (this.usesOutbox()) specs.push(OutboxEntity, EventReceiptEntity);
     const driver = config.database.driver;
     this.orm = await openOrm(config.database, specs.map((s) => toEntitySchema(s, driver)), this.logger.child({ component: 'orm' }), this.telemetry?.querySpan);
     if (driver === 'mongodb') {
@@ -250,8 +252,10 @@ export class Kernel {
     const pluginConfig = splitRouteControl(section).rest;
     const ids: IdGenerator = root.ids;
     const clock: Clock = root.clock;
+    const checkEvent = eventGuard(plugin, logger);
     const makeEvent = <T>(type: string, data: T, options?: { key?: string }): DomainEvent<T> => {
       if (!type.startsWith(`${plugin.name}.`)) throw new Error(`plugin ${plugin.name} may only publish events named ${plugin.name}.*, not ${type}`);
+      checkEvent(type, data);
       return { id: ids.next(), type, occurredAt: clock.date().toISOString(), data, ...(options?.key ? { key: options.key } : {}) };
     };
     const outbox = this.outbox ? { stage: stageEvent, kick: () => this.outbox!.kick() } : undefined;
@@ -338,7 +342,10 @@ export class Kernel {
           get em() { if (!em) throw errors.unavailable('database'); return em; },
           get services() { return runtime.container.cradle; },
         };
-        await this.inflight.track('event handlers', sub.handle(event, ctx));
+        const run = sub.idempotent && em
+          ? handleOnce(em, group, event, () => sub.handle(event, ctx), () => (this.root.cradle.clock as Clock).date()).then(() => {})
+          : sub.handle(event, ctx);
+        await this.inflight.track('event handlers', run);
       });
       this.subscriptions.push(subscription);
     }

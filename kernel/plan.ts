@@ -5,6 +5,7 @@ import { BootError } from './config/problems.ts';
 import { mergeContracts, type MergedContract } from './http/contracts.ts';
 import { splitRouteControl } from './config/routeControl.ts';
 import { healthRelocation } from './health.ts';
+import { eventProblems } from './events/declared.ts';
 
 export interface KernelPlan {
   /** Enabled plugins in start order (dependencies first). */
@@ -34,6 +35,8 @@ export function planKernel(config: KernelConfig, catalogs: Catalogs, options: { 
     relocate: healthRelocation(config),
   });
   checkHandlers(plugins, contract);
+  const eventIssues = eventProblems(plugins);
+  if (eventIssues.length) throw new BootError(eventIssues);
   const adapters = Object.fromEntries(Object.entries(config.adapters).map(([port, section]) => [port, section.use]));
   const routes = contract.operations.map((o) => ({ method: o.method.toUpperCase(), path: o.path, operationId: o.operationId, plugin: o.plugin }));
   return { plugins, adapters, contract, routes };

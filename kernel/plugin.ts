@@ -119,6 +119,18 @@ export interface SubscriberDefinition {
   /** Consumer group suffix; the group is `<plugin>.<name>`. Each group gets each event once. */
   name: string;
   handle(event: DomainEvent<any>, ctx: SubscriberContext): Promise<void>;
+  /**
+   * Run at most once per event id in this group: the kernel records (group, event id) in the
+   * same flush as the handler's changes to `ctx.em`, and skips a redelivered event.
+   */
+  idempotent?: boolean;
+}
+
+/** An event a plugin publishes: `<plugin>.<entity>.<verb>` and the JSON Schema of its payload. */
+export interface EventDefinition {
+  name: string;
+  schema: JsonSchema;
+  description?: string;
 }
 
 export interface PermissionDefinition {
@@ -149,6 +161,8 @@ export interface PluginDefinition {
   /** Handlers keyed by the contract's operationId (`<plugin>.<operation>`). */
   handlers?: Record<string, Handler>;
   subscribers?: SubscriberDefinition[];
+  /** The events this plugin publishes; publishing another, or subscribing to one nobody declares, is an error. */
+  events?: EventDefinition[];
   permissions?: PermissionDefinition[];
   /** Authenticators for the contract's security schemes, made from the plugin's container. */
   authSchemes?: Record<string, (cradle: any) => Authenticator>;

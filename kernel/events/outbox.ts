@@ -5,6 +5,7 @@ import type { Migration } from '../storage/migrations.ts';
 import type { DomainEvent, EventBus } from '../ports/eventBus.ts';
 import type { Clock } from '../ports/clock.ts';
 import { FastReadPath, type FastReads } from '../storage/fastReads.ts';
+import { receiptsMigration } from './receipts.ts';
 
 /**
  * The transactional outbox: a domain event is written as a row in the same unit of work as
@@ -50,7 +51,7 @@ export const outboxMigrations: Migration[] = [{
   async down(knex) {
     await knex.schema.dropTable('kernel_outbox');
   },
-}];
+}, receiptsMigration];
 
 /** Adds the event to `em`'s unit of work; it is stored by the next flush. */
 export function stageEvent(em: EntityManager, event: DomainEvent): void {

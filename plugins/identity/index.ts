@@ -23,6 +23,7 @@ import { MfaService, resealTotpSecrets } from './mfa.ts';
 import { EmailFlows } from './emails.ts';
 import { InstanceSync } from './standing.ts';
 import { mailSubscribers } from './mailFlows.ts';
+import { identityEvents } from './events.ts';
 
 const scoped = <T>(factory: (c: any) => T) => ({ factory, lifetime: 'scoped' as const });
 
@@ -84,6 +85,7 @@ export default definePlugin({
   },
   handlers,
   subscribers: [...mailSubscribers(), ...userViewSubscribers()],
+  events: identityEvents,
   async onStart(c) {
     c.orm.em.getEventManager().registerSubscriber(invalidateOnFlush(c.userViews));
     await c.signing.start();

@@ -38,6 +38,10 @@ export default definePlugin({
     { name: 'notes:write', description: 'Create, change and delete notes', roles: ['user'] },
   ],
   subscribers: [activitySubscriber],
+  events: [{
+    name: 'notes.note.created',
+    schema: { type: 'object', required: ['id', 'title'], properties: { id: { type: 'string' }, title: { type: 'string' } } },
+  }],
   handlers: {
     'notes.list': ({ query, paging }, { services }) => services.notes.list(query, paging),
     'notes.create': ({ body }, { services }) => services.notes.create(body),

@@ -12,7 +12,7 @@ const migrations: Migration[] = [{
   down: (knex) => knex.schema.dropTable('uow_things'),
 }];
 const plugin = definePlugin({
-  name: 'uow', version: '1.0.0', entities: [Thing], migrations,
+  name: 'uow', version: '1.0.0', entities: [Thing], migrations, events: [{ name: 'uow.thing.created', schema: { type: 'object' } }],
   handlers: {
     'uow.late': async (_req, ctx) => {
       const thing = ctx.em.create<any>('UowThing', { title: 'late' });

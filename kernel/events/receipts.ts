@@ -1,0 +1,66 @@
+import type { EntityManager } from '@mikro-orm/core';
+import { defineEntity } from '../storage/entity.ts';
+import type { Migration } from '../storage/migrations.ts';
+import type { DomainEvent } from '../ports/eventBus.ts';
+
+/**
+ * Receipts of idempotent subscribers (`idempotent: true`): one row per (consumer group,
+ * event id), written in the same flush as the handler's own changes. A redelivered event
+ * finds its receipt and is skipped; two concurrent deliveries race on the unique index and
+ * the loser's flush (receipt and changes together) is rolled back.
+ */
+export interface EventReceiptRow { id: string; consumerGroup: string; eventId: string; receivedAt: Date }
+
+export const EventReceiptEntity = defineEntity({
+  name: 'KernelEventReceipt',
+  table: 'kernel_event_receipts',
+  properties: {
+    consumerGroup: { type: 'string', length: 200 },
+    eventId: { type: 'string', length: 100 },
+    receivedAt: { type: 'datetime' },
+  },
+  indexes: [{ properties: ['consumerGroup', 'eventId'], unique: true, name: 'kernel_event_receipts_group_event_unique' }],
+});
+
+export const receiptsMigration: Migration = {
+  name: '0002_event_receipts',
+  async up(knex) {
+    await knex.schema.createTable('kernel_event_receipts', (t) => {
+      t.string('id', 36).primary();
+      t.string('consumer_group', 200).notNullable();
+      t.string('event_id', 100).notNullable();
+      t.datetime('received_at').notNullable();
+      t.unique(['consumer_group', 'event_id'], { indexName: 'kernel_event_receipts_group_event_unique' });
+    });
+  },
+  async down(knex) {
+    await knex.schema.dropTable('kernel_event_receipts');
+  },
+};
+
+function isUniqueViolation(err: unknown, depth = 0): boolean {
+  const e = err as { name?: string; cause?: unknown } | undefined;
+  if (!e || depth > 3) return false;
+  return e.name === 'UniqueConstraintViolationException' || isUniqueViolation(e.cause, depth + 1);
+}
+
+/**
+ * Runs `handle` at most once per (group, event id). The receipt is staged in `em` before the
+ * handler runs, so the handler's own `em.flush()` stores both; when the handler does not
+ * flush, it is flushed here. A handler that throws leaves nothing behind (its `em` is dropped),
+ * and the redelivery runs it again.
+ */
+export async function handleOnce(em: EntityManager, group: string, event: DomainEvent,
+  handle: () => Promise<void>, now: () => Date): Promise<'applied' | 'skipped'> {
+  const seen = await em.count<EventReceiptRow>('KernelEventReceipt', { consumerGroup: group, eventId: event.id });
+  if (seen) return 'skipped';
+  em.create<EventReceiptRow>('KernelEventReceipt', { consumerGroup: group, eventId: event.id, receivedAt: now() } as EventReceiptRow);
+  try {
+    await handle();
+    await em.flush();
+  } catch (err) {
+    if (isUniqueViolation(err)) return 'skipped'; // a concurrent delivery recorded it first
+    throw err;
+  }
+  return 'applied';
+}
