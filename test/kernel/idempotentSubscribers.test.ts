@@ -1,0 +1,89 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { definePlugin, defineEntity, type DomainEvent, type Migration } from '../../kernel/index.ts';
+import { defineAdapter } from '../../kernel/ports/adapter.ts';
+import type { EventBus, EventHandler } from '../../kernel/ports/eventBus.ts';
+import type { Kernel } from '../../kernel/boot.ts';
+import { bootCustom } from '../helpers/custom.ts';
+import { freshPostgres, type TestDatabase } from '../helpers/databases.ts';
+import { serviceUrl } from '../helpers/services.ts';
+import { tempSqliteUrl } from '../helpers/kernel.ts';
+
+const Entry = defineEntity({ name: 'LedgerEntry', table: 'ledger_entries', properties: { eventId: { type: 'string', length: 100 } } });
+const migrations: Migration[] = [{
+  name: '0001', up: (knex) => knex.schema.createTable('ledger_entries', (t) => { t.string('id', 36).primary(); t.string('event_id', 100); }),
+  down: (knex) => knex.schema.dropTable('ledger_entries'),
+}];
+let failNext = false;
+const ledger = definePlugin({
+  name: 'ledger', version: '1.0.0', contract: false, entities: [Entry], migrations,
+  events: [{ name: 'ledger.entry.requested', schema: { type: 'object' } }],
+  subscribers: [{
+    event: 'ledger.entry.requested', name: 'book', idempotent: true,
+    async handle(event, { em }) {
+      em.create('LedgerEntry', { eventId: event.id });
+      if (failNext) { failNext = false; throw new Error('booking failed'); }
+      await em.flush();
+    },
+  }],
+});
+
+/** A bus that hands deliveries to the test: it calls the kernel's handler itself, as often as it likes. */
+const handlers = new Map<string, EventHandler<unknown>>();
+const manual = defineAdapter<EventBus>({
+  port: 'eventBus', name: 'manual', local: true, optionsSchema: { type: 'object' },
+  create: () => ({
+    async publish() {},
+    async subscribe(topic, { group }, handler) {
+      handlers.set(`${topic}/${group}`, handler as EventHandler<unknown>);
+      return { async unsubscribe() {} };
+    },
+  }),
+});
+
+const event = (id: string): DomainEvent => ({ id, type: 'ledger.entry.requested', occurredAt: new Date().toISOString(), data: {} });
+const deliver = (e: DomainEvent) => handlers.get('ledger.entry.requested/ledger.book')!(e);
+const count = (k: Kernel, entity: string, where: object) => k.orm!.em.fork().count(entity, where);
+
+// SQL drivers: there the receipt and the handler's rows are one transaction (Mongo needs a replica set for that).
+const pgUrl = serviceUrl('DATABASE_URL', 'idempotent subscribers on postgresql');
+const makers: Array<[string, () => Promise<TestDatabase>]> = [
+  ['sqlite', async () => ({ driver: 'sqlite', url: tempSqliteUrl(), drop: async () => {} })],
+  ...(pgUrl ? [['postgresql', () => freshPostgres(pgUrl)] as [string, () => Promise<TestDatabase>]] : []),
+];
+for (const [driver, make] of makers) {
+  const s = suite(`events (${driver}): an idempotent subscriber applies an event once, however often and concurrently it arrives`);
+  let db: TestDatabase;
+  let kernel: Kernel;
+  s.before(async () => {
+    db = await make();
+    kernel = await bootCustom({
+      plugins: [ledger], adapters: { eventBus: { manual } },
+      config: { adapters: { eventBus: { use: 'manual' } }, database: { driver: db.driver, url: db.url } },
+    });
+  });
+  s.after(async () => { await kernel.stop(); await db.drop(); });
+
+  s('the same event delivered twice, then eight times at once, is booked once', async () => {
+    await deliver(event('evt-1'));
+    await deliver(event('evt-1'));
+    assert.is(await count(kernel, 'LedgerEntry', { eventId: 'evt-1' }), 1);
+
+    const outcomes = await Promise.allSettled(Array.from({ length: 8 }, () => deliver(event('evt-2'))));
+    assert.equal(outcomes.filter((o) => o.status === 'rejected'), [], 'a duplicate is skipped, not failed');
+    assert.is(await count(kernel, 'LedgerEntry', { eventId: 'evt-2' }), 1);
+    assert.is(await count(kernel, 'KernelEventReceipt', { consumerGroup: 'ledger.book', eventId: 'evt-2' }), 1);
+  });
+
+  s('a handler that throws records nothing; the redelivery applies the event', async () => {
+    failNext = true;
+    const first = await Promise.resolve(deliver(event('evt-3'))).then(() => undefined, (e: Error) => e);
+    assert.is(first?.message, 'booking failed');
+    assert.is(await count(kernel, 'KernelEventReceipt', { eventId: 'evt-3' }), 0);
+    assert.is(await count(kernel, 'LedgerEntry', { eventId: 'evt-3' }), 0);
+    await deliver(event('evt-3'));
+    assert.is(await count(kernel, 'LedgerEntry', { eventId: 'evt-3' }), 1);
+  });
+
+  s.run();
+}
