@@ -5,6 +5,7 @@ import type { OpenAPIV3_1 } from 'openapi-types';
 import type { PluginDefinition } from '../plugin.ts';
 import { BootError } from '../config/problems.ts';
 import type { RouteControl } from '../config/routeControl.ts';
+import { namespaceComponents } from './namespaces.ts';
 
 export type OpenApiDocument = OpenAPIV3_1.Document;
 export type OperationObject = OpenAPIV3_1.OperationObject & {
@@ -85,8 +86,9 @@ export function mergeContracts(options: {
         if (plugin.contract || Object.keys(plugin.handlers ?? {}).length) problems.push(`plugin ${plugin.name}: contract file not found: contracts/${file}`);
         continue;
       }
-      const doc = readContract(path, problems);
-      if (!doc) continue;
+      const read = readContract(path, problems);
+      if (!read) continue;
+      const doc = namespaceComponents(read, plugin.name);
       for (const tag of doc.tags ?? []) document.tags!.push(tag);
       for (const [kind, entries] of Object.entries(doc.components ?? {})) {
         const target = ((document.components as Record<string, Record<string, unknown>>)[kind] ??= {});

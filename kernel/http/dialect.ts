@@ -57,7 +57,7 @@ export function wireContract(merged: MergedContract, config: KernelConfig): Wire
   const doc = structuredClone(merged.document) as OpenApiDocument & { components: Record<string, any> };
   const schemas: Record<string, unknown> = (doc.components.schemas ??= {});
   schemas.Error = errorSchema(errorDialect(config));
-  if (schemas.SystemHealth) schemas.SystemHealth = livenessSchema(config.health);
+  if (schemas['system.SystemHealth']) schemas['system.SystemHealth'] = livenessSchema(config.health);
   const pageStyle = config.server.pagination === 'page';
   if (pageStyle) {
     const parameters: Record<string, unknown> = (doc.components.parameters ??= {});

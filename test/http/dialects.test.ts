@@ -288,7 +288,7 @@ d('identity speaks snake_case: created_at, access_token, user_id-style names', a
   const missing = await k.request('POST', '/v1/auth/refresh', { body: {} });
   assertServedError(doc, missing, 400, 'VALIDATION_ERROR');
   assert.is(missing.body.error.details[0].field, 'body.refresh_token');
-  assert.ok(doc.components.schemas.User.required.includes('created_at'));
+  assert.ok(doc.components.schemas['identity.User'].required.includes('created_at'));
 });
 
 d('a request in camelCase is refused, naming the snake_case fields', async ({ k, doc }) => {
