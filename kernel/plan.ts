@@ -129,3 +129,37 @@ export function unscopedOperations(contract: MergedContract): string[] {
   }
   return problems;
 }
+
+/** More lines than this for one plugin in a section are folded to a count (`--verbose` lists them). */
+const FOLD_OVER = 8;
+
+/**
+ * The plan as `npm run cli -- plan` prints it: database, adapters, plugins, routes, declared
+ * events, subscribers and permissions, each section grouped by plugin; a plugin's lines are
+ * folded to `identity: 38 routes` unless `verbose`. A section with nothing in it is left out.
+ */
+export function renderPlan(plan: KernelPlan, options: { name: string; database: string; verbose?: boolean }): string {
+  const out: string[] = [`deployment: ${options.name}`, `database: ${options.database}`, 'adapters:'];
+  for (const [port, name] of Object.entries(plan.adapters)) out.push(`  ${port}: ${name}`);
+  out.push('plugins (start order):');
+  for (const p of plan.plugins) out.push(`  ${p.name}@${p.version}${p.requires?.length ? ` requires ${p.requires.join(', ')}` : ''}`);
+  const section = (title: string, noun: string, lines: (p: PluginDefinition) => string[]) => {
+    const groups = plan.plugins.map((p) => ({ plugin: p.name, lines: lines(p) })).filter((g) => g.lines.length);
+    if (!groups.length) return;
+    out.push(`${title}:`);
+    for (const g of groups) {
+      if (!options.verbose && g.lines.length > FOLD_OVER) out.push(`  ${g.plugin}: ${g.lines.length} ${noun} (--verbose lists them)`);
+      else out.push(`  ${g.plugin}:`, ...g.lines.map((l) => `    ${l}`));
+    }
+  };
+  section('routes', 'routes', (p) => plan.routes.filter((r) => r.plugin === p.name)
+    .map((r) => `${r.method.padEnd(7)}${r.path.padEnd(40)} ${r.operationId}`));
+  section('events (declared)', 'events', (p) => (p.events ?? []).map((e) => e.name));
+  section('subscribers', 'subscribers', (p) => (p.subscribers ?? [])
+    .map((s) => `${`${p.name}.${s.name}`.padEnd(44)} <- ${s.event}${s.idempotent ? ' (idempotent)' : ''}`));
+  section('permissions', 'permissions', (p) => (p.permissions ?? [])
+    .map((perm) => `${perm.name.padEnd(30)} ${perm.roles?.length ? `roles: ${perm.roles.join(', ')}` : ''}`.trimEnd()));
+  // Jobs (a later issue): add `section('jobs', 'jobs', (p) => ...)` here once plugins declare them.
+  out.push('root routes: GET /openapi.json, GET /docs');
+  return out.join('\n') + '\n';
+}

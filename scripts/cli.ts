@@ -10,11 +10,12 @@ import { ConfigError, BootError } from '../kernel/config/problems.ts';
 import { AppError } from '../kernel/errors.ts';
 import { loadConfig, planDeployment, createKernel } from './kernel.ts';
 import { redact } from './redact.ts';
+import { renderPlan } from '../kernel/plan.ts';
 import { exitOnSignals } from '../kernel/lifecycle.ts';
 
 const USAGE = `usage: cli <command> [--config FILE]
   serve                 start the HTTP server (default)
-  plan                  print plugins in start order, adapters and routes; no I/O
+  plan [--verbose]      print the database, adapters, plugins, routes, events, subscribers, permissions; no I/O
   config                print the effective config, secrets redacted
   migrate up|down|status [--plugin NAME]
   users create-admin --email E --password P   create (or promote) a super_admin
@@ -24,7 +25,7 @@ async function main(argv: string[]) {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { config: { type: 'string', short: 'c' }, plugin: { type: 'string' }, email: { type: 'string' }, password: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { config: { type: 'string', short: 'c' }, plugin: { type: 'string' }, email: { type: 'string' }, password: { type: 'string' }, help: { type: 'boolean', short: 'h' }, verbose: { type: 'boolean', short: 'v' } },
   });
   if (values.help) { process.stdout.write(USAGE); return 0; }
   const [command = 'serve', sub] = positionals;
@@ -36,15 +37,8 @@ async function main(argv: string[]) {
       process.stdout.write(stringify(redact(config)));
       return 0;
     case 'plan': {
-      const plan = planDeployment(config);
-      const out: string[] = [`deployment: ${config.name}`, `database: ${describeDatabase(config)} (migrate: ${config.database.migrate})`, 'adapters:'];
-      for (const [port, name] of Object.entries(plan.adapters)) out.push(`  ${port}: ${name}`);
-      out.push('plugins (start order):');
-      for (const p of plan.plugins) out.push(`  ${p.name}@${p.version}${p.requires?.length ? ` requires ${p.requires.join(', ')}` : ''}`);
-      out.push('routes:');
-      for (const r of plan.routes) out.push(`  ${r.method.padEnd(7)}${r.path.padEnd(40)}${r.operationId}`);
-      out.push('root routes: GET /openapi.json, GET /docs');
-      process.stdout.write(out.join('\n') + '\n');
+      const database = `${describeDatabase(config)} (migrate: ${config.database.migrate})`;
+      process.stdout.write(renderPlan(planDeployment(config), { name: config.name, database, verbose: values.verbose }));
       return 0;
     }
     case 'migrate':

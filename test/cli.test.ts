@@ -37,6 +37,15 @@ s('plan prints plugins, adapters and routes without touching a database', () => 
   assert.match(r.stdout, /notes@1\.0\.0/);
   assert.match(r.stdout, /POST\s+\/v1\/notes\s+notes\.create/);
   assert.match(r.stdout, /GET\s+\/health\s+system\.health/);
+  assert.match(r.stdout, /identity: \d+ routes \(--verbose lists them\)/);
+  assert.not.match(r.stdout, /identity\.login/);
+  assert.match(r.stdout, /events \(declared\):[^]*notes\.note\.created/);
+  assert.match(r.stdout, /notes\.activity\s+<- notes\.note\.created \(idempotent\)/);
+  assert.match(r.stdout, /oauth\.revoke-grants\s+<- identity\.user\.standing_changed/);
+  assert.match(r.stdout, /notes:write\s+roles: user/);
+  const verbose = cli(['plan', '--verbose']);
+  assert.is(verbose.code, 0, verbose.stderr);
+  assert.match(verbose.stdout, /POST\s+\/v1\/auth\/login\s+identity\.login/);
 });
 
 s('config prints the effective config with secrets redacted', () => {

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
-import { planKernel } from '../../kernel/plan.ts';
+import { planKernel, renderPlan } from '../../kernel/plan.ts';
 import { validateConfig, type Catalogs } from '../../kernel/config/validate.ts';
 import { BootError } from '../../kernel/config/problems.ts';
 import { definePlugin, type PluginDefinition } from '../../kernel/index.ts';
@@ -91,6 +91,34 @@ s('the real deployment plans cleanly', () => {
   const p = planKernel(config, realCatalogs, { contractsDir: CONTRACTS_DIR, version: '0' });
   assert.ok(p.routes.some((r) => r.operationId === 'notes.create' && r.path === '/v1/notes' && r.method === 'POST'));
   assert.ok(p.routes.some((r) => r.operationId === 'system.health' && r.path === '/health'));
+});
+
+s('the printed plan folds a plugin\'s many lines, lists them with verbose, and shows events, subscribers and permissions', () => {
+  const paths: Record<string, Record<string, string>> = {};
+  for (let i = 0; i < 12; i++) paths[`/big/${i}`] = { get: `big.op${i}` };
+  const big = definePlugin({
+    name: 'big', version: '1', handlers: Object.fromEntries(Object.keys(paths).map((_, i) => [`big.op${i}`, noop])),
+    events: [{ name: 'big.thing.done', schema: {} }],
+    permissions: [{ name: 'big:read', description: 'read', roles: ['user'] }],
+  });
+  const small = definePlugin({
+    name: 'small', version: '1', handlers: { 'small.one': noop }, migrations: [{ name: '0001', async up() {}, async down() {} }],
+    subscribers: [{ event: 'big.thing.done', name: 'count', idempotent: true, async handle() {} }],
+  });
+  const p = plan([big, small], { big: contract(paths), small: contract({ '/small': { get: 'small.one' } }) });
+  const folded = renderPlan(p, { name: 'x', database: 'sqlite file:x.db' });
+  assert.match(folded, 'database: sqlite file:x.db');
+  assert.match(folded, '  big: 12 routes (--verbose lists them)');
+  assert.not.match(folded, 'big.op3');
+  assert.match(folded, /small:\n\s+GET\s+\/v1\/small\s+small\.one/);
+  assert.match(folded, /events \(declared\):\n  big:\n    big\.thing\.done/);
+  assert.match(folded, /small\.count\s+<- big\.thing\.done \(idempotent\)/);
+  assert.match(folded, /big:read\s+roles: user/);
+  assert.not.match(folded, /^jobs:/m, 'no plugin declares jobs');
+  const verbose = renderPlan(p, { name: 'x', database: 'sqlite file:x.db', verbose: true });
+  for (let i = 0; i < 12; i++) assert.match(verbose, new RegExp(`GET\\s+/v1/big/${i}\\s+big\\.op${i}\\n`));
+  const bare = renderPlan(plan([definePlugin({ name: 'a', version: '1', contract: false })], {}), { name: 'x', database: 'none' });
+  assert.not.match(bare, /subscribers:|permissions:|events/, 'an empty section is left out');
 });
 
 s.run();
