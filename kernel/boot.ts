@@ -335,6 +335,7 @@ export class Kernel {
       const runtime = this.runtimes.get(plugin.name)!;
       const group = `${plugin.name}.${sub.name}`;
       const log = runtime.logger.child({ subscriber: sub.name });
+      const clock = this.root.cradle.clock as Clock;
       const subscription = await bus.subscribe(sub.event, { group }, async (event) => {
         const em = this.orm?.em.fork();
         const ctx: SubscriberContext = {
@@ -343,7 +344,7 @@ export class Kernel {
           get services() { return runtime.container.cradle; },
         };
         const run = sub.idempotent && em
-          ? handleOnce(em, group, event, () => sub.handle(event, ctx), () => (this.root.cradle.clock as Clock).date()).then(() => {})
+          ? handleOnce(em, group, event, () => sub.handle(event, ctx), () => clock.date()).then(() => {})
           : sub.handle(event, ctx);
         await this.inflight.track('event handlers', run);
       });

@@ -142,13 +142,16 @@ export function renderPlan(plan: KernelPlan, options: { name: string; database: 
   const out: string[] = [`deployment: ${options.name}`, `database: ${options.database}`, 'adapters:'];
   for (const [port, name] of Object.entries(plan.adapters)) out.push(`  ${port}: ${name}`);
   out.push('plugins (start order):');
-  for (const p of plan.plugins) out.push(`  ${p.name}@${p.version}${p.requires?.length ? ` requires ${p.requires.join(', ')}` : ''}`);
+  for (const p of plan.plugins) {
+    out.push(`  ${p.name}@${p.version}${p.requires?.length ? ` requires ${p.requires.join(', ')}` : ''}`);
+  }
   const section = (title: string, noun: string, lines: (p: PluginDefinition) => string[]) => {
     const groups = plan.plugins.map((p) => ({ plugin: p.name, lines: lines(p) })).filter((g) => g.lines.length);
     if (!groups.length) return;
     out.push(`${title}:`);
     for (const g of groups) {
-      if (!options.verbose && g.lines.length > FOLD_OVER) out.push(`  ${g.plugin}: ${g.lines.length} ${noun} (--verbose lists them)`);
+      const fold = !options.verbose && g.lines.length > FOLD_OVER;
+      if (fold) out.push(`  ${g.plugin}: ${g.lines.length} ${noun} (--verbose lists them)`);
       else out.push(`  ${g.plugin}:`, ...g.lines.map((l) => `    ${l}`));
     }
   };

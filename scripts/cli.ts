@@ -25,7 +25,8 @@ async function main(argv: string[]) {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { config: { type: 'string', short: 'c' }, plugin: { type: 'string' }, email: { type: 'string' }, password: { type: 'string' }, help: { type: 'boolean', short: 'h' }, verbose: { type: 'boolean', short: 'v' } },
+    options: { config: { type: 'string', short: 'c' }, plugin: { type: 'string' }, email: { type: 'string' }, password: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      verbose: { type: 'boolean', short: 'v' } },
   });
   if (values.help) { process.stdout.write(USAGE); return 0; }
   const [command = 'serve', sub] = positionals;
@@ -38,7 +39,8 @@ async function main(argv: string[]) {
       return 0;
     case 'plan': {
       const database = `${describeDatabase(config)} (migrate: ${config.database.migrate})`;
-      process.stdout.write(renderPlan(planDeployment(config), { name: config.name, database, verbose: values.verbose }));
+      const plan = planDeployment(config);
+      process.stdout.write(renderPlan(plan, { name: config.name, database, verbose: values.verbose }));
       return 0;
     }
     case 'migrate':

@@ -28,17 +28,21 @@ export class EventPayloadError extends Error {
 }
 
 export const strictEvents = () => process.env.NODE_ENV !== 'production';
-export const validateEventPayloads = () => process.env.NODE_ENV === 'test' || process.env.KERNEL_VALIDATE_EVENTS === '1';
+export const validateEventPayloads = () =>
+  process.env.NODE_ENV === 'test' || process.env.KERNEL_VALIDATE_EVENTS === '1';
 
 function describe(e: ErrorObject): string {
-  const field = e.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') : '(payload)';
-  if (e.keyword === 'required') return `${field === '(payload)' ? '' : `${field}.`}${String(e.params.missingProperty)} is required`;
-  if (e.keyword === 'additionalProperties') return `${field === '(payload)' ? '' : `${field}.`}${String(e.params.additionalProperty)} is not allowed`;
-  return `${field} ${e.message ?? 'is invalid'}`;
+  const path = e.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') : '';
+  const under = path ? `${path}.` : '';
+  if (e.keyword === 'required') return `${under}${String(e.params.missingProperty)} is required`;
+  if (e.keyword === 'additionalProperties') return `${under}${String(e.params.additionalProperty)} is not allowed`;
+  return `${path || '(payload)'} ${e.message ?? 'is invalid'}`;
 }
 
 /** The check run by a plugin's `publish` before an event is staged: declared, and (in tests) well-formed. */
-export function eventGuard(plugin: PluginDefinition, logger: Logger, options = { strict: strictEvents(), validate: validateEventPayloads() }) {
+export function eventGuard(
+  plugin: PluginDefinition, logger: Logger, options = { strict: strictEvents(), validate: validateEventPayloads() },
+) {
   const declared = new Map((plugin.events ?? []).map((e) => [e.name, e]));
   const names = [...declared.keys()];
   const validators = new Map<string, ValidateFunction>();
@@ -48,7 +52,9 @@ export function eventGuard(plugin: PluginDefinition, logger: Logger, options = {
     const def = declared.get(type);
     if (!def) {
       if (options.strict) throw new UndeclaredEventError(plugin.name, type, names);
-      if (!warned.has(type)) { warned.add(type); logger.error({ event: type, declared: names }, 'publish of an undeclared event'); }
+      if (warned.has(type)) return;
+      warned.add(type);
+      logger.error({ event: type, declared: names }, 'publish of an undeclared event');
       return;
     }
     if (!options.validate || !def.schema) return;
@@ -71,7 +77,9 @@ export function eventProblems(plugins: PluginDefinition[]): string[] {
   const owner = new Map<string, string>();
   for (const p of plugins) {
     for (const e of p.events ?? []) {
-      if (!e.name.startsWith(`${p.name}.`)) problems.push(`plugin ${p.name} declares event ${e.name}, which must start with "${p.name}."`);
+      if (!e.name.startsWith(`${p.name}.`)) {
+        problems.push(`plugin ${p.name} declares event ${e.name}, which must start with "${p.name}."`);
+      }
       if (owner.has(e.name)) problems.push(`event ${e.name} is declared twice (plugins ${owner.get(e.name)} and ${p.name})`);
       owner.set(e.name, p.name);
     }
@@ -80,14 +88,16 @@ export function eventProblems(plugins: PluginDefinition[]): string[] {
     for (const s of p.subscribers ?? []) {
       if (owner.has(s.event)) continue;
       const publisher = s.event.split('.')[0];
-      const hint = plugins.some((q) => q.name === publisher)
-        ? `plugin ${publisher} does not declare it (declared: ${(plugins.find((q) => q.name === publisher)!.events ?? []).map((e) => e.name).join(', ') || 'none'})`
+      const declared = plugins.find((q) => q.name === publisher)?.events?.map((e) => e.name);
+      const hint = declared
+        ? `plugin ${publisher} does not declare it (declared: ${declared.join(', ') || 'none'})`
         : `no enabled plugin declares it (is plugin ${publisher} enabled?)`;
       problems.push(`plugin ${p.name}: subscriber ${s.name} listens to ${s.event}, but ${hint}`);
     }
     const hasDatabase = plugins.some((q) => q.entities?.length || q.migrations?.length);
     for (const s of p.subscribers ?? []) {
-      if (s.idempotent && !hasDatabase) problems.push(`plugin ${p.name}: subscriber ${s.name} is idempotent, which needs a database (no enabled plugin has entities)`);
+      if (!s.idempotent || hasDatabase) continue;
+      problems.push(`plugin ${p.name}: subscriber ${s.name} is idempotent, which needs a database (no enabled plugin has entities)`);
     }
   }
   return problems;

@@ -19,7 +19,9 @@ export const EventReceiptEntity = defineEntity({
     eventId: { type: 'string', length: 100 },
     receivedAt: { type: 'datetime' },
   },
-  indexes: [{ properties: ['consumerGroup', 'eventId'], unique: true, name: 'kernel_event_receipts_group_event_unique' }],
+  indexes: [
+    { properties: ['consumerGroup', 'eventId'], unique: true, name: 'kernel_event_receipts_group_event_unique' },
+  ],
 });
 
 export const receiptsMigration: Migration = {
@@ -54,7 +56,8 @@ export async function handleOnce(em: EntityManager, group: string, event: Domain
   handle: () => Promise<void>, now: () => Date): Promise<'applied' | 'skipped'> {
   const seen = await em.count<EventReceiptRow>('KernelEventReceipt', { consumerGroup: group, eventId: event.id });
   if (seen) return 'skipped';
-  em.create<EventReceiptRow>('KernelEventReceipt', { consumerGroup: group, eventId: event.id, receivedAt: now() } as EventReceiptRow);
+  const receipt = { consumerGroup: group, eventId: event.id, receivedAt: now() };
+  em.create<EventReceiptRow>('KernelEventReceipt', receipt as EventReceiptRow);
   try {
     await handle();
     await em.flush();

@@ -40,7 +40,10 @@ export default definePlugin({
   subscribers: [activitySubscriber],
   events: [{
     name: 'notes.note.created',
-    schema: { type: 'object', required: ['id', 'title'], properties: { id: { type: 'string' }, title: { type: 'string' } } },
+    schema: {
+      type: 'object', required: ['id', 'title'],
+      properties: { id: { type: 'string' }, title: { type: 'string' } },
+    },
   }],
   handlers: {
     'notes.list': ({ query, paging }, { services }) => services.notes.list(query, paging),

@@ -95,9 +95,12 @@ const unwrap = (body: any) => (body?.success === true ? body.data : body);
 
 let seq = 0;
 /** Registers and signs in a fresh user; returns its id, email and bearer token. */
-export async function signUp(url: string, basePath = '/v1', tag = 'user'): Promise<{ id: string; email: string; accessToken: string }> {
+export async function signUp(
+  url: string, basePath = '/v1', tag = 'user',
+): Promise<{ id: string; email: string; accessToken: string }> {
   const email = `${tag}-${process.pid}-${Date.now().toString(36)}-${seq++}@example.com`;
-  const reg = await request(url, 'POST', `${basePath}/auth/register`, { body: { name: tag, email, password: PASSWORD } });
+  const body = { name: tag, email, password: PASSWORD };
+  const reg = await request(url, 'POST', `${basePath}/auth/register`, { body });
   assert.is(reg.status, 201, reg.text);
   const login = await signIn(url, basePath, email, PASSWORD);
   return { id: unwrap(reg.body).id, email, accessToken: login };
@@ -118,7 +121,7 @@ function signedInClient(url: string, who: { id: string; email: string; accessTok
 function contractsDir(extra: Record<string, unknown> | undefined): { dir: string; cleanup(): void } {
   if (!extra || !Object.keys(extra).length) return { dir: CONTRACTS_DIR, cleanup() {} };
   const dir = mkdtempSync(join(tmpdir(), 'kit-contracts-'));
-  for (const f of readdirSync(CONTRACTS_DIR).filter((f) => f.endsWith('.yaml'))) copyFileSync(join(CONTRACTS_DIR, f), join(dir, f));
+  for (const f of readdirSync(CONTRACTS_DIR)) if (f.endsWith('.yaml')) copyFileSync(join(CONTRACTS_DIR, f), join(dir, f));
   for (const [name, doc] of Object.entries(extra)) writeFileSync(join(dir, `${name}.yaml`), stringify(doc));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
@@ -126,9 +129,11 @@ function contractsDir(extra: Record<string, unknown> | undefined): { dir: string
 /** One line a person can read: level, message, operation and the error with its stack. */
 function printable(line: string): string {
   try {
-    const o = JSON.parse(line) as { msg?: string; operationId?: string; err?: { type?: string; message?: string; stack?: string } };
+    type Line = { msg?: string; operationId?: string; err?: { type?: string; message?: string; stack?: string } };
+    const o = JSON.parse(line) as Line;
     const where = o.operationId ? ` (${o.operationId})` : '';
-    return `[kernel error] ${o.msg ?? ''}${where}${o.err ? `\n  ${o.err.stack ?? `${o.err.type}: ${o.err.message}`}` : ''}\n`;
+    const err = o.err ? `\n  ${o.err.stack ?? `${o.err.type}: ${o.err.message}`}` : '';
+    return `[kernel error] ${o.msg ?? ''}${where}${err}\n`;
   } catch {
     return `[kernel error] ${line}`;
   }
@@ -149,7 +154,8 @@ export async function startTestKernel(options: StartOptions = {}): Promise<TestK
     rateLimit: { enabled: false },
     plugins: { identity: { bootstrapAdmin: ADMIN }, ...Object.fromEntries(plugins.map((p) => [p.name, {}])) },
   };
-  const { raw, problems } = loadRawConfig({ configDir: CONFIG_DIR, env: {}, overrides: deepMerge(base, options.config ?? {}) });
+  const overrides = deepMerge(base, options.config ?? {});
+  const { raw, problems } = loadRawConfig({ configDir: CONFIG_DIR, env: {}, overrides });
   const config = validateConfig(raw, all, problems);
   const errors: string[] = [];
   const print = options.printErrors ?? true;
@@ -160,7 +166,8 @@ export async function startTestKernel(options: StartOptions = {}): Promise<TestK
     },
   });
   const contracts = contractsDir(options.contracts);
-  const kernel = await Kernel.create({ config, catalogs: all, contractsDir: contracts.dir, version: VERSION, logger, clock: options.clock })
+  const kernel = await Kernel
+    .create({ config, catalogs: all, contractsDir: contracts.dir, version: VERSION, logger, clock: options.clock })
     .catch((e) => {
       contracts.cleanup();
       console.error('startTestKernel failed:', e); // uvu hides errors thrown in before() hooks
@@ -182,7 +189,8 @@ export async function startTestKernel(options: StartOptions = {}): Promise<TestK
     async asAdmin() {
       if (!admin) {
         const accessToken = await signIn(url, basePath, ADMIN.email, ADMIN.password);
-        const me = await request(url, 'GET', `${basePath}/users/me`, { headers: { authorization: `Bearer ${accessToken}` } });
+        const headers = { authorization: `Bearer ${accessToken}` };
+        const me = await request(url, 'GET', `${basePath}/users/me`, { headers });
         admin = signedInClient(url, { id: unwrap(me.body)?.id ?? '', email: ADMIN.email, accessToken });
       }
       return admin;
@@ -202,12 +210,14 @@ const SETTLE_ROUNDS = 20;
  * turn is waited for too. Throws when events stay pending (a failing publish backing off).
  */
 export async function settle(kernel: Kernel): Promise<void> {
-  const bus = kernel.root.hasRegistration('eventBus') ? (kernel.root.cradle.eventBus as EventBus & { drain?: () => Promise<void> }) : undefined;
+  type Drainable = EventBus & { drain?: () => Promise<void> };
+  const bus = kernel.root.hasRegistration('eventBus') ? (kernel.root.cradle.eventBus as Drainable) : undefined;
   for (let round = 0; round < SETTLE_ROUNDS; round++) {
     kernel.outbox?.kick();
     await kernel.outbox?.idle();
     await bus?.drain?.();
-    const pending = kernel.outbox && kernel.orm ? await kernel.orm.em.fork().count('KernelOutbox', { publishedAt: null }) : 0;
+    const orm = kernel.outbox && kernel.orm;
+    const pending = orm ? await orm.em.fork().count('KernelOutbox', { publishedAt: null }) : 0;
     if (!pending) return;
   }
   throw new Error(`settle: events still unpublished after ${SETTLE_ROUNDS} rounds (is the bus failing?)`);
