@@ -37,6 +37,11 @@ function rewriteRefs(node: unknown, renamed: Map<string, string>): unknown {
   for (const [key, value] of Object.entries(node)) {
     out[key] = key === '$ref' && typeof value === 'string' ? refTarget(value, renamed) : rewriteRefs(value, renamed);
   }
+  // A discriminator's mapping names its schemas by reference too.
+  const mapping = (out.discriminator as { mapping?: Record<string, unknown> } | undefined)?.mapping;
+  if (mapping) {
+    for (const [k, v] of Object.entries(mapping)) if (typeof v === 'string') mapping[k] = refTarget(v, renamed);
+  }
   return out;
 }
 

@@ -2,6 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { definePlugin } from '../../kernel/index.ts';
 import { startTestKernel } from '../kit/index.ts';
+import { namespaceComponents } from '../../kernel/http/namespaces.ts';
 
 const s = suite('contracts: each plugin\'s components get their own namespace, so two plugins\' Message schemas coexist');
 
@@ -67,6 +68,27 @@ s('401 and 403 are common responses every contract refers to', async () => {
   } finally {
     await k.stop();
   }
+});
+
+s('refs into a renamed component, and discriminator mappings, are rewritten; refs to shared names are not', () => {
+  const doc = namespaceComponents({
+    components: {
+      schemas: {
+        Pet: { oneOf: [{ $ref: '#/components/schemas/Cat' }], discriminator: { propertyName: 'kind', mapping: { cat: '#/components/schemas/Cat' } } },
+        Cat: { type: 'object', properties: { name: { type: 'string' } } },
+        Name: { $ref: '#/components/schemas/Cat/properties/name' },
+        Paged: { properties: { pagination: { $ref: '#/components/schemas/Pagination' } } },
+      },
+      securitySchemes: { petKey: { type: 'apiKey', in: 'header', name: 'x-pet' } },
+    },
+  }, 'pets');
+  const schemas = doc.components!.schemas as Record<string, any>;
+  assert.equal(Object.keys(schemas), ['pets.Pet', 'pets.Cat', 'pets.Name', 'pets.Paged']);
+  assert.equal(schemas['pets.Pet'].oneOf, [{ $ref: '#/components/schemas/pets.Cat' }]);
+  assert.is(schemas['pets.Pet'].discriminator.mapping.cat, '#/components/schemas/pets.Cat');
+  assert.is(schemas['pets.Name'].$ref, '#/components/schemas/pets.Cat/properties/name');
+  assert.is(schemas['pets.Paged'].properties.pagination.$ref, '#/components/schemas/Pagination');
+  assert.ok((doc.components as any).securitySchemes.petKey, 'security schemes keep their names');
 });
 
 s.run();
