@@ -11,6 +11,9 @@ import { AppError } from '../kernel/errors.ts';
 import { loadConfig, planDeployment, createKernel } from './kernel.ts';
 import { redact } from './redact.ts';
 import { exitOnSignals } from '../kernel/lifecycle.ts';
+import { syncContractTypes } from './contractTypes.ts';
+import { catalogs } from './catalog.ts';
+import { ROOT } from './paths.ts';
 
 const USAGE = `usage: cli <command> [--config FILE]
   serve                 start the HTTP server (default)
@@ -18,6 +21,7 @@ const USAGE = `usage: cli <command> [--config FILE]
   config                print the effective config, secrets redacted
   migrate up|down|status [--plugin NAME]
   users create-admin --email E --password P   create (or promote) a super_admin
+  types                 regenerate plugins/*/contract.gen.ts from the contracts
 `;
 
 async function main(argv: string[]) {
@@ -28,6 +32,7 @@ async function main(argv: string[]) {
   });
   if (values.help) { process.stdout.write(USAGE); return 0; }
   const [command = 'serve', sub] = positionals;
+  if (command === 'types') return writeContractTypes();
   const config = loadConfig({ file: values.config });
   const configFile = values.config ?? process.env.KERNEL_CONFIG;
 
@@ -130,6 +135,12 @@ async function users(config: ReturnType<typeof loadConfig>, sub: string | undefi
   } finally {
     await kernel.stop();
   }
+  return 0;
+}
+
+function writeContractTypes(): number {
+  const written = syncContractTypes(ROOT, Object.values(catalogs.plugins), 'write');
+  process.stdout.write(written.length ? `regenerated: ${written.join(', ')}\n` : 'contract types are up to date\n');
   return 0;
 }
 
