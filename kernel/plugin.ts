@@ -46,8 +46,11 @@ export interface AuthInput {
  */
 export type Authenticator = (input: AuthInput) => Promise<Principal | undefined>;
 
+/** Untyped plugins' input, services and cradle; typed ones get theirs from kernel/types/. */
+type Loose = unknown;
+
 /** The validated input of an operation. Path and query values are already coerced to their schema types. */
-export interface HandlerRequest<Body = any, Query = any, Params = any> {
+export interface HandlerRequest<Body = Loose, Query = Loose, Params = Loose> {
   params: Params;
   query: Query;
   body: Body;
@@ -57,7 +60,7 @@ export interface HandlerRequest<Body = any, Query = any, Params = any> {
 }
 
 /** Everything a handler may use besides its input. Costly members are created on first use. */
-export interface RequestContext<Services = any> {
+export interface RequestContext<Services = Loose> {
   requestId: string;
   operationId: string;
   principal?: Principal;
@@ -74,13 +77,14 @@ export interface RequestContext<Services = any> {
   koa: KoaContext;
 }
 
-export type Handler = (req: HandlerRequest, ctx: RequestContext) => unknown | Promise<unknown>;
+/** A handler of an untyped plugin; `defineHandlers` (kernel/types/handlers.ts) types them per operationId. */
+export type Handler = { bivariant(req: HandlerRequest, ctx: RequestContext): unknown }['bivariant'];
 
 const REPLY = Symbol('kernel.reply');
-export interface Reply { [REPLY]: true; status: number; body?: unknown; headers?: Record<string, string>; message?: string; raw?: boolean }
+export interface Reply<B = unknown> { [REPLY]: true; status: number; body?: B; headers?: Record<string, string>; message?: string; raw?: boolean }
 
 /** Sets the status and headers of a response; a handler that returns a plain value gets the contract's first 2xx status. */
-export function reply(status: number, body?: unknown, headers?: Record<string, string>, message?: string): Reply {
+export function reply<B = undefined>(status: number, body?: B, headers?: Record<string, string>, message?: string): Reply<B> {
   return { [REPLY]: true, status, body, headers, message };
 }
 
@@ -89,7 +93,7 @@ export function reply(status: number, body?: unknown, headers?: Record<string, s
  * shape a standard fixes (OAuth 2.0 token and error responses). Mark the operation
  * `x-envelope: false` so the served document says so too.
  */
-export function rawReply(status: number, body?: unknown, headers?: Record<string, string>): Reply {
+export function rawReply<B = undefined>(status: number, body?: B, headers?: Record<string, string>): Reply<B> {
   return { [REPLY]: true, status, body, headers, raw: true };
 }
 export function isReply(v: unknown): v is Reply {
@@ -99,7 +103,7 @@ export function isReply(v: unknown): v is Reply {
 /** A list response: rendered `{ data, pagination }` under the plain envelope. */
 export interface Page<T> { data: T[]; pagination: { limit: number; nextCursor?: string | null; total?: number; page?: number; totalPages?: number; hasMore?: boolean } }
 
-export type ServiceFactory<T = unknown> = (cradle: any) => T;
+export type ServiceFactory<T = unknown> = { bivariant(cradle: Loose): T }['bivariant'];
 export interface ServiceSpec<T = unknown> {
   factory: ServiceFactory<T>;
   /** `singleton` (default) lives as long as the kernel; `scoped` is made once per request and may use `em`, `principal`, `requestId`. */
@@ -108,7 +112,7 @@ export interface ServiceSpec<T = unknown> {
   dispose?: (instance: T) => Promise<void> | void;
 }
 
-export interface SubscriberContext<Services = any> {
+export interface SubscriberContext<Services = Loose> {
   log: Logger;
   readonly em: EntityManager;
   readonly services: Services;
@@ -118,7 +122,7 @@ export interface SubscriberDefinition {
   event: string;
   /** Consumer group suffix; the group is `<plugin>.<name>`. Each group gets each event once. */
   name: string;
-  handle(event: DomainEvent<any>, ctx: SubscriberContext): Promise<void>;
+  handle(event: DomainEvent<Loose>, ctx: SubscriberContext): Promise<void>;
 }
 
 export interface PermissionDefinition {
@@ -151,13 +155,13 @@ export interface PluginDefinition {
   subscribers?: SubscriberDefinition[];
   permissions?: PermissionDefinition[];
   /** Authenticators for the contract's security schemes, made from the plugin's container. */
-  authSchemes?: Record<string, (cradle: any) => Authenticator>;
+  authSchemes?: Record<string, (cradle: Loose) => Authenticator>;
   /** Observers of finished requests (metering, audit): called after each response is sent. */
   observers?: RequestObserverDefinition[];
   /** Values the liveness body may show (`health.details` names them), made from the plugin's container. */
-  healthDetails?: (cradle: any) => Record<string, () => unknown | Promise<unknown>>;
-  onStart?(cradle: any): Promise<void> | void;
-  onStop?(cradle: any): Promise<void> | void;
+  healthDetails?: (cradle: Loose) => Record<string, () => unknown | Promise<unknown>>;
+  onStart?(cradle: Loose): Promise<void> | void;
+  onStop?(cradle: Loose): Promise<void> | void;
 }
 
 export function definePlugin<T extends PluginDefinition>(def: T): T {

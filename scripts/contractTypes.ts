@@ -42,6 +42,7 @@ export function generateContractTypes(contractsDir: string, file: string): strin
       const op = item[method] as Json | undefined;
       if (!op?.operationId) continue;
       out.push(`  ${key(String(op.operationId))}: {`, `    /** ${method.toUpperCase()} ${path} */`);
+      if (op['x-paging'] === true) out.push('    paging: true;');
       const params = [...shared, ...((op.parameters as Json[] | undefined) ?? [])].map((p) => gen.deref(p));
       for (const place of ['path', 'query'] as const) {
         const list = params.filter((p) => p.in === place);

@@ -33,6 +33,7 @@ export interface Schemas {
 export interface Operations {
   "notes.list": {
     /** GET /notes */
+    paging: true;
     params: Record<string, never>;
     query: {
       limit: number;
