@@ -9,6 +9,8 @@ import type { CredentialType } from './http/principalTypes.ts';
 import type { RequestObserverDefinition } from './http/observers.ts';
 import type { PageRequest } from './paging.ts';
 import type { FastReads } from './storage/fastReads.ts';
+import type { KernelCradle } from './types/cradle.ts';
+import type { ServiceSet } from './types/services.ts';
 
 /** Who is calling. Filled by an authentication scheme; absent on public operations. */
 export interface Principal {
@@ -132,8 +134,15 @@ export interface PermissionDefinition {
   roles?: string[];
 }
 
-/** What a plugin declares. The kernel wires it; the plugin never reaches the kernel's or other plugins' internals. */
-export interface PluginDefinition {
+/** The container hooks of a plugin without `defineServices` see: the kernel's ports, its services untyped. */
+export type UntypedCradle = KernelCradle & Record<string, unknown>;
+type FromCradle<Root, T> = { bivariant(cradle: Root): T }['bivariant'];
+
+/**
+ * What a plugin declares. The kernel wires it; the plugin never reaches the kernel's or other plugins' internals.
+ * `Root` is the cradle its hooks and auth schemes see, typed from `services` when made by `defineServices`.
+ */
+export interface PluginDefinition<Root = KernelCradle> {
   name: string;
   version: string;
   description?: string;
@@ -147,7 +156,7 @@ export interface PluginDefinition {
   mountAtRoot?: boolean;
   entities?: EntitySpec[];
   migrations?: Migration[];
-  services?: Record<string, ServiceFactory | ServiceSpec>;
+  services?: ServiceSet<Root & object> | Record<string, ServiceFactory | ServiceSpec>;
   /** Names from `services` that plugins requiring this one may resolve. */
   exports?: string[];
   /** Handlers keyed by the contract's operationId (`<plugin>.<operation>`). */
@@ -155,15 +164,16 @@ export interface PluginDefinition {
   subscribers?: SubscriberDefinition[];
   permissions?: PermissionDefinition[];
   /** Authenticators for the contract's security schemes, made from the plugin's container. */
-  authSchemes?: Record<string, (cradle: Loose) => Authenticator>;
+  authSchemes?: Record<string, FromCradle<Root, Authenticator>>;
   /** Observers of finished requests (metering, audit): called after each response is sent. */
   observers?: RequestObserverDefinition[];
   /** Values the liveness body may show (`health.details` names them), made from the plugin's container. */
-  healthDetails?: (cradle: Loose) => Record<string, () => unknown | Promise<unknown>>;
-  onStart?(cradle: Loose): Promise<void> | void;
-  onStop?(cradle: Loose): Promise<void> | void;
+  healthDetails?: FromCradle<Root, Record<string, () => unknown | Promise<unknown>>>;
+  onStart?(cradle: Root): Promise<void> | void;
+  onStop?(cradle: Root): Promise<void> | void;
 }
 
-export function definePlugin<T extends PluginDefinition>(def: T): T {
+/** Declares a plugin; with `services` from `defineServices`, its hooks and auth schemes get the typed cradle. */
+export function definePlugin<Root = UntypedCradle>(def: PluginDefinition<Root>): PluginDefinition<Root> {
   return def;
 }

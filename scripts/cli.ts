@@ -14,6 +14,7 @@ import { exitOnSignals } from '../kernel/lifecycle.ts';
 import { syncContractTypes } from './contractTypes.ts';
 import { catalogs } from './catalog.ts';
 import { ROOT } from './paths.ts';
+import type { IdentityInternals } from '../plugins/identity/api.ts';
 
 const USAGE = `usage: cli <command> [--config FILE]
   serve                 start the HTTP server (default)
@@ -130,7 +131,9 @@ async function users(config: ReturnType<typeof loadConfig>, sub: string | undefi
   const kernel = await createKernel(config);
   try {
     const { createAdmin } = await import('../plugins/identity/api.ts');
-    const result = await createAdmin(kernel.runtimes.get('identity')!.container.cradle, email, password);
+    // The identity plugin's container, as its services typed it (plugins/identity/services.ts).
+    const cradle = kernel.runtimes.get('identity')!.container.cradle as unknown as IdentityInternals;
+    const result = await createAdmin(cradle, email, password);
     process.stdout.write(`${result.created ? 'created' : 'promoted'} super_admin ${email} (${result.id})\n`);
   } finally {
     await kernel.stop();

@@ -31,7 +31,7 @@ declare const CRADLE: unique symbol;
  * its handlers see (`Scope`: every service plus the request's members).
  */
 export type ServiceSet<Root extends object = object, Scope extends object = object> = Record<string, ServiceSpec> & {
-  readonly [CRADLE]?: { root: Root; scope: Scope };
+  readonly [CRADLE]?: { bivariant(root: Root, scope: Scope): void }['bivariant'];
 };
 
 /** A service set that lists one more service with each call; the specs are its enumerable members. */
@@ -66,6 +66,6 @@ function builder<Root extends object, Scope extends object>(specs: Record<string
 }
 
 /** The cradle a service set's singletons, hooks and auth schemes see. */
-export type RootCradleOf<S> = S extends ServiceSet<infer Root, object> ? Root : BaseCradle;
+export type RootCradleOf<S> = S extends ServiceSet<infer Root, infer _Scope> ? Root : BaseCradle;
 /** The cradle handlers see through `ctx.services`: every service and the request's members. */
-export type ScopeCradleOf<S> = S extends ServiceSet<object, infer Scope> ? Scope : S;
+export type ScopeCradleOf<S> = S extends ServiceSet<infer _Root, infer Scope> ? Scope : S;

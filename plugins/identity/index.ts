@@ -1,4 +1,5 @@
-import { definePlugin } from '../../kernel/index.ts';
+import { definePlugin, type RootCradleOf } from '../../kernel/index.ts';
+import { services, type IdentityServices } from './services.ts';
 import { entities } from './entities.ts';
 import { migrations } from './migrations.ts';
 import { identityConfigSchema, type IdentityConfig } from './config.ts';
@@ -58,25 +59,7 @@ export default definePlugin({
     { name: 'admin:audit', description: 'Read the audit log' },
     { name: 'admin:impersonate', description: 'Act as a user for a short, audited session' },
   ],
-  services: {
-    signing: ({ orm, ids, clock, config, secrets }: any) => new SigningKeys(orm, ids, clock, { issuer: config.issuer, audience: config.audience, accessTtlSeconds: config.accessTokenTtlSeconds }, secrets),
-    userViews: ({ clock }: any) => new UserViewCache(clock),
-    tokenVerifier: ({ signing, clock, config }: any) => new TokenVerifier(signing, clock, { issuer: config.issuer, audience: config.audience }),
-    roles: ({ permissionCatalog }: any) => new RoleCatalog(permissionCatalog),
-    instanceSync: ({ orm, cache, clock, logger, config }: any) => new InstanceSync(orm, cache, clock, logger, config.instanceSyncSeconds * 1000),
-    throttle: ({ cache, clock, config }: any) => new LoginThrottle(cache, clock, config.login),
-    audit: scoped(({ em, principal }) => new AuditLog(em, principal)),
-    sessions: scoped(({ em, cache, clock, signing, audit, publish, config }) => new SessionService(em, cache, clock, signing, audit, publish, config)),
-    accounts: scoped(({ em, clock, audit, throttle, sessions, roles, publish, config }) => new AccountService(em, clock, audit, throttle, sessions, roles, publish, config)),
-    apiKeyMisses: ({ clock }: any) => new KeyMisses(clock),
-    apiKeys: scoped(({ em, cache, clock, audit, roles, config, apiKeyMisses }) => new ApiKeyService(em, cache, clock, audit, roles, config.apiKeyPrefix, apiKeyMisses, config.apiKeys.maxPerUser)),
-    identityTokens: (c: any) => identityTokens(c),
-    identityLogin: (c: any) => identityLogin(c),
-    oneTime: scoped(({ em, clock }) => new OneTimeTokens(em, clock)),
-    mfa: scoped(({ em, cache, clock, audit, oneTime, sessions, accounts, config, secrets }) => new MfaService(em, cache, clock, audit, oneTime, sessions, accounts, config.issuer, secrets)),
-    emails: scoped((c) => new EmailFlows(c.em, c.oneTime, c.audit, c.accounts, c.sessions, c.publish, c.clock, c.config)),
-    admin: scoped(({ em, clock, accounts, sessions, audit, roles, publish, config }) => new AdminService(em, clock, accounts, sessions, audit, roles, publish, config.impersonationTtlMinutes)),
-  },
+  services,
   exports: ['identityTokens', 'identityLogin'],
   authSchemes: {
     bearerAuth: (c) => bearerAuthenticator({ verifier: c.tokenVerifier, cache: c.cache, roles: c.roles, clock: c.clock, apiKeyPrefix: (c.config as IdentityConfig).apiKeyPrefix, mfa: (c.config as IdentityConfig).mfa, apiKeys: () => keysOutsideRequest(c), sync: c.instanceSync }),
