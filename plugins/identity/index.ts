@@ -2,30 +2,16 @@ import { definePlugin, type RootCradleOf } from '../../kernel/index.ts';
 import { services, type IdentityServices } from './services.ts';
 import { entities } from './entities.ts';
 import { migrations } from './migrations.ts';
-import { identityConfigSchema, type IdentityConfig } from './config.ts';
-import { SigningKeys } from './signing.ts';
-import { RoleCatalog } from './roles.ts';
-import { LoginThrottle } from './throttle.ts';
+import { identityConfigSchema } from './config.ts';
 import { AuditLog } from './audit.ts';
-import { SessionService } from './sessions.ts';
-import { AccountService } from './accounts.ts';
 import { ApiKeyService } from './apiKeys.ts';
-import { KeyMisses } from './keyMisses.ts';
-import { AdminService } from './admin.ts';
 import { bearerAuthenticator, apiKeyAuthenticator } from './auth.ts';
 import { handlers } from './handlers.ts';
-import { ensureBootstrapAdmin, identityLogin } from './api.ts';
+import { ensureBootstrapAdmin } from './api.ts';
 import { closePasswordHashing } from './crypto.ts';
-import { identityTokens } from './tokensApi.ts';
-import { TokenVerifier } from './tokenVerifier.ts';
-import { UserViewCache, invalidateOnFlush, userViewSubscribers } from './principalCache.ts';
-import { OneTimeTokens } from './oneTime.ts';
-import { MfaService, resealTotpSecrets } from './mfa.ts';
-import { EmailFlows } from './emails.ts';
-import { InstanceSync } from './standing.ts';
+import { invalidateOnFlush, userViewSubscribers } from './principalCache.ts';
+import { resealTotpSecrets } from './mfa.ts';
 import { mailSubscribers } from './mailFlows.ts';
-
-const scoped = <T>(factory: (c: any) => T) => ({ factory, lifetime: 'scoped' as const });
 
 /**
  * Accounts, sessions and RS256 tokens, API keys, roles, audit and GDPR.
@@ -62,8 +48,8 @@ export default definePlugin({
   services,
   exports: ['identityTokens', 'identityLogin'],
   authSchemes: {
-    bearerAuth: (c) => bearerAuthenticator({ verifier: c.tokenVerifier, cache: c.cache, roles: c.roles, clock: c.clock, apiKeyPrefix: (c.config as IdentityConfig).apiKeyPrefix, mfa: (c.config as IdentityConfig).mfa, apiKeys: () => keysOutsideRequest(c), sync: c.instanceSync }),
-    apiKey: (c) => apiKeyAuthenticator(() => keysOutsideRequest(c), { clock: c.clock, mfa: (c.config as IdentityConfig).mfa }, c.instanceSync),
+    bearerAuth: (c) => bearerAuthenticator({ verifier: c.tokenVerifier, cache: c.cache, roles: c.roles, clock: c.clock, apiKeyPrefix: c.config.apiKeyPrefix, mfa: c.config.mfa, apiKeys: () => keysOutsideRequest(c), sync: c.instanceSync }),
+    apiKey: (c) => apiKeyAuthenticator(() => keysOutsideRequest(c), { clock: c.clock, mfa: c.config.mfa }, c.instanceSync),
   },
   handlers,
   subscribers: [...mailSubscribers(), ...userViewSubscribers()],
@@ -85,7 +71,7 @@ export default definePlugin({
 });
 
 /** Authentication runs before the request scope exists: it gets its own EntityManager fork. */
-function keysOutsideRequest(c: any): ApiKeyService {
+function keysOutsideRequest(c: RootCradleOf<IdentityServices>): ApiKeyService {
   const em = c.orm.em.fork();
   return new ApiKeyService(em, c.cache, c.clock, new AuditLog(em), c.roles, c.config.apiKeyPrefix, c.apiKeyMisses, c.config.apiKeys.maxPerUser);
 }
