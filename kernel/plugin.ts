@@ -86,7 +86,9 @@ const REPLY = Symbol('kernel.reply');
 export interface Reply<B = unknown> { [REPLY]: true; status: number; body?: B; headers?: Record<string, string>; message?: string; raw?: boolean }
 
 /** Sets the status and headers of a response; a handler that returns a plain value gets the contract's first 2xx status. */
-export function reply<B = undefined>(status: number, body?: B, headers?: Record<string, string>, message?: string): Reply<B> {
+export function reply(status: number): Reply<undefined>;
+export function reply<B>(status: number, body: B, headers?: Record<string, string>, message?: string): Reply<B>;
+export function reply<B>(status: number, body?: B, headers?: Record<string, string>, message?: string): Reply<B | undefined> {
   return { [REPLY]: true, status, body, headers, message };
 }
 
@@ -95,7 +97,9 @@ export function reply<B = undefined>(status: number, body?: B, headers?: Record<
  * shape a standard fixes (OAuth 2.0 token and error responses). Mark the operation
  * `x-envelope: false` so the served document says so too.
  */
-export function rawReply<B = undefined>(status: number, body?: B, headers?: Record<string, string>): Reply<B> {
+export function rawReply(status: number): Reply<undefined>;
+export function rawReply<B>(status: number, body: B, headers?: Record<string, string>): Reply<B>;
+export function rawReply<B>(status: number, body?: B, headers?: Record<string, string>): Reply<B | undefined> {
   return { [REPLY]: true, status, body, headers, raw: true };
 }
 export function isReply(v: unknown): v is Reply {
@@ -114,7 +118,7 @@ export interface ServiceSpec<T = unknown> {
   dispose?: (instance: T) => Promise<void> | void;
 }
 
-export interface SubscriberContext<Services = Loose> {
+export interface SubscriberContext<Services = UntypedCradle> {
   log: Logger;
   readonly em: EntityManager;
   readonly services: Services;

@@ -18,13 +18,15 @@ export interface OperationTypes {
   query: unknown;
   body: unknown;
   response: unknown;
+  /** The bodies of the operation's other declared responses (3xx, 4xx), which a `reply` may carry. */
+  replies?: unknown;
   /** Present on `x-paging: true` operations. */
   paging?: true;
 }
 
 /** A list response may be returned as the `Page` that `paginate()` makes. */
 type Returned<R> = R extends { data: Array<infer T>; pagination: unknown } ? R | Page<T> : R;
-type Answer<R> = Returned<R> | Reply<Returned<R> | undefined>;
+type Answer<R, Other> = Returned<R> | Reply<Returned<R> | Other | undefined>;
 
 /** `x-paging: true` operations always get `req.paging`. */
 type PagedRequest<Op> = Op extends { paging: true } ? { paging: PageRequest } : unknown;
@@ -32,7 +34,7 @@ type PagedRequest<Op> = Op extends { paging: true } ? { paging: PageRequest } : 
 export type TypedHandler<Op extends OperationTypes, Scope> = (
   req: HandlerRequest<Op['body'], Op['query'], Op['params']> & PagedRequest<Op>,
   ctx: RequestContext<Scope>,
-) => Answer<Op['response']> | Promise<Answer<Op['response']>>;
+) => Answer<Op['response'], Op['replies']> | Promise<Answer<Op['response'], Op['replies']>>;
 
 /** One handler for each operation of the contract. */
 export type TypedHandlers<Ops, Scope> = { [K in keyof Ops]: Ops[K] extends OperationTypes ? TypedHandler<Ops[K], Scope> : never };

@@ -170,6 +170,8 @@ export interface Operations {
         [key: string]: unknown;
       }>;
     };
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: never;
   };
   "identity.register": {
     /** POST /auth/register */
@@ -181,6 +183,23 @@ export interface Operations {
       password: string;
     };
     response: Schemas["User"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "identity.login": {
     /** POST /auth/login */
@@ -193,6 +212,23 @@ export interface Operations {
       password: string;
     };
     response: Schemas["TokenResponse"] | Schemas["MfaChallenge"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "identity.refresh": {
     /** POST /auth/refresh */
@@ -202,6 +238,23 @@ export interface Operations {
       refreshToken: string;
     };
     response: Schemas["TokenResponse"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "identity.logout": {
     /** POST /auth/logout */
@@ -209,6 +262,23 @@ export interface Operations {
     query: Record<string, never>;
     body: undefined;
     response: void;
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "identity.verifyEmail": {
     /** POST /auth/verify-email */
@@ -218,6 +288,23 @@ export interface Operations {
       token: string;
     };
     response: Schemas["Message"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "identity.undoEmailChange": {
     /** POST /auth/email-change/undo */
@@ -227,6 +314,23 @@ export interface Operations {
       token: string;
     };
     response: Schemas["Message"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "identity.resendVerification": {
     /** POST /auth/verify-email/resend */
@@ -236,6 +340,23 @@ export interface Operations {
       email: string;
     };
     response: Schemas["Message"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "identity.forgotPassword": {
     /** POST /auth/forgot-password */
@@ -245,6 +366,23 @@ export interface Operations {
       email: string;
     };
     response: Schemas["Message"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "identity.resetPassword": {
     /** POST /auth/reset-password */
@@ -257,6 +395,23 @@ export interface Operations {
       keepApiKeys: boolean;
     };
     response: Schemas["Message"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "identity.mfaSetup": {
     /** POST /auth/mfa/totp */
@@ -266,6 +421,23 @@ export interface Operations {
     response: {
       secret: string;
       otpauthUrl: string;
+    };
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
     };
   };
   "identity.mfaDisable": {
@@ -277,6 +449,23 @@ export interface Operations {
       code: string;
     };
     response: void;
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "identity.mfaConfirm": {
     /** POST /auth/mfa/totp/confirm */
@@ -287,6 +476,23 @@ export interface Operations {
     };
     response: {
       recoveryCodes: Array<string>;
+    };
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
     };
   };
   "identity.mfaVerify": {
@@ -299,6 +505,23 @@ export interface Operations {
       recoveryCode?: string;
     };
     response: Schemas["TokenResponse"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "identity.mfaStepUp": {
     /** POST /auth/mfa/step-up */
@@ -312,6 +535,23 @@ export interface Operations {
       tokenType: "Bearer";
       expiresIn: number;
     };
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "identity.listSessions": {
     /** GET /auth/sessions */
@@ -320,6 +560,23 @@ export interface Operations {
     body: undefined;
     response: {
       data: Array<Schemas["Session"]>;
+    };
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
     };
   };
   "identity.endSession": {
@@ -330,6 +587,23 @@ export interface Operations {
     query: Record<string, never>;
     body: undefined;
     response: void;
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "identity.changePassword": {
     /** PUT /auth/password */
@@ -342,6 +616,23 @@ export interface Operations {
     response: {
       revokedSessions: number;
     };
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "identity.me": {
     /** GET /users/me */
@@ -349,6 +640,23 @@ export interface Operations {
     query: Record<string, never>;
     body: undefined;
     response: Schemas["User"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "identity.deleteMe": {
     /** DELETE /users/me */
@@ -358,6 +666,23 @@ export interface Operations {
       password: string;
     };
     response: void;
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "identity.updateMe": {
     /** PATCH /users/me */
@@ -369,6 +694,23 @@ export interface Operations {
       currentPassword?: string;
     };
     response: Schemas["User"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "identity.getSettings": {
     /** GET /users/me/settings */
@@ -376,6 +718,8 @@ export interface Operations {
     query: Record<string, never>;
     body: undefined;
     response: Schemas["Settings"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: never;
   };
   "identity.putSettings": {
     /** PUT /users/me/settings */
@@ -400,6 +744,23 @@ export interface Operations {
       };
     };
     response: Schemas["Settings"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "identity.export": {
     /** GET /users/me/export */
@@ -409,6 +770,8 @@ export interface Operations {
     response: {
       [key: string]: unknown;
     };
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: never;
   };
   "identity.listApiKeys": {
     /** GET /users/me/api-keys */
@@ -418,6 +781,8 @@ export interface Operations {
     response: {
       data: Array<Schemas["ApiKey"]>;
     };
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: never;
   };
   "identity.createApiKey": {
     /** POST /users/me/api-keys */
@@ -435,6 +800,23 @@ export interface Operations {
       };
     };
     response: Schemas["ApiKeyCreated"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "identity.revokeApiKey": {
     /** DELETE /users/me/api-keys/{id} */
@@ -444,6 +826,23 @@ export interface Operations {
     query: Record<string, never>;
     body: undefined;
     response: void;
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "identity.rotateApiKey": {
     /** POST /users/me/api-keys/{id}/rotate */
@@ -453,6 +852,23 @@ export interface Operations {
     query: Record<string, never>;
     body: undefined;
     response: Schemas["ApiKeyCreated"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "identity.publicProfile": {
     /** GET /users/{id} */
@@ -462,6 +878,23 @@ export interface Operations {
     query: Record<string, never>;
     body: undefined;
     response: Schemas["PublicProfile"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "identity.adminListUsers": {
     /** GET /admin/users */
@@ -484,6 +917,23 @@ export interface Operations {
         page?: number;
       };
     };
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "identity.adminCreateUser": {
     /** POST /admin/users */
@@ -496,6 +946,23 @@ export interface Operations {
       role?: string;
     };
     response: Schemas["User"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "identity.adminGetUser": {
     /** GET /admin/users/{id} */
@@ -505,6 +972,23 @@ export interface Operations {
     query: Record<string, never>;
     body: undefined;
     response: Schemas["User"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "identity.adminDeleteUser": {
     /** DELETE /admin/users/{id} */
@@ -514,6 +998,23 @@ export interface Operations {
     query: Record<string, never>;
     body: undefined;
     response: void;
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "identity.adminUpdateUser": {
     /** PATCH /admin/users/{id} */
@@ -527,6 +1028,23 @@ export interface Operations {
       tier?: string;
     };
     response: Schemas["User"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "identity.adminImpersonate": {
     /** POST /admin/users/{id}/impersonate */
@@ -536,6 +1054,23 @@ export interface Operations {
     query: Record<string, never>;
     body: undefined;
     response: Schemas["TokenResponse"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "identity.adminListRoles": {
     /** GET /admin/roles */
@@ -544,6 +1079,23 @@ export interface Operations {
     body: undefined;
     response: {
       data: Array<Schemas["Role"]>;
+    };
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
     };
   };
   "identity.adminCreateRole": {
@@ -557,6 +1109,23 @@ export interface Operations {
       description: string;
     };
     response: Schemas["Role"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "identity.adminDeleteRole": {
     /** DELETE /admin/roles/{name} */
@@ -566,6 +1135,23 @@ export interface Operations {
     query: Record<string, never>;
     body: undefined;
     response: void;
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "identity.adminUpdateRole": {
     /** PATCH /admin/roles/{name} */
@@ -579,6 +1165,23 @@ export interface Operations {
       level?: number;
     };
     response: Schemas["Role"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "identity.adminAuditLogs": {
     /** GET /admin/audit-logs */
@@ -602,6 +1205,23 @@ export interface Operations {
         page?: number;
       };
     };
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "identity.adminRotateSigningKey": {
     /** POST /admin/signing-keys/rotate */
@@ -610,6 +1230,23 @@ export interface Operations {
     body: undefined;
     response: {
       kid: string;
+    };
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
     };
   };
 }

@@ -51,6 +51,23 @@ export interface Operations {
         page?: number;
       };
     };
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "notes.create": {
     /** POST /notes */
@@ -62,6 +79,23 @@ export interface Operations {
       pinned: boolean;
     };
     response: Schemas["Note"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "notes.get": {
     /** GET /notes/{id} */
@@ -71,6 +105,23 @@ export interface Operations {
     query: Record<string, never>;
     body: undefined;
     response: Schemas["Note"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "notes.delete": {
     /** DELETE /notes/{id} */
@@ -80,6 +131,23 @@ export interface Operations {
     query: Record<string, never>;
     body: undefined;
     response: void;
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "notes.update": {
     /** PATCH /notes/{id} */
@@ -93,6 +161,23 @@ export interface Operations {
       pinned?: boolean;
     };
     response: Schemas["Note"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "notes.activity": {
     /** GET /notes/{id}/activity */
@@ -104,5 +189,7 @@ export interface Operations {
     response: {
       data: Array<Schemas["NoteActivity"]>;
     };
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: never;
   };
 }

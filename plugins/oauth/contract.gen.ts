@@ -148,6 +148,8 @@ export interface Operations {
     query: Record<string, never>;
     body: undefined;
     response: Schemas["OAuthServerMetadata"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: never;
   };
   "oauth.token": {
     /** POST /oauth/token */
@@ -172,6 +174,8 @@ export interface Operations {
       client_secret?: unknown;
     } | undefined;
     response: Schemas["OAuthTokenResponse"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: Schemas["OAuthError"];
   };
   "oauth.revoke": {
     /** POST /oauth/revoke */
@@ -188,6 +192,8 @@ export interface Operations {
       client_secret?: unknown;
     } | undefined;
     response: Record<string, never>;
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: Schemas["OAuthError"];
   };
   "oauth.introspect": {
     /** POST /oauth/introspect */
@@ -204,6 +210,8 @@ export interface Operations {
       client_secret?: unknown;
     } | undefined;
     response: Schemas["OAuthIntrospection"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: Schemas["OAuthError"];
   };
   "oauth.authorizeInfo": {
     /** GET /oauth/authorize */
@@ -219,6 +227,25 @@ export interface Operations {
     };
     body: undefined;
     response: Schemas["OAuthConsent"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      redirectTo: string;
+    } | {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "oauth.authorizeDecision": {
     /** POST /oauth/authorize */
@@ -235,6 +262,25 @@ export interface Operations {
       decision: "approve" | "deny";
     };
     response: unknown;
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      redirectTo: string;
+    } | {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "oauth.listClients": {
     /** GET /oauth/clients */
@@ -243,6 +289,23 @@ export interface Operations {
     body: undefined;
     response: {
       data: Array<Schemas["OAuthClient"]>;
+    };
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
     };
   };
   "oauth.createClient": {
@@ -259,6 +322,23 @@ export interface Operations {
       scopes: Array<string>;
     };
     response: Schemas["OAuthClientCreated"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "oauth.getClient": {
     /** GET /oauth/clients/{id} */
@@ -268,6 +348,23 @@ export interface Operations {
     query: Record<string, never>;
     body: undefined;
     response: Schemas["OAuthClient"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "oauth.deleteClient": {
     /** DELETE /oauth/clients/{id} */
@@ -277,5 +374,22 @@ export interface Operations {
     query: Record<string, never>;
     body: undefined;
     response: void;
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
 }

@@ -19,6 +19,23 @@ export interface Operations {
     query: Record<string, never>;
     body: undefined;
     response: Schemas["SystemHealth"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
   "system.ready": {
     /** GET /health/ready */
@@ -33,6 +50,23 @@ export interface Operations {
         ms?: number;
         error?: string;
       }>;
+    };
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
     };
   };
 }
