@@ -83,12 +83,15 @@ export interface RequestContext<Services = Loose> {
 export type Handler = { bivariant(req: HandlerRequest, ctx: RequestContext): unknown }['bivariant'];
 
 const REPLY = Symbol('kernel.reply');
-export interface Reply<B = unknown> { [REPLY]: true; status: number; body?: B; headers?: Record<string, string>; message?: string; raw?: boolean }
+export interface Reply<B = unknown> {
+  [REPLY]: true; status: number; body?: B; headers?: Record<string, string>; message?: string; raw?: boolean;
+}
 
 /** Sets the status and headers of a response; a handler that returns a plain value gets the contract's first 2xx status. */
 export function reply(status: number): Reply<undefined>;
 export function reply<B>(status: number, body: B, headers?: Record<string, string>, message?: string): Reply<B>;
-export function reply<B>(status: number, body?: B, headers?: Record<string, string>, message?: string): Reply<B | undefined> {
+export function reply<B>(status: number, body?: B, headers?: Record<string, string>, message?: string):
+  Reply<B | undefined> {
   return { [REPLY]: true, status, body, headers, message };
 }
 

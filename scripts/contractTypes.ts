@@ -23,7 +23,8 @@ export function generatedPath(root: string, plugin: string): string {
 export function generateContractTypes(contractsDir: string, file: string): string {
   const own = parseYaml(readFileSync(resolve(contractsDir, file), 'utf8')) as Doc;
   // Refs resolve in the plugin's contract, then common.yaml, then the other contracts (one merged namespace).
-  const others = ['common.yaml', ...readdirSync(contractsDir).filter((f) => f.endsWith('.yaml') && f !== 'common.yaml').sort()]
+  const rest = readdirSync(contractsDir).filter((f) => f.endsWith('.yaml') && f !== 'common.yaml').sort();
+  const others = ['common.yaml', ...rest]
     .filter((f) => resolve(contractsDir, f) !== resolve(contractsDir, file))
     .map((f) => parseYaml(readFileSync(resolve(contractsDir, f), 'utf8')) as Doc);
   const gen = new Generator(own, others);
@@ -37,7 +38,8 @@ export function generateContractTypes(contractsDir: string, file: string): strin
   for (const [name, schema] of Object.entries(own.components?.schemas ?? {})) {
     out.push(`  ${key(name)}: ${gen.type(schema as Json, 'out', 1)};`);
   }
-  out.push('}', '', '/** Per operationId: the validated input a handler gets and the 2xx body it returns. */', 'export interface Operations {');
+  out.push('}', '', '/** Per operationId: the validated input a handler gets and the 2xx body it returns. */');
+  out.push('export interface Operations {');
   for (const [path, item] of Object.entries(own.paths ?? {})) {
     const shared = (item.parameters as Json[] | undefined) ?? [];
     for (const method of METHODS) {
@@ -88,7 +90,8 @@ class Generator {
     if (seen.has(ref)) return {};
     seen.add(ref);
     const [, section, name] = ref.replace('#/components/', '#/').split('/');
-    const found = [this.own, ...this.others].map((d) => d.components?.[section]?.[name]).find((v) => v !== undefined) as Json | undefined;
+    const found = [this.own, ...this.others].map((d) => d.components?.[section]?.[name])
+      .find((v) => v !== undefined) as Json | undefined;
     if (!found) throw new Error(`contract types: unresolved ${ref}`);
     return this.deref(found, seen);
   }
@@ -133,9 +136,12 @@ class Generator {
     if ('const' in schema) return JSON.stringify(schema.const);
     if (Array.isArray(schema.enum)) return schema.enum.map((v) => JSON.stringify(v)).join(' | ');
     for (const combo of ['oneOf', 'anyOf'] as const) {
-      if (Array.isArray(schema[combo])) return union((schema[combo] as Json[]).map((s) => this.type(s, dir, depth, seen)));
+      const options = schema[combo];
+      if (Array.isArray(options)) return union((options as Json[]).map((s) => this.type(s, dir, depth, seen)));
     }
-    if (Array.isArray(schema.allOf)) return (schema.allOf as Json[]).map((s) => `(${this.type(s, dir, depth, seen)})`).join(' & ');
+    if (Array.isArray(schema.allOf)) {
+      return (schema.allOf as Json[]).map((s) => `(${this.type(s, dir, depth, seen)})`).join(' & ');
+    }
     const types = Array.isArray(schema.type) ? (schema.type as string[]) : schema.type ? [String(schema.type)] : [];
     if (!types.length) return schema.properties ? this.objectType(schema, dir, depth, seen) : 'unknown';
     return union(types.map((t) => this.single(t, schema, dir, depth, seen)));
@@ -159,11 +165,13 @@ class Generator {
     const extra = schema.additionalProperties;
     const lines = props.map(([name, s]) => {
       const present = required.has(name) || (dir === 'in' && this.deref(s).default !== undefined);
-      const doc = typeof s.description === 'string' ? `${pad(depth + 1)}/** ${s.description.replace(/\*\//g, '* /')} */\n` : '';
+      const text = typeof s.description === 'string' ? s.description.replace(/\*\//g, '* /') : '';
+      const doc = text ? `${pad(depth + 1)}/** ${text} */\n` : '';
       return `${doc}${pad(depth + 1)}${key(name)}${present ? '' : '?'}: ${this.type(s, dir, depth + 1, seen)};`;
     });
-    if (extra && typeof extra === 'object') lines.push(`${pad(depth + 1)}[key: string]: ${this.type(extra as Json, dir, depth + 1, seen)};`);
-    else if (extra === true || (extra === undefined && !props.length)) lines.push(`${pad(depth + 1)}[key: string]: unknown;`);
+    const index = extra && typeof extra === 'object' ? this.type(extra as Json, dir, depth + 1, seen)
+      : extra === true || (extra === undefined && !props.length) ? 'unknown' : undefined;
+    if (index) lines.push(`${pad(depth + 1)}[key: string]: ${index};`);
     if (!lines.length) return 'Record<string, never>';
     return `{\n${lines.join('\n')}\n${pad(depth)}}`;
   }

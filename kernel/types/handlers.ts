@@ -37,12 +37,16 @@ export type TypedHandler<Op extends OperationTypes, Scope> = (
 ) => Answer<Op['response'], Op['replies']> | Promise<Answer<Op['response'], Op['replies']>>;
 
 /** One handler for each operation of the contract. */
-export type TypedHandlers<Ops, Scope> = { [K in keyof Ops]: Ops[K] extends OperationTypes ? TypedHandler<Ops[K], Scope> : never };
+export type TypedHandlers<Ops, Scope> = {
+  [K in keyof Ops]: Ops[K] extends OperationTypes ? TypedHandler<Ops[K], Scope> : never;
+};
 
 /**
  * Checks a plugin's handlers against its contract's `Operations` and gives `ctx.services` the
  * type of its service set `S` (from `defineServices`, or a cradle type). Returns them unchanged.
  */
-export function defineHandlers<Ops, S = object>(handlers: TypedHandlers<Ops, ScopeCradleOf<S>>): TypedHandlers<Ops, ScopeCradleOf<S>> {
+export function defineHandlers<Ops, S = object>(
+  handlers: TypedHandlers<Ops, ScopeCradleOf<S>>,
+): TypedHandlers<Ops, ScopeCradleOf<S>> {
   return handlers;
 }

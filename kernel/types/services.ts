@@ -38,19 +38,25 @@ export type ServiceSet<Root extends object = object, Scope extends object = obje
 export type ServiceBuilder<Root extends object, Scope extends object> = ServiceSet<Root, Scope> & {
   /** A service that lives as long as the kernel; it sees only singletons (no request members). */
   singleton<N extends string, T>(name: N, factory: (cradle: Root) => T,
-    options?: { dispose?: (instance: T) => Promise<void> | void }): ServiceBuilder<Root & Record<N, T>, Scope & Record<N, T>>;
+    options?: { dispose?: (instance: T) => Promise<void> | void },
+  ): ServiceBuilder<Root & Record<N, T>, Scope & Record<N, T>>;
   /** A service made once per request: it may use `em`, `principal`, `requestId` and every earlier service. */
   scoped<N extends string, T>(name: N, factory: (cradle: Scope) => T): ServiceBuilder<Root, Scope & Record<N, T>>;
 };
 
 /** Starts a plugin's typed service list (see the module comment); pass the result as `services`. */
-export function defineServices<D extends ServiceDeps = ServiceDeps>(): ServiceBuilder<BaseCradle<D>, BaseCradle<D> & RequestCradle> {
+export function defineServices<D extends ServiceDeps = ServiceDeps>():
+  ServiceBuilder<BaseCradle<D>, BaseCradle<D> & RequestCradle> {
   return builder({});
 }
 
-function builder<Root extends object, Scope extends object>(specs: Record<string, ServiceSpec>): ServiceBuilder<Root, Scope> {
+function builder<Root extends object, Scope extends object>(
+  specs: Record<string, ServiceSpec>,
+): ServiceBuilder<Root, Scope> {
   const add = (name: string, spec: ServiceSpec) => {
-    if (name in specs || name === 'singleton' || name === 'scoped') throw new Error(`service "${name}" is listed twice or is reserved`);
+    if (name in specs || name === 'singleton' || name === 'scoped') {
+      throw new Error(`service "${name}" is listed twice or is reserved`);
+    }
     return builder({ ...specs, [name]: spec });
   };
   const methods = {

@@ -25,7 +25,8 @@ export interface IdentityExports {
 }
 
 /** What of identity's container these functions use (the CLI passes the plugin's cradle). */
-export type IdentityInternals = Pick<KernelCradle<IdentityPluginConfig>, 'orm' | 'cache' | 'clock' | 'config' | 'secrets' | 'publishIn' | 'logger'>
+export type IdentityInternals =
+  Pick<KernelCradle<IdentityPluginConfig>, 'orm' | 'cache' | 'clock' | 'config' | 'secrets' | 'publishIn' | 'logger'>
   & { signing: SigningKeys; throttle: LoginThrottle; roles: RoleCatalog };
 
 function accountsFor(c: IdentityInternals) {

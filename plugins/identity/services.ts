@@ -45,7 +45,8 @@ export const services = defineServices<{ config: IdentityPluginConfig }>()
   .scoped('oneTime', ({ em, clock }) => new OneTimeTokens(em, clock))
   .scoped('mfa', ({ em, cache, clock, audit, oneTime, sessions, accounts, config, secrets }) =>
     new MfaService(em, cache, clock, audit, oneTime, sessions, accounts, config.issuer, secrets))
-  .scoped('emails', (c) => new EmailFlows(c.em, c.oneTime, c.audit, c.accounts, c.sessions, c.publish, c.clock, c.config))
+  .scoped('emails', (c) =>
+    new EmailFlows(c.em, c.oneTime, c.audit, c.accounts, c.sessions, c.publish, c.clock, c.config))
   .scoped('admin', ({ em, clock, accounts, sessions, audit, roles, publish, config }) =>
     new AdminService(em, clock, accounts, sessions, audit, roles, publish, config.impersonationTtlMinutes));
 

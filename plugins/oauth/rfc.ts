@@ -35,7 +35,9 @@ export function errorReply(e: OAuthError): Reply<OAuthErrorBody> {
 
 /** Runs an RFC endpoint: RFC errors become RFC bodies, and every answer is `no-store`. */
 /** The errors the token, revocation and introspection endpoints answer (the other two codes are only redirected). */
-type EndpointErrorBody = OAuthErrorBody & { error: Exclude<OAuthErrorCode, 'access_denied' | 'unsupported_response_type'> };
+type EndpointErrorBody = OAuthErrorBody & {
+  error: Exclude<OAuthErrorCode, 'access_denied' | 'unsupported_response_type'>;
+};
 
 export async function rfcEndpoint<T>(run: () => Promise<T>): Promise<Reply<T> | Reply<EndpointErrorBody>> {
   try {

@@ -13,8 +13,8 @@ function expectedLines(file: string): number[] {
 
 // One tsc run over both fixtures (test/types/tsconfig.json); the main tsconfig excludes them.
 test('a wrong return field and a misspelled service each fail tsc, exactly where marked', () => {
-  const run = spawnSync(process.execPath, [resolve(ROOT, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', 'test/types/tsconfig.json'],
-    { cwd: ROOT, encoding: 'utf8' });
+  const tsc = resolve(ROOT, 'node_modules/typescript/bin/tsc');
+  const run = spawnSync(process.execPath, [tsc, '--noEmit', '-p', 'test/types/tsconfig.json'], { cwd: ROOT, encoding: 'utf8' });
   const out = run.stdout + run.stderr;
   assert.is.not(run.status, 0, `tsc accepted the fixtures:\n${out}`);
   const errors = out.split('\n').filter((l) => /error TS\d+/.test(l));
@@ -22,13 +22,16 @@ test('a wrong return field and a misspelled service each fail tsc, exactly where
   const wrong = errors.filter((l) => l.startsWith('test/types/wrongReturn.fixture.ts('));
   assert.ok(wrong.some((l) => l.includes("error TS2322: Type 'string' is not assignable to type 'boolean'")), out);
   const misspelled = errors.filter((l) => l.startsWith('test/types/misspelledService.fixture.ts('));
-  assert.ok(misspelled.some((l) => l.includes("error TS2339: Property 'lsit' does not exist on type 'NotesService'")), out);
+  const lsit = "error TS2339: Property 'lsit' does not exist on type 'NotesService'";
+  assert.ok(misspelled.some((l) => l.includes(lsit)), out);
 
   // Nothing else fails: each error sits on a marked line, so a fixture cannot fail for an unrelated reason.
-  const at = (file: string, lines: string[]) => lines.map((l) => Number(l.slice(`test/types/${file}(`.length).split(',')[0]));
+  const at = (file: string, lines: string[]) =>
+    lines.map((l) => Number(l.slice(`test/types/${file}(`.length).split(',')[0]));
   assert.equal(errors.length, wrong.length + misspelled.length, out);
   assert.equal([...new Set(at('wrongReturn.fixture.ts', wrong))], expectedLines('wrongReturn.fixture.ts'));
-  assert.equal([...new Set(at('misspelledService.fixture.ts', misspelled))], expectedLines('misspelledService.fixture.ts'));
+  const misspelledAt = [...new Set(at('misspelledService.fixture.ts', misspelled))];
+  assert.equal(misspelledAt, expectedLines('misspelledService.fixture.ts'));
 });
 
 test.run();
