@@ -112,7 +112,8 @@ export function isReply(v: unknown): v is Reply {
 /** A list response: rendered `{ data, pagination }` under the plain envelope. */
 export interface Page<T> { data: T[]; pagination: { limit: number; nextCursor?: string | null; total?: number; page?: number; totalPages?: number; hasMore?: boolean } }
 
-export type ServiceFactory<T = unknown> = { bivariant(cradle: Loose): T }['bivariant'];
+/** Made from the plugin's container; `defineServices` (kernel/types/services.ts) types it from what came before. */
+export type ServiceFactory<T = unknown> = { bivariant(cradle: UntypedCradle): T }['bivariant'];
 export interface ServiceSpec<T = unknown> {
   factory: ServiceFactory<T>;
   /** `singleton` (default) lives as long as the kernel; `scoped` is made once per request and may use `em`, `principal`, `requestId`. */
