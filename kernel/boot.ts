@@ -9,7 +9,7 @@ import type { KernelConfig } from './config/schema.ts';
 import type { Catalogs } from './config/validate.ts';
 import { BootError } from './config/problems.ts';
 import { planKernel, type KernelPlan } from './plan.ts';
-import type { Authenticator, PluginDefinition, ServiceSpec, SubscriberContext } from './plugin.ts';
+import type { Authenticator, PluginDefinition, ServiceSpec, SubscriberContext, UntypedCradle } from './plugin.ts';
 import type { RateLimiter } from './ports/rateLimiter.ts';
 import { systemClock, type Clock } from './ports/clock.ts';
 import { uuidV7Ids, type IdGenerator } from './ports/ids.ts';
@@ -245,7 +245,7 @@ export class Kernel {
 
   /** A plugin sees its own services, the ports, and what the plugins it requires export. Nothing else. */
   private pluginRuntime(plugin: PluginDefinition): PluginRuntime {
-    const container = createContainer({ injectionMode: InjectionMode.PROXY, strict: true });
+    const container = createContainer<UntypedCradle>({ injectionMode: InjectionMode.PROXY, strict: true });
     const logger = this.logger.child({ plugin: plugin.name });
     const root = this.root.cradle;
     const { enabled: _enabled, ...section } = this.config.plugins[plugin.name] ?? {};

@@ -8,6 +8,13 @@ export type {
   SubscriberDefinition, SubscriberContext, PermissionDefinition, Reply, Authenticator, AuthInput,
 } from './plugin.ts';
 export type { EventDefinition } from './plugin.ts';
+export { defineServices } from './types/services.ts';
+export type {
+  ServiceSet, ServiceBuilder, ServiceDeps, BaseCradle, RootCradleOf, ScopeCradleOf,
+} from './types/services.ts';
+export { defineHandlers } from './types/handlers.ts';
+export type { OperationTypes, TypedHandler, TypedHandlers } from './types/handlers.ts';
+export type { KernelCradle, RequestCradle, Publish } from './types/cradle.ts';
 export { AppError, errors } from './errors.ts';
 export type { ErrorDetail } from './errors.ts';
 export { defineEntity } from './storage/entity.ts';

@@ -9,6 +9,8 @@ import type { CredentialType } from './http/principalTypes.ts';
 import type { RequestObserverDefinition } from './http/observers.ts';
 import type { PageRequest } from './paging.ts';
 import type { FastReads } from './storage/fastReads.ts';
+import type { KernelCradle } from './types/cradle.ts';
+import type { ServiceSet } from './types/services.ts';
 
 /** Who is calling. Filled by an authentication scheme; absent on public operations. */
 export interface Principal {
@@ -46,8 +48,11 @@ export interface AuthInput {
  */
 export type Authenticator = (input: AuthInput) => Promise<Principal | undefined>;
 
+/** Untyped plugins' input, services and cradle; typed ones get theirs from kernel/types/. */
+type Loose = unknown;
+
 /** The validated input of an operation. Path and query values are already coerced to their schema types. */
-export interface HandlerRequest<Body = any, Query = any, Params = any> {
+export interface HandlerRequest<Body = Loose, Query = Loose, Params = Loose> {
   params: Params;
   query: Query;
   body: Body;
@@ -57,7 +62,7 @@ export interface HandlerRequest<Body = any, Query = any, Params = any> {
 }
 
 /** Everything a handler may use besides its input. Costly members are created on first use. */
-export interface RequestContext<Services = any> {
+export interface RequestContext<Services = Loose> {
   requestId: string;
   operationId: string;
   principal?: Principal;
@@ -74,13 +79,19 @@ export interface RequestContext<Services = any> {
   koa: KoaContext;
 }
 
-export type Handler = (req: HandlerRequest, ctx: RequestContext) => unknown | Promise<unknown>;
+/** A handler of an untyped plugin; `defineHandlers` (kernel/types/handlers.ts) types them per operationId. */
+export type Handler = { bivariant(req: HandlerRequest, ctx: RequestContext): unknown }['bivariant'];
 
 const REPLY = Symbol('kernel.reply');
-export interface Reply { [REPLY]: true; status: number; body?: unknown; headers?: Record<string, string>; message?: string; raw?: boolean }
+export interface Reply<B = unknown> {
+  [REPLY]: true; status: number; body?: B; headers?: Record<string, string>; message?: string; raw?: boolean;
+}
 
 /** Sets the status and headers of a response; a handler that returns a plain value gets the contract's first 2xx status. */
-export function reply(status: number, body?: unknown, headers?: Record<string, string>, message?: string): Reply {
+export function reply(status: number): Reply<undefined>;
+export function reply<B>(status: number, body: B, headers?: Record<string, string>, message?: string): Reply<B>;
+export function reply<B>(status: number, body?: B, headers?: Record<string, string>, message?: string):
+  Reply<B | undefined> {
   return { [REPLY]: true, status, body, headers, message };
 }
 
@@ -89,7 +100,9 @@ export function reply(status: number, body?: unknown, headers?: Record<string, s
  * shape a standard fixes (OAuth 2.0 token and error responses). Mark the operation
  * `x-envelope: false` so the served document says so too.
  */
-export function rawReply(status: number, body?: unknown, headers?: Record<string, string>): Reply {
+export function rawReply(status: number): Reply<undefined>;
+export function rawReply<B>(status: number, body: B, headers?: Record<string, string>): Reply<B>;
+export function rawReply<B>(status: number, body?: B, headers?: Record<string, string>): Reply<B | undefined> {
   return { [REPLY]: true, status, body, headers, raw: true };
 }
 export function isReply(v: unknown): v is Reply {
@@ -99,7 +112,8 @@ export function isReply(v: unknown): v is Reply {
 /** A list response: rendered `{ data, pagination }` under the plain envelope. */
 export interface Page<T> { data: T[]; pagination: { limit: number; nextCursor?: string | null; total?: number; page?: number; totalPages?: number; hasMore?: boolean } }
 
-export type ServiceFactory<T = unknown> = (cradle: any) => T;
+/** Made from the plugin's container; `defineServices` (kernel/types/services.ts) types it from what came before. */
+export type ServiceFactory<T = unknown> = { bivariant(cradle: UntypedCradle): T }['bivariant'];
 export interface ServiceSpec<T = unknown> {
   factory: ServiceFactory<T>;
   /** `singleton` (default) lives as long as the kernel; `scoped` is made once per request and may use `em`, `principal`, `requestId`. */
@@ -108,7 +122,7 @@ export interface ServiceSpec<T = unknown> {
   dispose?: (instance: T) => Promise<void> | void;
 }
 
-export interface SubscriberContext<Services = any> {
+export interface SubscriberContext<Services = UntypedCradle> {
   log: Logger;
   readonly em: EntityManager;
   readonly services: Services;
@@ -118,7 +132,7 @@ export interface SubscriberDefinition {
   event: string;
   /** Consumer group suffix; the group is `<plugin>.<name>`. Each group gets each event once. */
   name: string;
-  handle(event: DomainEvent<any>, ctx: SubscriberContext): Promise<void>;
+  handle(event: DomainEvent<Loose>, ctx: SubscriberContext): Promise<void>;
   /**
    * Run at most once per event id in this group: the kernel records (group, event id) in the
    * same flush as the handler's changes to `ctx.em`, and skips a redelivered event.
@@ -140,8 +154,15 @@ export interface PermissionDefinition {
   roles?: string[];
 }
 
-/** What a plugin declares. The kernel wires it; the plugin never reaches the kernel's or other plugins' internals. */
-export interface PluginDefinition {
+/** The container hooks of a plugin without `defineServices` see: the kernel's ports, its services untyped. */
+export type UntypedCradle = KernelCradle & Record<string, unknown>;
+type FromCradle<Root, T> = { bivariant(cradle: Root): T }['bivariant'];
+
+/**
+ * What a plugin declares. The kernel wires it; the plugin never reaches the kernel's or other plugins' internals.
+ * `Root` is the cradle its hooks and auth schemes see, typed from `services` when made by `defineServices`.
+ */
+export interface PluginDefinition<Root = KernelCradle> {
   name: string;
   version: string;
   description?: string;
@@ -155,7 +176,7 @@ export interface PluginDefinition {
   mountAtRoot?: boolean;
   entities?: EntitySpec[];
   migrations?: Migration[];
-  services?: Record<string, ServiceFactory | ServiceSpec>;
+  services?: ServiceSet<Root & object> | Record<string, ServiceFactory | ServiceSpec>;
   /** Names from `services` that plugins requiring this one may resolve. */
   exports?: string[];
   /** Handlers keyed by the contract's operationId (`<plugin>.<operation>`). */
@@ -165,15 +186,16 @@ export interface PluginDefinition {
   events?: EventDefinition[];
   permissions?: PermissionDefinition[];
   /** Authenticators for the contract's security schemes, made from the plugin's container. */
-  authSchemes?: Record<string, (cradle: any) => Authenticator>;
+  authSchemes?: Record<string, FromCradle<Root, Authenticator>>;
   /** Observers of finished requests (metering, audit): called after each response is sent. */
   observers?: RequestObserverDefinition[];
   /** Values the liveness body may show (`health.details` names them), made from the plugin's container. */
-  healthDetails?: (cradle: any) => Record<string, () => unknown | Promise<unknown>>;
-  onStart?(cradle: any): Promise<void> | void;
-  onStop?(cradle: any): Promise<void> | void;
+  healthDetails?: FromCradle<Root, Record<string, () => unknown | Promise<unknown>>>;
+  onStart?(cradle: Root): Promise<void> | void;
+  onStop?(cradle: Root): Promise<void> | void;
 }
 
-export function definePlugin<T extends PluginDefinition>(def: T): T {
+/** Declares a plugin; with `services` from `defineServices`, its hooks and auth schemes get the typed cradle. */
+export function definePlugin<Root = UntypedCradle>(def: PluginDefinition<Root>): PluginDefinition<Root> {
   return def;
 }

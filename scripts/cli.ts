@@ -12,6 +12,10 @@ import { loadConfig, planDeployment, createKernel } from './kernel.ts';
 import { redact } from './redact.ts';
 import { renderPlan } from '../kernel/plan.ts';
 import { exitOnSignals } from '../kernel/lifecycle.ts';
+import { syncContractTypes } from './contractTypes.ts';
+import { catalogs } from './catalog.ts';
+import { ROOT } from './paths.ts';
+import type { IdentityInternals } from '../plugins/identity/api.ts';
 
 const USAGE = `usage: cli <command> [--config FILE]
   serve                 start the HTTP server (default)
@@ -19,6 +23,7 @@ const USAGE = `usage: cli <command> [--config FILE]
   config                print the effective config, secrets redacted
   migrate up|down|status [--plugin NAME]
   users create-admin --email E --password P   create (or promote) a super_admin
+  types                 regenerate plugins/*/contract.gen.ts from the contracts
 `;
 
 async function main(argv: string[]) {
@@ -30,6 +35,7 @@ async function main(argv: string[]) {
   });
   if (values.help) { process.stdout.write(USAGE); return 0; }
   const [command = 'serve', sub] = positionals;
+  if (command === 'types') return writeContractTypes();
   const config = loadConfig({ file: values.config });
   const configFile = values.config ?? process.env.KERNEL_CONFIG;
 
@@ -121,11 +127,19 @@ async function users(config: ReturnType<typeof loadConfig>, sub: string | undefi
   const kernel = await createKernel(config);
   try {
     const { createAdmin } = await import('../plugins/identity/api.ts');
-    const result = await createAdmin(kernel.runtimes.get('identity')!.container.cradle, email, password);
+    // The identity plugin's container, as its services typed it (plugins/identity/services.ts).
+    const cradle = kernel.runtimes.get('identity')!.container.cradle as unknown as IdentityInternals;
+    const result = await createAdmin(cradle, email, password);
     process.stdout.write(`${result.created ? 'created' : 'promoted'} super_admin ${email} (${result.id})\n`);
   } finally {
     await kernel.stop();
   }
+  return 0;
+}
+
+function writeContractTypes(): number {
+  const written = syncContractTypes(ROOT, Object.values(catalogs.plugins), 'write');
+  process.stdout.write(written.length ? `regenerated: ${written.join(', ')}\n` : 'contract types are up to date\n');
   return 0;
 }
 

@@ -2,7 +2,7 @@ import type { Context } from 'koa';
 import type { Logger } from 'pino';
 import { asFunction, asValue, type AwilixContainer } from 'awilix';
 import type { EntityManager, MikroORM } from '@mikro-orm/core';
-import type { Principal, RequestContext } from '../plugin.ts';
+import type { Principal, RequestContext, UntypedCradle } from '../plugin.ts';
 import type { DomainEvent } from '../ports/eventBus.ts';
 import { errors } from '../errors.ts';
 import { countFlushes, onlyEventsPending, PublishAfterFlushError, strictUnitOfWork } from '../events/unitOfWork.ts';
@@ -15,7 +15,7 @@ export interface PluginRuntime {
   makeEvent<T>(type: string, data: T, options?: { key?: string }): DomainEvent<T>;
   /** Set when events go through the transactional outbox. */
   outbox?: { stage(em: EntityManager, event: DomainEvent): void; kick(): void };
-  container: AwilixContainer;
+  container: AwilixContainer<UntypedCradle>;
   /** Whether any service is request-scoped; if none, handlers share the plugin's cradle. */
   hasScoped: boolean;
   logger: Logger;

@@ -97,7 +97,8 @@ function compileRoute(validator: ContractValidator, op: BoundOperation, options:
     if (principal) ctx.state.principal = principal;
     const deferred = takeDeferredCheck(principal);
     if (rateLimit || deferred) await alongside(deferred, rateLimit?.(ctx, principal));
-    const req: HandlerRequest = { params: ctx.params ?? {}, query: {}, body: undefined, headers: ctx.headers };
+    const req: HandlerRequest<unknown, Record<string, unknown>, Record<string, unknown>> =
+      { params: ctx.params ?? {}, query: {}, body: undefined, headers: ctx.headers };
 
     if (v.params && !v.params(req.params)) throw errors.validation(toDetails(v.params.errors, 'path'));
     if (v.query) {

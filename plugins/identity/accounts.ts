@@ -12,7 +12,7 @@ import { userView } from './views.ts';
 
 export const DEFAULT_SETTINGS = {
   notifications: { email: true, product: false },
-  theme: 'system', language: 'en', timezone: 'UTC',
+  theme: 'system' as 'system' | 'light' | 'dark', language: 'en', timezone: 'UTC',
   privacy: { profilePublic: true, showActivity: false },
   ai: { defaultModel: null, temperature: null, saveHistory: true },
 };

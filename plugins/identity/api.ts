@@ -9,8 +9,27 @@ import type { UserRow } from './entities.ts';
 import type { ClientInfo } from './sessions.ts';
 import { MfaService } from './mfa.ts';
 import { OneTimeTokens } from './oneTime.ts';
+import type { KernelCradle } from '../../kernel/index.ts';
+import type { SigningKeys } from './signing.ts';
+import type { LoginThrottle } from './throttle.ts';
+import type { RoleCatalog } from './roles.ts';
+import type { IdentityPluginConfig } from './services.ts';
+import type { IdentityTokens } from './tokensApi.ts';
 
-function accountsFor(c: any) {
+export type { IdentityTokens } from './tokensApi.ts';
+
+/** What identity exports to plugins that list it in `requires`: `defineServices<{ requires: IdentityExports }>()`. */
+export interface IdentityExports {
+  identityTokens: IdentityTokens;
+  identityLogin: IdentityLogin;
+}
+
+/** What of identity's container these functions use (the CLI passes the plugin's cradle). */
+export type IdentityInternals =
+  Pick<KernelCradle<IdentityPluginConfig>, 'orm' | 'cache' | 'clock' | 'config' | 'secrets' | 'publishIn' | 'logger'>
+  & { signing: SigningKeys; throttle: LoginThrottle; roles: RoleCatalog };
+
+function accountsFor(c: IdentityInternals) {
   const em = c.orm.em.fork();
   const audit = new AuditLog(em);
   // Events join this fork's unit of work, so they are stored with the change they announce.
@@ -20,7 +39,7 @@ function accountsFor(c: any) {
 }
 
 /** Creates a super_admin, or promotes the existing account with that email. Returns its id. */
-export async function createAdmin(c: any, email: string, password: string, name = 'Administrator'): Promise<{ id: string; created: boolean }> {
+export async function createAdmin(c: IdentityInternals, email: string, password: string, name = 'Administrator'): Promise<{ id: string; created: boolean }> {
   const { em, accounts } = accountsFor(c);
   const existing = (await em.findOne('IdentityUser', { email: email.trim().toLowerCase() })) as UserRow | null;
   if (existing) {
@@ -32,7 +51,7 @@ export async function createAdmin(c: any, email: string, password: string, name 
   return { id: user.id, created: true };
 }
 
-export async function ensureBootstrapAdmin(c: any): Promise<void> {
+export async function ensureBootstrapAdmin(c: IdentityInternals): Promise<void> {
   const { email, password } = c.config.bootstrapAdmin ?? {};
   if (!email || !password) return;
   const { em } = accountsFor(c);
@@ -55,7 +74,7 @@ export interface IdentityLogin {
   login(email: string, password: string, client: ClientInfo): Promise<LoginResult>;
 }
 
-export function identityLogin(c: any): IdentityLogin {
+export function identityLogin(c: IdentityInternals): IdentityLogin {
   return {
     async login(email, password, client) {
       const { em, audit, sessions, accounts } = accountsFor(c);

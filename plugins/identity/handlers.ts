@@ -1,4 +1,6 @@
-import { assertCredentialAllowed, errors, reply, type Handler, type RequestContext } from '../../kernel/index.ts';
+import { assertCredentialAllowed, defineHandlers, errors, reply, type RequestContext } from '../../kernel/index.ts';
+import type { Operations } from './contract.gen.ts';
+import type { IdentityServices } from './services.ts';
 import type { AuditRow, SessionRow, UserRow } from './entities.ts';
 import type { ClientInfo } from './sessions.ts';
 import { DEFAULT_SETTINGS } from './accounts.ts';
@@ -6,11 +8,11 @@ import { FORGOT_PASSWORD_REPLY } from './emails.ts';
 import { auditView, auditViewFor, publicProfile, sessionView, userView } from './views.ts';
 import type { UserViewCache } from './principalCache.ts';
 
-const client = (ctx: RequestContext): ClientInfo => ({ ip: ctx.koa.ip || null, userAgent: ctx.koa.get('user-agent') || null });
-const me = (ctx: RequestContext) => ctx.principal!.id;
-const actor = (ctx: RequestContext) => ({ id: ctx.principal!.id, role: String(ctx.principal!.role), permissions: ctx.principal!.permissions });
+const client = (ctx: RequestContext<unknown>): ClientInfo => ({ ip: ctx.koa.ip || null, userAgent: ctx.koa.get('user-agent') || null });
+const me = (ctx: RequestContext<unknown>) => ctx.principal!.id;
+const actor = (ctx: RequestContext<unknown>) => ({ id: ctx.principal!.id, role: String(ctx.principal!.role), permissions: ctx.principal!.permissions });
 
-export const handlers: Record<string, Handler> = {
+export const handlers = defineHandlers<Operations, IdentityServices>({
   'identity.jwks': (_req, { services, koa }) => {
     koa.set('Cache-Control', 'public, max-age=300');
     return services.signing.jwks();
@@ -158,5 +160,5 @@ export const handlers: Record<string, Handler> = {
     await ctx.services.audit.record({ actorId: me(ctx), action: 'admin.signing_key_rotated', targetType: 'signing_key', targetId: kid, ...client(ctx) }, { flush: true });
     return reply(201, { kid });
   },
-};
+});
 

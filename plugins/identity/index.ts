@@ -1,31 +1,18 @@
-import { definePlugin } from '../../kernel/index.ts';
+import { definePlugin, type RootCradleOf } from '../../kernel/index.ts';
+import { services, type IdentityServices } from './services.ts';
 import { entities } from './entities.ts';
 import { migrations } from './migrations.ts';
-import { identityConfigSchema, type IdentityConfig } from './config.ts';
-import { SigningKeys } from './signing.ts';
-import { RoleCatalog } from './roles.ts';
-import { LoginThrottle } from './throttle.ts';
+import { identityConfigSchema } from './config.ts';
 import { AuditLog } from './audit.ts';
-import { SessionService } from './sessions.ts';
-import { AccountService } from './accounts.ts';
 import { ApiKeyService } from './apiKeys.ts';
-import { KeyMisses } from './keyMisses.ts';
-import { AdminService } from './admin.ts';
 import { bearerAuthenticator, apiKeyAuthenticator } from './auth.ts';
 import { handlers } from './handlers.ts';
-import { ensureBootstrapAdmin, identityLogin } from './api.ts';
+import { ensureBootstrapAdmin } from './api.ts';
 import { closePasswordHashing } from './crypto.ts';
-import { identityTokens } from './tokensApi.ts';
-import { TokenVerifier } from './tokenVerifier.ts';
-import { UserViewCache, invalidateOnFlush, userViewSubscribers } from './principalCache.ts';
-import { OneTimeTokens } from './oneTime.ts';
-import { MfaService, resealTotpSecrets } from './mfa.ts';
-import { EmailFlows } from './emails.ts';
-import { InstanceSync } from './standing.ts';
+import { invalidateOnFlush, userViewSubscribers } from './principalCache.ts';
+import { resealTotpSecrets } from './mfa.ts';
 import { mailSubscribers } from './mailFlows.ts';
 import { identityEvents } from './events.ts';
-
-const scoped = <T>(factory: (c: any) => T) => ({ factory, lifetime: 'scoped' as const });
 
 /**
  * Accounts, sessions and RS256 tokens, API keys, roles, audit and GDPR.
@@ -59,29 +46,11 @@ export default definePlugin({
     { name: 'admin:audit', description: 'Read the audit log' },
     { name: 'admin:impersonate', description: 'Act as a user for a short, audited session' },
   ],
-  services: {
-    signing: ({ orm, ids, clock, config, secrets }: any) => new SigningKeys(orm, ids, clock, { issuer: config.issuer, audience: config.audience, accessTtlSeconds: config.accessTokenTtlSeconds }, secrets),
-    userViews: ({ clock }: any) => new UserViewCache(clock),
-    tokenVerifier: ({ signing, clock, config }: any) => new TokenVerifier(signing, clock, { issuer: config.issuer, audience: config.audience }),
-    roles: ({ permissionCatalog }: any) => new RoleCatalog(permissionCatalog),
-    instanceSync: ({ orm, cache, clock, logger, config }: any) => new InstanceSync(orm, cache, clock, logger, config.instanceSyncSeconds * 1000),
-    throttle: ({ cache, clock, config }: any) => new LoginThrottle(cache, clock, config.login),
-    audit: scoped(({ em, principal }) => new AuditLog(em, principal)),
-    sessions: scoped(({ em, cache, clock, signing, audit, publish, config }) => new SessionService(em, cache, clock, signing, audit, publish, config)),
-    accounts: scoped(({ em, clock, audit, throttle, sessions, roles, publish, config }) => new AccountService(em, clock, audit, throttle, sessions, roles, publish, config)),
-    apiKeyMisses: ({ clock }: any) => new KeyMisses(clock),
-    apiKeys: scoped(({ em, cache, clock, audit, roles, config, apiKeyMisses }) => new ApiKeyService(em, cache, clock, audit, roles, config.apiKeyPrefix, apiKeyMisses, config.apiKeys.maxPerUser)),
-    identityTokens: (c: any) => identityTokens(c),
-    identityLogin: (c: any) => identityLogin(c),
-    oneTime: scoped(({ em, clock }) => new OneTimeTokens(em, clock)),
-    mfa: scoped(({ em, cache, clock, audit, oneTime, sessions, accounts, config, secrets }) => new MfaService(em, cache, clock, audit, oneTime, sessions, accounts, config.issuer, secrets)),
-    emails: scoped((c) => new EmailFlows(c.em, c.oneTime, c.audit, c.accounts, c.sessions, c.publish, c.clock, c.config)),
-    admin: scoped(({ em, clock, accounts, sessions, audit, roles, publish, config }) => new AdminService(em, clock, accounts, sessions, audit, roles, publish, config.impersonationTtlMinutes)),
-  },
+  services,
   exports: ['identityTokens', 'identityLogin'],
   authSchemes: {
-    bearerAuth: (c) => bearerAuthenticator({ verifier: c.tokenVerifier, cache: c.cache, roles: c.roles, clock: c.clock, apiKeyPrefix: (c.config as IdentityConfig).apiKeyPrefix, mfa: (c.config as IdentityConfig).mfa, apiKeys: () => keysOutsideRequest(c), sync: c.instanceSync }),
-    apiKey: (c) => apiKeyAuthenticator(() => keysOutsideRequest(c), { clock: c.clock, mfa: (c.config as IdentityConfig).mfa }, c.instanceSync),
+    bearerAuth: (c) => bearerAuthenticator({ verifier: c.tokenVerifier, cache: c.cache, roles: c.roles, clock: c.clock, apiKeyPrefix: c.config.apiKeyPrefix, mfa: c.config.mfa, apiKeys: () => keysOutsideRequest(c), sync: c.instanceSync }),
+    apiKey: (c) => apiKeyAuthenticator(() => keysOutsideRequest(c), { clock: c.clock, mfa: c.config.mfa }, c.instanceSync),
   },
   handlers,
   subscribers: [...mailSubscribers(), ...userViewSubscribers()],
@@ -104,7 +73,7 @@ export default definePlugin({
 });
 
 /** Authentication runs before the request scope exists: it gets its own EntityManager fork. */
-function keysOutsideRequest(c: any): ApiKeyService {
+function keysOutsideRequest(c: RootCradleOf<IdentityServices>): ApiKeyService {
   const em = c.orm.em.fork();
   return new ApiKeyService(em, c.cache, c.clock, new AuditLog(em), c.roles, c.config.apiKeyPrefix, c.apiKeyMisses, c.config.apiKeys.maxPerUser);
 }

@@ -33,7 +33,10 @@ async function sendVerification(deps: Deps, event: DomainEvent, user: UserRow): 
   await sendOnce(deps, event, 0, { to: user.email, subject: 'Verify your email address', text: `Confirm ${user.email} with this link:\n${link(deps.config.links.verifyEmail, token)}\n` });
 }
 
-const flows: Record<string, (deps: Deps, event: DomainEvent<any>) => Promise<void>> = {
+/** The fields of identity's own events that the mail flows read (each event carries some of them). */
+interface MailEventData { id: string; email: string; newEmail: string; ip: string | null; userAgent: string | null }
+
+const flows: Record<string, (deps: Deps, event: DomainEvent<MailEventData>) => Promise<void>> = {
   /** A self-registered account gets its verification link (admin-made accounts are verified). */
   async 'identity.user.registered'(deps, event) {
     const user = await deps.em.findOne<UserRow>('IdentityUser', { id: event.data.id, status: 'active' });
@@ -89,7 +92,8 @@ export function mailSubscribers(): SubscriberDefinition[] {
       const c = ctx.services as { cache: Cache; clock: Clock; logger: Logger; config: IdentityConfig; mailer?: Mailer };
       let mailer: Mailer | undefined;
       try { mailer = c.mailer; } catch { mailer = undefined; }
-      await run({ em: ctx.em, cache: c.cache, clock: c.clock, mailer, logger: ctx.log, config: c.config }, e);
+      // Identity publishes these events itself, with the fields MailEventData lists.
+      await run({ em: ctx.em, cache: c.cache, clock: c.clock, mailer, logger: ctx.log, config: c.config }, e as DomainEvent<MailEventData>);
     },
   }));
 }

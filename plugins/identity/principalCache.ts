@@ -72,7 +72,7 @@ export function userViewSubscribers(): SubscriberDefinition[] {
     name: `user-views-${event.split('.').pop()}-${INSTANCE}`,
     async handle(e, ctx) {
       const id = (e.data as { id?: string }).id;
-      if (id) (ctx.services as { userViews: UserViewCache }).userViews.invalidate(id);
+      if (id) (ctx.services.userViews as UserViewCache).invalidate(id);
     },
   }));
 }

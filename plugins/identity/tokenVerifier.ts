@@ -92,11 +92,11 @@ export class TokenVerifier {
   }
 }
 
-function decodeSegment(segment: string): Record<string, any> | undefined {
+function decodeSegment(segment: string): Record<string, unknown> | undefined {
   try {
     const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
     const isObject = typeof value === 'object' && value !== null && !Array.isArray(value);
-    return isObject ? (value as Record<string, any>) : undefined;
+    return isObject ? (value as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
   }

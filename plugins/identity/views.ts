@@ -30,7 +30,7 @@ export function sessionView(s: SessionRow, currentSessionId?: string) {
 
 export function apiKeyView(k: ApiKeyRow) {
   return {
-    id: k.id, name: k.name, start: k.start, scopes: k.scopes, mode: k.mode, expiresAt: iso(k.expiresAt), lastUsedAt: iso(k.lastUsedAt),
+    id: k.id, name: k.name, start: k.start, scopes: k.scopes, mode: k.mode as 'live' | 'test', expiresAt: iso(k.expiresAt), lastUsedAt: iso(k.lastUsedAt),
     rateLimit: k.rateLimit, createdAt: iso(k.createdAt)!,
   };
 }

@@ -1,4 +1,5 @@
-import { definePlugin, errors, reply, type Principal } from '../../kernel/index.ts';
+import { definePlugin, defineHandlers, defineServices, errors, reply, type Principal } from '../../kernel/index.ts';
+import type { Operations } from './contract.gen.ts';
 import type { NoteActivityRow } from './entities.ts';
 import { Note, NoteActivity } from './entities.ts';
 import { migrations } from './migrations.ts';
@@ -10,6 +11,10 @@ function ownerOf(principal: Principal | undefined): string {
   if (!principal) throw errors.unauthorized();
   return principal.id;
 }
+
+// Scoped to the request: it holds the request's EntityManager and its principal, the notes' owner.
+const services = defineServices()
+  .scoped('notes', ({ em, publish, principal, db }) => new NotesService(em, publish, ownerOf(principal), db));
 
 /**
  * The example plugin: a contract (contracts/notes.yaml), entities, migrations, a
@@ -28,10 +33,7 @@ export default definePlugin({
   },
   entities: [Note, NoteActivity],
   migrations,
-  services: {
-    // Scoped to the request: it holds the request's EntityManager and its principal, the notes' owner.
-    notes: { factory: ({ em, publish, principal, db }) => new NotesService(em, publish, ownerOf(principal), db), lifetime: 'scoped' },
-  },
+  services,
   exports: [],
   permissions: [
     { name: 'notes:read', description: 'Read notes', roles: ['user'] },
@@ -45,7 +47,7 @@ export default definePlugin({
       properties: { id: { type: 'string' }, title: { type: 'string' } },
     },
   }],
-  handlers: {
+  handlers: defineHandlers<Operations, typeof services>({
     'notes.list': ({ query, paging }, { services }) => services.notes.list(query, paging),
     'notes.create': ({ body }, { services }) => services.notes.create(body),
     'notes.get': ({ params }, { services }) => services.notes.get(params.id),
@@ -59,5 +61,5 @@ export default definePlugin({
       const rows = await em.find<NoteActivityRow>('NoteActivity', { noteId: params.id }, { orderBy: { occurredAt: 'asc' } });
       return { data: rows.map((r) => ({ eventId: r.eventId, action: r.action, deliveries: r.deliveries, occurredAt: new Date(r.occurredAt).toISOString() })) };
     },
-  },
+  }),
 });

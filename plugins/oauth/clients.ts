@@ -2,7 +2,8 @@ import type { EntityManager } from '@mikro-orm/core';
 import { AppError, beyondHeld, errors, type Clock, type ErrorDetail, type Principal } from '../../kernel/index.ts';
 import type { ClientRow, ClientType } from './entities.ts';
 import type { OAuthConfig } from './config.ts';
-import type { IdentityTokens, TokenStore } from './store.ts';
+import type { IdentityTokens } from '../identity/api.ts';
+import type { TokenStore } from './store.ts';
 import { constantTimeEqual, randomToken, sha256 } from './crypto.ts';
 import { OAuthError, invalidClient, isWildcard } from './rfc.ts';
 

@@ -1,20 +1,19 @@
-import { reply, rawReply, type Handler, type RequestContext } from '../../kernel/index.ts';
-import type { OAuthConfig } from './config.ts';
-import type { IdentityTokens } from './store.ts';
+import { defineHandlers, reply, rawReply, type RequestContext, type ScopeCradleOf } from '../../kernel/index.ts';
 import { GRANT_TYPES, RedirectError, type OAuthService } from './service.ts';
-import type { ClientService } from './clients.ts';
 import { NO_STORE, formParams, rfcEndpoint } from './rfc.ts';
+import type { Operations } from './contract.gen.ts';
+import type { OAuthServices } from './services.ts';
 
-interface Services { oauth: OAuthService; clients: ClientService; identityTokens: IdentityTokens; config: OAuthConfig; permissionCatalog: Array<{ name: string }> }
-const svc = (ctx: RequestContext): Services => ctx.services as Services;
+type Services = ScopeCradleOf<OAuthServices>;
 
 /** 302 to the client's redirect URI, the target in the body too (for script callers of the consent API). */
 function redirect(to: string) {
   return rawReply(302, { redirectTo: to }, { Location: to, ...NO_STORE });
 }
 
-async function authorization(params: Record<string, unknown>, ctx: RequestContext, then: (s: Services, req: Awaited<ReturnType<OAuthService['checkAuthorization']>>) => Promise<unknown>) {
-  const s = svc(ctx);
+async function authorization<T>(params: Record<string, unknown>, ctx: RequestContext<Services>,
+  then: (s: Services, req: Awaited<ReturnType<OAuthService['checkAuthorization']>>) => Promise<T>) {
+  const s = ctx.services;
   try {
     return await then(s, await s.oauth.checkAuthorization(ctx.principal, params));
   } catch (e) {
@@ -23,10 +22,10 @@ async function authorization(params: Record<string, unknown>, ctx: RequestContex
   }
 }
 
-export const handlers: Record<string, Handler> = {
-  'oauth.token': ({ body, headers }, ctx) => rfcEndpoint(() => svc(ctx).oauth.token(formParams(body), headers)),
-  'oauth.revoke': ({ body, headers }, ctx) => rfcEndpoint(() => svc(ctx).oauth.revoke(formParams(body), headers)),
-  'oauth.introspect': ({ body, headers }, ctx) => rfcEndpoint(() => svc(ctx).oauth.introspect(formParams(body), headers)),
+export const handlers = defineHandlers<Operations, OAuthServices>({
+  'oauth.token': ({ body, headers }, ctx) => rfcEndpoint(() => ctx.services.oauth.token(formParams(body), headers)),
+  'oauth.revoke': ({ body, headers }, ctx) => rfcEndpoint(() => ctx.services.oauth.revoke(formParams(body), headers)),
+  'oauth.introspect': ({ body, headers }, ctx) => rfcEndpoint(() => ctx.services.oauth.introspect(formParams(body), headers)),
 
   'oauth.authorizeInfo': ({ query }, ctx) =>
     authorization(query, ctx, async (s, req) => reply(200, s.oauth.consent(req), { ...NO_STORE })),
@@ -34,10 +33,10 @@ export const handlers: Record<string, Handler> = {
     authorization(body, ctx, async (s, req) => redirect(await s.oauth.decide(req, body.decision))),
 
   'oauth.metadata': (_req, ctx) => {
-    const { config, identityTokens, permissionCatalog } = svc(ctx);
+    const { config, identityTokens, permissionCatalog, kernelInfo } = ctx.services;
     // Koa 3's `ctx.origin` is the Origin request header, not the server's origin: build it.
     const origin = (config.publicBaseUrl || `${ctx.koa.protocol}://${ctx.koa.host}`).replace(/\/+$/, '');
-    const api = `${origin}${(ctx.services.kernelInfo as { basePath: string }).basePath}/oauth`;
+    const api = `${origin}${kernelInfo.basePath}/oauth`;
     // Built from the Host header (development only), the document must never be shared by a cache.
     if (config.publicBaseUrl) ctx.koa.set('Cache-Control', 'public, max-age=3600');
     else ctx.koa.set({ 'Cache-Control': 'no-store', Vary: 'Host' });
@@ -61,11 +60,11 @@ export const handlers: Record<string, Handler> = {
     });
   },
 
-  'oauth.listClients': (_req, ctx) => svc(ctx).clients.list(ctx.principal),
-  'oauth.createClient': async ({ body }, ctx) => reply(201, await svc(ctx).clients.create(ctx.principal, body)),
-  'oauth.getClient': ({ params }, ctx) => svc(ctx).clients.get(ctx.principal, params.id),
+  'oauth.listClients': (_req, ctx) => ctx.services.clients.list(ctx.principal),
+  'oauth.createClient': async ({ body }, ctx) => reply(201, await ctx.services.clients.create(ctx.principal, body)),
+  'oauth.getClient': ({ params }, ctx) => ctx.services.clients.get(ctx.principal, params.id),
   'oauth.deleteClient': async ({ params }, ctx) => {
-    await svc(ctx).clients.delete(ctx.principal, params.id);
+    await ctx.services.clients.delete(ctx.principal, params.id);
     return reply(204);
   },
-};
+});

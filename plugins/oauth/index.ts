@@ -1,14 +1,10 @@
 import { definePlugin } from '../../kernel/index.ts';
+import { services } from './services.ts';
 import { entities } from './entities.ts';
 import { migrations } from './migrations.ts';
-import { assertPublicBaseUrl, oauthConfigSchema, type OAuthConfig } from './config.ts';
-import { TokenStore } from './store.ts';
-import { ClientService } from './clients.ts';
-import { OAuthService } from './service.ts';
+import { assertPublicBaseUrl, oauthConfigSchema } from './config.ts';
 import { handlers } from './handlers.ts';
 import { standingSubscriber } from './standing.ts';
-
-const scoped = <T>(factory: (c: any) => T) => ({ factory, lifetime: 'scoped' as const });
 
 /**
  * OAuth 2.0 for third-party apps on top of identity: authorization code + PKCE (S256 only),
@@ -26,14 +22,10 @@ export default definePlugin({
   permissions: [
     { name: 'oauth:clients:manage', description: 'Register and delete your OAuth apps', roles: ['user'] },
   ],
-  services: {
-    tokenStore: scoped(({ em, clock, identityTokens }) => new TokenStore(em, clock, identityTokens)),
-    clients: scoped(({ em, clock, identityTokens, tokenStore, permissionCatalog, config }) => new ClientService(em, clock, identityTokens, tokenStore, permissionCatalog, config)),
-    oauth: scoped(({ em, clock, identityTokens, clients, tokenStore, permissionCatalog, config }) => new OAuthService(em, clock, identityTokens, clients, tokenStore, permissionCatalog, config)),
-  },
+  services,
   exports: [],
   handlers,
-  onStart({ config }: { config: OAuthConfig }) {
+  onStart({ config }) {
     assertPublicBaseUrl(config, process.env.NODE_ENV);
   },
   subscribers: [standingSubscriber],

@@ -26,16 +26,24 @@ export function invalidClient(description: string, challenge: boolean): OAuthErr
     : new OAuthError('invalid_client', description, 400);
 }
 
-export function errorReply(e: OAuthError): Reply {
+/** An RFC 6749 §5.2 error body. */
+export interface OAuthErrorBody { error: OAuthErrorCode; error_description: string }
+
+export function errorReply(e: OAuthError): Reply<OAuthErrorBody> {
   return rawReply(e.status, { error: e.code, error_description: e.message }, { ...NO_STORE, ...e.headers });
 }
 
 /** Runs an RFC endpoint: RFC errors become RFC bodies, and every answer is `no-store`. */
-export async function rfcEndpoint(run: () => Promise<unknown>): Promise<Reply> {
+/** The errors the token, revocation and introspection endpoints answer (the other two codes are only redirected). */
+type EndpointErrorBody = OAuthErrorBody & {
+  error: Exclude<OAuthErrorCode, 'access_denied' | 'unsupported_response_type'>;
+};
+
+export async function rfcEndpoint<T>(run: () => Promise<T>): Promise<Reply<T> | Reply<EndpointErrorBody>> {
   try {
     return rawReply(200, await run(), { ...NO_STORE });
   } catch (e) {
-    if (e instanceof OAuthError) return errorReply(e);
+    if (e instanceof OAuthError) return errorReply(e) as Reply<EndpointErrorBody>;
     throw e;
   }
 }

@@ -3,7 +3,11 @@ import { AppError, errors, type Clock, type Principal } from '../../kernel/index
 import type { ClientRow, GrantRow, RefreshTokenRow } from './entities.ts';
 import type { OAuthConfig } from './config.ts';
 import type { AuthenticatedClient, ClientService, PermissionCatalog } from './clients.ts';
-import { ms, type IdentityTokens, type TokenStore } from './store.ts';
+import type { IdentityTokens } from '../identity/api.ts';
+import type { Operations } from './contract.gen.ts';
+
+type Introspection = Operations['oauth.introspect']['response'];
+import { ms, type TokenStore } from './store.ts';
 import { CODE_VERIFIER, S256_CHALLENGE, randomToken, sha256, verifyPkce } from './crypto.ts';
 import { OAuthError, parseScope, within, type OAuthErrorCode } from './rfc.ts';
 
@@ -186,7 +190,7 @@ export class OAuthService {
     return true;
   }
 
-  async introspect(params: Record<string, string>, headers: Headers): Promise<Record<string, unknown>> {
+  async introspect(params: Record<string, string>, headers: Headers): Promise<Introspection> {
     const { client } = await this.clients.authenticate(params, headers, { allowPublic: false });
     if (!params.token) throw new OAuthError('invalid_request', 'Missing: token');
     const token = params.token;
@@ -194,7 +198,7 @@ export class OAuthService {
     return found ?? { active: false };
   }
 
-  private async introspectAccess(token: string, client: ClientRow) {
+  private async introspectAccess(token: string, client: ClientRow): Promise<Introspection | undefined> {
     const claims = await this.identity.verifyAccessToken(token).catch(() => undefined);
     if (!claims || !claims.cid || claims.cid !== client.id || !claims.jti) return undefined;
     if (await this.identity.isRevoked(claims.jti, claims)) return undefined;
@@ -205,7 +209,7 @@ export class OAuthService {
     };
   }
 
-  private async introspectRefresh(token: string, client: ClientRow) {
+  private async introspectRefresh(token: string, client: ClientRow): Promise<Introspection | undefined> {
     const row = await this.em.findOne<RefreshTokenRow>('OAuthRefreshToken', { hash: sha256(token) });
     if (!row || row.clientId !== client.id || row.usedAt || ms(row.expiresAt) <= this.clock.now()) return undefined;
     const grant = await this.em.findOne<GrantRow>('OAuthGrant', { id: row.grantId });

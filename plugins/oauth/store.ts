@@ -1,16 +1,7 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { Clock } from '../../kernel/index.ts';
+import type { IdentityTokens } from '../identity/api.ts';
 import type { AccessTokenRow, GrantRow, RefreshTokenRow } from './entities.ts';
-
-/** What this plugin uses of identity's exported `identityTokens` service. */
-export interface IdentityTokens {
-  issuer: string;
-  issueAccessToken(claims: { sub: string; cid: string; scope: string; role?: string; tier?: string; own?: string }, ttlSeconds: number): Promise<{ token: string; jti: string; expiresAt: number }>;
-  verifyAccessToken(token: string): Promise<{ sub: string; cid?: string; scope?: string; role?: string; own?: string; sv?: number; jti?: string; exp?: number; iat?: number; iss?: string }>;
-  isRevoked(jti: string, claims?: { sub: string; role?: string; own?: string; sv?: number }): Promise<boolean>;
-  revokeAccessToken(jti: string, expiresAtMs: number): Promise<void>;
-  userStanding(userId: string): Promise<{ role: string; tier: string; permissions: string[] } | undefined>;
-}
 
 export const ms = (d: Date | string | number): number => new Date(d).getTime();
 

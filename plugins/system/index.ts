@@ -1,10 +1,7 @@
-import { definePlugin, AppError } from '../../kernel/index.ts';
+import { definePlugin, defineHandlers, defineServices, AppError } from '../../kernel/index.ts';
+import type { Operations } from './contract.gen.ts';
 
-type Headers = Record<string, string | string[] | undefined>;
-interface Health {
-  live(): Promise<{ ok: boolean; body: Record<string, unknown> }>;
-  ready(headers: Headers): Promise<{ ok: boolean; checks: Array<{ name: string; ok: boolean; ms?: number; error?: string }> }>;
-}
+const services = defineServices();
 
 /**
  * `/health` (liveness, with the details `health.details` lists) and `/health/ready` (every
@@ -15,14 +12,15 @@ export default definePlugin({
   version: '1.0.0',
   description: 'Liveness and readiness probes.',
   mountAtRoot: true,
-  handlers: {
+  handlers: defineHandlers<Operations, typeof services>({
     'system.health': async (_req, { services }) => {
-      const { ok, body } = await (services.health as Health).live();
+      const { ok, body } = await services.health.live();
       if (!ok) throw new AppError(503, 'UNHEALTHY', 'Service unhealthy', { details: body, headers: { 'Retry-After': '5' } });
-      return body;
+      // The liveness body is assembled from `health.details` at run time; the contract's schema checks it.
+      return body as Operations['system.health']['response'];
     },
     'system.ready': async (req, { services }) => {
-      const { ok, checks } = await (services.health as Health).ready(req.headers);
+      const { ok, checks } = await services.health.ready(req.headers);
       if (!ok) {
         const failing = checks.filter((c) => !c.ok);
         throw new AppError(503, 'NOT_READY', `Not ready: ${failing.map((c) => c.name).join(', ')}`, {
@@ -32,5 +30,5 @@ export default definePlugin({
       }
       return { status: 'ok', checks };
     },
-  },
+  }),
 });

@@ -3,8 +3,8 @@
  * handler stores the item in memory. Registered only in the bench's own catalogs.
  */
 import { definePlugin } from '../../kernel/index.ts';
-import type { Clock, IdGenerator } from '../../kernel/index.ts';
-import { ItemStore } from './shared.ts';
+import type { Clock, IdGenerator, HandlerRequest, RequestContext } from '../../kernel/index.ts';
+import { ItemStore, type BenchItemInput } from './shared.ts';
 
 export default definePlugin({
   name: 'bench',
@@ -16,6 +16,7 @@ export default definePlugin({
     items: ({ ids, clock }: { ids: IdGenerator; clock: Clock }) => new ItemStore(() => ids.next(), () => clock.date()),
   },
   handlers: {
-    'bench.createItem': ({ body }, { services }) => (services.items as ItemStore).create(body),
+    'bench.createItem': ({ body }: HandlerRequest<BenchItemInput>, { services }: RequestContext<{ items: ItemStore }>) =>
+      services.items.create(body),
   },
 });

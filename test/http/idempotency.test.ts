@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import pino from 'pino';
-import { definePlugin, errors, reply } from '../../kernel/index.ts';
+import { definePlugin, errors, reply, type HandlerRequest } from '../../kernel/index.ts';
 import type { Kernel } from '../../kernel/boot.ts';
 import { ManualClock } from '../../kernel/ports/clock.ts';
 import type { Cache } from '../../kernel/ports/cache.ts';
@@ -72,7 +72,7 @@ function closeGate(): Promise<void> {
 const gated = definePlugin({
   name: 'gated', version: '1',
   handlers: {
-    'gated.start': async ({ body }) => {
+    'gated.start': async ({ body }: HandlerRequest<{ name?: string } | undefined>) => {
       const run = ++calls;
       entered();
       await gate;

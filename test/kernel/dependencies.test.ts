@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { defineAdapter } from '../../kernel/ports/adapter.ts';
 import type { Cache } from '../../kernel/ports/cache.ts';
-import { definePlugin } from '../../kernel/index.ts';
+import { definePlugin, type HandlerRequest, type RequestContext } from '../../kernel/index.ts';
 import memoryCache from '../../adapters/cache/memory.ts';
 import { bootCustom } from '../helpers/custom.ts';
 import { request, assertError } from '../helpers/kernel.ts';
@@ -29,7 +29,8 @@ const flaky = defineAdapter<Cache>({
 
 const probe = definePlugin({
   name: 'probe', version: '1',
-  handlers: { 'probe.read': async (_req, { services }) => ({ value: (await services.cache.get('k')) ?? null }) },
+  handlers: { 'probe.read': async (_req: HandlerRequest, { services }: RequestContext<{ cache: Cache }>) =>
+    ({ value: (await services.cache.get('k')) ?? null }) },
 });
 const probeContract = {
   openapi: '3.1.0', info: { title: 'probe', version: '1' },

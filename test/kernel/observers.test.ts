@@ -3,7 +3,9 @@ import * as assert from 'uvu/assert';
 import { Writable } from 'node:stream';
 import type { ServerResponse } from 'node:http';
 import pino from 'pino';
-import { definePlugin, type FinishedRequest, type RequestObserverDefinition } from '../../kernel/index.ts';
+import {
+  definePlugin, type FinishedRequest, type HandlerRequest, type RequestContext, type RequestObserverDefinition,
+} from '../../kernel/index.ts';
 import type { Kernel } from '../../kernel/boot.ts';
 import { observation } from '../../kernel/http/observers.ts';
 import { bootCustom } from '../helpers/custom.ts';
@@ -54,7 +56,7 @@ const contract = {
   },
 };
 const handlers = {
-  'watched.touch': (req: { params: { id: string } }, ctx: { koa: { res: ServerResponse } }) => {
+  'watched.touch': (req: HandlerRequest<unknown, unknown, { id: string }>, ctx: RequestContext) => {
     lastResponse = ctx.koa.res;
     return { id: req.params.id, ok: true };
   },

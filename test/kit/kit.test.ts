@@ -25,7 +25,7 @@ const tally = definePlugin({
   }],
   handlers: {
     'tally.add': async ({ body }, ctx) => {
-      const item = ctx.em.create<{ id: string; label: string }>('TallyItem', { label: body.label });
+      const item = ctx.em.create<{ id: string; label: string }>('TallyItem', { label: (body as { label: string }).label });
       await ctx.publish('tally.item.added', { id: item.id });
       await ctx.em.flush();
       return reply(201, { id: item.id });
