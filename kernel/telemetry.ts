@@ -32,7 +32,9 @@ export async function startTelemetry(config: KernelConfig): Promise<Telemetry> {
     processor = new BatchSpanProcessor(new ConsoleSpanExporter());
   } else if (t.exporter === 'otlp') {
     const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
-    processor = new BatchSpanProcessor(new OTLPTraceExporter(t.endpoint ? { url: t.endpoint } : {}) as unknown as SpanExporter);
+    processor = new BatchSpanProcessor(
+      new OTLPTraceExporter(t.endpoint ? { url: t.endpoint } : {}) as unknown as SpanExporter,
+    );
   }
   const sdk = new NodeSDK({
     serviceName: t.serviceName ?? config.name,

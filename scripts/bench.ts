@@ -35,7 +35,15 @@ import type { BenchDriver } from './bench/rawStore.ts';
 
 type WorkloadId = 'health' | 'healthNoLog' | 'noteById' | 'noteList' | 'noteCreate' | 'me';
 interface Target { vs: PeerKind | 'abs'; min: number; drivers?: BenchDriver[] }
-interface Workload { id: WorkloadId; label: string; kinds: PeerKind[]; logs: boolean; targets: Target[]; load(s: Peer): LoadTarget; check(status: number, body: any): string | undefined }
+interface Workload {
+  id: WorkloadId;
+  label: string;
+  kinds: PeerKind[];
+  logs: boolean;
+  targets: Target[];
+  load(s: Peer): LoadTarget;
+  check(status: number, body: any): string | undefined;
+}
 type Peer = ServerHandle & PeerReady;
 
 const NOTE_KEYS = 'body,createdAt,id,pinned,title,updatedAt';
@@ -96,7 +104,9 @@ async function startPeers(kinds: PeerKind[], driver: BenchDriver, logs: boolean)
     await Promise.all(started.map((s) => (s.status === 'fulfilled' ? s.value.stop() : undefined)));
     throw failed.reason;
   }
-  return Object.fromEntries(kinds.map((k, i) => [k, (started[i] as PromiseFulfilledResult<ServerHandle>).value as Peer]));
+  return Object.fromEntries(
+    kinds.map((k, i) => [k, (started[i] as PromiseFulfilledResult<ServerHandle>).value as Peer]),
+  );
 }
 
 /** Geometric mean of per-round ratios with a normal-approximation 95% interval (on log ratios). */
@@ -110,7 +120,14 @@ function ratioInterval(ratios: number[]) {
 }
 
 interface Verdict { label: string; value: string; target: string; verdict: 'PASS' | 'FAIL' | 'INVALID' | 'info' }
-interface Result { workload: Workload; driver: BenchDriver; summaries: Record<string, Summary>; rounds: Record<string, number[]>; problems: string[]; verdicts: Verdict[] }
+interface Result {
+  workload: Workload;
+  driver: BenchDriver;
+  summaries: Record<string, Summary>;
+  rounds: Record<string, number[]>;
+  problems: string[];
+  verdicts: Verdict[];
+}
 
 async function preflight(w: Workload, peers: Record<string, Peer>): Promise<string[]> {
   const problems: string[] = [];

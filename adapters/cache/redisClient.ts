@@ -40,7 +40,10 @@ type IncrementingRedis = Redis & {
 /** `*`, `?`, `[`, `]` and `\` are glob syntax in SCAN MATCH. */
 const escapeGlob = (s: string) => s.replace(/[*?[\]\\]/g, '\\$&');
 
-export async function createRedisCache(options: RedisCacheOptions, ctx: AdapterContext): Promise<Cache & AdapterLifecycle> {
+export async function createRedisCache(
+  options: RedisCacheOptions,
+  ctx: AdapterContext,
+): Promise<Cache & AdapterLifecycle> {
   const prefix = options.keyPrefix ?? '';
   const k = (key: string) => prefix + key;
 
@@ -68,10 +71,10 @@ export async function createRedisCache(options: RedisCacheOptions, ctx: AdapterC
     }
   }
 
-  const decode = <T>(json: string | null): T | undefined => (json === null ? undefined : (JSON.parse(json) as T));
+  const decode = <T,>(json: string | null): T | undefined => (json === null ? undefined : (JSON.parse(json) as T));
 
   return {
-    get: <T>(key: string) => call(async () => decode<T>(await redis.get(k(key)))),
+    get: <T,>(key: string) => call(async () => decode<T>(await redis.get(k(key)))),
 
     async set(key: string, value: unknown, opts: CacheSetOptions = {}) {
       checkTtl(opts.ttlMs);

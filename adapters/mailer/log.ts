@@ -149,7 +149,9 @@ async function createLogMailer(options: LogMailerOptions, ctx: AdapterContext): 
         subject: checked.subject,
         text: checked.text,
         ...(checked.html === undefined ? {} : { html: checked.html }),
-        ...(Object.keys(checked.headers).length ? { headers: Object.freeze(checked.headers) as Record<string, string> } : {}),
+        ...(Object.keys(checked.headers).length
+          ? { headers: Object.freeze(checked.headers) as Record<string, string> }
+          : {}),
       });
       if (file) await append(JSON.stringify(entry) + '\n');
       if (keep > 0) {

@@ -35,7 +35,13 @@ export class GcraStore {
     } else if (stored !== undefined && stored <= nowUs) {
       this.tats.delete(key);
     }
-    return { allowed: r.allowed, limit: policy.limit, remaining: r.remaining, resetMs: r.resetMs, retryAfterMs: r.retryAfterMs };
+    return {
+      allowed: r.allowed,
+      limit: policy.limit,
+      remaining: r.remaining,
+      resetMs: r.resetMs,
+      retryAfterMs: r.retryAfterMs,
+    };
   }
 
   reset(key: string): void {

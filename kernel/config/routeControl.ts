@@ -19,9 +19,13 @@ export const routeControlSchema: JsonSchema = {
 export interface RouteControl { routes?: boolean; mount?: string; operations?: { exclude?: string[] } }
 
 /** Splits a plugin section into the kernel's route control and the plugin's own options. */
-export function splitRouteControl(section: Record<string, unknown>): { control: RouteControl; rest: Record<string, unknown> } {
+export function splitRouteControl(section: Record<string, unknown>): {
+  control: RouteControl;
+  rest: Record<string, unknown>;
+} {
   const control: Record<string, unknown> = {};
   const rest: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(section)) ((ROUTE_CONTROL_KEYS as readonly string[]).includes(k) ? control : rest)[k] = v;
+  for (const [k, v] of Object.entries(section))
+    ((ROUTE_CONTROL_KEYS as readonly string[]).includes(k) ? control : rest)[k] = v;
   return { control: control as RouteControl, rest };
 }

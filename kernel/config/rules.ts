@@ -4,7 +4,8 @@
  */
 export function kernelRules(config: Record<string, unknown>): string[] {
   const problems: string[] = [];
-  const cors = (config.server as { cors?: { enabled?: unknown; origins?: unknown; credentials?: unknown } } | undefined)?.cors;
+  const cors = (config.server as { cors?: { enabled?: unknown; origins?: unknown; credentials?: unknown } } | undefined)
+    ?.cors;
   if (cors && cors.enabled !== false && cors.credentials === true) {
     const origins = Array.isArray(cors.origins) ? cors.origins : [];
     if (origins.includes('*') || origins.length === 0) {

@@ -198,23 +198,55 @@ export const kernelConfigSchema: JsonSchema = {
 export interface KernelConfig {
   name: string;
   server: {
-    host: string; port: number; basePath: string; envelope: 'plain' | 'success'; bodyLimitBytes: number;
-    shutdownTimeoutMs: number; requestTimeoutMs: number; headersTimeoutMs: number; keepAliveTimeoutMs: number; maxConnections: number;
-    publicUrl?: string; trustProxy: boolean; validateResponses: boolean;
+    host: string;
+    port: number;
+    basePath: string;
+    envelope: 'plain' | 'success';
+    bodyLimitBytes: number;
+    shutdownTimeoutMs: number;
+    requestTimeoutMs: number;
+    headersTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    maxConnections: number;
+    publicUrl?: string;
+    trustProxy: boolean;
+    validateResponses: boolean;
     compression: { enabled: boolean; thresholdBytes: number };
     cors: { enabled: boolean; origins: string[]; credentials: boolean; maxAgeSeconds: number };
     docs: { enabled: boolean; title?: string; paths: { swagger: string; redoc: string; openapi: string } };
     casing: 'camel' | 'snake';
     pagination: 'cursor' | 'page';
     messages: Record<string, string>;
-    errors: { codes: Record<string, string>; suggestedActions: Record<string, string>; documentation?: string; details: 'nested' | 'flat' };
+    errors: {
+      codes: Record<string, string>;
+      suggestedActions: Record<string, string>;
+      documentation?: string;
+      details: 'nested' | 'flat';
+    };
   };
-  health: { path: string; okStatus: string; details: string[]; readyCacheMs: number; token?: string; checkNames: Record<string, string> };
-  database: { driver: 'sqlite' | 'postgresql' | 'mongodb'; url: string; migrate: 'auto' | 'check' | 'off'; debug: boolean; poolMax: number };
+  health: {
+    path: string;
+    okStatus: string;
+    details: string[];
+    readyCacheMs: number;
+    token?: string;
+    checkNames: Record<string, string>;
+  };
+  database: {
+    driver: 'sqlite' | 'postgresql' | 'mongodb';
+    url: string;
+    migrate: 'auto' | 'check' | 'off';
+    debug: boolean;
+    poolMax: number;
+  };
   adapters: Record<string, { use: string; [option: string]: unknown }>;
   plugins: Record<string, { enabled?: boolean; [option: string]: unknown }>;
   rateLimit: {
-    enabled: boolean; windowMs: number; defaultTier: string; tiers: Record<string, number>; warning: { threshold: number; header: string; message?: string };
+    enabled: boolean;
+    windowMs: number;
+    defaultTier: string;
+    tiers: Record<string, number>;
+    warning: { threshold: number; header: string; message?: string };
     authFailures: { limit: number; windowMs: number };
     // Always filled by the schema's defaults; optional so that hand-built configs (tests, bench) need not name them.
     algorithm?: 'gcra' | 'sliding-window';
@@ -225,5 +257,10 @@ export interface KernelConfig {
   metrics: { enabled: boolean; path: string; token?: string; allowCidrs: string[] };
   log: { level: string; requests: boolean };
   secrets: { keys: Array<{ id: string; secret: string }>; activeKey?: string; keyFile: string };
-  telemetry: { enabled: boolean; serviceName?: string; exporter: 'console' | 'otlp' | 'memory' | 'none'; endpoint?: string };
+  telemetry: {
+    enabled: boolean;
+    serviceName?: string;
+    exporter: 'console' | 'otlp' | 'memory' | 'none';
+    endpoint?: string;
+  };
 }

@@ -83,7 +83,12 @@ export type Direction = 'in' | 'out';
  * wire to canonical names (`in`) or back (`out`). Refs are followed once and shared, so
  * recursive schemas make cyclic plans, not infinite ones.
  */
-export function planFor(document: OpenApiDocument, schema: unknown, direction: Direction, memo = new Map<string, KeyPlan>()): KeyPlan | undefined {
+export function planFor(
+  document: OpenApiDocument,
+  schema: unknown,
+  direction: Direction,
+  memo = new Map<string, KeyPlan>(),
+): KeyPlan | undefined {
   if (!schema || typeof schema !== 'object') return undefined;
   const node = schema as Record<string, any>;
   if (typeof node.$ref === 'string') {

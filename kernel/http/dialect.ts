@@ -79,7 +79,8 @@ export function wireContract(merged: MergedContract, config: KernelConfig): Wire
     for (const { entry, op } of located) {
       const item = (doc.paths as any)[entry.path];
       const params = mergeParameters(item.parameters ?? [], op.parameters ?? [], doc);
-      const names = (where: string) => new Map(params.filter((p) => p.in === where).map((p) => [camelToSnake(p.name), p.name]));
+      const names = (where: string) =>
+        new Map(params.filter((p) => p.in === where).map((p) => [camelToSnake(p.name), p.name]));
       const body = resolveRef<OpenAPIV3_1.RequestBodyObject>(doc, op.requestBody)?.content?.['application/json']?.schema;
       const responses = new Map<string, KeyPlan | undefined>();
       for (const [status, raw] of Object.entries<any>(op.responses ?? {})) {
@@ -97,10 +98,20 @@ export function wireContract(merged: MergedContract, config: KernelConfig): Wire
     const path = snake ? entry.path.replace(/\{([^}]+)\}/g, (_, n: string) => `{${camelToSnake(n)}}`) : entry.path;
     const item = (wire.paths as any)[path];
     const operation = item[entry.method];
-    return { ...entry, path, operation, parameters: mergeParameters(item.parameters ?? [], operation.parameters ?? [], wire) };
+    return {
+      ...entry,
+      path,
+      operation,
+      parameters: mergeParameters(item.parameters ?? [], operation.parameters ?? [], wire),
+    };
   });
   const messages = new Map([...dialects].map(([id, d]) => [id, d.message]));
-  return { document: wire, operations, served: documentForEnvelope(wire, config.server.envelope, messages), operationDialects: dialects };
+  return {
+    document: wire,
+    operations,
+    served: documentForEnvelope(wire, config.server.envelope, messages),
+    operationDialects: dialects,
+  };
 }
 
 /** Cursor parameter -> page parameter; `pagination` of the 2xx bodies -> the page/limit shape. */

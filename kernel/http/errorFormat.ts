@@ -36,7 +36,12 @@ export const plainDialect = (envelope: 'plain' | 'success'): ErrorDialect =>
   ({ envelope, casing: 'camel', codes: {}, suggestedActions: {}, details: 'nested' });
 
 /** The error body in the deployment's dialect. Own keys are translated; `details` content is not (it is opaque). */
-export function errorBody(d: ErrorDialect, error: ErrorLike, requestId: string, now = new Date()): Record<string, unknown> {
+export function errorBody(
+  d: ErrorDialect,
+  error: ErrorLike,
+  requestId: string,
+  now = new Date(),
+): Record<string, unknown> {
   const code = Object.hasOwn(d.codes, error.code) ? d.codes[error.code] : error.code;
   const snake = d.casing === 'snake';
   const inner: Record<string, unknown> = {

@@ -29,7 +29,15 @@ export function renderError(ctx: Context, error: AppError, envelope: Envelope | 
 /** Turns anything thrown into an AppError without leaking internals. */
 export function toAppError(err: unknown): { error: AppError; unexpected: boolean } {
   if (isAppError(err)) return { error: err, unexpected: false };
-  const e = err as { status?: number; statusCode?: number; type?: string; expose?: boolean; message?: string; code?: string; name?: string };
+  const e = err as {
+    status?: number;
+    statusCode?: number;
+    type?: string;
+    expose?: boolean;
+    message?: string;
+    code?: string;
+    name?: string;
+  };
   const status = e?.status ?? e?.statusCode;
   if (status === 413 || e?.type === 'entity.too.large') return { error: new AppError(413, 'PAYLOAD_TOO_LARGE', 'The request body is too large'), unexpected: false };
   if (e?.type === 'entity.parse.failed' || (status === 400 && e?.name === 'SyntaxError')) return { error: new AppError(400, 'MALFORMED_JSON', 'The request body is not valid JSON'), unexpected: false };
@@ -54,7 +62,14 @@ const UNIQUE_CODES = new Set<unknown>(['23505', 'SQLITE_CONSTRAINT_UNIQUE', 'SQL
 
 /** A unique-constraint violation on any driver: MikroORM's exception, pg 23505, SQLite/libsql, Mongo E11000. */
 function isUniqueViolation(err: unknown, depth = 0): boolean {
-  const e = err as { code?: unknown; name?: string; sqlState?: string; rawCode?: number; cause?: unknown; message?: string };
+  const e = err as {
+    code?: unknown;
+    name?: string;
+    sqlState?: string;
+    rawCode?: number;
+    cause?: unknown;
+    message?: string;
+  };
   if (!e || depth > 3) return false;
   if (e.name === 'UniqueConstraintViolationException') return true;
   if (UNIQUE_CODES.has(e.code) || e.sqlState === '23505' || e.rawCode === 2067 || e.rawCode === 1555) return true;

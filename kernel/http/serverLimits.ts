@@ -11,7 +11,8 @@ type Limits = Pick<KernelConfig['server'], 'requestTimeoutMs' | 'headersTimeoutM
  */
 export function serverOptions(limits: Limits): ServerOptions {
   const requestTimeout = limits.requestTimeoutMs;
-  const headersTimeout = requestTimeout > 0 ? Math.min(limits.headersTimeoutMs, requestTimeout) : limits.headersTimeoutMs;
+  const headersTimeout =
+    requestTimeout > 0 ? Math.min(limits.headersTimeoutMs, requestTimeout) : limits.headersTimeoutMs;
   const shortest = Math.min(...[requestTimeout, headersTimeout].filter((t) => t > 0), 4000);
   return {
     requestTimeout,

@@ -150,7 +150,10 @@ function nodesAtMost(data: unknown, max: number): boolean {
   return budget >= 0;
 }
 
-/** ajv errors as field-level details: `{ field: "body.title", message, code: "maxLength" }`, at most MAX_DETAILS and a marker. */
+/**
+ * ajv errors as field-level details: `{ field: "body.title", message, code: "maxLength" }`, at most
+ * MAX_DETAILS and a marker.
+ */
 export function toDetails(errors: ErrorObject[] | null | undefined, location: string): ErrorDetail[] {
   let list = errors ?? [];
   if (list.length > MAX_DETAILS) list = [...list.slice(0, MAX_DETAILS).filter((e) => e.keyword !== 'truncated'), TRUNCATED];

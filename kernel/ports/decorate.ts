@@ -10,7 +10,12 @@ export type CallWrapper = (call: () => Promise<unknown>, info: CallInfo) => Prom
 /** Methods that are not calls on behalf of a request. */
 const LIFECYCLE = new Set(['close', 'health', 'drain']);
 
-export function decorateAdapter<T extends object>(instance: T, info: { port: string; adapter: string }, wrappers: CallWrapper[], skip: string[] = []): T {
+export function decorateAdapter<T extends object>(
+  instance: T,
+  info: { port: string; adapter: string },
+  wrappers: CallWrapper[],
+  skip: string[] = [],
+): T {
   if (!wrappers.length) return instance;
   const cache = new Map<PropertyKey, unknown>();
   return new Proxy(instance, {
@@ -23,7 +28,9 @@ export function decorateAdapter<T extends object>(instance: T, info: { port: str
       if (!wrapped) {
         const callInfo = { ...info, method: prop };
         const step = (i: number, args: unknown[]): Promise<unknown> =>
-          i === wrappers.length ? Promise.resolve(value.apply(target, args)) : wrappers[i](() => step(i + 1, args), callInfo);
+          i === wrappers.length
+            ? Promise.resolve(value.apply(target, args))
+            : wrappers[i](() => step(i + 1, args), callInfo);
         wrapped = (...args: unknown[]) => step(0, args);
         cache.set(prop, wrapped);
       }

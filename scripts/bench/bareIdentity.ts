@@ -68,7 +68,8 @@ export class AuthError extends Error {
   constructor(readonly code: string, message: string) { super(message); }
 }
 
-const iso = (d: Date | string | number | null | undefined) => (d === null || d === undefined ? null : new Date(d).toISOString());
+const iso = (d: Date | string | number | null | undefined) =>
+  d === null || d === undefined ? null : new Date(d).toISOString();
 
 export class BareIdentity {
   /** `revoked-sid:<sid>` -> expiry (ms); nothing is revoked in the bench, the lookup is the work. */
@@ -163,8 +164,16 @@ export class BareIdentity {
     const u = await this.orm.em.fork().findOne(UserSchema, { id: userId, status: { $ne: 'deleted' } });
     if (!u) return undefined;
     return {
-      id: u.id, email: u.email, name: u.name, role: u.role, status: u.status, tier: u.tier,
-      emailVerified: u.emailVerified, mfaEnabled: u.mfaEnabled, createdAt: iso(u.createdAt)!, updatedAt: iso(u.updatedAt)!,
+      id: u.id,
+      email: u.email,
+      name: u.name,
+      role: u.role,
+      status: u.status,
+      tier: u.tier,
+      emailVerified: u.emailVerified,
+      mfaEnabled: u.mfaEnabled,
+      createdAt: iso(u.createdAt)!,
+      updatedAt: iso(u.updatedAt)!,
     };
   }
 

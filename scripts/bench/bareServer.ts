@@ -28,8 +28,16 @@ import { CONTRACTS_DIR, VERSION } from '../paths.ts';
 import { BareRateLimiter, type BareRateLimitPolicy } from './rateLimit.ts';
 import { AuthError, BareIdentity } from './bareIdentity.ts';
 import {
-  benchItemCreateSchema, devNullLogger, ItemStore, RATE_LIMIT_ON, RATE_LIMIT_PER_WINDOW, RATE_LIMIT_TIER, RATE_LIMIT_WINDOW_MS,
-  type BenchItemInput, type ReadyMessage, type Suite,
+  benchItemCreateSchema,
+  devNullLogger,
+  ItemStore,
+  RATE_LIMIT_ON,
+  RATE_LIMIT_PER_WINDOW,
+  RATE_LIMIT_TIER,
+  RATE_LIMIT_WINDOW_MS,
+  type BenchItemInput,
+  type ReadyMessage,
+  type Suite,
 } from './shared.ts';
 
 const NAME = 'api-kernel';
@@ -41,7 +49,15 @@ const BODY_LIMIT = 1048576;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 class HttpError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string, readonly details: unknown = null, readonly headers?: Record<string, string>) { super(message); }
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: unknown = null,
+    readonly headers?: Record<string, string>,
+  ) {
+    super(message);
+  }
 }
 
 function details(errors: ErrorObject[] | null | undefined) {
@@ -66,7 +82,15 @@ function toHttpError(err: unknown): HttpError {
 function sendError(ctx: Context, error: HttpError) {
   ctx.status = error.status;
   if (error.headers) for (const [k, v] of Object.entries(error.headers)) ctx.set(k, v);
-  ctx.body = { error: { code: error.code, message: error.message, details: error.details, requestId: ctx.state.requestId as string, timestamp: new Date().toISOString() } };
+  ctx.body = {
+    error: {
+      code: error.code,
+      message: error.message,
+      details: error.details,
+      requestId: ctx.state.requestId as string,
+      timestamp: new Date().toISOString(),
+    },
+  };
 }
 
 /** Per-request rate limiting by hand: one GCRA check, the kernel's headers, 429 when refused. */
@@ -127,7 +151,14 @@ export function createBareApp(suite: Suite, identity?: BareIdentity): Koa {
     maxAge: 600,
     exposeHeaders: ['X-Request-Id', 'Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'RateLimit', 'RateLimit-Policy'],
   }));
-  app.use(compress({ threshold: 1024, br: { params: { [zlib.BROTLI_PARAM_QUALITY]: 4 } }, gzip: { level: 6 }, deflate: false }));
+  app.use(
+    compress({
+      threshold: 1024,
+      br: { params: { [zlib.BROTLI_PARAM_QUALITY]: 4 } },
+      gzip: { level: 6 },
+      deflate: false,
+    }),
+  );
 
   const health = (ctx: Context) => {
     ctx.state.route = 'system.health';
@@ -138,7 +169,16 @@ export function createBareApp(suite: Suite, identity?: BareIdentity): Koa {
     const ajv = new Ajv2020({ allErrors: true, strict: false, coerceTypes: false, useDefaults: true });
     const validate = ajv.compile<BenchItemInput>(benchItemCreateSchema());
     const store = new ItemStore(() => uuidv7());
-    const parseJson = koaBody({ json: true, urlencoded: false, text: false, multipart: false, jsonLimit: BODY_LIMIT, jsonStrict: false, patchNode: false, patchKoa: true });
+    const parseJson = koaBody({
+      json: true,
+      urlencoded: false,
+      text: false,
+      multipart: false,
+      jsonLimit: BODY_LIMIT,
+      jsonStrict: false,
+      patchNode: false,
+      patchKoa: true,
+    });
     router.get(HEALTH_PATH, health);
     router.post(
       POST_PATH,

@@ -22,8 +22,15 @@ import { catalogs as repoCatalogs } from '../catalog.ts';
 import { CONFIG_DIR, CONTRACTS_DIR, VERSION } from '../paths.ts';
 import benchPlugin from './benchPlugin.ts';
 import {
-  BENCH_CONTRACT, devNullLogger, kernelLogger, RATE_LIMIT_ON, RATE_LIMIT_PER_WINDOW, RATE_LIMIT_TIER, RATE_LIMIT_WINDOW_MS,
-  type ReadyMessage, type Suite,
+  BENCH_CONTRACT,
+  devNullLogger,
+  kernelLogger,
+  RATE_LIMIT_ON,
+  RATE_LIMIT_PER_WINDOW,
+  RATE_LIMIT_TIER,
+  RATE_LIMIT_WINDOW_MS,
+  type ReadyMessage,
+  type Suite,
 } from './shared.ts';
 
 export const benchCatalogs: Catalogs = {
@@ -39,7 +46,11 @@ function overrides(suite: Suite, dbDir: string | undefined): Record<string, unkn
   const o: Record<string, unknown> = {
     server: { host: '127.0.0.1', port: 0 },
     plugins: {
-      ...Object.fromEntries(Object.keys(benchCatalogs.plugins).filter((name) => !wanted.includes(name)).map((name) => [name, { enabled: false }])),
+      ...Object.fromEntries(
+        Object.keys(benchCatalogs.plugins)
+          .filter((name) => !wanted.includes(name))
+          .map((name) => [name, { enabled: false }]),
+      ),
       ...Object.fromEntries(wanted.map((name) => [name, {}])),
     },
     log: { level: 'info', requests: true },

@@ -23,7 +23,14 @@ import { EXPOSED_HEADERS, REQUEST_ID, UUID, errorBody, healthBody, noteCreateSch
 import { RATE_LIMIT_ON } from './shared.ts';
 
 class HttpError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string, readonly details: unknown = null) { super(message); }
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: unknown = null,
+  ) {
+    super(message);
+  }
 }
 const ID = new RegExp(UUID);
 
@@ -33,7 +40,16 @@ export function createKoaRaw(store: RawStore, auth: RawAuth, logger: Logger | un
   const ajv = new Ajv2020({ allErrors: true, strict: false, coerceTypes: false, useDefaults: true });
   (addFormats as unknown as (a: Ajv2020) => void)(ajv);
   const validateNote = ajv.compile<NoteInput>(noteCreateSchema());
-  const parseJson = koaBody({ json: true, urlencoded: false, text: false, multipart: false, jsonLimit: 1048576, jsonStrict: false, patchNode: false, patchKoa: true });
+  const parseJson = koaBody({
+    json: true,
+    urlencoded: false,
+    text: false,
+    multipart: false,
+    jsonLimit: 1048576,
+    jsonStrict: false,
+    patchNode: false,
+    patchKoa: true,
+  });
 
   const app = new Koa();
   app.use(async function boundary(ctx: Context, next: Next) {
@@ -46,9 +62,14 @@ export function createKoaRaw(store: RawStore, auth: RawAuth, logger: Logger | un
       await next();
       if (ctx.body === undefined && ctx.status === 404) throw new HttpError(404, 'NOT_FOUND', `No route for ${ctx.method} ${ctx.path.slice(0, 200)}`);
     } catch (err) {
-      const e = err instanceof HttpError ? err : err instanceof RawAuthError ? new HttpError(err.status, err.code, err.message)
-        : (err as { status?: number }).status === 400 ? new HttpError(400, 'MALFORMED_JSON', 'The request body is not valid JSON')
-          : new HttpError(500, 'INTERNAL_ERROR', 'An unexpected error occurred');
+      const e =
+        err instanceof HttpError
+          ? err
+          : err instanceof RawAuthError
+            ? new HttpError(err.status, err.code, err.message)
+            : (err as { status?: number }).status === 400
+              ? new HttpError(400, 'MALFORMED_JSON', 'The request body is not valid JSON')
+              : new HttpError(500, 'INTERNAL_ERROR', 'An unexpected error occurred');
       if (e.status >= 500) logger?.error({ err, requestId }, 'request failed');
       ctx.status = e.status;
       ctx.body = errorBody(requestId, e.code, e.message, e.details);
@@ -56,7 +77,14 @@ export function createKoaRaw(store: RawStore, auth: RawAuth, logger: Logger | un
     logger?.info({ requestId, method: ctx.method, route: ctx.state.route ?? ctx.path.slice(0, 200), status: ctx.status, ms: Math.round((performance.now() - started) * 10) / 10 }, 'request');
   });
   app.use(cors({ origin: '*', credentials: false, maxAge: 600, keepHeadersOnError: false, exposeHeaders: EXPOSED_HEADERS }));
-  app.use(compress({ threshold: 1024, br: { params: { [zlib.BROTLI_PARAM_QUALITY]: 4 } }, gzip: { level: 6 }, deflate: false }));
+  app.use(
+    compress({
+      threshold: 1024,
+      br: { params: { [zlib.BROTLI_PARAM_QUALITY]: 4 } },
+      gzip: { level: 6 },
+      deflate: false,
+    }),
+  );
 
   const authed = async (ctx: Context, permission: string): Promise<RawPrincipal> => {
     const principal = await auth.authenticate(ctx.get('authorization') || undefined, permission);

@@ -164,7 +164,9 @@ async function startSuites(suites: Suite[], options: { cpuProfDir?: string } = {
     await Promise.all(started.map((s) => (s.status === 'fulfilled' ? stopBoth(s.value) : undefined)));
     throw failed.reason;
   }
-  return Object.fromEntries(suites.map((suite, i) => [suite, (started[i] as PromiseFulfilledResult<Servers>).value])) as AllServers;
+  return Object.fromEntries(
+    suites.map((suite, i) => [suite, (started[i] as PromiseFulfilledResult<Servers>).value]),
+  ) as AllServers;
 }
 
 async function stopSuites(all: AllServers) {
@@ -211,7 +213,9 @@ async function preflight(all: AllServers): Promise<{ problems: Record<Check, str
   const problems: Record<Check, string[]> = { health: [], post: [], me: [], login: [] };
   const notes: string[] = [];
   const responses: Record<string, Record<ServerKind, Probe>> = {};
-  const keep = (name: string, kind: ServerKind, p: Probe) => { (responses[name] ??= {} as Record<ServerKind, Probe>)[kind] = p; };
+  const keep = (name: string, kind: ServerKind, p: Probe) => {
+    (responses[name] ??= {} as Record<ServerKind, Probe>)[kind] = p;
+  };
 
   if (all.basic) {
     for (const kind of KINDS) {
@@ -287,7 +291,10 @@ async function preflight(all: AllServers): Promise<{ problems: Record<Check, str
 
 // ---------------------------------------------------------------- measurement
 
-/** The two servers in the order round `round` of workload `index` runs them (KB, BK, KB, ...; the next workload starts with B). */
+/**
+ * The two servers in the order round `round` of workload `index` runs them (KB, BK, KB, ...; the next
+ * workload starts with B).
+ */
 function order(index: number, round: number): ServerKind[] {
   return (index + round) % 2 === 0 ? ['kernel', 'bare'] : ['bare', 'kernel'];
 }
@@ -307,7 +314,12 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-async function measure(servers: Servers, index: number, workload: Workload, problems: string[]): Promise<WorkloadResult> {
+async function measure(
+  servers: Servers,
+  index: number,
+  workload: Workload,
+  problems: string[],
+): Promise<WorkloadResult> {
   const warm: string[] = [];
   for (const kind of order(index, 0)) {
     const seg = await runSegment(workload.target(servers[kind]), WARMUP, SETTINGS);
@@ -329,13 +341,21 @@ async function measure(servers: Servers, index: number, workload: Workload, prob
     }
     pairRatios.push(rps.kernel / rps.bare);
   }
-  out(`  ${pad(workload.label, 22)} ${rounds} rounds × ${fmt(seconds, 1)} s each, kernel/bare per round: ${pairRatios.map((r) => r.toFixed(2)).join(' ')}`);
+  out(
+    `  ${pad(workload.label, 22)} ${rounds} rounds × ${fmt(seconds, 1)} s each, kernel/bare per round: ${pairRatios.map((r) => r.toFixed(2)).join(' ')}`,
+  );
   const summaries = { kernel: summarize(segments.kernel), bare: summarize(segments.bare) };
   const ratio = summaries.kernel.reqPerSec / summaries.bare.reqPerSec;
   const all = [...problems];
   for (const kind of KINDS) {
     const s = summaries[kind];
-    if (s.non2xx) all.push(`${kind} answered ${s.non2xx} non-2xx responses (${Object.entries(s.statusCodes).filter(([c]) => !c.startsWith('2')).map(([c, n]) => `${c}×${n}`).join(', ')})`);
+    if (s.non2xx)
+      all.push(
+        `${kind} answered ${s.non2xx} non-2xx responses (${Object.entries(s.statusCodes)
+          .filter(([c]) => !c.startsWith('2'))
+          .map(([c, n]) => `${c}×${n}`)
+          .join(', ')})`,
+      );
     if (s.errors || s.timeouts) all.push(`${kind}: ${s.errors} connection errors, ${s.timeouts} timeouts`);
     if (!s.requests) all.push(`${kind} completed no request`);
   }
@@ -400,7 +420,12 @@ const loopText = (s: LoginLoadResult['loop']['idle']) => (s ? `${fmt(s.loopDelay
 
 // ---------------------------------------------------------------- profiling
 
-interface ProfiledRun { workload: Workload; windows: Record<ServerKind, Array<[number, number]>>; requests: Record<ServerKind, number>; reqPerSec: Record<ServerKind, number> }
+interface ProfiledRun {
+  workload: Workload;
+  windows: Record<ServerKind, Array<[number, number]>>;
+  requests: Record<ServerKind, number>;
+  reqPerSec: Record<ServerKind, number>;
+}
 
 /** Profiles the servers of every suite with a missed target: the failed workloads, and the login measurement. */
 async function profile(workloads: Workload[], login: boolean): Promise<void> {
@@ -422,8 +447,14 @@ async function profile(workloads: Workload[], login: boolean): Promise<void> {
         }
         for (const workload of workloads.filter((w) => w.suite === suite)) {
           const index = WORKLOADS.indexOf(workload);
-          for (const kind of order(index, 0)) await runSegment(workload.target(servers[kind]), Math.min(WARMUP, 2), SETTINGS);
-          const run: ProfiledRun = { workload, windows: { kernel: [], bare: [] }, requests: { kernel: 0, bare: 0 }, reqPerSec: { kernel: 0, bare: 0 } };
+          for (const kind of order(index, 0))
+            await runSegment(workload.target(servers[kind]), Math.min(WARMUP, 2), SETTINGS);
+          const run: ProfiledRun = {
+            workload,
+            windows: { kernel: [], bare: [] },
+            requests: { kernel: 0, bare: 0 },
+            reqPerSec: { kernel: 0, bare: 0 },
+          };
           const seconds = { kernel: 0, bare: 0 };
           const rounds = Math.max(2, Math.round(PROFILE_DURATION / SEGMENT));
           for (let round = 0; round < rounds; round++) {
@@ -449,7 +480,12 @@ async function profile(workloads: Workload[], login: boolean): Promise<void> {
         else out(`  ! no CPU profile was written by the ${kind} ${suite} server`);
       }
       if (profiles.kernel && profiles.bare) {
-        for (const run of runs) printProfile(run, summarizeProfile(profiles.kernel, run.windows.kernel, ROOT), summarizeProfile(profiles.bare, run.windows.bare, ROOT));
+        for (const run of runs)
+          printProfile(
+            run,
+            summarizeProfile(profiles.kernel, run.windows.kernel, ROOT),
+            summarizeProfile(profiles.bare, run.windows.bare, ROOT),
+          );
       }
       if (profiles.kernel && loginRun) printLoginProfile(loginRun, profiles.kernel);
     }
@@ -532,15 +568,23 @@ function printLoginProfile(r: LoginLoadResult, profile: CpuProfile) {
   out(`  (V8 samples by wall clock: a main thread that waits for the CPU, or blocks in a system call, is charged to the function it is in)`);
   out(`  main-thread self time by where the code lives, ms per second of wall time (idle -> under logins):`);
   const cats = [...new Set([...idle.categories.keys(), ...loaded.categories.keys()])].filter((c) => c !== '(idle)' && c !== '(root)');
-  const rows = cats.map((c) => ({ c, i: (idle.categories.get(c) ?? 0) / idleS / 1000, l: (loaded.categories.get(c) ?? 0) / loadedS / 1000 }))
-    .sort((x, y) => (y.l - y.i) - (x.l - x.i));
+  const rows = cats
+    .map((c) => ({
+      c,
+      i: (idle.categories.get(c) ?? 0) / idleS / 1000,
+      l: (loaded.categories.get(c) ?? 0) / loadedS / 1000,
+    }))
+    .sort((x, y) => y.l - y.i - (x.l - x.i));
   for (const row of rows.slice(0, 12)) if (row.l > 0.5 || row.i > 0.5) out(`    ${pad(row.c, 44)} ${lpad(row.i.toFixed(1), 7)} -> ${lpad(row.l.toFixed(1), 7)}`);
   out(`  main-thread functions under logins, self time (top 15), ms per login (the main thread served /health too):`);
   for (const f of [...loaded.functions].filter((f) => f.category !== '(idle)' && f.category !== '(root)').sort((x, y) => y.selfUs - x.selfUs).slice(0, 15)) {
     out(`    ${lpad((f.selfUs / Math.max(1, logins) / 1000).toFixed(3), 7)}  ${f.name}  ${f.location}`);
   }
   out(`  kernel/ plugins/ adapters/ functions under logins, inclusive time (top 12), ms per login (/health's share included):`);
-  for (const f of [...loaded.functions].filter((f) => REPO_CATEGORIES.has(f.category)).sort((x, y) => y.totalUs - x.totalUs).slice(0, 12)) {
+  for (const f of [...loaded.functions]
+    .filter((f) => REPO_CATEGORIES.has(f.category))
+    .sort((x, y) => y.totalUs - x.totalUs)
+    .slice(0, 12)) {
     out(`    ${lpad((f.totalUs / Math.max(1, logins) / 1000).toFixed(3), 7)}  ${f.name}  ${f.location}`);
   }
 }
@@ -576,7 +620,8 @@ async function main() {
     for (const id of Object.keys(problems) as Check[]) if (ONLY.has(id)) for (const p of problems[id]) out(`  ! preflight ${id}: ${p}`);
     for (const n of notes) out(`  note: ${n}`);
     out();
-    for (const [i, workload] of WORKLOADS.entries()) results.push(await measure(all[workload.suite]!, i, workload, problems[workload.id]));
+    for (const [i, workload] of WORKLOADS.entries())
+      results.push(await measure(all[workload.suite]!, i, workload, problems[workload.id]));
     if (ONLY.has('login')) {
       loginProblems = problems.login;
       if (!loginProblems.length) {

@@ -15,7 +15,16 @@ import { RawAuth } from './rawAuth.ts';
 import { startKernelPeer, type PeerStarted } from './kernelPeer.ts';
 
 export type PeerKind = 'kernel' | 'koa' | 'fastify';
-export interface PeerReady { kind: PeerKind; driver: BenchDriver; logs: boolean; pid: number; port: number; token: string; noteId: string; notes: string[] }
+export interface PeerReady {
+  kind: PeerKind;
+  driver: BenchDriver;
+  logs: boolean;
+  pid: number;
+  port: number;
+  token: string;
+  noteId: string;
+  notes: string[];
+}
 
 const [kind, driver, logsArg] = process.argv.slice(2) as [PeerKind, BenchDriver, string];
 if (!['kernel', 'koa', 'fastify'].includes(kind) || !['sqlite', 'postgresql'].includes(driver) || !['on', 'off'].includes(logsArg)) {
@@ -54,8 +63,23 @@ async function startBaseline(): Promise<PeerStarted> {
 }
 
 const started = kind === 'kernel' ? await startKernelPeer(driver, logs, pgUrl) : await startBaseline();
-const ready: PeerReady = { kind, driver, logs, pid: process.pid, port: started.port, token: started.token, noteId: started.noteId, notes: started.notes };
-const hasControlFd = (() => { try { return fstatSync(3).isFIFO() || fstatSync(3).isSocket(); } catch { return false; } })();
+const ready: PeerReady = {
+  kind,
+  driver,
+  logs,
+  pid: process.pid,
+  port: started.port,
+  token: started.token,
+  noteId: started.noteId,
+  notes: started.notes,
+};
+const hasControlFd = (() => {
+  try {
+    return fstatSync(3).isFIFO() || fstatSync(3).isSocket();
+  } catch {
+    return false;
+  }
+})();
 const controlFd = hasControlFd ? 3 : 1;
 writeSync(controlFd, `${READY_PREFIX}${JSON.stringify(ready)}\n`);
 
@@ -78,7 +102,12 @@ process.stdin.on('data', (chunk: Buffer) => {
     input = input.slice(nl + 1);
     if (line !== STATS_COMMAND) continue;
     const cpu = process.cpuUsage();
-    const stats: ServerStats = { loopDelayP50Ms: 0, loopDelayP99Ms: 0, loopDelayMaxMs: 0, cpuUs: cpu.user + cpu.system };
+    const stats: ServerStats = {
+      loopDelayP50Ms: 0,
+      loopDelayP99Ms: 0,
+      loopDelayMaxMs: 0,
+      cpuUs: cpu.user + cpu.system,
+    };
     writeSync(controlFd, `${STATS_PREFIX}${JSON.stringify(stats)}\n`);
   }
 });

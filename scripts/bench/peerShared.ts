@@ -17,7 +17,11 @@ export function errorBody(requestId: string, code: string, message: string, deta
   return { error: { code, message, details, requestId, timestamp: new Date().toISOString() } };
 }
 
-export const ratePolicy = (tier: string): BareRateLimitPolicy => ({ name: tier || RATE_LIMIT_TIER, limit: RATE_LIMIT_PER_WINDOW, windowMs: RATE_LIMIT_WINDOW_MS });
+export const ratePolicy = (tier: string): BareRateLimitPolicy => ({
+  name: tier || RATE_LIMIT_TIER,
+  limit: RATE_LIMIT_PER_WINDOW,
+  windowMs: RATE_LIMIT_WINDOW_MS,
+});
 
 /** The contract's NoteCreate schema (contracts/notes.yaml), so baselines validate what the kernel validates. */
 export function noteCreateSchema(): Record<string, unknown> {

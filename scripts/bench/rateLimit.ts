@@ -50,6 +50,10 @@ export class BareRateLimiter {
     ctx.set('RateLimit', `"${policy.name}";r=${remaining};t=${resetMs}`);
     if (allowed && policy.limit - remaining >= policy.limit * WARNING_THRESHOLD) ctx.set('X-RateLimit-Warning', `Approaching rate limit (${policy.limit - remaining}/${policy.limit} requests used)`);
     if (allowed) return undefined;
-    return { retryAfterSeconds: Math.max(1, Math.ceil((ahead - w) / 1e6)), limit: policy.limit, windowSeconds: Math.round(policy.windowMs / 1000) };
+    return {
+      retryAfterSeconds: Math.max(1, Math.ceil((ahead - w) / 1e6)),
+      limit: policy.limit,
+      windowSeconds: Math.round(policy.windowMs / 1000),
+    };
   }
 }

@@ -15,7 +15,14 @@ import { BENCH_USER } from './shared.ts';
 
 export type BenchDriver = 'sqlite' | 'postgresql';
 
-export interface NoteView { id: string; title: string; body: string; pinned: boolean; createdAt: string; updatedAt: string }
+export interface NoteView {
+  id: string;
+  title: string;
+  body: string;
+  pinned: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
 export interface UserView {
   id: string; email: string; name: string; role: string; status: string; tier: string;
   emailVerified: boolean; mfaEnabled: boolean; createdAt: string; updatedAt: string;
@@ -40,11 +47,24 @@ const iso = (v: unknown) => new Date(v as string | number | Date).toISOString();
 type Row = Record<string, unknown>;
 
 const noteView = (r: Row): NoteView => ({
-  id: r.id as string, title: r.title as string, body: r.body as string, pinned: Boolean(r.pinned), createdAt: iso(r.created_at), updatedAt: iso(r.updated_at),
+  id: r.id as string,
+  title: r.title as string,
+  body: r.body as string,
+  pinned: Boolean(r.pinned),
+  createdAt: iso(r.created_at),
+  updatedAt: iso(r.updated_at),
 });
 const userView = (r: Row): UserView => ({
-  id: r.id as string, email: r.email as string, name: r.name as string, role: r.role as string, status: r.status as string, tier: r.tier as string,
-  emailVerified: Boolean(r.email_verified), mfaEnabled: Boolean(r.mfa_enabled), createdAt: iso(r.created_at), updatedAt: iso(r.updated_at),
+  id: r.id as string,
+  email: r.email as string,
+  name: r.name as string,
+  role: r.role as string,
+  status: r.status as string,
+  tier: r.tier as string,
+  emailVerified: Boolean(r.email_verified),
+  mfaEnabled: Boolean(r.mfa_enabled),
+  createdAt: iso(r.created_at),
+  updatedAt: iso(r.updated_at),
 });
 
 const cursor = (id: string) => Buffer.from(id).toString('base64url');
@@ -72,7 +92,11 @@ function seedRows() {
   return { userId, now, notes };
 }
 
-interface LibsqlStatement { get(params: unknown[]): Row | undefined; all(params: unknown[]): Row[]; run(params: unknown[]): unknown }
+interface LibsqlStatement {
+  get(params: unknown[]): Row | undefined;
+  all(params: unknown[]): Row[];
+  run(params: unknown[]): unknown;
+}
 interface LibsqlDatabase { prepare(sql: string): LibsqlStatement; exec(sql: string): void; close(): void }
 
 export async function openSqliteStore(): Promise<RawStore> {
@@ -106,7 +130,14 @@ export async function openSqliteStore(): Promise<RawStore> {
       const id = uuidv7();
       const now = Date.now();
       insert.run([id, ownerId, input.title, input.body, input.pinned ? 1 : 0, now, now]);
-      return noteView({ id, title: input.title, body: input.body, pinned: input.pinned, created_at: now, updated_at: now });
+      return noteView({
+        id,
+        title: input.title,
+        body: input.body,
+        pinned: input.pinned,
+        created_at: now,
+        updated_at: now,
+      });
     },
     async close() { db.close(); rmSync(dir, { recursive: true, force: true }); },
   };
@@ -144,7 +175,14 @@ export async function openPostgresStore(baseUrl: string): Promise<RawStore> {
       const id = uuidv7();
       const at = new Date();
       await run('insert', [id, ownerId, input.title, input.body, input.pinned, at, at]);
-      return noteView({ id, title: input.title, body: input.body, pinned: input.pinned, created_at: at, updated_at: at });
+      return noteView({
+        id,
+        title: input.title,
+        body: input.body,
+        pinned: input.pinned,
+        created_at: at,
+        updated_at: at,
+      });
     },
     async close() {
       await pool.end();

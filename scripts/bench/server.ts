@@ -21,7 +21,13 @@ const started = kind === 'kernel'
   : await (await import('./bareServer.ts')).startBare(suite);
 
 const message: ReadyMessage = { kind, pid: process.pid, ...started.ready };
-const hasControlFd = (() => { try { return fstatSync(3).isFIFO() || fstatSync(3).isSocket(); } catch { return false; } })();
+const hasControlFd = (() => {
+  try {
+    return fstatSync(3).isFIFO() || fstatSync(3).isSocket();
+  } catch {
+    return false;
+  }
+})();
 const controlFd = hasControlFd ? 3 : 1;
 writeSync(controlFd, `${READY_PREFIX}${JSON.stringify(message)}\n`);
 

@@ -68,7 +68,13 @@ async function kafkaSmoke() {
     for (const [name, groupId] of [['A1', groupA], ['A2', groupA], ['B', groupB]]) {
       // maxWaitTimeInMs: kafkajs heartbeats only between fetches, so a short long-poll makes
       // rebalances and disconnects fast (default 5000 ms)
-      const c = kafka.consumer({ groupId, sessionTimeout: 10000, heartbeatInterval: 500, rebalanceTimeout: 10000, maxWaitTimeInMs: 250 });
+      const c = kafka.consumer({
+        groupId,
+        sessionTimeout: 10000,
+        heartbeatInterval: 500,
+        rebalanceTimeout: 10000,
+        maxWaitTimeInMs: 250,
+      });
       consumers.push(c);
       c.on(c.events.GROUP_JOIN, (e) => {
         assigned[name] = e.payload.memberAssignment[topic] ?? [];
@@ -79,7 +85,10 @@ async function kafkaSmoke() {
     }
     const deadline = Date.now() + 60000;
     const stable = () =>
-      assigned.A1.length > 0 && assigned.A2.length > 0 && assigned.A1.length + assigned.A2.length === 3 && assigned.B.length === 3;
+      assigned.A1.length > 0 &&
+      assigned.A2.length > 0 &&
+      assigned.A1.length + assigned.A2.length === 3 &&
+      assigned.B.length === 3;
     while (!stable()) {
       if (Date.now() > deadline) throw new Error(`timeout: assignments ${JSON.stringify(assigned)}`);
       await sleep(100);
@@ -243,7 +252,7 @@ async function mongoSmoke() {
 
 // ---------------------------------------------------------------------------- mikro-orm
 async function ormSmoke() {
-  const { MikroORM, MongoDriver, EntitySchema, ObjectId } = await import('@mikro-orm/mongodb');
+  const { MikroORM, MongoDriver, EntitySchema } = await import('@mikro-orm/mongodb');
   const Item = new EntitySchema({
     name: 'SmokeItem',
     collection: 'smoke_items',
@@ -268,7 +277,13 @@ async function ormSmoke() {
   });
   let orm;
   const ok = await check('orm', 'MikroORM.init({ driver: MongoDriver, clientUrl, entities: [EntitySchema] })', async () => {
-    orm = await MikroORM.init({ driver: MongoDriver, clientUrl: MONGO_URL, entities: [Item, Owner], debug: false, allowGlobalContext: false });
+    orm = await MikroORM.init({
+      driver: MongoDriver,
+      clientUrl: MONGO_URL,
+      entities: [Item, Owner],
+      debug: false,
+      allowGlobalContext: false,
+    });
     return `connected=${await orm.isConnected()}`;
   });
   if (!ok) return;
@@ -355,7 +370,12 @@ async function ormSmoke() {
     assert((await orm.em.fork().count(Item, { sku: 'tx' })) === 1, 'tx committed');
   }, { probe: true });
   await check('orm', 'implicitTransactions: true + flush', async () => {
-    const orm2 = await MikroORM.init({ driver: MongoDriver, clientUrl: MONGO_URL, entities: [Item, Owner], implicitTransactions: true });
+    const orm2 = await MikroORM.init({
+      driver: MongoDriver,
+      clientUrl: MONGO_URL,
+      entities: [Item, Owner],
+      implicitTransactions: true,
+    });
     try {
       const em = orm2.em.fork();
       await em.persistAndFlush(em.create(Item, { sku: 'itx', qty: 1 }));

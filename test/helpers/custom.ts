@@ -31,7 +31,10 @@ export async function bootCustom(options: {
   for (const [name, doc] of Object.entries(options.contracts ?? {})) writeFileSync(join(dir, `${name}.yaml`), stringify(doc));
   const all: Catalogs = {
     adapters: deepMerge(catalogs.adapters, options.adapters ?? {}),
-    plugins: { system: catalogs.plugins.system, ...Object.fromEntries((options.plugins ?? []).map((p) => [p.name, p])) },
+    plugins: {
+      system: catalogs.plugins.system,
+      ...Object.fromEntries((options.plugins ?? []).map((p) => [p.name, p])),
+    },
   };
   const { raw, problems } = loadRawConfig({ configDir: CONFIG_DIR, env: {} });
   const plugins: Record<string, unknown> = { system: {} };

@@ -34,7 +34,12 @@ export async function kill(child: ChildProcess): Promise<void> {
 }
 
 /** Polls `check` until it holds or the deadline passes (then throws naming `what`). */
-export async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 5000, everyMs = 20): Promise<void> {
+export async function until(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 5000,
+  everyMs = 20,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

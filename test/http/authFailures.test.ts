@@ -9,7 +9,11 @@ const BAD_JWT = 'eyJhbGciOiJSUzI1NiIsImtpZCI6Im5vcGUifQ.eyJzdWIiOiJ4In0.c2ln';
 const from = (ip: string, token: string) => ({ 'x-forwarded-for': ip, authorization: `Bearer ${token}` });
 const config = (extra: Record<string, unknown> = {}) => ({
   server: { trustProxy: true },
-  rateLimit: { enabled: true, tiers: { free: 100000, premium: 100000, enterprise: 100000 }, authFailures: { limit: 10, windowMs: 60000 } },
+  rateLimit: {
+    enabled: true,
+    tiers: { free: 100000, premium: 100000, enterprise: 100000 },
+    authFailures: { limit: 10, windowMs: 60000 },
+  },
   ...extra,
 });
 
@@ -49,7 +53,10 @@ s('requests with no credential at all are not failed authentications', async () 
 });
 
 s('with rate limiting off, failures are not counted', async () => {
-  const k = await startKernel({ server: { trustProxy: true }, rateLimit: { enabled: false, authFailures: { limit: 1 } } });
+  const k = await startKernel({
+    server: { trustProxy: true },
+    rateLimit: { enabled: false, authFailures: { limit: 1 } },
+  });
   try {
     const all = await Promise.all(Array.from({ length: 5 }, () => k.request('GET', '/v1/users/me', { headers: from('198.51.100.8', BAD_JWT) })));
     assert.equal(all.map((r) => r.status), [401, 401, 401, 401, 401]);
@@ -60,7 +67,10 @@ const redisUrl = serviceUrl('REDIS_URL', 'auth failures shared across instances'
 if (redisUrl) {
   s('two instances on one Redis share the failure budget', async () => {
     const rateLimiter = { use: 'redis', url: redisUrl, keyPrefix: `${uniqueName('authfail')}:` };
-    const [a, b] = await Promise.all([startKernel(config({ adapters: { rateLimiter } })), startKernel(config({ adapters: { rateLimiter } }))]);
+    const [a, b] = await Promise.all([
+      startKernel(config({ adapters: { rateLimiter } })),
+      startKernel(config({ adapters: { rateLimiter } })),
+    ]);
     try {
       const onA = await Promise.all(Array.from({ length: 10 }, () => a.request('GET', '/v1/users/me', { headers: from('198.51.100.9', BAD_JWT) })));
       assert.ok(onA.every((r) => r.status === 401));

@@ -7,7 +7,12 @@ import { ConfigError } from '../../kernel/config/problems.ts';
 const s = suite('http: CORS never reflects an Origin with credentials allowed');
 
 function configProblems(cors: Record<string, unknown>): string[] {
-  try { loadConfig({ env: {}, overrides: { server: { cors } } }); } catch (e) { if (e instanceof ConfigError) return e.problems; throw e; }
+  try {
+    loadConfig({ env: {}, overrides: { server: { cors } } });
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
   return [];
 }
 

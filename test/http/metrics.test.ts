@@ -32,7 +32,9 @@ async function scrape(url: string, headers: Record<string, string> = auth): Prom
 const histogram = (m: PromMetrics, name: string) => (m[name]?.data ?? []) as PromHistogramData[];
 const samples = (m: PromMetrics, name: string) => (m[name]?.data ?? []) as PromData[];
 const countOf = (m: PromMetrics, name: string, labels: Record<string, string>) =>
-  histogram(m, name).filter((d) => Object.entries(labels).every(([k, v]) => d.labels[k] === v)).reduce((n, d) => n + d.count, 0);
+  histogram(m, name)
+    .filter((d) => Object.entries(labels).every(([k, v]) => d.labels[k] === v))
+    .reduce((n, d) => n + d.count, 0);
 const valueOf = (m: PromMetrics, name: string, labels: Record<string, string> = {}) =>
   samples(m, name).find((d) => Object.entries(labels).every(([k, v]) => d.labels[k] === v))?.value;
 

@@ -15,7 +15,11 @@ const seed002 = {
   },
 };
 
-async function withKernel(overrides: Record<string, unknown>, clock: ManualClock, run: (k: TestKernel) => Promise<void>) {
+async function withKernel(
+  overrides: Record<string, unknown>,
+  clock: ManualClock,
+  run: (k: TestKernel) => Promise<void>,
+) {
   const k = await signedIn(await startKernel(overrides, { clock }));
   try {
     await run(k);

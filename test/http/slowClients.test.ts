@@ -63,7 +63,10 @@ s('connections past maxConnections are closed at once; freed slots are usable ag
     assert.is(reply, '', 'the third connection was dropped without an answer');
     held[0].destroy();
     const server = k.kernel.server!;
-    await new Promise<void>((resolve) => { const poll = () => server.getConnections((_e, n) => (n < 2 ? resolve() : setImmediate(poll))); poll(); });
+    await new Promise<void>((resolve) => {
+      const poll = () => server.getConnections((_e, n) => (n < 2 ? resolve() : setImmediate(poll)));
+      poll();
+    });
     assert.is((await k.request('GET', '/health')).status, 200);
     held[1].destroy();
   } finally { await k.stop(); }

@@ -30,7 +30,9 @@ const contract = {
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 const common = parse(readFileSync(resolve(CONTRACTS_DIR, 'common.yaml'), 'utf8'));
 const ajv = addFormats(new Ajv2020({ strict: false }));
-const errorSchema = ajv.compile(JSON.parse(JSON.stringify(common.components.schemas.Error))) as ((data: unknown) => boolean) & { errors?: unknown };
+const errorSchema = ajv.compile(JSON.parse(JSON.stringify(common.components.schemas.Error))) as ((
+  data: unknown,
+) => boolean) & { errors?: unknown };
 
 s.before(async (ctx) => {
   ctx.kernel = await bootCustom({ plugins: [bulk], contracts: { bulk: contract } });

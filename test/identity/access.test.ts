@@ -61,7 +61,10 @@ s("user B gets 404 on every one of user A's keys and sessions", async ({ k }) =>
   assert.is((await k.as(key.key, 'GET', '/v1/users/me')).status, 200, "A's key still works");
 });
 
-/** The matrix comes from the deployment's merged contract: every operation whose x-permissions names an admin permission. */
+/**
+ * The matrix comes from the deployment's merged contract: every operation whose x-permissions names
+ * an admin permission.
+ */
 async function adminOperations(k: IdentityKernel) {
   const doc = (await k.as(undefined, 'GET', '/openapi.json')).body;
   const ops: Array<{ method: string; path: string }> = [];

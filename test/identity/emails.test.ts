@@ -15,7 +15,9 @@ async function mailTo(k: IdentityKernel, address: string, subject: RegExp): Prom
   const mailer = k.kernel.root.cradle.mailer;
   let found: Mail | undefined;
   await until(`a mail to ${address}`, async () => {
-    found = ((await mailer.outbox()) as Mail[]).filter((m) => [m.to].flat().includes(address) && subject.test(m.subject)).at(-1);
+    found = ((await mailer.outbox()) as Mail[])
+      .filter((m) => [m.to].flat().includes(address) && subject.test(m.subject))
+      .at(-1);
     return Boolean(found);
   });
   return found!;

@@ -136,7 +136,9 @@ s('admins\' network details do not reach the user: export and session list redac
   const exported = await k.as(u.accessToken, 'GET', '/v1/users/me/export');
   assert.is(exported.status, 200, exported.text);
   assert.not.ok(exported.text.includes(adminUa), 'the admin\'s user agent is not in the export');
-  const byAdmin = exported.body.auditLog.filter((e: { actorId: string; impersonatorId: string | null }) => e.impersonatorId || e.actorId !== u.id);
+  const byAdmin = exported.body.auditLog.filter(
+    (e: { actorId: string; impersonatorId: string | null }) => e.impersonatorId || e.actorId !== u.id,
+  );
   assert.ok(byAdmin.length >= 2, 'the impersonation and the change are in the export');
   for (const e of byAdmin) assert.equal([e.ip, e.userAgent], [null, null]);
   assert.ok(exported.body.auditLog.some((e: { action: string; ip: string | null }) => e.action === 'auth.login' && e.ip), 'own entries keep their IP');

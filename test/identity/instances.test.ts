@@ -20,7 +20,10 @@ const s = suite('identity: two instances on one database agree on roles, signing
 const SYNC_MS = 5000;
 const pgUrl = serviceUrl('DATABASE_URL', 'identity two instances on postgresql (sqlite is used)');
 
-interface Instance { kernel: Kernel; call(method: string, path: string, body?: unknown, token?: string): Promise<TestResponse> }
+interface Instance {
+  kernel: Kernel;
+  call(method: string, path: string, body?: unknown, token?: string): Promise<TestResponse>;
+}
 
 async function instance(database: { driver: string; url: string }, clock: ManualClock): Promise<Instance> {
   const config = loadConfig({ env: {}, overrides: deepMerge({ server: { port: 0, host: '127.0.0.1' }, database, log: { level: 'silent' }, rateLimit: { enabled: false } }, {

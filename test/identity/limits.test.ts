@@ -50,7 +50,10 @@ s('failures from one IP across many accounts back off too', async () => {
 
 s('anonymous callers are counted per IP; X-Forwarded-For counts only behind server.trustProxy', async () => {
   for (const trustProxy of [false, true]) {
-    const k = await startIdentity({ server: { trustProxy }, rateLimit: { enabled: true, tiers: { free: 2, premium: 2, enterprise: 2 } } });
+    const k = await startIdentity({
+      server: { trustProxy },
+      rateLimit: { enabled: true, tiers: { free: 2, premium: 2, enterprise: 2 } },
+    });
     try {
       const as = (ip: string) => k.as(undefined, 'GET', ANON, undefined, { 'x-forwarded-for': ip });
       await as('203.0.113.1');
@@ -64,7 +67,9 @@ s('anonymous callers are counted per IP; X-Forwarded-For counts only behind serv
 });
 
 s('limits are keyed per user and per API key, with a per-key policy', async () => {
-  const k = await startIdentity({ rateLimit: { enabled: true, tiers: { free: 1000, premium: 1000, enterprise: 1000 } } });
+  const k = await startIdentity({
+    rateLimit: { enabled: true, tiers: { free: 1000, premium: 1000, enterprise: 1000 } },
+  });
   try {
     const a = await k.signup(email('rl-a'));
     const key = (await k.as(a.accessToken, 'POST', '/v1/users/me/api-keys', { name: 'slow', rateLimit: { limit: 2, windowMs: 60000 } })).body;
@@ -117,7 +122,7 @@ if (redisUrl) {
 
 s('with Redis stopped mid-run, limits still hold through the insurance limiter and no 5xx occurs', async () => {
   const port = await freePort();
-  let redis = startRedis(port);
+  const redis = startRedis(port);
   await until('redis-server', () => listening(port));
   const k = await startIdentity({ rateLimit: { enabled: true, tiers: { free: 5, premium: 5, enterprise: 5 } }, adapters: { rateLimiter: { use: 'redis', url: `redis://127.0.0.1:${port}`, commandTimeoutMs: 200 } } });
   try {

@@ -10,7 +10,9 @@ s.before(async (ctx) => { ctx.k = await startIdentity(); });
 s.after(async (ctx) => { await ctx.k.stop(); });
 
 const mails = async (k: IdentityKernel, address: string, subject: RegExp) =>
-  ((await k.kernel.root.cradle.mailer.outbox()) as Mail[]).filter((m) => [m.to].flat().includes(address) && subject.test(m.subject));
+  ((await k.kernel.root.cradle.mailer.outbox()) as Mail[]).filter(
+    (m) => [m.to].flat().includes(address) && subject.test(m.subject),
+  );
 async function mailTo(k: IdentityKernel, address: string, subject: RegExp): Promise<Mail> {
   await until(`a mail to ${address}`, async () => (await mails(k, address, subject)).length > 0);
   return (await mails(k, address, subject)).at(-1)!;

@@ -9,7 +9,9 @@ const clock = new ManualClock(Date.UTC(2026, 10, 23, 12, 0, 0));
 const code = (secret: string) => generateSync({ secret, epoch: Math.floor(clock.now() / 1000) });
 
 const s = suite<{ k: IdentityKernel }>('identity: TOTP MFA');
-s.before(async (ctx) => { ctx.k = await startIdentity({ identity: { mfa: { requiredForAdmin: true, stepUpMaxAgeSeconds: 900 } } }, { clock }); });
+s.before(async (ctx) => {
+  ctx.k = await startIdentity({ identity: { mfa: { requiredForAdmin: true, stepUpMaxAgeSeconds: 900 } } }, { clock });
+});
 s.after(async (ctx) => { await ctx.k.stop(); });
 
 s('otplib matches the RFC 6238 Appendix B vectors (SHA1)', () => {

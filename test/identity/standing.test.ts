@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { generateSync } from 'otplib';
 import { ManualClock } from '../../kernel/ports/clock.ts';
 import { assertError } from '../helpers/kernel.ts';
-import { startIdentity, email, PASSWORD } from './helpers.ts';
+import { startIdentity, email } from './helpers.ts';
 
 const s = suite('identity: throttles are atomic, revocations are never evicted');
 

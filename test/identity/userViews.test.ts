@@ -74,7 +74,8 @@ if (pgUrl && brokers) {
       while (Date.now() - started < 6_000) {
         name = (await request(b.url, 'GET', '/v1/users/me', { headers: auth })).body.name;
         if (name === 'After') break;
-        await new Promise((r) => setTimeout(r, 100)); // polling interval, bounded by the 6 s deadline (the cache keeps views 10 s)
+        // polling interval, bounded by the 6 s deadline (the cache keeps views 10 s)
+        await new Promise((r) => setTimeout(r, 100));
       }
       assert.is(name, 'After', 'the identity.user.updated event reached B and dropped its view');
     } finally {
@@ -85,8 +86,14 @@ if (pgUrl && brokers) {
   two.run();
 }
 
-async function start(env: Record<string, string>): Promise<{ url: string; child: ChildProcess; stop: () => Promise<number | null> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', resolve(ROOT, 'scripts/cli.ts'), 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+async function start(
+  env: Record<string, string>,
+): Promise<{ url: string; child: ChildProcess; stop: () => Promise<number | null> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', resolve(ROOT, 'scripts/cli.ts'), 'serve'], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   let out = '';
   const url = await new Promise<string>((resolveUrl, reject) => {
@@ -97,5 +104,12 @@ async function start(env: Record<string, string>): Promise<{ url: string; child:
     });
     child.once('exit', (code) => reject(new Error(`instance exited (${code}) before listening:\n${out}`)));
   });
-  return { url, child, stop: () => { child.kill('SIGTERM'); return exited; } };
+  return {
+    url,
+    child,
+    stop: () => {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
 }

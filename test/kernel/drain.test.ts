@@ -51,7 +51,12 @@ function capture() {
 
 async function boot(shutdownTimeoutMs: number, logger = pino({ level: 'silent' })): Promise<{ kernel: Kernel; base: string }> {
   reset();
-  const kernel = await bootCustom({ plugins: [held], contracts: { held: contract }, config: { server: { shutdownTimeoutMs } }, logger });
+  const kernel = await bootCustom({
+    plugins: [held],
+    contracts: { held: contract },
+    config: { server: { shutdownTimeoutMs } },
+    logger,
+  });
   const { port } = await kernel.listen();
   return { kernel, base: `http://127.0.0.1:${port}` };
 }

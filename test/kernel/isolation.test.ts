@@ -19,14 +19,14 @@ s('own services, ports and required exports resolve; undeclared ones do not', as
       seen.mine = cradle.mine;
       seen.cache = typeof cradle.cache.get;
       for (const name of ['secretHelper', 'notAThing']) {
-        try { cradle[name]; seen[name] = 'resolved'; } catch (e) { seen[name] = (e as Error).name; }
+        try { void cradle[name]; seen[name] = 'resolved'; } catch (e) { seen[name] = (e as Error).name; }
       }
     },
   });
   const outsider = definePlugin({
     name: 'outsider', version: '1', contract: false,
     onStart(cradle: any) {
-      try { cradle.greeter; seen.outsider = 'resolved'; } catch (e) { seen.outsider = (e as Error).name; }
+      try { void cradle.greeter; seen.outsider = 'resolved'; } catch (e) { seen.outsider = (e as Error).name; }
     },
   });
   const kernel = await bootCustom({ plugins: [provider, consumer, outsider] });

@@ -12,8 +12,13 @@ function fakeLocks() {
   const collection: LockCollection = {
     async updateOne(filter: any, update: any, options?: any) {
       const doc = docs.get(filter._id);
-      const matches = doc && (filter.owner !== undefined ? doc.owner === filter.owner
-        : filter.$or.some((c: any) => (c.owner !== undefined ? doc.owner === c.owner : doc.expiresAt < c.expiresAt.$lt)));
+      const matches =
+        doc &&
+        (filter.owner !== undefined
+          ? doc.owner === filter.owner
+          : filter.$or.some((c: any) =>
+              c.owner !== undefined ? doc.owner === c.owner : doc.expiresAt < c.expiresAt.$lt,
+            ));
       if (matches) { docs.set(filter._id, { ...doc, ...update.$set }); return { modifiedCount: 1, upsertedCount: 0 }; }
       if (!options?.upsert) return { modifiedCount: 0, upsertedCount: 0 };
       if (doc) throw Object.assign(new Error('E11000 duplicate key error'), { code: 11000 });

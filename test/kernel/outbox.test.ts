@@ -19,7 +19,10 @@ const state = { down: false, published: 0 };
 const flakyBus = defineAdapter<EventBus>({
   port: 'eventBus', name: 'flaky', optionsSchema: { type: 'object', additionalProperties: false, properties: {} },
   async create(_o, ctx) {
-    const inner = (await memoryBus.create({}, ctx)) as EventBus & { close?: () => Promise<void>; drain: () => Promise<void> };
+    const inner = (await memoryBus.create({}, ctx)) as EventBus & {
+      close?: () => Promise<void>;
+      drain: () => Promise<void>;
+    };
     return {
       async publish(event) {
         if (state.down) throw Object.assign(new Error('connect ECONNREFUSED broker'), { code: 'ECONNREFUSED' });

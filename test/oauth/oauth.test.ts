@@ -53,8 +53,16 @@ const authorizeQuery = (client: Client, extra: Record<string, string | undefined
 };
 
 /** Approves an authorization request as `user` and returns the code from the redirect. */
-async function approve(k: OAuthKernel, user: User, client: Client, extra: Record<string, string | undefined> = {}): Promise<string> {
-  const res = await k.noFollow('POST', '/v1/oauth/authorize', user.token, { ...authorizeQuery(client, extra), decision: 'approve' });
+async function approve(
+  k: OAuthKernel,
+  user: User,
+  client: Client,
+  extra: Record<string, string | undefined> = {},
+): Promise<string> {
+  const res = await k.noFollow('POST', '/v1/oauth/authorize', user.token, {
+    ...authorizeQuery(client, extra),
+    decision: 'approve',
+  });
   assert.is(res.status, 302, res.text);
   const to = new URL(res.location!);
   assert.is(res.body.redirectTo, res.location);

@@ -23,7 +23,11 @@ function recordedSleep(): { sleeps: number[]; sleep: NonNullable<EgressHooks['sl
   return { sleeps, sleep: async (ms) => { sleeps.push(ms); } };
 }
 
-async function withClient<T>(options: UndiciEgressOptions, hooks: EgressHooks, run: (egress: Egress) => Promise<T>): Promise<T> {
+async function withClient<T>(
+  options: UndiciEgressOptions,
+  hooks: EgressHooks,
+  run: (egress: Egress) => Promise<T>,
+): Promise<T> {
   const egress = await createUndiciEgress(options, context(), hooks);
   try {
     return await run(egress);
@@ -217,15 +221,19 @@ limits('a connection that cannot be set up in time (here: DNS that never answers
   const { sleep } = recordedSleep();
   // undici's connect timer is unref'd and a hung lookup holds no handle: keep the loop alive meanwhile.
   const alive = setInterval(() => {}, 1000);
-  await withClient({ connectTimeoutMs: 100, retry: { attempts: 2 } }, { resolve: () => new Promise(() => {}), sleep }, async (egress) => {
-    const started = performance.now();
-    const err = await rejection(() => egress.request({ url: 'http://hung-dns.example/' }));
-    assertCode(err, 'DEPENDENCY_TIMEOUT', 503);
-    assert.is((err as { errorDetails: { phase: string } }).errorDetails.phase, 'connect');
-    const took = performance.now() - started;
-    // undici runs its timeouts on a coarse (about 1 s) timer wheel: bounded, not to the millisecond.
-    assert.ok(took < 6000, `two attempts took ${took} ms`);
-  }).finally(() => clearInterval(alive));
+  await withClient(
+    { connectTimeoutMs: 100, retry: { attempts: 2 } },
+    { resolve: () => new Promise(() => {}), sleep },
+    async (egress) => {
+      const started = performance.now();
+      const err = await rejection(() => egress.request({ url: 'http://hung-dns.example/' }));
+      assertCode(err, 'DEPENDENCY_TIMEOUT', 503);
+      assert.is((err as { errorDetails: { phase: string } }).errorDetails.phase, 'connect');
+      const took = performance.now() - started;
+      // undici runs its timeouts on a coarse (about 1 s) timer wheel: bounded, not to the millisecond.
+      assert.ok(took < 6000, `two attempts took ${took} ms`);
+    },
+  ).finally(() => clearInterval(alive));
 });
 
 limits('a body that stalls: DEPENDENCY_TIMEOUT (body)', async () => {
@@ -249,11 +257,15 @@ limits('nothing listening: SERVICE_UNAVAILABLE (503), retried with backoff', asy
   const dead = server.url;
   await server.close();
   const { sleeps, sleep } = recordedSleep();
-  await withClient({ ...local, retry: { attempts: 3, baseDelayMs: 100, maxDelayMs: 150 } }, { sleep, random: () => 1 }, async (egress) => {
-    const err = await rejection(() => egress.request({ url: `${dead}/` }));
-    assertCode(err, 'SERVICE_UNAVAILABLE', 503);
-    assert.ok((err as { headers: Record<string, string> }).headers['Retry-After']);
-  });
+  await withClient(
+    { ...local, retry: { attempts: 3, baseDelayMs: 100, maxDelayMs: 150 } },
+    { sleep, random: () => 1 },
+    async (egress) => {
+      const err = await rejection(() => egress.request({ url: `${dead}/` }));
+      assertCode(err, 'SERVICE_UNAVAILABLE', 503);
+      assert.ok((err as { headers: Record<string, string> }).headers['Retry-After']);
+    },
+  );
   assert.equal(sleeps, [100, 150], 'exponential, capped by maxDelayMs');
 });
 
@@ -419,9 +431,16 @@ wiring('config: the adapter options schema fills defaults and refuses unknown ke
   const options: Record<string, unknown> = {};
   assert.ok(validate(options), JSON.stringify(validate.errors));
   assert.equal(options, {
-    connectTimeoutMs: 5000, headersTimeoutMs: 15_000, bodyTimeoutMs: 30_000, maxResponseBytes: 10_485_760, maxRedirects: 5,
+    connectTimeoutMs: 5000,
+    headersTimeoutMs: 15_000,
+    bodyTimeoutMs: 30_000,
+    maxResponseBytes: 10_485_760,
+    maxRedirects: 5,
     retry: { attempts: 3, baseDelayMs: 200, maxDelayMs: 5000, maxRetryAfterMs: 10_000 },
-    ssrfGuard: true, allowCidrs: [], keepAliveTimeoutMs: 4000, connectionsPerOrigin: 32,
+    ssrfGuard: true,
+    allowCidrs: [],
+    keepAliveTimeoutMs: 4000,
+    connectionsPerOrigin: 32,
   });
   assert.not.ok(validate({ followRedirects: true }));
   assert.not.ok(validate({ retry: { attempts: 0 } }));
@@ -453,7 +472,15 @@ wiring('the span of each call (the telemetry decorator) gets method, host, statu
   try {
     await withClient(local, {}, async (egress) => {
       const traced = (name: string, run: () => Promise<unknown>) =>
-        tracer.startActiveSpan(name, async (span) => { try { await run(); } catch { /* asserted below */ } finally { span.end(); } });
+        tracer.startActiveSpan(name, async (span) => {
+          try {
+            await run();
+          } catch {
+            /* asserted below */
+          } finally {
+            span.end();
+          }
+        });
       await traced('ok', () => egress.request({ url: `${server.url}/x`, method: 'put' }));
       await traced('blocked', () => egress.request({ url: 'http://[::1]/' }));
     });

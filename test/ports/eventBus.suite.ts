@@ -87,7 +87,12 @@ export function eventBusConformance(name: string, make: () => Promise<EventBusUn
     const subject = await get();
     const timeoutMs = subject.timeoutMs ?? 5000;
     const rec = new Recorder(timeoutMs);
-    const subscribe = async (topic: string, group: string, member: string, before?: (event: DomainEvent<Data>) => void) => {
+    const subscribe = async (
+      topic: string,
+      group: string,
+      member: string,
+      before?: (event: DomainEvent<Data>) => void,
+    ) => {
       const subscription = await within(
         subject.bus.subscribe<Data>(topic, { group }, async (event) => {
           before?.(event);

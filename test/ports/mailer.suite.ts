@@ -30,7 +30,11 @@ const bare = (mailbox: string) => (/<([^<>]+)>\s*$/.exec(mailbox)?.[1] ?? mailbo
 const header = (mail: ReceivedMail, name: string) =>
   Object.entries(mail.headers).find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1];
 
-async function rejects(what: string, run: () => Promise<unknown>, type: new (...args: never[]) => Error = TypeError): Promise<void> {
+async function rejects(
+  what: string,
+  run: () => Promise<unknown>,
+  type: new (...args: never[]) => Error = TypeError,
+): Promise<void> {
   let result: unknown;
   try {
     result = await run();

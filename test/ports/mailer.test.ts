@@ -67,7 +67,10 @@ function toReceived(parsed: ParsedMail): ReceivedMail {
 }
 
 /** `auth`: AUTH required with these credentials. `refuse`: recipient address → SMTP reply code for RCPT TO. */
-async function startSmtpServer({ auth, refuse = {} }: { auth?: { user: string; password: string }; refuse?: Record<string, number> } = {}) {
+async function startSmtpServer({
+  auth,
+  refuse = {},
+}: { auth?: { user: string; password: string }; refuse?: Record<string, number> } = {}) {
   const mails: Delivered[] = [];
   const parsing = new Set<Promise<void>>();
   const server = new SMTPServer({
@@ -275,7 +278,10 @@ smtp('authenticates with user/password; a wrong or missing password makes send r
   const server = await startSmtpServer({ auth });
   const { logger, lines } = capturingLogger();
   const base = { host: '127.0.0.1', port: server.port, from: 'app@example.test', connectionTimeoutMs: 2000 };
-  const good = await smtpMailer.create({ ...base, user: auth.user, password: auth.password }, context(systemClock, logger));
+  const good = await smtpMailer.create(
+    { ...base, user: auth.user, password: auth.password },
+    context(systemClock, logger),
+  );
   const wrong = await smtpMailer.create({ ...base, user: auth.user, password: 'WRONG-SECRET-guess' }, context(systemClock, logger));
   const anonymous = await smtpMailer.create({ ...base, pool: false }, context(systemClock, logger));
   try {

@@ -1,0 +1,74 @@
+// `npm run lint` (run by `npm test` after the type check, and so by CI): eslint's and
+// typescript-eslint's recommended rules, tuned below so the tree passes, and lines <= 120.
+import js from '@eslint/js';
+import stylistic from '@stylistic/eslint-plugin';
+import tseslint from 'typescript-eslint';
+
+// Long lines left until the issue-8 merge: these files are being edited on other branches right
+// now, so they were not re-wrapped here. Shrink this list (to nothing) after merging.
+const LONG_LINES_LEFT = [
+  'kernel/boot.ts',
+  'kernel/plugin.ts',
+  'kernel/plan.ts',
+  'kernel/health.ts',
+  'kernel/paging.ts',
+  'kernel/logSafety.ts',
+  'kernel/events/**',
+  'kernel/storage/**',
+  'kernel/http/contracts.ts',
+  'kernel/http/routes.ts',
+  'plugins/**',
+  'scripts/cli.ts',
+  'scripts/kernel.ts',
+  'scripts/test.ts',
+  'test/kernel/plan.test.ts',
+  'test/cli.test.ts',
+  'test/http/notes.test.ts',
+  'test/identity/helpers.ts',
+  'test/helpers/kernel.ts',
+];
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'data/**', '.services/**', 'coverage/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: {
+      globals: { process: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly' },
+    },
+    plugins: { '@stylistic': stylistic },
+    rules: {
+      '@stylistic/max-len': ['error', {
+        code: 120, ignoreUrls: true, ignoreStrings: true, ignoreTemplateLiterals: true, ignoreRegExpLiterals: true,
+      }],
+      // `any` is still common in tests, scripts and adapters; the plugin boundary is checked below.
+      '@typescript-eslint/no-explicit-any': 'off',
+      '@typescript-eslint/no-unused-vars': ['error', {
+        argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true,
+      }],
+      '@typescript-eslint/no-unused-expressions': ['error', { allowShortCircuit: true, allowTernary: true }],
+      // kernel/inflight.ts hands `self` to a getter in an object literal.
+      '@typescript-eslint/no-this-alias': ['error', { allowedNames: ['self'] }],
+    },
+  },
+  {
+    // The plugin boundary. A warning until p2's branch (issue 8 point 3: no `any` at the plugin
+    // boundary) is merged; then make it 'error'.
+    files: ['kernel/plugin.ts', 'kernel/index.ts', 'plugins/notes/**'],
+    rules: { '@typescript-eslint/no-explicit-any': 'warn' },
+  },
+  {
+    files: LONG_LINES_LEFT,
+    rules: { '@stylistic/max-len': 'off' },
+  },
+  {
+    // Unused imports left until the issue-8 merge (identity is being moved to the new plugin API).
+    files: ['plugins/identity/emails.ts', 'plugins/identity/handlers.ts'],
+    rules: { '@typescript-eslint/no-unused-vars': 'warn' },
+  },
+  {
+    // Strips ANSI colour codes from the test runner's output.
+    files: ['scripts/test.ts'],
+    rules: { 'no-control-regex': 'off' },
+  },
+);
