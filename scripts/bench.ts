@@ -9,6 +9,9 @@
  *   GET /health (request logs on; and logs off, kernel vs koa with none)
  *   GET /v1/notes/{id}, GET /v1/notes?limit=20, a validated POST /v1/notes, GET /v1/users/me,
  * every one but /health with an RS256 bearer token and rate limiting on (a limit never reached).
+ * Issue 9's dialect pair (first driver only): /health and the validated POST /v1/notes on the
+ * kernel with server.casing snake + server.envelope success ("dialect") against the plain default
+ * deployment ("kernel"), each its own process; the dialect/plain req/s ratio must stay within 5%.
  * The baselines verify the token with jose and read by id AND owner; the kernel inserts a
  * note plus an outbox row where the baselines insert one row.
  *
@@ -21,6 +24,7 @@
  * Environment: BENCH_DURATION (10 s measured per server per workload), BENCH_WARMUP (2),
  * BENCH_SEGMENT (0.5 s per server per round), BENCH_CONNECTIONS (50), BENCH_PIN (1: load
  * generator on CPU 0, servers on CPU 1), BENCH_ONLY=health,healthNoLog,noteById,noteList,noteCreate,me,
+ * healthDialect,noteCreateDialect,
  * BENCH_DRIVERS=sqlite,postgresql, BENCH_PG_URL, BENCH_RATE_LIMIT=off, BENCH_PEER_TOKEN_CACHE=1 (the baselines
  * keep verified tokens until exp too; by default they run jose's check on every request, as the issue's peers did).
  * The last line is `SUMMARY: PASS|FAIL|INVALID ...`.
@@ -33,20 +37,26 @@ import { BENCH_DIR } from './bench/shared.ts';
 import type { PeerKind, PeerReady } from './bench/peerServer.ts';
 import type { BenchDriver } from './bench/rawStore.ts';
 
-type WorkloadId = 'health' | 'healthNoLog' | 'noteById' | 'noteList' | 'noteCreate' | 'me';
-interface Target { vs: PeerKind | 'abs'; min: number; drivers?: BenchDriver[] }
+type WorkloadId = 'health' | 'healthNoLog' | 'noteById' | 'noteList' | 'noteCreate' | 'me'
+  | 'healthDialect' | 'noteCreateDialect';
+interface Target { vs: PeerKind | 'abs'; min: number; drivers?: BenchDriver[]; note?: string }
 interface Workload {
   id: WorkloadId;
   label: string;
   kinds: PeerKind[];
+  /** The server whose req/s is divided by each other's (default: kernel). */
+  subject?: PeerKind;
+  /** Runs in its own group with only its kinds started (the dialect pair). */
+  pair?: boolean;
   logs: boolean;
   targets: Target[];
   load(s: Peer): LoadTarget;
-  check(status: number, body: any): string | undefined;
+  check(status: number, body: any, kind: PeerKind): string | undefined;
 }
 type Peer = ServerHandle & PeerReady;
 
 const NOTE_KEYS = 'body,createdAt,id,pinned,title,updatedAt';
+const SNAKE_NOTE_KEYS = 'body,created_at,id,pinned,title,updated_at';
 const keys = (o: unknown) => Object.keys((o ?? {}) as object).sort().join(',');
 const bearer = (s: Peer) => ({ authorization: `Bearer ${s.token}` });
 const NOTE_BODY = JSON.stringify({ title: 'Benchmark note', body: 'A short body stored by every server.', pinned: false });
@@ -70,6 +80,19 @@ const WORKLOADS: Workload[] = [
     targets: [{ vs: 'abs', min: 8000, drivers: ['sqlite'] }, { vs: 'fastify', min: 0.8 }],
     load: (s) => ({ url: `${s.baseUrl}/v1/users/me`, method: 'GET', headers: bearer(s) }),
     check: (st, b) => (st === 200 && b?.email === 'bench.user@example.com' ? undefined : `${st} ${JSON.stringify(b).slice(0, 200)}`) },
+  // Issue 9: casing snake + envelope success cost at most 5% of the plain deployment's req/s.
+  { id: 'healthDialect', label: 'GET /health, snake + success vs plain', kinds: ['dialect', 'kernel'],
+    subject: 'dialect', pair: true, logs: true, targets: [{ vs: 'kernel', min: 0.95, note: 'within 5% of plain' }],
+    load: (s) => ({ url: `${s.baseUrl}/health`, method: 'GET' }),
+    check: (st, b, kind) => (st === 200 && (kind === 'dialect' ? b?.success === true && b.data?.status : b?.status) === 'ok'
+      ? undefined : `${st} ${JSON.stringify(b).slice(0, 200)}`) },
+  { id: 'noteCreateDialect', label: 'POST /v1/notes, snake + success vs plain', kinds: ['dialect', 'kernel'],
+    subject: 'dialect', pair: true, logs: true, targets: [{ vs: 'kernel', min: 0.95, note: 'within 5% of plain' }],
+    load: (s) => ({
+      url: `${s.baseUrl}/v1/notes`, method: 'POST', headers: { ...bearer(s), 'content-type': 'application/json' }, body: NOTE_BODY,
+    }),
+    check: (st, b, kind) => (st === 201 && (kind === 'dialect' ? b?.success === true && keys(b.data) === SNAKE_NOTE_KEYS
+      : keys(b) === NOTE_KEYS) ? undefined : `${st} ${JSON.stringify(b).slice(0, 200)}`) },
 ];
 
 const QUICK = process.argv.includes('--quick');
@@ -137,10 +160,10 @@ async function preflight(w: Workload, peers: Record<string, Peer>): Promise<stri
     const text = await res.text();
     let body: unknown;
     try { body = JSON.parse(text); } catch { body = text; }
-    const problem = w.check(res.status, body);
+    const problem = w.check(res.status, body, kind);
     if (problem) problems.push(`${kind}: ${t.method} answered ${problem}`);
     if (res.headers.get('x-request-id') === null) problems.push(`${kind}: no X-Request-Id`);
-    if (w.id !== 'health' && w.id !== 'healthNoLog' && process.env.BENCH_RATE_LIMIT !== 'off' && res.headers.get('x-ratelimit-limit') === null) problems.push(`${kind}: not rate limited`);
+    if (!w.id.startsWith('health') && process.env.BENCH_RATE_LIMIT !== 'off' && res.headers.get('x-ratelimit-limit') === null) problems.push(`${kind}: not rate limited`);
   }
   return problems;
 }
@@ -148,12 +171,13 @@ async function preflight(w: Workload, peers: Record<string, Peer>): Promise<stri
 async function measure(w: Workload, driver: BenchDriver, peers: Record<string, Peer>, index: number): Promise<Result> {
   const problems = await preflight(w, peers);
   const kinds = w.kinds;
+  const subject = w.subject ?? 'kernel';
   const orderOf = (round: number) => kinds.map((_, i) => kinds[(i + round + index) % kinds.length]);
   for (const kind of orderOf(0)) await runSegment(w.load(peers[kind]), WARMUP, SETTINGS);
   const roundsCount = Math.max(2, Math.round(DURATION / SEGMENT));
   const seconds = DURATION / roundsCount;
   const segments: Record<string, Segment[]> = Object.fromEntries(kinds.map((k) => [k, []]));
-  const rounds: Record<string, number[]> = Object.fromEntries(kinds.filter((k) => k !== 'kernel').map((k) => [k, []]));
+  const rounds: Record<string, number[]> = Object.fromEntries(kinds.filter((k) => k !== subject).map((k) => [k, []]));
   for (let round = 0; round < roundsCount; round++) {
     const rps: Record<string, number> = {};
     for (const kind of orderOf(round)) {
@@ -161,25 +185,26 @@ async function measure(w: Workload, driver: BenchDriver, peers: Record<string, P
       segments[kind].push(seg);
       rps[kind] = seg.requests / seg.seconds;
     }
-    for (const k of Object.keys(rounds)) rounds[k].push(rps.kernel / rps[k]);
+    for (const k of Object.keys(rounds)) rounds[k].push(rps[subject] / rps[k]);
   }
   const summaries = Object.fromEntries(kinds.map((k) => [k, summarize(segments[k])]));
   for (const kind of kinds) {
     const s = summaries[kind];
     if (s.non2xx) problems.push(`${kind} answered ${s.non2xx} non-2xx (${Object.entries(s.statusCodes).filter(([c]) => !c.startsWith('2')).map(([c, n]) => `${c}×${n}`).join(', ')})`);
     if (s.errors || s.timeouts) problems.push(`${kind}: ${s.errors} errors, ${s.timeouts} timeouts`);
+    if (s.ok2xx + s.non2xx === 0) problems.push(`${kind} completed no request (segments too short for its latency?)`);
   }
   const verdicts: Verdict[] = [];
   const invalid = problems.length > 0;
   for (const peer of Object.keys(rounds)) {
-    const ratio = summaries.kernel.reqPerSec / summaries[peer].reqPerSec;
+    const ratio = summaries[subject].reqPerSec / summaries[peer].reqPerSec;
     const ci = ratioInterval(rounds[peer]);
-    const cpuRatio = summaries[peer].cpuUsPerReq / summaries.kernel.cpuUsPerReq;
+    const cpuRatio = summaries[peer].cpuUsPerReq / summaries[subject].cpuUsPerReq;
     const target = w.targets.find((t) => t.vs === peer && (!t.drivers || t.drivers.includes(driver)));
     verdicts.push({
-      label: `kernel/${peer} req/s`,
-      value: `${ratio.toFixed(3)} (rounds: ${ci.mean.toFixed(3)}, 95% CI ${ci.low.toFixed(3)}–${ci.high.toFixed(3)}); CPU-bound ${peer}/kernel CPU per request ${fmt(cpuRatio, 3)}`,
-      target: target ? `≥ ${target.min}` : 'no target',
+      label: `${subject}/${peer} req/s`,
+      value: `${ratio.toFixed(3)} (rounds: ${ci.mean.toFixed(3)}, 95% CI ${ci.low.toFixed(3)}–${ci.high.toFixed(3)}); CPU-bound ${peer}/${subject} CPU per request ${fmt(cpuRatio, 3)}`,
+      target: target ? `≥ ${target.min}${target.note ? ` (${target.note})` : ''}` : 'no target',
       verdict: !target ? 'info' : invalid ? 'INVALID' : ratio >= target.min ? 'PASS' : 'FAIL',
     });
   }
@@ -214,9 +239,11 @@ async function main() {
   const results: Result[] = [];
   const groups: Array<{ driver: BenchDriver; logs: boolean; workloads: Workload[] }> = [];
   for (const driver of DRIVERS) {
-    groups.push({ driver, logs: true, workloads: WORKLOADS.filter((w) => w.logs && ONLY.has(w.id) && (w.id !== 'health' || driver === DRIVERS[0])) });
+    groups.push({ driver, logs: true, workloads: WORKLOADS.filter((w) => w.logs && !w.pair && ONLY.has(w.id) && (w.id !== 'health' || driver === DRIVERS[0])) });
   }
   groups.push({ driver: DRIVERS[0], logs: false, workloads: WORKLOADS.filter((w) => !w.logs && ONLY.has(w.id)) });
+  // The dialect pair: only the plain and the dialect kernel run, on the first driver.
+  groups.push({ driver: DRIVERS[0], logs: true, workloads: WORKLOADS.filter((w) => w.pair && ONLY.has(w.id)) });
   for (const group of groups.filter((g) => g.workloads.length)) {
     const kinds = [...new Set(group.workloads.flatMap((w) => w.kinds))];
     const peers = await startPeers(kinds, group.driver, group.logs);

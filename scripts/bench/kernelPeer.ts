@@ -39,10 +39,14 @@ async function freshPostgres(baseUrl: string): Promise<{ url: string; drop(): Pr
   };
 }
 
+/** The wire dialect of issue 9's pair: snake_case bodies and the `{ success, data, message }` envelope. */
+export const DIALECT = { casing: 'snake', envelope: 'success' } as const;
+
 export async function startKernelPeer(
   driver: BenchDriver,
   logs: boolean,
   pgUrl: string | undefined,
+  dialect = false,
 ): Promise<PeerStarted> {
   const file = join(tmpdir(), `bench-kernel-${process.pid}-${Date.now()}.db`);
   const pgDb = driver === 'postgresql' ? await freshPostgres(pgUrl!) : undefined;
@@ -50,7 +54,7 @@ export async function startKernelPeer(
     ['free', 'premium', 'enterprise', RATE_LIMIT_TIER].map((t) => [t, RATE_LIMIT_PER_WINDOW]),
   );
   const overrides = {
-    server: { host: '127.0.0.1', port: 0 },
+    server: { host: '127.0.0.1', port: 0, ...(dialect ? DIALECT : {}) },
     database:
       driver === 'sqlite'
         ? { driver, url: `file:${file}`, migrate: 'auto' }
@@ -81,10 +85,11 @@ export async function startKernelPeer(
     const json = (await res.json()) as Record<string, any>;
     if (res.status >= 300)
       throw new Error(`kernel ${path} answered ${res.status}: ${JSON.stringify(json).slice(0, 300)}`);
-    return json;
+    return dialect ? json.data : json;
   };
   await post('/v1/auth/register', { name: BENCH_USER.name, email: BENCH_USER.email, password: BENCH_USER.password });
-  const { accessToken } = await post('/v1/auth/login', { email: BENCH_USER.email, password: BENCH_USER.password });
+  const login = await post('/v1/auth/login', { email: BENCH_USER.email, password: BENCH_USER.password });
+  const accessToken: string = dialect ? login.access_token : login.accessToken;
   let noteId = '';
   for (let i = 0; i < 50; i++)
     noteId = (
@@ -95,7 +100,8 @@ export async function startKernelPeer(
     token: accessToken,
     noteId,
     notes: [
-      `kernel ${VERSION}: ${driver}, request logs ${logs ? 'on' : 'off'} (createLogger, buffered, to /dev/null), rate limit ${RATE_LIMIT_ON ? 'on' : 'off'}`,
+      `kernel ${VERSION}${dialect ? ` (server.casing ${DIALECT.casing}, server.envelope ${DIALECT.envelope})` : ''}: `
+        + `${driver}, request logs ${logs ? 'on' : 'off'} (createLogger, buffered, to /dev/null), rate limit ${RATE_LIMIT_ON ? 'on' : 'off'}`,
     ],
     async close() {
       try {

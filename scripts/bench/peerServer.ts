@@ -1,6 +1,7 @@
 /**
  * One server of the honest benchmark per process:
- *   node --import tsx scripts/bench/peerServer.ts kernel|koa|fastify sqlite|postgresql on|off
+ *   node --import tsx scripts/bench/peerServer.ts kernel|dialect|koa|fastify sqlite|postgresql on|off
+ * (`dialect`: the kernel with server.casing snake and server.envelope success)
  * (the last word: request logs). Prints `READY {json}` on fd 3 (or stdout) once listening;
  * answers `stats` on stdin like server.ts; exits cleanly on SIGTERM or when stdin closes.
  */
@@ -14,7 +15,7 @@ import { openPostgresStore, openSqliteStore, type BenchDriver } from './rawStore
 import { RawAuth } from './rawAuth.ts';
 import { startKernelPeer, type PeerStarted } from './kernelPeer.ts';
 
-export type PeerKind = 'kernel' | 'koa' | 'fastify';
+export type PeerKind = 'kernel' | 'dialect' | 'koa' | 'fastify';
 export interface PeerReady {
   kind: PeerKind;
   driver: BenchDriver;
@@ -27,8 +28,8 @@ export interface PeerReady {
 }
 
 const [kind, driver, logsArg] = process.argv.slice(2) as [PeerKind, BenchDriver, string];
-if (!['kernel', 'koa', 'fastify'].includes(kind) || !['sqlite', 'postgresql'].includes(driver) || !['on', 'off'].includes(logsArg)) {
-  process.stderr.write('usage: peerServer.ts kernel|koa|fastify sqlite|postgresql on|off\n');
+if (!['kernel', 'dialect', 'koa', 'fastify'].includes(kind) || !['sqlite', 'postgresql'].includes(driver) || !['on', 'off'].includes(logsArg)) {
+  process.stderr.write('usage: peerServer.ts kernel|dialect|koa|fastify sqlite|postgresql on|off\n');
   process.exit(2);
 }
 const logs = logsArg === 'on';
@@ -62,7 +63,9 @@ async function startBaseline(): Promise<PeerStarted> {
   };
 }
 
-const started = kind === 'kernel' ? await startKernelPeer(driver, logs, pgUrl) : await startBaseline();
+const started = kind === 'kernel' || kind === 'dialect'
+  ? await startKernelPeer(driver, logs, pgUrl, kind === 'dialect')
+  : await startBaseline();
 const ready: PeerReady = {
   kind,
   driver,
