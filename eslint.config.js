@@ -28,6 +28,8 @@ const LONG_LINES_LEFT = [
   'test/helpers/kernel.ts',
 ];
 
+const LITERAL_LINE = String.raw`^\s*(\w+: |return |const \w+ = )?(['"\x60]).*\2[,;)]*$`;
+
 export default tseslint.config(
   { ignores: ['node_modules/**', 'data/**', '.services/**', 'coverage/**'] },
   js.configs.recommended,
@@ -38,8 +40,10 @@ export default tseslint.config(
     },
     plugins: { '@stylistic': stylistic },
     rules: {
+      // A line that is one string or template literal (after an optional `key: `, `return ` or
+      // `const x = `) cannot be wrapped without splitting the literal, so it may be longer.
       '@stylistic/max-len': ['error', {
-        code: 120, ignoreUrls: true, ignoreStrings: true, ignoreTemplateLiterals: true, ignoreRegExpLiterals: true,
+        code: 120, ignoreUrls: true, ignoreRegExpLiterals: true, ignorePattern: LITERAL_LINE,
       }],
       // `any` is still common in tests, scripts and adapters; the plugin boundary is checked below.
       '@typescript-eslint/no-explicit-any': 'off',

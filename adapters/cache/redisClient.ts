@@ -153,9 +153,14 @@ async function warnIfEvicting(redis: Redis, ctx: AdapterContext): Promise<void> 
     const reply = (await redis.call('CONFIG', 'GET', 'maxmemory-policy')) as string[];
     const policy = reply?.[1];
     if (policy && policy !== 'noeviction') {
-      ctx.logger.warn({ policy }, 'redis cache: maxmemory-policy is not noeviction; revocations could be evicted under memory pressure');
+      ctx.logger.warn(
+        { policy },
+        'redis cache: maxmemory-policy is not noeviction; revocations could be evicted under memory pressure',
+      );
     }
   } catch {
-    ctx.logger.info('redis cache: could not read maxmemory-policy; set it to noeviction so revocations are never evicted');
+    ctx.logger.info(
+      'redis cache: could not read maxmemory-policy; set it to noeviction so revocations are never evicted',
+    );
   }
 }

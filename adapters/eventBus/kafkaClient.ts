@@ -1,7 +1,22 @@
-import kafkajs, { Kafka, Partitioners, logLevel, type Admin, type Consumer, type EachMessagePayload, type LogEntry, type Producer } from 'kafkajs';
+import kafkajs, {
+  Kafka,
+  Partitioners,
+  logLevel,
+  type Admin,
+  type Consumer,
+  type EachMessagePayload,
+  type LogEntry,
+  type Producer,
+} from 'kafkajs';
 import type { Logger } from 'pino';
 import type { AdapterContext, AdapterLifecycle } from '../../kernel/ports/adapter.ts';
-import type { DomainEvent, EventBus, EventHandler, SubscribeOptions, Subscription } from '../../kernel/ports/eventBus.ts';
+import type {
+  DomainEvent,
+  EventBus,
+  EventHandler,
+  SubscribeOptions,
+  Subscription,
+} from '../../kernel/ports/eventBus.ts';
 import { errors, isAppError } from '../../kernel/errors.ts';
 
 export interface KafkaEventBusOptions {
@@ -254,7 +269,8 @@ export function createKafkaEventBus(options: KafkaEventBusOptions, ctx: AdapterC
     async close() {
       if (closed) return;
       closed = true;
-      const settle = (what: string, p: Promise<void>) => p.catch((err) => log.warn({ err }, `kafka ${what} did not disconnect cleanly`));
+      const settle = (what: string, p: Promise<void>) =>
+        p.catch((err) => log.warn({ err }, `kafka ${what} did not disconnect cleanly`));
       await Promise.all([...consumers].map((c) => settle('consumer', c.disconnect())));
       consumers.clear();
       await settle('producer', producer.disconnect());

@@ -1,5 +1,11 @@
 import { defineAdapter, type AdapterContext, type AdapterLifecycle } from '../../kernel/ports/adapter.ts';
-import type { DomainEvent, EventBus, EventHandler, SubscribeOptions, Subscription } from '../../kernel/ports/eventBus.ts';
+import type {
+  DomainEvent,
+  EventBus,
+  EventHandler,
+  SubscribeOptions,
+  Subscription,
+} from '../../kernel/ports/eventBus.ts';
 
 export interface MemoryEventBusOptions {
   maxAttempts?: number;

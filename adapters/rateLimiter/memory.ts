@@ -69,7 +69,9 @@ export class LocalRateLimits {
 
   /** Inputs must have passed checkConsume. */
   consume(key: string, policy: RateLimitPolicy, cost: number, nowUs: number): RateLimitDecision {
-    return policy.algorithm === 'sliding-window' ? this.sliding.consume(key, policy, cost, nowUs) : this.gcra.consume(key, policy, cost, nowUs);
+    return policy.algorithm === 'sliding-window'
+      ? this.sliding.consume(key, policy, cost, nowUs)
+      : this.gcra.consume(key, policy, cost, nowUs);
   }
 
   reset(key: string): void {

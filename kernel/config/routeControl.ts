@@ -7,11 +7,23 @@ export const routeControlSchema: JsonSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    routes: { type: 'boolean', description: '`false` keeps the services and serves none of the plugin\'s HTTP.' },
-    mount: { type: 'string', pattern: '^(/[A-Za-z0-9._~-]+)*$', description: 'Prefix of the plugin\'s routes instead of server.basePath.' },
+    routes: { type: 'boolean', description: "`false` keeps the services and serves none of the plugin's HTTP." },
+    mount: {
+      type: 'string',
+      pattern: '^(/[A-Za-z0-9._~-]+)*$',
+      description: "Prefix of the plugin's routes instead of server.basePath.",
+    },
     operations: {
-      type: 'object', additionalProperties: false,
-      properties: { exclude: { type: 'array', items: { type: 'string' }, uniqueItems: true, description: 'operationIds not served.' } },
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        exclude: {
+          type: 'array',
+          items: { type: 'string' },
+          uniqueItems: true,
+          description: 'operationIds not served.',
+        },
+      },
     },
   },
 };

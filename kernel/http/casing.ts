@@ -57,8 +57,10 @@ function renameSchemas(node: any): any {
     if (VALUE_KEYS.has(key)) out[key] = value;
     else if (key === 'properties' && value && typeof value === 'object' && !Array.isArray(value)) {
       out[key] = Object.fromEntries(Object.entries(value).map(([k, v]) => [camelToSnake(k), renameSchemas(v)]));
-    } else if (key === 'required' && Array.isArray(value)) out[key] = value.map((k) => (typeof k === 'string' ? camelToSnake(k) : k));
-    else if (key === 'name' && typeof value === 'string' && (node.in === 'query' || node.in === 'path')) out[key] = camelToSnake(value);
+    } else if (key === 'required' && Array.isArray(value))
+      out[key] = value.map((k) => (typeof k === 'string' ? camelToSnake(k) : k));
+    else if (key === 'name' && typeof value === 'string' && (node.in === 'query' || node.in === 'path'))
+      out[key] = camelToSnake(value);
     else out[key] = renameSchemas(value);
   }
   return out;

@@ -1,7 +1,13 @@
 import type { OpenAPIV3_1 } from 'openapi-types';
 import type { KernelConfig } from '../config/schema.ts';
 import { livenessSchema } from '../health.ts';
-import { mergeParameters, resolveRef, type MergedContract, type OpenApiDocument, type OperationEntry } from './contracts.ts';
+import {
+  mergeParameters,
+  resolveRef,
+  type MergedContract,
+  type OpenApiDocument,
+  type OperationEntry,
+} from './contracts.ts';
 import { camelToSnake, documentForCasing, planFor, type KeyPlan } from './casing.ts';
 import { documentForEnvelope } from './envelope.ts';
 import { errorDialect, errorSchema } from './errorFormat.ts';
@@ -81,7 +87,8 @@ export function wireContract(merged: MergedContract, config: KernelConfig): Wire
       const params = mergeParameters(item.parameters ?? [], op.parameters ?? [], doc);
       const names = (where: string) =>
         new Map(params.filter((p) => p.in === where).map((p) => [camelToSnake(p.name), p.name]));
-      const body = resolveRef<OpenAPIV3_1.RequestBodyObject>(doc, op.requestBody)?.content?.['application/json']?.schema;
+      const body = resolveRef<OpenAPIV3_1.RequestBodyObject>(doc, op.requestBody)?.content?.['application/json']
+        ?.schema;
       const responses = new Map<string, KeyPlan | undefined>();
       for (const [status, raw] of Object.entries<any>(op.responses ?? {})) {
         const schema = resolveRef<OpenAPIV3_1.ResponseObject>(doc, raw)?.content?.['application/json']?.schema;
@@ -117,7 +124,9 @@ export function wireContract(merged: MergedContract, config: KernelConfig): Wire
 /** Cursor parameter -> page parameter; `pagination` of the 2xx bodies -> the page/limit shape. */
 function toPageStyle(doc: OpenApiDocument, op: any) {
   const cursor = '#/components/parameters/Cursor';
-  op.parameters = (op.parameters ?? []).map((p: any) => (p?.$ref === cursor ? { $ref: '#/components/parameters/Page' } : p));
+  op.parameters = (op.parameters ?? []).map((p: any) =>
+    p?.$ref === cursor ? { $ref: '#/components/parameters/Page' } : p,
+  );
   for (const [status, raw] of Object.entries<any>(op.responses ?? {})) {
     if (!/^2/.test(status)) continue;
     const response = structuredClone(resolveRef<any>(doc, raw));

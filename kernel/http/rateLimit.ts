@@ -15,7 +15,11 @@ export type RateLimitCheck = (ctx: Context, principal: Principal | undefined) =>
  * Every response carries the headers `rateLimit.headers` names (rateLimitHeaders.ts); refusals
  * are 429 with Retry-After.
  */
-export function compileRateLimit(entry: OperationEntry, limiter: RateLimiter, config: KernelConfig['rateLimit']): RateLimitCheck {
+export function compileRateLimit(
+  entry: OperationEntry,
+  limiter: RateLimiter,
+  config: KernelConfig['rateLimit'],
+): RateLimitCheck {
   const route = entry.operation['x-rate-limit'] as { limit: number; windowMs?: number } | undefined;
   const routePolicy: RateLimitPolicy | undefined = route
     ? { limit: route.limit, windowMs: route.windowMs ?? config.windowMs }

@@ -1,7 +1,10 @@
 import type { Server, ServerOptions } from 'node:http';
 import type { KernelConfig } from '../config/schema.ts';
 
-type Limits = Pick<KernelConfig['server'], 'requestTimeoutMs' | 'headersTimeoutMs' | 'keepAliveTimeoutMs' | 'maxConnections'>;
+type Limits = Pick<
+  KernelConfig['server'],
+  'requestTimeoutMs' | 'headersTimeoutMs' | 'keepAliveTimeoutMs' | 'maxConnections'
+>;
 
 /**
  * Node's http server options from config: a slow body (1 byte every few seconds) is cut off

@@ -43,9 +43,16 @@ export function decorateAdapter<T extends object>(
 export function timeoutWrapper(ms: number): CallWrapper {
   return (call, info) =>
     new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new AppError(503, 'DEPENDENCY_TIMEOUT', `${info.port}.${info.method} timed out after ${ms} ms`, {
-        details: { dependency: info.port, retry_after: 2 }, headers: { 'Retry-After': '2' },
-      })), ms);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new AppError(503, 'DEPENDENCY_TIMEOUT', `${info.port}.${info.method} timed out after ${ms} ms`, {
+              details: { dependency: info.port, retry_after: 2 },
+              headers: { 'Retry-After': '2' },
+            }),
+          ),
+        ms,
+      );
       call().then((v) => { clearTimeout(timer); resolve(v); }, (e) => { clearTimeout(timer); reject(e); });
     });
 }

@@ -12,17 +12,39 @@ import type { Logger } from 'pino';
 import { BareRateLimiter } from './rateLimit.ts';
 import { RawAuth, RawAuthError, type RawPrincipal } from './rawAuth.ts';
 import type { NoteInput, RawStore } from './rawStore.ts';
-import { EXPOSED_HEADERS, REQUEST_ID, UUID, errorBody, healthBody, noteCreateSchema, ratePolicy } from './peerShared.ts';
+import {
+  EXPOSED_HEADERS,
+  REQUEST_ID,
+  UUID,
+  errorBody,
+  healthBody,
+  noteCreateSchema,
+  ratePolicy,
+} from './peerShared.ts';
 import { RATE_LIMIT_ON } from './shared.ts';
 
 const NOTE = {
   type: 'object',
   required: ['id', 'title', 'body', 'pinned', 'createdAt', 'updatedAt'],
-  properties: { id: { type: 'string' }, title: { type: 'string' }, body: { type: 'string' }, pinned: { type: 'boolean' }, createdAt: { type: 'string' }, updatedAt: { type: 'string' } },
+  properties: {
+    id: { type: 'string' },
+    title: { type: 'string' },
+    body: { type: 'string' },
+    pinned: { type: 'boolean' },
+    createdAt: { type: 'string' },
+    updatedAt: { type: 'string' },
+  },
 } as const;
 const USER = {
   type: 'object',
-  properties: Object.fromEntries(['id', 'email', 'name', 'role', 'status', 'tier', 'createdAt', 'updatedAt'].map((k) => [k, { type: 'string' }]).concat([['emailVerified', { type: 'boolean' }], ['mfaEnabled', { type: 'boolean' }]] as never)),
+  properties: Object.fromEntries(
+    ['id', 'email', 'name', 'role', 'status', 'tier', 'createdAt', 'updatedAt']
+      .map((k) => [k, { type: 'string' }])
+      .concat([
+        ['emailVerified', { type: 'boolean' }],
+        ['mfaEnabled', { type: 'boolean' }],
+      ] as never),
+  ),
 } as const;
 const ERROR = { type: 'object', additionalProperties: true } as const;
 

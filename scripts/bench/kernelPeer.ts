@@ -100,8 +100,8 @@ export async function startKernelPeer(
     token: accessToken,
     noteId,
     notes: [
-      `kernel ${VERSION}${dialect ? ` (server.casing ${DIALECT.casing}, server.envelope ${DIALECT.envelope})` : ''}: `
-        + `${driver}, request logs ${logs ? 'on' : 'off'} (createLogger, buffered, to /dev/null), rate limit ${RATE_LIMIT_ON ? 'on' : 'off'}`,
+      `kernel ${VERSION}${dialect ? ` (server.casing ${DIALECT.casing}, server.envelope ${DIALECT.envelope})` : ''}: ` +
+        `${driver}, request logs ${logs ? 'on' : 'off'} (createLogger, buffered, to /dev/null), rate limit ${RATE_LIMIT_ON ? 'on' : 'off'}`,
     ],
     async close() {
       try {

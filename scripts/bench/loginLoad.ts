@@ -9,7 +9,15 @@
  * /v1/auth/login with the right password (each one really hashes: only 200s count).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { processCpuUs, runSegment, summarize, threadCpuUs, type LoadTarget, type Segment, type Summary } from './load.ts';
+import {
+  processCpuUs,
+  runSegment,
+  summarize,
+  threadCpuUs,
+  type LoadTarget,
+  type Segment,
+  type Summary,
+} from './load.ts';
 import type { ServerHandle } from './servers.ts';
 import { BENCH_USER, type ServerStats } from './shared.ts';
 
@@ -30,10 +38,16 @@ async function call(url: string, init: RequestInit): Promise<{ status: number; j
 export async function signUp(server: ServerHandle): Promise<string[]> {
   if (!server.registerPath || !server.loginPath) return ['the kernel serves no register/login route'];
   const json = { 'content-type': 'application/json' };
-  const reg = await call(server.baseUrl + server.registerPath, { method: 'POST', headers: json, body: JSON.stringify({ name: BENCH_USER.name, email: BENCH_USER.email, password: BENCH_USER.password }) });
-  if (reg.status !== 201 && reg.status !== 409) return [`POST ${server.registerPath} answered ${reg.status} ${JSON.stringify(reg.json).slice(0, 300)}`];
+  const reg = await call(server.baseUrl + server.registerPath, {
+    method: 'POST',
+    headers: json,
+    body: JSON.stringify({ name: BENCH_USER.name, email: BENCH_USER.email, password: BENCH_USER.password }),
+  });
+  if (reg.status !== 201 && reg.status !== 409)
+    return [`POST ${server.registerPath} answered ${reg.status} ${JSON.stringify(reg.json).slice(0, 300)}`];
   const login = await call(server.baseUrl + server.loginPath, { method: 'POST', headers: json, body: loginBody() });
-  if (login.status !== 200 || typeof login.json?.accessToken !== 'string') return [`POST ${server.loginPath} answered ${login.status} ${JSON.stringify(login.json).slice(0, 300)}`];
+  if (login.status !== 200 || typeof login.json?.accessToken !== 'string')
+    return [`POST ${server.loginPath} answered ${login.status} ${JSON.stringify(login.json).slice(0, 300)}`];
   server.token = login.json.accessToken;
   return [];
 }
@@ -41,7 +55,12 @@ export async function signUp(server: ServerHandle): Promise<string[]> {
 export const loginBody = () => JSON.stringify({ email: BENCH_USER.email, password: BENCH_USER.password });
 
 export function loginTarget(server: ServerHandle): LoadTarget {
-  return { url: server.baseUrl + server.loginPath!, method: 'POST', headers: { 'content-type': 'application/json' }, body: loginBody() };
+  return {
+    url: server.baseUrl + server.loginPath!,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: loginBody(),
+  };
 }
 
 export interface LoginLoadSettings {

@@ -28,7 +28,11 @@ export interface PeerReady {
 }
 
 const [kind, driver, logsArg] = process.argv.slice(2) as [PeerKind, BenchDriver, string];
-if (!['kernel', 'dialect', 'koa', 'fastify'].includes(kind) || !['sqlite', 'postgresql'].includes(driver) || !['on', 'off'].includes(logsArg)) {
+if (
+  !['kernel', 'dialect', 'koa', 'fastify'].includes(kind) ||
+  !['sqlite', 'postgresql'].includes(driver) ||
+  !['on', 'off'].includes(logsArg)
+) {
   process.stderr.write('usage: peerServer.ts kernel|dialect|koa|fastify sqlite|postgresql on|off\n');
   process.exit(2);
 }
@@ -57,9 +61,16 @@ async function startBaseline(): Promise<PeerStarted> {
     close = () => app.close();
   }
   return {
-    port, token: auth.token, noteId: store.noteId,
-    notes: [`${kind}: raw ${driver === 'sqlite' ? 'libsql' : 'pg'} driver with prepared statements, jose RS256 per request, logs ${logs ? 'on' : 'off'}`],
-    close: async () => { await close(); await store.close(); },
+    port,
+    token: auth.token,
+    noteId: store.noteId,
+    notes: [
+      `${kind}: raw ${driver === 'sqlite' ? 'libsql' : 'pg'} driver with prepared statements, jose RS256 per request, logs ${logs ? 'on' : 'off'}`,
+    ],
+    close: async () => {
+      await close();
+      await store.close();
+    },
   };
 }
 
@@ -92,7 +103,13 @@ function shutdown() {
   closing = true;
   const force = setTimeout(() => process.exit(0), 5000);
   force.unref();
-  started.close().then(() => process.exit(0), (err) => { process.stderr.write(`close failed: ${err?.message ?? err}\n`); process.exit(1); });
+  started.close().then(
+    () => process.exit(0),
+    (err) => {
+      process.stderr.write(`close failed: ${err?.message ?? err}\n`);
+      process.exit(1);
+    },
+  );
 }
 process.once('SIGTERM', shutdown);
 process.once('SIGINT', shutdown);

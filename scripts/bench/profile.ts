@@ -141,8 +141,16 @@ export function summarizeProfile(profile: CpuProfile, windows: Array<[number, nu
     let s = stats.get(key);
     if (!s) {
       const caller = parent.has(n.id) ? byId.get(parent.get(n.id)!)!.callFrame.functionName || '(anonymous)' : '';
-      const name = n.callFrame.functionName || (caller && n.callFrame.url ? `(anonymous, called from ${caller})` : '(anonymous)');
-      s = { name, baseName: n.callFrame.functionName || '(anonymous)', location: location(n.callFrame, root), category: categorize(n.callFrame, root), selfUs: 0, totalUs: 0 };
+      const name =
+        n.callFrame.functionName || (caller && n.callFrame.url ? `(anonymous, called from ${caller})` : '(anonymous)');
+      s = {
+        name,
+        baseName: n.callFrame.functionName || '(anonymous)',
+        location: location(n.callFrame, root),
+        category: categorize(n.callFrame, root),
+        selfUs: 0,
+        totalUs: 0,
+      };
       stats.set(key, s);
     }
     return s;

@@ -81,14 +81,21 @@ const DDL = [
 const SQL = {
   user: `select * from bench_users where id = $1 and status <> 'deleted'`,
   note: 'select id, title, body, pinned, created_at, updated_at from bench_notes where id = $1 and owner_id = $2',
-  notes: 'select id, title, body, pinned, created_at, updated_at from bench_notes where owner_id = $1 order by id desc limit $2',
-  insert: 'insert into bench_notes (id, owner_id, title, body, pinned, created_at, updated_at) values ($1, $2, $3, $4, $5, $6, $7)',
+  notes:
+    'select id, title, body, pinned, created_at, updated_at from bench_notes where owner_id = $1 order by id desc limit $2',
+  insert:
+    'insert into bench_notes (id, owner_id, title, body, pinned, created_at, updated_at) values ($1, $2, $3, $4, $5, $6, $7)',
 };
 
 function seedRows() {
   const userId = uuidv7();
   const now = Date.now();
-  const notes = Array.from({ length: SEED_NOTES }, (_, i) => ({ id: uuidv7(), title: `Note ${i}`, body: `Body of note ${i}`, pinned: i % 5 === 0 }));
+  const notes = Array.from({ length: SEED_NOTES }, (_, i) => ({
+    id: uuidv7(),
+    title: `Note ${i}`,
+    body: `Body of note ${i}`,
+    pinned: i % 5 === 0,
+  }));
   return { userId, now, notes };
 }
 
@@ -159,7 +166,8 @@ export async function openPostgresStore(baseUrl: string): Promise<RawStore> {
   await pool.query('insert into bench_users values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
     [seed.userId, BENCH_USER.email, BENCH_USER.name, 'user', 'active', 'free', false, false, now, now]);
   for (const n of seed.notes) await pool.query(SQL.insert, [n.id, seed.userId, n.title, n.body, n.pinned, now, now]);
-  const run = async (key: keyof typeof SQL, values: unknown[]) => (await pool.query({ name: `bench_${key}`, text: SQL[key], values })).rows as Row[];
+  const run = async (key: keyof typeof SQL, values: unknown[]) =>
+    (await pool.query({ name: `bench_${key}`, text: SQL[key], values })).rows as Row[];
   return {
     driver: 'postgresql',
     userId: seed.userId,

@@ -7,7 +7,14 @@
  */
 import { fstatSync, writeSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { READY_PREFIX, STATS_COMMAND, STATS_PREFIX, type ReadyMessage, type ServerStats, type Suite } from './shared.ts';
+import {
+  READY_PREFIX,
+  STATS_COMMAND,
+  STATS_PREFIX,
+  type ReadyMessage,
+  type ServerStats,
+  type Suite,
+} from './shared.ts';
 
 const kind = process.argv[2];
 const suite = (process.argv[3] ?? 'basic') as Suite;
@@ -45,7 +52,13 @@ function shutdown() {
   loopDelay.disable();
   const force = setTimeout(() => process.exit(0), 3000);
   force.unref();
-  started.close().then(() => process.exit(0), (err) => { process.stderr.write(`close failed: ${err?.message ?? err}\n`); process.exit(1); });
+  started.close().then(
+    () => process.exit(0),
+    (err) => {
+      process.stderr.write(`close failed: ${err?.message ?? err}\n`);
+      process.exit(1);
+    },
+  );
 }
 process.once('SIGTERM', shutdown);
 process.once('SIGINT', shutdown);

@@ -2,7 +2,15 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { ROOT } from '../paths.ts';
-import { BENCH_DIR, READY_PREFIX, STATS_COMMAND, STATS_PREFIX, type ReadyMessage, type ServerStats, type Suite } from './shared.ts';
+import {
+  BENCH_DIR,
+  READY_PREFIX,
+  STATS_COMMAND,
+  STATS_PREFIX,
+  type ReadyMessage,
+  type ServerStats,
+  type Suite,
+} from './shared.ts';
 
 export type ServerKind = 'kernel' | 'bare';
 

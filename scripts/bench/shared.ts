@@ -59,7 +59,9 @@ export class ItemStore {
 
 /** The request body's JSON Schema, read from the same contract the kernel serves. */
 export function benchItemCreateSchema(): Record<string, unknown> {
-  const doc = parseYaml(readFileSync(BENCH_CONTRACT, 'utf8')) as { components: { schemas: Record<string, Record<string, unknown>> } };
+  const doc = parseYaml(readFileSync(BENCH_CONTRACT, 'utf8')) as {
+    components: { schemas: Record<string, Record<string, unknown>> };
+  };
   return doc.components.schemas.BenchItemCreate;
 }
 

@@ -74,7 +74,10 @@ export function assertServedError(served: any, res: TestResponse, status: number
   ajv.addSchema({ $id: 'served', components: served.components });
   const validate = ajv.compile({ $ref: 'served#/components/schemas/Error' });
   const { success, message, ...rest } = res.body ?? {};
-  assert.ok(validate(rest), `error body breaks the served Error schema: ${JSON.stringify(validate.errors)} in ${res.text.slice(0, 300)}`);
+  assert.ok(
+    validate(rest),
+    `error body breaks the served Error schema: ${JSON.stringify(validate.errors)} in ${res.text.slice(0, 300)}`,
+  );
   if (success !== undefined || message !== undefined) {
     assert.is(success, false);
     assert.type(message, 'string');

@@ -4,7 +4,11 @@ import { request, type TestKernel } from './kernel.ts';
 let seq = 0;
 
 /** Registers and signs in a fresh user on a kernel with identity; returns its Authorization header. */
-export async function userAuthorization(url: string, tag = 'user', basePath = '/v1'): Promise<{ authorization: string }> {
+export async function userAuthorization(
+  url: string,
+  tag = 'user',
+  basePath = '/v1',
+): Promise<{ authorization: string }> {
   const email = `${tag}-${process.pid}-${Date.now().toString(36)}-${seq++}@example.com`;
   const password = 'Passw0rd!x';
   const reg = await request(url, 'POST', `${basePath}/auth/register`, { body: { name: tag, email, password } });

@@ -28,7 +28,8 @@ s('credentials: true with "*" (or the default origins) fails config validation, 
   assert.equal(configProblems({}), [], 'the default is valid');
 });
 
-const preflight = (k: TestKernel, origin: string) => k.request('OPTIONS', '/v1/notes', { headers: { origin, 'access-control-request-method': 'POST' } });
+const preflight = (k: TestKernel, origin: string) =>
+  k.request('OPTIONS', '/v1/notes', { headers: { origin, 'access-control-request-method': 'POST' } });
 
 s('the default allows any origin without credentials', async () => {
   const k = await startKernel();

@@ -16,15 +16,35 @@ const s = suite<{ kernel: Kernel; url: string }>('http: validation error lists a
 
 const bulk = definePlugin({ name: 'bulk', version: '1', handlers: { 'bulk.create': async () => ({ ok: true }) } });
 const contract = {
-  openapi: '3.1.0', info: { title: 'bulk', version: '1' },
-  paths: { '/bulk': { post: {
-    operationId: 'bulk.create',
-    requestBody: { required: true, content: { 'application/json': { schema: {
-      type: 'object', additionalProperties: false, required: ['items'],
-      properties: { items: { type: 'array', items: { type: 'string', maxLength: 5 } }, title: { type: 'string' } },
-    } } } },
-    responses: { '200': { description: 'ok', content: { 'application/json': { schema: { type: 'object' } } } }, '400': { $ref: '#/components/responses/BadRequest' } },
-  } } },
+  openapi: '3.1.0',
+  info: { title: 'bulk', version: '1' },
+  paths: {
+    '/bulk': {
+      post: {
+        operationId: 'bulk.create',
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['items'],
+                properties: {
+                  items: { type: 'array', items: { type: 'string', maxLength: 5 } },
+                  title: { type: 'string' },
+                },
+              },
+            },
+          },
+        },
+        responses: {
+          '200': { description: 'ok', content: { 'application/json': { schema: { type: 'object' } } } },
+          '400': { $ref: '#/components/responses/BadRequest' },
+        },
+      },
+    },
+  },
 };
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;

@@ -6,7 +6,8 @@ import { serviceUrl, uniqueName } from '../helpers/services.ts';
 import { email, startIdentity, type IdentityKernel } from './helpers.ts';
 import type { TokenVerifier } from '../../plugins/identity/tokenVerifier.ts';
 
-const verifierOf = (k: IdentityKernel) => (k.kernel.runtimes.get('identity')!.container.cradle as { tokenVerifier: TokenVerifier }).tokenVerifier;
+const verifierOf = (k: IdentityKernel) =>
+  (k.kernel.runtimes.get('identity')!.container.cradle as { tokenVerifier: TokenVerifier }).tokenVerifier;
 
 const s = suite('identity: verified access tokens are cached, revocation stays immediate');
 
@@ -58,7 +59,10 @@ s('a tampered copy of a cached token is still refused', async () => {
 s('two kernels on one database and one Redis cache: logout on one refuses the token on the other at once', async () => {
   const redis = serviceUrl('REDIS_URL', 'token cache across two kernels');
   if (!redis) return;
-  const shared = { database: { url: tempSqliteUrl() }, adapters: { cache: { use: 'redis', url: redis, keyPrefix: `${uniqueName('tokcache')}:` } } };
+  const shared = {
+    database: { url: tempSqliteUrl() },
+    adapters: { cache: { use: 'redis', url: redis, keyPrefix: `${uniqueName('tokcache')}:` } },
+  };
   const a = await startIdentity(shared);
   const b = await startIdentity(shared);
   try {

@@ -35,7 +35,11 @@ s('own services, ports and required exports resolve; undeclared ones do not', as
   assert.is(seen.cache, 'function');
   assert.is(seen.secretHelper, 'AwilixResolutionError', 'a service not exported stays private');
   assert.is(seen.notAThing, 'AwilixResolutionError');
-  assert.is(seen.outsider, 'AwilixResolutionError', 'a plugin that does not require the provider cannot see its exports');
+  assert.is(
+    seen.outsider,
+    'AwilixResolutionError',
+    'a plugin that does not require the provider cannot see its exports',
+  );
 });
 
 s('cache keys are namespaced per plugin', async () => {

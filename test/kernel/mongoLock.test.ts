@@ -39,7 +39,11 @@ s('two holders take turns; the lock is gone afterwards', async () => {
   const log: string[] = [];
   let release!: () => void;
   const held = new Promise<void>((r) => { release = r; });
-  const first = withMongoLock(collection, 'migrations', async () => { log.push('a in'); await held; log.push('a out'); });
+  const first = withMongoLock(collection, 'migrations', async () => {
+    log.push('a in');
+    await held;
+    log.push('a out');
+  });
   await new Promise((r) => setImmediate(r));
   const second = withMongoLock(collection, 'migrations', async () => { log.push('b in'); });
   for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));

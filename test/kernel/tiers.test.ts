@@ -27,7 +27,10 @@ s('config/default.yaml names the tiers (free, premium, enterprise) and the defau
 
 s('a defaultTier that names no tier is a config error, unless rate limiting is off', () => {
   const found = problems(() => loadConfig({ env: {}, overrides: { rateLimit: { defaultTier: 'gold' } } }));
-  assert.ok(found.some((p) => p.startsWith('rateLimit.defaultTier: "gold" is not one of rateLimit.tiers')), found.join('\n'));
+  assert.ok(
+    found.some((p) => p.startsWith('rateLimit.defaultTier: "gold" is not one of rateLimit.tiers')),
+    found.join('\n'),
+  );
   const off = loadConfig({ env: {}, overrides: { rateLimit: { enabled: false, defaultTier: 'gold' } } });
   assert.is(off.rateLimit.defaultTier, 'gold');
   const named = loadConfig({ env: {}, overrides: { rateLimit: { defaultTier: 'gold', tiers: { gold: 5 } } } });

@@ -98,7 +98,12 @@ export async function startOAuth(oauthConfig: Record<string, unknown> = {}): Pro
       return adminToken;
     },
     async client(owner, input = {}) {
-      const res = await as(owner.token, 'POST', '/v1/oauth/clients', { name: 'App', redirectUris: [APP], scopes: ['profile:read', 'oauth:clients:manage'], ...input });
+      const res = await as(owner.token, 'POST', '/v1/oauth/clients', {
+        name: 'App',
+        redirectUris: [APP],
+        scopes: ['profile:read', 'oauth:clients:manage'],
+        ...input,
+      });
       assert.is(res.status, 201, res.text);
       return { id: res.body.id, secret: res.body.clientSecret };
     },

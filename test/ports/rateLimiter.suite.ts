@@ -70,7 +70,11 @@ export function assertSlidingBound(
   }
 }
 
-export function rateLimiterConformance(name: string, make: () => Promise<RateLimiterUnderTest>, algorithm: RateLimitAlgorithm = 'gcra'): void {
+export function rateLimiterConformance(
+  name: string,
+  make: () => Promise<RateLimiterUnderTest>,
+  algorithm: RateLimitAlgorithm = 'gcra',
+): void {
   const test = suite(`rateLimiter conformance: ${name} (${algorithm})`);
   const sliding = algorithm === 'sliding-window';
   /** The policy under the algorithm being tested. */
@@ -118,8 +122,14 @@ export function rateLimiterConformance(name: string, make: () => Promise<RateLim
     const policy = P(5, 60_000);
     const decisions = [];
     for (let i = 0; i < 6; i++) decisions.push(await l.consume(key('burst'), policy));
-    assert.equal(decisions.map((d) => d.allowed), [true, true, true, true, true, false]);
-    assert.equal(decisions.map((d) => d.remaining), [4, 3, 2, 1, 0, 0]);
+    assert.equal(
+      decisions.map((d) => d.allowed),
+      [true, true, true, true, true, false],
+    );
+    assert.equal(
+      decisions.map((d) => d.remaining),
+      [4, 3, 2, 1, 0, 0],
+    );
     const refused = decisions[5];
     assert.is(refused.limit, 5);
     const wait = sliding ? 60_000 : 12_000; // the oldest leaves the window / one T
@@ -153,7 +163,10 @@ export function rateLimiterConformance(name: string, make: () => Promise<RateLim
     assert.is((await l.consume(key('cost'), policy, 4)).remaining, 6);
     const over = await l.consume(key('cost'), policy, 7);
     assert.is(over.allowed, false);
-    assert.ok(over.retryAfterMs > 0 && over.retryAfterMs <= (sliding ? 60_000 : 6000) + 1, `retryAfterMs ${over.retryAfterMs}`);
+    assert.ok(
+      over.retryAfterMs > 0 && over.retryAfterMs <= (sliding ? 60_000 : 6000) + 1,
+      `retryAfterMs ${over.retryAfterMs}`,
+    );
     const exact = await l.consume(key('cost'), policy, 6);
     assert.is(exact.allowed, true);
     assert.is(exact.remaining, 0);
@@ -242,9 +255,17 @@ export function rateLimiterConformance(name: string, make: () => Promise<RateLim
       const refusedAt = Date.now();
       assert.is(refused.allowed, false);
       assert.ok(refused.retryAfterMs > 0 && refused.retryAfterMs <= 201, `retryAfterMs ${refused.retryAfterMs}`);
-      await until('the full allowance to come back', async () => (await l.consume(k, policy, 0)).remaining === 2, 2000, 5);
+      await until(
+        'the full allowance to come back',
+        async () => (await l.consume(k, policy, 0)).remaining === 2,
+        2000,
+        5,
+      );
       const waited = Date.now() - refusedAt;
-      assert.ok(waited >= refused.retryAfterMs - 10, `allowed again after ${waited} ms, before retryAfterMs ${refused.retryAfterMs}`);
+      assert.ok(
+        waited >= refused.retryAfterMs - 10,
+        `allowed again after ${waited} ms, before retryAfterMs ${refused.retryAfterMs}`,
+      );
       assert.ok((await l.consume(k, policy)).allowed);
       assert.ok((await l.consume(k, policy)).allowed);
       assert.is((await l.consume(k, policy)).allowed, false);
@@ -313,10 +334,18 @@ export function rateLimiterConformance(name: string, make: () => Promise<RateLim
     assert.ok(refused.retryAfterMs > 0 && refused.retryAfterMs <= 101, `retryAfterMs ${refused.retryAfterMs}`);
     await until('a request to pass again', async () => (await l.consume(k, policy)).allowed, 2000, 5);
     const waited = Date.now() - refusedAt;
-    assert.ok(waited >= refused.retryAfterMs - 10, `allowed again after ${waited} ms, before retryAfterMs ${refused.retryAfterMs}`);
+    assert.ok(
+      waited >= refused.retryAfterMs - 10,
+      `allowed again after ${waited} ms, before retryAfterMs ${refused.retryAfterMs}`,
+    );
     assert.is((await l.consume(k, policy)).allowed, false, 'only one passes per T');
     // A cost-0 peek counts nothing: poll it until the key is back to its full allowance.
-    await until('the full allowance to come back', async () => (await l.consume(k, policy, 0)).remaining === 2, 2000, 10);
+    await until(
+      'the full allowance to come back',
+      async () => (await l.consume(k, policy, 0)).remaining === 2,
+      2000,
+      10,
+    );
     assert.ok((await l.consume(k, policy)).allowed);
     assert.ok((await l.consume(k, policy)).allowed);
   });
