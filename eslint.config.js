@@ -8,6 +8,9 @@ import tseslint from 'typescript-eslint';
 // so they were not re-wrapped on this one. After merging, shrink the list: drop a file, run
 // `npm run wrap-lines -- <file>` (scripts/wrapLines.ts), `npm run lint`. New files must pass as they are.
 const LONG_LINES_LEFT = [
+  // Shared files (every branch may add to them: no reformatting before the merge).
+  'kernel/config/schema.ts',
+  'kernel/http/app.ts',
   // Named as edited by other issue-8 branches (boot, plugin API, contracts, routes, their tests).
   'kernel/boot.ts',
   'kernel/plugin.ts',
