@@ -20,7 +20,7 @@ export interface Principal {
   id: string;
   /** Granted permissions; `*` grants all. */
   permissions: string[];
-  /** Rate-limit tier (`free`, `premium`, `enterprise`...); the deployment's default when absent. */
+  /** Rate-limit tier, a key of the deployment's `rateLimit.tiers`; `rateLimit.defaultTier` when absent. */
   tier?: string;
   /** What rate limits are counted against, e.g. `key:<id>`, `user:<id>`, `client:<id>`. */
   rateLimitKey?: string;
@@ -150,7 +150,7 @@ export interface EventDefinition {
 export interface PermissionDefinition {
   name: string;
   description: string;
-  /** Built-in roles that hold it by default (`user`, `premium`, `moderator`, `admin`). */
+  /** Role names that hold it by default; the plugin that defines roles (e.g. identity) decides what they are. */
   roles?: string[];
 }
 

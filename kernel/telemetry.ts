@@ -21,7 +21,8 @@ export interface Telemetry {
 /** Starts @opentelemetry/sdk-node with the configured exporter. Loaded on demand: it is heavy. */
 export async function startTelemetry(config: KernelConfig): Promise<Telemetry> {
   const { NodeSDK } = await import('@opentelemetry/sdk-node');
-  const { BatchSpanProcessor, ConsoleSpanExporter, InMemorySpanExporter, SimpleSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
+  const { BatchSpanProcessor, ConsoleSpanExporter, InMemorySpanExporter, SimpleSpanProcessor } =
+    await import('@opentelemetry/sdk-trace-base');
   const t = config.telemetry;
   let memoryExporter: InMemorySpanExporter | undefined;
   let processor: SpanProcessor | undefined;
@@ -32,7 +33,9 @@ export async function startTelemetry(config: KernelConfig): Promise<Telemetry> {
     processor = new BatchSpanProcessor(new ConsoleSpanExporter());
   } else if (t.exporter === 'otlp') {
     const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
-    processor = new BatchSpanProcessor(new OTLPTraceExporter(t.endpoint ? { url: t.endpoint } : {}) as unknown as SpanExporter);
+    processor = new BatchSpanProcessor(
+      new OTLPTraceExporter(t.endpoint ? { url: t.endpoint } : {}) as unknown as SpanExporter,
+    );
   }
   const sdk = new NodeSDK({
     serviceName: t.serviceName ?? config.name,
@@ -46,28 +49,39 @@ export async function startTelemetry(config: KernelConfig): Promise<Telemetry> {
     tracer,
     memoryExporter,
     async httpSpan(ctx, next) {
-      const span = tracer.startSpan(`${ctx.method}`, { kind: SpanKind.SERVER, attributes: { 'http.request.method': ctx.method, 'url.path': ctx.path } });
+      const span = tracer.startSpan(`${ctx.method}`, {
+        kind: SpanKind.SERVER,
+        attributes: { 'http.request.method': ctx.method, 'url.path': ctx.path },
+      });
       try {
         await context.with(trace.setSpan(context.active(), span), next);
       } finally {
         const route = ctx.state.routeTemplate as string | undefined;
         if (route) span.updateName(`${ctx.method} ${route}`);
-        span.setAttributes({ 'http.response.status_code': ctx.status, ...(route ? { 'http.route': route } : {}), 'request.id': ctx.state.requestId });
+        span.setAttributes({
+          'http.response.status_code': ctx.status,
+          ...(route ? { 'http.route': route } : {}),
+          'request.id': ctx.state.requestId,
+        });
         if (ctx.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
         span.end();
       }
     },
     adapterSpan: (call, info) =>
-      tracer.startActiveSpan(`${info.port}.${info.method}`, { kind: SpanKind.CLIENT, attributes: { 'kernel.port': info.port, 'kernel.adapter': info.adapter } }, async (span) => {
-        try {
-          return await call();
-        } catch (e) {
-          span.setStatus({ code: SpanStatusCode.ERROR, message: (e as Error).message });
-          throw e;
-        } finally {
-          span.end();
-        }
-      }),
+      tracer.startActiveSpan(
+        `${info.port}.${info.method}`,
+        { kind: SpanKind.CLIENT, attributes: { 'kernel.port': info.port, 'kernel.adapter': info.adapter } },
+        async (span) => {
+          try {
+            return await call();
+          } catch (e) {
+            span.setStatus({ code: SpanStatusCode.ERROR, message: (e as Error).message });
+            throw e;
+          } finally {
+            span.end();
+          }
+        },
+      ),
     querySpan(e) {
       const end = Date.now();
       const span = tracer.startSpan('db.query', {

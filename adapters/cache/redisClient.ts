@@ -40,7 +40,10 @@ type IncrementingRedis = Redis & {
 /** `*`, `?`, `[`, `]` and `\` are glob syntax in SCAN MATCH. */
 const escapeGlob = (s: string) => s.replace(/[*?[\]\\]/g, '\\$&');
 
-export async function createRedisCache(options: RedisCacheOptions, ctx: AdapterContext): Promise<Cache & AdapterLifecycle> {
+export async function createRedisCache(
+  options: RedisCacheOptions,
+  ctx: AdapterContext,
+): Promise<Cache & AdapterLifecycle> {
   const prefix = options.keyPrefix ?? '';
   const k = (key: string) => prefix + key;
 
@@ -68,10 +71,10 @@ export async function createRedisCache(options: RedisCacheOptions, ctx: AdapterC
     }
   }
 
-  const decode = <T>(json: string | null): T | undefined => (json === null ? undefined : (JSON.parse(json) as T));
+  const decode = <T,>(json: string | null): T | undefined => (json === null ? undefined : (JSON.parse(json) as T));
 
   return {
-    get: <T>(key: string) => call(async () => decode<T>(await redis.get(k(key)))),
+    get: <T,>(key: string) => call(async () => decode<T>(await redis.get(k(key)))),
 
     async set(key: string, value: unknown, opts: CacheSetOptions = {}) {
       checkTtl(opts.ttlMs);
@@ -150,9 +153,14 @@ async function warnIfEvicting(redis: Redis, ctx: AdapterContext): Promise<void> 
     const reply = (await redis.call('CONFIG', 'GET', 'maxmemory-policy')) as string[];
     const policy = reply?.[1];
     if (policy && policy !== 'noeviction') {
-      ctx.logger.warn({ policy }, 'redis cache: maxmemory-policy is not noeviction; revocations could be evicted under memory pressure');
+      ctx.logger.warn(
+        { policy },
+        'redis cache: maxmemory-policy is not noeviction; revocations could be evicted under memory pressure',
+      );
     }
   } catch {
-    ctx.logger.info('redis cache: could not read maxmemory-policy; set it to noeviction so revocations are never evicted');
+    ctx.logger.info(
+      'redis cache: could not read maxmemory-policy; set it to noeviction so revocations are never evicted',
+    );
   }
 }

@@ -26,7 +26,12 @@ export default defineAdapter<EventBus, KafkaEventBusOptions>({
       requestTimeoutMs: { type: 'integer', minimum: 1, default: 10_000 },
       numPartitions: { type: 'integer', minimum: 1, default: 3 },
       sessionTimeoutMs: { type: 'integer', minimum: 1000, default: 10_000 },
-      maxAttempts: { type: 'integer', minimum: 0, default: 5, description: 'Handler attempts per event before it is dead-lettered (logged and skipped); 0 retries for ever.' },
+      maxAttempts: {
+        type: 'integer',
+        minimum: 0,
+        default: 5,
+        description: 'Handler attempts per event before it is dead-lettered (logged and skipped); 0 retries for ever.',
+      },
       subscribeTimeoutMs: { type: 'integer', minimum: 1, default: 60_000 },
     },
   },

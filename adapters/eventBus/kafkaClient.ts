@@ -1,7 +1,22 @@
-import kafkajs, { Kafka, Partitioners, logLevel, type Admin, type Consumer, type EachMessagePayload, type LogEntry, type Producer } from 'kafkajs';
+import kafkajs, {
+  Kafka,
+  Partitioners,
+  logLevel,
+  type Admin,
+  type Consumer,
+  type EachMessagePayload,
+  type LogEntry,
+  type Producer,
+} from 'kafkajs';
 import type { Logger } from 'pino';
 import type { AdapterContext, AdapterLifecycle } from '../../kernel/ports/adapter.ts';
-import type { DomainEvent, EventBus, EventHandler, SubscribeOptions, Subscription } from '../../kernel/ports/eventBus.ts';
+import type {
+  DomainEvent,
+  EventBus,
+  EventHandler,
+  SubscribeOptions,
+  Subscription,
+} from '../../kernel/ports/eventBus.ts';
 import { errors, isAppError } from '../../kernel/errors.ts';
 
 export interface KafkaEventBusOptions {
@@ -124,7 +139,11 @@ export function createKafkaEventBus(options: KafkaEventBusOptions, ctx: AdapterC
   const unavailable = (err: unknown) =>
     err instanceof Error && err.name.startsWith('KafkaJS') ? errors.unavailable('eventBus', 5, err) : err;
 
-  async function subscribe<T>(topic: string, { group }: SubscribeOptions, handler: EventHandler<T>): Promise<Subscription> {
+  async function subscribe<T>(
+    topic: string,
+    { group }: SubscribeOptions,
+    handler: EventHandler<T>,
+  ): Promise<Subscription> {
     if (closed) throw new Error('event bus is closed');
     const groupId = `${groupPrefix}${group}::${topic}`;
     const consumer = kafka.consumer({
@@ -136,7 +155,12 @@ export function createKafkaEventBus(options: KafkaEventBusOptions, ctx: AdapterC
       allowAutoTopicCreation: false,
       // Handler failures come back as retriable errors; once these retries run out the
       // consumer restarts (rejoins) rather than stopping for good.
-      retry: { retries: Math.max(maxAttempts, 5), initialRetryTime: 300, maxRetryTime: 10_000, restartOnFailure: async () => true },
+      retry: {
+        retries: Math.max(maxAttempts, 5),
+        initialRetryTime: 300,
+        maxRetryTime: 10_000,
+        restartOnFailure: async () => true,
+      },
     });
     const where = { topic, groupId };
     // Failed attempts per partition:offset, to give up on an event after maxAttempts.
@@ -151,7 +175,9 @@ export function createKafkaEventBus(options: KafkaEventBusOptions, ctx: AdapterC
         joined = true;
         if (fromBeginning) resolve();
       });
-      consumer.on(consumer.events.FETCH, () => { if (joined) resolve(); });
+      consumer.on(consumer.events.FETCH, () => {
+        if (joined) resolve();
+      });
       consumer.on(consumer.events.CRASH, ({ payload }) => {
         log.error({ ...where, err: payload.error, restart: payload.restart }, 'kafka consumer crashed');
         if (!payload.restart) reject(payload.error);
@@ -243,7 +269,8 @@ export function createKafkaEventBus(options: KafkaEventBusOptions, ctx: AdapterC
     async close() {
       if (closed) return;
       closed = true;
-      const settle = (what: string, p: Promise<void>) => p.catch((err) => log.warn({ err }, `kafka ${what} did not disconnect cleanly`));
+      const settle = (what: string, p: Promise<void>) =>
+        p.catch((err) => log.warn({ err }, `kafka ${what} did not disconnect cleanly`));
       await Promise.all([...consumers].map((c) => settle('consumer', c.disconnect())));
       consumers.clear();
       await settle('producer', producer.disconnect());

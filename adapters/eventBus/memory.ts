@@ -1,5 +1,11 @@
 import { defineAdapter, type AdapterContext, type AdapterLifecycle } from '../../kernel/ports/adapter.ts';
-import type { DomainEvent, EventBus, EventHandler, SubscribeOptions, Subscription } from '../../kernel/ports/eventBus.ts';
+import type {
+  DomainEvent,
+  EventBus,
+  EventHandler,
+  SubscribeOptions,
+  Subscription,
+} from '../../kernel/ports/eventBus.ts';
 
 export interface MemoryEventBusOptions {
   maxAttempts?: number;
@@ -158,7 +164,11 @@ function createMemoryEventBus(options: MemoryEventBusOptions, ctx: AdapterContex
       }
     },
 
-    async subscribe<T>(topic: string, { group: name }: SubscribeOptions, handler: EventHandler<T>): Promise<Subscription> {
+    async subscribe<T>(
+      topic: string,
+      { group: name }: SubscribeOptions,
+      handler: EventHandler<T>,
+    ): Promise<Subscription> {
       if (closed) throw new Error('event bus is closed');
       let groups = topics.get(topic);
       if (!groups) topics.set(topic, (groups = new Map()));
@@ -195,7 +205,9 @@ function createMemoryEventBus(options: MemoryEventBusOptions, ctx: AdapterContex
       retryTimers.forEach(clearTimeout);
       retryTimers.clear();
       let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), closeTimeoutMs); });
+      const timeout = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), closeTimeoutMs);
+      });
       const outcome = await Promise.race([Promise.allSettled([...running]), timeout]);
       clearTimeout(timer);
       if (outcome === 'timeout') log.warn({ running: running.size }, 'event bus closed with handlers still running');

@@ -36,7 +36,8 @@ export interface CheckedMessage {
 }
 
 const ATEXT = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~\\-\\u{80}-\\u{10FFFF}]";
-const LABEL = '[A-Za-z0-9\\u{80}-\\u{10FFFF}](?:[A-Za-z0-9\\-\\u{80}-\\u{10FFFF}]{0,61}[A-Za-z0-9\\u{80}-\\u{10FFFF}])?';
+const LABEL =
+  '[A-Za-z0-9\\u{80}-\\u{10FFFF}](?:[A-Za-z0-9\\-\\u{80}-\\u{10FFFF}]{0,61}[A-Za-z0-9\\u{80}-\\u{10FFFF}])?';
 /** dot-atom local part @ hostname (single-label hosts such as `localhost` allowed). */
 const ADDR_SPEC = new RegExp(`^${ATEXT}+(?:\\.${ATEXT}+)*@${LABEL}(?:\\.${LABEL})*$`, 'u');
 /** `Display Name <addr>` or `"Quoted, Name" <addr>`. */
@@ -69,7 +70,9 @@ export function addressOf(mailbox: string): string | undefined {
 /** Throws a TypeError unless `value` is one mailbox: `a@b.c` or `Name <a@b.c>`. */
 export function checkMailbox(value: unknown, what: string): string {
   if (typeof value !== 'string' || addressOf(value) === undefined) {
-    throw new TypeError(`${what} must be an email address like "a@example.com" or "Name <a@example.com>", got ${JSON.stringify(value)}`);
+    throw new TypeError(
+      `${what} must be an email address like "a@example.com" or "Name <a@example.com>", got ${JSON.stringify(value)}`,
+    );
   }
   return value.trim();
 }
@@ -77,16 +80,20 @@ export function checkMailbox(value: unknown, what: string): string {
 export function checkMessage(message: MailMessage): CheckedMessage {
   if (typeof message !== 'object' || message === null) throw new TypeError('A mail message must be an object');
   for (const key of Object.keys(message)) {
-    if (!MESSAGE_KEYS.has(key)) throw new TypeError(`Unknown mail message field "${key}" (allowed: ${[...MESSAGE_KEYS].join(', ')})`);
+    if (!MESSAGE_KEYS.has(key))
+      throw new TypeError(`Unknown mail message field "${key}" (allowed: ${[...MESSAGE_KEYS].join(', ')})`);
   }
   const list = Array.isArray(message.to) ? message.to : message.to === undefined ? [] : [message.to];
   if (list.length === 0) throw new TypeError('A mail message needs at least one recipient in `to`');
   const to = list.map((r, i) => checkMailbox(r, Array.isArray(message.to) ? `to[${i}]` : 'to'));
   const from = message.from === undefined ? undefined : checkMailbox(message.from, 'from');
 
-  if (typeof message.subject !== 'string' || message.subject.trim() === '') throw new TypeError('A mail message needs a non-empty `subject`');
-  if (CONTROL.test(message.subject)) throw new TypeError('`subject` must not contain line breaks or control characters');
-  if (typeof message.text !== 'string' || message.text.trim() === '') throw new TypeError('A mail message needs a non-empty `text` body');
+  if (typeof message.subject !== 'string' || message.subject.trim() === '')
+    throw new TypeError('A mail message needs a non-empty `subject`');
+  if (CONTROL.test(message.subject))
+    throw new TypeError('`subject` must not contain line breaks or control characters');
+  if (typeof message.text !== 'string' || message.text.trim() === '')
+    throw new TypeError('A mail message needs a non-empty `text` body');
   if (message.html !== undefined && typeof message.html !== 'string') throw new TypeError('`html` must be a string');
 
   const headers: Record<string, string> = {};
@@ -98,7 +105,8 @@ export function checkMessage(message: MailMessage): CheckedMessage {
     for (const [name, value] of Object.entries(message.headers)) {
       const lower = name.toLowerCase();
       if (!HEADER_NAME.test(name)) throw new TypeError(`Invalid mail header name ${JSON.stringify(name)}`);
-      if (RESERVED_HEADERS.has(lower)) throw new TypeError(`Mail header "${name}" is set from the message fields and cannot be given in \`headers\``);
+      if (RESERVED_HEADERS.has(lower))
+        throw new TypeError(`Mail header "${name}" is set from the message fields and cannot be given in \`headers\``);
       if (seen.has(lower)) throw new TypeError(`Mail header "${name}" is given twice`);
       if (typeof value !== 'string' || CONTROL.test(value)) {
         throw new TypeError(`Mail header "${name}" must be a string without line breaks or control characters`);
@@ -125,7 +133,8 @@ const DEFAULT_FROM = 'no-reply@localhost';
 async function createLogMailer(options: LogMailerOptions, ctx: AdapterContext): Promise<LogMailer & AdapterLifecycle> {
   const defaultFrom = checkMailbox(options.from ?? DEFAULT_FROM, 'adapters.mailer.from');
   const keep = options.keep ?? 100;
-  if (!Number.isSafeInteger(keep) || keep < 0) throw new RangeError(`adapters.mailer.keep must be a non-negative integer, got ${keep}`);
+  if (!Number.isSafeInteger(keep) || keep < 0)
+    throw new RangeError(`adapters.mailer.keep must be a non-negative integer, got ${keep}`);
   const file = options.file === undefined ? undefined : resolve(options.file);
   if (file) await mkdir(dirname(file), { recursive: true });
 
@@ -149,7 +158,9 @@ async function createLogMailer(options: LogMailerOptions, ctx: AdapterContext): 
         subject: checked.subject,
         text: checked.text,
         ...(checked.html === undefined ? {} : { html: checked.html }),
-        ...(Object.keys(checked.headers).length ? { headers: Object.freeze(checked.headers) as Record<string, string> } : {}),
+        ...(Object.keys(checked.headers).length
+          ? { headers: Object.freeze(checked.headers) as Record<string, string> }
+          : {}),
       });
       if (file) await append(JSON.stringify(entry) + '\n');
       if (keep > 0) {
@@ -181,13 +192,23 @@ export default defineAdapter<LogMailer, LogMailerOptions>({
   port: 'mailer',
   name: 'log',
   local: true,
-  description: 'Development mailer: keeps sent messages in an in-memory outbox, optionally appends them to a JSON-lines file, logs one line per message (without the body).',
+  description:
+    'Development mailer: keeps sent messages in an in-memory outbox, optionally appends them to a JSON-lines file, logs one line per message (without the body).',
   optionsSchema: {
     type: 'object',
     additionalProperties: false,
     properties: {
-      file: { type: 'string', minLength: 1, description: 'JSON-lines file each message (including its body) is appended to; directories are created.' },
-      from: { type: 'string', minLength: 3, default: DEFAULT_FROM, description: 'Sender used when a message has no `from`.' },
+      file: {
+        type: 'string',
+        minLength: 1,
+        description: 'JSON-lines file each message (including its body) is appended to; directories are created.',
+      },
+      from: {
+        type: 'string',
+        minLength: 3,
+        default: DEFAULT_FROM,
+        description: 'Sender used when a message has no `from`.',
+      },
       keep: { type: 'integer', minimum: 0, default: 100, description: 'How many messages the in-memory outbox keeps.' },
     },
   },

@@ -71,7 +71,9 @@ export function createSmtpMailer(options: SmtpMailerOptions, ctx: AdapterContext
     logger: false,
     debug: false,
   });
-  transporter.on('error', (err: NodemailerError) => ctx.logger.warn({ smtp: describe(err) }, 'smtp mailer transport error'));
+  transporter.on('error', (err: NodemailerError) =>
+    ctx.logger.warn({ smtp: describe(err) }, 'smtp mailer transport error'),
+  );
 
   const target = `${options.host}:${port}`;
 
@@ -98,7 +100,10 @@ export function createSmtpMailer(options: SmtpMailerOptions, ctx: AdapterContext
         throw errors.unavailable('mailer', 30, err);
       }
       if (info.rejected?.length) {
-        ctx.logger.warn({ mail: { ...summary, id: info.messageId, rejected: info.rejected } }, 'smtp mailer: the server refused some recipients');
+        ctx.logger.warn(
+          { mail: { ...summary, id: info.messageId, rejected: info.rejected } },
+          'smtp mailer: the server refused some recipients',
+        );
       }
       ctx.logger.debug({ mail: { ...summary, id: info.messageId } }, 'mail sent (smtp)');
       return { id: info.messageId };

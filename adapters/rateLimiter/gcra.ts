@@ -66,7 +66,13 @@ export function gcra(nowUs: number, tatUs: number | undefined, policy: RateLimit
   const newTat = tat + cost * t;
   const ahead = newTat - nowUs;
   if (ahead > w) {
-    return { allowed: false, newTat: tatUs ?? nowUs, remaining: 0, resetMs: usToMs(tat - nowUs), retryAfterMs: usToMs(ahead - w) };
+    return {
+      allowed: false,
+      newTat: tatUs ?? nowUs,
+      remaining: 0,
+      resetMs: usToMs(tat - nowUs),
+      retryAfterMs: usToMs(ahead - w),
+    };
   }
   return { allowed: true, newTat, remaining: Math.floor((w - ahead) / t), resetMs: usToMs(ahead), retryAfterMs: 0 };
 }

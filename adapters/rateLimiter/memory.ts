@@ -35,7 +35,13 @@ export class GcraStore {
     } else if (stored !== undefined && stored <= nowUs) {
       this.tats.delete(key);
     }
-    return { allowed: r.allowed, limit: policy.limit, remaining: r.remaining, resetMs: r.resetMs, retryAfterMs: r.retryAfterMs };
+    return {
+      allowed: r.allowed,
+      limit: policy.limit,
+      remaining: r.remaining,
+      resetMs: r.resetMs,
+      retryAfterMs: r.retryAfterMs,
+    };
   }
 
   reset(key: string): void {
@@ -63,7 +69,9 @@ export class LocalRateLimits {
 
   /** Inputs must have passed checkConsume. */
   consume(key: string, policy: RateLimitPolicy, cost: number, nowUs: number): RateLimitDecision {
-    return policy.algorithm === 'sliding-window' ? this.sliding.consume(key, policy, cost, nowUs) : this.gcra.consume(key, policy, cost, nowUs);
+    return policy.algorithm === 'sliding-window'
+      ? this.sliding.consume(key, policy, cost, nowUs)
+      : this.gcra.consume(key, policy, cost, nowUs);
   }
 
   reset(key: string): void {

@@ -8,7 +8,8 @@ export type { RedisRateLimiterOptions };
 export default defineAdapter<RateLimiter, RedisRateLimiterOptions>({
   port: 'rateLimiter',
   name: 'redis',
-  description: 'GCRA or a sliding log in one Lua script on Redis time: one limit shared by all instances; falls back to an in-memory limiter while Redis is down.',
+  description:
+    'GCRA or a sliding log in one Lua script on Redis time: one limit shared by all instances; falls back to an in-memory limiter while Redis is down.',
   optionsSchema: {
     type: 'object',
     additionalProperties: false,
@@ -21,7 +22,12 @@ export default defineAdapter<RateLimiter, RedisRateLimiterOptions>({
         default: {},
         properties: {
           enabled: { type: 'boolean', default: true },
-          divisor: { type: 'integer', minimum: 1, default: 1, description: 'Each instance allows ceil(limit/divisor) while Redis is down: set it to the instance count.' },
+          divisor: {
+            type: 'integer',
+            minimum: 1,
+            default: 1,
+            description: 'Each instance allows ceil(limit/divisor) while Redis is down: set it to the instance count.',
+          },
         },
       },
     },

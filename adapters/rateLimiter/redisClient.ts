@@ -73,15 +73,31 @@ if last and used + cost > 0 then reset = last + w - now end
 return {1, limit - used - cost, reset, 0}`;
 
 type ScriptedRedis = Redis & {
-  rateLimitConsume(key: string, intervalUs: number, limit: number, cost: number): Promise<[number, number, number, number]>;
-  rateLimitSliding(key: string, windowUs: number, limit: number, cost: number): Promise<[number, number, number, number]>;
+  rateLimitConsume(
+    key: string,
+    intervalUs: number,
+    limit: number,
+    cost: number,
+  ): Promise<[number, number, number, number]>;
+  rateLimitSliding(
+    key: string,
+    windowUs: number,
+    limit: number,
+    cost: number,
+  ): Promise<[number, number, number, number]>;
 };
 
-/** After a failed call, skip Redis for this long: a black-holed Redis costs one timeout per second, not one per request. */
+/**
+ * After a failed call, skip Redis for this long: a black-holed Redis costs one timeout per second,
+ * not one per request.
+ */
 const BYPASS_MS = 1000;
 const WARN_EVERY_MS = 10_000;
 
-export async function createRedisRateLimiter(options: RedisRateLimiterOptions, ctx: AdapterContext): Promise<RateLimiter & AdapterLifecycle> {
+export async function createRedisRateLimiter(
+  options: RedisRateLimiterOptions,
+  ctx: AdapterContext,
+): Promise<RateLimiter & AdapterLifecycle> {
   const prefix = options.keyPrefix ?? 'rl:';
   const insured = options.insurance?.enabled ?? true;
   const divisor = options.insurance?.divisor ?? 1;
@@ -106,7 +122,8 @@ export async function createRedisRateLimiter(options: RedisRateLimiterOptions, c
   let degraded = false;
   const usable = () => redis.status === 'ready' && ctx.clock.now() >= bypassUntil;
   // Made only when logged or thrown: no Error (and stack trace) per request while Redis stays down.
-  const skipped = () => new Error(redis.status === 'ready' ? 'redis bypassed after a failed call' : `redis connection is ${redis.status}`);
+  const skipped = () =>
+    new Error(redis.status === 'ready' ? 'redis bypassed after a failed call' : `redis connection is ${redis.status}`);
   const cause = (err: unknown) => (err === skipped ? skipped() : err);
 
   /** Logs at most once per WARN_EVERY_MS, however many requests fall back. */
@@ -116,7 +133,12 @@ export async function createRedisRateLimiter(options: RedisRateLimiterOptions, c
     degraded = true;
     if (now - lastWarnAt >= WARN_EVERY_MS) {
       lastWarnAt = now;
-      ctx.logger.warn({ err: cause(err) }, insured ? 'redis rate limiter unavailable: using the in-memory insurance limiter' : 'redis rate limiter unavailable');
+      ctx.logger.warn(
+        { err: cause(err) },
+        insured
+          ? 'redis rate limiter unavailable: using the in-memory insurance limiter'
+          : 'redis rate limiter unavailable',
+      );
     }
   }
 
@@ -134,14 +156,21 @@ export async function createRedisRateLimiter(options: RedisRateLimiterOptions, c
         return fallback(key, policy, cost, skipped);
       }
       try {
-        const [allowed, remaining, resetUs, retryUs] = policy.algorithm === 'sliding-window'
-          ? await redis.rateLimitSliding(`${prefix}~sw:${key}`, windowUs(policy), policy.limit, cost)
-          : await redis.rateLimitConsume(prefix + key, emissionIntervalUs(policy), policy.limit, cost);
+        const [allowed, remaining, resetUs, retryUs] =
+          policy.algorithm === 'sliding-window'
+            ? await redis.rateLimitSliding(`${prefix}~sw:${key}`, windowUs(policy), policy.limit, cost)
+            : await redis.rateLimitConsume(prefix + key, emissionIntervalUs(policy), policy.limit, cost);
         if (degraded) {
           degraded = false;
           ctx.logger.info('redis rate limiter available again');
         }
-        return { allowed: allowed === 1, limit: policy.limit, remaining, resetMs: usToMs(resetUs), retryAfterMs: usToMs(retryUs) };
+        return {
+          allowed: allowed === 1,
+          limit: policy.limit,
+          remaining,
+          resetMs: usToMs(resetUs),
+          retryAfterMs: usToMs(retryUs),
+        };
       } catch (err) {
         degrade(err, true);
         return fallback(key, policy, cost, err);

@@ -6,7 +6,12 @@ export interface InterpolationProblem { path: string; variable: string }
 
 const PATTERN = /\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
-export function interpolate(value: unknown, env: NodeJS.ProcessEnv, path: string, problems: InterpolationProblem[]): unknown {
+export function interpolate(
+  value: unknown,
+  env: NodeJS.ProcessEnv,
+  path: string,
+  problems: InterpolationProblem[],
+): unknown {
   if (typeof value === 'string') {
     return value.replace(PATTERN, (match, escaped: string, name: string, fallback: string | undefined) => {
       if (escaped) return match.slice(1);

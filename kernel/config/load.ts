@@ -48,7 +48,11 @@ export function loadRawConfig(options: LoadOptions): RawConfig {
   for (const layer of layers) {
     const missing: InterpolationProblem[] = [];
     const data = interpolate(layer.data ?? {}, env, '', missing);
-    for (const m of missing) problems.push({ path: m.path, message: `environment variable ${m.variable} is not set (in ${layer.source}; give a default with \${${m.variable}:-value})` });
+    for (const m of missing)
+      problems.push({
+        path: m.path,
+        message: `environment variable ${m.variable} is not set (in ${layer.source}; give a default with \${${m.variable}:-value})`,
+      });
     merged = deepMerge(merged, data);
   }
 

@@ -7,11 +7,23 @@ export const routeControlSchema: JsonSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    routes: { type: 'boolean', description: '`false` keeps the services and serves none of the plugin\'s HTTP.' },
-    mount: { type: 'string', pattern: '^(/[A-Za-z0-9._~-]+)*$', description: 'Prefix of the plugin\'s routes instead of server.basePath.' },
+    routes: { type: 'boolean', description: "`false` keeps the services and serves none of the plugin's HTTP." },
+    mount: {
+      type: 'string',
+      pattern: '^(/[A-Za-z0-9._~-]+)*$',
+      description: "Prefix of the plugin's routes instead of server.basePath.",
+    },
     operations: {
-      type: 'object', additionalProperties: false,
-      properties: { exclude: { type: 'array', items: { type: 'string' }, uniqueItems: true, description: 'operationIds not served.' } },
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        exclude: {
+          type: 'array',
+          items: { type: 'string' },
+          uniqueItems: true,
+          description: 'operationIds not served.',
+        },
+      },
     },
   },
 };
@@ -19,9 +31,13 @@ export const routeControlSchema: JsonSchema = {
 export interface RouteControl { routes?: boolean; mount?: string; operations?: { exclude?: string[] } }
 
 /** Splits a plugin section into the kernel's route control and the plugin's own options. */
-export function splitRouteControl(section: Record<string, unknown>): { control: RouteControl; rest: Record<string, unknown> } {
+export function splitRouteControl(section: Record<string, unknown>): {
+  control: RouteControl;
+  rest: Record<string, unknown>;
+} {
   const control: Record<string, unknown> = {};
   const rest: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(section)) ((ROUTE_CONTROL_KEYS as readonly string[]).includes(k) ? control : rest)[k] = v;
+  for (const [k, v] of Object.entries(section))
+    ((ROUTE_CONTROL_KEYS as readonly string[]).includes(k) ? control : rest)[k] = v;
   return { control: control as RouteControl, rest };
 }

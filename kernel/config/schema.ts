@@ -90,10 +90,11 @@ export const kernelConfigSchema: JsonSchema = {
       properties: {
         enabled: { type: 'boolean', default: true },
         windowMs: { type: 'integer', minimum: 1000, default: 60000 },
-        defaultTier: { type: 'string', default: 'free' },
+        defaultTier: { type: 'string', default: 'default', description: 'The tier of callers that carry none.' },
         tiers: {
           type: 'object', additionalProperties: { type: 'integer', minimum: 1 },
-          default: { free: 60, premium: 300, enterprise: 1000 },
+          // Neutral: the deployment names its own tiers (config/default.yaml does).
+          default: { default: 60 },
           description: 'Requests per window for each tier.',
         },
         warning: {

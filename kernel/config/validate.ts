@@ -28,7 +28,11 @@ function newAjv() {
  * adapters' and the enabled plugins' schemas. Fills defaults. Throws ConfigError with
  * one line per problem, naming the path and the allowed values.
  */
-export function validateConfig(raw: Record<string, unknown>, catalogs: Catalogs, earlier: Array<{ path: string; message: string }> = []): KernelConfig {
+export function validateConfig(
+  raw: Record<string, unknown>,
+  catalogs: Catalogs,
+  earlier: Array<{ path: string; message: string }> = [],
+): KernelConfig {
   const ajv = newAjv();
   const problems: string[] = earlier.map((p) => `${p.path}: ${p.message}`);
   const reported = new Set(earlier.map((p) => p.path));
@@ -49,7 +53,9 @@ export function validateConfig(raw: Record<string, unknown>, catalogs: Catalogs,
     }
     const def = available[section.use];
     if (!def) {
-      problems.push(`adapters.${port}.use: unknown adapter "${section.use}" (allowed: ${Object.keys(available).join(', ')})`);
+      problems.push(
+        `adapters.${port}.use: unknown adapter "${section.use}" (allowed: ${Object.keys(available).join(', ')})`,
+      );
       continue;
     }
     const { use, timeoutMs, ...options } = section;
@@ -68,12 +74,19 @@ export function validateConfig(raw: Record<string, unknown>, catalogs: Catalogs,
       continue;
     }
     const value = section === null || section === true ? {} : section;
-    if (section === false) { plugins[name] = { enabled: false }; continue; }
-    if (!isPlainObject(value)) { problems.push(`plugins.${name}: must be an object (or true/false)`); continue; }
+    if (section === false) {
+      plugins[name] = { enabled: false };
+      continue;
+    }
+    if (!isPlainObject(value)) {
+      problems.push(`plugins.${name}: must be an object (or true/false)`);
+      continue;
+    }
     const { enabled = true, ...all } = value;
     const { control, rest: options } = splitRouteControl(all);
     if (typeof enabled !== 'boolean') problems.push(`plugins.${name}.enabled: must be boolean`);
-    if (enabled !== false) check(ajv, def.config ?? { type: 'object', additionalProperties: false }, options, `plugins.${name}`, problems);
+    if (enabled !== false)
+      check(ajv, def.config ?? { type: 'object', additionalProperties: false }, options, `plugins.${name}`, problems);
     check(ajv, routeControlSchema, control, `plugins.${name}`, problems);
     plugins[name] = { enabled, ...options, ...control };
   }

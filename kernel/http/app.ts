@@ -22,7 +22,10 @@ export interface AppParts {
   isExtraRoute: (path: string) => boolean;
   /** Runs around each request, e.g. a telemetry span; must call next. */
   around?: (ctx: Context, next: Next) => Promise<void>;
-  /** Middleware between CORS/compression and routing: rate limit, authentication. */
+  /**
+   * Middleware between CORS/compression and the root and contract routes: GET /metrics when metrics are on
+   * (kernel/boot.ts). Authentication, rate limiting and validation run per route (kernel/http/routes.ts).
+   */
   before?: Array<(ctx: Context, next: Next) => Promise<void>>;
   /** Called at the start of each request when anything observes requests (observers, metrics); absent otherwise. */
   watch?: (ctx: Context, startedAt: number) => void;
@@ -31,8 +34,9 @@ export interface AppParts {
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
- * The request pipeline: request id + log -> error boundary -> CORS, compression ->
- * (rate limit, auth) -> contract routes -> 404/405 in the one error format.
+ * The request pipeline: security headers -> request id + log, error boundary (+ `around`) ->
+ * CORS, compression -> `before` -> root routes (docs, openapi.json) -> contract routes, each of
+ * which authenticates, rate-limits and validates -> 404/405 in the one error format.
  */
 export function createApp(parts: AppParts): Koa {
   const { config, logger, ids, router } = parts;

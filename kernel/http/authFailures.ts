@@ -3,7 +3,10 @@ import { isMissingCredential } from './security.ts';
 import type { Principal } from '../plugin.ts';
 import type { RateLimiter, RateLimitPolicy } from '../ports/rateLimiter.ts';
 
-type Guard = (input: { headers: Record<string, string | string[] | undefined>; ip: string }) => Promise<Principal | undefined>;
+type Guard = (input: {
+  headers: Record<string, string | string[] | undefined>;
+  ip: string;
+}) => Promise<Principal | undefined>;
 
 /** IPs this process saw refused, so a flood is turned away before any credential is checked. */
 const MAX_BLOCKED = 10_000;

@@ -57,8 +57,10 @@ function renameSchemas(node: any): any {
     if (VALUE_KEYS.has(key)) out[key] = value;
     else if (key === 'properties' && value && typeof value === 'object' && !Array.isArray(value)) {
       out[key] = Object.fromEntries(Object.entries(value).map(([k, v]) => [camelToSnake(k), renameSchemas(v)]));
-    } else if (key === 'required' && Array.isArray(value)) out[key] = value.map((k) => (typeof k === 'string' ? camelToSnake(k) : k));
-    else if (key === 'name' && typeof value === 'string' && (node.in === 'query' || node.in === 'path')) out[key] = camelToSnake(value);
+    } else if (key === 'required' && Array.isArray(value))
+      out[key] = value.map((k) => (typeof k === 'string' ? camelToSnake(k) : k));
+    else if (key === 'name' && typeof value === 'string' && (node.in === 'query' || node.in === 'path'))
+      out[key] = camelToSnake(value);
     else out[key] = renameSchemas(value);
   }
   return out;
@@ -83,7 +85,12 @@ export type Direction = 'in' | 'out';
  * wire to canonical names (`in`) or back (`out`). Refs are followed once and shared, so
  * recursive schemas make cyclic plans, not infinite ones.
  */
-export function planFor(document: OpenApiDocument, schema: unknown, direction: Direction, memo = new Map<string, KeyPlan>()): KeyPlan | undefined {
+export function planFor(
+  document: OpenApiDocument,
+  schema: unknown,
+  direction: Direction,
+  memo = new Map<string, KeyPlan>(),
+): KeyPlan | undefined {
   if (!schema || typeof schema !== 'object') return undefined;
   const node = schema as Record<string, any>;
   if (typeof node.$ref === 'string') {

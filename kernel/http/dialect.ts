@@ -1,7 +1,13 @@
 import type { OpenAPIV3_1 } from 'openapi-types';
 import type { KernelConfig } from '../config/schema.ts';
 import { livenessSchema } from '../health.ts';
-import { mergeParameters, resolveRef, type MergedContract, type OpenApiDocument, type OperationEntry } from './contracts.ts';
+import {
+  mergeParameters,
+  resolveRef,
+  type MergedContract,
+  type OpenApiDocument,
+  type OperationEntry,
+} from './contracts.ts';
 import { camelToSnake, documentForCasing, planFor, type KeyPlan } from './casing.ts';
 import { documentForEnvelope } from './envelope.ts';
 import { errorDialect, errorSchema } from './errorFormat.ts';
@@ -79,8 +85,10 @@ export function wireContract(merged: MergedContract, config: KernelConfig): Wire
     for (const { entry, op } of located) {
       const item = (doc.paths as any)[entry.path];
       const params = mergeParameters(item.parameters ?? [], op.parameters ?? [], doc);
-      const names = (where: string) => new Map(params.filter((p) => p.in === where).map((p) => [camelToSnake(p.name), p.name]));
-      const body = resolveRef<OpenAPIV3_1.RequestBodyObject>(doc, op.requestBody)?.content?.['application/json']?.schema;
+      const names = (where: string) =>
+        new Map(params.filter((p) => p.in === where).map((p) => [camelToSnake(p.name), p.name]));
+      const body = resolveRef<OpenAPIV3_1.RequestBodyObject>(doc, op.requestBody)?.content?.['application/json']
+        ?.schema;
       const responses = new Map<string, KeyPlan | undefined>();
       for (const [status, raw] of Object.entries<any>(op.responses ?? {})) {
         const schema = resolveRef<OpenAPIV3_1.ResponseObject>(doc, raw)?.content?.['application/json']?.schema;
@@ -97,16 +105,28 @@ export function wireContract(merged: MergedContract, config: KernelConfig): Wire
     const path = snake ? entry.path.replace(/\{([^}]+)\}/g, (_, n: string) => `{${camelToSnake(n)}}`) : entry.path;
     const item = (wire.paths as any)[path];
     const operation = item[entry.method];
-    return { ...entry, path, operation, parameters: mergeParameters(item.parameters ?? [], operation.parameters ?? [], wire) };
+    return {
+      ...entry,
+      path,
+      operation,
+      parameters: mergeParameters(item.parameters ?? [], operation.parameters ?? [], wire),
+    };
   });
   const messages = new Map([...dialects].map(([id, d]) => [id, d.message]));
-  return { document: wire, operations, served: documentForEnvelope(wire, config.server.envelope, messages), operationDialects: dialects };
+  return {
+    document: wire,
+    operations,
+    served: documentForEnvelope(wire, config.server.envelope, messages),
+    operationDialects: dialects,
+  };
 }
 
 /** Cursor parameter -> page parameter; `pagination` of the 2xx bodies -> the page/limit shape. */
 function toPageStyle(doc: OpenApiDocument, op: any) {
   const cursor = '#/components/parameters/Cursor';
-  op.parameters = (op.parameters ?? []).map((p: any) => (p?.$ref === cursor ? { $ref: '#/components/parameters/Page' } : p));
+  op.parameters = (op.parameters ?? []).map((p: any) =>
+    p?.$ref === cursor ? { $ref: '#/components/parameters/Page' } : p,
+  );
   for (const [status, raw] of Object.entries<any>(op.responses ?? {})) {
     if (!/^2/.test(status)) continue;
     const response = structuredClone(resolveRef<any>(doc, raw));

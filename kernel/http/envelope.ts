@@ -6,7 +6,11 @@ import { HTTP_METHODS, resolveRef } from './contracts.ts';
  * wrapped as `{ success: true, data, message }` (lists as `{ success, data, pagination, message }`)
  * and errors gain `success: false, message`. Contracts are written bare; validation uses the bare form.
  */
-export function documentForEnvelope(document: OpenApiDocument, envelope: 'plain' | 'success', messages?: Map<string, string>): OpenApiDocument {
+export function documentForEnvelope(
+  document: OpenApiDocument,
+  envelope: 'plain' | 'success',
+  messages?: Map<string, string>,
+): OpenApiDocument {
   if (envelope === 'plain') return document;
   const doc = structuredClone(document);
   for (const item of Object.values(doc.paths ?? {})) {
@@ -17,8 +21,13 @@ export function documentForEnvelope(document: OpenApiDocument, envelope: 'plain'
         const response = resolveRef<any>(doc, raw);
         const media = response?.content?.['application/json'];
         if (!media?.schema) continue;
-        const wrapped = /^2/.test(status) ? wrapSuccess(doc, media.schema, messages?.get(operation.operationId)) : wrapError(media.schema);
-        operation.responses[status] = { ...response, content: { ...response.content, 'application/json': { ...media, schema: wrapped } } };
+        const wrapped = /^2/.test(status)
+          ? wrapSuccess(doc, media.schema, messages?.get(operation.operationId))
+          : wrapError(media.schema);
+        operation.responses[status] = {
+          ...response,
+          content: { ...response.content, 'application/json': { ...media, schema: wrapped } },
+        };
       }
     }
   }
@@ -41,5 +50,14 @@ function wrapSuccess(doc: OpenApiDocument, schema: any, message?: string) {
 }
 
 function wrapError(schema: any) {
-  return { allOf: [schema, { type: 'object', required: ['success', 'message'], properties: { success: { const: false }, message: { type: 'string' } } }] };
+  return {
+    allOf: [
+      schema,
+      {
+        type: 'object',
+        required: ['success', 'message'],
+        properties: { success: { const: false }, message: { type: 'string' } },
+      },
+    ],
+  };
 }

@@ -36,7 +36,12 @@ export const plainDialect = (envelope: 'plain' | 'success'): ErrorDialect =>
   ({ envelope, casing: 'camel', codes: {}, suggestedActions: {}, details: 'nested' });
 
 /** The error body in the deployment's dialect. Own keys are translated; `details` content is not (it is opaque). */
-export function errorBody(d: ErrorDialect, error: ErrorLike, requestId: string, now = new Date()): Record<string, unknown> {
+export function errorBody(
+  d: ErrorDialect,
+  error: ErrorLike,
+  requestId: string,
+  now = new Date(),
+): Record<string, unknown> {
   const code = Object.hasOwn(d.codes, error.code) ? d.codes[error.code] : error.code;
   const snake = d.casing === 'snake';
   const inner: Record<string, unknown> = {
@@ -71,10 +76,18 @@ export function errorSchema(d: ErrorDialect): Record<string, unknown> {
     type: 'array',
     items: {
       type: 'object',
-      properties: { field: { type: 'string', examples: ['body.title'] }, message: { type: 'string' }, code: { type: 'string' } },
+      properties: {
+        field: { type: 'string', examples: ['body.title'] },
+        message: { type: 'string' },
+        code: { type: 'string' },
+      },
     },
   };
-  const flat = { type: 'object', additionalProperties: { type: 'string' }, examples: [{ 'body.title': 'must be string' }] };
+  const flat = {
+    type: 'object',
+    additionalProperties: { type: 'string' },
+    examples: [{ 'body.title': 'must be string' }],
+  };
   const properties: Record<string, unknown> = {
     code: { type: 'string', examples: [d.codes.VALIDATION_ERROR ?? 'VALIDATION_ERROR'] },
     message: { type: 'string' },
@@ -89,9 +102,14 @@ export function errorSchema(d: ErrorDialect): Record<string, unknown> {
     timestamp: { type: 'string', format: 'date-time' },
   };
   const required = ['code', 'message', 'details', 'requestId', 'timestamp'];
-  if (Object.keys(d.suggestedActions).length) properties.suggestedAction = { type: 'string', description: 'What the client can do about it.' };
+  if (Object.keys(d.suggestedActions).length)
+    properties.suggestedAction = { type: 'string', description: 'What the client can do about it.' };
   if (d.documentation) {
-    properties.documentation = { type: 'string', format: 'uri', examples: [d.documentation.replace('{code}', 'VALIDATION_ERROR')] };
+    properties.documentation = {
+      type: 'string',
+      format: 'uri',
+      examples: [d.documentation.replace('{code}', 'VALIDATION_ERROR')],
+    };
     required.push('documentation');
   }
   return { type: 'object', required: ['error'], properties: { error: { type: 'object', required, properties } } };
@@ -100,6 +118,7 @@ export function errorSchema(d: ErrorDialect): Record<string, unknown> {
 /** Field names in a handler's error details (`body.refreshToken`) in wire casing. Validation details already are. */
 export function wireFieldNames(error: unknown): unknown {
   const details = (error as ErrorLike | undefined)?.errorDetails;
-  if (Array.isArray(details)) for (const x of details) if (typeof x.field === 'string') x.field = x.field.split('.').map(camelToSnake).join('.');
+  if (Array.isArray(details))
+    for (const x of details) if (typeof x.field === 'string') x.field = x.field.split('.').map(camelToSnake).join('.');
   return error;
 }

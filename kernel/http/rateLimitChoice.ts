@@ -9,10 +9,15 @@ import { BootError } from '../config/problems.ts';
 export function checkRateLimitChoice(config: KernelConfig, logger: Logger): void {
   const configured = 'rateLimiter' in config.adapters;
   if (config.rateLimit.enabled && !configured) {
-    throw new BootError(['rateLimit.enabled: true, but adapters.rateLimiter is not configured: '
-      + 'configure one (use: memory, or redis to share limits across instances), or set rateLimit.enabled: false to run without rate limiting']);
+    throw new BootError([
+      'rateLimit.enabled: true, but adapters.rateLimiter is not configured: ' +
+        'configure one (use: memory, or redis to share limits across instances), or set rateLimit.enabled: false to run without rate limiting',
+    ]);
   }
   if (!config.rateLimit.enabled) {
-    logger.warn({ rateLimit: { enabled: false } }, 'rate limiting is off (rateLimit.enabled: false): no request is throttled, failed authentications included');
+    logger.warn(
+      { rateLimit: { enabled: false } },
+      'rate limiting is off (rateLimit.enabled: false): no request is throttled, failed authentications included',
+    );
   }
 }

@@ -36,11 +36,19 @@ export interface OperationSecurity {
   credentials?: CredentialType[];
 }
 
-export function operationSecurity(entry: OperationEntry, documentSecurity: SecurityRequirement[] | undefined): OperationSecurity {
+export function operationSecurity(
+  entry: OperationEntry,
+  documentSecurity: SecurityRequirement[] | undefined,
+): OperationSecurity {
   const requirements = entry.operation.security ?? documentSecurity ?? [];
   const alternatives = requirements.map((r) => Object.keys(r)).filter((names) => names.length > 0);
   const optional = requirements.some((r) => Object.keys(r).length === 0);
-  return { alternatives, optional, permissions: entry.operation['x-permissions'] ?? [], credentials: principalRule((entry.operation as Record<string, unknown>)['x-principal'], entry.operationId) };
+  return {
+    alternatives,
+    optional,
+    permissions: entry.operation['x-permissions'] ?? [],
+    credentials: principalRule((entry.operation as Record<string, unknown>)['x-principal'], entry.operationId),
+  };
 }
 
 /**
@@ -50,7 +58,10 @@ export function operationSecurity(entry: OperationEntry, documentSecurity: Secur
 export function compileGuard(security: OperationSecurity, schemes: Map<string, Authenticator>, operationId: string) {
   const { alternatives, optional, permissions } = security;
   if (!alternatives.length) return undefined;
-  return async function guard(input: { headers: Record<string, string | string[] | undefined>; ip: string }): Promise<Principal | undefined> {
+  return async function guard(input: {
+    headers: Record<string, string | string[] | undefined>;
+    ip: string;
+  }): Promise<Principal | undefined> {
     let principal: Principal | undefined;
     let rejection: AppError | undefined;
     for (const names of alternatives) {
@@ -60,9 +71,15 @@ export function compileGuard(security: OperationSecurity, schemes: Map<string, A
           found = await schemes.get(name)!({ ...input, operationId, permissions });
           if (!found) break;
         }
-        if (found) { principal = found; break; }
+        if (found) {
+          principal = found;
+          break;
+        }
       } catch (e) {
-        if (e instanceof AppError && e.status === 401) { rejection ??= e; continue; }
+        if (e instanceof AppError && e.status === 401) {
+          rejection ??= e;
+          continue;
+        }
         throw e;
       }
     }
@@ -79,7 +96,9 @@ export function compileGuard(security: OperationSecurity, schemes: Map<string, A
     }
     if (permissions.length && !hasPermissions(principal, permissions)) {
       await awaitDeferredCheck(principal);
-      throw new AppError(403, 'FORBIDDEN', 'You do not have permission to do this', { details: { required: permissions } });
+      throw new AppError(403, 'FORBIDDEN', 'You do not have permission to do this', {
+        details: { required: permissions },
+      });
     }
     return principal;
   };

@@ -1,7 +1,10 @@
 import type { Server, ServerOptions } from 'node:http';
 import type { KernelConfig } from '../config/schema.ts';
 
-type Limits = Pick<KernelConfig['server'], 'requestTimeoutMs' | 'headersTimeoutMs' | 'keepAliveTimeoutMs' | 'maxConnections'>;
+type Limits = Pick<
+  KernelConfig['server'],
+  'requestTimeoutMs' | 'headersTimeoutMs' | 'keepAliveTimeoutMs' | 'maxConnections'
+>;
 
 /**
  * Node's http server options from config: a slow body (1 byte every few seconds) is cut off
@@ -11,7 +14,8 @@ type Limits = Pick<KernelConfig['server'], 'requestTimeoutMs' | 'headersTimeoutM
  */
 export function serverOptions(limits: Limits): ServerOptions {
   const requestTimeout = limits.requestTimeoutMs;
-  const headersTimeout = requestTimeout > 0 ? Math.min(limits.headersTimeoutMs, requestTimeout) : limits.headersTimeoutMs;
+  const headersTimeout =
+    requestTimeout > 0 ? Math.min(limits.headersTimeoutMs, requestTimeout) : limits.headersTimeoutMs;
   const shortest = Math.min(...[requestTimeout, headersTimeout].filter((t) => t > 0), 4000);
   return {
     requestTimeout,

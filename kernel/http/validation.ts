@@ -35,7 +35,11 @@ export class ContractValidator {
 
   compile(entry: OperationEntry, withResponses: boolean): OperationValidators {
     const validators: OperationValidators = { bodyRequired: false };
-    const groups: Record<'path' | 'query' | 'header', OpenAPIV3_1.ParameterObject[]> = { path: [], query: [], header: [] };
+    const groups: Record<'path' | 'query' | 'header', OpenAPIV3_1.ParameterObject[]> = {
+      path: [],
+      query: [],
+      header: [],
+    };
     for (const p of entry.parameters) if (p.in in groups) groups[p.in as keyof typeof groups].push(p);
     if (groups.path.length) validators.params = this.coercing.compile(objectOf(groups.path, false));
     if (groups.query.length) validators.query = this.coercing.compile(objectOf(groups.query, false));
@@ -89,7 +93,13 @@ function rewriteRefs<T>(node: T): T {
 export const MAX_DETAILS = 20;
 /** Inputs up to this many values get every problem listed (up to MAX_DETAILS); larger ones stop at the first. */
 const FULL_CHECK_MAX_NODES = 2000;
-const TRUNCATED: ErrorObject = { keyword: 'truncated', instancePath: '', schemaPath: '', params: {}, message: `more problems were found; at most ${MAX_DETAILS} are listed` };
+const TRUNCATED: ErrorObject = {
+  keyword: 'truncated',
+  instancePath: '',
+  schemaPath: '',
+  params: {},
+  message: `more problems were found; at most ${MAX_DETAILS} are listed`,
+};
 
 /**
  * Compiles each schema for a cheap first pass (ajv stops at the first error), and, on first
@@ -150,19 +160,25 @@ function nodesAtMost(data: unknown, max: number): boolean {
   return budget >= 0;
 }
 
-/** ajv errors as field-level details: `{ field: "body.title", message, code: "maxLength" }`, at most MAX_DETAILS and a marker. */
+/**
+ * ajv errors as field-level details: `{ field: "body.title", message, code: "maxLength" }`, at most
+ * MAX_DETAILS and a marker.
+ */
 export function toDetails(errors: ErrorObject[] | null | undefined, location: string): ErrorDetail[] {
   let list = errors ?? [];
-  if (list.length > MAX_DETAILS) list = [...list.slice(0, MAX_DETAILS).filter((e) => e.keyword !== 'truncated'), TRUNCATED];
+  if (list.length > MAX_DETAILS)
+    list = [...list.slice(0, MAX_DETAILS).filter((e) => e.keyword !== 'truncated'), TRUNCATED];
   return list.map((e) => {
     if (e.keyword === 'truncated') return { field: location, message: e.message!, code: 'truncated' };
     const segments = e.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
     if (e.keyword === 'required') segments.push((e.params as { missingProperty: string }).missingProperty);
-    if (e.keyword === 'additionalProperties') segments.push((e.params as { additionalProperty: string }).additionalProperty);
+    if (e.keyword === 'additionalProperties')
+      segments.push((e.params as { additionalProperty: string }).additionalProperty);
     const field = [location, ...segments].join('.');
     let message = e.message ?? 'is invalid';
     if (e.keyword === 'additionalProperties') message = 'is not allowed';
-    if (e.keyword === 'enum') message = `must be one of: ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
+    if (e.keyword === 'enum')
+      message = `must be one of: ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
     return { field, message, code: e.keyword };
   });
 }

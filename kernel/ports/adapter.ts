@@ -28,11 +28,16 @@ export interface AdapterDefinition<Port = unknown, Options = any> {
   name: string;
   description?: string;
   optionsSchema: JsonSchema;
-  /** In-process (memory, log): calls cannot time out or lose a connection, so the kernel does not wrap them for that. */
+  /**
+   * In-process (memory, log): calls cannot time out or lose a connection, so the kernel does not
+   * wrap them for that.
+   */
   local?: boolean;
   create(options: Options, ctx: AdapterContext): Promise<Port & AdapterLifecycle> | (Port & AdapterLifecycle);
 }
 
-export function defineAdapter<Port, Options = any>(def: AdapterDefinition<Port, Options>): AdapterDefinition<Port, Options> {
+export function defineAdapter<Port, Options = any>(
+  def: AdapterDefinition<Port, Options>,
+): AdapterDefinition<Port, Options> {
   return def;
 }

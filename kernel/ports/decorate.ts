@@ -10,7 +10,12 @@ export type CallWrapper = (call: () => Promise<unknown>, info: CallInfo) => Prom
 /** Methods that are not calls on behalf of a request. */
 const LIFECYCLE = new Set(['close', 'health', 'drain']);
 
-export function decorateAdapter<T extends object>(instance: T, info: { port: string; adapter: string }, wrappers: CallWrapper[], skip: string[] = []): T {
+export function decorateAdapter<T extends object>(
+  instance: T,
+  info: { port: string; adapter: string },
+  wrappers: CallWrapper[],
+  skip: string[] = [],
+): T {
   if (!wrappers.length) return instance;
   const cache = new Map<PropertyKey, unknown>();
   return new Proxy(instance, {
@@ -23,7 +28,9 @@ export function decorateAdapter<T extends object>(instance: T, info: { port: str
       if (!wrapped) {
         const callInfo = { ...info, method: prop };
         const step = (i: number, args: unknown[]): Promise<unknown> =>
-          i === wrappers.length ? Promise.resolve(value.apply(target, args)) : wrappers[i](() => step(i + 1, args), callInfo);
+          i === wrappers.length
+            ? Promise.resolve(value.apply(target, args))
+            : wrappers[i](() => step(i + 1, args), callInfo);
         wrapped = (...args: unknown[]) => step(0, args);
         cache.set(prop, wrapped);
       }
@@ -36,9 +43,16 @@ export function decorateAdapter<T extends object>(instance: T, info: { port: str
 export function timeoutWrapper(ms: number): CallWrapper {
   return (call, info) =>
     new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new AppError(503, 'DEPENDENCY_TIMEOUT', `${info.port}.${info.method} timed out after ${ms} ms`, {
-        details: { dependency: info.port, retry_after: 2 }, headers: { 'Retry-After': '2' },
-      })), ms);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new AppError(503, 'DEPENDENCY_TIMEOUT', `${info.port}.${info.method} timed out after ${ms} ms`, {
+              details: { dependency: info.port, retry_after: 2 },
+              headers: { 'Retry-After': '2' },
+            }),
+          ),
+        ms,
+      );
       call().then((v) => { clearTimeout(timer); resolve(v); }, (e) => { clearTimeout(timer); reject(e); });
     });
 }

@@ -46,16 +46,32 @@ export function envelopeSecrets(keks: Map<string, Buffer>, activeKeyId: string):
       // The data key is wrapped with the KEK id as associated data, the value with its context.
       const wrapped = gcm(active, dek, `${VERSION}.${activeKeyId}`);
       const sealed = gcm(dek, Buffer.from(plaintext, 'utf8'), context);
-      return [VERSION, activeKeyId, b64(Buffer.concat([wrapped.iv, wrapped.ct, wrapped.tag])), b64(sealed.iv), b64(sealed.ct), b64(sealed.tag)].join('.');
+      return [
+        VERSION,
+        activeKeyId,
+        b64(Buffer.concat([wrapped.iv, wrapped.ct, wrapped.tag])),
+        b64(sealed.iv),
+        b64(sealed.ct),
+        b64(sealed.tag),
+      ].join('.');
     },
     open(value, context) {
       const parts = value.split('.');
       if (parts.length !== 6 || parts[0] !== VERSION) throw new Error('secrets: not a sealed value');
       const [, kid, wrapped, iv, ct, tag] = parts;
       const kek = keks.get(kid);
-      if (!kek) throw new Error(`secrets: unknown key-encryption key ${kid} (keep retired keys in secrets.keys until every value is re-sealed)`);
+      if (!kek)
+        throw new Error(
+          `secrets: unknown key-encryption key ${kid} (keep retired keys in secrets.keys until every value is re-sealed)`,
+        );
       const w = unb64(wrapped);
-      const dek = ungcm(kek, w.subarray(0, 12), w.subarray(12, w.length - 16), w.subarray(w.length - 16), `${VERSION}.${kid}`);
+      const dek = ungcm(
+        kek,
+        w.subarray(0, 12),
+        w.subarray(12, w.length - 16),
+        w.subarray(w.length - 16),
+        `${VERSION}.${kid}`,
+      );
       return ungcm(dek, unb64(iv), unb64(ct), unb64(tag), context).toString('utf8');
     },
     isSealed: (value): value is string => typeof value === 'string' && value.startsWith(`${VERSION}.`),
@@ -65,7 +81,10 @@ export function envelopeSecrets(keks: Map<string, Buffer>, activeKeyId: string):
 
 function decodeKey(id: string, secret: string): Buffer {
   const key = Buffer.from(secret, 'base64');
-  if (key.length !== 32) throw new BootError([`secrets.keys: key "${id}" must be 32 bytes in base64 (openssl rand -base64 32), got ${key.length} bytes`]);
+  if (key.length !== 32)
+    throw new BootError([
+      `secrets.keys: key "${id}" must be 32 bytes in base64 (openssl rand -base64 32), got ${key.length} bytes`,
+    ]);
   return key;
 }
 
@@ -80,7 +99,8 @@ export function loadSecrets(config: SecretsConfig, logger: Logger, cwd = process
   if (existsSync(file)) {
     keks.set(FILE_KEY_ID, decodeKey(FILE_KEY_ID, readFileSync(file, 'utf8').trim()));
     if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
-    if (!config.keys.length) logger.info({ keyFile: file }, 'secrets: encrypting stored secrets with the key in the key file (mode 0600)');
+    if (!config.keys.length)
+      logger.info({ keyFile: file }, 'secrets: encrypting stored secrets with the key in the key file (mode 0600)');
   } else if (!config.keys.length) {
     mkdirSync(dirname(file), { recursive: true });
     // Written aside, then linked into place: a process booting at the same time sees either no
@@ -95,10 +115,17 @@ export function loadSecrets(config: SecretsConfig, logger: Logger, cwd = process
       unlinkSync(tmp);
     }
     keks.set(FILE_KEY_ID, decodeKey(FILE_KEY_ID, readFileSync(file, 'utf8').trim()));
-    logger.info({ keyFile: file }, 'secrets: generated a key-encryption key (mode 0600); back it up, or set secrets.keys in production');
+    logger.info(
+      { keyFile: file },
+      'secrets: generated a key-encryption key (mode 0600); back it up, or set secrets.keys in production',
+    );
   }
   const activeKeyId = config.activeKey ?? config.keys[0]?.id ?? FILE_KEY_ID;
-  if (!keks.has(activeKeyId)) throw new BootError([`secrets.activeKey: "${activeKeyId}" is not among secrets.keys (${[...keks.keys()].join(', ')})`]);
-  if (config.keys.length) logger.info({ keys: [...keks.keys()], active: activeKeyId }, 'secrets: key-encryption keys from config');
+  if (!keks.has(activeKeyId))
+    throw new BootError([
+      `secrets.activeKey: "${activeKeyId}" is not among secrets.keys (${[...keks.keys()].join(', ')})`,
+    ]);
+  if (config.keys.length)
+    logger.info({ keys: [...keks.keys()], active: activeKeyId }, 'secrets: key-encryption keys from config');
   return envelopeSecrets(keks, activeKeyId);
 }

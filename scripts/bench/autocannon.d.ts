@@ -17,7 +17,17 @@ declare module 'autocannon' {
     sampleInt?: number;
   }
 
-  export interface Histogram { average: number; mean: number; stddev: number; min: number; max: number; total: number; p50: number; p99: number; [percentile: string]: number }
+  export interface Histogram {
+    average: number;
+    mean: number;
+    stddev: number;
+    min: number;
+    max: number;
+    total: number;
+    p50: number;
+    p99: number;
+    [percentile: string]: number;
+  }
 
   export interface Result {
     /** Seconds, measured by autocannon. */

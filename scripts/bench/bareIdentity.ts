@@ -48,7 +48,11 @@ const CREATE_TABLE = `create table users (
   email_verified boolean not null, mfa_enabled boolean not null, mfa_secret varchar(200) null,
   mfa_last_step bigint null, tier varchar(50) not null, settings json not null,
   created_at datetime not null, updated_at datetime not null)`;
-const INDEXES = ['create unique index users_email_unique on users (email)', 'create index users_role_index on users (role)', 'create index users_status_index on users (status)'];
+const INDEXES = [
+  'create unique index users_email_unique on users (email)',
+  'create index users_role_index on users (role)',
+  'create index users_status_index on users (status)',
+];
 
 const SETTINGS = {
   notifications: { email: true, product: false },
@@ -58,7 +62,9 @@ const SETTINGS = {
 };
 
 /** What a signed-in `user` may do (the identity plugin's built-in role). */
-const ROLE_PERMISSIONS: Record<string, string[]> = { user: ['profile:read', 'profile:write', 'apikeys:manage', 'sessions:manage'] };
+const ROLE_PERMISSIONS: Record<string, string[]> = {
+  user: ['profile:read', 'profile:write', 'apikeys:manage', 'sessions:manage'],
+};
 
 interface Claims extends JWTPayload { sub: string; sid?: string; role?: string; tier?: string; cid?: string }
 
@@ -68,7 +74,8 @@ export class AuthError extends Error {
   constructor(readonly code: string, message: string) { super(message); }
 }
 
-const iso = (d: Date | string | number | null | undefined) => (d === null || d === undefined ? null : new Date(d).toISOString());
+const iso = (d: Date | string | number | null | undefined) =>
+  d === null || d === undefined ? null : new Date(d).toISOString();
 
 export class BareIdentity {
   /** `revoked-sid:<sid>` -> expiry (ms); nothing is revoked in the bench, the lookup is the work. */
@@ -130,7 +137,8 @@ export class BareIdentity {
   async authenticate(authorization: string | undefined): Promise<Principal> {
     if (!authorization) throw new AuthError('UNAUTHORIZED', 'Authentication is required');
     const [scheme, token] = authorization.split(' ');
-    if (scheme?.toLowerCase() !== 'bearer' || !token) throw new AuthError('INVALID_AUTHORIZATION', 'Use Authorization: Bearer <token>');
+    if (scheme?.toLowerCase() !== 'bearer' || !token)
+      throw new AuthError('INVALID_AUTHORIZATION', 'Use Authorization: Bearer <token>');
     let claims: Claims;
     try {
       const { payload } = await jwtVerify<Claims>(token, (header) => {
@@ -148,14 +156,23 @@ export class BareIdentity {
       claims = payload;
     } catch (e) {
       const expired = e instanceof joseErrors.JWTExpired;
-      throw new AuthError(expired ? 'TOKEN_EXPIRED' : 'INVALID_TOKEN', expired ? 'The access token has expired' : 'The access token is invalid');
+      throw new AuthError(
+        expired ? 'TOKEN_EXPIRED' : 'INVALID_TOKEN',
+        expired ? 'The access token has expired' : 'The access token is invalid',
+      );
     }
     const revokedUntil = this.revoked.get(`revoked-sid:${claims.sid}`);
     if (revokedUntil !== undefined) {
       if (revokedUntil > Date.now()) throw new AuthError('SESSION_REVOKED', 'The session has ended');
       this.revoked.delete(`revoked-sid:${claims.sid}`);
     }
-    return { id: claims.sub, sessionId: claims.sid!, role: claims.role ?? '', tier: claims.tier ?? 'free', permissions: ROLE_PERMISSIONS[claims.role ?? ''] ?? [] };
+    return {
+      id: claims.sub,
+      sessionId: claims.sid!,
+      role: claims.role ?? '',
+      tier: claims.tier ?? 'free',
+      permissions: ROLE_PERMISSIONS[claims.role ?? ''] ?? [],
+    };
   }
 
   /** The account as its owner sees it, or undefined when there is no such (live) account. */
@@ -163,8 +180,16 @@ export class BareIdentity {
     const u = await this.orm.em.fork().findOne(UserSchema, { id: userId, status: { $ne: 'deleted' } });
     if (!u) return undefined;
     return {
-      id: u.id, email: u.email, name: u.name, role: u.role, status: u.status, tier: u.tier,
-      emailVerified: u.emailVerified, mfaEnabled: u.mfaEnabled, createdAt: iso(u.createdAt)!, updatedAt: iso(u.updatedAt)!,
+      id: u.id,
+      email: u.email,
+      name: u.name,
+      role: u.role,
+      status: u.status,
+      tier: u.tier,
+      emailVerified: u.emailVerified,
+      mfaEnabled: u.mfaEnabled,
+      createdAt: iso(u.createdAt)!,
+      updatedAt: iso(u.updatedAt)!,
     };
   }
 

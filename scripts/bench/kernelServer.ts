@@ -22,8 +22,15 @@ import { catalogs as repoCatalogs } from '../catalog.ts';
 import { CONFIG_DIR, CONTRACTS_DIR, VERSION } from '../paths.ts';
 import benchPlugin from './benchPlugin.ts';
 import {
-  BENCH_CONTRACT, devNullLogger, kernelLogger, RATE_LIMIT_ON, RATE_LIMIT_PER_WINDOW, RATE_LIMIT_TIER, RATE_LIMIT_WINDOW_MS,
-  type ReadyMessage, type Suite,
+  BENCH_CONTRACT,
+  devNullLogger,
+  kernelLogger,
+  RATE_LIMIT_ON,
+  RATE_LIMIT_PER_WINDOW,
+  RATE_LIMIT_TIER,
+  RATE_LIMIT_WINDOW_MS,
+  type ReadyMessage,
+  type Suite,
 } from './shared.ts';
 
 export const benchCatalogs: Catalogs = {
@@ -39,7 +46,11 @@ function overrides(suite: Suite, dbDir: string | undefined): Record<string, unkn
   const o: Record<string, unknown> = {
     server: { host: '127.0.0.1', port: 0 },
     plugins: {
-      ...Object.fromEntries(Object.keys(benchCatalogs.plugins).filter((name) => !wanted.includes(name)).map((name) => [name, { enabled: false }])),
+      ...Object.fromEntries(
+        Object.keys(benchCatalogs.plugins)
+          .filter((name) => !wanted.includes(name))
+          .map((name) => [name, { enabled: false }]),
+      ),
       ...Object.fromEntries(wanted.map((name) => [name, {}])),
     },
     log: { level: 'info', requests: true },
@@ -48,26 +59,36 @@ function overrides(suite: Suite, dbDir: string | undefined): Record<string, unkn
   if (RATE_LIMIT === 'off') o.rateLimit = { enabled: false };
   if (RATE_LIMIT === 'on') {
     // Every built-in tier (signed-in users carry theirs in the token) gets the never-reached limit.
-    const tiers = Object.fromEntries(['free', 'premium', 'enterprise', RATE_LIMIT_TIER].map((t) => [t, RATE_LIMIT_PER_WINDOW]));
+    const tiers = Object.fromEntries(
+      ['free', 'premium', 'enterprise', RATE_LIMIT_TIER].map((t) => [t, RATE_LIMIT_PER_WINDOW]),
+    );
     o.rateLimit = { enabled: true, windowMs: RATE_LIMIT_WINDOW_MS, defaultTier: RATE_LIMIT_TIER, tiers };
   }
   return o;
 }
 
-export const RATE_LIMIT: 'off' | 'on' | 'absent' = !(kernelConfigSchema.properties as Record<string, unknown>)?.rateLimit
+export const RATE_LIMIT: 'off' | 'on' | 'absent' = !(kernelConfigSchema.properties as Record<string, unknown>)
+  ?.rateLimit
   ? 'absent'
-  : RATE_LIMIT_ON ? 'on' : 'off';
+  : RATE_LIMIT_ON
+    ? 'on'
+    : 'off';
 
-export async function startKernel(suite: Suite): Promise<{ ready: Omit<ReadyMessage, 'kind' | 'pid'>; close(): Promise<void> }> {
+export async function startKernel(
+  suite: Suite,
+): Promise<{ ready: Omit<ReadyMessage, 'kind' | 'pid'>; close(): Promise<void> }> {
   const dbDir = suite === 'identity' ? mkdtempSync(join(tmpdir(), 'kernel-bench-db-')) : undefined;
-  const removeDb = () => { if (dbDir) rmSync(dbDir, { recursive: true, force: true }); };
+  const removeDb = () => {
+    if (dbDir) rmSync(dbDir, { recursive: true, force: true });
+  };
   const { raw, problems } = loadRawConfig({ configDir: CONFIG_DIR, env: {}, overrides: overrides(suite, dbDir) });
   const config = validateConfig(raw, benchCatalogs, problems);
   const contractsDir = mkdtempSync(join(tmpdir(), 'kernel-bench-contracts-'));
   const notes: string[] = [];
   let kernel: Kernel;
   try {
-    for (const file of ['common.yaml', 'system.yaml', ...(suite === 'identity' ? ['identity.yaml'] : [])]) copyFileSync(resolve(CONTRACTS_DIR, file), join(contractsDir, file));
+    for (const file of ['common.yaml', 'system.yaml', ...(suite === 'identity' ? ['identity.yaml'] : [])])
+      copyFileSync(resolve(CONTRACTS_DIR, file), join(contractsDir, file));
     if (suite === 'basic') copyFileSync(BENCH_CONTRACT, join(contractsDir, 'bench.yaml'));
     let logger;
     if (process.env.BENCH_KERNEL_LOGGER === 'plain') {
@@ -76,7 +97,9 @@ export async function startKernel(suite: Suite): Promise<{ ready: Omit<ReadyMess
     } else {
       const own = kernelLogger(config.name, config.log.level);
       logger = own.logger;
-      notes.push(`logger: the kernel's createLogger options (name ${JSON.stringify(config.name)}, level ${config.log.level}, redact ${own.redact.paths.length} explicit paths, censor ${JSON.stringify(own.redact.censor)}) to /dev/null`);
+      notes.push(
+        `logger: the kernel's createLogger options (name ${JSON.stringify(config.name)}, level ${config.log.level}, redact ${own.redact.paths.length} explicit paths, censor ${JSON.stringify(own.redact.censor)}) to /dev/null`,
+      );
     }
     // Contracts are read while planning, inside create(); the dir is not needed afterwards.
     kernel = await Kernel.create({ config, catalogs: benchCatalogs, contractsDir, version: VERSION, logger });
@@ -86,15 +109,23 @@ export async function startKernel(suite: Suite): Promise<{ ready: Omit<ReadyMess
   } finally {
     rmSync(contractsDir, { recursive: true, force: true });
   }
-  const running = kernel.plan.plugins.map((p) => p.name).sort().join(',');
+  const running = kernel.plan.plugins
+    .map((p) => p.name)
+    .sort()
+    .join(',');
   const wantDb = suite === 'identity';
   if (running !== SUITE_PLUGINS[suite].join(',') || Boolean(kernel.orm) !== wantDb) {
     await kernel.stop();
     removeDb();
-    throw new Error(`the ${suite} bench kernel must run only the ${SUITE_PLUGINS[suite].join(' and ')} plugins ${wantDb ? 'with' : 'without'} a database (runs: ${running}${kernel.orm ? ', with a database' : ''})`);
+    throw new Error(
+      `the ${suite} bench kernel must run only the ${SUITE_PLUGINS[suite].join(' and ')} plugins ${wantDb ? 'with' : 'without'} a database (runs: ${running}${kernel.orm ? ', with a database' : ''})`,
+    );
   }
-  notes.push(`rate limit: ${RATE_LIMIT === 'on' ? `on (${config.adapters.rateLimiter?.use ?? '?'} limiter, every tier ${RATE_LIMIT_PER_WINDOW} per ${RATE_LIMIT_WINDOW_MS / 1000} s; /health exempt by its contract)` : RATE_LIMIT === 'off' ? 'off (BENCH_RATE_LIMIT=off)' : 'absent from this kernel'}`);
-  if (wantDb) notes.push(`database: ${config.database.driver} ${config.database.url}, migrate ${config.database.migrate}`);
+  notes.push(
+    `rate limit: ${RATE_LIMIT === 'on' ? `on (${config.adapters.rateLimiter?.use ?? '?'} limiter, every tier ${RATE_LIMIT_PER_WINDOW} per ${RATE_LIMIT_WINDOW_MS / 1000} s; /health exempt by its contract)` : RATE_LIMIT === 'off' ? 'off (BENCH_RATE_LIMIT=off)' : 'absent from this kernel'}`,
+  );
+  if (wantDb)
+    notes.push(`database: ${config.database.driver} ${config.database.url}, migrate ${config.database.migrate}`);
   const address = await kernel.listen(0, '127.0.0.1');
   const route = (id: string) => {
     const r = kernel.plan.routes.find((x) => x.operationId === id);
@@ -102,11 +133,24 @@ export async function startKernel(suite: Suite): Promise<{ ready: Omit<ReadyMess
     return r.path;
   };
   return {
-    ready: suite === 'basic'
-      ? { suite, port: address.port, healthPath: route('system.health'), postPath: route('bench.createItem'), notes }
-      : { suite, port: address.port, healthPath: route('system.health'), mePath: route('identity.me'), loginPath: route('identity.login'), registerPath: route('identity.register'), notes },
+    ready:
+      suite === 'basic'
+        ? { suite, port: address.port, healthPath: route('system.health'), postPath: route('bench.createItem'), notes }
+        : {
+            suite,
+            port: address.port,
+            healthPath: route('system.health'),
+            mePath: route('identity.me'),
+            loginPath: route('identity.login'),
+            registerPath: route('identity.register'),
+            notes,
+          },
     close: async () => {
-      try { await kernel.stop(); } finally { removeDb(); }
+      try {
+        await kernel.stop();
+      } finally {
+        removeDb();
+      }
     },
   };
 }

@@ -11,7 +11,11 @@ export function processCpuUs(pid: number): number | undefined {
   try {
     let ns = 0;
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      try { ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]); } catch { /* thread gone */ }
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      } catch {
+        /* thread gone */
+      }
     }
     return ns / 1000;
   } catch {
@@ -64,48 +68,63 @@ export interface Segment extends Counts {
 
 const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 
-export function runSegment(target: LoadTarget, seconds: number, settings: LoadSettings, serverPid?: number): Promise<Segment> {
+export function runSegment(
+  target: LoadTarget,
+  seconds: number,
+  settings: LoadSettings,
+  serverPid?: number,
+): Promise<Segment> {
   let latencies = new Float64Array(1 << 16);
   let n = 0;
   const serverCpu0 = serverPid ? processCpuUs(serverPid) : undefined;
   const loaderCpu0 = process.cpuUsage();
   const startUs = nowUs();
   return new Promise<Segment>((resolve, reject) => {
-    const instance = autocannon({
-      url: target.url,
-      method: target.method,
-      headers: target.headers,
-      body: target.body,
-      connections: settings.connections,
-      pipelining: settings.pipelining,
-      duration: seconds,
-      // autocannon only stops on a sample tick (default every 1000 ms): tick often so short rounds end on time.
-      sampleInt: 100,
-      timeout: 10,
-    }, (err, result) => {
-      const endUs = nowUs();
-      const serverCpu1 = serverPid ? processCpuUs(serverPid) : undefined;
-      const loaderCpu = process.cpuUsage(loaderCpu0);
-      if (err) { reject(err); return; }
-      const statusCodes: Record<string, number> = {};
-      for (const [code, { count }] of Object.entries(result.statusCodeStats ?? {})) statusCodes[code] = count;
-      resolve({
-        requests: result.requests.total,
-        seconds: result.duration,
-        ok2xx: result['2xx'],
-        non2xx: result.non2xx,
-        errors: result.errors,
-        timeouts: result.timeouts,
-        statusCodes,
-        latencies: latencies.subarray(0, n),
-        startUs,
-        endUs,
-        serverCpuUs: serverCpu0 !== undefined && serverCpu1 !== undefined ? serverCpu1 - serverCpu0 : undefined,
-        loaderCpuUs: loaderCpu.user + loaderCpu.system,
-      });
-    });
+    const instance = autocannon(
+      {
+        url: target.url,
+        method: target.method,
+        headers: target.headers,
+        body: target.body,
+        connections: settings.connections,
+        pipelining: settings.pipelining,
+        duration: seconds,
+        // autocannon only stops on a sample tick (default every 1000 ms): tick often so short rounds end on time.
+        sampleInt: 100,
+        timeout: 10,
+      },
+      (err, result) => {
+        const endUs = nowUs();
+        const serverCpu1 = serverPid ? processCpuUs(serverPid) : undefined;
+        const loaderCpu = process.cpuUsage(loaderCpu0);
+        if (err) {
+          reject(err);
+          return;
+        }
+        const statusCodes: Record<string, number> = {};
+        for (const [code, { count }] of Object.entries(result.statusCodeStats ?? {})) statusCodes[code] = count;
+        resolve({
+          requests: result.requests.total,
+          seconds: result.duration,
+          ok2xx: result['2xx'],
+          non2xx: result.non2xx,
+          errors: result.errors,
+          timeouts: result.timeouts,
+          statusCodes,
+          latencies: latencies.subarray(0, n),
+          startUs,
+          endUs,
+          serverCpuUs: serverCpu0 !== undefined && serverCpu1 !== undefined ? serverCpu1 - serverCpu0 : undefined,
+          loaderCpuUs: loaderCpu.user + loaderCpu.system,
+        });
+      },
+    );
     instance.on('response', (_client: unknown, _status: number, _bytes: number, ms: number) => {
-      if (n === latencies.length) { const grown = new Float64Array(latencies.length * 2); grown.set(latencies); latencies = grown; }
+      if (n === latencies.length) {
+        const grown = new Float64Array(latencies.length * 2);
+        grown.set(latencies);
+        latencies = grown;
+      }
       latencies[n++] = ms;
     });
   });
@@ -133,7 +152,8 @@ export function summarize(segments: Segment[]): Summary {
   all.sort();
   const pct = (p: number) => (all.length ? all[Math.min(all.length - 1, Math.ceil((p / 100) * all.length) - 1)] : NaN);
   const statusCodes: Record<string, number> = {};
-  for (const s of segments) for (const [k, v] of Object.entries(s.statusCodes)) statusCodes[k] = (statusCodes[k] ?? 0) + v;
+  for (const s of segments)
+    for (const [k, v] of Object.entries(s.statusCodes)) statusCodes[k] = (statusCodes[k] ?? 0) + v;
   const sum = (f: (s: Segment) => number) => segments.reduce((acc, s) => acc + f(s), 0);
   const seconds = sum((s) => s.seconds);
   const wallUs = sum((s) => s.endUs - s.startUs);

@@ -9,7 +9,15 @@
  * /v1/auth/login with the right password (each one really hashes: only 200s count).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { processCpuUs, runSegment, summarize, threadCpuUs, type LoadTarget, type Segment, type Summary } from './load.ts';
+import {
+  processCpuUs,
+  runSegment,
+  summarize,
+  threadCpuUs,
+  type LoadTarget,
+  type Segment,
+  type Summary,
+} from './load.ts';
 import type { ServerHandle } from './servers.ts';
 import { BENCH_USER, type ServerStats } from './shared.ts';
 
@@ -30,10 +38,16 @@ async function call(url: string, init: RequestInit): Promise<{ status: number; j
 export async function signUp(server: ServerHandle): Promise<string[]> {
   if (!server.registerPath || !server.loginPath) return ['the kernel serves no register/login route'];
   const json = { 'content-type': 'application/json' };
-  const reg = await call(server.baseUrl + server.registerPath, { method: 'POST', headers: json, body: JSON.stringify({ name: BENCH_USER.name, email: BENCH_USER.email, password: BENCH_USER.password }) });
-  if (reg.status !== 201 && reg.status !== 409) return [`POST ${server.registerPath} answered ${reg.status} ${JSON.stringify(reg.json).slice(0, 300)}`];
+  const reg = await call(server.baseUrl + server.registerPath, {
+    method: 'POST',
+    headers: json,
+    body: JSON.stringify({ name: BENCH_USER.name, email: BENCH_USER.email, password: BENCH_USER.password }),
+  });
+  if (reg.status !== 201 && reg.status !== 409)
+    return [`POST ${server.registerPath} answered ${reg.status} ${JSON.stringify(reg.json).slice(0, 300)}`];
   const login = await call(server.baseUrl + server.loginPath, { method: 'POST', headers: json, body: loginBody() });
-  if (login.status !== 200 || typeof login.json?.accessToken !== 'string') return [`POST ${server.loginPath} answered ${login.status} ${JSON.stringify(login.json).slice(0, 300)}`];
+  if (login.status !== 200 || typeof login.json?.accessToken !== 'string')
+    return [`POST ${server.loginPath} answered ${login.status} ${JSON.stringify(login.json).slice(0, 300)}`];
   server.token = login.json.accessToken;
   return [];
 }
@@ -41,7 +55,12 @@ export async function signUp(server: ServerHandle): Promise<string[]> {
 export const loginBody = () => JSON.stringify({ email: BENCH_USER.email, password: BENCH_USER.password });
 
 export function loginTarget(server: ServerHandle): LoadTarget {
-  return { url: server.baseUrl + server.loginPath!, method: 'POST', headers: { 'content-type': 'application/json' }, body: loginBody() };
+  return {
+    url: server.baseUrl + server.loginPath!,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: loginBody(),
+  };
 }
 
 export interface LoginLoadSettings {
@@ -95,10 +114,15 @@ async function withMainThread<T>(pid: number, run: () => Promise<T>): Promise<{ 
 
 const busyOf = (segments: Segment[]) => {
   const wall = segments.reduce((a, s) => a + s.endUs - s.startUs, 0);
-  return segments.every((s) => s.serverCpuUs !== undefined) ? segments.reduce((a, s) => a + s.serverCpuUs!, 0) / wall : NaN;
+  return segments.every((s) => s.serverCpuUs !== undefined)
+    ? segments.reduce((a, s) => a + s.serverCpuUs!, 0) / wall
+    : NaN;
 };
 
-export async function measureHealthUnderLogin(server: ServerHandle, settings: LoginLoadSettings): Promise<LoginLoadResult> {
+export async function measureHealthUnderLogin(
+  server: ServerHandle,
+  settings: LoginLoadSettings,
+): Promise<LoginLoadResult> {
   const health: LoadTarget = { url: server.baseUrl + server.healthPath, method: 'GET' };
   const hc = { connections: settings.healthConnections, pipelining: 1 };
   const problems: string[] = [];
@@ -108,7 +132,12 @@ export async function measureHealthUnderLogin(server: ServerHandle, settings: Lo
   const before = await withMainThread(server.pid, () => runSegment(health, settings.idleSeconds / 2, hc, server.pid));
   const idleStats1 = await server.stats();
 
-  const loginRun = runSegment(loginTarget(server), settings.leadSeconds + settings.loadedSeconds + 0.3, { connections: settings.loginConnections, pipelining: 1 }, server.pid);
+  const loginRun = runSegment(
+    loginTarget(server),
+    settings.leadSeconds + settings.loadedSeconds + 0.3,
+    { connections: settings.loginConnections, pipelining: 1 },
+    server.pid,
+  );
   await sleep(settings.leadSeconds * 1000);
   await server.stats();
   const loaded = await withMainThread(server.pid, () => runSegment(health, settings.loadedSeconds, hc, server.pid));
@@ -123,13 +152,23 @@ export async function measureHealthUnderLogin(server: ServerHandle, settings: Lo
   const idle = summarize([before.value, after.value]);
   const loadedSummary = summarize([loaded.value]);
   const loginSummary = summarize([logins]);
-  for (const [name, s] of [['idle /health', idle], ['/health under the login load', loadedSummary]] as const) {
+  for (const [name, s] of [
+    ['idle /health', idle],
+    ['/health under the login load', loadedSummary],
+  ] as const) {
     if (s.non2xx) problems.push(`${name}: ${s.non2xx} non-2xx responses`);
     if (s.errors || s.timeouts) problems.push(`${name}: ${s.errors} connection errors, ${s.timeouts} timeouts`);
     if (!s.requests) problems.push(`${name}: no response`);
   }
-  if (loginSummary.non2xx) problems.push(`logins: ${loginSummary.non2xx} non-2xx (${Object.entries(loginSummary.statusCodes).filter(([c]) => !c.startsWith('2')).map(([c, n]) => `${c}×${n}`).join(', ')}): the load must be successful logins`);
-  if (loginSummary.errors || loginSummary.timeouts) problems.push(`logins: ${loginSummary.errors} connection errors, ${loginSummary.timeouts} timeouts`);
+  if (loginSummary.non2xx)
+    problems.push(
+      `logins: ${loginSummary.non2xx} non-2xx (${Object.entries(loginSummary.statusCodes)
+        .filter(([c]) => !c.startsWith('2'))
+        .map(([c, n]) => `${c}×${n}`)
+        .join(', ')}): the load must be successful logins`,
+    );
+  if (loginSummary.errors || loginSummary.timeouts)
+    problems.push(`logins: ${loginSummary.errors} connection errors, ${loginSummary.timeouts} timeouts`);
   if (!loginSummary.ok2xx) problems.push('no login succeeded: nothing hashed');
 
   const ratio = loadedSummary.p99 / idle.p99;
@@ -151,7 +190,10 @@ export async function measureHealthUnderLogin(server: ServerHandle, settings: Lo
     },
     drainSeconds,
     windows: {
-      idle: [[before.value.startUs, before.value.endUs], [after.value.startUs, after.value.endUs]],
+      idle: [
+        [before.value.startUs, before.value.endUs],
+        [after.value.startUs, after.value.endUs],
+      ],
       loaded: [[loaded.value.startUs, loaded.value.endUs]],
     },
   };

@@ -1,6 +1,7 @@
 /**
  * One server of the honest benchmark per process:
- *   node --import tsx scripts/bench/peerServer.ts kernel|koa|fastify sqlite|postgresql on|off
+ *   node --import tsx scripts/bench/peerServer.ts kernel|dialect|koa|fastify sqlite|postgresql on|off
+ * (`dialect`: the kernel with server.casing snake and server.envelope success)
  * (the last word: request logs). Prints `READY {json}` on fd 3 (or stdout) once listening;
  * answers `stats` on stdin like server.ts; exits cleanly on SIGTERM or when stdin closes.
  */
@@ -14,12 +15,25 @@ import { openPostgresStore, openSqliteStore, type BenchDriver } from './rawStore
 import { RawAuth } from './rawAuth.ts';
 import { startKernelPeer, type PeerStarted } from './kernelPeer.ts';
 
-export type PeerKind = 'kernel' | 'koa' | 'fastify';
-export interface PeerReady { kind: PeerKind; driver: BenchDriver; logs: boolean; pid: number; port: number; token: string; noteId: string; notes: string[] }
+export type PeerKind = 'kernel' | 'dialect' | 'koa' | 'fastify';
+export interface PeerReady {
+  kind: PeerKind;
+  driver: BenchDriver;
+  logs: boolean;
+  pid: number;
+  port: number;
+  token: string;
+  noteId: string;
+  notes: string[];
+}
 
 const [kind, driver, logsArg] = process.argv.slice(2) as [PeerKind, BenchDriver, string];
-if (!['kernel', 'koa', 'fastify'].includes(kind) || !['sqlite', 'postgresql'].includes(driver) || !['on', 'off'].includes(logsArg)) {
-  process.stderr.write('usage: peerServer.ts kernel|koa|fastify sqlite|postgresql on|off\n');
+if (
+  !['kernel', 'dialect', 'koa', 'fastify'].includes(kind) ||
+  !['sqlite', 'postgresql'].includes(driver) ||
+  !['on', 'off'].includes(logsArg)
+) {
+  process.stderr.write('usage: peerServer.ts kernel|dialect|koa|fastify sqlite|postgresql on|off\n');
   process.exit(2);
 }
 const logs = logsArg === 'on';
@@ -47,15 +61,39 @@ async function startBaseline(): Promise<PeerStarted> {
     close = () => app.close();
   }
   return {
-    port, token: auth.token, noteId: store.noteId,
-    notes: [`${kind}: raw ${driver === 'sqlite' ? 'libsql' : 'pg'} driver with prepared statements, jose RS256 per request, logs ${logs ? 'on' : 'off'}`],
-    close: async () => { await close(); await store.close(); },
+    port,
+    token: auth.token,
+    noteId: store.noteId,
+    notes: [
+      `${kind}: raw ${driver === 'sqlite' ? 'libsql' : 'pg'} driver with prepared statements, jose RS256 per request, logs ${logs ? 'on' : 'off'}`,
+    ],
+    close: async () => {
+      await close();
+      await store.close();
+    },
   };
 }
 
-const started = kind === 'kernel' ? await startKernelPeer(driver, logs, pgUrl) : await startBaseline();
-const ready: PeerReady = { kind, driver, logs, pid: process.pid, port: started.port, token: started.token, noteId: started.noteId, notes: started.notes };
-const hasControlFd = (() => { try { return fstatSync(3).isFIFO() || fstatSync(3).isSocket(); } catch { return false; } })();
+const started = kind === 'kernel' || kind === 'dialect'
+  ? await startKernelPeer(driver, logs, pgUrl, kind === 'dialect')
+  : await startBaseline();
+const ready: PeerReady = {
+  kind,
+  driver,
+  logs,
+  pid: process.pid,
+  port: started.port,
+  token: started.token,
+  noteId: started.noteId,
+  notes: started.notes,
+};
+const hasControlFd = (() => {
+  try {
+    return fstatSync(3).isFIFO() || fstatSync(3).isSocket();
+  } catch {
+    return false;
+  }
+})();
 const controlFd = hasControlFd ? 3 : 1;
 writeSync(controlFd, `${READY_PREFIX}${JSON.stringify(ready)}\n`);
 
@@ -65,7 +103,13 @@ function shutdown() {
   closing = true;
   const force = setTimeout(() => process.exit(0), 5000);
   force.unref();
-  started.close().then(() => process.exit(0), (err) => { process.stderr.write(`close failed: ${err?.message ?? err}\n`); process.exit(1); });
+  started.close().then(
+    () => process.exit(0),
+    (err) => {
+      process.stderr.write(`close failed: ${err?.message ?? err}\n`);
+      process.exit(1);
+    },
+  );
 }
 process.once('SIGTERM', shutdown);
 process.once('SIGINT', shutdown);
@@ -78,7 +122,12 @@ process.stdin.on('data', (chunk: Buffer) => {
     input = input.slice(nl + 1);
     if (line !== STATS_COMMAND) continue;
     const cpu = process.cpuUsage();
-    const stats: ServerStats = { loopDelayP50Ms: 0, loopDelayP99Ms: 0, loopDelayMaxMs: 0, cpuUs: cpu.user + cpu.system };
+    const stats: ServerStats = {
+      loopDelayP50Ms: 0,
+      loopDelayP99Ms: 0,
+      loopDelayMaxMs: 0,
+      cpuUs: cpu.user + cpu.system,
+    };
     writeSync(controlFd, `${STATS_PREFIX}${JSON.stringify(stats)}\n`);
   }
 });

@@ -8,19 +8,38 @@ import type { BareRateLimitPolicy } from './rateLimit.ts';
 
 export const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export const NAME = 'api-kernel';
-export const EXPOSED_HEADERS = ['X-Request-Id', 'Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'RateLimit', 'RateLimit-Policy'];
+export const EXPOSED_HEADERS = [
+  'X-Request-Id',
+  'Retry-After',
+  'X-RateLimit-Limit',
+  'X-RateLimit-Remaining',
+  'X-RateLimit-Reset',
+  'RateLimit',
+  'RateLimit-Policy',
+];
 export const UUID = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
 
-export const healthBody = (startedAt: number) => ({ status: 'ok', name: NAME, version: VERSION, uptimeSeconds: (Date.now() - startedAt) / 1000 });
+export const healthBody = (startedAt: number) => ({
+  status: 'ok',
+  name: NAME,
+  version: VERSION,
+  uptimeSeconds: (Date.now() - startedAt) / 1000,
+});
 
 export function errorBody(requestId: string, code: string, message: string, details: unknown = null) {
   return { error: { code, message, details, requestId, timestamp: new Date().toISOString() } };
 }
 
-export const ratePolicy = (tier: string): BareRateLimitPolicy => ({ name: tier || RATE_LIMIT_TIER, limit: RATE_LIMIT_PER_WINDOW, windowMs: RATE_LIMIT_WINDOW_MS });
+export const ratePolicy = (tier: string): BareRateLimitPolicy => ({
+  name: tier || RATE_LIMIT_TIER,
+  limit: RATE_LIMIT_PER_WINDOW,
+  windowMs: RATE_LIMIT_WINDOW_MS,
+});
 
 /** The contract's NoteCreate schema (contracts/notes.yaml), so baselines validate what the kernel validates. */
 export function noteCreateSchema(): Record<string, unknown> {
-  const doc = parseYaml(readFileSync(resolve(CONTRACTS_DIR, 'notes.yaml'), 'utf8')) as { components: { schemas: Record<string, Record<string, unknown>> } };
+  const doc = parseYaml(readFileSync(resolve(CONTRACTS_DIR, 'notes.yaml'), 'utf8')) as {
+    components: { schemas: Record<string, Record<string, unknown>> };
+  };
   return doc.components.schemas.NoteCreate;
 }

@@ -10,7 +10,13 @@ import { relative } from 'node:path';
 
 interface CallFrame { functionName: string; url: string; lineNumber: number; columnNumber: number }
 interface ProfileNode { id: number; callFrame: CallFrame; children?: number[] }
-export interface CpuProfile { nodes: ProfileNode[]; startTime: number; endTime: number; samples: number[]; timeDeltas: number[] }
+export interface CpuProfile {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
 
 export interface FunctionStat {
   /** Function name; anonymous ones say who called them. */
@@ -135,8 +141,16 @@ export function summarizeProfile(profile: CpuProfile, windows: Array<[number, nu
     let s = stats.get(key);
     if (!s) {
       const caller = parent.has(n.id) ? byId.get(parent.get(n.id)!)!.callFrame.functionName || '(anonymous)' : '';
-      const name = n.callFrame.functionName || (caller && n.callFrame.url ? `(anonymous, called from ${caller})` : '(anonymous)');
-      s = { name, baseName: n.callFrame.functionName || '(anonymous)', location: location(n.callFrame, root), category: categorize(n.callFrame, root), selfUs: 0, totalUs: 0 };
+      const name =
+        n.callFrame.functionName || (caller && n.callFrame.url ? `(anonymous, called from ${caller})` : '(anonymous)');
+      s = {
+        name,
+        baseName: n.callFrame.functionName || '(anonymous)',
+        location: location(n.callFrame, root),
+        category: categorize(n.callFrame, root),
+        selfUs: 0,
+        totalUs: 0,
+      };
       stats.set(key, s);
     }
     return s;

@@ -48,8 +48,16 @@ export class BareRateLimiter {
     ctx.set('X-RateLimit-Reset', String(Math.ceil((Date.now() + resetMs) / 1000)));
     ctx.set('RateLimit-Policy', `"${policy.name}";q=${policy.limit};w=${Math.round(policy.windowMs / 1000)}`);
     ctx.set('RateLimit', `"${policy.name}";r=${remaining};t=${resetMs}`);
-    if (allowed && policy.limit - remaining >= policy.limit * WARNING_THRESHOLD) ctx.set('X-RateLimit-Warning', `Approaching rate limit (${policy.limit - remaining}/${policy.limit} requests used)`);
+    if (allowed && policy.limit - remaining >= policy.limit * WARNING_THRESHOLD)
+      ctx.set(
+        'X-RateLimit-Warning',
+        `Approaching rate limit (${policy.limit - remaining}/${policy.limit} requests used)`,
+      );
     if (allowed) return undefined;
-    return { retryAfterSeconds: Math.max(1, Math.ceil((ahead - w) / 1e6)), limit: policy.limit, windowSeconds: Math.round(policy.windowMs / 1000) };
+    return {
+      retryAfterSeconds: Math.max(1, Math.ceil((ahead - w) / 1e6)),
+      limit: policy.limit,
+      windowSeconds: Math.round(policy.windowMs / 1000),
+    };
   }
 }

@@ -45,7 +45,8 @@ export class RawAuth {
   async authenticate(authorization: string | undefined, permission: string): Promise<RawPrincipal> {
     if (!authorization) throw new RawAuthError(401, 'UNAUTHORIZED', 'Authentication is required');
     const [scheme, token] = authorization.split(' ');
-    if (scheme?.toLowerCase() !== 'bearer' || !token) throw new RawAuthError(401, 'INVALID_AUTHORIZATION', 'Use Authorization: Bearer <token>');
+    if (scheme?.toLowerCase() !== 'bearer' || !token)
+      throw new RawAuthError(401, 'INVALID_AUTHORIZATION', 'Use Authorization: Bearer <token>');
     let claims: Claims;
     try {
       const hit = this.verified?.get(token);
@@ -58,12 +59,24 @@ export class RawAuth {
       }
     } catch (e) {
       const expired = e instanceof joseErrors.JWTExpired;
-      throw new RawAuthError(401, expired ? 'TOKEN_EXPIRED' : 'INVALID_TOKEN', expired ? 'The access token has expired' : 'The access token is invalid');
+      throw new RawAuthError(
+        401,
+        expired ? 'TOKEN_EXPIRED' : 'INVALID_TOKEN',
+        expired ? 'The access token has expired' : 'The access token is invalid',
+      );
     }
     const revokedUntil = this.revoked.get(`revoked-sid:${claims.sid}`);
-    if (revokedUntil !== undefined && revokedUntil > Date.now()) throw new RawAuthError(401, 'SESSION_REVOKED', 'The session has ended');
+    if (revokedUntil !== undefined && revokedUntil > Date.now())
+      throw new RawAuthError(401, 'SESSION_REVOKED', 'The session has ended');
     const permissions = ROLE_PERMISSIONS[claims.role ?? ''] ?? [];
-    if (!permissions.includes(permission)) throw new RawAuthError(403, 'FORBIDDEN', 'You do not have permission to do this');
-    return { id: claims.sub, sessionId: claims.sid!, role: claims.role ?? '', tier: claims.tier ?? 'free', permissions };
+    if (!permissions.includes(permission))
+      throw new RawAuthError(403, 'FORBIDDEN', 'You do not have permission to do this');
+    return {
+      id: claims.sub,
+      sessionId: claims.sid!,
+      role: claims.role ?? '',
+      tier: claims.tier ?? 'free',
+      permissions,
+    };
   }
 }

@@ -15,7 +15,14 @@ import { BENCH_USER } from './shared.ts';
 
 export type BenchDriver = 'sqlite' | 'postgresql';
 
-export interface NoteView { id: string; title: string; body: string; pinned: boolean; createdAt: string; updatedAt: string }
+export interface NoteView {
+  id: string;
+  title: string;
+  body: string;
+  pinned: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
 export interface UserView {
   id: string; email: string; name: string; role: string; status: string; tier: string;
   emailVerified: boolean; mfaEnabled: boolean; createdAt: string; updatedAt: string;
@@ -40,11 +47,24 @@ const iso = (v: unknown) => new Date(v as string | number | Date).toISOString();
 type Row = Record<string, unknown>;
 
 const noteView = (r: Row): NoteView => ({
-  id: r.id as string, title: r.title as string, body: r.body as string, pinned: Boolean(r.pinned), createdAt: iso(r.created_at), updatedAt: iso(r.updated_at),
+  id: r.id as string,
+  title: r.title as string,
+  body: r.body as string,
+  pinned: Boolean(r.pinned),
+  createdAt: iso(r.created_at),
+  updatedAt: iso(r.updated_at),
 });
 const userView = (r: Row): UserView => ({
-  id: r.id as string, email: r.email as string, name: r.name as string, role: r.role as string, status: r.status as string, tier: r.tier as string,
-  emailVerified: Boolean(r.email_verified), mfaEnabled: Boolean(r.mfa_enabled), createdAt: iso(r.created_at), updatedAt: iso(r.updated_at),
+  id: r.id as string,
+  email: r.email as string,
+  name: r.name as string,
+  role: r.role as string,
+  status: r.status as string,
+  tier: r.tier as string,
+  emailVerified: Boolean(r.email_verified),
+  mfaEnabled: Boolean(r.mfa_enabled),
+  createdAt: iso(r.created_at),
+  updatedAt: iso(r.updated_at),
 });
 
 const cursor = (id: string) => Buffer.from(id).toString('base64url');
@@ -61,18 +81,29 @@ const DDL = [
 const SQL = {
   user: `select * from bench_users where id = $1 and status <> 'deleted'`,
   note: 'select id, title, body, pinned, created_at, updated_at from bench_notes where id = $1 and owner_id = $2',
-  notes: 'select id, title, body, pinned, created_at, updated_at from bench_notes where owner_id = $1 order by id desc limit $2',
-  insert: 'insert into bench_notes (id, owner_id, title, body, pinned, created_at, updated_at) values ($1, $2, $3, $4, $5, $6, $7)',
+  notes:
+    'select id, title, body, pinned, created_at, updated_at from bench_notes where owner_id = $1 order by id desc limit $2',
+  insert:
+    'insert into bench_notes (id, owner_id, title, body, pinned, created_at, updated_at) values ($1, $2, $3, $4, $5, $6, $7)',
 };
 
 function seedRows() {
   const userId = uuidv7();
   const now = Date.now();
-  const notes = Array.from({ length: SEED_NOTES }, (_, i) => ({ id: uuidv7(), title: `Note ${i}`, body: `Body of note ${i}`, pinned: i % 5 === 0 }));
+  const notes = Array.from({ length: SEED_NOTES }, (_, i) => ({
+    id: uuidv7(),
+    title: `Note ${i}`,
+    body: `Body of note ${i}`,
+    pinned: i % 5 === 0,
+  }));
   return { userId, now, notes };
 }
 
-interface LibsqlStatement { get(params: unknown[]): Row | undefined; all(params: unknown[]): Row[]; run(params: unknown[]): unknown }
+interface LibsqlStatement {
+  get(params: unknown[]): Row | undefined;
+  all(params: unknown[]): Row[];
+  run(params: unknown[]): unknown;
+}
 interface LibsqlDatabase { prepare(sql: string): LibsqlStatement; exec(sql: string): void; close(): void }
 
 export async function openSqliteStore(): Promise<RawStore> {
@@ -106,7 +137,14 @@ export async function openSqliteStore(): Promise<RawStore> {
       const id = uuidv7();
       const now = Date.now();
       insert.run([id, ownerId, input.title, input.body, input.pinned ? 1 : 0, now, now]);
-      return noteView({ id, title: input.title, body: input.body, pinned: input.pinned, created_at: now, updated_at: now });
+      return noteView({
+        id,
+        title: input.title,
+        body: input.body,
+        pinned: input.pinned,
+        created_at: now,
+        updated_at: now,
+      });
     },
     async close() { db.close(); rmSync(dir, { recursive: true, force: true }); },
   };
@@ -128,7 +166,8 @@ export async function openPostgresStore(baseUrl: string): Promise<RawStore> {
   await pool.query('insert into bench_users values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
     [seed.userId, BENCH_USER.email, BENCH_USER.name, 'user', 'active', 'free', false, false, now, now]);
   for (const n of seed.notes) await pool.query(SQL.insert, [n.id, seed.userId, n.title, n.body, n.pinned, now, now]);
-  const run = async (key: keyof typeof SQL, values: unknown[]) => (await pool.query({ name: `bench_${key}`, text: SQL[key], values })).rows as Row[];
+  const run = async (key: keyof typeof SQL, values: unknown[]) =>
+    (await pool.query({ name: `bench_${key}`, text: SQL[key], values })).rows as Row[];
   return {
     driver: 'postgresql',
     userId: seed.userId,
@@ -144,7 +183,14 @@ export async function openPostgresStore(baseUrl: string): Promise<RawStore> {
       const id = uuidv7();
       const at = new Date();
       await run('insert', [id, ownerId, input.title, input.body, input.pinned, at, at]);
-      return noteView({ id, title: input.title, body: input.body, pinned: input.pinned, created_at: at, updated_at: at });
+      return noteView({
+        id,
+        title: input.title,
+        body: input.body,
+        pinned: input.pinned,
+        created_at: at,
+        updated_at: at,
+      });
     },
     async close() {
       await pool.end();

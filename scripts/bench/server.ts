@@ -7,7 +7,14 @@
  */
 import { fstatSync, writeSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { READY_PREFIX, STATS_COMMAND, STATS_PREFIX, type ReadyMessage, type ServerStats, type Suite } from './shared.ts';
+import {
+  READY_PREFIX,
+  STATS_COMMAND,
+  STATS_PREFIX,
+  type ReadyMessage,
+  type ServerStats,
+  type Suite,
+} from './shared.ts';
 
 const kind = process.argv[2];
 const suite = (process.argv[3] ?? 'basic') as Suite;
@@ -21,7 +28,13 @@ const started = kind === 'kernel'
   : await (await import('./bareServer.ts')).startBare(suite);
 
 const message: ReadyMessage = { kind, pid: process.pid, ...started.ready };
-const hasControlFd = (() => { try { return fstatSync(3).isFIFO() || fstatSync(3).isSocket(); } catch { return false; } })();
+const hasControlFd = (() => {
+  try {
+    return fstatSync(3).isFIFO() || fstatSync(3).isSocket();
+  } catch {
+    return false;
+  }
+})();
 const controlFd = hasControlFd ? 3 : 1;
 writeSync(controlFd, `${READY_PREFIX}${JSON.stringify(message)}\n`);
 
@@ -39,7 +52,13 @@ function shutdown() {
   loopDelay.disable();
   const force = setTimeout(() => process.exit(0), 3000);
   force.unref();
-  started.close().then(() => process.exit(0), (err) => { process.stderr.write(`close failed: ${err?.message ?? err}\n`); process.exit(1); });
+  started.close().then(
+    () => process.exit(0),
+    (err) => {
+      process.stderr.write(`close failed: ${err?.message ?? err}\n`);
+      process.exit(1);
+    },
+  );
 }
 process.once('SIGTERM', shutdown);
 process.once('SIGINT', shutdown);

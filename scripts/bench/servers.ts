@@ -2,7 +2,15 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { ROOT } from '../paths.ts';
-import { BENCH_DIR, READY_PREFIX, STATS_COMMAND, STATS_PREFIX, type ReadyMessage, type ServerStats, type Suite } from './shared.ts';
+import {
+  BENCH_DIR,
+  READY_PREFIX,
+  STATS_COMMAND,
+  STATS_PREFIX,
+  type ReadyMessage,
+  type ServerStats,
+  type Suite,
+} from './shared.ts';
 
 export type ServerKind = 'kernel' | 'bare';
 
@@ -44,9 +52,18 @@ export interface StartOptions {
   args?: string[];
 }
 
-export async function startServer(kind: ServerKind | string, suite: Suite | string, options: StartOptions = {}): Promise<ServerHandle> {
+export async function startServer(
+  kind: ServerKind | string,
+  suite: Suite | string,
+  options: StartOptions = {},
+): Promise<ServerHandle> {
   const nodeArgs = ['--import', 'tsx'];
-  if (options.cpuProfDir) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`, `--cpu-prof-interval=${options.cpuProfIntervalUs ?? 250}`);
+  if (options.cpuProfDir)
+    nodeArgs.push(
+      '--cpu-prof',
+      `--cpu-prof-dir=${options.cpuProfDir}`,
+      `--cpu-prof-interval=${options.cpuProfIntervalUs ?? 250}`,
+    );
   const argv = [process.execPath, ...nodeArgs, options.script ?? SERVER_TS, ...(options.args ?? [kind, suite])];
   // taskset execs node, so the child's pid is the server's pid.
   if (options.cpu !== undefined) argv.unshift('taskset', '-c', String(options.cpu));
@@ -59,7 +76,10 @@ export async function startServer(kind: ServerKind | string, suite: Suite | stri
   const control = child.stdio[3] as NodeJS.ReadableStream;
   const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
   let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString(); if (stderr.length > 20_000) stderr = stderr.slice(-20_000); });
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    if (stderr.length > 20_000) stderr = stderr.slice(-20_000);
+  });
 
   // The control pipe carries one READY line, then a STATS line per `stats` sent on stdin.
   const statsWaiters: Array<(s: ServerStats) => void> = [];
@@ -72,13 +92,23 @@ export async function startServer(kind: ServerKind | string, suite: Suite | stri
       const line = pending.slice(0, nl);
       pending = pending.slice(nl + 1);
       if (line.startsWith(READY_PREFIX)) onReady?.(JSON.parse(line.slice(READY_PREFIX.length)) as ReadyMessage);
-      else if (line.startsWith(STATS_PREFIX)) statsWaiters.shift()?.(JSON.parse(line.slice(STATS_PREFIX.length)) as ServerStats);
+      else if (line.startsWith(STATS_PREFIX))
+        statsWaiters.shift()?.(JSON.parse(line.slice(STATS_PREFIX.length)) as ServerStats);
     }
   });
   const ready = await new Promise<ReadyMessage>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`${kind} ${suite} server did not start within ${BOOT_TIMEOUT_MS} ms\n${stderr}`)), BOOT_TIMEOUT_MS);
-    onReady = (m) => { clearTimeout(timer); res(m); };
-    exited.then((code) => { clearTimeout(timer); rej(new Error(`${kind} ${suite} server exited with code ${code} before it was ready\n${stderr}`)); });
+    const timer = setTimeout(
+      () => rej(new Error(`${kind} ${suite} server did not start within ${BOOT_TIMEOUT_MS} ms\n${stderr}`)),
+      BOOT_TIMEOUT_MS,
+    );
+    onReady = (m) => {
+      clearTimeout(timer);
+      res(m);
+    };
+    exited.then((code) => {
+      clearTimeout(timer);
+      rej(new Error(`${kind} ${suite} server exited with code ${code} before it was ready\n${stderr}`));
+    });
   });
 
   let stopping: Promise<number | null> | undefined;
@@ -90,7 +120,10 @@ export async function startServer(kind: ServerKind | string, suite: Suite | stri
     stats() {
       return new Promise<ServerStats>((res, rej) => {
         const timer = setTimeout(() => rej(new Error(`${kind} ${suite} server did not answer stats`)), 5000);
-        statsWaiters.push((st) => { clearTimeout(timer); res(st); });
+        statsWaiters.push((st) => {
+          clearTimeout(timer);
+          res(st);
+        });
         child.stdin!.write(`${STATS_COMMAND}\n`);
       });
     },

@@ -59,7 +59,9 @@ export class ItemStore {
 
 /** The request body's JSON Schema, read from the same contract the kernel serves. */
 export function benchItemCreateSchema(): Record<string, unknown> {
-  const doc = parseYaml(readFileSync(BENCH_CONTRACT, 'utf8')) as { components: { schemas: Record<string, Record<string, unknown>> } };
+  const doc = parseYaml(readFileSync(BENCH_CONTRACT, 'utf8')) as {
+    components: { schemas: Record<string, Record<string, unknown>> };
+  };
   return doc.components.schemas.BenchItemCreate;
 }
 
@@ -74,14 +76,19 @@ export function devNullLogger(): Logger {
  * the paths are not exported, so they are read from kernel/boot.ts: the bench follows any
  * change to them. Throws when the file no longer has that shape.
  */
-export function kernelLogger(name: string, level: string): { logger: Logger; redact: { paths: string[]; censor: string } } {
+export function kernelLogger(
+  name: string,
+  level: string,
+): { logger: Logger; redact: { paths: string[]; censor: string } } {
   const file = resolve(ROOT, 'kernel/boot.ts');
   const source = readFileSync(file, 'utf8');
   const list = /const SECRET_PATHS\s*=\s*\[([\s\S]*?)\];/.exec(source);
   const create = /export function createLogger\([^)]*\)[^{]*\{([\s\S]*?)\n\}/.exec(source);
   const censor = create && /censor:\s*'([^']*)'/.exec(create[1]);
   if (!list || !create || !censor || !/redact:\s*\{\s*paths:\s*SECRET_PATHS/.test(create[1])) {
-    throw new Error(`cannot read the kernel's logger options from ${file} (SECRET_PATHS / createLogger changed shape): update scripts/bench/shared.ts kernelLogger()`);
+    throw new Error(
+      `cannot read the kernel's logger options from ${file} (SECRET_PATHS / createLogger changed shape): update scripts/bench/shared.ts kernelLogger()`,
+    );
   }
   const paths = [...list[1].matchAll(/'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1] ?? m[2]);
   if (!paths.length) throw new Error(`no redact paths found in SECRET_PATHS of ${file}`);
@@ -105,7 +112,10 @@ export const TOKEN_ISSUER = 'api-kernel';
 export const TOKEN_AUDIENCE = 'api-kernel';
 export const ACCESS_TOKEN_TTL_SECONDS = 900;
 
-/** Which servers a process runs: `basic` (health + the bench POST) or `identity` (health + users/me, and login on the kernel). */
+/**
+ * Which servers a process runs: `basic` (health + the bench POST) or `identity` (health + users/me,
+ * and login on the kernel).
+ */
 export type Suite = 'basic' | 'identity';
 
 /** What a server process prints once it listens: `READY {json}`. */

@@ -23,7 +23,9 @@ const record = (area, name, status, detail = '') => {
   results.push({ area, name, status, detail });
   console.log(`${status.padEnd(11)} ${area.padEnd(6)} ${name}${detail ? ` — ${detail}` : ''}`);
 };
-const msg = (e) => (e && (e.codeName || e.code) ? `${e.codeName ?? ''}${e.code ? `(${e.code})` : ''}: ` : '') + (e?.message ?? String(e)).split('\n')[0];
+const msg = (e) =>
+  (e && (e.codeName || e.code) ? `${e.codeName ?? ''}${e.code ? `(${e.code})` : ''}: ` : '') +
+  (e?.message ?? String(e)).split('\n')[0];
 
 // required: must work. probe: may legitimately fail on mongo-java-server.
 async function check(area, name, fn, { probe = false } = {}) {
@@ -45,7 +47,11 @@ const assert = (cond, text) => {
 // ---------------------------------------------------------------------------- kafka
 async function kafkaSmoke() {
   const { Kafka, logLevel } = await import('kafkajs');
-  const kafka = new Kafka({ clientId: 'smoke', brokers: KAFKA_BROKERS.split(','), logLevel: process.env.SMOKE_DEBUG ? logLevel.INFO : logLevel.NOTHING });
+  const kafka = new Kafka({
+    clientId: 'smoke',
+    brokers: KAFKA_BROKERS.split(','),
+    logLevel: process.env.SMOKE_DEBUG ? logLevel.INFO : logLevel.NOTHING,
+  });
   const topic = `smoke-${randomUUID()}`;
   const admin = kafka.admin();
   const N = 12;
@@ -68,7 +74,13 @@ async function kafkaSmoke() {
     for (const [name, groupId] of [['A1', groupA], ['A2', groupA], ['B', groupB]]) {
       // maxWaitTimeInMs: kafkajs heartbeats only between fetches, so a short long-poll makes
       // rebalances and disconnects fast (default 5000 ms)
-      const c = kafka.consumer({ groupId, sessionTimeout: 10000, heartbeatInterval: 500, rebalanceTimeout: 10000, maxWaitTimeInMs: 250 });
+      const c = kafka.consumer({
+        groupId,
+        sessionTimeout: 10000,
+        heartbeatInterval: 500,
+        rebalanceTimeout: 10000,
+        maxWaitTimeInMs: 250,
+      });
       consumers.push(c);
       c.on(c.events.GROUP_JOIN, (e) => {
         assigned[name] = e.payload.memberAssignment[topic] ?? [];
@@ -79,7 +91,10 @@ async function kafkaSmoke() {
     }
     const deadline = Date.now() + 60000;
     const stable = () =>
-      assigned.A1.length > 0 && assigned.A2.length > 0 && assigned.A1.length + assigned.A2.length === 3 && assigned.B.length === 3;
+      assigned.A1.length > 0 &&
+      assigned.A2.length > 0 &&
+      assigned.A1.length + assigned.A2.length === 3 &&
+      assigned.B.length === 3;
     while (!stable()) {
       if (Date.now() > deadline) throw new Error(`timeout: assignments ${JSON.stringify(assigned)}`);
       await sleep(100);
@@ -98,7 +113,8 @@ async function kafkaSmoke() {
   await check('kafka', 'each group receives every message exactly once', async () => {
     const deadline = Date.now() + 60000;
     while (seen.A1.length + seen.A2.length < N || seen.B.length < N) {
-      if (Date.now() > deadline) throw new Error(`timeout: A1=${seen.A1.length} A2=${seen.A2.length} B=${seen.B.length}`);
+      if (Date.now() > deadline)
+        throw new Error(`timeout: A1=${seen.A1.length} A2=${seen.A2.length} B=${seen.B.length}`);
       await sleep(50);
     }
     const got = Date.now();
@@ -190,7 +206,9 @@ async function mongoSmoke() {
     await col.updateOne({ sku: 'z' }, { $set: { qty: 0 } }, { upsert: true });
   });
   await check('mongo', 'aggregate ($match/$group/$sort)', async () => {
-    const r = await col.aggregate([{ $match: { qty: { $gte: 0 } } }, { $group: { _id: null, total: { $sum: '$qty' } } }]).toArray();
+    const r = await col
+      .aggregate([{ $match: { qty: { $gte: 0 } } }, { $group: { _id: null, total: { $sum: '$qty' } } }])
+      .toArray();
     return `total=${r[0]?.total}`;
   });
   await check('mongo', 'bulkWrite', async () => {
@@ -227,7 +245,10 @@ async function mongoSmoke() {
       next.catch(() => {});
       await sleep(300);
       await csCol.insertOne({ a: 1 });
-      const ev = await Promise.race([next, sleep(3000).then(() => Promise.reject(new Error('no change event within 3 s')))]);
+      const ev = await Promise.race([
+        next,
+        sleep(3000).then(() => Promise.reject(new Error('no change event within 3 s'))),
+      ]);
       assert(ev.operationType === 'insert', `event ${ev.operationType}`);
     } finally {
       await cs.close();
@@ -243,7 +264,7 @@ async function mongoSmoke() {
 
 // ---------------------------------------------------------------------------- mikro-orm
 async function ormSmoke() {
-  const { MikroORM, MongoDriver, EntitySchema, ObjectId } = await import('@mikro-orm/mongodb');
+  const { MikroORM, MongoDriver, EntitySchema } = await import('@mikro-orm/mongodb');
   const Item = new EntitySchema({
     name: 'SmokeItem',
     collection: 'smoke_items',
@@ -267,10 +288,20 @@ async function ormSmoke() {
     },
   });
   let orm;
-  const ok = await check('orm', 'MikroORM.init({ driver: MongoDriver, clientUrl, entities: [EntitySchema] })', async () => {
-    orm = await MikroORM.init({ driver: MongoDriver, clientUrl: MONGO_URL, entities: [Item, Owner], debug: false, allowGlobalContext: false });
-    return `connected=${await orm.isConnected()}`;
-  });
+  const ok = await check(
+    'orm',
+    'MikroORM.init({ driver: MongoDriver, clientUrl, entities: [EntitySchema] })',
+    async () => {
+      orm = await MikroORM.init({
+        driver: MongoDriver,
+        clientUrl: MONGO_URL,
+        entities: [Item, Owner],
+        debug: false,
+        allowGlobalContext: false,
+      });
+      return `connected=${await orm.isConnected()}`;
+    },
+  );
   if (!ok) return;
   const sg = orm.getSchemaGenerator();
   await check('orm', 'schema: dropSchema + createSchema (collections)', async () => {
@@ -355,7 +386,12 @@ async function ormSmoke() {
     assert((await orm.em.fork().count(Item, { sku: 'tx' })) === 1, 'tx committed');
   }, { probe: true });
   await check('orm', 'implicitTransactions: true + flush', async () => {
-    const orm2 = await MikroORM.init({ driver: MongoDriver, clientUrl: MONGO_URL, entities: [Item, Owner], implicitTransactions: true });
+    const orm2 = await MikroORM.init({
+      driver: MongoDriver,
+      clientUrl: MONGO_URL,
+      entities: [Item, Owner],
+      implicitTransactions: true,
+    });
     try {
       const em = orm2.em.fork();
       await em.persistAndFlush(em.create(Item, { sku: 'itx', qty: 1 }));

@@ -28,15 +28,32 @@ export async function bootCustom(options: {
 }): Promise<Kernel> {
   const dir = mkdtempSync(join(tmpdir(), 'contracts-'));
   for (const f of ['common.yaml', 'system.yaml']) copyFileSync(resolve(CONTRACTS_DIR, f), join(dir, f));
-  for (const [name, doc] of Object.entries(options.contracts ?? {})) writeFileSync(join(dir, `${name}.yaml`), stringify(doc));
+  for (const [name, doc] of Object.entries(options.contracts ?? {}))
+    writeFileSync(join(dir, `${name}.yaml`), stringify(doc));
   const all: Catalogs = {
     adapters: deepMerge(catalogs.adapters, options.adapters ?? {}),
-    plugins: { system: catalogs.plugins.system, ...Object.fromEntries((options.plugins ?? []).map((p) => [p.name, p])) },
+    plugins: {
+      system: catalogs.plugins.system,
+      ...Object.fromEntries((options.plugins ?? []).map((p) => [p.name, p])),
+    },
   };
   const { raw, problems } = loadRawConfig({ configDir: CONFIG_DIR, env: {} });
   const plugins: Record<string, unknown> = { system: {} };
   for (const p of options.plugins ?? []) plugins[p.name] = {};
-  const base = { ...raw, plugins, server: { ...(raw.server as object), port: 0, host: '127.0.0.1', validateResponses: true }, database: { ...(raw.database as object), url: tempSqliteUrl() }, log: { level: 'silent' } };
+  const base = {
+    ...raw,
+    plugins,
+    server: { ...(raw.server as object), port: 0, host: '127.0.0.1', validateResponses: true },
+    database: { ...(raw.database as object), url: tempSqliteUrl() },
+    log: { level: 'silent' },
+  };
   const config = validateConfig(deepMerge(base, options.config ?? {}), all, problems);
-  return Kernel.create({ config, catalogs: all, contractsDir: dir, version: '0', logger: options.logger ?? pino({ level: 'silent' }), clock: options.clock });
+  return Kernel.create({
+    config,
+    catalogs: all,
+    contractsDir: dir,
+    version: '0',
+    logger: options.logger ?? pino({ level: 'silent' }),
+    clock: options.clock,
+  });
 }

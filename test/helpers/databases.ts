@@ -11,7 +11,9 @@ export interface TestDatabase {
 
 /** A fresh, empty database per call on every driver whose server is available. */
 export async function testDatabases(suite: string): Promise<Array<() => Promise<TestDatabase>>> {
-  const makers: Array<() => Promise<TestDatabase>> = [async () => ({ driver: 'sqlite', url: tempSqliteUrl(), drop: async () => {} })];
+  const makers: Array<() => Promise<TestDatabase>> = [
+    async () => ({ driver: 'sqlite', url: tempSqliteUrl(), drop: async () => {} }),
+  ];
   const pgUrl = serviceUrl('DATABASE_URL', `${suite} on postgresql`);
   if (pgUrl) makers.push(() => freshPostgres(pgUrl));
   const mongoUrl = serviceUrl('MONGO_URL', `${suite} on mongodb`);

@@ -19,15 +19,40 @@ const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 export const DEPLOYMENTS = resolve(ROOT, 'test/fixtures/deployments');
 
 /** The real catalogs plus the fixture plugins (the 002 login facade, the dialect probe). */
-export const fixtureCatalogs: Catalogs = { adapters: catalogs.adapters, plugins: { ...catalogs.plugins, storyauth: facade, probe } };
+export const fixtureCatalogs: Catalogs = {
+  adapters: catalogs.adapters,
+  plugins: { ...catalogs.plugins, storyauth: facade, probe },
+};
 
 /** Boots `test/fixtures/deployments/<name>.yaml` over the default, on a random port, with response validation on. */
-export async function startDeployment(name: string, overrides: Record<string, unknown> = {}, extra: { clock?: Clock } = {}): Promise<TestKernel> {
-  const { raw, problems } = loadRawConfig({ configDir: CONFIG_DIR, file: resolve(DEPLOYMENTS, `${name}.yaml`), env: {} });
-  const base = { server: { port: 0, host: '127.0.0.1', validateResponses: true }, database: { url: tempSqliteUrl() }, log: { level: 'silent' }, rateLimit: { enabled: false } };
+export async function startDeployment(
+  name: string,
+  overrides: Record<string, unknown> = {},
+  extra: { clock?: Clock } = {},
+): Promise<TestKernel> {
+  const { raw, problems } = loadRawConfig({
+    configDir: CONFIG_DIR,
+    file: resolve(DEPLOYMENTS, `${name}.yaml`),
+    env: {},
+  });
+  const base = {
+    server: { port: 0, host: '127.0.0.1', validateResponses: true },
+    database: { url: tempSqliteUrl() },
+    log: { level: 'silent' },
+    rateLimit: { enabled: false },
+  };
   const config = validateConfig(deepMerge(deepMerge(raw, base), overrides), fixtureCatalogs, problems);
-  const kernel = await Kernel.create({ config, catalogs: fixtureCatalogs, contractsDir: CONTRACTS_DIR, version: '1.2.3', logger: pino({ level: 'silent' }), clock: extra.clock })
-    .catch((e) => { console.error('startDeployment failed:', e); throw e; });
+  const kernel = await Kernel.create({
+    config,
+    catalogs: fixtureCatalogs,
+    contractsDir: CONTRACTS_DIR,
+    version: '1.2.3',
+    logger: pino({ level: 'silent' }),
+    clock: extra.clock,
+  }).catch((e) => {
+    console.error('startDeployment failed:', e);
+    throw e;
+  });
   const { port } = await kernel.listen();
   const url = `http://127.0.0.1:${port}`;
   return {
@@ -49,7 +74,10 @@ export function assertServedError(served: any, res: TestResponse, status: number
   ajv.addSchema({ $id: 'served', components: served.components });
   const validate = ajv.compile({ $ref: 'served#/components/schemas/Error' });
   const { success, message, ...rest } = res.body ?? {};
-  assert.ok(validate(rest), `error body breaks the served Error schema: ${JSON.stringify(validate.errors)} in ${res.text.slice(0, 300)}`);
+  assert.ok(
+    validate(rest),
+    `error body breaks the served Error schema: ${JSON.stringify(validate.errors)} in ${res.text.slice(0, 300)}`,
+  );
   if (success !== undefined || message !== undefined) {
     assert.is(success, false);
     assert.type(message, 'string');

@@ -9,5 +9,9 @@ export async function userAuthorization(url: string, tag = 'user', basePath = '/
 /** The same kernel, with every request sent as one fresh signed-in user (for owned resources such as notes). */
 export async function signedIn<K extends TestKernel>(k: K, tag?: string, basePath?: string): Promise<K> {
   const auth = await userAuthorization(k.url, tag, basePath);
-  return { ...k, request: (method, path, options = {}) => k.request(method, path, { ...options, headers: { ...auth, ...options.headers } }) };
+  return {
+    ...k,
+    request: (method, path, options = {}) =>
+      k.request(method, path, { ...options, headers: { ...auth, ...options.headers } }),
+  };
 }

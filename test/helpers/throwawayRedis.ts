@@ -14,7 +14,11 @@ export async function freePort(): Promise<number> {
 }
 
 export function startRedis(port: number): ChildProcess {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
   child.on('error', (err) => console.error('redis-server:', err.message));
   return child;
 }
@@ -34,7 +38,12 @@ export async function kill(child: ChildProcess): Promise<void> {
 }
 
 /** Polls `check` until it holds or the deadline passes (then throws naming `what`). */
-export async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 5000, everyMs = 20): Promise<void> {
+export async function until(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 5000,
+  everyMs = 20,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

@@ -27,10 +27,17 @@ for (const make of await testDatabases('concurrent registrations')) {
 }
 
 s('driver error shapes map to 409 without being "unexpected"', () => {
-  const mongo = Object.assign(new Error('E11000 duplicate key error collection: x index: email_1 dup key'), { name: 'MongoServerError', code: 11000 });
+  const mongo = Object.assign(new Error('E11000 duplicate key error collection: x index: email_1 dup key'), {
+    name: 'MongoServerError',
+    code: 11000,
+  });
   const pg = Object.assign(new Error('duplicate key value violates unique constraint "u_email"'), { code: '23505' });
-  const libsql = Object.assign(new Error('SQLITE_CONSTRAINT_UNIQUE: UNIQUE constraint failed: t.email'), { code: 'SQLITE_CONSTRAINT_UNIQUE' });
-  const orm = Object.assign(new Error('insert ... UNIQUE constraint failed'), { name: 'UniqueConstraintViolationException' });
+  const libsql = Object.assign(new Error('SQLITE_CONSTRAINT_UNIQUE: UNIQUE constraint failed: t.email'), {
+    code: 'SQLITE_CONSTRAINT_UNIQUE',
+  });
+  const orm = Object.assign(new Error('insert ... UNIQUE constraint failed'), {
+    name: 'UniqueConstraintViolationException',
+  });
   for (const err of [mongo, pg, libsql, orm, new Error('wrapped', { cause: pg })]) {
     const { error, unexpected } = toAppError(err);
     assert.is(error.status, 409, err.message);

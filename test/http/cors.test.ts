@@ -7,7 +7,12 @@ import { ConfigError } from '../../kernel/config/problems.ts';
 const s = suite('http: CORS never reflects an Origin with credentials allowed');
 
 function configProblems(cors: Record<string, unknown>): string[] {
-  try { loadConfig({ env: {}, overrides: { server: { cors } } }); } catch (e) { if (e instanceof ConfigError) return e.problems; throw e; }
+  try {
+    loadConfig({ env: {}, overrides: { server: { cors } } });
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
   return [];
 }
 
@@ -23,7 +28,8 @@ s('credentials: true with "*" (or the default origins) fails config validation, 
   assert.equal(configProblems({}), [], 'the default is valid');
 });
 
-const preflight = (k: TestKernel, origin: string) => k.request('OPTIONS', '/v1/notes', { headers: { origin, 'access-control-request-method': 'POST' } });
+const preflight = (k: TestKernel, origin: string) =>
+  k.request('OPTIONS', '/v1/notes', { headers: { origin, 'access-control-request-method': 'POST' } });
 
 s('the default allows any origin without credentials', async () => {
   const k = await startKernel();

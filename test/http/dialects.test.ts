@@ -21,7 +21,9 @@ async function served(k: TestKernel, path = '/openapi.json') {
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 async function register(k: TestKernel, base: string, email: string) {
-  const reg = await k.request('POST', `${base}/auth/register`, { body: { name: 'Dialect User', email, password: PASSWORD } });
+  const reg = await k.request('POST', `${base}/auth/register`, {
+    body: { name: 'Dialect User', email, password: PASSWORD },
+  });
   assert.is(reg.status, 201, reg.text);
   return reg;
 }
@@ -33,7 +35,9 @@ async function listAll(k: TestKernel, path: string, token: string): Promise<Test
 }
 
 // ---------------------------------------------------------------- 002 storycore-assistant
-const a = suite<Ctx>('dialect 002 storycore-assistant: /api/v1, snake_case, suggested_action, 002 codes, docs at /api/docs and /api/redoc');
+const a = suite<Ctx>(
+  'dialect 002 storycore-assistant: /api/v1, snake_case, suggested_action, 002 codes, docs at /api/docs and /api/redoc',
+);
 a.before(async (ctx) => {
   ctx.k = await startDeployment('storycore-assistant');
   ctx.doc = await served(ctx.k, '/api/openapi.json');
@@ -56,17 +60,33 @@ a('the served contract is OpenAPI 3.1 in wire names, with 002 error fields', ({ 
 
 a('casing both ways: snake on the wire, camelCase in the plugin, opaque maps untouched', async ({ k }) => {
   const res = await k.request('POST', '/api/v1/projects', {
-    body: { project_name: 'Demo', max_scenes: 3, scene_settings: { frame_rate: 24 }, metadata: { someKey: 1, other_key: { innerKey: 2 } } },
+    body: {
+      project_name: 'Demo',
+      max_scenes: 3,
+      scene_settings: { frame_rate: 24 },
+      metadata: { someKey: 1, other_key: { innerKey: 2 } },
+    },
   });
   assert.is(res.status, 201, res.text);
   assert.equal(res.body.seen_keys, ['projectName', 'maxScenes', 'sceneSettings', 'metadata', 'frameRate']);
   assert.is(res.body.project_name, 'Demo');
   assert.equal(res.body.scene_settings, { frame_rate: 24 });
   assert.equal(res.body.metadata, { someKey: 1, other_key: { innerKey: 2 } }, 'x-casing: preserve');
-  assert.equal(Object.keys(res.body).sort(), ['max_scenes', 'metadata', 'project_id', 'project_name', 'scene_settings', 'seen_keys']);
+  assert.equal(Object.keys(res.body).sort(), [
+    'max_scenes',
+    'metadata',
+    'project_id',
+    'project_name',
+    'scene_settings',
+    'seen_keys',
+  ]);
   const got = await k.request('GET', '/api/v1/projects/p-9?include_scenes=true');
   assert.is(got.status, 200, got.text);
-  assert.equal(got.body.seen_keys, ['projectId', 'includeScenes'], 'path and query names reach the plugin in camelCase');
+  assert.equal(
+    got.body.seen_keys,
+    ['projectId', 'includeScenes'],
+    'path and query names reach the plugin in camelCase',
+  );
   assert.is(got.body.include_scenes, true);
 });
 
@@ -107,14 +127,17 @@ a('route control: the facade login (username, 002 token shape) replaces identity
   const identityShape = await k.request('POST', '/api/v1/auth/login', { body: { email, password: PASSWORD } });
   assertServedError(doc, identityShape, 400, 'VALIDATION_ERROR');
   assert.ok(identityShape.body.error.details['body.email'], 'identity\'s body shape is not served here');
-  const wrong = await k.request('POST', '/api/v1/auth/login', { body: { username: email, password: 'Wrong#Passw0rd' } });
+  const wrong = await k.request('POST', '/api/v1/auth/login', {
+    body: { username: email, password: 'Wrong#Passw0rd' },
+  });
   assertServedError(doc, wrong, 401, 'AUTHENTICATION_ERROR');
 });
 
 a('cursor paging in snake_case (next_cursor), limits capped', async ({ k, doc }) => {
   const email = address('cursor');
   await register(k, '/api/v1', email);
-  const token = (await k.request('POST', '/api/v1/auth/login', { body: { username: email, password: PASSWORD } })).body.access_token;
+  const token = (await k.request('POST', '/api/v1/auth/login', { body: { username: email, password: PASSWORD } })).body
+    .access_token;
   for (const title of ['one', 'two', 'three']) {
     assert.is((await k.request('POST', '/api/v1/notes', { body: { title }, headers: bearer(token) })).status, 201);
   }
@@ -124,7 +147,12 @@ a('cursor paging in snake_case (next_cursor), limits capped', async ({ k, doc })
   const second = await listAll(k, `/api/v1/notes?limit=2&cursor=${first.body.pagination.next_cursor}`, token);
   assert.is(second.body.data.length, 1);
   assert.is(second.body.pagination.next_cursor, null);
-  assertServedError(doc, await k.request('GET', '/api/v1/notes?limit=101', { headers: bearer(token) }), 400, 'VALIDATION_ERROR');
+  assertServedError(
+    doc,
+    await k.request('GET', '/api/v1/notes?limit=101', { headers: bearer(token) }),
+    400,
+    'VALIDATION_ERROR',
+  );
   assert.ok(doc.paths['/api/v1/notes'].get.parameters.some((p: any) => p.$ref === '#/components/parameters/Cursor'));
 });
 
@@ -144,14 +172,25 @@ a('Swagger UI at /api/docs and ReDoc at /api/redoc, from npm, titled with the de
   const csp = (await k.request('GET', '/api/redoc')).headers.get('content-security-policy') ?? '';
   assert.match(csp, /img-src 'self' data:/, 'ReDoc\'s CDN logo is not fetched');
   const schemes = doc.components.securitySchemes;
-  assert.equal(schemes.bearerAuth, { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, 'Authorize takes a bearer token');
+  assert.equal(
+    schemes.bearerAuth,
+    { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+    'Authorize takes a bearer token',
+  );
   assert.equal(schemes.apiKey, { type: 'apiKey', in: 'header', name: 'X-API-Key' }, 'Authorize takes an API key');
 });
 
 a('health at /api/v1/health with 002\'s body, produced by config and a plugin\'s details', async ({ k }) => {
   const res = await k.request('GET', '/api/v1/health');
   assert.is(res.status, 200, res.text);
-  assert.equal(res.body, { status: 'healthy', version: '1.2.3', storage_usage_gb: 5, storage_limit_gb: 50, file_count: 125, file_limit: 248 });
+  assert.equal(res.body, {
+    status: 'healthy',
+    version: '1.2.3',
+    storage_usage_gb: 5,
+    storage_limit_gb: 50,
+    file_count: 125,
+    file_limit: 248,
+  });
   assert.is((await k.request('GET', '/api/v1/health/ready')).status, 200);
   assert.is((await k.request('GET', '/health')).status, 404);
 });
@@ -159,7 +198,9 @@ a('health at /api/v1/health with 002\'s body, produced by config and a plugin\'s
 a.run();
 
 // ---------------------------------------------------------------- 003 ilm-red
-const b = suite<Ctx>('dialect 003 ilm-red: /v1, documentation links, 003 codes, page/limit with total, totalPages, hasMore');
+const b = suite<Ctx>(
+  'dialect 003 ilm-red: /v1, documentation links, 003 codes, page/limit with total, totalPages, hasMore',
+);
 b.before(async (ctx) => {
   ctx.k = await startDeployment('ilm-red');
   ctx.doc = await served(ctx.k);
@@ -168,7 +209,10 @@ b.after(async (ctx) => { await ctx.k.stop(); });
 
 b('the served contract shows page/limit paging and the documentation field', ({ doc }) => {
   const names = doc.paths['/v1/notes'].get.parameters.map((p: any) => p.$ref ?? p.name);
-  assert.ok(names.includes('#/components/parameters/Page') && !names.includes('#/components/parameters/Cursor'), names.join());
+  assert.ok(
+    names.includes('#/components/parameters/Page') && !names.includes('#/components/parameters/Cursor'),
+    names.join(),
+  );
   assert.equal(doc.components.schemas.PagePagination.required, ['page', 'limit', 'total', 'totalPages', 'hasMore']);
   assert.ok(doc.components.schemas.Error.properties.error.required.includes('documentation'));
   assert.ok(doc.components.schemas.Error.properties.error.properties.requestId);
@@ -178,7 +222,8 @@ b('page/limit paging with total, totalPages and hasMore; limits capped', async (
   const email = address('pages');
   await register(k, '/v1', email);
   const token = (await k.request('POST', '/v1/auth/login', { body: { email, password: PASSWORD } })).body.accessToken;
-  for (const title of ['a', 'b', 'c']) assert.is((await k.request('POST', '/v1/notes', { body: { title }, headers: bearer(token) })).status, 201);
+  for (const title of ['a', 'b', 'c'])
+    assert.is((await k.request('POST', '/v1/notes', { body: { title }, headers: bearer(token) })).status, 201);
   const p1 = await listAll(k, '/v1/notes?page=1&limit=2', token);
   assert.is(p1.body.data.length, 2);
   assert.equal(p1.body.pagination, { page: 1, limit: 2, total: 3, totalPages: 2, hasMore: true });
@@ -186,15 +231,29 @@ b('page/limit paging with total, totalPages and hasMore; limits capped', async (
   assert.is(p2.body.data.length, 1);
   assert.equal(p2.body.pagination, { page: 2, limit: 2, total: 3, totalPages: 2, hasMore: false });
   assert.not.equal(p1.body.data.map((n: any) => n.id), p2.body.data.map((n: any) => n.id));
-  assertServedError(doc, await k.request('GET', '/v1/notes?limit=1000', { headers: bearer(token) }), 400, 'VALIDATION_ERROR');
-  assertServedError(doc, await k.request('GET', '/v1/notes?page=0', { headers: bearer(token) }), 400, 'VALIDATION_ERROR');
+  assertServedError(
+    doc,
+    await k.request('GET', '/v1/notes?limit=1000', { headers: bearer(token) }),
+    400,
+    'VALIDATION_ERROR',
+  );
+  assertServedError(
+    doc,
+    await k.request('GET', '/v1/notes?page=0', { headers: bearer(token) }),
+    400,
+    'VALIDATION_ERROR',
+  );
 });
 
 b('errors carry requestId, timestamp and a documentation link; codes renamed to 003\'s', async ({ k, doc }) => {
   const invalid = await k.request('POST', '/v1/projects', { body: {} });
   assertServedError(doc, invalid, 400, 'VALIDATION_ERROR');
   assert.is(invalid.body.error.documentation, 'https://docs.ilm-red.com/errors/VALIDATION_ERROR');
-  assert.equal(invalid.body.error.details[0], { field: 'body.projectName', message: "must have required property 'projectName'", code: 'required' });
+  assert.equal(invalid.body.error.details[0], {
+    field: 'body.projectName',
+    message: "must have required property 'projectName'",
+    code: 'required',
+  });
   const bad = await k.request('GET', '/v1/users/me', { headers: bearer('garbage') });
   assertServedError(doc, bad, 401, 'UNAUTHORIZED');
   assert.is(bad.body.error.documentation, 'https://docs.ilm-red.com/errors/UNAUTHORIZED');
@@ -209,7 +268,9 @@ b('errors carry requestId, timestamp and a documentation link; codes renamed to 
 b.run();
 
 // ---------------------------------------------------------------- 004 storycore-studio
-const c = suite<Ctx>('dialect 004 storycore-studio: /api, {success, data, message} per operation, page paging, health with checks, memory, cpu');
+const c = suite<Ctx>(
+  'dialect 004 storycore-studio: /api, {success, data, message} per operation, page paging, health with checks, memory, cpu',
+);
 c.before(async (ctx) => {
   ctx.k = await startDeployment('storycore-studio');
   ctx.doc = await served(ctx.k);
@@ -235,32 +296,47 @@ c('messages: x-success-message, the deployment override, or one derived from the
   assert.is(list.body.message, 'Notes retrieved successfully');
   assert.equal(list.body.pagination, { page: 1, limit: 10, total: 1, totalPages: 1, hasMore: false });
   const schema = doc.paths['/api/projects'].post.responses['201'].content['application/json'].schema;
-  assert.equal(schema.properties.message.examples, ['Project created successfully'], 'the served contract shows the message');
+  assert.equal(
+    schema.properties.message.examples,
+    ['Project created successfully'],
+    'the served contract shows the message',
+  );
 });
 
-c('errors under the success envelope carry success: false and validate against the served schema', async ({ k, doc }) => {
-  const res = await k.request('GET', '/api/projects/missing');
-  assertServedError(doc, res, 404, 'NOT_FOUND');
-  assert.is(res.body.success, false);
-  assert.is(res.body.message, 'No such project');
-  assertServedError(doc, await k.request('POST', '/api/projects', { body: { projectName: 7 } }), 400, 'VALIDATION_ERROR');
-});
+c(
+  'errors under the success envelope carry success: false and validate against the served schema',
+  async ({ k, doc }) => {
+    const res = await k.request('GET', '/api/projects/missing');
+    assertServedError(doc, res, 404, 'NOT_FOUND');
+    assert.is(res.body.success, false);
+    assert.is(res.body.message, 'No such project');
+    assertServedError(
+      doc,
+      await k.request('POST', '/api/projects', { body: { projectName: 7 } }),
+      400,
+      'VALIDATION_ERROR',
+    );
+  },
+);
 
-c('health at /api/health with 004\'s body: status, timestamp, version, checks, uptime, memory, cpu', async ({ k, doc }) => {
-  const res = await k.request('GET', '/api/health');
-  assert.is(res.status, 200, res.text);
-  assert.is(res.body.success, true);
-  const h = res.body.data;
-  assert.equal(Object.keys(h), ['status', 'timestamp', 'version', 'checks', 'uptime', 'memory', 'cpu']);
-  assert.is(h.status, 'healthy');
-  assert.is(h.checks.database, 'healthy');
-  assert.type(h.uptime, 'number');
-  assert.equal(Object.keys(h.memory), ['used', 'total', 'percentage']);
-  assert.equal(Object.keys(h.cpu), ['usage', 'cores']);
-  assert.ok(doc.paths['/api/health'].get && doc.paths['/api/health/ready'].get);
-  assert.is((await k.request('GET', '/docs')).status, 200, 'docs at the default path');
-  assert.is((await k.request('GET', '/redoc')).status, 200, 'ReDoc at the default path');
-});
+c(
+  "health at /api/health with 004's body: status, timestamp, version, checks, uptime, memory, cpu",
+  async ({ k, doc }) => {
+    const res = await k.request('GET', '/api/health');
+    assert.is(res.status, 200, res.text);
+    assert.is(res.body.success, true);
+    const h = res.body.data;
+    assert.equal(Object.keys(h), ['status', 'timestamp', 'version', 'checks', 'uptime', 'memory', 'cpu']);
+    assert.is(h.status, 'healthy');
+    assert.is(h.checks.database, 'healthy');
+    assert.type(h.uptime, 'number');
+    assert.equal(Object.keys(h.memory), ['used', 'total', 'percentage']);
+    assert.equal(Object.keys(h.cpu), ['usage', 'cores']);
+    assert.ok(doc.paths['/api/health'].get && doc.paths['/api/health/ready'].get);
+    assert.is((await k.request('GET', '/docs')).status, 200, 'docs at the default path');
+    assert.is((await k.request('GET', '/redoc')).status, 200, 'ReDoc at the default path');
+  },
+);
 
 c.run();
 

@@ -53,7 +53,9 @@ s('CORS preflight is answered', async ({ k }) => {
 s.run();
 
 const e = suite<{ k: TestKernel }>('http: the success envelope and another basePath, by config');
-e.before(async (ctx) => { ctx.k = await signedIn(await startKernel({ server: { basePath: '/api', envelope: 'success' } }), 'enveloped', '/api'); });
+e.before(async (ctx) => {
+  ctx.k = await signedIn(await startKernel({ server: { basePath: '/api', envelope: 'success' } }), 'enveloped', '/api');
+});
 e.after(async (ctx) => { await ctx.k.stop(); });
 
 e('resources and lists are wrapped as {success, data, message}', async ({ k }) => {
@@ -74,7 +76,10 @@ e('resources and lists are wrapped as {success, data, message}', async ({ k }) =
 });
 
 e('standard-shaped bodies (OAuth 2.0) stay outside the envelope', async ({ k }) => {
-  const token = await k.request('POST', '/api/oauth/token', { raw: 'grant_type=bogus', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  const token = await k.request('POST', '/api/oauth/token', {
+    raw: 'grant_type=bogus',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  });
   assert.is(token.status, 400, token.text);
   assert.is(token.body.error, 'unsupported_grant_type');
   assert.is(token.body.success, undefined);

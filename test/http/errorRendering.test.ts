@@ -4,7 +4,9 @@ import { connect } from 'node:net';
 import { startDeployment } from '../helpers/deployment.ts';
 import type { TestKernel } from '../helpers/kernel.ts';
 
-const s = suite<{ plain: TestKernel; studio: TestKernel; snake: TestKernel }>('errors: no handler headers, nothing after sent headers, parser errors in the deployment dialect');
+const s = suite<{ plain: TestKernel; studio: TestKernel; snake: TestKernel }>(
+  'errors: no handler headers, nothing after sent headers, parser errors in the deployment dialect',
+);
 s.before(async (ctx) => {
   ctx.plain = await startDeployment('ilm-red');
   ctx.studio = await startDeployment('storycore-studio');
@@ -16,23 +18,29 @@ s.after(async (ctx) => {
   await ctx.snake?.stop();
 });
 
-s('an error drops the headers its handler set (Cache-Control: public) and keeps the request id and CORS', async ({ plain }) => {
-  const res = await plain.request('GET', '/v1/cached-failure', { headers: { origin: 'https://app.example' } });
-  assert.is(res.status, 404, res.text);
-  assert.is(res.headers.get('cache-control'), null, 'no Cache-Control from the handler');
-  assert.is(res.headers.get('content-disposition'), null);
-  assert.type(res.headers.get('x-request-id'), 'string');
-  assert.is(res.headers.get('access-control-allow-origin'), '*');
-  assert.is(res.body.error.code, 'NOT_FOUND');
-});
+s(
+  'an error drops the headers its handler set (Cache-Control: public) and keeps the request id and CORS',
+  async ({ plain }) => {
+    const res = await plain.request('GET', '/v1/cached-failure', { headers: { origin: 'https://app.example' } });
+    assert.is(res.status, 404, res.text);
+    assert.is(res.headers.get('cache-control'), null, 'no Cache-Control from the handler');
+    assert.is(res.headers.get('content-disposition'), null);
+    assert.type(res.headers.get('x-request-id'), 'string');
+    assert.is(res.headers.get('access-control-allow-origin'), '*');
+    assert.is(res.body.error.code, 'NOT_FOUND');
+  },
+);
 
-s('an error after the headers were sent cuts the response short instead of appending a JSON body', async ({ plain }) => {
-  const res = await fetch(`${plain.url}/v1/broken-stream`);
-  assert.is(res.status, 200);
-  const text = await res.text().catch(() => 'aborted');
-  assert.not.match(text, /"error"/, `got ${text}`);
-  assert.is((await plain.request('GET', '/health')).status, 200, 'the server is still fine');
-});
+s(
+  'an error after the headers were sent cuts the response short instead of appending a JSON body',
+  async ({ plain }) => {
+    const res = await fetch(`${plain.url}/v1/broken-stream`);
+    assert.is(res.status, 200);
+    const text = await res.text().catch(() => 'aborted');
+    assert.not.match(text, /"error"/, `got ${text}`);
+    assert.is((await plain.request('GET', '/health')).status, 200, 'the server is still fine');
+  },
+);
 
 function rawRequest(url: string, head: string): Promise<string> {
   const { port } = new URL(url);

@@ -14,14 +14,30 @@ s.before(async (ctx) => {
 });
 s.after(async (ctx) => { await ctx.k.stop(); });
 
-const PATH_VALUES = ['..%2F..%2Fetc%2Fpasswd', 'x'.repeat(3000), '%00', '01900000-0000-7000-8000-000000000000', "'; drop table x; --"];
+const PATH_VALUES = [
+  '..%2F..%2Fetc%2Fpasswd',
+  'x'.repeat(3000),
+  '%00',
+  '01900000-0000-7000-8000-000000000000',
+  "'; drop table x; --",
+];
 const BODIES: Array<{ raw: string; type: string }> = [
   { raw: '{}', type: 'application/json' },
   { raw: '[]', type: 'application/json' },
   { raw: '"text"', type: 'application/json' },
   { raw: 'null', type: 'application/json' },
   { raw: '{"a":', type: 'application/json' },
-  { raw: JSON.stringify({ email: 5, password: ['x'], name: { $gt: '' }, token: 'x'.repeat(50_000), role: 'super_admin', __proto__: { admin: true } }), type: 'application/json' },
+  {
+    raw: JSON.stringify({
+      email: 5,
+      password: ['x'],
+      name: { $gt: '' },
+      token: 'x'.repeat(50_000),
+      role: 'super_admin',
+      __proto__: { admin: true },
+    }),
+    type: 'application/json',
+  },
   { raw: 'grant_type=password&a[b]=1&a=2', type: 'application/x-www-form-urlencoded' },
   { raw: '<xml/>', type: 'application/xml' },
 ];
@@ -33,20 +49,30 @@ s('no operation answers 5xx to hostile input', async ({ k, token }) => {
   for (const [template, item] of Object.entries<any>(doc.paths)) {
     for (const method of ['get', 'post', 'put', 'patch', 'delete']) {
       if (!item[method]) continue;
-      if (item[method].operationId === 'identity.deleteMe' || item[method].operationId === 'identity.logout') continue; // would end the admin session mid-test
+      // would end the admin session mid-test
+      if (item[method].operationId === 'identity.deleteMe' || item[method].operationId === 'identity.logout') continue;
       for (const value of PATH_VALUES) {
         const path = template.replace(/\{[^}]+\}/g, value) + '?limit=-1&cursor=%%%&page=abc&email[$ne]=1';
         for (const auth of [undefined, token]) {
           for (const body of method === 'get' || method === 'delete' ? [undefined] : BODIES) {
             const res = await k.request(method.toUpperCase(), path, {
               raw: body?.raw,
-              headers: { ...(body ? { 'content-type': body.type } : {}), ...(auth ? { authorization: `Bearer ${auth}` } : {}) },
+              headers: {
+                ...(body ? { 'content-type': body.type } : {}),
+                ...(auth ? { authorization: `Bearer ${auth}` } : {}),
+              },
             });
             requests++;
             const where = `${method.toUpperCase()} ${template} [${value.slice(0, 20)}] ${auth ? 'admin' : 'anonymous'} ${body?.raw.slice(0, 20) ?? ''}`;
             if (res.status >= 500) failures.push(`${where} -> ${res.status} ${res.text.slice(0, 200)}`);
-            else if (res.status >= 400 && !res.body?.error) failures.push(`${where} -> ${res.status} without an error body`);
-            else if (res.status >= 400 && typeof res.body.error === 'object' && (!res.body.error.code || !res.body.error.requestId)) failures.push(`${where} -> malformed error ${res.text.slice(0, 200)}`);
+            else if (res.status >= 400 && !res.body?.error)
+              failures.push(`${where} -> ${res.status} without an error body`);
+            else if (
+              res.status >= 400 &&
+              typeof res.body.error === 'object' &&
+              (!res.body.error.code || !res.body.error.requestId)
+            )
+              failures.push(`${where} -> malformed error ${res.text.slice(0, 200)}`);
           }
         }
       }

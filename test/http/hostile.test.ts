@@ -32,7 +32,11 @@ s('a missing body on a required-body operation is a 400', async ({ k }) => {
 });
 
 s('malformed JSON is a 400, not a 500', async ({ k }) => {
-  assertError(await k.request('POST', '/v1/notes', { raw: '{"title": "x",', headers: { 'content-type': 'application/json' } }), 400, 'MALFORMED_JSON');
+  assertError(
+    await k.request('POST', '/v1/notes', { raw: '{"title": "x",', headers: { 'content-type': 'application/json' } }),
+    400,
+    'MALFORMED_JSON',
+  );
 });
 
 s('a wrong content type is a 415', async ({ k }) => {
@@ -42,7 +46,11 @@ s('a wrong content type is a 415', async ({ k }) => {
 
 s('a 10 MB body is a 413', async ({ k }) => {
   const big = JSON.stringify({ title: 'x', body: 'a'.repeat(10 * 1024 * 1024) });
-  assertError(await k.request('POST', '/v1/notes', { raw: big, headers: { 'content-type': 'application/json' } }), 413, 'PAYLOAD_TOO_LARGE');
+  assertError(
+    await k.request('POST', '/v1/notes', { raw: big, headers: { 'content-type': 'application/json' } }),
+    413,
+    'PAYLOAD_TOO_LARGE',
+  );
 });
 
 s('path traversal and non-uuid ids are rejected by the contract', async ({ k }) => {

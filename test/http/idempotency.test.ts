@@ -88,20 +88,35 @@ const gated = definePlugin({
     },
   },
 });
-const runSchema = { type: 'object', required: ['run'], properties: { run: { type: 'integer' }, name: { type: ['string', 'null'] } } };
+const runSchema = {
+  type: 'object',
+  required: ['run'],
+  properties: { run: { type: 'integer' }, name: { type: ['string', 'null'] } },
+};
 const gatedContract = {
   openapi: '3.1.0',
   info: { title: 'Gated', version: '1' },
   paths: {
     '/runs': {
       post: {
-        operationId: 'gated.start', 'x-idempotent': true,
-        requestBody: { content: { 'application/json': { schema: { type: 'object', properties: { name: { type: 'string' } } } } } },
+        operationId: 'gated.start',
+        'x-idempotent': true,
+        requestBody: {
+          content: { 'application/json': { schema: { type: 'object', properties: { name: { type: 'string' } } } } },
+        },
         responses: { 201: { description: 'Ran.', content: { 'application/json': { schema: runSchema } } } },
       },
     },
-    '/flaky': { post: { operationId: 'gated.flaky', 'x-idempotent': true, responses: { 200: { description: 'Ran.', content: { 'application/json': { schema: runSchema } } } } } },
-    '/missing': { post: { operationId: 'gated.missing', 'x-idempotent': true, responses: { 200: { description: 'Never.' } } } },
+    '/flaky': {
+      post: {
+        operationId: 'gated.flaky',
+        'x-idempotent': true,
+        responses: { 200: { description: 'Ran.', content: { 'application/json': { schema: runSchema } } } },
+      },
+    },
+    '/missing': {
+      post: { operationId: 'gated.missing', 'x-idempotent': true, responses: { 200: { description: 'Never.' } } },
+    },
   },
 };
 
@@ -111,7 +126,8 @@ async function twoKernels(make: () => Promise<Kernel>, clock?: ManualClock): Pro
   const [pa, pb] = await Promise.all([a.listen(0, '127.0.0.1'), b.listen(0, '127.0.0.1')]);
   return { a, b, urlA: `http://127.0.0.1:${pa.port}`, urlB: `http://127.0.0.1:${pb.port}`, clock };
 }
-const start = (url: string, key: string, name = 'job') => request(url, 'POST', '/v1/runs', { body: { name }, headers: { 'Idempotency-Key': key } });
+const start = (url: string, key: string, name = 'job') =>
+  request(url, 'POST', '/v1/runs', { body: { name }, headers: { 'Idempotency-Key': key } });
 
 /** Runs on any pair of kernels sharing one cache. */
 function sharedCacheTests(title: string, makePair: () => Promise<Pair>) {
@@ -124,32 +140,43 @@ function sharedCacheTests(title: string, makePair: () => Promise<Pair>) {
   });
   s.before.each(() => { calls = 0; gate = Promise.resolve(); });
 
-  s('concurrent duplicates on both instances: one runs, the others get 409 while it runs, then replays', async ({ p }) => {
-    const inHandler = closeGate();
-    const first = start(p.urlA, 'dup-1');
-    await inHandler;
-    const duplicates = await Promise.all(Array.from({ length: 8 }, (_, i) => start(i % 2 ? p.urlA : p.urlB, 'dup-1')));
-    for (const d of duplicates) {
-      assertError(d, 409, 'IDEMPOTENCY_IN_PROGRESS');
-      assert.is(d.headers.get('retry-after'), '1');
-    }
-    open();
-    const done = await first;
-    assert.is(done.status, 201, done.text);
-    assert.equal(done.body, { run: 1, name: 'job' });
-    const replays = await Promise.all([start(p.urlA, 'dup-1'), start(p.urlB, 'dup-1')]);
-    for (const r of replays) {
-      assert.is(r.status, 201);
-      assert.equal(r.body, done.body);
-      assert.is(r.headers.get('x-run'), '1', 'headers the operation set are replayed');
-      assert.is(r.headers.get('idempotent-replayed'), 'true');
-      assert.is.not(r.headers.get('x-request-id'), done.headers.get('x-request-id'), 'each delivery has its own request id');
-    }
-    assert.is(calls, 1, 'the handler ran once');
-  });
+  s(
+    'concurrent duplicates on both instances: one runs, the others get 409 while it runs, then replays',
+    async ({ p }) => {
+      const inHandler = closeGate();
+      const first = start(p.urlA, 'dup-1');
+      await inHandler;
+      const duplicates = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => start(i % 2 ? p.urlA : p.urlB, 'dup-1')),
+      );
+      for (const d of duplicates) {
+        assertError(d, 409, 'IDEMPOTENCY_IN_PROGRESS');
+        assert.is(d.headers.get('retry-after'), '1');
+      }
+      open();
+      const done = await first;
+      assert.is(done.status, 201, done.text);
+      assert.equal(done.body, { run: 1, name: 'job' });
+      const replays = await Promise.all([start(p.urlA, 'dup-1'), start(p.urlB, 'dup-1')]);
+      for (const r of replays) {
+        assert.is(r.status, 201);
+        assert.equal(r.body, done.body);
+        assert.is(r.headers.get('x-run'), '1', 'headers the operation set are replayed');
+        assert.is(r.headers.get('idempotent-replayed'), 'true');
+        assert.is.not(
+          r.headers.get('x-request-id'),
+          done.headers.get('x-request-id'),
+          'each delivery has its own request id',
+        );
+      }
+      assert.is(calls, 1, 'the handler ran once');
+    },
+  );
 
   s('a burst of identical requests (Promise.all, no gate) runs the handler once', async ({ p }) => {
-    const results: TestResponse[] = await Promise.all(Array.from({ length: 12 }, (_, i) => start(i % 2 ? p.urlA : p.urlB, 'burst-1')));
+    const results: TestResponse[] = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => start(i % 2 ? p.urlA : p.urlB, 'burst-1')),
+    );
     const ok = results.filter((r) => r.status === 201);
     assert.ok(ok.length >= 1, 'at least the first answered');
     assert.ok(results.every((r) => r.status === 201 || r.status === 409), results.map((r) => r.status).join(','));
@@ -160,7 +187,11 @@ function sharedCacheTests(title: string, makePair: () => Promise<Pair>) {
   s('a different body under the same key is 422, on either instance', async ({ p }) => {
     assert.is((await start(p.urlA, 'mismatch-1', 'one')).status, 201);
     assertError(await start(p.urlB, 'mismatch-1', 'two'), 422, 'IDEMPOTENCY_KEY_REUSED');
-    assertError(await request(p.urlB, 'POST', '/v1/flaky', { headers: { 'Idempotency-Key': 'mismatch-1' } }), 422, 'IDEMPOTENCY_KEY_REUSED');
+    assertError(
+      await request(p.urlB, 'POST', '/v1/flaky', { headers: { 'Idempotency-Key': 'mismatch-1' } }),
+      422,
+      'IDEMPOTENCY_KEY_REUSED',
+    );
     assert.is(calls, 1);
   });
 
@@ -188,7 +219,11 @@ function sharedCacheTests(title: string, makePair: () => Promise<Pair>) {
 
   s('keys are per caller: the same key from another IP is another request', async ({ p }) => {
     // Behind a trusted proxy the client IP comes from X-Forwarded-For.
-    const from = (ip: string) => request(p.urlA, 'POST', '/v1/runs', { body: { name: 'ip' }, headers: { 'Idempotency-Key': 'per-ip', 'X-Forwarded-For': ip } });
+    const from = (ip: string) =>
+      request(p.urlA, 'POST', '/v1/runs', {
+        body: { name: 'ip' },
+        headers: { 'Idempotency-Key': 'per-ip', 'X-Forwarded-For': ip },
+      });
     assert.is((await from('198.51.100.1')).body.run, 1);
     assert.is((await from('198.51.100.2')).body.run, 2);
     assert.is((await from('198.51.100.1')).headers.get('idempotent-replayed'), 'true');

@@ -32,7 +32,9 @@ async function scrape(url: string, headers: Record<string, string> = auth): Prom
 const histogram = (m: PromMetrics, name: string) => (m[name]?.data ?? []) as PromHistogramData[];
 const samples = (m: PromMetrics, name: string) => (m[name]?.data ?? []) as PromData[];
 const countOf = (m: PromMetrics, name: string, labels: Record<string, string>) =>
-  histogram(m, name).filter((d) => Object.entries(labels).every(([k, v]) => d.labels[k] === v)).reduce((n, d) => n + d.count, 0);
+  histogram(m, name)
+    .filter((d) => Object.entries(labels).every(([k, v]) => d.labels[k] === v))
+    .reduce((n, d) => n + d.count, 0);
 const valueOf = (m: PromMetrics, name: string, labels: Record<string, string> = {}) =>
   samples(m, name).find((d) => Object.entries(labels).every(([k, v]) => d.labels[k] === v))?.value;
 
@@ -59,8 +61,13 @@ s('HTTP duration histograms by route template, operationId and status move with 
   await k.request('GET', '/v1/notes/0193d1f2-0000-7000-8000-000000000000'); // a 404 on a templated route
   const after = await scrape(k.url);
   assert.is(countOf(after, 'http_request_duration_seconds', labels), before + 5);
-  assert.is(countOf(after, 'http_request_duration_seconds', { operation: 'notes.get', route: '/v1/notes/{id}', status: '404' }), 1);
-  const data = histogram(after, 'http_request_duration_seconds').find((d) => d.labels.operation === 'notes.create' && d.labels.status === '201')!;
+  assert.is(
+    countOf(after, 'http_request_duration_seconds', { operation: 'notes.get', route: '/v1/notes/{id}', status: '404' }),
+    1,
+  );
+  const data = histogram(after, 'http_request_duration_seconds').find(
+    (d) => d.labels.operation === 'notes.create' && d.labels.status === '201',
+  )!;
   assert.is(data.buckets['+Inf'], data.count, 'buckets are cumulative up to +Inf');
   assert.ok((data.sum ?? 0) > 0);
 });
@@ -68,7 +75,9 @@ s('HTTP duration histograms by route template, operationId and status move with 
 s('unmatched paths share one series, so scanners cannot add series', async ({ k }) => {
   await Promise.all(['/a', '/b', '/c/d'].map((p) => k.request('GET', p)));
   const m = await scrape(k.url);
-  const unmatched = histogram(m, 'http_request_duration_seconds').filter((d) => d.labels.route === 'none' && d.labels.status === '404');
+  const unmatched = histogram(m, 'http_request_duration_seconds').filter(
+    (d) => d.labels.route === 'none' && d.labels.status === '404',
+  );
   assert.is(unmatched.length, 1);
   assert.ok(unmatched[0].count >= 3);
 });
@@ -76,7 +85,12 @@ s('unmatched paths share one series, so scanners cannot add series', async ({ k 
 s('requests in flight, event-loop lag, process memory and CPU are there', async ({ k }) => {
   const m = await scrape(k.url);
   assert.is(valueOf(m, 'http_requests_in_flight'), 1, 'the scrape itself is in flight');
-  for (const name of ['nodejs_eventloop_lag_seconds', 'process_resident_memory_bytes', 'process_cpu_user_seconds_total', 'nodejs_heap_size_used_bytes']) {
+  for (const name of [
+    'nodejs_eventloop_lag_seconds',
+    'process_resident_memory_bytes',
+    'process_cpu_user_seconds_total',
+    'nodejs_heap_size_used_bytes',
+  ]) {
     assert.type(valueOf(m, name), 'number', name);
   }
 });
@@ -135,19 +149,32 @@ n('enabled with neither token nor networks: loopback only', async () => {
   const k = await startKernel({ metrics: { enabled: true }, server: { trustProxy: true } });
   try {
     assert.is((await k.request('GET', '/metrics')).status, 200);
-    assertError(await k.request('GET', '/metrics', { headers: { 'x-forwarded-for': '203.0.113.7' } }), 403, 'FORBIDDEN');
+    assertError(
+      await k.request('GET', '/metrics', { headers: { 'x-forwarded-for': '203.0.113.7' } }),
+      403,
+      'FORBIDDEN',
+    );
   } finally {
     await k.stop();
   }
 });
 
 n('allowCidrs: only those networks; with a token as well, both are required', async () => {
-  const k = await startKernel({ metrics: { enabled: true, allowCidrs: ['10.0.0.0/8', '2001:db8::/32'], token: TOKEN }, server: { trustProxy: true } });
+  const k = await startKernel({
+    metrics: { enabled: true, allowCidrs: ['10.0.0.0/8', '2001:db8::/32'], token: TOKEN },
+    server: { trustProxy: true },
+  });
   try {
     assertError(await k.request('GET', '/metrics', { headers: auth }), 403, 'FORBIDDEN'); // 127.0.0.1 is not listed
     assertError(await k.request('GET', '/metrics', { headers: { 'x-forwarded-for': '10.1.2.3' } }), 401);
-    assert.is((await k.request('GET', '/metrics', { headers: { ...auth, 'x-forwarded-for': '10.1.2.3' } })).status, 200);
-    assert.is((await k.request('GET', '/metrics', { headers: { ...auth, 'x-forwarded-for': '2001:db8::5' } })).status, 200);
+    assert.is(
+      (await k.request('GET', '/metrics', { headers: { ...auth, 'x-forwarded-for': '10.1.2.3' } })).status,
+      200,
+    );
+    assert.is(
+      (await k.request('GET', '/metrics', { headers: { ...auth, 'x-forwarded-for': '2001:db8::5' } })).status,
+      200,
+    );
     assertError(await k.request('GET', '/metrics', { headers: { ...auth, 'x-forwarded-for': '11.0.0.1' } }), 403);
   } finally {
     await k.stop();
@@ -156,7 +183,14 @@ n('allowCidrs: only those networks; with a token as well, both are required', as
 
 n('a bad CIDR fails the boot naming it', async () => {
   try {
-    const config = loadConfig({ env: {}, overrides: { metrics: { enabled: true, allowCidrs: ['10.0.0.0/33'] }, database: { url: tempSqliteUrl() }, log: { level: 'silent' } } });
+    const config = loadConfig({
+      env: {},
+      overrides: {
+        metrics: { enabled: true, allowCidrs: ['10.0.0.0/33'] },
+        database: { url: tempSqliteUrl() },
+        log: { level: 'silent' },
+      },
+    });
     const k = await createKernel(config, { logger: pino({ level: 'silent' }) });
     await k.stop();
     assert.unreachable('booted');
@@ -179,9 +213,11 @@ const failing = defineAdapter<Cache>({
 });
 
 const metered = definePlugin({
-  name: 'metered', version: '1',
+  name: 'metered',
+  version: '1',
   services: {
-    hits: ({ metrics }: { metrics: PluginMetrics }) => metrics.counter({ name: 'metered_hits_total', help: 'Hits by kind', labelNames: ['kind'] as const }),
+    hits: ({ metrics }: { metrics: PluginMetrics }) =>
+      metrics.counter({ name: 'metered_hits_total', help: 'Hits by kind', labelNames: ['kind'] as const }),
   },
   handlers: {
     'metered.hit': async (_req: HandlerRequest, { services }: RequestContext<{ hits: Counter<'kind'>; cache: Cache }>) => {
@@ -195,10 +231,23 @@ const metered = definePlugin({
   },
 });
 const meteredContract = {
-  openapi: '3.1.0', info: { title: 'Metered', version: '1' },
+  openapi: '3.1.0',
+  info: { title: 'Metered', version: '1' },
   paths: {
-    '/hit': { post: { operationId: 'metered.hit', responses: { 200: { description: 'Counted.', content: { 'application/json': { schema: { type: 'object' } } } } } } },
-    '/cached': { get: { operationId: 'metered.cached', responses: { 200: { description: 'Read.', content: { 'application/json': { schema: { type: 'object' } } } } } } },
+    '/hit': {
+      post: {
+        operationId: 'metered.hit',
+        responses: {
+          200: { description: 'Counted.', content: { 'application/json': { schema: { type: 'object' } } } },
+        },
+      },
+    },
+    '/cached': {
+      get: {
+        operationId: 'metered.cached',
+        responses: { 200: { description: 'Read.', content: { 'application/json': { schema: { type: 'object' } } } } },
+      },
+    },
   },
 };
 

@@ -15,7 +15,11 @@ const seed002 = {
   },
 };
 
-async function withKernel(overrides: Record<string, unknown>, clock: ManualClock, run: (k: TestKernel) => Promise<void>) {
+async function withKernel(
+  overrides: Record<string, unknown>,
+  clock: ManualClock,
+  run: (k: TestKernel) => Promise<void>,
+) {
   const k = await signedIn(await startKernel(overrides, { clock }));
   try {
     await run(k);
@@ -24,47 +28,60 @@ async function withKernel(overrides: Record<string, unknown>, clock: ManualClock
   }
 }
 
-s('seed 002: 100 per sliding 60 s: the 101st is refused, and exactly one slot frees as the window slides past each request', async () => {
-  const clock = new ManualClock(Date.UTC(2026, 5, 1));
-  await withKernel(seed002, clock, async (k) => {
-    // One request every 100 ms: t = 0 ... 9.9 s.
-    const warnings: (string | null)[] = [];
-    for (let i = 0; i < 100; i++) {
-      const res = await k.request('GET', '/v1/notes');
-      assert.is(res.status, 200, `request ${i + 1}`);
-      assert.is(res.headers.get('x-ratelimit-remaining'), String(99 - i));
-      warnings.push(res.headers.get('x-ratelimit-warning'));
-      clock.advance(100);
-    }
-    assert.is(warnings[88], null, '89 used: no warning yet');
-    assert.is(warnings[89], 'Approaching rate limit (90/100 requests used)');
-    assert.is(warnings[99], 'Approaching rate limit (100/100 requests used)');
+s(
+  'seed 002: 100 per sliding 60 s: the 101st is refused, and exactly one slot frees as the window slides past each request',
+  async () => {
+    const clock = new ManualClock(Date.UTC(2026, 5, 1));
+    await withKernel(seed002, clock, async (k) => {
+      // One request every 100 ms: t = 0 ... 9.9 s.
+      const warnings: (string | null)[] = [];
+      for (let i = 0; i < 100; i++) {
+        const res = await k.request('GET', '/v1/notes');
+        assert.is(res.status, 200, `request ${i + 1}`);
+        assert.is(res.headers.get('x-ratelimit-remaining'), String(99 - i));
+        warnings.push(res.headers.get('x-ratelimit-warning'));
+        clock.advance(100);
+      }
+      assert.is(warnings[88], null, '89 used: no warning yet');
+      assert.is(warnings[89], 'Approaching rate limit (90/100 requests used)');
+      assert.is(warnings[99], 'Approaching rate limit (100/100 requests used)');
 
-    clock.set(Date.UTC(2026, 5, 1) + 59_999); // 1 ms before the first request leaves the window
-    const refused = await k.request('GET', '/v1/notes');
-    assert.is(refused.status, 429);
-    assert.is(refused.headers.get('retry-after'), '1');
-    assert.equal(refused.body.error.details, { limit: 100, window_seconds: 60, retry_after: 1 });
-    assert.is(refused.headers.get('x-ratelimit-limit'), '100');
-    assert.is(refused.headers.get('x-ratelimit-remaining'), '0');
-    assert.is(refused.headers.get('ratelimit'), null, 'IETF headers are not configured');
-    assert.is(refused.headers.get('ratelimit-policy'), null);
-    assert.is(refused.headers.get('x-ratelimit-retryafter'), null);
+      clock.set(Date.UTC(2026, 5, 1) + 59_999); // 1 ms before the first request leaves the window
+      const refused = await k.request('GET', '/v1/notes');
+      assert.is(refused.status, 429);
+      assert.is(refused.headers.get('retry-after'), '1');
+      assert.equal(refused.body.error.details, { limit: 100, window_seconds: 60, retry_after: 1 });
+      assert.is(refused.headers.get('x-ratelimit-limit'), '100');
+      assert.is(refused.headers.get('x-ratelimit-remaining'), '0');
+      assert.is(refused.headers.get('ratelimit'), null, 'IETF headers are not configured');
+      assert.is(refused.headers.get('ratelimit-policy'), null);
+      assert.is(refused.headers.get('x-ratelimit-retryafter'), null);
 
-    clock.advance(1); // t = 60.000 s: the t = 0 request leaves
-    assert.is((await k.request('GET', '/v1/notes')).status, 200, 'one slot freed');
-    assert.is((await k.request('GET', '/v1/notes')).status, 429, 'only one');
-    clock.advance(99); // t = 60.099 s: the t = 0.1 s request is still in the window
-    assert.is((await k.request('GET', '/v1/notes')).status, 429);
-    clock.advance(1); // t = 60.100 s
-    assert.is((await k.request('GET', '/v1/notes')).status, 200, 'the next slot frees exactly 60 s after its request');
-    assert.is((await k.request('GET', '/v1/notes')).status, 429);
-  });
-});
+      clock.advance(1); // t = 60.000 s: the t = 0 request leaves
+      assert.is((await k.request('GET', '/v1/notes')).status, 200, 'one slot freed');
+      assert.is((await k.request('GET', '/v1/notes')).status, 429, 'only one');
+      clock.advance(99); // t = 60.099 s: the t = 0.1 s request is still in the window
+      assert.is((await k.request('GET', '/v1/notes')).status, 429);
+      clock.advance(1); // t = 60.100 s
+      assert.is(
+        (await k.request('GET', '/v1/notes')).status,
+        200,
+        'the next slot frees exactly 60 s after its request',
+      );
+      assert.is((await k.request('GET', '/v1/notes')).status, 429);
+    });
+  },
+);
 
 s('seed 003: X-RateLimit-* plus X-RateLimit-RetryAfter on a 429 (gcra)', async () => {
   const clock = new ManualClock(Date.UTC(2026, 5, 1));
-  const config = { rateLimit: { enabled: true, tiers: { free: 2, premium: 2, enterprise: 2 }, headers: ['x-ratelimit', 'x-ratelimit-retryafter'] } };
+  const config = {
+    rateLimit: {
+      enabled: true,
+      tiers: { free: 2, premium: 2, enterprise: 2 },
+      headers: ['x-ratelimit', 'x-ratelimit-retryafter'],
+    },
+  };
   await withKernel(config, clock, async (k) => {
     const ok = await k.request('GET', '/v1/notes');
     assert.is(ok.headers.get('x-ratelimit-limit'), '2');
@@ -82,8 +99,14 @@ s('IETF headers only, a custom warning header and template, renamed 429 details'
   const clock = new ManualClock(Date.UTC(2026, 5, 1));
   const config = {
     rateLimit: {
-      enabled: true, tiers: { free: 5, premium: 5, enterprise: 5 }, headers: ['ietf'],
-      warning: { threshold: 0.8, header: 'X-Usage-Warning', message: '{remaining} left of {limit} per {window_seconds} s ({unknown})' },
+      enabled: true,
+      tiers: { free: 5, premium: 5, enterprise: 5 },
+      headers: ['ietf'],
+      warning: {
+        threshold: 0.8,
+        header: 'X-Usage-Warning',
+        message: '{remaining} left of {limit} per {window_seconds} s ({unknown})',
+      },
       details: { limit: 'max', windowSeconds: 'period', retryAfter: 'wait_seconds' },
     },
   };
@@ -109,7 +132,11 @@ s('config: defaults keep today\'s behaviour; unknown algorithm or header kind is
   assert.equal(cfg.rateLimit.headers, ['x-ratelimit', 'ietf']);
   assert.is(cfg.rateLimit.warning.message, 'Approaching rate limit ({used}/{limit} requests used)');
   assert.equal(cfg.rateLimit.details, { limit: 'limit', windowSeconds: 'window_seconds', retryAfter: 'retry_after' });
-  for (const bad of [{ algorithm: 'fixed-window' }, { headers: ['x-ratelimit', 'draft-7'] }, { details: { retryAfter: '' } }]) {
+  for (const bad of [
+    { algorithm: 'fixed-window' },
+    { headers: ['x-ratelimit', 'draft-7'] },
+    { details: { retryAfter: '' } },
+  ]) {
     try {
       loadConfig({ env: {}, overrides: { rateLimit: bad } });
       assert.unreachable(`${JSON.stringify(bad)} should be refused`);

@@ -32,7 +32,10 @@ const counted = defineAdapter<Cache>({
 const TOKEN = 'health-token-for-tests-0123456789';
 
 s('concurrent probes share one run; results are reused within readyCacheMs', async () => {
-  const kernel = await bootCustom({ adapters: { cache: { counted } }, config: { adapters: { cache: { use: 'counted' } }, health: { readyCacheMs: 60_000 } } });
+  const kernel = await bootCustom({
+    adapters: { cache: { counted } },
+    config: { adapters: { cache: { use: 'counted' } }, health: { readyCacheMs: 60_000 } },
+  });
   const { port } = await kernel.listen();
   const base = `http://127.0.0.1:${port}`;
   try {
@@ -41,7 +44,11 @@ s('concurrent probes share one run; results are reused within readyCacheMs', asy
     assert.ok(answers.every((a) => a.status === 200), answers.map((a) => a.status).join());
     for (let i = 0; i < 5; i++) await request(base, 'GET', '/health/ready');
     assert.is(state.runs, 1, 'one check run for 25 probes');
-    assert.equal(answers[0].body.checks.find((c: { name: string }) => c.name === 'cache'), { name: 'cache', ok: true }, 'names and states only');
+    assert.equal(
+      answers[0].body.checks.find((c: { name: string }) => c.name === 'cache'),
+      { name: 'cache', ok: true },
+      'names and states only',
+    );
     assert.ok(answers[0].body.checks.every((c: object) => Object.keys(c).join() === 'name,ok'));
   } finally {
     await kernel.stop();
@@ -49,7 +56,10 @@ s('concurrent probes share one run; results are reused within readyCacheMs', asy
 });
 
 s('a failing dependency: no internals in the answer, details for the health token holder only', async () => {
-  const kernel = await bootCustom({ adapters: { cache: { counted } }, config: { adapters: { cache: { use: 'counted' } }, health: { readyCacheMs: 0, token: TOKEN } } });
+  const kernel = await bootCustom({
+    adapters: { cache: { counted } },
+    config: { adapters: { cache: { use: 'counted' } }, health: { readyCacheMs: 0, token: TOKEN } },
+  });
   const { port } = await kernel.listen();
   const base = `http://127.0.0.1:${port}`;
   try {
@@ -71,7 +81,10 @@ s('a failing dependency: no internals in the answer, details for the health toke
 });
 
 s('liveness with `checks` in health.details answers 503 UNHEALTHY when a dependency is down', async () => {
-  const kernel = await bootCustom({ adapters: { cache: { counted } }, config: { adapters: { cache: { use: 'counted' } }, health: { readyCacheMs: 0, details: ['version', 'checks'] } } });
+  const kernel = await bootCustom({
+    adapters: { cache: { counted } },
+    config: { adapters: { cache: { use: 'counted' } }, health: { readyCacheMs: 0, details: ['version', 'checks'] } },
+  });
   const { port } = await kernel.listen();
   const base = `http://127.0.0.1:${port}`;
   try {
@@ -96,8 +109,18 @@ s('the cache expires on the clock; failures are logged with their error, once pe
   const lines: string[] = [];
   const logger = pino({ level: 'info' }, new Writable({ write(chunk, _e, cb) { lines.push(String(chunk)); cb(); } }));
   let runs = 0;
-  const run = async (): Promise<HealthResult[]> => { runs++; return [{ name: 'database', ok: false, ms: 3, error: 'timeout talking to db.internal:5432' }]; };
-  const health = new HealthService({ run, clock, logger, config: { path: '/health', okStatus: 'ok', details: [], readyCacheMs: 2000, checkNames: {} }, info: { name: 'x', version: '1', startedAt: 0 }, contributors: new Map() });
+  const run = async (): Promise<HealthResult[]> => {
+    runs++;
+    return [{ name: 'database', ok: false, ms: 3, error: 'timeout talking to db.internal:5432' }];
+  };
+  const health = new HealthService({
+    run,
+    clock,
+    logger,
+    config: { path: '/health', okStatus: 'ok', details: [], readyCacheMs: 2000, checkNames: {} },
+    info: { name: 'x', version: '1', startedAt: 0 },
+    contributors: new Map(),
+  });
   await Promise.all(Array.from({ length: 10 }, () => health.check()));
   clock.advance(1999);
   await health.check();

@@ -10,7 +10,9 @@ import { CONFIG_DIR, CONTRACTS_DIR } from '../../scripts/paths.ts';
 import { DEPLOYMENTS, fixtureCatalogs, startDeployment } from '../helpers/deployment.ts';
 import { loadConfig, planDeployment } from '../../scripts/kernel.ts';
 
-const s = suite('route control: plugins.<name>.routes, .mount and .operations.exclude; real collisions still fail the boot');
+const s = suite(
+  'route control: plugins.<name>.routes, .mount and .operations.exclude; real collisions still fail the boot',
+);
 
 function plan(overrides: Record<string, unknown>, file = 'storycore-assistant') {
   const { raw } = loadRawConfig({ configDir: CONFIG_DIR, file: resolve(DEPLOYMENTS, `${file}.yaml`), env: {} });
@@ -30,12 +32,20 @@ s('the facade replaces identity.login with no collision; without the exclude, th
   assert.equal(login.map((r) => r.operationId), ['storyauth.login']);
   assert.ok(ok.routes.some((r) => r.operationId === 'identity.register'), 'identity keeps its other routes');
   const clash = problems(() => plan({ plugins: { identity: { operations: { exclude: [] } } } }));
-  assert.ok(clash.some((p) => p === 'path /api/v1/auth/login: claimed by plugins identity and storyauth'), clash.join('\n'));
+  assert.ok(
+    clash.some((p) => p === 'path /api/v1/auth/login: claimed by plugins identity and storyauth'),
+    clash.join('\n'),
+  );
 });
 
 s('operations.exclude names only operations of that plugin', () => {
-  const bad = problems(() => plan({ plugins: { identity: { operations: { exclude: ['identity.login', 'notes.list'] } } } }));
-  assert.ok(bad.some((p) => p === 'plugins.identity.operations.exclude: notes.list is not an operation of plugin identity'), bad.join('\n'));
+  const bad = problems(() =>
+    plan({ plugins: { identity: { operations: { exclude: ['identity.login', 'notes.list'] } } } }),
+  );
+  assert.ok(
+    bad.some((p) => p === 'plugins.identity.operations.exclude: notes.list is not an operation of plugin identity'),
+    bad.join('\n'),
+  );
 });
 
 s('routes: false keeps the plugin (services, handlers) and serves none of its HTTP; mount moves the routes', () => {

@@ -31,7 +31,11 @@ s('defaults: 30 s per request, headers within it, a cap on connections', () => {
   const options = serverOptions(server);
   assert.is(options.requestTimeout, 30000);
   assert.ok((options.connectionsCheckingInterval ?? 30000) <= 1000);
-  assert.is(serverOptions({ ...server, requestTimeoutMs: 500 }).headersTimeout, 500, 'headers timeout is clamped to the request timeout');
+  assert.is(
+    serverOptions({ ...server, requestTimeoutMs: 500 }).headersTimeout,
+    500,
+    'headers timeout is clamped to the request timeout',
+  );
 });
 
 s('a body trickling 1 byte per 100 ms is cut off with a 408 after requestTimeoutMs (500 ms)', async () => {
@@ -40,7 +44,9 @@ s('a body trickling 1 byte per 100 ms is cut off with a 408 after requestTimeout
     const socket = await open(k);
     const done = closed(socket);
     const started = performance.now();
-    socket.write('POST /v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n');
+    socket.write(
+      'POST /v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n',
+    );
     let sent = 0;
     const trickle = setInterval(() => { if (socket.writable) { socket.write('{'); sent++; } }, 100);
     const reply = await done;
@@ -63,7 +69,10 @@ s('connections past maxConnections are closed at once; freed slots are usable ag
     assert.is(reply, '', 'the third connection was dropped without an answer');
     held[0].destroy();
     const server = k.kernel.server!;
-    await new Promise<void>((resolve) => { const poll = () => server.getConnections((_e, n) => (n < 2 ? resolve() : setImmediate(poll))); poll(); });
+    await new Promise<void>((resolve) => {
+      const poll = () => server.getConnections((_e, n) => (n < 2 ? resolve() : setImmediate(poll)));
+      poll();
+    });
     assert.is((await k.request('GET', '/health')).status, 200);
     held[1].destroy();
   } finally { await k.stop(); }

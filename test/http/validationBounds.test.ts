@@ -16,21 +16,43 @@ const s = suite<{ kernel: Kernel; url: string }>('http: validation error lists a
 
 const bulk = definePlugin({ name: 'bulk', version: '1', handlers: { 'bulk.create': async () => ({ ok: true }) } });
 const contract = {
-  openapi: '3.1.0', info: { title: 'bulk', version: '1' },
-  paths: { '/bulk': { post: {
-    operationId: 'bulk.create',
-    requestBody: { required: true, content: { 'application/json': { schema: {
-      type: 'object', additionalProperties: false, required: ['items'],
-      properties: { items: { type: 'array', items: { type: 'string', maxLength: 5 } }, title: { type: 'string' } },
-    } } } },
-    responses: { '200': { description: 'ok', content: { 'application/json': { schema: { type: 'object' } } } }, '400': { $ref: '#/components/responses/BadRequest' } },
-  } } },
+  openapi: '3.1.0',
+  info: { title: 'bulk', version: '1' },
+  paths: {
+    '/bulk': {
+      post: {
+        operationId: 'bulk.create',
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['items'],
+                properties: {
+                  items: { type: 'array', items: { type: 'string', maxLength: 5 } },
+                  title: { type: 'string' },
+                },
+              },
+            },
+          },
+        },
+        responses: {
+          '200': { description: 'ok', content: { 'application/json': { schema: { type: 'object' } } } },
+          '400': { $ref: '#/components/responses/BadRequest' },
+        },
+      },
+    },
+  },
 };
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 const common = parse(readFileSync(resolve(CONTRACTS_DIR, 'common.yaml'), 'utf8'));
 const ajv = addFormats(new Ajv2020({ strict: false }));
-const errorSchema = ajv.compile(JSON.parse(JSON.stringify(common.components.schemas.Error))) as ((data: unknown) => boolean) & { errors?: unknown };
+const errorSchema = ajv.compile(JSON.parse(JSON.stringify(common.components.schemas.Error))) as ((
+  data: unknown,
+) => boolean) & { errors?: unknown };
 
 s.before(async (ctx) => {
   ctx.kernel = await bootCustom({ plugins: [bulk], contracts: { bulk: contract } });

@@ -10,13 +10,28 @@ s.before(async (ctx) => { ctx.k = await startIdentity({ identity: { refreshReuse
 s.after(async (ctx) => { await ctx.k.stop(); });
 
 s('register checks email, password policy and duplicates', async ({ k }) => {
-  assertError(await k.as(undefined, 'POST', '/v1/auth/register', { name: 'x', email: 'not-an-email', password: PASSWORD }), 400, 'VALIDATION_ERROR');
-  const weak = await k.as(undefined, 'POST', '/v1/auth/register', { name: 'x', email: email('weak'), password: 'password' });
+  assertError(
+    await k.as(undefined, 'POST', '/v1/auth/register', { name: 'x', email: 'not-an-email', password: PASSWORD }),
+    400,
+    'VALIDATION_ERROR',
+  );
+  const weak = await k.as(undefined, 'POST', '/v1/auth/register', {
+    name: 'x',
+    email: email('weak'),
+    password: 'password',
+  });
   assertError(weak, 400, 'VALIDATION_ERROR');
   assert.match(weak.body.error.details[0].message, /upper-case.*digit.*special/);
   const address = email('dup');
-  assert.is((await k.as(undefined, 'POST', '/v1/auth/register', { name: 'x', email: address, password: PASSWORD })).status, 201);
-  assertError(await k.as(undefined, 'POST', '/v1/auth/register', { name: 'x', email: address.toUpperCase(), password: PASSWORD }), 409, 'CONFLICT');
+  assert.is(
+    (await k.as(undefined, 'POST', '/v1/auth/register', { name: 'x', email: address, password: PASSWORD })).status,
+    201,
+  );
+  assertError(
+    await k.as(undefined, 'POST', '/v1/auth/register', { name: 'x', email: address.toUpperCase(), password: PASSWORD }),
+    409,
+    'CONFLICT',
+  );
 });
 
 s('login returns the documented wire names; username is an alias of email', async ({ k }) => {
@@ -35,46 +50,77 @@ s('login returns the documented wire names; username is an alias of email', asyn
 s('access tokens verify with jose through the served JWKS, with every required claim', async ({ k }) => {
   const { accessToken } = await k.signup(email('jwks'));
   const jwks = createRemoteJWKSet(new URL(`${k.url}/.well-known/jwks.json`));
-  const { payload, protectedHeader } = await jwtVerify(accessToken, jwks, { issuer: 'api-kernel', audience: 'api-kernel', algorithms: ['RS256'] });
+  const { payload, protectedHeader } = await jwtVerify(accessToken, jwks, {
+    issuer: 'api-kernel',
+    audience: 'api-kernel',
+    algorithms: ['RS256'],
+  });
   assert.is(protectedHeader.alg, 'RS256');
   assert.type(protectedHeader.kid, 'string');
   for (const claim of ['iss', 'aud', 'sub', 'sid', 'exp', 'jti']) assert.ok(payload[claim] !== undefined, claim);
   assert.is(payload.exp! - payload.iat!, 900);
 });
 
-s('forged and stale tokens are refused: alg none, HS256 confusion, tampering, expiry, aud, iss, unknown kid', async ({ k }) => {
-  const { accessToken } = await k.signup(email('forge'));
-  const [h, p] = accessToken.split('.');
-  const claims = JSON.parse(Buffer.from(p, 'base64url').toString());
-  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
-  const me = (token: string) => k.as(token, 'GET', '/v1/users/me');
+s(
+  'forged and stale tokens are refused: alg none, HS256 confusion, tampering, expiry, aud, iss, unknown kid',
+  async ({ k }) => {
+    const { accessToken } = await k.signup(email('forge'));
+    const [h, p] = accessToken.split('.');
+    const claims = JSON.parse(Buffer.from(p, 'base64url').toString());
+    const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const me = (token: string) => k.as(token, 'GET', '/v1/users/me');
 
-  assert.is((await me(accessToken)).status, 200);
-  assertError(await me(`${b64({ alg: 'none', typ: 'JWT' })}.${p}.`), 401);
-  const jwk = (await k.as(undefined, 'GET', '/.well-known/jwks.json')).body.keys[0];
-  const hsHeader = b64({ alg: 'HS256', typ: 'JWT', kid: jwk.kid });
-  const publicPem = (await importJWK(jwk, 'RS256', { extractable: true }) as CryptoKey);
-  const spki = Buffer.from(await crypto.subtle.exportKey('spki', publicPem)).toString('base64');
-  const pem = `-----BEGIN PUBLIC KEY-----\n${spki.match(/.{1,64}/g)!.join('\n')}\n-----END PUBLIC KEY-----\n`;
-  const hsSig = createHmac('sha256', pem).update(`${hsHeader}.${p}`).digest('base64url');
-  assertError(await me(`${hsHeader}.${p}.${hsSig}`), 401, 'INVALID_TOKEN');
-  assertError(await me(`${h}.${b64({ ...claims, role: 'super_admin' })}.${accessToken.split('.')[2]}`), 401, 'INVALID_TOKEN');
+    assert.is((await me(accessToken)).status, 200);
+    assertError(await me(`${b64({ alg: 'none', typ: 'JWT' })}.${p}.`), 401);
+    const jwk = (await k.as(undefined, 'GET', '/.well-known/jwks.json')).body.keys[0];
+    const hsHeader = b64({ alg: 'HS256', typ: 'JWT', kid: jwk.kid });
+    const publicPem = (await importJWK(jwk, 'RS256', { extractable: true })) as CryptoKey;
+    const spki = Buffer.from(await crypto.subtle.exportKey('spki', publicPem)).toString('base64');
+    const pem = `-----BEGIN PUBLIC KEY-----\n${spki.match(/.{1,64}/g)!.join('\n')}\n-----END PUBLIC KEY-----\n`;
+    const hsSig = createHmac('sha256', pem).update(`${hsHeader}.${p}`).digest('base64url');
+    assertError(await me(`${hsHeader}.${p}.${hsSig}`), 401, 'INVALID_TOKEN');
+    assertError(
+      await me(`${h}.${b64({ ...claims, role: 'super_admin' })}.${accessToken.split('.')[2]}`),
+      401,
+      'INVALID_TOKEN',
+    );
 
-  const signing = (k.kernel.runtimes.get('identity')!.container.cradle as any).signing;
-  assertError(await me(await signing.sign({ sub: claims.sub, sid: claims.sid, role: 'user', tier: 'free' }, -60)), 401, 'TOKEN_EXPIRED');
+    const signing = (k.kernel.runtimes.get('identity')!.container.cradle as any).signing;
+    assertError(
+      await me(await signing.sign({ sub: claims.sub, sid: claims.sid, role: 'user', tier: 'free' }, -60)),
+      401,
+      'TOKEN_EXPIRED',
+    );
 
-  const row = await k.kernel.orm!.em.fork().findOne<any>('IdentitySigningKey', { kid: decodeProtectedHeader(accessToken).kid });
-  // Stored sealed (encryption at rest): opened with the deployment's key, as the kernel does.
-  const privateKey = await importJWK(JSON.parse(k.kernel.root.cradle.secrets.open(row.privateJwk.sealed, `identity.signing:${row.kid}`)), 'RS256');
-  const forge = (iss: string, aud: string, kid: string, key = privateKey) =>
-    new SignJWT({ sid: claims.sid, role: 'user', tier: 'free' }).setProtectedHeader({ alg: 'RS256', kid }).setSubject(claims.sub)
-      .setIssuer(iss).setAudience(aud).setIssuedAt().setExpirationTime('5m').setJti('x').sign(key);
-  assert.is((await me(await forge('api-kernel', 'api-kernel', row.kid))).status, 200, 'the forge itself is right');
-  assertError(await me(await forge('api-kernel', 'someone-else', row.kid)), 401, 'INVALID_TOKEN');
-  assertError(await me(await forge('evil-issuer', 'api-kernel', row.kid)), 401, 'INVALID_TOKEN');
-  const stranger = await generateKeyPair('RS256');
-  assertError(await me(await forge('api-kernel', 'api-kernel', 'no-such-kid', stranger.privateKey)), 401, 'INVALID_TOKEN');
-});
+    const row = await k.kernel
+      .orm!.em.fork()
+      .findOne<any>('IdentitySigningKey', { kid: decodeProtectedHeader(accessToken).kid });
+    // Stored sealed (encryption at rest): opened with the deployment's key, as the kernel does.
+    const privateKey = await importJWK(
+      JSON.parse(k.kernel.root.cradle.secrets.open(row.privateJwk.sealed, `identity.signing:${row.kid}`)),
+      'RS256',
+    );
+    const forge = (iss: string, aud: string, kid: string, key = privateKey) =>
+      new SignJWT({ sid: claims.sid, role: 'user', tier: 'free' })
+        .setProtectedHeader({ alg: 'RS256', kid })
+        .setSubject(claims.sub)
+        .setIssuer(iss)
+        .setAudience(aud)
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .setJti('x')
+        .sign(key);
+    assert.is((await me(await forge('api-kernel', 'api-kernel', row.kid))).status, 200, 'the forge itself is right');
+    assertError(await me(await forge('api-kernel', 'someone-else', row.kid)), 401, 'INVALID_TOKEN');
+    assertError(await me(await forge('evil-issuer', 'api-kernel', row.kid)), 401, 'INVALID_TOKEN');
+    const stranger = await generateKeyPair('RS256');
+    assertError(
+      await me(await forge('api-kernel', 'api-kernel', 'no-such-kid', stranger.privateKey)),
+      401,
+      'INVALID_TOKEN',
+    );
+  },
+);
 
 s('refresh rotates; replaying a rotated token revokes the family and is audited', async ({ k }) => {
   const first = await k.signup(email('refresh'));
@@ -83,8 +129,16 @@ s('refresh rotates; replaying a rotated token revokes the family and is audited'
   assert.is.not(second.body.refreshToken, first.refreshToken);
   assert.is((await k.as(second.body.accessToken, 'GET', '/v1/users/me')).status, 200);
 
-  assertError(await k.as(undefined, 'POST', '/v1/auth/refresh', { refreshToken: first.refreshToken }), 401, 'REFRESH_TOKEN_REUSED');
-  assertError(await k.as(undefined, 'POST', '/v1/auth/refresh', { refreshToken: second.body.refreshToken }), 401, 'SESSION_ENDED');
+  assertError(
+    await k.as(undefined, 'POST', '/v1/auth/refresh', { refreshToken: first.refreshToken }),
+    401,
+    'REFRESH_TOKEN_REUSED',
+  );
+  assertError(
+    await k.as(undefined, 'POST', '/v1/auth/refresh', { refreshToken: second.body.refreshToken }),
+    401,
+    'SESSION_ENDED',
+  );
   assertError(await k.as(second.body.accessToken, 'GET', '/v1/users/me'), 401, 'SESSION_REVOKED');
   const audit = await k.as(await k.admin(), 'GET', `/v1/admin/audit-logs?action=auth.refresh_reuse&userId=${first.id}`);
   assert.is(audit.body.data.length, 1, audit.text);
@@ -121,8 +175,17 @@ s('changing the password needs the current one and ends the other sessions', asy
   const address = email('pw');
   const a = await k.signup(address);
   const other = (await k.login(address)).body;
-  assertError(await k.as(a.accessToken, 'PUT', '/v1/auth/password', { currentPassword: 'Nope#1234x', newPassword: 'New#Passw0rd' }), 400);
-  const changed = await k.as(a.accessToken, 'PUT', '/v1/auth/password', { currentPassword: PASSWORD, newPassword: 'New#Passw0rd' });
+  assertError(
+    await k.as(a.accessToken, 'PUT', '/v1/auth/password', {
+      currentPassword: 'Nope#1234x',
+      newPassword: 'New#Passw0rd',
+    }),
+    400,
+  );
+  const changed = await k.as(a.accessToken, 'PUT', '/v1/auth/password', {
+    currentPassword: PASSWORD,
+    newPassword: 'New#Passw0rd',
+  });
   assert.is(changed.status, 200, changed.text);
   assert.is(changed.body.revokedSessions, 1);
   assert.is((await k.as(a.accessToken, 'GET', '/v1/users/me')).status, 200, 'this session stays');
@@ -132,7 +195,14 @@ s('changing the password needs the current one and ends the other sessions', asy
 
 s('PATCH /users/me refuses protected fields and changes nothing; a new email needs verification', async ({ k }) => {
   const a = await k.signup(email('mass'));
-  for (const body of [{ role: 'admin' }, { id: 'x' }, { emailVerified: true }, { mfaEnabled: true }, { createdAt: '2020-01-01T00:00:00Z' }, { name: 'ok', role: 'super_admin' }]) {
+  for (const body of [
+    { role: 'admin' },
+    { id: 'x' },
+    { emailVerified: true },
+    { mfaEnabled: true },
+    { createdAt: '2020-01-01T00:00:00Z' },
+    { name: 'ok', role: 'super_admin' },
+  ]) {
     assertError(await k.as(a.accessToken, 'PATCH', '/v1/users/me', body), 400, 'VALIDATION_ERROR');
   }
   const me = (await k.as(a.accessToken, 'GET', '/v1/users/me')).body;
@@ -148,7 +218,11 @@ s('PATCH /users/me refuses protected fields and changes nothing; a new email nee
 
 s('settings, public profile, export and erasure', async ({ k }) => {
   const a = await k.signup(email('gdpr'));
-  const settings = await k.as(a.accessToken, 'PUT', '/v1/users/me/settings', { theme: 'dark', language: 'fr', ai: { saveHistory: false } });
+  const settings = await k.as(a.accessToken, 'PUT', '/v1/users/me/settings', {
+    theme: 'dark',
+    language: 'fr',
+    ai: { saveHistory: false },
+  });
   assert.is(settings.status, 200, settings.text);
   assert.is((await k.as(a.accessToken, 'GET', '/v1/users/me/settings')).body.theme, 'dark');
   const profile = await k.as(undefined, 'GET', `/v1/users/${a.id}`);
@@ -165,14 +239,26 @@ s('settings, public profile, export and erasure', async ({ k }) => {
 s('events: registered, updated, deleted and session revoked reach the bus', async ({ k }) => {
   const seen: string[] = [];
   const bus = k.kernel.root.cradle.eventBus;
-  const subs = await Promise.all(['identity.user.registered', 'identity.user.updated', 'identity.user.deleted', 'identity.session.revoked']
-    .map((t) => bus.subscribe(t, { group: `test-${t}` }, async (e: { type: string }) => { seen.push(e.type); })));
+  const subs = await Promise.all(
+    ['identity.user.registered', 'identity.user.updated', 'identity.user.deleted', 'identity.session.revoked'].map(
+      (t) =>
+        bus.subscribe(t, { group: `test-${t}` }, async (e: { type: string }) => {
+          seen.push(e.type);
+        }),
+    ),
+  );
   const a = await k.signup(email('events'));
   await k.as(a.accessToken, 'PATCH', '/v1/users/me', { name: 'Renamed' });
   await k.as(a.accessToken, 'DELETE', '/v1/users/me', { password: PASSWORD });
   await bus.drain();
   for (const sub of subs) await sub.unsubscribe();
-  for (const t of ['identity.user.registered', 'identity.user.updated', 'identity.user.deleted', 'identity.session.revoked']) assert.ok(seen.includes(t), `${t} in ${seen.join(',')}`);
+  for (const t of [
+    'identity.user.registered',
+    'identity.user.updated',
+    'identity.user.deleted',
+    'identity.session.revoked',
+  ])
+    assert.ok(seen.includes(t), `${t} in ${seen.join(',')}`);
 });
 
 s('secrets never leave: no hash, secret or stored token in any response of this suite', async ({ k }) => {

@@ -13,7 +13,8 @@ export function credentials(k: IdentityKernel) {
     raw: new URLSearchParams(params).toString(),
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...(auth ? { authorization: auth } : {}) },
   });
-  const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+  const basic = (id: string, secret: string) =>
+    `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
   return {
     /** An API key of the session's user, with exactly these scopes. */
@@ -34,12 +35,26 @@ export function credentials(k: IdentityKernel) {
     async oauthUserToken(session: string, scope: string): Promise<string> {
       const client = await this.client(session, scope.split(' '));
       const res = await fetch(`${k.url}/v1/oauth/authorize`, {
-        method: 'POST', redirect: 'manual', headers: { authorization: `Bearer ${session}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ response_type: 'code', client_id: client.id, redirect_uri: APP, scope, code_challenge: CHALLENGE, code_challenge_method: 'S256', decision: 'approve' }),
+        method: 'POST',
+        redirect: 'manual',
+        headers: { authorization: `Bearer ${session}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          response_type: 'code',
+          client_id: client.id,
+          redirect_uri: APP,
+          scope,
+          code_challenge: CHALLENGE,
+          code_challenge_method: 'S256',
+          decision: 'approve',
+        }),
       });
       assert.is(res.status, 302, await res.text());
       const code = new URL(res.headers.get('location')!).searchParams.get('code')!;
-      const token = await form('/v1/oauth/token', { grant_type: 'authorization_code', code, redirect_uri: APP, code_verifier: VERIFIER }, basic(client.id, client.secret));
+      const token = await form(
+        '/v1/oauth/token',
+        { grant_type: 'authorization_code', code, redirect_uri: APP, code_verifier: VERIFIER },
+        basic(client.id, client.secret),
+      );
       assert.is(token.status, 200, token.text);
       return token.body.access_token;
     },
@@ -47,7 +62,11 @@ export function credentials(k: IdentityKernel) {
     /** A client-credentials token of a client registered by the session's user. */
     async clientToken(session: string, scope: string): Promise<string> {
       const client = await this.client(session, scope.split(' '));
-      const token = await form('/v1/oauth/token', { grant_type: 'client_credentials', scope }, basic(client.id, client.secret));
+      const token = await form(
+        '/v1/oauth/token',
+        { grant_type: 'client_credentials', scope },
+        basic(client.id, client.secret),
+      );
       assert.is(token.status, 200, token.text);
       return token.body.access_token;
     },

@@ -15,7 +15,9 @@ async function mailTo(k: IdentityKernel, address: string, subject: RegExp): Prom
   const mailer = k.kernel.root.cradle.mailer;
   let found: Mail | undefined;
   await until(`a mail to ${address}`, async () => {
-    found = ((await mailer.outbox()) as Mail[]).filter((m) => [m.to].flat().includes(address) && subject.test(m.subject)).at(-1);
+    found = ((await mailer.outbox()) as Mail[])
+      .filter((m) => [m.to].flat().includes(address) && subject.test(m.subject))
+      .at(-1);
     return Boolean(found);
   });
   return found!;
@@ -24,7 +26,10 @@ const tokenIn = (mail: Mail) => decodeURIComponent(mail.text.match(/token=([^\s]
 
 s('registration sends a verification link; login waits for it when the deployment requires it', async ({ k }) => {
   const address = email('verify');
-  assert.is((await k.as(undefined, 'POST', '/v1/auth/register', { name: 'V', email: address, password: PASSWORD })).status, 201);
+  assert.is(
+    (await k.as(undefined, 'POST', '/v1/auth/register', { name: 'V', email: address, password: PASSWORD })).status,
+    201,
+  );
   assertError(await k.login(address), 403, 'EMAIL_NOT_VERIFIED');
   const token = tokenIn(await mailTo(k, address, /Verify/));
   assert.is((await k.as(undefined, 'POST', '/v1/auth/verify-email', { token })).status, 200);
@@ -58,8 +63,15 @@ s('reset tokens are single-use, short-lived, and end every session', async ({ k 
   await k.as(undefined, 'POST', '/v1/auth/forgot-password', { email: address });
   const token = tokenIn(await mailTo(k, address, /Reset/));
   assertError(await k.as(undefined, 'POST', '/v1/auth/reset-password', { token, newPassword: 'weak' }), 400);
-  assert.is((await k.as(undefined, 'POST', '/v1/auth/reset-password', { token, newPassword: 'Brand#New1pw' })).status, 200);
-  assertError(await k.as(undefined, 'POST', '/v1/auth/reset-password', { token, newPassword: 'Other#New1pw' }), 400, 'VALIDATION_ERROR');
+  assert.is(
+    (await k.as(undefined, 'POST', '/v1/auth/reset-password', { token, newPassword: 'Brand#New1pw' })).status,
+    200,
+  );
+  assertError(
+    await k.as(undefined, 'POST', '/v1/auth/reset-password', { token, newPassword: 'Other#New1pw' }),
+    400,
+    'VALIDATION_ERROR',
+  );
   assertError(await k.as(session.accessToken, 'GET', '/v1/users/me'), 401);
   assert.is((await k.login(address, 'Brand#New1pw')).status, 200);
 
@@ -69,7 +81,11 @@ s('reset tokens are single-use, short-lived, and end every session', async ({ k 
   await until('a second reset mail', async () => (await resets()).length > mails.length);
   const late = tokenIn(await mailTo(k, address, /Reset/));
   clock.advance(61 * 60_000);
-  assertError(await k.as(undefined, 'POST', '/v1/auth/reset-password', { token: late, newPassword: 'Late#New1pw' }), 400, 'VALIDATION_ERROR');
+  assertError(
+    await k.as(undefined, 'POST', '/v1/auth/reset-password', { token: late, newPassword: 'Late#New1pw' }),
+    400,
+    'VALIDATION_ERROR',
+  );
 });
 
 s('the log mailer never wrote a password or token into the logs of this suite', async ({ k }) => {

@@ -20,16 +20,29 @@ const s = suite('identity: two instances on one database agree on roles, signing
 const SYNC_MS = 5000;
 const pgUrl = serviceUrl('DATABASE_URL', 'identity two instances on postgresql (sqlite is used)');
 
-interface Instance { kernel: Kernel; call(method: string, path: string, body?: unknown, token?: string): Promise<TestResponse> }
+interface Instance {
+  kernel: Kernel;
+  call(method: string, path: string, body?: unknown, token?: string): Promise<TestResponse>;
+}
 
 async function instance(database: { driver: string; url: string }, clock: ManualClock): Promise<Instance> {
-  const config = loadConfig({ env: {}, overrides: deepMerge({ server: { port: 0, host: '127.0.0.1' }, database, log: { level: 'silent' }, rateLimit: { enabled: false } }, {
-    plugins: { identity: { bootstrapAdmin: ADMIN, instanceSyncSeconds: SYNC_MS / 1000 } },
-  }) });
+  const config = loadConfig({
+    env: {},
+    overrides: deepMerge(
+      { server: { port: 0, host: '127.0.0.1' }, database, log: { level: 'silent' }, rateLimit: { enabled: false } },
+      {
+        plugins: { identity: { bootstrapAdmin: ADMIN, instanceSyncSeconds: SYNC_MS / 1000 } },
+      },
+    ),
+  });
   const kernel = await createKernel(config, { logger: pino({ level: 'silent' }), clock });
   const { port } = await kernel.listen();
   const base = `http://127.0.0.1:${port}`;
-  return { kernel, call: (method, path, body, token) => request(base, method, path, { body, headers: token ? { authorization: `Bearer ${token}` } : {} }) };
+  return {
+    kernel,
+    call: (method, path, body, token) =>
+      request(base, method, path, { body, headers: token ? { authorization: `Bearer ${token}` } : {} }),
+  };
 }
 
 async function pair() {
@@ -56,9 +69,29 @@ s('a permission removed from a custom role on A stops being granted on B within 
   const { a, b, clock, login, stop } = await pair();
   try {
     const root = await login(a, ADMIN.email, ADMIN.password);
-    assert.is((await a.call('POST', '/v1/admin/roles', { name: 'auditor', level: 15, permissions: ['profile:read', 'admin:audit'], description: 'Reads the audit log' }, root)).status, 201);
+    assert.is(
+      (
+        await a.call(
+          'POST',
+          '/v1/admin/roles',
+          {
+            name: 'auditor',
+            level: 15,
+            permissions: ['profile:read', 'admin:audit'],
+            description: 'Reads the audit log',
+          },
+          root,
+        )
+      ).status,
+      201,
+    );
     const address = email('auditor');
-    const made = await a.call('POST', '/v1/admin/users', { name: 'Aud', email: address, password: PASSWORD, role: 'auditor' }, root);
+    const made = await a.call(
+      'POST',
+      '/v1/admin/users',
+      { name: 'Aud', email: address, password: PASSWORD, role: 'auditor' },
+      root,
+    );
     assert.is(made.status, 201, made.text);
     clock.advance(SYNC_MS + 1);
     const token = await login(b, address);
@@ -95,7 +128,8 @@ s('a suspension on A ends, on B, the user\'s session tokens and a cached API key
     const address = email('standing');
     const made = await a.call('POST', '/v1/auth/register', { name: 'U', email: address, password: PASSWORD });
     const token = await login(b, address);
-    const key = (await b.call('POST', '/v1/users/me/api-keys', { name: 'k', scopes: ['profile:read'] }, token)).body.key;
+    const key = (await b.call('POST', '/v1/users/me/api-keys', { name: 'k', scopes: ['profile:read'] }, token)).body
+      .key;
     assert.is((await b.call('GET', '/v1/users/me', undefined, key)).status, 200, 'the key is now cached on B');
 
     assert.is((await a.call('PATCH', `/v1/admin/users/${made.body.id}`, { status: 'suspended' }, root)).status, 200);

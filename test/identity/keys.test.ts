@@ -6,7 +6,9 @@ import { withChecksum } from '../../plugins/identity/keyMisses.ts';
 import { startIdentity, email, type IdentityKernel } from './helpers.ts';
 import { credentials } from './credentials.ts';
 
-const s = suite<{ k: IdentityKernel; queries: () => number }>('identity: a flood of bad API keys costs no database work');
+const s = suite<{ k: IdentityKernel; queries: () => number }>(
+  'identity: a flood of bad API keys costs no database work',
+);
 s.before(async (ctx) => {
   ctx.k = await startIdentity({ identity: { instanceSyncSeconds: 300 } });
   let n = 0;
@@ -24,24 +26,31 @@ const body = () => randomBytes(24).toString('base64').replace(/[^A-Za-z0-9]/g, '
 
 s('garbage keys fail the checksum before any lookup', async ({ k, queries }) => {
   const before = queries();
-  const statuses = await Promise.all(Array.from({ length: 40 }, () => k.as(`sk_live_${body()}${body().slice(0, 8)}`, 'GET', '/v1/users/me')));
+  const statuses = await Promise.all(
+    Array.from({ length: 40 }, () => k.as(`sk_live_${body()}${body().slice(0, 8)}`, 'GET', '/v1/users/me')),
+  );
   for (const res of statuses) assertError(res, 401, 'INVALID_API_KEY');
   assert.is(queries() - before, 0, 'no query for a malformed key');
 });
 
-s('a well-formed unknown key costs one lookup, however often and however concurrently it is sent', async ({ k, queries }) => {
-  const unknown = `sk_live_${withChecksum(body())}`;
-  const before = queries();
-  const burst = await Promise.all(Array.from({ length: 40 }, () => k.as(unknown, 'GET', '/v1/users/me')));
-  for (const res of burst) assertError(res, 401, 'INVALID_API_KEY');
-  for (let i = 0; i < 10; i++) assertError(await k.as(unknown, 'GET', '/v1/users/me'), 401, 'INVALID_API_KEY');
-  assert.is(queries() - before, 1, 'one indexed read, then the miss cache');
-});
+s(
+  'a well-formed unknown key costs one lookup, however often and however concurrently it is sent',
+  async ({ k, queries }) => {
+    const unknown = `sk_live_${withChecksum(body())}`;
+    const before = queries();
+    const burst = await Promise.all(Array.from({ length: 40 }, () => k.as(unknown, 'GET', '/v1/users/me')));
+    for (const res of burst) assertError(res, 401, 'INVALID_API_KEY');
+    for (let i = 0; i < 10; i++) assertError(await k.as(unknown, 'GET', '/v1/users/me'), 401, 'INVALID_API_KEY');
+    assert.is(queries() - before, 1, 'one indexed read, then the miss cache');
+  },
+);
 
 s('a key created after a flood works at once; a revoked key is refused at once', async ({ k }) => {
   const a = await k.signup(email('fresh'));
   for (let i = 0; i < 5; i++) assertError(await k.as(`sk_live_${withChecksum(body())}`, 'GET', '/v1/users/me'), 401);
-  const created = (await k.as(a.accessToken, 'POST', '/v1/users/me/api-keys', { name: 'new', scopes: ['profile:read'] })).body;
+  const created = (
+    await k.as(a.accessToken, 'POST', '/v1/users/me/api-keys', { name: 'new', scopes: ['profile:read'] })
+  ).body;
   assert.is((await k.as(created.key, 'GET', '/v1/users/me')).status, 200);
   assert.is((await k.as(a.accessToken, 'DELETE', `/v1/users/me/api-keys/${created.id}`)).status, 204);
   assertError(await k.as(created.key, 'GET', '/v1/users/me'), 401, 'INVALID_API_KEY');
@@ -53,19 +62,22 @@ const mfa = suite<{ k: IdentityKernel }>('identity: mfa.requiredForAdmin holds f
 mfa.before(async (ctx) => { ctx.k = await startIdentity({ identity: { mfa: { requiredForAdmin: true } } }); });
 mfa.after(async (ctx) => { await ctx.k.stop(); });
 
-mfa('an admin without MFA, their API key and their client-credentials token are all refused on admin operations', async ({ k }) => {
-  const root = await k.admin();
-  assertError(await k.as(root, 'GET', '/v1/admin/users'), 403, 'MFA_REQUIRED');
-  const c = credentials(k);
-  const key = await c.apiKey(root, ['admin:users:read', 'profile:read']);
-  assertError(await k.as(key, 'GET', '/v1/admin/users'), 403, 'MFA_REQUIRED');
-  assertError(await k.as(undefined, 'GET', '/v1/notes', undefined, { 'x-api-key': key }), 403, 'FORBIDDEN');
-  assert.is((await k.as(key, 'GET', '/v1/users/me')).status, 200, 'non-admin operations are unaffected');
-  const token = await c.clientToken(root, 'admin:audit');
-  assertError(await k.as(token, 'GET', '/v1/admin/audit-logs'), 403, 'MFA_REQUIRED');
-  const oauthUser = await c.oauthUserToken(root, 'admin:users:read');
-  assertError(await k.as(oauthUser, 'GET', '/v1/admin/users'), 403, 'MFA_REQUIRED');
-});
+mfa(
+  'an admin without MFA, their API key and their client-credentials token are all refused on admin operations',
+  async ({ k }) => {
+    const root = await k.admin();
+    assertError(await k.as(root, 'GET', '/v1/admin/users'), 403, 'MFA_REQUIRED');
+    const c = credentials(k);
+    const key = await c.apiKey(root, ['admin:users:read', 'profile:read']);
+    assertError(await k.as(key, 'GET', '/v1/admin/users'), 403, 'MFA_REQUIRED');
+    assertError(await k.as(undefined, 'GET', '/v1/notes', undefined, { 'x-api-key': key }), 403, 'FORBIDDEN');
+    assert.is((await k.as(key, 'GET', '/v1/users/me')).status, 200, 'non-admin operations are unaffected');
+    const token = await c.clientToken(root, 'admin:audit');
+    assertError(await k.as(token, 'GET', '/v1/admin/audit-logs'), 403, 'MFA_REQUIRED');
+    const oauthUser = await c.oauthUserToken(root, 'admin:users:read');
+    assertError(await k.as(oauthUser, 'GET', '/v1/admin/users'), 403, 'MFA_REQUIRED');
+  },
+);
 
 mfa.run();
 

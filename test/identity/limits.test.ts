@@ -10,28 +10,31 @@ const s = suite('limits: tiers, headers, 429, per-key limits, login brute force'
 /** A public operation, counted per IP (notes need a credential since they became user-owned). */
 const ANON = '/.well-known/jwks.json';
 
-s('every response carries the rate-limit headers; a warning past 90 %; 429 with Retry-After and details.retry_after', async () => {
-  const k = await startIdentity({ rateLimit: { enabled: true, tiers: { free: 10, premium: 30, enterprise: 100 } } });
-  try {
-    const first = await k.as(undefined, 'GET', ANON);
-    assert.is(first.headers.get('x-ratelimit-limit'), '10');
-    assert.is(first.headers.get('x-ratelimit-remaining'), '9');
-    assert.ok(Number(first.headers.get('x-ratelimit-reset')) > Date.now() / 1000, 'reset is a Unix timestamp');
-    assert.match(first.headers.get('ratelimit-policy') ?? '', /^"free";q=10;w=60$/);
-    assert.match(first.headers.get('ratelimit') ?? '', /^"free";r=9;t=\d+$/);
-    let last = first;
-    for (let i = 0; i < 8; i++) last = await k.as(undefined, 'GET', ANON);
-    assert.match(last.headers.get('x-ratelimit-warning') ?? '', /Approaching rate limit \(9\/10 requests used\)/);
-    await k.as(undefined, 'GET', ANON);
-    const refused = await k.as(undefined, 'GET', ANON);
-    assertError(refused, 429, 'RATE_LIMITED');
-    assert.ok(Number(refused.headers.get('retry-after')) >= 1);
-    assert.is(refused.body.error.details.retry_after, Number(refused.headers.get('retry-after')));
-    assert.is(refused.headers.get('x-ratelimit-remaining'), '0');
-  } finally {
-    await k.stop();
-  }
-});
+s(
+  'every response carries the rate-limit headers; a warning past 90 %; 429 with Retry-After and details.retry_after',
+  async () => {
+    const k = await startIdentity({ rateLimit: { enabled: true, tiers: { free: 10, premium: 30, enterprise: 100 } } });
+    try {
+      const first = await k.as(undefined, 'GET', ANON);
+      assert.is(first.headers.get('x-ratelimit-limit'), '10');
+      assert.is(first.headers.get('x-ratelimit-remaining'), '9');
+      assert.ok(Number(first.headers.get('x-ratelimit-reset')) > Date.now() / 1000, 'reset is a Unix timestamp');
+      assert.match(first.headers.get('ratelimit-policy') ?? '', /^"free";q=10;w=60$/);
+      assert.match(first.headers.get('ratelimit') ?? '', /^"free";r=9;t=\d+$/);
+      let last = first;
+      for (let i = 0; i < 8; i++) last = await k.as(undefined, 'GET', ANON);
+      assert.match(last.headers.get('x-ratelimit-warning') ?? '', /Approaching rate limit \(9\/10 requests used\)/);
+      await k.as(undefined, 'GET', ANON);
+      const refused = await k.as(undefined, 'GET', ANON);
+      assertError(refused, 429, 'RATE_LIMITED');
+      assert.ok(Number(refused.headers.get('retry-after')) >= 1);
+      assert.is(refused.body.error.details.retry_after, Number(refused.headers.get('retry-after')));
+      assert.is(refused.headers.get('x-ratelimit-remaining'), '0');
+    } finally {
+      await k.stop();
+    }
+  },
+);
 
 s('failures from one IP across many accounts back off too', async () => {
   const clock = new ManualClock(Date.now());
@@ -50,7 +53,10 @@ s('failures from one IP across many accounts back off too', async () => {
 
 s('anonymous callers are counted per IP; X-Forwarded-For counts only behind server.trustProxy', async () => {
   for (const trustProxy of [false, true]) {
-    const k = await startIdentity({ server: { trustProxy }, rateLimit: { enabled: true, tiers: { free: 2, premium: 2, enterprise: 2 } } });
+    const k = await startIdentity({
+      server: { trustProxy },
+      rateLimit: { enabled: true, tiers: { free: 2, premium: 2, enterprise: 2 } },
+    });
     try {
       const as = (ip: string) => k.as(undefined, 'GET', ANON, undefined, { 'x-forwarded-for': ip });
       await as('203.0.113.1');
@@ -64,14 +70,25 @@ s('anonymous callers are counted per IP; X-Forwarded-For counts only behind serv
 });
 
 s('limits are keyed per user and per API key, with a per-key policy', async () => {
-  const k = await startIdentity({ rateLimit: { enabled: true, tiers: { free: 1000, premium: 1000, enterprise: 1000 } } });
+  const k = await startIdentity({
+    rateLimit: { enabled: true, tiers: { free: 1000, premium: 1000, enterprise: 1000 } },
+  });
   try {
     const a = await k.signup(email('rl-a'));
-    const key = (await k.as(a.accessToken, 'POST', '/v1/users/me/api-keys', { name: 'slow', rateLimit: { limit: 2, windowMs: 60000 } })).body;
+    const key = (
+      await k.as(a.accessToken, 'POST', '/v1/users/me/api-keys', {
+        name: 'slow',
+        rateLimit: { limit: 2, windowMs: 60000 },
+      })
+    ).body;
     assert.is((await k.as(key.key, 'GET', '/v1/users/me')).headers.get('x-ratelimit-limit'), '2');
     await k.as(key.key, 'GET', '/v1/users/me');
     assertError(await k.as(key.key, 'GET', '/v1/users/me'), 429);
-    assert.is((await k.as(a.accessToken, 'GET', '/v1/users/me')).status, 200, 'the user\'s own budget is separate from the key\'s');
+    assert.is(
+      (await k.as(a.accessToken, 'GET', '/v1/users/me')).status,
+      200,
+      "the user's own budget is separate from the key's",
+    );
   } finally {
     await k.stop();
   }
@@ -102,7 +119,10 @@ const redisUrl = serviceUrl('REDIS_URL', 'limits: two instances share one Redis'
 if (redisUrl) {
   s('two kernel instances on one Redis enforce one shared limit', async () => {
     const prefix = `${uniqueName('rl')}:`;
-    const cfg = { rateLimit: { enabled: true, tiers: { free: 6, premium: 6, enterprise: 6 } }, adapters: { rateLimiter: { use: 'redis', url: redisUrl, keyPrefix: prefix } } };
+    const cfg = {
+      rateLimit: { enabled: true, tiers: { free: 6, premium: 6, enterprise: 6 } },
+      adapters: { rateLimiter: { use: 'redis', url: redisUrl, keyPrefix: prefix } },
+    };
     const [a, b] = await Promise.all([startIdentity(cfg), startIdentity(cfg)]);
     try {
       const statuses: number[] = [];
@@ -117,7 +137,7 @@ if (redisUrl) {
 
 s('with Redis stopped mid-run, limits still hold through the insurance limiter and no 5xx occurs', async () => {
   const port = await freePort();
-  let redis = startRedis(port);
+  const redis = startRedis(port);
   await until('redis-server', () => listening(port));
   const k = await startIdentity({ rateLimit: { enabled: true, tiers: { free: 5, premium: 5, enterprise: 5 } }, adapters: { rateLimiter: { use: 'redis', url: `redis://127.0.0.1:${port}`, commandTimeoutMs: 200 } } });
   try {

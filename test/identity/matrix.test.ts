@@ -43,8 +43,13 @@ async function securedOperations(k: IdentityKernel): Promise<Operation[]> {
       const alternatives = requirements.map((r) => Object.keys(r)).filter((names) => names.length > 0);
       if (!alternatives.length) continue;
       ops.push({
-        operationId: op.operationId, method: method.toUpperCase(), path, alternatives,
-        optional: requirements.some((r) => Object.keys(r).length === 0), permissions: op['x-permissions'], principal: op['x-principal'],
+        operationId: op.operationId,
+        method: method.toUpperCase(),
+        path,
+        alternatives,
+        optional: requirements.some((r) => Object.keys(r).length === 0),
+        permissions: op['x-permissions'],
+        principal: op['x-principal'],
       });
     }
   }
@@ -56,7 +61,9 @@ const adminPermission = (p: string) => p === '*' || p.startsWith('admin:');
 
 /** What the operation's rules say this credential gets: 401, 403, or 'allowed'. */
 function expected(op: Operation, c: Credential, mfaRequiredForAdmin: boolean): 401 | 403 | 'allowed' {
-  const accepted = c.kind !== 'none' && op.alternatives.some((names) => names.every((n) => n === 'bearerAuth' || (n === 'apiKey' && c.kind === 'apiKey')));
+  const accepted =
+    c.kind !== 'none' &&
+    op.alternatives.some((names) => names.every((n) => n === 'bearerAuth' || (n === 'apiKey' && c.kind === 'apiKey')));
   if (!accepted) return op.optional ? 'allowed' : 401;
   if (op.principal && !op.principal.includes(c.type!)) return 403;
   if (mfaRequiredForAdmin && (op.permissions ?? []).some(adminPermission)) return 403;
@@ -85,13 +92,18 @@ async function runMatrix(k: IdentityKernel, ops: Operation[], creds: Credential[
         res = await call(k, op, c);
       }
       const got = res.status === 401 || res.status === 403 ? res.status : 'allowed';
-      if (got !== want) wrong.push(`${op.method} ${op.path} (${op.operationId}) as ${c.name}: want ${want}, got ${res.status} ${res.text.slice(0, 160)}`);
+      if (got !== want)
+        wrong.push(
+          `${op.method} ${op.path} (${op.operationId}) as ${c.name}: want ${want}, got ${res.status} ${res.text.slice(0, 160)}`,
+        );
     }
   }
   assert.equal(wrong, [], `\n${wrong.join('\n')}`);
 }
 
-const s = suite<{ k: IdentityKernel; ops: Operation[] }>('matrix: every operation x every credential, from /openapi.json');
+const s = suite<{ k: IdentityKernel; ops: Operation[] }>(
+  'matrix: every operation x every credential, from /openapi.json',
+);
 s.before(async (ctx) => {
   ctx.k = await startIdentity();
   ctx.ops = await securedOperations(ctx.k);
@@ -106,18 +118,50 @@ s('every secured operation declares x-permissions (an explicit [] means any sign
 
 s('none, session, zero- and one-scope keys, OAuth user and client tokens, impersonation', async ({ k, ops }) => {
   const root = await k.admin();
-  const userPermissions: string[] = (await k.as(root, 'GET', '/v1/admin/roles')).body.data.find((r: { name: string }) => r.name === 'user').permissions;
+  const userPermissions: string[] = (await k.as(root, 'GET', '/v1/admin/roles')).body.data.find(
+    (r: { name: string }) => r.name === 'user',
+  ).permissions;
   const c = credentials(k);
   const user = async () => k.signup(email('matrix'));
   const session = async () => (await user()).accessToken;
   const creds: Credential[] = [
     { name: 'no credential', kind: 'none', permissions: [], mint: async () => '' },
     { name: 'a session', type: 'session', kind: 'bearer', permissions: userPermissions, mint: session },
-    { name: 'a zero-scope API key', type: 'apiKey', kind: 'apiKey', permissions: [], mint: async () => c.apiKey(await session(), []) },
-    { name: 'a profile:read API key', type: 'apiKey', kind: 'apiKey', permissions: ['profile:read'], mint: async () => c.apiKey(await session(), ['profile:read']) },
-    { name: 'an OAuth token with profile:read', type: 'oauthUser', kind: 'bearer', permissions: ['profile:read'], mint: async () => c.oauthUserToken(await session(), 'profile:read') },
-    { name: 'a client-credentials token', type: 'oauthClient', kind: 'bearer', permissions: ['profile:read'], mint: async () => c.clientToken(await session(), 'profile:read') },
-    { name: 'an impersonation token', type: 'impersonation', kind: 'bearer', permissions: userPermissions, mint: async () => c.impersonation(root, (await user()).id) },
+    {
+      name: 'a zero-scope API key',
+      type: 'apiKey',
+      kind: 'apiKey',
+      permissions: [],
+      mint: async () => c.apiKey(await session(), []),
+    },
+    {
+      name: 'a profile:read API key',
+      type: 'apiKey',
+      kind: 'apiKey',
+      permissions: ['profile:read'],
+      mint: async () => c.apiKey(await session(), ['profile:read']),
+    },
+    {
+      name: 'an OAuth token with profile:read',
+      type: 'oauthUser',
+      kind: 'bearer',
+      permissions: ['profile:read'],
+      mint: async () => c.oauthUserToken(await session(), 'profile:read'),
+    },
+    {
+      name: 'a client-credentials token',
+      type: 'oauthClient',
+      kind: 'bearer',
+      permissions: ['profile:read'],
+      mint: async () => c.clientToken(await session(), 'profile:read'),
+    },
+    {
+      name: 'an impersonation token',
+      type: 'impersonation',
+      kind: 'bearer',
+      permissions: userPermissions,
+      mint: async () => c.impersonation(root, (await user()).id),
+    },
   ];
   await runMatrix(k, ops, creds, false);
 });
@@ -128,14 +172,23 @@ const mfa = suite<{ k: IdentityKernel }>('matrix: an admin without MFA where mfa
 mfa.before(async (ctx) => { ctx.k = await startIdentity({ identity: { mfa: { requiredForAdmin: true } } }); });
 mfa.after(async (ctx) => { await ctx.k.stop(); });
 
-mfa('every admin operation is 403 for the super admin without MFA; everything else follows the usual rules', async ({ k }) => {
-  const ops = await securedOperations(k);
-  const admin: Credential = { name: 'a super admin without MFA', type: 'session', kind: 'bearer', permissions: ['*'], mint: async () => {
-    const res = await k.login('root@example.com', 'Root#Passw0rd');
-    assert.is(res.status, 200, res.text);
-    return res.body.accessToken;
-  } };
-  await runMatrix(k, ops, [admin], true);
-});
+mfa(
+  'every admin operation is 403 for the super admin without MFA; everything else follows the usual rules',
+  async ({ k }) => {
+    const ops = await securedOperations(k);
+    const admin: Credential = {
+      name: 'a super admin without MFA',
+      type: 'session',
+      kind: 'bearer',
+      permissions: ['*'],
+      mint: async () => {
+        const res = await k.login('root@example.com', 'Root#Passw0rd');
+        assert.is(res.status, 200, res.text);
+        return res.body.accessToken;
+      },
+    };
+    await runMatrix(k, ops, [admin], true);
+  },
+);
 
 mfa.run();

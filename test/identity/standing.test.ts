@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { generateSync } from 'otplib';
 import { ManualClock } from '../../kernel/ports/clock.ts';
 import { assertError } from '../helpers/kernel.ts';
-import { startIdentity, email, PASSWORD } from './helpers.ts';
+import { startIdentity, email } from './helpers.ts';
 
 const s = suite('identity: throttles are atomic, revocations are never evicted');
 
@@ -31,15 +31,25 @@ s('the MFA five-failure cap holds under 20 concurrent wrong codes', async () => 
     const address = email('mfa-race');
     const u = await k.signup(address);
     const setup = await k.as(u.accessToken, 'POST', '/v1/auth/mfa/totp');
-    assert.is((await k.as(u.accessToken, 'POST', '/v1/auth/mfa/totp/confirm', { code: code(setup.body.secret) })).status, 200);
+    assert.is(
+      (await k.as(u.accessToken, 'POST', '/v1/auth/mfa/totp/confirm', { code: code(setup.body.secret) })).status,
+      200,
+    );
     clock.advance(30_000);
     const challenge = await k.login(address);
     const wrong = code(setup.body.secret) === '000000' ? '111111' : '000000';
-    const results = await Promise.all(Array.from({ length: 20 }, () => k.as(undefined, 'POST', '/v1/auth/mfa/verify', { mfaToken: challenge.body.mfaToken, code: wrong })));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        k.as(undefined, 'POST', '/v1/auth/mfa/verify', { mfaToken: challenge.body.mfaToken, code: wrong }),
+      ),
+    );
     const evaluated = results.filter((r) => r.status === 400).length;
     assert.ok(evaluated <= 5, `evaluated ${evaluated}: ${results.map((r) => r.status).join(',')}`);
     assert.is(results.filter((r) => r.status === 401).length, 20 - evaluated);
-    const right = await k.as(undefined, 'POST', '/v1/auth/mfa/verify', { mfaToken: challenge.body.mfaToken, code: code(setup.body.secret) });
+    const right = await k.as(undefined, 'POST', '/v1/auth/mfa/verify', {
+      mfaToken: challenge.body.mfaToken,
+      code: code(setup.body.secret),
+    });
     assertError(right, 401, 'INVALID_MFA_TOKEN');
   } finally {
     await k.stop();
@@ -47,7 +57,10 @@ s('the MFA five-failure cap holds under 20 concurrent wrong codes', async () => 
 });
 
 s('a flood of failed logins with distinct emails past maxEntries does not revive a logged-out token', async () => {
-  const k = await startIdentity({ adapters: { cache: { use: 'memory', maxEntries: 20 } }, identity: { login: { ipFailuresPerWindow: 1000 } } });
+  const k = await startIdentity({
+    adapters: { cache: { use: 'memory', maxEntries: 20 } },
+    identity: { login: { ipFailuresPerWindow: 1000 } },
+  });
   try {
     const u = await k.signup(email('evict'));
     assert.is((await k.as(u.accessToken, 'POST', '/v1/auth/logout')).status, 204);

@@ -58,7 +58,10 @@ s('a tampered copy of a cached token is still refused', async () => {
 s('two kernels on one database and one Redis cache: logout on one refuses the token on the other at once', async () => {
   const redis = serviceUrl('REDIS_URL', 'token cache across two kernels');
   if (!redis) return;
-  const shared = { database: { url: tempSqliteUrl() }, adapters: { cache: { use: 'redis', url: redis, keyPrefix: `${uniqueName('tokcache')}:` } } };
+  const shared = {
+    database: { url: tempSqliteUrl() },
+    adapters: { cache: { use: 'redis', url: redis, keyPrefix: `${uniqueName('tokcache')}:` } },
+  };
   const a = await startIdentity(shared);
   const b = await startIdentity(shared);
   try {

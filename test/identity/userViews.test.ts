@@ -23,27 +23,43 @@ s('a change on this instance shows at once, to every concurrent reader', async (
     assert.equal(after.map((r) => r.body.name), after.map(() => 'Renamed'));
     const promoted = await k.as(await k.admin(), 'PATCH', `/v1/admin/users/${user.id}`, { tier: 'premium' });
     assert.is(promoted.status, 200, promoted.text);
-    assert.is((await k.as(user.accessToken, 'GET', '/v1/users/me')).body.tier, 'premium', 'an admin change shows at once too');
+    assert.is(
+      (await k.as(user.accessToken, 'GET', '/v1/users/me')).body.tier,
+      'premium',
+      'an admin change shows at once too',
+    );
   } finally {
     await k.stop();
   }
 });
 
-s("another instance's identity.user.updated event drops the view (a row changed behind this instance's back)", async () => {
-  const k = await startIdentity();
-  try {
-    const user = await k.signup(email('event'));
-    assert.is((await k.as(user.accessToken, 'GET', '/v1/users/me')).body.name, 'Test User');
-    await k.kernel.orm!.em.fork().nativeUpdate('IdentityUser', { id: user.id }, { name: 'Changed elsewhere' });
-    assert.is((await k.as(user.accessToken, 'GET', '/v1/users/me')).body.name, 'Test User', 'still cached: nothing told this instance');
-    const bus = k.kernel.root.cradle.eventBus as { publish(e: unknown): Promise<void>; drain?: () => Promise<void> };
-    await bus.publish({ id: uniqueName('evt'), type: 'identity.user.updated', occurredAt: new Date().toISOString(), data: { id: user.id, fields: ['name'] } });
-    await bus.drain?.();
-    assert.is((await k.as(user.accessToken, 'GET', '/v1/users/me')).body.name, 'Changed elsewhere');
-  } finally {
-    await k.stop();
-  }
-});
+s(
+  "another instance's identity.user.updated event drops the view (a row changed behind this instance's back)",
+  async () => {
+    const k = await startIdentity();
+    try {
+      const user = await k.signup(email('event'));
+      assert.is((await k.as(user.accessToken, 'GET', '/v1/users/me')).body.name, 'Test User');
+      await k.kernel.orm!.em.fork().nativeUpdate('IdentityUser', { id: user.id }, { name: 'Changed elsewhere' });
+      assert.is(
+        (await k.as(user.accessToken, 'GET', '/v1/users/me')).body.name,
+        'Test User',
+        'still cached: nothing told this instance',
+      );
+      const bus = k.kernel.root.cradle.eventBus as { publish(e: unknown): Promise<void>; drain?: () => Promise<void> };
+      await bus.publish({
+        id: uniqueName('evt'),
+        type: 'identity.user.updated',
+        occurredAt: new Date().toISOString(),
+        data: { id: user.id, fields: ['name'] },
+      });
+      await bus.drain?.();
+      assert.is((await k.as(user.accessToken, 'GET', '/v1/users/me')).body.name, 'Changed elsewhere');
+    } finally {
+      await k.stop();
+    }
+  },
+);
 
 s.run();
 
@@ -64,17 +80,32 @@ if (pgUrl && brokers) {
     const b = await start(env);
     try {
       const address = email('two-views');
-      assert.is((await request(a.url, 'POST', '/v1/auth/register', { body: { name: 'Before', email: address, password: PASSWORD } })).status, 201);
+      assert.is(
+        (
+          await request(a.url, 'POST', '/v1/auth/register', {
+            body: { name: 'Before', email: address, password: PASSWORD },
+          })
+        ).status,
+        201,
+      );
       const login = await request(a.url, 'POST', '/v1/auth/login', { body: { email: address, password: PASSWORD } });
       const auth = { authorization: `Bearer ${login.body.accessToken}` };
-      assert.is((await request(b.url, 'GET', '/v1/users/me', { headers: auth })).body.name, 'Before', 'B has cached the view');
-      assert.is((await request(a.url, 'PATCH', '/v1/users/me', { body: { name: 'After' }, headers: auth })).status, 200);
+      assert.is(
+        (await request(b.url, 'GET', '/v1/users/me', { headers: auth })).body.name,
+        'Before',
+        'B has cached the view',
+      );
+      assert.is(
+        (await request(a.url, 'PATCH', '/v1/users/me', { body: { name: 'After' }, headers: auth })).status,
+        200,
+      );
       const started = Date.now();
       let name = '';
       while (Date.now() - started < 6_000) {
         name = (await request(b.url, 'GET', '/v1/users/me', { headers: auth })).body.name;
         if (name === 'After') break;
-        await new Promise((r) => setTimeout(r, 100)); // polling interval, bounded by the 6 s deadline (the cache keeps views 10 s)
+        // polling interval, bounded by the 6 s deadline (the cache keeps views 10 s)
+        await new Promise((r) => setTimeout(r, 100));
       }
       assert.is(name, 'After', 'the identity.user.updated event reached B and dropped its view');
     } finally {
@@ -85,8 +116,14 @@ if (pgUrl && brokers) {
   two.run();
 }
 
-async function start(env: Record<string, string>): Promise<{ url: string; child: ChildProcess; stop: () => Promise<number | null> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', resolve(ROOT, 'scripts/cli.ts'), 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+async function start(
+  env: Record<string, string>,
+): Promise<{ url: string; child: ChildProcess; stop: () => Promise<number | null> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', resolve(ROOT, 'scripts/cli.ts'), 'serve'], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   let out = '';
   const url = await new Promise<string>((resolveUrl, reject) => {
@@ -97,5 +134,12 @@ async function start(env: Record<string, string>): Promise<{ url: string; child:
     });
     child.once('exit', (code) => reject(new Error(`instance exited (${code}) before listening:\n${out}`)));
   });
-  return { url, child, stop: () => { child.kill('SIGTERM'); return exited; } };
+  return {
+    url,
+    child,
+    stop: () => {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
 }

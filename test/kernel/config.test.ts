@@ -23,7 +23,10 @@ function problems(fn: () => unknown): string[] {
 }
 
 s('defaults, then the deployment file, then the environment', () => {
-  const c = loadConfig({ file: file('server: { basePath: /api, envelope: success }\n'), env: { PORT: '4321', KERNEL_LOG__LEVEL: 'warn' } });
+  const c = loadConfig({
+    file: file('server: { basePath: /api, envelope: success }\n'),
+    env: { PORT: '4321', KERNEL_LOG__LEVEL: 'warn' },
+  });
   assert.is(c.server.basePath, '/api');
   assert.is(c.server.envelope, 'success');
   assert.is(c.server.port, 4321, 'PORT wins over the files');
@@ -33,7 +36,10 @@ s('defaults, then the deployment file, then the environment', () => {
 });
 
 s('${VAR} and ${VAR:-default} interpolation', () => {
-  const c = loadConfig({ file: file('database: { url: "file:${DB_DIR:-/tmp}/x.db" }\nname: "${NAME}"\n'), env: { NAME: 'svc' } });
+  const c = loadConfig({
+    file: file('database: { url: "file:${DB_DIR:-/tmp}/x.db" }\nname: "${NAME}"\n'),
+    env: { NAME: 'svc' },
+  });
   assert.is(c.database.url, 'file:/tmp/x.db');
   assert.is(c.name, 'svc');
   const out: Array<{ path: string; variable: string }> = [];
@@ -42,12 +48,24 @@ s('${VAR} and ${VAR:-default} interpolation', () => {
 });
 
 s('an unset variable names the variable and the path', () => {
-  const out = problems(() => loadConfig({ file: file('adapters: { cache: { use: redis, url: "${REDIS_HOST_URL}" } }\n'), env: {} }));
-  assert.ok(out.some((p) => p.startsWith('adapters.cache.url: environment variable REDIS_HOST_URL is not set')), out.join('\n'));
+  const out = problems(() =>
+    loadConfig({ file: file('adapters: { cache: { use: redis, url: "${REDIS_HOST_URL}" } }\n'), env: {} }),
+  );
+  assert.ok(
+    out.some((p) => p.startsWith('adapters.cache.url: environment variable REDIS_HOST_URL is not set')),
+    out.join('\n'),
+  );
 });
 
 s('unknown adapter lists the available ones; wrong type and missing value name the path', () => {
-  const out = problems(() => loadConfig({ file: file('adapters:\n  cache: { use: memcache }\n  eventBus: { use: kafka }\nserver: { port: "abc", envelope: fancy }\n'), env: {} }));
+  const out = problems(() =>
+    loadConfig({
+      file: file(
+        'adapters:\n  cache: { use: memcache }\n  eventBus: { use: kafka }\nserver: { port: "abc", envelope: fancy }\n',
+      ),
+      env: {},
+    }),
+  );
   assert.ok(out.includes('adapters.cache.use: unknown adapter "memcache" (allowed: memory, redis)'), out.join('\n'));
   assert.ok(out.some((p) => p.startsWith('adapters.eventBus.brokers: required')), out.join('\n'));
   assert.ok(out.includes('server.port: must be integer (got "abc")'), out.join('\n'));
@@ -55,7 +73,12 @@ s('unknown adapter lists the available ones; wrong type and missing value name t
 });
 
 s('unknown keys, ports and plugins are errors, with the allowed names', () => {
-  const out = problems(() => loadConfig({ file: file('server: { prot: 1 }\nadapters: { mailbox: { use: x } }\nplugins: { nope: {} }\n'), env: {} }));
+  const out = problems(() =>
+    loadConfig({
+      file: file('server: { prot: 1 }\nadapters: { mailbox: { use: x } }\nplugins: { nope: {} }\n'),
+      env: {},
+    }),
+  );
   assert.ok(out.some((p) => p.startsWith('server.prot: unknown key (allowed: host, port,')), out.join('\n'));
   assert.ok(out.some((p) => p.startsWith('adapters.mailbox: unknown port (allowed: cache, eventBus')), out.join('\n'));
   assert.ok(out.some((p) => p.startsWith('plugins.nope: unknown plugin (allowed: system, identity')), out.join('\n'));

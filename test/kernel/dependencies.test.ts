@@ -7,7 +7,9 @@ import memoryCache from '../../adapters/cache/memory.ts';
 import { bootCustom } from '../helpers/custom.ts';
 import { request, assertError } from '../helpers/kernel.ts';
 
-const s = suite('dependencies: timeouts and failures become 503 with a retry hint; readiness names the failing adapter');
+const s = suite(
+  'dependencies: timeouts and failures become 503 with a retry hint; readiness names the failing adapter',
+);
 
 /** A cache whose behaviour the test switches: it knows nothing of timeouts or HTTP. */
 const mode = { value: 'ok' as 'ok' | 'hang' | 'refuse' };
@@ -19,7 +21,8 @@ const flaky = defineAdapter<Cache>({
       ...inner,
       async get(key: string) {
         if (mode.value === 'hang') return new Promise(() => {});
-        if (mode.value === 'refuse') throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6390'), { code: 'ECONNREFUSED' });
+        if (mode.value === 'refuse')
+          throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6390'), { code: 'ECONNREFUSED' });
         return inner.get(key);
       },
       async health() { if (mode.value !== 'ok') throw new Error(`flaky is ${mode.value}`); },
@@ -33,12 +36,28 @@ const probe = definePlugin({
     ({ value: (await services.cache.get('k')) ?? null }) },
 });
 const probeContract = {
-  openapi: '3.1.0', info: { title: 'probe', version: '1' },
-  paths: { '/probe': { get: { operationId: 'probe.read', responses: { '200': { description: 'ok', content: { 'application/json': { schema: { type: 'object' } } } }, '503': { $ref: '#/components/responses/Unavailable' } } } } },
+  openapi: '3.1.0',
+  info: { title: 'probe', version: '1' },
+  paths: {
+    '/probe': {
+      get: {
+        operationId: 'probe.read',
+        responses: {
+          '200': { description: 'ok', content: { 'application/json': { schema: { type: 'object' } } } },
+          '503': { $ref: '#/components/responses/Unavailable' },
+        },
+      },
+    },
+  },
 };
 
 s('hang -> DEPENDENCY_TIMEOUT, refused -> SERVICE_UNAVAILABLE, and /health/ready names the port', async () => {
-  const kernel = await bootCustom({ plugins: [probe], contracts: { probe: probeContract }, adapters: { cache: { flaky } }, config: { adapters: { cache: { use: 'flaky', timeoutMs: 200 } }, health: { readyCacheMs: 0 } } });
+  const kernel = await bootCustom({
+    plugins: [probe],
+    contracts: { probe: probeContract },
+    adapters: { cache: { flaky } },
+    config: { adapters: { cache: { use: 'flaky', timeoutMs: 200 } }, health: { readyCacheMs: 0 } },
+  });
   const { port } = await kernel.listen();
   const base = `http://127.0.0.1:${port}`;
   try {

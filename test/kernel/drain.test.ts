@@ -19,7 +19,17 @@ const reset = () => { state.gate = gate(); state.started = gate(); state.outcome
 /** After the wait: the database must still be open for this query to succeed. */
 async function useDatabase(em: { getConnection(): { execute(sql: string): Promise<unknown> } }) {
   await state.gate.opened;
-  await em.getConnection().execute('select 1').then(() => { state.outcome = 'ok'; }, (e) => { state.outcome = `failed: ${(e as Error).message}`; });
+  await em
+    .getConnection()
+    .execute('select 1')
+    .then(
+      () => {
+        state.outcome = 'ok';
+      },
+      (e) => {
+        state.outcome = `failed: ${(e as Error).message}`;
+      },
+    );
 }
 
 const held = definePlugin({
@@ -49,9 +59,17 @@ function capture() {
   return { lines, logger: pino({ level: 'info' }, stream) };
 }
 
-async function boot(shutdownTimeoutMs: number, logger = pino({ level: 'silent' })): Promise<{ kernel: Kernel; base: string }> {
+async function boot(
+  shutdownTimeoutMs: number,
+  logger = pino({ level: 'silent' }),
+): Promise<{ kernel: Kernel; base: string }> {
   reset();
-  const kernel = await bootCustom({ plugins: [held], contracts: { held: contract }, config: { server: { shutdownTimeoutMs } }, logger });
+  const kernel = await bootCustom({
+    plugins: [held],
+    contracts: { held: contract },
+    config: { server: { shutdownTimeoutMs } },
+    logger,
+  });
   const { port } = await kernel.listen();
   return { kernel, base: `http://127.0.0.1:${port}` };
 }

@@ -19,14 +19,14 @@ s('own services, ports and required exports resolve; undeclared ones do not', as
       seen.mine = cradle.mine;
       seen.cache = typeof cradle.cache.get;
       for (const name of ['secretHelper', 'notAThing']) {
-        try { cradle[name]; seen[name] = 'resolved'; } catch (e) { seen[name] = (e as Error).name; }
+        try { void cradle[name]; seen[name] = 'resolved'; } catch (e) { seen[name] = (e as Error).name; }
       }
     },
   });
   const outsider = definePlugin({
     name: 'outsider', version: '1', contract: false,
     onStart(cradle: any) {
-      try { cradle.greeter; seen.outsider = 'resolved'; } catch (e) { seen.outsider = (e as Error).name; }
+      try { void cradle.greeter; seen.outsider = 'resolved'; } catch (e) { seen.outsider = (e as Error).name; }
     },
   });
   const kernel = await bootCustom({ plugins: [provider, consumer, outsider] });
@@ -35,7 +35,11 @@ s('own services, ports and required exports resolve; undeclared ones do not', as
   assert.is(seen.cache, 'function');
   assert.is(seen.secretHelper, 'AwilixResolutionError', 'a service not exported stays private');
   assert.is(seen.notAThing, 'AwilixResolutionError');
-  assert.is(seen.outsider, 'AwilixResolutionError', 'a plugin that does not require the provider cannot see its exports');
+  assert.is(
+    seen.outsider,
+    'AwilixResolutionError',
+    'a plugin that does not require the provider cannot see its exports',
+  );
 });
 
 s('cache keys are namespaced per plugin', async () => {

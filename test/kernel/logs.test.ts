@@ -7,7 +7,10 @@ import { ROOT } from '../../scripts/paths.ts';
 const s = suite('logging: buffered request lines are all written by shutdown');
 
 s('the request lines and the last line before exit reach stdout after SIGTERM', async () => {
-  const child = spawn(process.execPath, ['--import', 'tsx', resolve(ROOT, 'test/fixtures/logs/server.ts')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', resolve(ROOT, 'test/fixtures/logs/server.ts')], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stdout!.on('data', (c: Buffer) => { out += c; });
@@ -25,7 +28,11 @@ s('the request lines and the last line before exit reach stdout after SIGTERM', 
   const lines = out.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; requestId?: string });
   const logged = new Set(lines.filter((l) => l.msg === 'request').map((l) => l.requestId));
   for (const id of ids) assert.ok(logged.has(id), `request line of ${id} was written`);
-  assert.is(lines.at(-1)!.msg, 'stopped', `the last line is the one logged just before exit (got ${JSON.stringify(lines.at(-1))})`);
+  assert.is(
+    lines.at(-1)!.msg,
+    'stopped',
+    `the last line is the one logged just before exit (got ${JSON.stringify(lines.at(-1))})`,
+  );
 });
 
 s.run();

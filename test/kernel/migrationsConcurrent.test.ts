@@ -7,7 +7,10 @@ import { testDatabases, type TestDatabase } from '../helpers/databases.ts';
 interface Run { code: number | null; stdout: string; stderr: string }
 
 function run(args: string[], env: Record<string, string>, onReady?: () => void): { done: Promise<Run>; go(): void } {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env: { PATH: process.env.PATH!, ...env } });
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH!, ...env },
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => { stdout += c; if (onReady && /^ready$/m.test(stdout)) { onReady(); onReady = undefined; } });
@@ -29,13 +32,21 @@ async function twoBoots(env: Record<string, string>): Promise<Run[]> {
 
 /** `plugin/name` of each migration a boot's "migrations applied" log line lists. */
 function applied(r: Run): string[] {
-  return r.stdout.split('\n').filter((l) => l.includes('"migrations applied"')).flatMap((l) => JSON.parse(l).migrations as string[]);
+  return r.stdout
+    .split('\n')
+    .filter((l) => l.includes('"migrations applied"'))
+    .flatMap((l) => JSON.parse(l).migrations as string[]);
 }
 
 for (const make of await testDatabases('two concurrent boots')) {
   const db: TestDatabase = await make();
   const s = suite(`migrations: two processes booting at once on ${db.driver} take turns`);
-  const env = { KERNEL_DATABASE__DRIVER: db.driver, KERNEL_DATABASE__URL: db.url, KERNEL_LOG__LEVEL: 'info', KERNEL_SERVER__PORT: '0' };
+  const env = {
+    KERNEL_DATABASE__DRIVER: db.driver,
+    KERNEL_DATABASE__URL: db.url,
+    KERNEL_LOG__LEVEL: 'info',
+    KERNEL_SERVER__PORT: '0',
+  };
 
   s('both boots succeed; each migration is applied exactly once', async () => {
     const boots = await twoBoots(env);

@@ -12,8 +12,13 @@ function fakeLocks() {
   const collection: LockCollection = {
     async updateOne(filter: any, update: any, options?: any) {
       const doc = docs.get(filter._id);
-      const matches = doc && (filter.owner !== undefined ? doc.owner === filter.owner
-        : filter.$or.some((c: any) => (c.owner !== undefined ? doc.owner === c.owner : doc.expiresAt < c.expiresAt.$lt)));
+      const matches =
+        doc &&
+        (filter.owner !== undefined
+          ? doc.owner === filter.owner
+          : filter.$or.some((c: any) =>
+              c.owner !== undefined ? doc.owner === c.owner : doc.expiresAt < c.expiresAt.$lt,
+            ));
       if (matches) { docs.set(filter._id, { ...doc, ...update.$set }); return { modifiedCount: 1, upsertedCount: 0 }; }
       if (!options?.upsert) return { modifiedCount: 0, upsertedCount: 0 };
       if (doc) throw Object.assign(new Error('E11000 duplicate key error'), { code: 11000 });
@@ -34,7 +39,11 @@ s('two holders take turns; the lock is gone afterwards', async () => {
   const log: string[] = [];
   let release!: () => void;
   const held = new Promise<void>((r) => { release = r; });
-  const first = withMongoLock(collection, 'migrations', async () => { log.push('a in'); await held; log.push('a out'); });
+  const first = withMongoLock(collection, 'migrations', async () => {
+    log.push('a in');
+    await held;
+    log.push('a out');
+  });
   await new Promise((r) => setImmediate(r));
   const second = withMongoLock(collection, 'migrations', async () => { log.push('b in'); });
   for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));

@@ -15,7 +15,10 @@ function alive(pid: number): boolean {
 s('npm start -- --config FILE: SIGTERM to the npm process stops the server and closes the port', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'npm-start-'));
   const config = join(dir, 'd.yaml');
-  writeFileSync(config, `server: { port: 0, host: 127.0.0.1, shutdownTimeoutMs: 5000 }\ndatabase: { url: "file:${join(dir, 'k.db')}" }\nlog: { level: info }\n`);
+  writeFileSync(
+    config,
+    `server: { port: 0, host: 127.0.0.1, shutdownTimeoutMs: 5000 }\ndatabase: { url: "file:${join(dir, 'k.db')}" }\nlog: { level: info }\n`,
+  );
   const npm = spawn('npm', ['start', '--silent', '--', '--config', config], {
     cwd: ROOT, env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? dir }, stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -40,7 +43,12 @@ s('npm start -- --config FILE: SIGTERM to the npm process stops the server and c
 
     npm.kill('SIGTERM');
     let timer: NodeJS.Timeout | undefined;
-    const code = await Promise.race([npmExited, new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), 15_000); })]);
+    const code = await Promise.race([
+      npmExited,
+      new Promise<'timeout'>((r) => {
+        timer = setTimeout(() => r('timeout'), 15_000);
+      }),
+    ]);
     clearTimeout(timer);
     assert.is.not(code, 'timeout', `npm did not exit:\n${out}`);
     assert.match(out, /"msg":"shutting down"/, 'the server received the signal');

@@ -31,7 +31,10 @@ function collector() {
     until(n: number, ms = 5000): Promise<void> {
       if (seen.length >= n) return Promise.resolve();
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`only ${seen.length} of ${n} observations after ${ms} ms`)), ms);
+        const timer = setTimeout(
+          () => reject(new Error(`only ${seen.length} of ${n} observations after ${ms} ms`)),
+          ms,
+        );
         waiters.push({ n, resolve: () => { clearTimeout(timer); resolve(); } });
       });
     },
@@ -50,7 +53,9 @@ const contract = {
         'x-permissions': [],
         parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
         requestBody: { content: { 'application/json': { schema: { type: 'object' } } } },
-        responses: { 200: { description: 'Touched.', content: { 'application/json': { schema: { type: 'object' } } } } },
+        responses: {
+          200: { description: 'Touched.', content: { 'application/json': { schema: { type: 'object' } } } },
+        },
       },
     },
   },
@@ -88,7 +93,12 @@ const s = suite<{ k: Kernel; url: string; lines: Array<Record<string, unknown>> 
 s.before(async (ctx) => {
   const { logger, lines } = capturingLogger();
   ctx.lines = lines;
-  ctx.k = await bootCustom({ plugins: [watched], contracts: { watched: contract }, logger, config: { log: { level: 'warn', requests: false } } });
+  ctx.k = await bootCustom({
+    plugins: [watched],
+    contracts: { watched: contract },
+    logger,
+    config: { log: { level: 'warn', requests: false } },
+  });
   ctx.url = `http://127.0.0.1:${(await ctx.k.listen(0, '127.0.0.1')).port}`;
 });
 s.after(async (ctx) => { releaseSlow(); await ctx.k.stop(); });
@@ -96,7 +106,11 @@ s.after(async (ctx) => { releaseSlow(); await ctx.k.stop(); });
 s('an observer gets operationId, route template, principal, status, bytes and duration', async ({ url }) => {
   const before = good.seen.length;
   const body = JSON.stringify({ note: 'x'.repeat(100) });
-  const res = await fetch(`${url}/v1/items/abc`, { method: 'POST', body, headers: { 'content-type': 'application/json', authorization: 'Bearer good' } });
+  const res = await fetch(`${url}/v1/items/abc`, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json', authorization: 'Bearer good' },
+  });
   const text = await res.text();
   assert.is(res.status, 200);
   await good.until(before + 1);
@@ -130,25 +144,35 @@ s('a chunked request body is counted as read', async ({ url }) => {
   const before = good.seen.length;
   const payload = JSON.stringify({ data: 'y'.repeat(1000) });
   const stream = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode(payload)); c.close(); } });
-  const res = await fetch(`${url}/v1/items/c`, { method: 'POST', body: stream, headers: { 'content-type': 'application/json' }, duplex: 'half' } as RequestInit);
+  const res = await fetch(`${url}/v1/items/c`, {
+    method: 'POST',
+    body: stream,
+    headers: { 'content-type': 'application/json' },
+    duplex: 'half',
+  } as RequestInit);
   assert.is(res.status, 200, await res.text());
   await good.until(before + 1);
   const r = good.seen[before];
   assert.is(r.bytesIn, payload.length);
 });
 
-s('observers run after the response is finished; throwing, rejecting and stuck ones are logged, not felt', async ({ url, lines }) => {
-  const before = good.seen.length;
-  // The `stuck` observer never settles: twenty requests in parallel still all answer.
-  const results = await Promise.all(Array.from({ length: 20 }, (_, i) => request(url, 'POST', `/v1/items/p${i}`, { body: {} })));
-  assert.ok(results.every((r) => r.status === 200));
-  await good.until(before + 20);
-  assert.ok(finishedWhenObserved.every(Boolean), 'the response had finished when each observer ran');
-  const threw = lines.filter((l) => l.msg === 'observer threw' && l.observer === 'watched.broken');
-  const failed = lines.filter((l) => l.msg === 'observer failed' && l.observer === 'watched.rejecting');
-  assert.ok(threw.length >= 20, `logged ${threw.length} throws`);
-  assert.ok(failed.length >= 20, `logged ${failed.length} rejections`);
-});
+s(
+  'observers run after the response is finished; throwing, rejecting and stuck ones are logged, not felt',
+  async ({ url, lines }) => {
+    const before = good.seen.length;
+    // The `stuck` observer never settles: twenty requests in parallel still all answer.
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => request(url, 'POST', `/v1/items/p${i}`, { body: {} })),
+    );
+    assert.ok(results.every((r) => r.status === 200));
+    await good.until(before + 20);
+    assert.ok(finishedWhenObserved.every(Boolean), 'the response had finished when each observer ran');
+    const threw = lines.filter((l) => l.msg === 'observer threw' && l.observer === 'watched.broken');
+    const failed = lines.filter((l) => l.msg === 'observer failed' && l.observer === 'watched.rejecting');
+    assert.ok(threw.length >= 20, `logged ${threw.length} throws`);
+    assert.ok(failed.length >= 20, `logged ${failed.length} rejections`);
+  },
+);
 
 s.run();
 
@@ -172,7 +196,13 @@ z('with zero observers the observation builder never runs; with one it runs once
     }
 
     const seen = collector();
-    const one = definePlugin({ name: 'watched', version: '1', handlers, authSchemes, observers: [{ name: 'one', create: () => (r) => seen.push(r) }] });
+    const one = definePlugin({
+      name: 'watched',
+      version: '1',
+      handlers,
+      authSchemes,
+      observers: [{ name: 'one', create: () => (r) => seen.push(r) }],
+    });
     const k2 = await bootCustom({ plugins: [one], contracts: { watched: contract } });
     const url2 = `http://127.0.0.1:${(await k2.listen(0, '127.0.0.1')).port}`;
     try {

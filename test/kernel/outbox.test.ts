@@ -19,7 +19,10 @@ const state = { down: false, published: 0 };
 const flakyBus = defineAdapter<EventBus>({
   port: 'eventBus', name: 'flaky', optionsSchema: { type: 'object', additionalProperties: false, properties: {} },
   async create(_o, ctx) {
-    const inner = (await memoryBus.create({}, ctx)) as EventBus & { close?: () => Promise<void>; drain: () => Promise<void> };
+    const inner = (await memoryBus.create({}, ctx)) as EventBus & {
+      close?: () => Promise<void>;
+      drain: () => Promise<void>;
+    };
     return {
       async publish(event) {
         if (state.down) throw Object.assign(new Error('connect ECONNREFUSED broker'), { code: 'ECONNREFUSED' });
@@ -37,7 +40,9 @@ s('a note created while the bus is down is acknowledged, and its event is delive
   const kernel = await bootCustom({
     // Notes are user-owned: identity signs the caller in.
     plugins: [catalogs.plugins.identity, catalogs.plugins.notes],
-    contracts: Object.fromEntries(['identity', 'notes'].map((n) => [n, parse(readFileSync(resolve(CONTRACTS_DIR, `${n}.yaml`), 'utf8'))])),
+    contracts: Object.fromEntries(
+      ['identity', 'notes'].map((n) => [n, parse(readFileSync(resolve(CONTRACTS_DIR, `${n}.yaml`), 'utf8'))]),
+    ),
     adapters: { eventBus: { flaky: flakyBus } },
     config: { adapters: { eventBus: { use: 'flaky' } } },
   });
@@ -47,7 +52,8 @@ s('a note created while the bus is down is acknowledged, and its event is delive
     const headers = await userAuthorization(base);
     await kernel.outbox!.idle();
     state.published = 0;
-    await kernel.orm!.em.fork().nativeDelete('KernelOutbox', {}); // registration's own event is not what this test counts
+    // registration's own event is not what this test counts
+    await kernel.orm!.em.fork().nativeDelete('KernelOutbox', {});
     state.down = true;
     const created = await request(base, 'POST', '/v1/notes', { body: { title: 'during the outage' }, headers });
     assert.is(created.status, 201, 'acknowledged although the bus is down');

@@ -45,12 +45,21 @@ for (const make of await testDatabases('outbox race')) {
     const [ormA, ormB] = [await open(db), await open(db)];
     try {
       if (db.driver === 'mongodb') await ormA.getSchemaGenerator().ensureIndexes();
-      else await new Migrator((ormA.em as any).getConnection().getKnex(), [{ name: 'kernel', migrations: outboxMigrations }]).up();
+      else
+        await new Migrator((ormA.em as any).getConnection().getKnex(), [
+          { name: 'kernel', migrations: outboxMigrations },
+        ]).up();
       const em = ormA.em.fork();
       const expected = new Map<string, string[]>(KEYS.map((k) => [k, []]));
       for (let i = 0; i < KEYS.length * PER_KEY; i++) {
         const key = KEYS[i % KEYS.length];
-        stageEvent(em, { id: eventId(i), type: 'test.happened', occurredAt: clock.date().toISOString(), key, data: { i } });
+        stageEvent(em, {
+          id: eventId(i),
+          type: 'test.happened',
+          occurredAt: clock.date().toISOString(),
+          key,
+          data: { i },
+        });
         expected.get(key)!.push(eventId(i));
       }
       await em.flush();

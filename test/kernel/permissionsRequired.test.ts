@@ -23,7 +23,12 @@ function plan(operation: Record<string, unknown>, topLevelSecurity?: unknown) {
   };
   if (topLevelSecurity) doc.security = topLevelSecurity;
   writeFileSync(join(dir, 'p.yaml'), stringify(doc));
-  const plugin = definePlugin({ name: 'p', version: '1', handlers: { 'p.list': () => ({}) }, authSchemes: { bearerAuth: () => async () => undefined } });
+  const plugin = definePlugin({
+    name: 'p',
+    version: '1',
+    handlers: { 'p.list': () => ({}) },
+    authSchemes: { bearerAuth: () => async () => undefined },
+  });
   const cat: Catalogs = { adapters: realCatalogs.adapters, plugins: { p: plugin } };
   const config = validateConfig({ adapters: {}, plugins: { p: {} } }, cat);
   return planKernel(config, cat, { contractsDir: dir, version: '0' });

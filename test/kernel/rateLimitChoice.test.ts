@@ -17,7 +17,15 @@ async function boot(options: { withLimiter: boolean; rateLimit?: Record<string, 
   const { raw } = loadRawConfig({ configDir: CONFIG_DIR, env: {} });
   const adapters = { ...(raw.adapters as Record<string, unknown>) };
   if (!options.withLimiter) delete adapters.rateLimiter;
-  const merged = deepMerge({ ...raw, adapters }, { server: { port: 0 }, database: { url: tempSqliteUrl() }, log: { level: 'info' }, rateLimit: options.rateLimit ?? {} });
+  const merged = deepMerge(
+    { ...raw, adapters },
+    {
+      server: { port: 0 },
+      database: { url: tempSqliteUrl() },
+      log: { level: 'info' },
+      rateLimit: options.rateLimit ?? {},
+    },
+  );
   const config = validateConfig(merged, catalogs);
   const lines: string[] = [];
   const kernel = await createKernel(config, { logger: createLogger(config, capturingDestination(lines)) });

@@ -12,7 +12,10 @@ const key = () => randomBytes(32).toString('base64');
 const silent = pino({ level: 'silent' });
 
 s('seal/open round-trips; the context is bound; tampering and unknown keys are refused', () => {
-  const secrets = loadSecrets({ keys: [{ id: 'a', secret: key() }], keyFile: join(mkdtempSync(join(tmpdir(), 'sk-')), 'none.key') }, silent);
+  const secrets = loadSecrets(
+    { keys: [{ id: 'a', secret: key() }], keyFile: join(mkdtempSync(join(tmpdir(), 'sk-')), 'none.key') },
+    silent,
+  );
   const sealed = secrets.seal('JBSWY3DPEHPK3PXP', 'identity.mfa:u1');
   assert.ok(secrets.isSealed(sealed));
   assert.not.ok(sealed.includes('JBSWY3DPEHPK3PXP'));
@@ -48,7 +51,11 @@ s('the embedded default generates its key file with mode 0600 and says so', () =
   assert.is(Buffer.from(readFileSync(file, 'utf8').trim(), 'base64').length, 32);
   assert.ok(lines.some((l) => /generated a key-encryption key/.test(l) && l.includes(file)), lines.join(''));
   const sealed = first.seal('v', 'c');
-  assert.is(loadSecrets({ keys: [], keyFile: './data/secrets.key' }, silent, dir).open(sealed, 'c'), 'v', 'the next boot reads the same key');
+  assert.is(
+    loadSecrets({ keys: [], keyFile: './data/secrets.key' }, silent, dir).open(sealed, 'c'),
+    'v',
+    'the next boot reads the same key',
+  );
   assert.ok(lines.every((l) => !l.includes(readFileSync(file, 'utf8').trim())), 'the key itself is never logged');
 });
 

@@ -7,11 +7,20 @@ import { ROOT } from '../../scripts/paths.ts';
 const s = suite('lifecycle: a second signal does not cut the drain short');
 
 s('SIGINT twice (Ctrl-C under npm start) while a slow request runs: it completes, exit code 0', async () => {
-  const child = spawn(process.execPath, ['--import', 'tsx', resolve(ROOT, 'test/fixtures/slow/server.ts')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', resolve(ROOT, 'test/fixtures/slow/server.ts')], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   let out = '';
   const waitFor = (pattern: RegExp) => new Promise<RegExpMatchArray>((resolveMatch, reject) => {
-    const check = () => { const m = out.match(pattern); if (m) { child.stdout!.off('data', onData); resolveMatch(m); } };
+    const check = () => {
+      const m = out.match(pattern);
+      if (m) {
+        child.stdout!.off('data', onData);
+        resolveMatch(m);
+      }
+    };
     const onData = (c: Buffer) => { out += c; check(); };
     child.stdout!.on('data', onData);
     child.once('exit', () => reject(new Error(`server exited before printing ${pattern}: ${out}`)));

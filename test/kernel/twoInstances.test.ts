@@ -44,7 +44,8 @@ if (pgUrl && brokers) {
           const res = await request(a.url, 'GET', `/v1/notes/${id}/activity`, { headers });
           if (res.body.data.length) activity.set(id, res.body.data);
         }
-        if (activity.size < ids.length) await new Promise((r) => setTimeout(r, 200)); // polling interval, bounded by the deadline
+        // polling interval, bounded by the deadline
+        if (activity.size < ids.length) await new Promise((r) => setTimeout(r, 200));
       }
       assert.is(activity.size, ids.length, 'every event was handled');
       for (const [id, rows] of activity) {
@@ -61,8 +62,14 @@ if (pgUrl && brokers) {
   s.run();
 }
 
-async function start(env: Record<string, string>): Promise<{ url: string; child: ChildProcess; stop: () => Promise<number | null> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', resolve(ROOT, 'scripts/cli.ts'), 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+async function start(
+  env: Record<string, string>,
+): Promise<{ url: string; child: ChildProcess; stop: () => Promise<number | null> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', resolve(ROOT, 'scripts/cli.ts'), 'serve'], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   let out = '';
   let err = '';
@@ -75,5 +82,12 @@ async function start(env: Record<string, string>): Promise<{ url: string; child:
     });
     child.once('exit', (code) => reject(new Error(`instance exited (${code}) before listening:\n${out}\n${err}`)));
   });
-  return { url, child, stop: () => { child.kill('SIGTERM'); return exited; } };
+  return {
+    url,
+    child,
+    stop: () => {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
 }

@@ -6,11 +6,22 @@ import { request } from '../helpers/kernel.ts';
 
 const s = suite('events: the kernel refuses an event published after its change was flushed');
 
-const Thing = defineEntity({ name: 'UowThing', table: 'uow_things', properties: { title: { type: 'string', length: 50 } } });
-const migrations: Migration[] = [{
-  name: '0001', up: (knex) => knex.schema.createTable('uow_things', (t) => { t.string('id', 36).primary(); t.string('title', 50); }),
-  down: (knex) => knex.schema.dropTable('uow_things'),
-}];
+const Thing = defineEntity({
+  name: 'UowThing',
+  table: 'uow_things',
+  properties: { title: { type: 'string', length: 50 } },
+});
+const migrations: Migration[] = [
+  {
+    name: '0001',
+    up: (knex) =>
+      knex.schema.createTable('uow_things', (t) => {
+        t.string('id', 36).primary();
+        t.string('title', 50);
+      }),
+    down: (knex) => knex.schema.dropTable('uow_things'),
+  },
+];
 const plugin = definePlugin({
   name: 'uow', version: '1.0.0', entities: [Thing], migrations, events: [{ name: 'uow.thing.created', schema: { type: 'object' } }],
   handlers: {
@@ -28,23 +39,39 @@ const plugin = definePlugin({
     },
   },
 });
-const op = (operationId: string) => ({ post: { operationId, responses: { 201: { description: 'ok', content: { 'application/json': { schema: { type: 'object' } } } } } } });
-const contract = { openapi: '3.1.0', info: { title: 'uow', version: '1' }, paths: { '/uow/late': op('uow.late'), '/uow/right': op('uow.right') } };
-
-s('publish after flush fails the request outside production; publish before flush stores both in one flush', async () => {
-  const kernel = await bootCustom({ plugins: [plugin], contracts: { uow: contract } });
-  const { port } = await kernel.listen();
-  const base = `http://127.0.0.1:${port}`;
-  try {
-    const right = await request(base, 'POST', '/v1/uow/right');
-    assert.is(right.status, 201, right.text);
-    const late = await request(base, 'POST', '/v1/uow/late');
-    assert.is(late.status, 500, 'the mistake is a failure, not a silent second transaction');
-    const em = kernel.orm!.em.fork();
-    assert.is(await em.count('KernelOutbox', { type: 'uow.thing.created' }), 2, 'the late event is still stored, not lost');
-  } finally {
-    await kernel.stop();
-  }
+const op = (operationId: string) => ({
+  post: {
+    operationId,
+    responses: { 201: { description: 'ok', content: { 'application/json': { schema: { type: 'object' } } } } },
+  },
 });
+const contract = {
+  openapi: '3.1.0',
+  info: { title: 'uow', version: '1' },
+  paths: { '/uow/late': op('uow.late'), '/uow/right': op('uow.right') },
+};
+
+s(
+  'publish after flush fails the request outside production; publish before flush stores both in one flush',
+  async () => {
+    const kernel = await bootCustom({ plugins: [plugin], contracts: { uow: contract } });
+    const { port } = await kernel.listen();
+    const base = `http://127.0.0.1:${port}`;
+    try {
+      const right = await request(base, 'POST', '/v1/uow/right');
+      assert.is(right.status, 201, right.text);
+      const late = await request(base, 'POST', '/v1/uow/late');
+      assert.is(late.status, 500, 'the mistake is a failure, not a silent second transaction');
+      const em = kernel.orm!.em.fork();
+      assert.is(
+        await em.count('KernelOutbox', { type: 'uow.thing.created' }),
+        2,
+        'the late event is still stored, not lost',
+      );
+    } finally {
+      await kernel.stop();
+    }
+  },
+);
 
 s.run();

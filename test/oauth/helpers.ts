@@ -27,7 +27,12 @@ export interface OAuthKernel {
   /** A form-encoded POST; `auth` is the Authorization header. */
   form(path: string, params: Record<string, string> | string, auth?: string): Promise<TestResponse>;
   /** A request that does not follow redirects. */
-  noFollow(method: string, path: string, token: string, body?: unknown): Promise<TestResponse & { location: string | null }>;
+  noFollow(
+    method: string,
+    path: string,
+    token: string,
+    body?: unknown,
+  ): Promise<TestResponse & { location: string | null }>;
   signup(tag: string): Promise<User>;
   admin(): Promise<string>;
   client(owner: User, input?: Record<string, unknown>): Promise<Client>;
@@ -93,7 +98,12 @@ export async function startOAuth(oauthConfig: Record<string, unknown> = {}): Pro
       return adminToken;
     },
     async client(owner, input = {}) {
-      const res = await as(owner.token, 'POST', '/v1/oauth/clients', { name: 'App', redirectUris: [APP], scopes: ['profile:read', 'oauth:clients:manage'], ...input });
+      const res = await as(owner.token, 'POST', '/v1/oauth/clients', {
+        name: 'App',
+        redirectUris: [APP],
+        scopes: ['profile:read', 'oauth:clients:manage'],
+        ...input,
+      });
       assert.is(res.status, 201, res.text);
       return { id: res.body.id, secret: res.body.clientSecret };
     },
@@ -102,7 +112,10 @@ export async function startOAuth(oauthConfig: Record<string, unknown> = {}): Pro
   return k;
 }
 
-/** An RFC 6749 §5.2 error body: `error` is a string (never the kernel's error object), and the response is not cached. */
+/**
+ * An RFC 6749 §5.2 error body: `error` is a string (never the kernel's error object), and the
+ * response is not cached.
+ */
 export function assertOAuthError(res: TestResponse, status: number, error: string): void {
   assert.is(res.status, status, `expected ${status} ${error}, got ${res.status}: ${res.text.slice(0, 300)}`);
   assert.type(res.body?.error, 'string', `RFC-shaped error expected: ${res.text.slice(0, 300)}`);

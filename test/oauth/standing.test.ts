@@ -19,10 +19,23 @@ async function settle(k: OAuthKernel) {
 
 async function authorized(k: OAuthKernel, user: User, client: Client) {
   const res = await k.noFollow('POST', '/v1/oauth/authorize', user.token, {
-    response_type: 'code', client_id: client.id, redirect_uri: APP, scope: 'profile:read', state: 's', code_challenge: CHALLENGE, code_challenge_method: 'S256', decision: 'approve',
+    response_type: 'code',
+    client_id: client.id,
+    redirect_uri: APP,
+    scope: 'profile:read',
+    state: 's',
+    code_challenge: CHALLENGE,
+    code_challenge_method: 'S256',
+    decision: 'approve',
   });
   const code = new URL(res.location!).searchParams.get('code')!;
-  return (await k.form('/v1/oauth/token', { grant_type: 'authorization_code', code, redirect_uri: APP, code_verifier: VERIFIER }, basic(client.id, client.secret!))).body;
+  return (
+    await k.form(
+      '/v1/oauth/token',
+      { grant_type: 'authorization_code', code, redirect_uri: APP, code_verifier: VERIFIER },
+      basic(client.id, client.secret!),
+    )
+  ).body;
 }
 
 s('a password reset ends the user\'s OAuth access tokens and grants', async ({ k }) => {
@@ -34,51 +47,96 @@ s('a password reset ends the user\'s OAuth access tokens and grants', async ({ k
   const em = k.kernel.orm!.em.fork();
   const reset = new OneTimeTokens(em, systemClock).issue(carol.id, 'reset_password', 600_000);
   await em.flush();
-  assert.is((await k.as(undefined, 'POST', '/v1/auth/reset-password', { token: reset, newPassword: 'Brand#New1pw' })).status, 200);
+  assert.is(
+    (await k.as(undefined, 'POST', '/v1/auth/reset-password', { token: reset, newPassword: 'Brand#New1pw' })).status,
+    200,
+  );
   assertError(await k.as(tokens.access_token, 'GET', '/v1/users/me'), 401, 'CREDENTIALS_REVOKED');
   await settle(k);
-  const refreshed = await k.form('/v1/oauth/token', { grant_type: 'refresh_token', refresh_token: tokens.refresh_token }, basic(client.id, client.secret!));
+  const refreshed = await k.form(
+    '/v1/oauth/token',
+    { grant_type: 'refresh_token', refresh_token: tokens.refresh_token },
+    basic(client.id, client.secret!),
+  );
   assert.is(refreshed.body.error, 'invalid_grant', refreshed.text);
 });
 
-s('suspension: the user\'s OAuth access token is refused at once (as introspection says), and the grant is revoked', async ({ k }) => {
-  const owner = await k.signup('owner');
-  const client = await k.client(owner);
-  const alice = await k.signup('alice');
-  const res = await k.noFollow('POST', '/v1/oauth/authorize', alice.token, {
-    response_type: 'code', client_id: client.id, redirect_uri: APP, scope: 'profile:read', state: 's', code_challenge: CHALLENGE, code_challenge_method: 'S256', decision: 'approve',
-  });
-  const code = new URL(res.location!).searchParams.get('code')!;
-  const tokens = (await k.form('/v1/oauth/token', { grant_type: 'authorization_code', code, redirect_uri: APP, code_verifier: VERIFIER }, basic(client.id, client.secret!))).body;
-  assert.is((await k.as(tokens.access_token, 'GET', '/v1/users/me')).status, 200);
+s(
+  "suspension: the user's OAuth access token is refused at once (as introspection says), and the grant is revoked",
+  async ({ k }) => {
+    const owner = await k.signup('owner');
+    const client = await k.client(owner);
+    const alice = await k.signup('alice');
+    const res = await k.noFollow('POST', '/v1/oauth/authorize', alice.token, {
+      response_type: 'code',
+      client_id: client.id,
+      redirect_uri: APP,
+      scope: 'profile:read',
+      state: 's',
+      code_challenge: CHALLENGE,
+      code_challenge_method: 'S256',
+      decision: 'approve',
+    });
+    const code = new URL(res.location!).searchParams.get('code')!;
+    const tokens = (
+      await k.form(
+        '/v1/oauth/token',
+        { grant_type: 'authorization_code', code, redirect_uri: APP, code_verifier: VERIFIER },
+        basic(client.id, client.secret!),
+      )
+    ).body;
+    assert.is((await k.as(tokens.access_token, 'GET', '/v1/users/me')).status, 200);
 
-  const admin = await k.admin();
-  assert.is((await k.as(admin, 'PATCH', `/v1/admin/users/${alice.id}`, { status: 'suspended' })).status, 200);
-  assertError(await k.as(tokens.access_token, 'GET', '/v1/users/me'), 401, 'CREDENTIALS_REVOKED');
-  const introspected = await k.form('/v1/oauth/introspect', { token: tokens.access_token }, basic(client.id, client.secret!));
-  assert.is(introspected.body.active, false, 'the bearer path agrees with introspection');
+    const admin = await k.admin();
+    assert.is((await k.as(admin, 'PATCH', `/v1/admin/users/${alice.id}`, { status: 'suspended' })).status, 200);
+    assertError(await k.as(tokens.access_token, 'GET', '/v1/users/me'), 401, 'CREDENTIALS_REVOKED');
+    const introspected = await k.form(
+      '/v1/oauth/introspect',
+      { token: tokens.access_token },
+      basic(client.id, client.secret!),
+    );
+    assert.is(introspected.body.active, false, 'the bearer path agrees with introspection');
 
-  await settle(k);
-  assert.is((await k.as(admin, 'PATCH', `/v1/admin/users/${alice.id}`, { status: 'active' })).status, 200);
-  const refreshed = await k.form('/v1/oauth/token', { grant_type: 'refresh_token', refresh_token: tokens.refresh_token }, basic(client.id, client.secret!));
-  assert.is(refreshed.status, 400, `the grant stays revoked after reactivation: ${refreshed.text}`);
-  assert.is(refreshed.body.error, 'invalid_grant');
-});
+    await settle(k);
+    assert.is((await k.as(admin, 'PATCH', `/v1/admin/users/${alice.id}`, { status: 'active' })).status, 200);
+    const refreshed = await k.form(
+      '/v1/oauth/token',
+      { grant_type: 'refresh_token', refresh_token: tokens.refresh_token },
+      basic(client.id, client.secret!),
+    );
+    assert.is(refreshed.status, 400, `the grant stays revoked after reactivation: ${refreshed.text}`);
+    assert.is(refreshed.body.error, 'invalid_grant');
+  },
+);
 
 s('a client-credentials token of a demoted admin stops reading admin data at once', async ({ k }) => {
   const super_ = await k.admin();
   const address = email('cc-admin');
-  const created = await k.as(super_, 'POST', '/v1/admin/users', { name: 'Admin', email: address, password: PASSWORD, role: 'admin' });
+  const created = await k.as(super_, 'POST', '/v1/admin/users', {
+    name: 'Admin',
+    email: address,
+    password: PASSWORD,
+    role: 'admin',
+  });
   assert.is(created.status, 201, created.text);
-  const adminToken = (await k.as(undefined, 'POST', '/v1/auth/login', { email: address, password: PASSWORD })).body.accessToken;
+  const adminToken = (await k.as(undefined, 'POST', '/v1/auth/login', { email: address, password: PASSWORD })).body
+    .accessToken;
   const client = await k.client({ id: created.body.id, token: adminToken }, { scopes: ['admin:users:read'] });
-  const cc = await k.form('/v1/oauth/token', { grant_type: 'client_credentials', scope: 'admin:users:read' }, basic(client.id, client.secret!));
+  const cc = await k.form(
+    '/v1/oauth/token',
+    { grant_type: 'client_credentials', scope: 'admin:users:read' },
+    basic(client.id, client.secret!),
+  );
   assert.is(cc.status, 200, cc.text);
   assert.is((await k.as(cc.body.access_token, 'GET', '/v1/admin/users')).status, 200);
 
   assert.is((await k.as(super_, 'PATCH', `/v1/admin/users/${created.body.id}`, { role: 'user' })).status, 200);
   assertError(await k.as(cc.body.access_token, 'GET', '/v1/admin/users'), 401, 'CREDENTIALS_REVOKED');
-  const introspected = await k.form('/v1/oauth/introspect', { token: cc.body.access_token }, basic(client.id, client.secret!));
+  const introspected = await k.form(
+    '/v1/oauth/introspect',
+    { token: cc.body.access_token },
+    basic(client.id, client.secret!),
+  );
   assert.is(introspected.body.active, false, 'introspection agrees with the bearer path');
 });
 

@@ -45,7 +45,19 @@ export function cacheConformance(name: string, make: () => Promise<CacheUnderTes
 
   test('set/get round-trips JSON values', async () => {
     const c = await cache();
-    const values: unknown[] = [{ a: 1, nested: { b: [1, 'two', null] } }, 'text', '', 42, -1.5, 0, true, false, null, [1, { x: 'y' }], []];
+    const values: unknown[] = [
+      { a: 1, nested: { b: [1, 'two', null] } },
+      'text',
+      '',
+      42,
+      -1.5,
+      0,
+      true,
+      false,
+      null,
+      [1, { x: 'y' }],
+      [],
+    ];
     for (const [i, value] of values.entries()) {
       assert.is(await c.set(key(`v${i}`), value), true);
       assert.equal(await c.get(key(`v${i}`)), value, `value #${i}`);
@@ -95,7 +107,9 @@ export function cacheConformance(name: string, make: () => Promise<CacheUnderTes
 
   test('ifAbsent is atomic under concurrency', async () => {
     const c = await cache();
-    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => c.set(key('nx-race'), i, { ifAbsent: true })));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => c.set(key('nx-race'), i, { ifAbsent: true })),
+    );
     assert.is(results.filter(Boolean).length, 1);
   });
 
@@ -252,7 +266,9 @@ export function cacheConformance(name: string, make: () => Promise<CacheUnderTes
   test('compareAndSet is atomic: one of 20 concurrent claimants wins', async () => {
     const c = await cache();
     await c.set(key('cas-race'), 'free');
-    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => c.compareAndSet(key('cas-race'), 'free', `owner-${i}`)));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => c.compareAndSet(key('cas-race'), 'free', `owner-${i}`)),
+    );
     assert.is(results.filter(Boolean).length, 1);
   });
 
@@ -273,7 +289,11 @@ export function cacheConformance(name: string, make: () => Promise<CacheUnderTes
     if (subject.advance) subject.advance(31);
     await until('the lease to expire', async () => !(await c.has(key('lease-exp'))));
     assert.is(await c.compareAndSet(key('lease-exp'), 'token', 'token', { ttlMs: 30 }), false);
-    assert.is(await c.set(key('lease-exp'), 'other', { ttlMs: 1000, ifAbsent: true }), true, 'someone else can take it');
+    assert.is(
+      await c.set(key('lease-exp'), 'other', { ttlMs: 1000, ifAbsent: true }),
+      true,
+      'someone else can take it',
+    );
   });
 
   test.run();

@@ -6,7 +6,11 @@ import redisCache from '../../adapters/cache/redis.ts';
 import { serviceUrl, uniqueName } from '../helpers/services.ts';
 import { cacheConformance } from './cache.suite.ts';
 
-const context = (clock: Clock): AdapterContext => ({ logger: pino({ level: 'silent' }), clock, serviceName: 'kernel-test' });
+const context = (clock: Clock): AdapterContext => ({
+  logger: pino({ level: 'silent' }),
+  clock,
+  serviceName: 'kernel-test',
+});
 
 cacheConformance('memory', async () => {
   const clock = new ManualClock();

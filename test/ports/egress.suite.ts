@@ -6,7 +6,10 @@ import type { Egress } from '../../kernel/ports/egress.ts';
 import type { AdapterLifecycle } from '../../kernel/ports/adapter.ts';
 import { isAppError } from '../../kernel/errors.ts';
 
-export type EgressFactory = (options: { allowCidrs?: string[]; maxResponseBytes?: number }) => Promise<Egress & AdapterLifecycle>;
+export type EgressFactory = (options: {
+  allowCidrs?: string[];
+  maxResponseBytes?: number;
+}) => Promise<Egress & AdapterLifecycle>;
 
 export interface LocalServer {
   url: string;
@@ -17,7 +20,9 @@ export interface LocalServer {
 }
 
 /** A real HTTP server on 127.0.0.1 with the routes a test gives it. */
-export async function localServer(handle: (req: IncomingMessage, res: ServerResponse, body: string) => void): Promise<LocalServer> {
+export async function localServer(
+  handle: (req: IncomingMessage, res: ServerResponse, body: string) => void,
+): Promise<LocalServer> {
   const seen: string[] = [];
   const server: Server = createServer((req, res) => {
     seen.push(`${req.method} ${req.url}`);
@@ -28,8 +33,14 @@ export async function localServer(handle: (req: IncomingMessage, res: ServerResp
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`, port, seen,
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    url: `http://127.0.0.1:${port}`,
+    port,
+    seen,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 

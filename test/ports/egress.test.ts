@@ -7,7 +7,12 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { systemClock } from '../../kernel/ports/clock.ts';
 import type { AdapterContext } from '../../kernel/ports/adapter.ts';
 import { EGRESS_CALL_CHANNEL, type Egress, type EgressCallEvent } from '../../kernel/ports/egress.ts';
-import { createUndiciEgress, retryAfterMs, type EgressHooks, type UndiciEgressOptions } from '../../adapters/egress/undiciClient.ts';
+import {
+  createUndiciEgress,
+  retryAfterMs,
+  type EgressHooks,
+  type UndiciEgressOptions,
+} from '../../adapters/egress/undiciClient.ts';
 import { SsrfGuard, parseCidrs } from '../../adapters/egress/ssrfGuard.ts';
 import undiciEgress from '../../adapters/egress/undici.ts';
 import { startKernel } from '../helpers/kernel.ts';
@@ -23,7 +28,11 @@ function recordedSleep(): { sleeps: number[]; sleep: NonNullable<EgressHooks['sl
   return { sleeps, sleep: async (ms) => { sleeps.push(ms); } };
 }
 
-async function withClient<T>(options: UndiciEgressOptions, hooks: EgressHooks, run: (egress: Egress) => Promise<T>): Promise<T> {
+async function withClient<T>(
+  options: UndiciEgressOptions,
+  hooks: EgressHooks,
+  run: (egress: Egress) => Promise<T>,
+): Promise<T> {
   const egress = await createUndiciEgress(options, context(), hooks);
   try {
     return await run(egress);
@@ -59,7 +68,10 @@ ssrf('every spelling of a non-public address is refused before a connection is m
     for (const url of BLOCKED_URLS) {
       const err = await rejection(() => egress.request({ url, retries: 0 }));
       assertCode(err, 'EGRESS_BLOCKED', 400);
-      assert.ok(!JSON.stringify((err as { errorDetails: unknown }).errorDetails).includes('address'), 'no resolved address in the response details');
+      assert.ok(
+        !JSON.stringify((err as { errorDetails: unknown }).errorDetails).includes('address'),
+        'no resolved address in the response details',
+      );
     }
   });
   assert.equal(resolved, [], 'IP literals never reach DNS');
@@ -67,33 +79,54 @@ ssrf('every spelling of a non-public address is refused before a connection is m
 
 ssrf('public addresses pass, including IPv6 forms that embed a public IPv4', () => {
   const guard = new SsrfGuard([]);
-  for (const address of ['8.8.8.8', '1.1.1.1', '93.184.216.34', '2606:4700:4700::1111', '::ffff:8.8.8.8', '64:ff9b::808:808', '2002:808:808::1']) {
+  for (const address of [
+    '8.8.8.8',
+    '1.1.1.1',
+    '93.184.216.34',
+    '2606:4700:4700::1111',
+    '::ffff:8.8.8.8',
+    '64:ff9b::808:808',
+    '2002:808:808::1',
+  ]) {
     assert.equal(guard.check(address), { allowed: true, address }, address);
   }
-  for (const [address, range] of [['127.0.0.1', 'loopback'], ['100.64.0.1', 'carrierGradeNat'], ['::ffff:10.0.0.1', 'ipv4Mapped(private)'],
-    ['64:ff9b::7f00:1', 'rfc6052(loopback)'], ['169.254.169.254', 'cloud-metadata'], ['fd00:ec2::254', 'cloud-metadata'], ['::7f00:1', 'ipv4Compatible'],
-    ['not-an-ip', 'unparseable']] as const) {
+  for (const [address, range] of [
+    ['127.0.0.1', 'loopback'],
+    ['100.64.0.1', 'carrierGradeNat'],
+    ['::ffff:10.0.0.1', 'ipv4Mapped(private)'],
+    ['64:ff9b::7f00:1', 'rfc6052(loopback)'],
+    ['169.254.169.254', 'cloud-metadata'],
+    ['fd00:ec2::254', 'cloud-metadata'],
+    ['::7f00:1', 'ipv4Compatible'],
+    ['not-an-ip', 'unparseable'],
+  ] as const) {
     const verdict = guard.check(address);
     assert.is(verdict.allowed, false, address);
     assert.is((verdict as { range: string }).range, range, address);
   }
 });
 
-ssrf('allowCidrs lets a range through (IPv4-mapped forms too) but never cloud metadata; bad entries fail at start', async () => {
-  const guard = new SsrfGuard(parseCidrs(['127.0.0.0/8', '169.254.0.0/16', '::1', 'fd00::/8']));
-  assert.ok(guard.check('127.0.0.1').allowed);
-  assert.ok(guard.check('::ffff:127.0.0.1').allowed);
-  assert.ok(guard.check('::1').allowed);
-  assert.ok(guard.check('169.254.1.1').allowed);
-  assert.not.ok(guard.check('169.254.169.254').allowed, 'metadata stays refused under an allowlist');
-  assert.not.ok(guard.check('::ffff:169.254.169.254').allowed);
-  assert.not.ok(guard.check('fd00:ec2::254').allowed);
-  assert.not.ok(guard.check('10.0.0.1').allowed, 'outside the allowlist');
-  assert.not.ok(new SsrfGuard([], false).check('169.254.169.254').allowed, 'metadata stays refused with the guard off');
-  assert.ok(new SsrfGuard([], false).check('10.0.0.1').allowed);
-  assert.instance(await rejection(() => createUndiciEgress({ allowCidrs: ['10.0.0.0/33'] }, context())), TypeError);
-  assert.instance(await rejection(() => createUndiciEgress({ allowCidrs: ['intranet'] }, context())), TypeError);
-});
+ssrf(
+  'allowCidrs lets a range through (IPv4-mapped forms too) but never cloud metadata; bad entries fail at start',
+  async () => {
+    const guard = new SsrfGuard(parseCidrs(['127.0.0.0/8', '169.254.0.0/16', '::1', 'fd00::/8']));
+    assert.ok(guard.check('127.0.0.1').allowed);
+    assert.ok(guard.check('::ffff:127.0.0.1').allowed);
+    assert.ok(guard.check('::1').allowed);
+    assert.ok(guard.check('169.254.1.1').allowed);
+    assert.not.ok(guard.check('169.254.169.254').allowed, 'metadata stays refused under an allowlist');
+    assert.not.ok(guard.check('::ffff:169.254.169.254').allowed);
+    assert.not.ok(guard.check('fd00:ec2::254').allowed);
+    assert.not.ok(guard.check('10.0.0.1').allowed, 'outside the allowlist');
+    assert.not.ok(
+      new SsrfGuard([], false).check('169.254.169.254').allowed,
+      'metadata stays refused with the guard off',
+    );
+    assert.ok(new SsrfGuard([], false).check('10.0.0.1').allowed);
+    assert.instance(await rejection(() => createUndiciEgress({ allowCidrs: ['10.0.0.0/33'] }, context())), TypeError);
+    assert.instance(await rejection(() => createUndiciEgress({ allowCidrs: ['intranet'] }, context())), TypeError);
+  },
+);
 
 ssrf('a name is resolved and every answer checked: one private answer among public ones refuses the call', async () => {
   const answers: Record<string, LookupAddress[]> = {
@@ -113,33 +146,36 @@ ssrf('a name is resolved and every answer checked: one private answer among publ
   });
 });
 
-ssrf('DNS rebinding: one lookup per connection, the socket dials the vetted answer; a later private answer is refused', async () => {
-  const server = await localServer((_req, res) => {
-    res.setHeader('connection', 'close'); // every request needs a new connection, hence a new lookup
-    res.end('ok');
-  });
-  // The first answer is allowed (the allowlist stands in for a public address), every later one is private.
-  // "rebind.test" does not exist in real DNS: reaching the server proves the socket used the vetted answer.
-  const lookups: string[] = [];
-  const resolve = async (host: string): Promise<LookupAddress[]> => {
-    lookups.push(host);
-    return lookups.length === 1 ? [{ address: '127.0.0.1', family: 4 }] : [{ address: '10.0.0.7', family: 4 }];
-  };
-  try {
-    await withClient({ allowCidrs: ['127.0.0.1/32'] }, { resolve }, async (egress) => {
-      const url = `http://rebind.test:${server.port}/`;
-      const first = await egress.request({ url });
-      assert.is(first.text(), 'ok');
-      assert.is(lookups.length, 1, 'vetting and dialling share one DNS answer');
-      const connections = server.seen.length;
-      assertCode(await rejection(() => egress.request({ url, retries: 0 })), 'EGRESS_BLOCKED', 400);
-      assert.is(lookups.length, 2);
-      assert.is(server.seen.length, connections, 'the rebound request never reached a server');
+ssrf(
+  'DNS rebinding: one lookup per connection, the socket dials the vetted answer; a later private answer is refused',
+  async () => {
+    const server = await localServer((_req, res) => {
+      res.setHeader('connection', 'close'); // every request needs a new connection, hence a new lookup
+      res.end('ok');
     });
-  } finally {
-    await server.close();
-  }
-});
+    // The first answer is allowed (the allowlist stands in for a public address), every later one is private.
+    // "rebind.test" does not exist in real DNS: reaching the server proves the socket used the vetted answer.
+    const lookups: string[] = [];
+    const resolve = async (host: string): Promise<LookupAddress[]> => {
+      lookups.push(host);
+      return lookups.length === 1 ? [{ address: '127.0.0.1', family: 4 }] : [{ address: '10.0.0.7', family: 4 }];
+    };
+    try {
+      await withClient({ allowCidrs: ['127.0.0.1/32'] }, { resolve }, async (egress) => {
+        const url = `http://rebind.test:${server.port}/`;
+        const first = await egress.request({ url });
+        assert.is(first.text(), 'ok');
+        assert.is(lookups.length, 1, 'vetting and dialling share one DNS answer');
+        const connections = server.seen.length;
+        assertCode(await rejection(() => egress.request({ url, retries: 0 })), 'EGRESS_BLOCKED', 400);
+        assert.is(lookups.length, 2);
+        assert.is(server.seen.length, connections, 'the rebound request never reached a server');
+      });
+    } finally {
+      await server.close();
+    }
+  },
+);
 
 ssrf('every redirect hop is checked: a redirect to a private or metadata address is refused', async () => {
   const target = await localServer((req, res) => res.end(`target ${req.headers.authorization ?? 'no-auth'}`));
@@ -154,16 +190,27 @@ ssrf('every redirect hop is checked: a redirect to a private or metadata address
     await withClient({ allowCidrs: ['127.0.0.1/32'] }, { resolve: async (h) => answers[h] ?? [] }, async (egress) => {
       for (const to of ['http://10.0.0.1/', 'http://[::1]/', 'http://[::ffff:10.0.0.1]/', 'http://169.254.169.254/latest/meta-data/', 'http://evil.example/']) {
         const url = `${server.url}/?to=${encodeURIComponent(to)}`;
-        assertCode(await rejection(() => egress.request({ url, followRedirects: 3, retries: 0 })), 'EGRESS_BLOCKED', 400);
+        assertCode(
+          await rejection(() => egress.request({ url, followRedirects: 3, retries: 0 })),
+          'EGRESS_BLOCKED',
+          400,
+        );
       }
       // Not followed unless asked: the 302 comes back as it is.
       const plain = await egress.request({ url: `${server.url}/?to=${encodeURIComponent('http://10.0.0.1/')}` });
       assert.is(plain.status, 302);
       // A cross-origin hop drops credentials.
-      const hop = await egress.request({ url: `${server.url}/?to=${encodeURIComponent(`${target.url}/`)}`, followRedirects: 1, headers: { Authorization: 'Bearer SECRET' } });
+      const hop = await egress.request({
+        url: `${server.url}/?to=${encodeURIComponent(`${target.url}/`)}`,
+        followRedirects: 1,
+        headers: { Authorization: 'Bearer SECRET' },
+      });
       assert.is(hop.text(), 'target no-auth');
       // More hops than allowed: the last redirect is returned.
-      const loop = await egress.request({ url: `${server.url}/?to=${encodeURIComponent(`${server.url}/?to=/`)}`, followRedirects: 1 });
+      const loop = await egress.request({
+        url: `${server.url}/?to=${encodeURIComponent(`${server.url}/?to=/`)}`,
+        followRedirects: 1,
+      });
       assert.is(loop.status, 302);
       assert.is(loop.redirects, 1);
     });
@@ -205,7 +252,9 @@ limits('headers that never come: DEPENDENCY_TIMEOUT (503, Retry-After), retried 
       assert.is((err as { errorDetails: { phase: string } }).errorDetails.phase, 'headers');
       assert.equal(server.seen, ['GET /slow', 'GET /slow'], 'an idempotent GET is tried twice');
       assert.is(sleeps.length, 1);
-      await rejection(() => egress.request({ url: `${server.url}/post`, method: 'POST', body: 'x', timeouts: { headersMs: 100 } }));
+      await rejection(() =>
+        egress.request({ url: `${server.url}/post`, method: 'POST', body: 'x', timeouts: { headersMs: 100 } }),
+      );
       assert.is(server.seen.filter((s) => s === 'POST /post').length, 1, 'a POST is never retried');
     });
   } finally {
@@ -213,20 +262,27 @@ limits('headers that never come: DEPENDENCY_TIMEOUT (503, Retry-After), retried 
   }
 });
 
-limits('a connection that cannot be set up in time (here: DNS that never answers): DEPENDENCY_TIMEOUT (connect)', async () => {
-  const { sleep } = recordedSleep();
-  // undici's connect timer is unref'd and a hung lookup holds no handle: keep the loop alive meanwhile.
-  const alive = setInterval(() => {}, 1000);
-  await withClient({ connectTimeoutMs: 100, retry: { attempts: 2 } }, { resolve: () => new Promise(() => {}), sleep }, async (egress) => {
-    const started = performance.now();
-    const err = await rejection(() => egress.request({ url: 'http://hung-dns.example/' }));
-    assertCode(err, 'DEPENDENCY_TIMEOUT', 503);
-    assert.is((err as { errorDetails: { phase: string } }).errorDetails.phase, 'connect');
-    const took = performance.now() - started;
-    // undici runs its timeouts on a coarse (about 1 s) timer wheel: bounded, not to the millisecond.
-    assert.ok(took < 6000, `two attempts took ${took} ms`);
-  }).finally(() => clearInterval(alive));
-});
+limits(
+  'a connection that cannot be set up in time (here: DNS that never answers): DEPENDENCY_TIMEOUT (connect)',
+  async () => {
+    const { sleep } = recordedSleep();
+    // undici's connect timer is unref'd and a hung lookup holds no handle: keep the loop alive meanwhile.
+    const alive = setInterval(() => {}, 1000);
+    await withClient(
+      { connectTimeoutMs: 100, retry: { attempts: 2 } },
+      { resolve: () => new Promise(() => {}), sleep },
+      async (egress) => {
+        const started = performance.now();
+        const err = await rejection(() => egress.request({ url: 'http://hung-dns.example/' }));
+        assertCode(err, 'DEPENDENCY_TIMEOUT', 503);
+        assert.is((err as { errorDetails: { phase: string } }).errorDetails.phase, 'connect');
+        const took = performance.now() - started;
+        // undici runs its timeouts on a coarse (about 1 s) timer wheel: bounded, not to the millisecond.
+        assert.ok(took < 6000, `two attempts took ${took} ms`);
+      },
+    ).finally(() => clearInterval(alive));
+  },
+);
 
 limits('a body that stalls: DEPENDENCY_TIMEOUT (body)', async () => {
   const server = await localServer((_req, res) => {
@@ -235,7 +291,9 @@ limits('a body that stalls: DEPENDENCY_TIMEOUT (body)', async () => {
   });
   try {
     await withClient(local, {}, async (egress) => {
-      const err = await rejection(() => egress.request({ url: `${server.url}/`, timeouts: { bodyMs: 100 }, retries: 0 }));
+      const err = await rejection(() =>
+        egress.request({ url: `${server.url}/`, timeouts: { bodyMs: 100 }, retries: 0 }),
+      );
       assertCode(err, 'DEPENDENCY_TIMEOUT', 503);
       assert.is((err as { errorDetails: { phase: string } }).errorDetails.phase, 'body');
     });
@@ -249,52 +307,73 @@ limits('nothing listening: SERVICE_UNAVAILABLE (503), retried with backoff', asy
   const dead = server.url;
   await server.close();
   const { sleeps, sleep } = recordedSleep();
-  await withClient({ ...local, retry: { attempts: 3, baseDelayMs: 100, maxDelayMs: 150 } }, { sleep, random: () => 1 }, async (egress) => {
-    const err = await rejection(() => egress.request({ url: `${dead}/` }));
-    assertCode(err, 'SERVICE_UNAVAILABLE', 503);
-    assert.ok((err as { headers: Record<string, string> }).headers['Retry-After']);
-  });
+  await withClient(
+    { ...local, retry: { attempts: 3, baseDelayMs: 100, maxDelayMs: 150 } },
+    { sleep, random: () => 1 },
+    async (egress) => {
+      const err = await rejection(() => egress.request({ url: `${dead}/` }));
+      assertCode(err, 'SERVICE_UNAVAILABLE', 503);
+      assert.ok((err as { headers: Record<string, string> }).headers['Retry-After']);
+    },
+  );
   assert.equal(sleeps, [100, 150], 'exponential, capped by maxDelayMs');
 });
 
-limits('a streamed body over the cap is cut off; a declared Content-Length over the cap is refused at the headers', async () => {
-  let written = 0;
-  let aborted = false;
-  const chunk = Buffer.alloc(16 * 1024, 'a');
-  const server = await localServer((req, res) => {
-    if (req.url === '/declared') {
-      res.setHeader('content-length', String(1_000_000));
-      res.write(chunk);
-      return;
-    }
-    res.on('close', () => { aborted = !res.writableFinished; });
-    const pump = () => {
-      while (written < 50 * 1024 * 1024) {
-        written += chunk.length;
-        if (!res.write(chunk)) return void res.once('drain', pump);
+limits(
+  'a streamed body over the cap is cut off; a declared Content-Length over the cap is refused at the headers',
+  async () => {
+    let written = 0;
+    let aborted = false;
+    const chunk = Buffer.alloc(16 * 1024, 'a');
+    const server = await localServer((req, res) => {
+      if (req.url === '/declared') {
+        res.setHeader('content-length', String(1_000_000));
+        res.write(chunk);
+        return;
       }
-      res.end();
-    };
-    pump();
-  });
-  try {
-    await withClient({ ...local, maxResponseBytes: 100_000 }, {}, async (egress) => {
-      assertCode(await rejection(() => egress.request({ url: `${server.url}/stream`, retries: 0 })), 'EGRESS_RESPONSE_TOO_LARGE', 502);
-      await new Promise((r) => setTimeout(r, 50));
-      assert.ok(aborted, 'the connection was dropped');
-      assert.ok(written < 50 * 1024 * 1024, `the server got to write all of it (${written})`);
-      assertCode(await rejection(() => egress.request({ url: `${server.url}/declared`, retries: 0 })), 'EGRESS_RESPONSE_TOO_LARGE', 502);
+      res.on('close', () => {
+        aborted = !res.writableFinished;
+      });
+      const pump = () => {
+        while (written < 50 * 1024 * 1024) {
+          written += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+        res.end();
+      };
+      pump();
     });
-  } finally {
-    await server.close();
-  }
-});
+    try {
+      await withClient({ ...local, maxResponseBytes: 100_000 }, {}, async (egress) => {
+        assertCode(
+          await rejection(() => egress.request({ url: `${server.url}/stream`, retries: 0 })),
+          'EGRESS_RESPONSE_TOO_LARGE',
+          502,
+        );
+        await new Promise((r) => setTimeout(r, 50));
+        assert.ok(aborted, 'the connection was dropped');
+        assert.ok(written < 50 * 1024 * 1024, `the server got to write all of it (${written})`);
+        assertCode(
+          await rejection(() => egress.request({ url: `${server.url}/declared`, retries: 0 })),
+          'EGRESS_RESPONSE_TOO_LARGE',
+          502,
+        );
+      });
+    } finally {
+      await server.close();
+    }
+  },
+);
 
 limits('503 with Retry-After, then 200: retried after the hinted delay; 429 with an HTTP date too', async () => {
   let hits = 0;
   const server = await localServer((req, res) => {
     hits++;
-    if (req.url === '/flaky' && hits === 1) { res.statusCode = 503; res.setHeader('retry-after', '1'); return res.end('busy'); }
+    if (req.url === '/flaky' && hits === 1) {
+      res.statusCode = 503;
+      res.setHeader('retry-after', '1');
+      return res.end('busy');
+    }
     if (req.url === '/dated' && hits === 1) {
       res.statusCode = 429;
       res.setHeader('retry-after', new Date(Date.now() + 3000).toUTCString());
@@ -327,7 +406,12 @@ limits('503 with Retry-After, then 200: retried after the hinted delay; 429 with
       hits = 0;
       assert.is((await egress.request({ url: `${server.url}/flaky`, method: 'POST' })).status, 503);
       hits = 0;
-      const keyed = await egress.request({ url: `${server.url}/flaky`, method: 'POST', idempotent: true, headers: { 'Idempotency-Key': 'k1' } });
+      const keyed = await egress.request({
+        url: `${server.url}/flaky`,
+        method: 'POST',
+        idempotent: true,
+        headers: { 'Idempotency-Key': 'k1' },
+      });
       assert.is(keyed.status, 200);
       assert.is(keyed.attempts, 2);
     });
@@ -386,32 +470,41 @@ wiring('a public vendor API through nock: JSON, a retried 503, and a redirect to
   }
 });
 
-wiring(`every call is published on "${EGRESS_CALL_CHANNEL}" with method, host, status, outcome, duration; no path or query`, async () => {
-  const server = await localServer((req, res) => { res.statusCode = req.url?.startsWith('/missing') ? 404 : 200; res.end(); });
-  const events: EgressCallEvent[] = [];
-  const listener = (e: unknown) => events.push(e as EgressCallEvent);
-  subscribe(EGRESS_CALL_CHANNEL, listener);
-  try {
-    await withClient(local, {}, async (egress) => {
-      await egress.request({ url: `${server.url}/ok?token=SECRET` });
-      await egress.request({ url: `${server.url}/missing`, method: 'delete' });
-      await rejection(() => egress.request({ url: 'http://10.0.0.1/' }));
-      await rejection(() => egress.request({ url: 'gopher://example.com/' }));
+wiring(
+  `every call is published on "${EGRESS_CALL_CHANNEL}" with method, host, status, outcome, duration; no path or query`,
+  async () => {
+    const server = await localServer((req, res) => {
+      res.statusCode = req.url?.startsWith('/missing') ? 404 : 200;
+      res.end();
     });
-  } finally {
-    unsubscribe(EGRESS_CALL_CHANNEL, listener);
-    await server.close();
-  }
-  const host = new URL(server.url).host;
-  assert.equal(events.map(({ durationMs: _d, ...e }) => e), [
-    { method: 'GET', host, attempts: 1, redirects: 0, outcome: 'ok', status: 200 },
-    { method: 'DELETE', host, attempts: 1, redirects: 0, outcome: 'http_error', status: 404 },
-    { method: 'GET', host: '10.0.0.1', attempts: 1, redirects: 0, outcome: 'blocked' },
-    { method: 'GET', host: '', attempts: 0, redirects: 0, outcome: 'invalid' },
-  ]);
-  assert.ok(events.every((e) => e.durationMs >= 0));
-  assert.not.match(JSON.stringify(events), /SECRET|\/ok/);
-});
+    const events: EgressCallEvent[] = [];
+    const listener = (e: unknown) => events.push(e as EgressCallEvent);
+    subscribe(EGRESS_CALL_CHANNEL, listener);
+    try {
+      await withClient(local, {}, async (egress) => {
+        await egress.request({ url: `${server.url}/ok?token=SECRET` });
+        await egress.request({ url: `${server.url}/missing`, method: 'delete' });
+        await rejection(() => egress.request({ url: 'http://10.0.0.1/' }));
+        await rejection(() => egress.request({ url: 'gopher://example.com/' }));
+      });
+    } finally {
+      unsubscribe(EGRESS_CALL_CHANNEL, listener);
+      await server.close();
+    }
+    const host = new URL(server.url).host;
+    assert.equal(
+      events.map(({ durationMs: _d, ...e }) => e),
+      [
+        { method: 'GET', host, attempts: 1, redirects: 0, outcome: 'ok', status: 200 },
+        { method: 'DELETE', host, attempts: 1, redirects: 0, outcome: 'http_error', status: 404 },
+        { method: 'GET', host: '10.0.0.1', attempts: 1, redirects: 0, outcome: 'blocked' },
+        { method: 'GET', host: '', attempts: 0, redirects: 0, outcome: 'invalid' },
+      ],
+    );
+    assert.ok(events.every((e) => e.durationMs >= 0));
+    assert.not.match(JSON.stringify(events), /SECRET|\/ok/);
+  },
+);
 
 wiring('config: the adapter options schema fills defaults and refuses unknown keys', () => {
   const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: false });
@@ -419,9 +512,16 @@ wiring('config: the adapter options schema fills defaults and refuses unknown ke
   const options: Record<string, unknown> = {};
   assert.ok(validate(options), JSON.stringify(validate.errors));
   assert.equal(options, {
-    connectTimeoutMs: 5000, headersTimeoutMs: 15_000, bodyTimeoutMs: 30_000, maxResponseBytes: 10_485_760, maxRedirects: 5,
+    connectTimeoutMs: 5000,
+    headersTimeoutMs: 15_000,
+    bodyTimeoutMs: 30_000,
+    maxResponseBytes: 10_485_760,
+    maxRedirects: 5,
     retry: { attempts: 3, baseDelayMs: 200, maxDelayMs: 5000, maxRetryAfterMs: 10_000 },
-    ssrfGuard: true, allowCidrs: [], keepAliveTimeoutMs: 4000, connectionsPerOrigin: 32,
+    ssrfGuard: true,
+    allowCidrs: [],
+    keepAliveTimeoutMs: 4000,
+    connectionsPerOrigin: 32,
   });
   assert.not.ok(validate({ followRedirects: true }));
   assert.not.ok(validate({ retry: { attempts: 0 } }));
@@ -445,15 +545,26 @@ wiring('the span of each call (the telemetry decorator) gets method, host, statu
   // A provider of our own, not the global one: another kernel in this process may hold that.
   const { context } = await import('@opentelemetry/api');
   const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks');
-  const { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
+  const { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } =
+    await import('@opentelemetry/sdk-trace-base');
   const exporter = new InMemorySpanExporter();
-  const tracer = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }).getTracer('egress-test');
+  const tracer = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }).getTracer(
+    'egress-test',
+  );
   const registered = context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   const server = await localServer((_req, res) => { res.statusCode = 201; res.end(); });
   try {
     await withClient(local, {}, async (egress) => {
       const traced = (name: string, run: () => Promise<unknown>) =>
-        tracer.startActiveSpan(name, async (span) => { try { await run(); } catch { /* asserted below */ } finally { span.end(); } });
+        tracer.startActiveSpan(name, async (span) => {
+          try {
+            await run();
+          } catch {
+            /* asserted below */
+          } finally {
+            span.end();
+          }
+        });
       await traced('ok', () => egress.request({ url: `${server.url}/x`, method: 'put' }));
       await traced('blocked', () => egress.request({ url: 'http://[::1]/' }));
     });
@@ -463,8 +574,12 @@ wiring('the span of each call (the telemetry decorator) gets method, host, statu
   }
   const [ok, blocked] = exporter.getFinishedSpans();
   assert.equal(ok.attributes, {
-    'http.request.method': 'PUT', 'server.address': new URL(server.url).host, 'egress.attempts': 1, 'egress.redirects': 0,
-    'egress.outcome': 'ok', 'http.response.status_code': 201,
+    'http.request.method': 'PUT',
+    'server.address': new URL(server.url).host,
+    'egress.attempts': 1,
+    'egress.redirects': 0,
+    'egress.outcome': 'ok',
+    'http.response.status_code': 201,
   });
   assert.is(blocked.attributes['egress.outcome'], 'blocked');
   assert.is(blocked.attributes['server.address'], '[::1]');

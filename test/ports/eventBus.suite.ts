@@ -21,7 +21,12 @@ export interface EventBusUnderTest {
 type Data = { n: number; tag?: string };
 
 function makeEvent(topic: string, n: number, key?: string): DomainEvent<Data> {
-  const event: DomainEvent<Data> = { id: uuidv7(), type: topic, occurredAt: new Date().toISOString(), data: { n, tag: `event ${n}` } };
+  const event: DomainEvent<Data> = {
+    id: uuidv7(),
+    type: topic,
+    occurredAt: new Date().toISOString(),
+    data: { n, tag: `event ${n}` },
+  };
   if (key !== undefined) event.key = key;
   return event;
 }
@@ -87,7 +92,12 @@ export function eventBusConformance(name: string, make: () => Promise<EventBusUn
     const subject = await get();
     const timeoutMs = subject.timeoutMs ?? 5000;
     const rec = new Recorder(timeoutMs);
-    const subscribe = async (topic: string, group: string, member: string, before?: (event: DomainEvent<Data>) => void) => {
+    const subscribe = async (
+      topic: string,
+      group: string,
+      member: string,
+      before?: (event: DomainEvent<Data>) => void,
+    ) => {
       const subscription = await within(
         subject.bus.subscribe<Data>(topic, { group }, async (event) => {
           before?.(event);
@@ -140,7 +150,10 @@ export function eventBusConformance(name: string, make: () => Promise<EventBusUn
     const counts = rec.countById();
     for (const e of events) assert.is(counts.get(e.id), 1, `event ${e.data.n} handled ${counts.get(e.id)} times`);
     assert.is(rec.seen.length, 40);
-    assert.ok(rec.ids('a').length > 0 && rec.ids('b').length > 0, `a got ${rec.ids('a').length}, b got ${rec.ids('b').length}`);
+    assert.ok(
+      rec.ids('a').length > 0 && rec.ids('b').length > 0,
+      `a got ${rec.ids('a').length}, b got ${rec.ids('b').length}`,
+    );
   });
 
   test('every group gets every event', async () => {
@@ -149,11 +162,15 @@ export function eventBusConformance(name: string, make: () => Promise<EventBusUn
     await subscribe(topic, `${group}-2`, 'two');
     const events = Array.from({ length: 10 }, (_, i) => makeEvent(topic, i));
     for (const e of events) await bus.publish(e);
-    await rec.until('10 events in each group', () => rec.countById('one').size === 10 && rec.countById('two').size === 10);
+    await rec.until(
+      '10 events in each group',
+      () => rec.countById('one').size === 10 && rec.countById('two').size === 10,
+    );
     await settle();
     for (const member of ['one', 'two']) {
       const counts = rec.countById(member);
-      for (const e of events) assert.is(counts.get(e.id), 1, `${member}: event ${e.data.n} handled ${counts.get(e.id)} times`);
+      for (const e of events)
+        assert.is(counts.get(e.id), 1, `${member}: event ${e.data.n} handled ${counts.get(e.id)} times`);
     }
   });
 
@@ -177,7 +194,10 @@ export function eventBusConformance(name: string, make: () => Promise<EventBusUn
     await subscribe(topic, `${group}-witness`, 'witness');
     const first = makeEvent(topic, 1);
     await bus.publish(first);
-    await rec.until('the first event in both groups', () => rec.ids('a').includes(first.id) && rec.ids('witness').includes(first.id));
+    await rec.until(
+      'the first event in both groups',
+      () => rec.ids('a').includes(first.id) && rec.ids('witness').includes(first.id),
+    );
     await a.unsubscribe();
     const second = makeEvent(topic, 2);
     await bus.publish(second);

@@ -30,7 +30,11 @@ const bare = (mailbox: string) => (/<([^<>]+)>\s*$/.exec(mailbox)?.[1] ?? mailbo
 const header = (mail: ReceivedMail, name: string) =>
   Object.entries(mail.headers).find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1];
 
-async function rejects(what: string, run: () => Promise<unknown>, type: new (...args: never[]) => Error = TypeError): Promise<void> {
+async function rejects(
+  what: string,
+  run: () => Promise<unknown>,
+  type: new (...args: never[]) => Error = TypeError,
+): Promise<void> {
   let result: unknown;
   try {
     result = await run();
@@ -122,7 +126,12 @@ export function mailerConformance(name: string, make: () => Promise<MailerUnderT
 
   test('custom headers are sent', async () => {
     const t = tag();
-    await send({ to: 'h@example.com', subject: `Headers ${t}`, text: 'body', headers: { 'X-Entity-Ref-ID': 'ref-42', 'X-Kernel-Test': 'yes ü' } });
+    await send({
+      to: 'h@example.com',
+      subject: `Headers ${t}`,
+      text: 'body',
+      headers: { 'X-Entity-Ref-ID': 'ref-42', 'X-Kernel-Test': 'yes ü' },
+    });
     const mail = await delivered(t);
     assert.is(header(mail, 'x-entity-ref-id'), 'ref-42');
     assert.is(header(mail, 'X-Kernel-Test'), 'yes ü');
@@ -144,7 +153,9 @@ export function mailerConformance(name: string, make: () => Promise<MailerUnderT
 
   test('concurrent sends are all delivered', async () => {
     const tags = Array.from({ length: 8 }, () => tag());
-    await Promise.all(tags.map((t, i) => send({ to: `p${i}@example.com`, subject: `Parallel ${t}`, text: `message ${i}` })));
+    await Promise.all(
+      tags.map((t, i) => send({ to: `p${i}@example.com`, subject: `Parallel ${t}`, text: `message ${i}` })),
+    );
     for (const [i, t] of tags.entries()) {
       const mail = await delivered(t);
       assert.equal(mail.to.map(bare), [`p${i}@example.com`]);
@@ -156,12 +167,25 @@ export function mailerConformance(name: string, make: () => Promise<MailerUnderT
     const { mailer, received } = await get();
     const before = (await received()).length;
     const t = tag();
-    for (const to of ['not-an-address', 'a@', '@example.com', 'a b@example.com', 'a@example.com, b@example.com', 'a@exa mple.com', 'x@example.com\r\nBcc: y@example.com', '']) {
+    for (const to of [
+      'not-an-address',
+      'a@',
+      '@example.com',
+      'a b@example.com',
+      'a@example.com, b@example.com',
+      'a@exa mple.com',
+      'x@example.com\r\nBcc: y@example.com',
+      '',
+    ]) {
       await rejects(`to ${JSON.stringify(to)}`, () => mailer.send({ to, subject: `Bad ${t}`, text: 'body' }));
     }
-    await rejects('one bad recipient among good ones', () => mailer.send({ to: ['ok@example.com', 'nope'], subject: `Bad ${t}`, text: 'body' }));
+    await rejects('one bad recipient among good ones', () =>
+      mailer.send({ to: ['ok@example.com', 'nope'], subject: `Bad ${t}`, text: 'body' }),
+    );
     await rejects('no recipient', () => mailer.send({ to: [], subject: `Bad ${t}`, text: 'body' }));
-    await rejects('bad from', () => mailer.send({ from: 'nobody', to: 'ok@example.com', subject: `Bad ${t}`, text: 'body' }));
+    await rejects('bad from', () =>
+      mailer.send({ from: 'nobody', to: 'ok@example.com', subject: `Bad ${t}`, text: 'body' }),
+    );
     assert.is((await received()).length, before);
   });
 
@@ -173,7 +197,9 @@ export function mailerConformance(name: string, make: () => Promise<MailerUnderT
     await rejects('missing text', () => mailer.send({ ...ok, text: undefined as unknown as string }));
     await rejects('empty text', () => mailer.send({ ...ok, text: '' }));
     await rejects('line break in subject', () => mailer.send({ ...ok, subject: 'a\r\nBcc: evil@example.com' }));
-    await rejects('line break in a header', () => mailer.send({ ...ok, headers: { 'X-A': 'v\r\nBcc: evil@example.com' } }));
+    await rejects('line break in a header', () =>
+      mailer.send({ ...ok, headers: { 'X-A': 'v\r\nBcc: evil@example.com' } }),
+    );
     await rejects('bad header name', () => mailer.send({ ...ok, headers: { 'X A:': 'v' } }));
     await rejects('reserved header', () => mailer.send({ ...ok, headers: { Bcc: 'evil@example.com' } }));
     await rejects('unknown field', () => mailer.send({ ...ok, bcc: 'evil@example.com' } as MailMessage));

@@ -25,7 +25,11 @@ function capturingLogger() {
   return { logger: pino({ level: 'trace' }, sink), lines };
 }
 
-const context = (clock: Clock = systemClock, logger = pino({ level: 'silent' })): AdapterContext => ({ logger, clock, serviceName: 'kernel-test' });
+const context = (clock: Clock = systemClock, logger = pino({ level: 'silent' })): AdapterContext => ({
+  logger,
+  clock,
+  serviceName: 'kernel-test',
+});
 
 // ---------------------------------------------------------------------------------------------
 // A real SMTP server (smtp-server) on 127.0.0.1 and a random port; messages parsed with mailparser.
@@ -67,7 +71,10 @@ function toReceived(parsed: ParsedMail): ReceivedMail {
 }
 
 /** `auth`: AUTH required with these credentials. `refuse`: recipient address → SMTP reply code for RCPT TO. */
-async function startSmtpServer({ auth, refuse = {} }: { auth?: { user: string; password: string }; refuse?: Record<string, number> } = {}) {
+async function startSmtpServer({
+  auth,
+  refuse = {},
+}: { auth?: { user: string; password: string }; refuse?: Record<string, number> } = {}) {
   const mails: Delivered[] = [];
   const parsing = new Set<Promise<void>>();
   const server = new SMTPServer({
@@ -168,7 +175,10 @@ mailerConformance('log', async () => {
 mailerConformance('smtp (smtp-server on loopback)', async () => {
   const server = await startSmtpServer();
   const defaultFrom = 'Kernel Test <kernel@example.test>';
-  const mailer = await smtpMailer.create({ host: '127.0.0.1', port: server.port, from: defaultFrom, connectionTimeoutMs: 2000 }, context());
+  const mailer = await smtpMailer.create(
+    { host: '127.0.0.1', port: server.port, from: defaultFrom, connectionTimeoutMs: 2000 },
+    context(),
+  );
   return {
     mailer,
     defaultFrom,
@@ -192,9 +202,21 @@ log('file: one JSON line per message, directories created, bodies only there (ne
     const file = join(dir, 'nested', 'deeper', 'outbox.jsonl');
     const { logger, lines } = capturingLogger();
     const mailer = await logMailer.create({ file }, context(systemClock, logger));
-    const first = await mailer.send({ to: 'a@example.com', subject: 'Reset your password', text: 'token=SECRET-TEXT-1', html: '<b>SECRET-HTML-1</b>' });
+    const first = await mailer.send({
+      to: 'a@example.com',
+      subject: 'Reset your password',
+      text: 'token=SECRET-TEXT-1',
+      html: '<b>SECRET-HTML-1</b>',
+    });
     const more = await Promise.all(
-      [2, 3, 4].map((i) => mailer.send({ to: [`u${i}@example.com`, 'x@example.com'], subject: `Message ${i}`, text: `token=SECRET-TEXT-${i}`, headers: { 'X-N': String(i) } })),
+      [2, 3, 4].map((i) =>
+        mailer.send({
+          to: [`u${i}@example.com`, 'x@example.com'],
+          subject: `Message ${i}`,
+          text: `token=SECRET-TEXT-${i}`,
+          headers: { 'X-N': String(i) },
+        }),
+      ),
     );
     await mailer.close!();
 
@@ -270,44 +292,62 @@ log.run();
 
 const smtp = guarded(suite('mailer: smtp adapter'));
 
-smtp('authenticates with user/password; a wrong or missing password makes send reject; the password is never logged', async () => {
-  const auth = { user: 'mailer', password: 'Pa55-w0rd-SECRET' };
-  const server = await startSmtpServer({ auth });
-  const { logger, lines } = capturingLogger();
-  const base = { host: '127.0.0.1', port: server.port, from: 'app@example.test', connectionTimeoutMs: 2000 };
-  const good = await smtpMailer.create({ ...base, user: auth.user, password: auth.password }, context(systemClock, logger));
-  const wrong = await smtpMailer.create({ ...base, user: auth.user, password: 'WRONG-SECRET-guess' }, context(systemClock, logger));
-  const anonymous = await smtpMailer.create({ ...base, pool: false }, context(systemClock, logger));
-  try {
-    const sent = await good.send({ to: 'r@example.com', subject: 'Authenticated', text: 'hi' });
-    assert.ok(sent.id);
-    await good.health!();
-    const [mail] = (await server.received()).filter((m) => m.subject === 'Authenticated');
-    assert.ok(mail, 'the message arrived');
-    assert.is(mail.user, 'mailer', 'the server saw the configured user');
-    assert.equal(mail.envelope, { from: 'app@example.test', to: ['r@example.com'] });
+smtp(
+  'authenticates with user/password; a wrong or missing password makes send reject; the password is never logged',
+  async () => {
+    const auth = { user: 'mailer', password: 'Pa55-w0rd-SECRET' };
+    const server = await startSmtpServer({ auth });
+    const { logger, lines } = capturingLogger();
+    const base = { host: '127.0.0.1', port: server.port, from: 'app@example.test', connectionTimeoutMs: 2000 };
+    const good = await smtpMailer.create(
+      { ...base, user: auth.user, password: auth.password },
+      context(systemClock, logger),
+    );
+    const wrong = await smtpMailer.create(
+      { ...base, user: auth.user, password: 'WRONG-SECRET-guess' },
+      context(systemClock, logger),
+    );
+    const anonymous = await smtpMailer.create({ ...base, pool: false }, context(systemClock, logger));
+    try {
+      const sent = await good.send({ to: 'r@example.com', subject: 'Authenticated', text: 'hi' });
+      assert.ok(sent.id);
+      await good.health!();
+      const [mail] = (await server.received()).filter((m) => m.subject === 'Authenticated');
+      assert.ok(mail, 'the message arrived');
+      assert.is(mail.user, 'mailer', 'the server saw the configured user');
+      assert.equal(mail.envelope, { from: 'app@example.test', to: ['r@example.com'] });
 
-    const err = await rejection(() => wrong.send({ to: 'r@example.com', subject: 'Wrong password', text: 'hi' }));
-    assert.ok(isAppError(err) && err.status === 503, `a failed login is a 503, got ${String(err)}`);
-    assert.ok(await rejection(() => wrong.health!()), 'health fails with a wrong password');
+      const err = await rejection(() => wrong.send({ to: 'r@example.com', subject: 'Wrong password', text: 'hi' }));
+      assert.ok(isAppError(err) && err.status === 503, `a failed login is a 503, got ${String(err)}`);
+      assert.ok(await rejection(() => wrong.health!()), 'health fails with a wrong password');
 
-    const anon = await rejection(() => anonymous.send({ to: 'r@example.com', subject: 'No login', text: 'hi' }));
-    assert.ok(isAppError(anon) && anon.status === 503, `an unauthenticated send is refused, got ${String(anon)}`);
+      const anon = await rejection(() => anonymous.send({ to: 'r@example.com', subject: 'No login', text: 'hi' }));
+      assert.ok(isAppError(anon) && anon.status === 503, `an unauthenticated send is refused, got ${String(anon)}`);
 
-    assert.equal((await server.received()).map((m) => m.subject), ['Authenticated']);
-    assert.ok(lines.some((l) => l.includes('Invalid login') || l.includes('EAUTH')), 'the failure was logged');
-    assert.not.match(lines.join(''), /SECRET/);
-  } finally {
-    await Promise.all([good.close!(), wrong.close!(), anonymous.close!()]);
-    await server.close();
-  }
-});
+      assert.equal(
+        (await server.received()).map((m) => m.subject),
+        ['Authenticated'],
+      );
+      assert.ok(
+        lines.some((l) => l.includes('Invalid login') || l.includes('EAUTH')),
+        'the failure was logged',
+      );
+      assert.not.match(lines.join(''), /SECRET/);
+    } finally {
+      await Promise.all([good.close!(), wrong.close!(), anonymous.close!()]);
+      await server.close();
+    }
+  },
+);
 
 smtp('health() passes against a live server and fails when nothing listens; send then is a 503', async () => {
   const server = await startSmtpServer();
   const live = await smtpMailer.create({ host: '127.0.0.1', port: server.port, from: 'app@example.test' }, context());
   const port = await deadPort();
-  const dead = await smtpMailer.create({ host: '127.0.0.1', port, from: 'app@example.test', connectionTimeoutMs: 1000 }, context());
+  const dead = await smtpMailer.create(
+    { host: '127.0.0.1', port, from: 'app@example.test', connectionTimeoutMs: 1000 },
+    context(),
+  );
   try {
     await live.health!();
     const health = await rejection(() => dead.health!());
@@ -344,9 +384,20 @@ smtp('a recipient refused for good (5xx) is a plain error; a temporary refusal (
 });
 
 smtp('user and password go together; a bad from is refused at start', async () => {
-  assert.instance(await rejection(async () => smtpMailer.create({ host: 'localhost', from: 'a@example.com', user: 'u' }, context())), TypeError);
-  assert.instance(await rejection(async () => smtpMailer.create({ host: 'localhost', from: 'a@example.com', password: 'p' }, context())), TypeError);
-  assert.instance(await rejection(async () => smtpMailer.create({ host: 'localhost', from: 'nope' }, context())), TypeError);
+  assert.instance(
+    await rejection(async () => smtpMailer.create({ host: 'localhost', from: 'a@example.com', user: 'u' }, context())),
+    TypeError,
+  );
+  assert.instance(
+    await rejection(async () =>
+      smtpMailer.create({ host: 'localhost', from: 'a@example.com', password: 'p' }, context()),
+    ),
+    TypeError,
+  );
+  assert.instance(
+    await rejection(async () => smtpMailer.create({ host: 'localhost', from: 'nope' }, context())),
+    TypeError,
+  );
 });
 
 smtp('options schemas: defaults, required keys, user/password together', () => {

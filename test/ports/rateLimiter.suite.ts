@@ -13,7 +13,12 @@ export interface RateLimiterUnderTest {
   advance?: (ms: number) => void;
 }
 
-export async function until(what: string, check: () => Promise<boolean>, deadlineMs = 2000, everyMs = 5): Promise<void> {
+export async function until(
+  what: string,
+  check: () => Promise<boolean>,
+  deadlineMs = 2000,
+  everyMs = 5,
+): Promise<void> {
   const deadline = Date.now() + deadlineMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
@@ -28,14 +33,22 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * limit + floor((b - a) / T). `at` and `intervalT` in one unit; `slack` widens each interval
  * (real clocks: the client's timestamps are not the limiter's).
  */
-export function assertGcraBound(passed: { at: number; cost: number }[], limit: number, intervalT: number, slack = 0): void {
+export function assertGcraBound(
+  passed: { at: number; cost: number }[],
+  limit: number,
+  intervalT: number,
+  slack = 0,
+): void {
   for (let i = 0; i < passed.length; i++) {
     let sum = 0;
     for (let j = i; j < passed.length; j++) {
       sum += passed[j].cost;
       const span = passed[j].at - passed[i].at;
       const bound = limit + Math.floor((span + slack) / intervalT);
-      if (sum > bound) assert.unreachable(`${sum} passed within ${span} (from ${passed[i].at}): more than ${bound} (limit ${limit}, T ${intervalT})`);
+      if (sum > bound)
+        assert.unreachable(
+          `${sum} passed within ${span} (from ${passed[i].at}): more than ${bound} (limit ${limit}, T ${intervalT})`,
+        );
     }
   }
 }
@@ -44,7 +57,12 @@ export function assertGcraBound(passed: { at: number; cost: number }[], limit: n
  * Strict sliding window: within any half-open window [a, a + W) at most `limit` pass.
  * `slack` shortens each window (real clocks).
  */
-export function assertSlidingBound(passed: { at: number; cost: number }[], limit: number, windowMs: number, slack = 0): void {
+export function assertSlidingBound(
+  passed: { at: number; cost: number }[],
+  limit: number,
+  windowMs: number,
+  slack = 0,
+): void {
   for (let i = 0; i < passed.length; i++) {
     let sum = 0;
     for (let j = i; j < passed.length && passed[j].at - passed[i].at < windowMs - slack; j++) sum += passed[j].cost;
@@ -52,7 +70,11 @@ export function assertSlidingBound(passed: { at: number; cost: number }[], limit
   }
 }
 
-export function rateLimiterConformance(name: string, make: () => Promise<RateLimiterUnderTest>, algorithm: RateLimitAlgorithm = 'gcra'): void {
+export function rateLimiterConformance(
+  name: string,
+  make: () => Promise<RateLimiterUnderTest>,
+  algorithm: RateLimitAlgorithm = 'gcra',
+): void {
   const test = suite(`rateLimiter conformance: ${name} (${algorithm})`);
   const sliding = algorithm === 'sliding-window';
   /** The policy under the algorithm being tested. */
@@ -64,7 +86,17 @@ export function rateLimiterConformance(name: string, make: () => Promise<RateLim
   // Time advanced so far: with a clock that started on a whole second, `now mod 1000` is known.
   let advanced = 0;
   const get = () =>
-    (made ??= make().then((s) => (s.advance ? { ...s, advance: (ms: number) => { advanced += ms; s.advance!(ms); } } : s)));
+    (made ??= make().then((s) =>
+      s.advance
+        ? {
+            ...s,
+            advance: (ms: number) => {
+              advanced += ms;
+              s.advance!(ms);
+            },
+          }
+        : s,
+    ));
   const limiter = async () => (await get()).limiter;
   // T = 20 s: nothing recovers by itself during a test, whatever the clock.
   const slow = P(3, 60_000);
@@ -90,8 +122,14 @@ export function rateLimiterConformance(name: string, make: () => Promise<RateLim
     const policy = P(5, 60_000);
     const decisions = [];
     for (let i = 0; i < 6; i++) decisions.push(await l.consume(key('burst'), policy));
-    assert.equal(decisions.map((d) => d.allowed), [true, true, true, true, true, false]);
-    assert.equal(decisions.map((d) => d.remaining), [4, 3, 2, 1, 0, 0]);
+    assert.equal(
+      decisions.map((d) => d.allowed),
+      [true, true, true, true, true, false],
+    );
+    assert.equal(
+      decisions.map((d) => d.remaining),
+      [4, 3, 2, 1, 0, 0],
+    );
     const refused = decisions[5];
     assert.is(refused.limit, 5);
     const wait = sliding ? 60_000 : 12_000; // the oldest leaves the window / one T
@@ -125,7 +163,10 @@ export function rateLimiterConformance(name: string, make: () => Promise<RateLim
     assert.is((await l.consume(key('cost'), policy, 4)).remaining, 6);
     const over = await l.consume(key('cost'), policy, 7);
     assert.is(over.allowed, false);
-    assert.ok(over.retryAfterMs > 0 && over.retryAfterMs <= (sliding ? 60_000 : 6000) + 1, `retryAfterMs ${over.retryAfterMs}`);
+    assert.ok(
+      over.retryAfterMs > 0 && over.retryAfterMs <= (sliding ? 60_000 : 6000) + 1,
+      `retryAfterMs ${over.retryAfterMs}`,
+    );
     const exact = await l.consume(key('cost'), policy, 6);
     assert.is(exact.allowed, true);
     assert.is(exact.remaining, 0);
@@ -137,8 +178,15 @@ export function rateLimiterConformance(name: string, make: () => Promise<RateLim
 
   test('invalid policies and costs throw before counting', async () => {
     const l = await limiter();
-    for (const [policy, cost] of [[P(0, 1000), 1], [P(1.5, 1000), 1], [P(5, 0), 1], [P(5, 1000), -1], [P(5, 1000), 6], [P(5, 1000), 0.5],
-      [{ limit: 5, windowMs: 1000, algorithm: 'fixed-window' as RateLimitAlgorithm }, 1]] as const) {
+    for (const [policy, cost] of [
+      [P(0, 1000), 1],
+      [P(1.5, 1000), 1],
+      [P(5, 0), 1],
+      [P(5, 1000), -1],
+      [P(5, 1000), 6],
+      [P(5, 1000), 0.5],
+      [{ limit: 5, windowMs: 1000, algorithm: 'fixed-window' as RateLimitAlgorithm }, 1],
+    ] as const) {
       try {
         await l.consume(key('invalid'), policy, cost);
         assert.unreachable(`${JSON.stringify(policy)} cost ${cost} should throw`);
@@ -153,7 +201,13 @@ export function rateLimiterConformance(name: string, make: () => Promise<RateLim
     const policy = P(10, 60_000);
     const decisions = await Promise.all(Array.from({ length: 50 }, () => l.consume(key('race'), policy)));
     assert.is(decisions.filter((d) => d.allowed).length, 10);
-    assert.equal(decisions.filter((d) => d.allowed).map((d) => d.remaining).sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.equal(
+      decisions
+        .filter((d) => d.allowed)
+        .map((d) => d.remaining)
+        .sort((a, b) => a - b),
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    );
   });
 
   test('refused calls do not push the retry time out', async () => {
@@ -201,9 +255,17 @@ export function rateLimiterConformance(name: string, make: () => Promise<RateLim
       const refusedAt = Date.now();
       assert.is(refused.allowed, false);
       assert.ok(refused.retryAfterMs > 0 && refused.retryAfterMs <= 201, `retryAfterMs ${refused.retryAfterMs}`);
-      await until('the full allowance to come back', async () => (await l.consume(k, policy, 0)).remaining === 2, 2000, 5);
+      await until(
+        'the full allowance to come back',
+        async () => (await l.consume(k, policy, 0)).remaining === 2,
+        2000,
+        5,
+      );
       const waited = Date.now() - refusedAt;
-      assert.ok(waited >= refused.retryAfterMs - 10, `allowed again after ${waited} ms, before retryAfterMs ${refused.retryAfterMs}`);
+      assert.ok(
+        waited >= refused.retryAfterMs - 10,
+        `allowed again after ${waited} ms, before retryAfterMs ${refused.retryAfterMs}`,
+      );
       assert.ok((await l.consume(k, policy)).allowed);
       assert.ok((await l.consume(k, policy)).allowed);
       assert.is((await l.consume(k, policy)).allowed, false);
@@ -222,7 +284,10 @@ export function rateLimiterConformance(name: string, make: () => Promise<RateLim
         }
         assert.is(passed.filter((p) => p.at <= 1).length, 5, 'N pass at the boundary, not 2N');
         assertSlidingBound(passed, 5, 1000);
-        assert.equal(passed.map((p) => p.at), [0, 0, 0, 0, 0, 1000, 1000, 1000, 1000, 1000, 2000, 2000, 2000, 2000, 2000]);
+        assert.equal(
+          passed.map((p) => p.at),
+          [0, 0, 0, 0, 0, 1000, 1000, 1000, 1000, 1000, 2000, 2000, 2000, 2000, 2000],
+        );
         return;
       }
       const policy = P(4, 300);
@@ -269,10 +334,18 @@ export function rateLimiterConformance(name: string, make: () => Promise<RateLim
     assert.ok(refused.retryAfterMs > 0 && refused.retryAfterMs <= 101, `retryAfterMs ${refused.retryAfterMs}`);
     await until('a request to pass again', async () => (await l.consume(k, policy)).allowed, 2000, 5);
     const waited = Date.now() - refusedAt;
-    assert.ok(waited >= refused.retryAfterMs - 10, `allowed again after ${waited} ms, before retryAfterMs ${refused.retryAfterMs}`);
+    assert.ok(
+      waited >= refused.retryAfterMs - 10,
+      `allowed again after ${waited} ms, before retryAfterMs ${refused.retryAfterMs}`,
+    );
     assert.is((await l.consume(k, policy)).allowed, false, 'only one passes per T');
     // A cost-0 peek counts nothing: poll it until the key is back to its full allowance.
-    await until('the full allowance to come back', async () => (await l.consume(k, policy, 0)).remaining === 2, 2000, 10);
+    await until(
+      'the full allowance to come back',
+      async () => (await l.consume(k, policy, 0)).remaining === 2,
+      2000,
+      10,
+    );
     assert.ok((await l.consume(k, policy)).allowed);
     assert.ok((await l.consume(k, policy)).allowed);
   });

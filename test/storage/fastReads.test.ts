@@ -17,7 +17,11 @@ for (const make of await testDatabases('storage: fast reads')) {
     path = new FastReadPath(k.kernel.orm!, db.driver);
     const em = k.kernel.orm!.em.fork();
     for (let i = 0; i < 5; i++) {
-      const note = em.create<NoteRow>('Note', { title: `fast ${i}`, body: `body ${i}`, pinned: i % 2 === 0 } as NoteRow);
+      const note = em.create<NoteRow>('Note', {
+        title: `fast ${i}`,
+        body: `body ${i}`,
+        pinned: i % 2 === 0,
+      } as NoteRow);
       ids.push(note.id);
       await em.flush();
     }
@@ -55,7 +59,10 @@ for (const make of await testDatabases('storage: fast reads')) {
     const before = (path as unknown as { compiled: Map<string, unknown> }).compiled.size;
     const found = await Promise.all(ids.map((_, i) => reads.findOne<NoteRow>('Note', { title: `fast ${i}` })));
     assert.equal(found.map((n) => n?.id), ids);
-    assert.is((path as unknown as { compiled: Map<string, unknown> }).compiled.size, before + (db.driver === 'mongodb' ? 0 : 1));
+    assert.is(
+      (path as unknown as { compiled: Map<string, unknown> }).compiled.size,
+      before + (db.driver === 'mongodb' ? 0 : 1),
+    );
   });
 
   if (db.driver !== 'mongodb') {
