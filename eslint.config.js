@@ -77,7 +77,7 @@ const LONG_LINES_LEFT = [
 const LITERAL_LINE = String.raw`^\s*(\w+: |return |const \w+ = )?(['"\x60]).*\2[,;)]*$`;
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'data/**', '.services/**', 'coverage/**'] },
+  { ignores: ['node_modules/**', 'data/**', '.services/**', 'coverage/**', '**/*.gen.ts', 'test/types/*.fixture.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -80,7 +80,8 @@ export function eventProblems(plugins: PluginDefinition[]): string[] {
       if (!e.name.startsWith(`${p.name}.`)) {
         problems.push(`plugin ${p.name} declares event ${e.name}, which must start with "${p.name}."`);
       }
-      if (owner.has(e.name)) problems.push(`event ${e.name} is declared twice (plugins ${owner.get(e.name)} and ${p.name})`);
+      if (owner.has(e.name))
+        problems.push(`event ${e.name} is declared twice (plugins ${owner.get(e.name)} and ${p.name})`);
       owner.set(e.name, p.name);
     }
   }
@@ -97,7 +98,9 @@ export function eventProblems(plugins: PluginDefinition[]): string[] {
     const hasDatabase = plugins.some((q) => q.entities?.length || q.migrations?.length);
     for (const s of p.subscribers ?? []) {
       if (!s.idempotent || hasDatabase) continue;
-      problems.push(`plugin ${p.name}: subscriber ${s.name} is idempotent, which needs a database (no enabled plugin has entities)`);
+      problems.push(
+        `plugin ${p.name}: subscriber ${s.name} is idempotent, which needs a database (no enabled plugin has entities)`,
+      );
     }
   }
   return problems;

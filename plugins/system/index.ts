@@ -10,12 +10,14 @@ const services = defineServices();
 export default definePlugin({
   name: 'system',
   version: '1.0.0',
+  services,
   description: 'Liveness and readiness probes.',
   mountAtRoot: true,
   handlers: defineHandlers<Operations, typeof services>({
     'system.health': async (_req, { services }) => {
       const { ok, body } = await services.health.live();
-      if (!ok) throw new AppError(503, 'UNHEALTHY', 'Service unhealthy', { details: body, headers: { 'Retry-After': '5' } });
+      if (!ok)
+        throw new AppError(503, 'UNHEALTHY', 'Service unhealthy', { details: body, headers: { 'Retry-After': '5' } });
       // The liveness body is assembled from `health.details` at run time; the contract's schema checks it.
       return body as Operations['system.health']['response'];
     },

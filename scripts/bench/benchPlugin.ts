@@ -13,10 +13,16 @@ export default definePlugin({
   contract: 'bench.yaml',
   config: { type: 'object', additionalProperties: false, properties: {} },
   services: {
-    items: ({ ids, clock }: { ids: IdGenerator; clock: Clock }) => new ItemStore(() => ids.next(), () => clock.date()),
+    items: ({ ids, clock }: { ids: IdGenerator; clock: Clock }) =>
+      new ItemStore(
+        () => ids.next(),
+        () => clock.date(),
+      ),
   },
   handlers: {
-    'bench.createItem': ({ body }: HandlerRequest<BenchItemInput>, { services }: RequestContext<{ items: ItemStore }>) =>
-      services.items.create(body),
+    'bench.createItem': (
+      { body }: HandlerRequest<BenchItemInput>,
+      { services }: RequestContext<{ items: ItemStore }>,
+    ) => services.items.create(body),
   },
 });

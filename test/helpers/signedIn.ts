@@ -2,7 +2,11 @@ import type { TestKernel } from './kernel.ts';
 import { signUp } from '../kit/index.ts';
 
 /** Registers and signs in a fresh user on a kernel with identity; returns its Authorization header (see test/kit). */
-export async function userAuthorization(url: string, tag = 'user', basePath = '/v1'): Promise<{ authorization: string }> {
+export async function userAuthorization(
+  url: string,
+  tag = 'user',
+  basePath = '/v1',
+): Promise<{ authorization: string }> {
   return { authorization: `Bearer ${(await signUp(url, basePath, tag)).accessToken}` };
 }
 

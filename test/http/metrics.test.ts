@@ -1,7 +1,13 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { getMetricsFromIterator, type PromHistogramData, type PromData, type PromMetrics } from 'prom2javascript';
-import { definePlugin, type PluginMetrics, type HandlerRequest, type RequestContext, type Counter } from '../../kernel/index.ts';
+import {
+  definePlugin,
+  type PluginMetrics,
+  type HandlerRequest,
+  type RequestContext,
+  type Counter,
+} from '../../kernel/index.ts';
 import { defineAdapter } from '../../kernel/ports/adapter.ts';
 import type { Cache } from '../../kernel/ports/cache.ts';
 import { ManualClock } from '../../kernel/ports/clock.ts';
@@ -220,7 +226,10 @@ const metered = definePlugin({
       metrics.counter({ name: 'metered_hits_total', help: 'Hits by kind', labelNames: ['kind'] as const }),
   },
   handlers: {
-    'metered.hit': async (_req: HandlerRequest, { services }: RequestContext<{ hits: Counter<'kind'>; cache: Cache }>) => {
+    'metered.hit': async (
+      _req: HandlerRequest,
+      { services }: RequestContext<{ hits: Counter<'kind'>; cache: Cache }>,
+    ) => {
       services.hits.inc({ kind: 'plain' });
       return { ok: true };
     },
@@ -269,7 +278,10 @@ p('a plugin adds its own metric through the `metrics` handle in its container', 
 p('plugin metric names must start with the plugin name; asking again returns the same metric', ({ k }) => {
   const handle = k.metrics.forPlugin('metered');
   assert.throws(() => handle.counter({ name: 'other_total', help: 'x' }), /metered_\*/);
-  assert.is(handle.counter({ name: 'metered_hits_total', help: 'Hits by kind' }), k.runtimes.get('metered')!.container.cradle.hits);
+  assert.is(
+    handle.counter({ name: 'metered_hits_total', help: 'Hits by kind' }),
+    k.runtimes.get('metered')!.container.cradle.hits,
+  );
   assert.throws(() => handle.gauge({ name: 'metered_hits_total', help: 'x' }), /not a gauge/);
 });
 

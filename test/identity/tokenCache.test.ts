@@ -6,7 +6,8 @@ import { serviceUrl, uniqueName } from '../helpers/services.ts';
 import { email, startIdentity, type IdentityKernel } from './helpers.ts';
 import type { TokenVerifier } from '../../plugins/identity/tokenVerifier.ts';
 
-const verifierOf = (k: IdentityKernel) => k.kernel.runtimes.get('identity')!.container.cradle.tokenVerifier as TokenVerifier;
+const verifierOf = (k: IdentityKernel) =>
+  k.kernel.runtimes.get('identity')!.container.cradle.tokenVerifier as TokenVerifier;
 
 const s = suite('identity: verified access tokens are cached, revocation stays immediate');
 

@@ -7,17 +7,41 @@ import { bootCustom } from '../helpers/custom.ts';
 
 process.env.NODE_ENV ??= 'test'; // payload validation is on in tests (npm test sets it)
 
-const s = suite('events: plugins declare what they publish; undeclared publishes and subscriptions fail, naming the event');
+const s = suite(
+  'events: plugins declare what they publish; undeclared publishes and subscriptions fail, naming the event',
+);
 
-const Row = defineEntity({ name: 'DeclRow', table: 'decl_rows', properties: { title: { type: 'string', length: 50 } } });
-const migrations: Migration[] = [{
-  name: '0001', up: (knex) => knex.schema.createTable('decl_rows', (t) => { t.string('id', 36).primary(); t.string('title', 50); }),
-  down: (knex) => knex.schema.dropTable('decl_rows'),
-}];
+const Row = defineEntity({
+  name: 'DeclRow',
+  table: 'decl_rows',
+  properties: { title: { type: 'string', length: 50 } },
+});
+const migrations: Migration[] = [
+  {
+    name: '0001',
+    up: (knex) =>
+      knex.schema.createTable('decl_rows', (t) => {
+        t.string('id', 36).primary();
+        t.string('title', 50);
+      }),
+    down: (knex) => knex.schema.dropTable('decl_rows'),
+  },
+];
 const publisher = definePlugin({
-  name: 'decl', version: '1.0.0', contract: false, entities: [Row], migrations,
+  name: 'decl',
+  version: '1.0.0',
+  contract: false,
+  entities: [Row],
+  migrations,
   events: [
-    { name: 'decl.thing.created', schema: { type: 'object', required: ['id', 'title'], properties: { id: { type: 'string' }, title: { type: 'string' } } } },
+    {
+      name: 'decl.thing.created',
+      schema: {
+        type: 'object',
+        required: ['id', 'title'],
+        properties: { id: { type: 'string' }, title: { type: 'string' } },
+      },
+    },
     { name: 'decl.thing.deleted', schema: { type: 'object' } },
   ],
 });
@@ -84,14 +108,25 @@ s('a subscriber to an event no enabled plugin declares fails the boot, naming it
     ],
   });
   const message = await bootError([publisher, listener]);
-  assert.match(message, 'subscriber typo listens to decl.thing.renamde, but plugin decl does not declare it (declared: decl.thing.created, decl.thing.deleted)');
+  assert.match(
+    message,
+    'subscriber typo listens to decl.thing.renamde, but plugin decl does not declare it (declared: decl.thing.created, decl.thing.deleted)',
+  );
   assert.match(message, 'subscriber absent listens to elsewhere.thing.done, but no enabled plugin declares it');
   assert.not.match(message, 'subscriber ok');
 });
 
 s('an event is declared under its plugin\'s prefix', async () => {
-  const stray = definePlugin({ name: 'stray', version: '1.0.0', contract: false, events: [{ name: 'other.thing.done', schema: {} }] });
-  assert.match(await bootError([stray]), 'plugin stray declares event other.thing.done, which must start with "stray."');
+  const stray = definePlugin({
+    name: 'stray',
+    version: '1.0.0',
+    contract: false,
+    events: [{ name: 'other.thing.done', schema: {} }],
+  });
+  assert.match(
+    await bootError([stray]),
+    'plugin stray declares event other.thing.done, which must start with "stray."',
+  );
 });
 
 s.run();

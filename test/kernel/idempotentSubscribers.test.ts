@@ -9,11 +9,22 @@ import { freshPostgres, type TestDatabase } from '../helpers/databases.ts';
 import { serviceUrl } from '../helpers/services.ts';
 import { tempSqliteUrl } from '../helpers/kernel.ts';
 
-const Entry = defineEntity({ name: 'LedgerEntry', table: 'ledger_entries', properties: { eventId: { type: 'string', length: 100 } } });
-const migrations: Migration[] = [{
-  name: '0001', up: (knex) => knex.schema.createTable('ledger_entries', (t) => { t.string('id', 36).primary(); t.string('event_id', 100); }),
-  down: (knex) => knex.schema.dropTable('ledger_entries'),
-}];
+const Entry = defineEntity({
+  name: 'LedgerEntry',
+  table: 'ledger_entries',
+  properties: { eventId: { type: 'string', length: 100 } },
+});
+const migrations: Migration[] = [
+  {
+    name: '0001',
+    up: (knex) =>
+      knex.schema.createTable('ledger_entries', (t) => {
+        t.string('id', 36).primary();
+        t.string('event_id', 100);
+      }),
+    down: (knex) => knex.schema.dropTable('ledger_entries'),
+  },
+];
 let failNext = false;
 const ledger = definePlugin({
   name: 'ledger', version: '1.0.0', contract: false, entities: [Entry], migrations,
@@ -41,7 +52,12 @@ const manual = defineAdapter<EventBus>({
   }),
 });
 
-const event = (id: string): DomainEvent => ({ id, type: 'ledger.entry.requested', occurredAt: new Date().toISOString(), data: {} });
+const event = (id: string): DomainEvent => ({
+  id,
+  type: 'ledger.entry.requested',
+  occurredAt: new Date().toISOString(),
+  data: {},
+});
 const deliver = (e: DomainEvent) => handlers.get('ledger.entry.requested/ledger.book')!(e);
 const count = (k: Kernel, entity: string, where: object) => k.orm!.em.fork().count(entity, where);
 
@@ -52,7 +68,9 @@ const makers: Array<[string, () => Promise<TestDatabase>]> = [
   ...(pgUrl ? [['postgresql', () => freshPostgres(pgUrl)] as [string, () => Promise<TestDatabase>]] : []),
 ];
 for (const [driver, make] of makers) {
-  const s = suite(`events (${driver}): an idempotent subscriber applies an event once, however often and concurrently it arrives`);
+  const s = suite(
+    `events (${driver}): an idempotent subscriber applies an event once, however often and concurrently it arrives`,
+  );
   let db: TestDatabase;
   let kernel: Kernel;
   s.before(async () => {

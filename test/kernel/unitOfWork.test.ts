@@ -23,7 +23,11 @@ const migrations: Migration[] = [
   },
 ];
 const plugin = definePlugin({
-  name: 'uow', version: '1.0.0', entities: [Thing], migrations, events: [{ name: 'uow.thing.created', schema: { type: 'object' } }],
+  name: 'uow',
+  version: '1.0.0',
+  entities: [Thing],
+  migrations,
+  events: [{ name: 'uow.thing.created', schema: { type: 'object' } }],
   handlers: {
     'uow.late': async (_req, ctx) => {
       const thing = ctx.em.create<any>('UowThing', { title: 'late' });

@@ -121,7 +121,8 @@ function signedInClient(url: string, who: { id: string; email: string; accessTok
 function contractsDir(extra: Record<string, unknown> | undefined): { dir: string; cleanup(): void } {
   if (!extra || !Object.keys(extra).length) return { dir: CONTRACTS_DIR, cleanup() {} };
   const dir = mkdtempSync(join(tmpdir(), 'kit-contracts-'));
-  for (const f of readdirSync(CONTRACTS_DIR)) if (f.endsWith('.yaml')) copyFileSync(join(CONTRACTS_DIR, f), join(dir, f));
+  for (const f of readdirSync(CONTRACTS_DIR))
+    if (f.endsWith('.yaml')) copyFileSync(join(CONTRACTS_DIR, f), join(dir, f));
   for (const [name, doc] of Object.entries(extra)) writeFileSync(join(dir, `${name}.yaml`), stringify(doc));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }

@@ -4,8 +4,16 @@ import * as assert from 'uvu/assert';
 import { definePlugin, defineEntity, reply, type Migration } from '../../kernel/index.ts';
 import { startTestKernel, assertError, type TestKit } from './index.ts';
 
-const Item = defineEntity({ name: 'TallyItem', table: 'tally_items', properties: { label: { type: 'string', length: 50 } } });
-const Seen = defineEntity({ name: 'TallySeen', table: 'tally_seen', properties: { itemId: { type: 'string', length: 36 } } });
+const Item = defineEntity({
+  name: 'TallyItem',
+  table: 'tally_items',
+  properties: { label: { type: 'string', length: 50 } },
+});
+const Seen = defineEntity({
+  name: 'TallySeen',
+  table: 'tally_seen',
+  properties: { itemId: { type: 'string', length: 36 } },
+});
 const migrations: Migration[] = [{
   name: '0001',
   async up(knex) {
@@ -15,23 +23,38 @@ const migrations: Migration[] = [{
   down: (knex) => knex.schema.dropTable('tally_items').dropTable('tally_seen'),
 }];
 const tally = definePlugin({
-  name: 'tally', version: '1.0.0', entities: [Item, Seen], migrations,
+  name: 'tally',
+  version: '1.0.0',
+  entities: [Item, Seen],
+  migrations,
   config: { type: 'object', additionalProperties: false, properties: { unit: { type: 'string', default: 'items' } } },
   permissions: [{ name: 'tally:audit', description: 'See the audit view', roles: ['admin'] }],
-  events: [{ name: 'tally.item.added', schema: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } } }],
-  subscribers: [{
-    event: 'tally.item.added', name: 'count', idempotent: true,
-    async handle(event, { em }) { em.create('TallySeen', { itemId: (event.data as { id: string }).id }); },
-  }],
+  events: [
+    { name: 'tally.item.added', schema: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } } },
+  ],
+  subscribers: [
+    {
+      event: 'tally.item.added',
+      name: 'count',
+      idempotent: true,
+      async handle(event, { em }) {
+        em.create('TallySeen', { itemId: (event.data as { id: string }).id });
+      },
+    },
+  ],
   handlers: {
     'tally.add': async ({ body }, ctx) => {
-      const item = ctx.em.create<{ id: string; label: string }>('TallyItem', { label: (body as { label: string }).label });
+      const item = ctx.em.create<{ id: string; label: string }>('TallyItem', {
+        label: (body as { label: string }).label,
+      });
       await ctx.publish('tally.item.added', { id: item.id });
       await ctx.em.flush();
       return reply(201, { id: item.id });
     },
-    'tally.count': async (_req, { em, services }) =>
-      ({ seen: await em.count('TallySeen', {}), unit: (services as { config: { unit: string } }).config.unit }),
+    'tally.count': async (_req, { em, services }) => ({
+      seen: await em.count('TallySeen', {}),
+      unit: (services as { config: { unit: string } }).config.unit,
+    }),
     'tally.misnamed': async (_req, ctx) => {
       await ctx.publish('tally.item.addded', { id: 'x' });
       return reply(201, {});
@@ -41,24 +64,52 @@ const tally = definePlugin({
 });
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });
 const contract = {
-  openapi: '3.1.0', info: { title: 'tally', version: '1' },
+  openapi: '3.1.0',
+  info: { title: 'tally', version: '1' },
   security: [{ bearerAuth: [] }], // one line: every operation below needs a signed-in caller
   paths: {
     '/tally/items': {
       post: {
-        operationId: 'tally.add', 'x-permissions': [],
-        requestBody: { required: true, ...json({ type: 'object', required: ['label'], properties: { label: { type: 'string' } } }) },
-        responses: { 201: { description: 'added', ...json({ type: 'object', required: ['id'], properties: { id: { type: 'string' } } }) } },
+        operationId: 'tally.add',
+        'x-permissions': [],
+        requestBody: {
+          required: true,
+          ...json({ type: 'object', required: ['label'], properties: { label: { type: 'string' } } }),
+        },
+        responses: {
+          201: {
+            description: 'added',
+            ...json({ type: 'object', required: ['id'], properties: { id: { type: 'string' } } }),
+          },
+        },
       },
     },
     '/tally/count': {
       get: {
-        operationId: 'tally.count', 'x-permissions': [],
-        responses: { 200: { description: 'count', ...json({ type: 'object', properties: { seen: { type: 'integer' }, unit: { type: 'string' } } }) } },
+        operationId: 'tally.count',
+        'x-permissions': [],
+        responses: {
+          200: {
+            description: 'count',
+            ...json({ type: 'object', properties: { seen: { type: 'integer' }, unit: { type: 'string' } } }),
+          },
+        },
       },
     },
-    '/tally/misnamed': { post: { operationId: 'tally.misnamed', 'x-permissions': [], responses: { 201: { description: 'never', ...json({ type: 'object' }) } } } },
-    '/tally/audit': { get: { operationId: 'tally.audit', 'x-permissions': ['tally:audit'], responses: { 200: { description: 'ok', ...json({ type: 'object' }) } } } },
+    '/tally/misnamed': {
+      post: {
+        operationId: 'tally.misnamed',
+        'x-permissions': [],
+        responses: { 201: { description: 'never', ...json({ type: 'object' }) } },
+      },
+    },
+    '/tally/audit': {
+      get: {
+        operationId: 'tally.audit',
+        'x-permissions': ['tally:audit'],
+        responses: { 200: { description: 'ok', ...json({ type: 'object' }) } },
+      },
+    },
   },
 };
 
@@ -66,7 +117,12 @@ const s = suite('test kit: a plugin tested with startTestKernel, asUser, asAdmin
 let k: TestKit;
 s.before(async () => {
   // Only the plugin's own section is given: the default deployment (identity, its admin, SQLite...) stays.
-  k = await startTestKernel({ plugins: [tally], contracts: { tally: contract }, config: { plugins: { tally: { unit: 'marbles' } } }, printErrors: false });
+  k = await startTestKernel({
+    plugins: [tally],
+    contracts: { tally: contract },
+    config: { plugins: { tally: { unit: 'marbles' } } },
+    printErrors: false,
+  });
 });
 s.after(() => k.stop());
 

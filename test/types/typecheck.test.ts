@@ -14,7 +14,10 @@ function expectedLines(file: string): number[] {
 // One tsc run over both fixtures (test/types/tsconfig.json); the main tsconfig excludes them.
 test('a wrong return field and a misspelled service each fail tsc, exactly where marked', () => {
   const tsc = resolve(ROOT, 'node_modules/typescript/bin/tsc');
-  const run = spawnSync(process.execPath, [tsc, '--noEmit', '-p', 'test/types/tsconfig.json'], { cwd: ROOT, encoding: 'utf8' });
+  const run = spawnSync(process.execPath, [tsc, '--noEmit', '-p', 'test/types/tsconfig.json'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
   const out = run.stdout + run.stderr;
   assert.is.not(run.status, 0, `tsc accepted the fixtures:\n${out}`);
   const errors = out.split('\n').filter((l) => /error TS\d+/.test(l));
