@@ -10,6 +10,8 @@ export type {
 export { AppError, errors } from './errors.ts';
 export type { ErrorDetail } from './errors.ts';
 export { defineEntity } from './storage/entity.ts';
+export { p } from './storage/define.ts';
+export type { RowOf, CreateOf, Prop, DefinedEntity } from './storage/define.ts';
 export type { EntitySpec, PropertySpec, IndexSpec } from './storage/entity.ts';
 export type { Migration } from './storage/migrations.ts';
 export type { FastReads, Where, FindOptions } from './storage/fastReads.ts';

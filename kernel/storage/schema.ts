@@ -1,10 +1,10 @@
-import { EntitySchema } from '@mikro-orm/core';
+import { BigIntType, EntitySchema } from '@mikro-orm/core';
 import { uuidV7Ids } from '../ports/ids.ts';
 import type { Driver, EntitySpec, PropertySpec, PropertyType } from './entity.ts';
 
 /** Turns a driver-neutral EntitySpec into MikroORM's EntitySchema (kept apart so plugins load without MikroORM). */
-const TYPES: Record<PropertyType, string> = {
-  string: 'string', text: 'text', integer: 'integer', number: 'double', boolean: 'boolean', datetime: 'datetime', json: 'json',
+const TYPES: Record<PropertyType, unknown> = {
+  string: 'string', text: 'text', integer: 'integer', bigint: new BigIntType('number'), number: 'double', boolean: 'boolean', datetime: 'datetime', json: 'json',
 };
 
 export function toEntitySchema(spec: EntitySpec, driver: Driver): EntitySchema {
@@ -28,6 +28,8 @@ export function toEntitySchema(spec: EntitySpec, driver: Driver): EntitySchema {
       ...(p.onCreate ? { onCreate: p.onCreate } : {}),
       ...(p.onUpdate ? { onUpdate: p.onUpdate } : {}),
       ...(p.hidden ? { hidden: true } : {}),
+      ...(p.default !== undefined ? { default: p.default } : {}),
+      ...(p.default !== undefined && !p.onCreate ? { onCreate: () => p.default } : {}),
     };
   }
   const indexes = (spec.indexes ?? []).filter((i) => !i.unique).map((i) => ({ properties: i.properties, name: i.name }));
