@@ -7,6 +7,7 @@ import type { DomainEvent } from '../ports/eventBus.ts';
 import { errors } from '../errors.ts';
 import { countFlushes, onlyEventsPending, PublishAfterFlushError, strictUnitOfWork } from '../events/unitOfWork.ts';
 import type { FastReadPath, FastReads } from '../storage/fastReads.ts';
+import { ownerScopeOf, scopeToPrincipal } from '../storage/ownership.ts';
 
 /** What a plugin runs with: its own container, logger and event publisher. */
 export interface PluginRuntime {
@@ -92,7 +93,7 @@ export class HttpRequestContext implements RequestContext {
   get db(): FastReads {
     if (!this.reads) {
       if (!this.fastReads) throw errors.unavailable('database');
-      this.reads = this.fastReads.bind(() => this.forkedEm);
+      this.reads = this.fastReads.bind(() => this.forkedEm, () => ownerScopeOf(this.principal));
     }
     return this.reads;
   }
@@ -100,7 +101,7 @@ export class HttpRequestContext implements RequestContext {
   get em(): EntityManager {
     if (!this.forkedEm) {
       if (!this.orm) throw errors.unavailable('database');
-      this.forkedEm = this.orm.em.fork();
+      this.forkedEm = scopeToPrincipal(this.orm.em.fork(), this.principal);
       if (this.runtime.outbox) this.flushes = countFlushes(this.forkedEm);
     }
     return this.forkedEm;

@@ -1,6 +1,7 @@
 import { BigIntType, EntitySchema } from '@mikro-orm/core';
 import { uuidV7Ids } from '../ports/ids.ts';
 import type { Driver, EntitySpec, PropertySpec, PropertyType } from './entity.ts';
+import { ownerFilter, stampOwner } from './ownership.ts';
 
 /** Turns a driver-neutral EntitySpec into MikroORM's EntitySchema (kept apart so plugins load without MikroORM). */
 const TYPES: Record<PropertyType, unknown> = {
@@ -32,6 +33,8 @@ export function toEntitySchema(spec: EntitySpec, driver: Driver): EntitySchema {
       ...(p.default !== undefined && !p.onCreate ? { onCreate: () => p.default } : {}),
     };
   }
+  const filters = spec.ownedBy ? { owner: ownerFilter(spec.name, spec.ownedBy) } : {};
+  if (spec.ownedBy) properties[spec.ownedBy].onCreate = stampOwner(spec.name);
   const indexes = (spec.indexes ?? []).filter((i) => !i.unique).map((i) => ({ properties: i.properties, name: i.name }));
   const uniques = (spec.indexes ?? []).filter((i) => i.unique).map((i) => ({ properties: i.properties, name: i.name }));
   // A class whose constructor sets the id, so `em.create()` returns an entity whose id can be
@@ -39,5 +42,5 @@ export function toEntitySchema(spec: EntitySpec, driver: Driver): EntitySchema {
   // database are hydrated without calling it.
   const key = driver === 'mongodb' ? '_id' : 'id';
   const cls = { [spec.name]: class { constructor() { (this as Record<string, unknown>)[key] = uuidV7Ids.next(); } } }[spec.name];
-  return new EntitySchema({ class: cls, tableName: spec.table, collection: spec.table, properties, indexes, uniques } as any);
+  return new EntitySchema({ class: cls, tableName: spec.table, collection: spec.table, properties, indexes, uniques, filters } as any);
 }

@@ -1,15 +1,9 @@
-import { definePlugin, errors, reply, type Principal } from '../../kernel/index.ts';
+import { definePlugin, reply } from '../../kernel/index.ts';
 import type { NoteActivityRow } from './entities.ts';
 import { Note, NoteActivity } from './entities.ts';
 import { migrations } from './migrations.ts';
 import { NotesService } from './service.ts';
 import { activitySubscriber } from './activity.ts';
-
-/** The contract requires a credential and `notes:*`; the service is then scoped to its user. */
-function ownerOf(principal: Principal | undefined): string {
-  if (!principal) throw errors.unauthorized();
-  return principal.id;
-}
 
 /**
  * The example plugin: a contract (contracts/notes.yaml), entities, migrations, a
@@ -29,8 +23,8 @@ export default definePlugin({
   entities: [Note, NoteActivity],
   migrations,
   services: {
-    // Scoped to the request: it holds the request's EntityManager and its principal, the notes' owner.
-    notes: { factory: ({ em, publish, principal, db }) => new NotesService(em, publish, ownerOf(principal), db), lifetime: 'scoped' },
+    // Scoped to the request: it holds the request's EntityManager, which the kernel scopes to the notes' owner.
+    notes: { factory: ({ em, publish, db }) => new NotesService(em, publish, db), lifetime: 'scoped' },
   },
   exports: [],
   permissions: [

@@ -6,15 +6,16 @@ export interface NoteView { id: string; title: string; body: string; pinned: boo
 type Publish = <T>(type: string, data: T, options?: { key?: string }) => Promise<DomainEvent<T>>;
 
 /**
- * The notes use cases for one user (`ownerId`, the request's principal). Every query is
- * scoped to that owner, so another user's note is simply not found (404). Made per request.
+ * The notes use cases for the request's user. `Note` is `ownedBy: 'ownerId'`, so the kernel
+ * scopes every query through `em` and `db` to that user and stamps the owner on create:
+ * another user's note is simply not found (404). Made per request.
  */
 export class NotesService {
-  constructor(private em: EntityManager, private publish: Publish, private ownerId: string, private db?: FastReads) {}
+  constructor(private em: EntityManager, private publish: Publish, private db?: FastReads) {}
 
   /** One list query; the deployment's `server.pagination` picks cursor or page/limit on the wire. */
   async list(query: { pinned?: boolean }, paging: PageRequest): Promise<Page<NoteView>> {
-    const where: Record<string, unknown> = { ownerId: this.ownerId };
+    const where: Record<string, unknown> = {};
     if (query.pinned !== undefined) where.pinned = query.pinned;
     return paginate<NoteRow, NoteView>(this.em, 'Note', { request: paging, where, map: view });
   }
@@ -22,13 +23,13 @@ export class NotesService {
   /** A hot read: a prepared statement through `db` (plain row, no identity map) when the kernel gives one. */
   async get(id: string): Promise<NoteView> {
     if (!this.db) return view(await this.load(id));
-    const note = await this.db.findOne<NoteRow>('Note', { id, ownerId: this.ownerId });
+    const note = await this.db.findOne<NoteRow>('Note', { id });
     if (!note) throw errors.notFound(`Note ${id} not found`);
     return view(note);
   }
 
   async create(input: { title: string; body: string; pinned: boolean }): Promise<NoteView> {
-    const note = this.em.create<NoteRow>('Note', { ownerId: this.ownerId, title: input.title, body: input.body, pinned: input.pinned } as NoteRow);
+    const note = this.em.create<NoteRow>('Note', { title: input.title, body: input.body, pinned: input.pinned } as NoteRow);
     // Published before the flush: the event is stored in the same transaction as the note (outbox).
     await this.publish('notes.note.created', { id: note.id, title: note.title }, { key: note.id });
     await this.em.flush();
@@ -49,7 +50,7 @@ export class NotesService {
 
   /** One of the owner's notes, or a 404 (also for another user's note: its existence is not revealed). */
   async load(id: string): Promise<NoteRow> {
-    const note = await this.em.findOne<NoteRow>('Note', { id, ownerId: this.ownerId });
+    const note = await this.em.findOne<NoteRow>('Note', { id });
     if (!note) throw errors.notFound(`Note ${id} not found`);
     return note;
   }
