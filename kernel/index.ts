@@ -13,6 +13,7 @@ export { defineEntity } from './storage/entity.ts';
 export { p } from './storage/define.ts';
 export type { RowOf, CreateOf, Prop, DefinedEntity } from './storage/define.ts';
 export { unscoped, OWNER_FILTER } from './storage/ownership.ts';
+export { whereHasTag } from './storage/tags.ts';
 export type { EntitySpec, PropertySpec, IndexSpec } from './storage/entity.ts';
 export type { Migration } from './storage/migrations.ts';
 export type { FastReads, Where, FindOptions } from './storage/fastReads.ts';

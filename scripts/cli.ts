@@ -11,12 +11,14 @@ import { AppError } from '../kernel/errors.ts';
 import { loadConfig, planDeployment, createKernel } from './kernel.ts';
 import { redact } from './redact.ts';
 import { exitOnSignals } from '../kernel/lifecycle.ts';
+import { migrateCreate } from './migrateCreate.ts';
 
 const USAGE = `usage: cli <command> [--config FILE]
   serve                 start the HTTP server (default)
   plan                  print plugins in start order, adapters and routes; no I/O
   config                print the effective config, secrets redacted
   migrate up|down|status [--plugin NAME]
+  migrate create --plugin NAME [--name LABEL]   write a migration from the entities' difference (no database)
   users create-admin --email E --password P   create (or promote) a super_admin
 `;
 
@@ -24,10 +26,11 @@ async function main(argv: string[]) {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { config: { type: 'string', short: 'c' }, plugin: { type: 'string' }, email: { type: 'string' }, password: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { config: { type: 'string', short: 'c' }, plugin: { type: 'string' }, email: { type: 'string' }, password: { type: 'string' }, help: { type: 'boolean', short: 'h' }, name: { type: 'string' } },
   });
   if (values.help) { process.stdout.write(USAGE); return 0; }
   const [command = 'serve', sub] = positionals;
+  if (command === 'migrate' && sub === 'create') return migrateCreate(values.plugin, values.name);
   const config = loadConfig({ file: values.config });
   const configFile = values.config ?? process.env.KERNEL_CONFIG;
 

@@ -39,9 +39,12 @@ export const p = {
     ({ type: 'boolean', ...o }),
   datetime: <N extends boolean = false>(o: Common<N> = {}): Prop<Maybe<Date, N>> => ({ type: 'datetime', ...o }),
   json: <T, N extends boolean = false>(o: Common<N> = {}): Prop<Maybe<T, N>> => ({ type: 'json', ...o }),
-  /** An array of strings or numbers: JSON on SQL, a native array on Mongo; `[]` on create when unset. */
+  /**
+   * An array of strings or numbers: JSON on SQL (jsonb on PostgreSQL), a native array on Mongo;
+   * `[]` on create when unset and as the column default. Filter with `whereHasTag`.
+   */
   array: <T>(of: Prop<T>, o: { hidden?: boolean } = {}): Prop<T[]> =>
-    ({ type: 'json', arrayOf: of.type, onCreate: () => [], ...o }),
+    ({ type: 'json', arrayOf: of.type, default: '[]', onCreate: () => [], ...o }),
   /** Set once, on insert. */
   createdAt: (): Prop<Date> => ({ type: 'datetime', onCreate: () => new Date() }),
   /** Set on insert and on every update. */

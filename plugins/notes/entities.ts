@@ -10,6 +10,8 @@ export const Note = defineEntity('Note', {
     title: p.string({ length: 200 }),
     body: p.text(),
     pinned: p.boolean({ default: false }),
+    /** Filter with `?tag=`: `whereHasTag('tags', tag)`. */
+    tags: p.array(p.string()),
     createdAt: p.createdAt(),
     updatedAt: p.updatedAt(),
   },
