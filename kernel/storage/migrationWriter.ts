@@ -1,5 +1,6 @@
 import type { Column, IndexDef, SchemaDifference, TableDifference } from '@mikro-orm/knex';
-import type { EntitySpec } from './entity.ts';
+import type { MikroORM } from '@mikro-orm/core';
+import type { EntitySpec, PropertySpec } from './entity.ts';
 import type { Migration } from './migrations.ts';
 import { compareSchema, scratchSchema } from './drift.ts';
 
@@ -22,6 +23,7 @@ export async function writeMigration(
     if (!sql) return null;
     const name = `${nextNumber(migrations)}_${label.replace(/[^a-z0-9_]+/gi, '_').toLowerCase()}`;
     const todos: string[] = [];
+    declared = declaredColumns(orm, entities);
     const up = upCalls(diff, todos);
     const down = downCalls(diff, todos);
     const source = render({ plugin, name, label, importFrom, up, down, sql, todos });
@@ -31,6 +33,33 @@ export async function writeMigration(
   }
 }
 
+/** `table.column` -> the entity's property: SQLite's introspected types are too coarse (a string is `text` there). */
+let declared = new Map<string, PropertySpec>();
+
+function declaredColumns(orm: MikroORM, entities: EntitySpec[]): Map<string, PropertySpec> {
+  const out = new Map<string, PropertySpec>();
+  for (const spec of entities) {
+    const meta = orm.getMetadata().find(spec.name);
+    if (!meta) continue;
+    out.set(`${meta.tableName}.id`, { type: 'string', length: 36 });
+    for (const [name, prop] of Object.entries(spec.properties)) {
+      const field = meta.properties[name]?.fieldNames?.[0];
+      if (field) out.set(`${meta.tableName}.${field}`, prop);
+    }
+    if (spec.timestamps) {
+      out.set(`${meta.tableName}.created_at`, { type: 'datetime' });
+      out.set(`${meta.tableName}.updated_at`, { type: 'datetime' });
+    }
+  }
+  return out;
+}
+
+const BUILDERS: Record<PropertySpec['type'], (n: string, p: PropertySpec) => string> = {
+  string: (n, p) => `t.string(${n}, ${p.length ?? 255})`, text: (n) => `t.text(${n})`, integer: (n) => `t.integer(${n})`,
+  bigint: (n) => `t.bigInteger(${n})`, number: (n) => `t.double(${n})`, boolean: (n) => `t.boolean(${n})`,
+  datetime: (n) => `t.datetime(${n})`, json: (n) => `t.jsonb(${n})`,
+};
+
 function nextNumber(migrations: Migration[]): string {
   const numbers = migrations.map((m) => Number(/^(\d+)/.exec(m.name)?.[1] ?? 0));
   return String(Math.max(0, ...numbers) + 1).padStart(4, '0');
@@ -39,7 +68,7 @@ function nextNumber(migrations: Migration[]): string {
 function upCalls(diff: SchemaDifference, todos: string[]): string[] {
   const out: string[] = [];
   for (const table of Object.values(diff.newTables)) {
-    const lines = table.getColumns().map((c) => column(c, todos));
+    const lines = table.getColumns().map((c) => column(c, todos, false, table.name));
     const pk = table.getPrimaryKey();
     if (pk) lines.push(`t.primary(${list(pk.columnNames)});`);
     for (const index of table.getIndexes().filter((i) => !i.primary)) lines.push(addIndex(index));
@@ -47,8 +76,8 @@ function upCalls(diff: SchemaDifference, todos: string[]): string[] {
   }
   for (const t of Object.values(diff.changedTables)) {
     const lines: string[] = [];
-    for (const c of Object.values(t.addedColumns)) lines.push(column(c, todos, true));
-    for (const c of Object.values(t.changedColumns)) lines.push(column(c.column, todos).replace(/;$/, '.alter();'));
+    for (const c of Object.values(t.addedColumns)) lines.push(column(c, todos, true, t.name));
+    for (const c of Object.values(t.changedColumns)) lines.push(column(c.column, todos, false, t.name).replace(/;$/, '.alter();'));
     for (const name of Object.keys(t.removedColumns)) lines.push(`t.dropColumn(${str(name)});`);
     lines.push(...indexChanges(t, 'up'));
     todoForRest(t, todos);
@@ -93,22 +122,23 @@ function addIndex(i: IndexDef): string {
 }
 
 /** One column as a knex builder call, from MikroORM's mapped type (the same on every SQL driver). */
-function column(c: Column, todos: string[], adding = false): string {
+function column(c: Column, todos: string[], adding = false, table?: string): string {
   const type = c.mappedType?.constructor?.name ?? '';
   const n = str(c.name);
+  const prop = table ? declared.get(`${table}.${c.name}`) : undefined;
   const builders: Record<string, string> = {
     StringType: `t.string(${n}, ${c.length ?? 255})`, TextType: `t.text(${n})`, IntegerType: `t.integer(${n})`,
     SmallIntType: `t.smallint(${n})`, BigIntType: `t.bigInteger(${n})`, DoubleType: `t.double(${n})`, FloatType: `t.float(${n})`,
     DecimalType: `t.decimal(${n}, ${c.precision ?? 10}, ${c.scale ?? 0})`, BooleanType: `t.boolean(${n})`,
     DateTimeType: `t.datetime(${n})`, DateType: `t.date(${n})`, JsonType: `t.jsonb(${n})`, UuidType: `t.uuid(${n})`,
   };
-  let call = builders[type];
+  let call = prop ? BUILDERS[prop.type](n, prop) : builders[type];
   if (!call) {
     todos.push(`column ${c.name}: type ${c.type} (${type}) has no portable knex builder`);
     call = `t.specificType(${n}, ${str(c.type)})`;
   }
   call += c.nullable ? '.nullable()' : '.notNullable()';
-  const def = defaultOf(c);
+  const def = defaultOf(c, prop);
   if (def !== undefined) call += `.defaultTo(${def})`;
   else if (adding && !c.nullable) {
     todos.push(`column ${c.name}: not null without a default; existing rows need a value (add .defaultTo or a data step)`);
@@ -116,11 +146,11 @@ function column(c: Column, todos: string[], adding = false): string {
   return `${call};`;
 }
 
-function defaultOf(c: Column): string | undefined {
+function defaultOf(c: Column, prop?: PropertySpec): string | undefined {
   const d = c.default;
   if (d === undefined || d === null || d.toLowerCase() === 'null') return undefined;
   const type = c.mappedType?.constructor?.name;
-  if (type === 'BooleanType') return String(!['0', 'false', "'0'", "'false'"].includes(d));
+  if (type === 'BooleanType' || prop?.type === 'boolean') return String(!['0', 'false', "'0'", "'false'"].includes(d));
   if (/^-?\d+(\.\d+)?$/.test(d)) return d;
   const quoted = /^'(.*)'$/s.exec(d);
   if (quoted) return str(quoted[1].replace(/''/g, "'"));
