@@ -9,7 +9,7 @@ import { activitySubscriber } from './activity.ts';
  * The example plugin: a contract (contracts/notes.yaml), entities, migrations, a
  * request-scoped service, handlers keyed by operationId, an emitted event and a subscriber.
  * Notes are user-owned: `security` + `x-permissions` in the contract say who may call, and
- * the service scopes every query to the caller (object-level authorisation by default).
+ * `ownedBy` on the entity makes the kernel scope every query to the caller (object-level authorisation by default).
  */
 export default definePlugin({
   name: 'notes',
