@@ -10,14 +10,17 @@ import { writeMigration } from '../kernel/storage/migrationWriter.ts';
  * and regenerates plugins/NAME/migrations/index.ts, which exports them all as `generated`.
  * Needs no database: the diff runs on a scratch in-memory SQLite.
  */
-export async function migrateCreate(plugin: string | undefined, label = 'schema', out = process.stdout): Promise<number> {
+export async function migrateCreate(
+  plugin: string | undefined, label = 'schema', out: NodeJS.WritableStream = process.stdout,
+): Promise<number> {
   const def = plugin ? catalogs.plugins[plugin] : undefined;
   if (!plugin || !def) {
     process.stderr.write(`migrate create needs --plugin NAME (one of: ${Object.keys(catalogs.plugins).join(', ')})\n`);
     return 2;
   }
   const dir = join(ROOT, 'plugins', plugin, 'migrations');
-  const written = await writeMigration(plugin, def.entities ?? [], def.migrations ?? [], label, '../../../kernel/index.ts');
+  const kernelApi = '../../../kernel/index.ts';
+  const written = await writeMigration(plugin, def.entities ?? [], def.migrations ?? [], label, kernelApi);
   if (!written) {
     out.write(`${plugin}: entities and migrations agree; nothing to write\n`);
     return 0;

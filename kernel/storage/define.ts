@@ -25,9 +25,11 @@ type Maybe<T, N> = N extends true ? T | null : T;
 export const p = {
   /** The UUIDv7 primary key every entity has (declare it to see it in the row type). */
   id: (): Prop<string> => ({ type: 'string', length: 36, idMarker: true }),
-  string: <N extends boolean = false>(o: Common<N> & { length?: number; default?: string } = {}): Prop<Maybe<string, N>> =>
-    ({ type: 'string', ...o }),
-  text: <N extends boolean = false>(o: Common<N> & { default?: string } = {}): Prop<Maybe<string, N>> => ({ type: 'text', ...o }),
+  string: <N extends boolean = false>(
+    o: Common<N> & { length?: number; default?: string } = {},
+  ): Prop<Maybe<string, N>> => ({ type: 'string', ...o }),
+  text: <N extends boolean = false>(o: Common<N> & { default?: string } = {}): Prop<Maybe<string, N>> =>
+    ({ type: 'text', ...o }),
   integer: <N extends boolean = false>(o: Common<N> & { default?: number } = {}): Prop<Maybe<number, N>> =>
     ({ type: 'integer', ...o }),
   /** A 64-bit integer, read as a JS number. */

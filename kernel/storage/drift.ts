@@ -5,7 +5,9 @@ import { Migrator, type Migration } from './migrations.ts';
 import { toEntitySchema } from './schema.ts';
 
 /** A scratch, in-memory SQLite database with `entities` known and `migrations` applied. */
-export async function scratchSchema(plugin: string, entities: EntitySpec[], migrations: Migration[]): Promise<MikroORM> {
+export async function scratchSchema(
+  plugin: string, entities: EntitySpec[], migrations: Migration[],
+): Promise<MikroORM> {
   const { LibSqlDriver } = await import('@mikro-orm/libsql');
   const orm = await MikroORM.init({
     driver: LibSqlDriver,
@@ -40,7 +42,8 @@ interface Generator {
   prepareSchemaForComparison(options: object): Promise<{ fromSchema: SchemaLike; toSchema: SchemaLike }>;
   diffToSQL(diff: SchemaDifference, options: object): Promise<string>;
 }
-interface SchemaLike { getTables(): Array<{ getColumns(): Array<{ primary: boolean; nullable: boolean; default?: string | null }> }> }
+interface ColumnLike { primary: boolean; nullable: boolean; default?: string | null }
+interface SchemaLike { getTables(): Array<{ getColumns(): ColumnLike[] }> }
 
 /**
  * What differs between the database's schema and the entities' (MikroORM's SchemaComparator).
@@ -55,13 +58,16 @@ export async function compareSchema(orm: MikroORM): Promise<{ diff: SchemaDiffer
     for (const column of table.getColumns()) {
       if (column.primary) column.nullable = false;
       // knex writes SQLite numeric defaults quoted (`'0'`); MikroORM compares them unquoted.
-      if (typeof column.default === 'string' && /^'-?\d+(\.\d+)?'$/.test(column.default)) column.default = column.default.slice(1, -1);
+      const d = column.default;
+      if (typeof d === 'string' && /^'-?\d+(\.\d+)?'$/.test(d)) column.default = d.slice(1, -1);
     }
   }
   // A boolean is an integer column on SQLite, so MikroORM compares its default `false` as text.
   for (const table of toSchema.getTables()) {
     for (const column of table.getColumns()) {
-      if (column.default === 'false' || column.default === 'true') column.default = column.default === 'true' ? '1' : '0';
+      if (column.default === 'false' || column.default === 'true') {
+        column.default = column.default === 'true' ? '1' : '0';
+      }
     }
   }
   const diff = new SchemaComparator(orm.em.getPlatform() as never).compare(fromSchema as never, toSchema as never);

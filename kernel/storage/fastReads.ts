@@ -68,7 +68,8 @@ export class FastReadPath {
     const scoped = (entity: string, where: Where) => this.scoped(entity, where, owner?.() ?? scopeOf(em?.()));
     return {
       findOne: async <T extends object>(entity: string, where: Where, options?: Pick<FindOptions, 'fields'>) =>
-        (((await this.run(entity, scoped(entity, where), { ...options, limit: 1 }, em?.(), true)) as T[])[0] ?? null) as T | null,
+        (((await this.run(entity, scoped(entity, where), { ...options, limit: 1 }, em?.(), true)) as T[])[0] ?? null) as
+          T | null,
       find: async <T extends object>(entity: string, where: Where, options?: FindOptions) =>
         (await this.run(entity, scoped(entity, where), options ?? {}, em?.())) as T[],
     };

@@ -55,7 +55,8 @@ function declaredColumns(orm: MikroORM, entities: EntitySpec[]): Map<string, Pro
 }
 
 const BUILDERS: Record<PropertySpec['type'], (n: string, p: PropertySpec) => string> = {
-  string: (n, p) => `t.string(${n}, ${p.length ?? 255})`, text: (n) => `t.text(${n})`, integer: (n) => `t.integer(${n})`,
+  string: (n, p) => `t.string(${n}, ${p.length ?? 255})`, text: (n) => `t.text(${n})`,
+  integer: (n) => `t.integer(${n})`,
   bigint: (n) => `t.bigInteger(${n})`, number: (n) => `t.double(${n})`, boolean: (n) => `t.boolean(${n})`,
   datetime: (n) => `t.datetime(${n})`, json: (n) => `t.jsonb(${n})`,
 };
@@ -77,7 +78,9 @@ function upCalls(diff: SchemaDifference, todos: string[]): string[] {
   for (const t of Object.values(diff.changedTables)) {
     const lines: string[] = [];
     for (const c of Object.values(t.addedColumns)) lines.push(column(c, todos, true, t.name));
-    for (const c of Object.values(t.changedColumns)) lines.push(column(c.column, todos, false, t.name).replace(/;$/, '.alter();'));
+    for (const c of Object.values(t.changedColumns)) {
+      lines.push(column(c.column, todos, false, t.name).replace(/;$/, '.alter();'));
+    }
     for (const name of Object.keys(t.removedColumns)) lines.push(`t.dropColumn(${str(name)});`);
     lines.push(...indexChanges(t, 'up'));
     todoForRest(t, todos);
@@ -96,7 +99,9 @@ function downCalls(diff: SchemaDifference, todos: string[]): string[] {
     for (const c of Object.values(t.removedColumns)) lines.push(column(c, todos, true));
     if (lines.length) out.push(alter('alterTable', t.name, lines));
   }
-  for (const table of Object.values(diff.newTables).reverse()) out.push(`await knex.schema.dropTable(${str(table.name)});`);
+  for (const table of Object.values(diff.newTables).reverse()) {
+    out.push(`await knex.schema.dropTable(${str(table.name)});`);
+  }
   return out;
 }
 
@@ -105,15 +110,20 @@ function indexChanges(t: TableDifference, direction: 'up' | 'down'): string[] {
   const removed = direction === 'up' ? t.removedIndexes : t.addedIndexes;
   const lines: string[] = [];
   for (const i of [...Object.values(removed), ...Object.values(t.changedIndexes)].filter((x) => !x.primary)) {
-    lines.push(i.unique ? `t.dropUnique(${list(i.columnNames)}, ${str(i.keyName)});` : `t.dropIndex(${list(i.columnNames)}, ${str(i.keyName)});`);
+    const args = `${list(i.columnNames)}, ${str(i.keyName)}`;
+    lines.push(i.unique ? `t.dropUnique(${args});` : `t.dropIndex(${args});`);
   }
-  for (const i of [...Object.values(added), ...Object.values(t.changedIndexes)].filter((x) => !x.primary)) lines.push(addIndex(i));
+  const adding = [...Object.values(added), ...Object.values(t.changedIndexes)].filter((x) => !x.primary);
+  for (const i of adding) lines.push(addIndex(i));
   return lines;
 }
 
 function todoForRest(t: TableDifference, todos: string[]) {
-  const rest = { ...t.renamedColumns, ...t.renamedIndexes, ...t.addedForeignKeys, ...t.changedForeignKeys, ...t.removedForeignKeys };
-  if (Object.keys(rest).length) todos.push(`${t.name}: renames or foreign keys (see the SQL below) need writing by hand`);
+  const rest = { ...t.renamedColumns, ...t.renamedIndexes, ...t.addedForeignKeys, ...t.changedForeignKeys,
+    ...t.removedForeignKeys };
+  if (Object.keys(rest).length) {
+    todos.push(`${t.name}: renames or foreign keys (see the SQL below) need writing by hand`);
+  }
 }
 
 function addIndex(i: IndexDef): string {
@@ -128,7 +138,8 @@ function column(c: Column, todos: string[], adding = false, table?: string): str
   const prop = table ? declared.get(`${table}.${c.name}`) : undefined;
   const builders: Record<string, string> = {
     StringType: `t.string(${n}, ${c.length ?? 255})`, TextType: `t.text(${n})`, IntegerType: `t.integer(${n})`,
-    SmallIntType: `t.smallint(${n})`, BigIntType: `t.bigInteger(${n})`, DoubleType: `t.double(${n})`, FloatType: `t.float(${n})`,
+    SmallIntType: `t.smallint(${n})`, BigIntType: `t.bigInteger(${n})`, DoubleType: `t.double(${n})`,
+    FloatType: `t.float(${n})`,
     DecimalType: `t.decimal(${n}, ${c.precision ?? 10}, ${c.scale ?? 0})`, BooleanType: `t.boolean(${n})`,
     DateTimeType: `t.datetime(${n})`, DateType: `t.date(${n})`, JsonType: `t.jsonb(${n})`, UuidType: `t.uuid(${n})`,
   };
@@ -141,7 +152,8 @@ function column(c: Column, todos: string[], adding = false, table?: string): str
   const def = defaultOf(c, prop);
   if (def !== undefined) call += `.defaultTo(${def})`;
   else if (adding && !c.nullable) {
-    todos.push(`column ${c.name}: not null without a default; existing rows need a value (add .defaultTo or a data step)`);
+    todos.push(`column ${c.name}: not null without a default; existing rows need a value `
+      + '(add .defaultTo or a data step)');
   }
   return `${call};`;
 }
@@ -164,7 +176,11 @@ function alter(method: 'createTable' | 'alterTable', table: string, lines: strin
 const str = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 const list = (names: string[]) => `[${names.map(str).join(', ')}]`;
 
-function render(o: { plugin: string; name: string; label: string; importFrom: string; up: string[]; down: string[]; sql: string; todos: string[] }): string {
+interface Parts {
+  plugin: string; name: string; label: string; importFrom: string; up: string[]; down: string[]; sql: string; todos: string[];
+}
+
+function render(o: Parts): string {
   const body = (calls: string[]) => (calls.length ? calls.map((c) => `    ${c}`).join('\n') : '    // nothing');
   const todo = o.todos.length
     ? `    throw new Error('migration ${o.name} is not finished: ${o.todos.length} TODO(s) above');\n` : '';

@@ -34,14 +34,17 @@ export function ownerScopeOf(principal: { type: string; id: string } | undefined
 }
 
 /** The condition `scope` puts on an owned entity's queries (`{}` when unscoped); throws when refused. */
-export function ownerCondition(entity: string, ownedBy: string, scope: OwnerScope | undefined): Record<string, unknown> {
+export function ownerCondition(
+  entity: string, ownedBy: string, scope: OwnerScope | undefined,
+): Record<string, unknown> {
   return 'unscoped' in (scope ?? {}) ? {} : { [ownedBy]: ownerIdOf(entity, scope) };
 }
 
 /** The user id rows of `entity` are owned by under `scope`; throws a 401/403 for a refused principal. */
 export function ownerIdOf(entity: string, scope: OwnerScope | undefined): string {
   if (!scope) {
-    throw new Error(`${entity} is owned (ownedBy): use it in a request, or say unscoped(em) / filters: { owner: false }`);
+    throw new Error(`${entity} is owned (ownedBy): use it in a request, `
+      + 'or say unscoped(em) / filters: { owner: false }');
   }
   if ('userId' in scope) return scope.userId;
   if ('refused' in scope && scope.refused === 'anonymous') throw errors.unauthorized();
@@ -59,7 +62,8 @@ export function ownerFilter(entity: string, ownedBy: string) {
     ownedBy,
     default: true,
     args: false,
-    cond: (args: OwnerScope | undefined) => ownerCondition(entity, ownedBy, args && Object.keys(args).length ? args : undefined),
+    cond: (args: OwnerScope | undefined) =>
+      ownerCondition(entity, ownedBy, args && Object.keys(args).length ? args : undefined),
   };
 }
 
@@ -72,7 +76,9 @@ export function stampOwner(entity: string) {
 }
 
 /** Gives `em` (a request's fork) the scope of its principal. */
-export function scopeToPrincipal(em: EntityManager, principal: { type: string; id: string } | undefined): EntityManager {
+export function scopeToPrincipal(
+  em: EntityManager, principal: { type: string; id: string } | undefined,
+): EntityManager {
   em.setFilterParams(OWNER_FILTER, ownerScopeOf(principal));
   return em;
 }

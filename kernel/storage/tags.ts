@@ -8,7 +8,9 @@ import { raw, type EntityManager } from '@mikro-orm/core';
  * on jsonb (a GIN index on the column serves it); MongoDB: plain equality, which matches an
  * element of an array. The value is always a bound parameter.
  */
-export function whereHasTag(em: EntityManager, entity: string, field: string, value: string | number): Record<string, unknown> {
+export function whereHasTag(
+  em: EntityManager, entity: string, field: string, value: string | number,
+): Record<string, unknown> {
   const meta = em.getMetadata().find(entity);
   const prop = meta?.properties[field];
   if (!prop) throw new Error(`whereHasTag: ${entity} has no property ${field}`);
@@ -19,5 +21,6 @@ export function whereHasTag(em: EntityManager, entity: string, field: string, va
   if (kind.includes('postgre')) {
     return { [raw((alias: string) => `${column(alias)} @> ?::jsonb`, [JSON.stringify([value])])]: [] };
   }
-  return { [raw((alias: string) => `exists (select 1 from json_each(${column(alias)}) where json_each.value = ?)`, [value])]: [] };
+  const member = (alias: string) => `exists (select 1 from json_each(${column(alias)}) where json_each.value = ?)`;
+  return { [raw(member, [value])]: [] };
 }
