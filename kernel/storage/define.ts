@@ -30,7 +30,8 @@ type Scalar<T> = <N extends boolean = false, D extends T | undefined = undefined
   o?: Common<N> & { default?: D },
 ) => Prop<Maybe<T, N>, Has<D>>;
 
-const scalar = <T extends string | number | boolean>(type: PropertySpec['type']): Scalar<T> => (o = {}) => ({ type, ...o });
+const scalar = <T extends string | number | boolean>(type: PropertySpec['type']): Scalar<T> =>
+  (o = {}) => ({ type, ...o });
 
 export const p = {
   /** The UUIDv7 primary key every entity has (declare it to see it in the row type). */
