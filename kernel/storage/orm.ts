@@ -2,6 +2,7 @@ import { MikroORM, type Options, type EntitySchema, type LoggerNamespace } from 
 import type { Logger } from 'pino';
 import type { KernelConfig } from '../config/schema.ts';
 import type { Driver } from './entity.ts';
+import { OwnerGuard } from './ownership.ts';
 
 export interface QueryEvent { query: string; tookMs?: number }
 
@@ -24,6 +25,7 @@ export async function openOrm(
     logger: (message: string) => logger.debug({ orm: message }),
     loggerFactory: onQuery ? (options) => queryLogger(options, logger, onQuery) : undefined,
     ensureIndexes: false,
+    subscribers: [new OwnerGuard()],
   } as Options;
   const driver = db.driver as Driver;
   if (driver === 'sqlite') {

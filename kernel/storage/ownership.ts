@@ -97,3 +97,26 @@ export function scopeOf(em: EntityManager | undefined): OwnerScope | undefined {
   const scope = em?.getFilterParams(OWNER_FILTER) as OwnerScope | undefined;
   return scope && Object.keys(scope).length ? scope : undefined;
 }
+
+interface FlushArgs { entity: object; em: EntityManager; meta?: { className: string; filters?: Record<string, unknown> } }
+
+/**
+ * A MikroORM event subscriber (registered by openOrm): under a user's scope an owned row can
+ * be written only with that user as its owner, so a plugin cannot hand a row to someone else
+ * by setting `ownerId` (403 `OWNER_MISMATCH`). Unscoped EntityManagers may.
+ */
+export class OwnerGuard {
+  beforeCreate(args: FlushArgs): void { check(args); }
+  beforeUpdate(args: FlushArgs): void { check(args); }
+}
+
+function check({ entity, em, meta }: FlushArgs): void {
+  const ownedBy = (meta?.filters?.[OWNER_FILTER] as { ownedBy?: string } | undefined)?.ownedBy;
+  if (!ownedBy) return;
+  const scope = scopeOf(em);
+  if (scope && 'unscoped' in scope) return;
+  const owner = ownerIdOf(meta!.className, scope);
+  if ((entity as Record<string, unknown>)[ownedBy] !== owner) {
+    throw new AppError(403, 'OWNER_MISMATCH', `${meta!.className} rows can only be written as their owner's`);
+  }
+}

@@ -83,6 +83,21 @@ for (const make of await testDatabases('kernel: ownership')) {
       'no scope at all: refused');
   });
 
+  s("a row cannot be created for, or moved to, another owner under a user's scope", async () => {
+    await rejects(async () => {
+      const em = as(alice);
+      em.create<DocRow>('OwnedDoc', { title: 'for bob', ownerId: bob.id } as DocRow);
+      await em.flush();
+    }, 403, 'OWNER_MISMATCH');
+    await rejects(async () => {
+      const em = as(alice);
+      const mine = await em.findOneOrFail<DocRow>('OwnedDoc', { id: alicesId });
+      mine.ownerId = bob.id;
+      await em.flush();
+    }, 403, 'OWNER_MISMATCH');
+    assert.is((await unscoped(orm.em).findOneOrFail<DocRow>('OwnedDoc', { id: alicesId })).ownerId, alice.id);
+  });
+
   s('a client-credentials principal is refused with 403 USER_PRINCIPAL_REQUIRED, an anonymous one with 401', async () => {
     await rejects(() => as(client).find('OwnedDoc', {}), 403, 'USER_PRINCIPAL_REQUIRED');
     await rejects(async () => { const em = as(client); em.create('OwnedDoc', { title: 'by a client' }); await em.flush(); },
