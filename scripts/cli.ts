@@ -16,12 +16,14 @@ import { syncContractTypes } from './contractTypes.ts';
 import { catalogs } from './catalog.ts';
 import { ROOT } from './paths.ts';
 import type { IdentityInternals } from '../plugins/identity/api.ts';
+import { migrateCreate } from './migrateCreate.ts';
 
 const USAGE = `usage: cli <command> [--config FILE]
   serve                 start the HTTP server (default)
   plan [--verbose]      print the database, adapters, plugins, routes, events, subscribers, permissions; no I/O
   config                print the effective config, secrets redacted
   migrate up|down|status [--plugin NAME]
+  migrate create --plugin NAME [--name LABEL]   write a migration from the entities' difference (no database)
   users create-admin --email E --password P   create (or promote) a super_admin
   types                 regenerate plugins/*/contract.gen.ts from the contracts
 `;
@@ -30,12 +32,16 @@ async function main(argv: string[]) {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { config: { type: 'string', short: 'c' }, plugin: { type: 'string' }, email: { type: 'string' }, password: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-      verbose: { type: 'boolean', short: 'v' } },
+    options: {
+      config: { type: 'string', short: 'c' }, plugin: { type: 'string' }, email: { type: 'string' },
+      password: { type: 'string' }, help: { type: 'boolean', short: 'h' }, verbose: { type: 'boolean', short: 'v' },
+      name: { type: 'string' },
+    },
   });
   if (values.help) { process.stdout.write(USAGE); return 0; }
   const [command = 'serve', sub] = positionals;
   if (command === 'types') return writeContractTypes();
+  if (command === 'migrate' && sub === 'create') return migrateCreate(values.plugin, values.name);
   const config = loadConfig({ file: values.config });
   const configFile = values.config ?? process.env.KERNEL_CONFIG;
 

@@ -62,14 +62,23 @@ s('migrate status, up and down on SQLite', () => {
   const up = cli(['migrate', 'up'], env);
   assert.match(up.stdout, /applied notes\/0001_create_notes\napplied notes\/0002_create_activity/);
   assert.match(cli(['migrate', 'up'], env).stdout, /nothing to apply/);
-  assert.match(cli(['migrate', 'down', '--plugin', 'notes'], env).stdout, /reverted notes\/0003_note_owner/);
+  assert.match(cli(['migrate', 'down', '--plugin', 'notes'], env).stdout, /reverted notes\/0004_note_tags/);
   const status = cli(['migrate', 'status'], env).stdout;
-  assert.match(status, /applied\s+notes\/0002_create_activity/);
-  assert.match(status, /pending\s+notes\/0003_note_owner/);
+  assert.match(status, /applied\s+notes\/0003_note_owner/);
+  assert.match(status, /pending\s+notes\/0004_note_tags/);
   const check = cli(['serve', '--config', deployment('database: { migrate: check }\nserver: { port: 0 }\n')], env);
   assert.is(check.code, 1);
-  assert.match(check.stderr, /migration notes\/0003_note_owner is pending/);
+  assert.match(check.stderr, /migration notes\/0004_note_tags is pending/);
   rmSync(db, { force: true });
+});
+
+s('migrate create: nothing to write when a plugin agrees; an unknown plugin is exit 2', () => {
+  const ok = cli(['migrate', 'create', '--plugin', 'notes']);
+  assert.is(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /notes: entities and migrations agree; nothing to write/);
+  const bad = cli(['migrate', 'create', '--plugin', 'nope']);
+  assert.is(bad.code, 2);
+  assert.match(bad.stderr, /one of: .*notes/);
 });
 
 s('migrate --plugin: status filters by it; an unknown name is an error naming the known ones', () => {

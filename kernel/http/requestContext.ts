@@ -7,6 +7,7 @@ import type { DomainEvent } from '../ports/eventBus.ts';
 import { errors } from '../errors.ts';
 import { countFlushes, onlyEventsPending, PublishAfterFlushError, strictUnitOfWork } from '../events/unitOfWork.ts';
 import type { FastReadPath, FastReads } from '../storage/fastReads.ts';
+import { ownerScopeOf, scopeToPrincipal } from '../storage/ownership.ts';
 
 /** What a plugin runs with: its own container, logger and event publisher. */
 export interface PluginRuntime {
@@ -42,7 +43,7 @@ function registerRequestResolvers(container: AwilixContainer): void {
     principal: from((r) => r.principal),
     requestId: from((r) => r.requestId),
     log: from((r) => r.log),
-    publish: from((r) => r.publish.bind(r)),
+    publish: from((r) => r.publish),
   });
 }
 
@@ -92,7 +93,7 @@ export class HttpRequestContext implements RequestContext {
   get db(): FastReads {
     if (!this.reads) {
       if (!this.fastReads) throw errors.unavailable('database');
-      this.reads = this.fastReads.bind(() => this.forkedEm);
+      this.reads = this.fastReads.bind(() => this.forkedEm, () => ownerScopeOf(this.principal));
     }
     return this.reads;
   }
@@ -100,7 +101,7 @@ export class HttpRequestContext implements RequestContext {
   get em(): EntityManager {
     if (!this.forkedEm) {
       if (!this.orm) throw errors.unavailable('database');
-      this.forkedEm = this.orm.em.fork();
+      this.forkedEm = scopeToPrincipal(this.orm.em.fork(), this.principal);
       if (this.runtime.outbox) this.flushes = countFlushes(this.forkedEm);
     }
     return this.forkedEm;
@@ -129,7 +130,14 @@ export class HttpRequestContext implements RequestContext {
    * With the outbox, the event joins this request's unit of work: stored atomically with a
    * flush that follows, or by the kernel's flush after the handler, before the response.
    */
-  async publish<T>(type: string, data: T, options?: { key?: string }): Promise<DomainEvent<T>> {
+  get publish(): <T>(type: string, data: T, options?: { key?: string }) => Promise<DomainEvent<T>> {
+    // A getter so that `({ body }, { publish }) => ...` works: bound once, and only when used.
+    return (this.boundPublish ??= this.stagePublish.bind(this));
+  }
+
+  private boundPublish?: <T>(type: string, data: T, options?: { key?: string }) => Promise<DomainEvent<T>>;
+
+  private async stagePublish<T>(type: string, data: T, options?: { key?: string }): Promise<DomainEvent<T>> {
     if (!this.runtime.outbox || !this.orm) return this.runtime.publish(type, data, options);
     const event = this.runtime.makeEvent(type, data, options);
     this.runtime.outbox.stage(this.em, event);

@@ -4,7 +4,7 @@
  * for the configured driver, so every entity gets a UUIDv7 string `id` on SQLite,
  * PostgreSQL and MongoDB alike (on Mongo it is stored as `_id`).
  */
-export type PropertyType = 'string' | 'text' | 'integer' | 'number' | 'boolean' | 'datetime' | 'json';
+export type PropertyType = 'string' | 'text' | 'integer' | 'bigint' | 'number' | 'boolean' | 'datetime' | 'json';
 
 export interface PropertySpec {
   type: PropertyType;
@@ -17,6 +17,8 @@ export interface PropertySpec {
   onUpdate?: () => unknown;
   /** Kept out of serialisation (`wrap(e).toObject()`), for secrets. */
   hidden?: boolean;
+  /** The column's database default (also given on create when no value was set). */
+  default?: string | number | boolean | null;
 }
 
 export interface IndexSpec { properties: string[]; unique?: boolean; name?: string }
@@ -30,10 +32,13 @@ export interface EntitySpec {
   indexes?: IndexSpec[];
   /** Adds `createdAt` and `updatedAt` maintained by the kernel. */
   timestamps?: boolean;
+  /**
+   * The property holding the owning user's id. Reads, updates and deletes through a request's
+   * `em` and `db` see only the principal's rows; `em.create` stamps it (kernel/storage/ownership.ts).
+   */
+  ownedBy?: string;
 }
 
 export type Driver = 'sqlite' | 'postgresql' | 'mongodb';
 
-export function defineEntity(spec: EntitySpec): EntitySpec {
-  return spec;
-}
+export { defineEntity } from './define.ts';

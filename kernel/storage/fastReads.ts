@@ -1,6 +1,7 @@
 import type { EntityManager, EntityMetadata, EntityProperty, MikroORM } from '@mikro-orm/core';
 import type { Driver } from './entity.ts';
 import type { QueryEvent } from './orm.ts';
+import { OWNER_FILTER, ownerCondition, scopeOf, type OwnerScope } from './ownership.ts';
 
 /** A value a fast read compares with. */
 export type Scalar = string | number | boolean | Date | null;
@@ -18,6 +19,9 @@ export interface FindOptions { orderBy?: Record<string, 'asc' | 'desc'>; limit?:
  * Inside a transaction of the request's EntityManager the read goes through that
  * transaction's connection instead (so it sees the transaction's writes). Changes made to
  * managed entities and not flushed yet are not seen (it reads the database).
+ *
+ * An owned entity (`ownedBy`) is read with the request's owner scope, as through `em`
+ * (kernel/storage/ownership.ts): another user's row is not found.
  */
 export interface FastReads {
   /** One row matching `where`, or null. */
@@ -56,14 +60,27 @@ export class FastReadPath {
     return new FastReadPath(orm, driver, onQuery);
   }
 
-  /** Reads that follow `em`'s transaction when it has one (`em` may be absent: outside a request). */
-  bind(em?: () => EntityManager | undefined): FastReads {
+  /**
+   * Reads that follow `em`'s transaction when it has one (`em` may be absent: outside a request).
+   * `owner` gives owned entities' scope (else `em`'s, else none: an owned entity then throws).
+   */
+  bind(em?: () => EntityManager | undefined, owner?: () => OwnerScope): FastReads {
+    const scoped = (entity: string, where: Where) => this.scoped(entity, where, owner?.() ?? scopeOf(em?.()));
     return {
       findOne: async <T extends object>(entity: string, where: Where, options?: Pick<FindOptions, 'fields'>) =>
-        (((await this.run(entity, where, { ...options, limit: 1 }, em?.(), true)) as T[])[0] ?? null) as T | null,
+        (((await this.run(entity, scoped(entity, where), { ...options, limit: 1 }, em?.(), true)) as T[])[0] ?? null) as
+          T | null,
       find: async <T extends object>(entity: string, where: Where, options?: FindOptions) =>
-        (await this.run(entity, where, options ?? {}, em?.())) as T[],
+        (await this.run(entity, scoped(entity, where), options ?? {}, em?.())) as T[],
     };
+  }
+
+  /** `where` narrowed to the owner, for an owned entity (its schema carries the owner filter). */
+  private scoped(entity: string, where: Where, scope: OwnerScope | undefined): Where {
+    const meta = this.meta(entity);
+    const filter = meta.filters?.[OWNER_FILTER] as { ownedBy?: string } | undefined;
+    if (!filter?.ownedBy) return where;
+    return { ...where, ...(ownerCondition(meta.className, filter.ownedBy, scope) as Where) };
   }
 
   private async run(entity: string, where: Where, options: FindOptions, em?: EntityManager, one = false) {

@@ -2,6 +2,7 @@ import { MikroORM, type Options, type EntitySchema, type LoggerNamespace } from 
 import type { Logger } from 'pino';
 import type { KernelConfig } from '../config/schema.ts';
 import type { Driver } from './entity.ts';
+import { OwnerGuard } from './ownership.ts';
 
 export interface QueryEvent { query: string; tookMs?: number }
 
@@ -24,12 +25,15 @@ export async function openOrm(
     logger: (message: string) => logger.debug({ orm: message }),
     loggerFactory: onQuery ? (options) => queryLogger(options, logger, onQuery) : undefined,
     ensureIndexes: false,
+    subscribers: [new OwnerGuard()],
   } as Options;
   const driver = db.driver as Driver;
   if (driver === 'sqlite') {
     const { LibSqlDriver } = await import('@mikro-orm/libsql');
     const dbName = db.url === ':memory:' ? ':memory:' : db.url.replace(/^file:/, '');
-    const orm = await MikroORM.init({ ...common, driver: LibSqlDriver, dbName } as Options);
+    // ensureDatabase would list the tables (SQLite creates the file on open anyway): a read that fails as
+    // SQLITE_BUSY while another process migrates, outside the migration lock that waits for it.
+    const orm = await MikroORM.init({ ...common, driver: LibSqlDriver, dbName, ensureDatabase: false } as Options);
     // libsql runs on the event loop: WAL with NORMAL sync keeps commits from waiting on the disk there.
     if (dbName !== ':memory:') {
       await orm.em.getConnection().execute('pragma journal_mode = WAL');

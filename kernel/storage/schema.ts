@@ -1,10 +1,11 @@
-import { EntitySchema } from '@mikro-orm/core';
+import { BigIntType, EntitySchema } from '@mikro-orm/core';
 import { uuidV7Ids } from '../ports/ids.ts';
 import type { Driver, EntitySpec, PropertySpec, PropertyType } from './entity.ts';
+import { ownerFilter, stampOwner } from './ownership.ts';
 
 /** Turns a driver-neutral EntitySpec into MikroORM's EntitySchema (kept apart so plugins load without MikroORM). */
-const TYPES: Record<PropertyType, string> = {
-  string: 'string', text: 'text', integer: 'integer', number: 'double', boolean: 'boolean', datetime: 'datetime', json: 'json',
+const TYPES: Record<PropertyType, unknown> = {
+  string: 'string', text: 'text', integer: 'integer', bigint: new BigIntType('number'), number: 'double', boolean: 'boolean', datetime: 'datetime', json: 'json',
 };
 
 export function toEntitySchema(spec: EntitySpec, driver: Driver): EntitySchema {
@@ -28,8 +29,12 @@ export function toEntitySchema(spec: EntitySpec, driver: Driver): EntitySchema {
       ...(p.onCreate ? { onCreate: p.onCreate } : {}),
       ...(p.onUpdate ? { onUpdate: p.onUpdate } : {}),
       ...(p.hidden ? { hidden: true } : {}),
+      ...(p.default !== undefined ? { default: p.default } : {}),
+      ...(p.default !== undefined && !p.onCreate ? { onCreate: () => p.default } : {}),
     };
   }
+  const filters = spec.ownedBy ? { owner: ownerFilter(spec.name, spec.ownedBy) } : {};
+  if (spec.ownedBy) properties[spec.ownedBy].onCreate = stampOwner(spec.name);
   const indexes = (spec.indexes ?? []).filter((i) => !i.unique).map((i) => ({ properties: i.properties, name: i.name }));
   const uniques = (spec.indexes ?? []).filter((i) => i.unique).map((i) => ({ properties: i.properties, name: i.name }));
   // A class whose constructor sets the id, so `em.create()` returns an entity whose id can be
@@ -37,5 +42,5 @@ export function toEntitySchema(spec: EntitySpec, driver: Driver): EntitySchema {
   // database are hydrated without calling it.
   const key = driver === 'mongodb' ? '_id' : 'id';
   const cls = { [spec.name]: class { constructor() { (this as Record<string, unknown>)[key] = uuidV7Ids.next(); } } }[spec.name];
-  return new EntitySchema({ class: cls, tableName: spec.table, collection: spec.table, properties, indexes, uniques } as any);
+  return new EntitySchema({ class: cls, tableName: spec.table, collection: spec.table, properties, indexes, uniques, filters } as any);
 }

@@ -8,6 +8,7 @@ export interface Schemas {
     title: string;
     body: string;
     pinned: boolean;
+    tags?: Array<string>;
     createdAt: string;
     updatedAt: string;
   };
@@ -15,12 +16,15 @@ export interface Schemas {
     title: string;
     body?: string;
     pinned?: boolean;
+    tags?: Schemas["NoteTags"];
   };
   NoteUpdate: {
     title?: string;
     body?: string;
     pinned?: boolean;
+    tags?: Schemas["NoteTags"];
   };
+  NoteTags: Array<string>;
   NoteActivity: {
     eventId: string;
     action: string;
@@ -39,6 +43,7 @@ export interface Operations {
       limit: number;
       cursor?: string;
       pinned?: boolean;
+      tag?: string;
     };
     body: undefined;
     response: {
@@ -77,6 +82,7 @@ export interface Operations {
       title: string;
       body: string;
       pinned: boolean;
+      tags?: Array<string>;
     };
     response: Schemas["Note"];
     /** Bodies of the other declared responses, for `reply(status, body)`. */
@@ -159,6 +165,7 @@ export interface Operations {
       title?: string;
       body?: string;
       pinned?: boolean;
+      tags?: Array<string>;
     };
     response: Schemas["Note"];
     /** Bodies of the other declared responses, for `reply(status, body)`. */

@@ -1,48 +1,36 @@
-import { defineEntity } from '../../kernel/index.ts';
+import { defineEntity, p, type RowOf } from '../../kernel/index.ts';
 
-export interface NoteRow {
-  id: string;
-  /** The user who wrote it; every read and write is scoped to it. */
-  ownerId: string;
-  title: string;
-  body: string;
-  pinned: boolean;
-  createdAt: Date;
-  updatedAt: Date;
-}
-
-export interface NoteActivityRow {
-  id: string;
-  noteId: string;
-  eventId: string;
-  action: string;
-  deliveries: number;
-  occurredAt: Date;
-}
-
-export const Note = defineEntity({
-  name: 'Note',
+/** A user's note: `ownedBy` scopes every read, update and delete to the caller and stamps the owner. */
+export const Note = defineEntity('Note', {
   table: 'notes_notes',
-  timestamps: true,
   properties: {
-    ownerId: { type: 'string', length: 36, nullable: true },
-    title: { type: 'string', length: 200 },
-    body: { type: 'text' },
-    pinned: { type: 'boolean' },
+    id: p.id(),
+    /** Notes written before notes were owned keep a null owner: nobody sees them. */
+    ownerId: p.string({ length: 36, nullable: true }),
+    title: p.string({ length: 200 }),
+    body: p.text(),
+    pinned: p.boolean({ default: false }),
+    /** Filter with `?tag=`: `whereHasTag('tags', tag)`. */
+    tags: p.array(p.string()),
+    createdAt: p.createdAt(),
+    updatedAt: p.updatedAt(),
   },
   indexes: [{ properties: ['ownerId'] }],
+  ownedBy: 'ownerId',
 });
+export type NoteRow = RowOf<typeof Note>;
 
 /** Written by the activity subscriber: proves an event reached its consumer group, and how often. */
-export const NoteActivity = defineEntity({
-  name: 'NoteActivity',
+export const NoteActivity = defineEntity('NoteActivity', {
   table: 'notes_activity',
   properties: {
-    noteId: { type: 'string', length: 36 },
-    eventId: { type: 'string', length: 36 },
-    action: { type: 'string', length: 50 },
-    deliveries: { type: 'integer' },
-    occurredAt: { type: 'datetime' },
+    id: p.id(),
+    noteId: p.string({ length: 36 }),
+    eventId: p.string({ length: 36 }),
+    action: p.string({ length: 50 }),
+    deliveries: p.integer(),
+    occurredAt: p.datetime(),
   },
   indexes: [{ properties: ['eventId'], unique: true }, { properties: ['noteId'] }],
 });
+export type NoteActivityRow = RowOf<typeof NoteActivity>;

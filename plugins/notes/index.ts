@@ -1,4 +1,4 @@
-import { definePlugin, defineHandlers, defineServices, errors, reply, type Principal } from '../../kernel/index.ts';
+import { definePlugin, defineHandlers, defineServices, reply } from '../../kernel/index.ts';
 import type { Operations } from './contract.gen.ts';
 import type { NoteActivityRow } from './entities.ts';
 import { Note, NoteActivity } from './entities.ts';
@@ -6,21 +6,15 @@ import { migrations } from './migrations.ts';
 import { NotesService } from './service.ts';
 import { activitySubscriber } from './activity.ts';
 
-/** The contract requires a credential and `notes:*`; the service is then scoped to its user. */
-function ownerOf(principal: Principal | undefined): string {
-  if (!principal) throw errors.unauthorized();
-  return principal.id;
-}
-
-// Scoped to the request: it holds the request's EntityManager and its principal, the notes' owner.
+// Scoped to the request: it holds the request's EntityManager, which the kernel scopes to the notes' owner.
 const services = defineServices()
-  .scoped('notes', ({ em, publish, principal, db }) => new NotesService(em, publish, ownerOf(principal), db));
+  .scoped('notes', ({ em, publish, db }) => new NotesService(em, publish, db));
 
 /**
  * The example plugin: a contract (contracts/notes.yaml), entities, migrations, a
  * request-scoped service, handlers keyed by operationId, an emitted event and a subscriber.
  * Notes are user-owned: `security` + `x-permissions` in the contract say who may call, and
- * the service scopes every query to the caller (object-level authorisation by default).
+ * `ownedBy` on the entity makes the kernel scope every query to the caller (object-level authorisation by default).
  */
 export default definePlugin({
   name: 'notes',

@@ -43,12 +43,13 @@ const tally = definePlugin({
     },
   ],
   handlers: {
-    'tally.add': async ({ body }, ctx) => {
-      const item = ctx.em.create<{ id: string; label: string }>('TallyItem', {
+    // Destructured on purpose: `publish` works without its context object.
+    'tally.add': async ({ body }, { em, publish }) => {
+      const item = em.create<{ id: string; label: string }>('TallyItem', {
         label: (body as { label: string }).label,
       });
-      await ctx.publish('tally.item.added', { id: item.id });
-      await ctx.em.flush();
+      await publish('tally.item.added', { id: item.id });
+      await em.flush();
       return reply(201, { id: item.id });
     },
     'tally.count': async (_req, { em, services }) => ({

@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { startKernel } from '../helpers/kernel.ts';
 import { testDatabases } from '../helpers/databases.ts';
 import { FastReadPath } from '../../kernel/storage/fastReads.ts';
+import { unscoped } from '../../kernel/storage/ownership.ts';
 import type { NoteRow } from '../../plugins/notes/entities.ts';
 
 /** The kernel's prepared read path (ctx.db) on every driver: same rows, same JS types as MikroORM. */
@@ -15,7 +16,7 @@ for (const make of await testDatabases('storage: fast reads')) {
   s.before(async () => {
     k = await startKernel({ database: { driver: db.driver, url: db.url } });
     path = new FastReadPath(k.kernel.orm!, db.driver);
-    const em = k.kernel.orm!.em.fork();
+    const em = unscoped(k.kernel.orm!.em);
     for (let i = 0; i < 5; i++) {
       const note = em.create<NoteRow>('Note', {
         title: `fast ${i}`,
@@ -29,9 +30,9 @@ for (const make of await testDatabases('storage: fast reads')) {
   s.after(async () => { await k?.stop(); await db.drop(); });
 
   s('findOne returns the row with its property names and JS types, or null', async () => {
-    const reads = path.bind();
+    const reads = path.bind(undefined, () => ({ unscoped: true }));
     const row = await reads.findOne<NoteRow>('Note', { id: ids[0] });
-    const managed = await k.kernel.orm!.em.fork().findOneOrFail<NoteRow>('Note', { id: ids[0] });
+    const managed = await unscoped(k.kernel.orm!.em).findOneOrFail<NoteRow>('Note', { id: ids[0] });
     assert.ok(row);
     assert.is(row!.id, ids[0]);
     assert.is(row!.title, 'fast 0');
@@ -45,7 +46,7 @@ for (const make of await testDatabases('storage: fast reads')) {
   });
 
   s('find orders, filters with operators and limits', async () => {
-    const reads = path.bind();
+    const reads = path.bind(undefined, () => ({ unscoped: true }));
     const all = await reads.find<NoteRow>('Note', {}, { orderBy: { id: 'desc' }, limit: 10 });
     assert.equal(all.map((n) => n.id), [...ids].reverse());
     const older = await reads.find<NoteRow>('Note', { id: { $lt: ids[3] } }, { orderBy: { id: 'desc' }, limit: 2 });
@@ -55,7 +56,7 @@ for (const make of await testDatabases('storage: fast reads')) {
   });
 
   s('one query shape is compiled once, whatever its values', async () => {
-    const reads = path.bind();
+    const reads = path.bind(undefined, () => ({ unscoped: true }));
     const before = (path as unknown as { compiled: Map<string, unknown> }).compiled.size;
     const found = await Promise.all(ids.map((_, i) => reads.findOne<NoteRow>('Note', { title: `fast ${i}` })));
     assert.equal(found.map((n) => n?.id), ids);
@@ -67,7 +68,7 @@ for (const make of await testDatabases('storage: fast reads')) {
 
   if (db.driver !== 'mongodb') {
     s("inside the request EntityManager's transaction, reads see its uncommitted writes", async () => {
-      const em = k.kernel.orm!.em.fork();
+      const em = unscoped(k.kernel.orm!.em);
       let seen: NoteRow | null = null;
       let id = '';
       await em.transactional(async (tem) => {
@@ -77,7 +78,11 @@ for (const make of await testDatabases('storage: fast reads')) {
         seen = await path.bind(() => tem).findOne<NoteRow>('Note', { id });
       });
       assert.is((seen as NoteRow | null)?.title, 'in trx');
-      assert.is((await path.bind().findOne<NoteRow>('Note', { id }))?.title, 'in trx', 'committed');
+      assert.is(
+        (await path.bind(undefined, () => ({ unscoped: true })).findOne<NoteRow>('Note', { id }))?.title,
+        'in trx',
+        'committed',
+      );
     });
   }
   s.run();
