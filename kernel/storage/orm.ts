@@ -36,7 +36,8 @@ export async function openOrm(
     const orm = await MikroORM.init({ ...common, driver: LibSqlDriver, dbName, ensureDatabase: false } as Options);
     // libsql runs on the event loop: WAL with NORMAL sync keeps commits from waiting on the disk there.
     if (dbName !== ':memory:') {
-      await orm.em.getConnection().execute('pragma journal_mode = WAL');
+      // Switching to WAL needs a moment alone with the file: another process booting at once gets SQLITE_BUSY.
+      await whileBusy(() => orm.em.getConnection().execute('pragma journal_mode = WAL'));
       await orm.em.getConnection().execute('pragma synchronous = NORMAL');
     }
     return orm;
@@ -69,4 +70,18 @@ function queryLogger(_options: unknown, logger: Logger, onQuery: (e: QueryEvent)
 export async function checkOrm(orm: MikroORM): Promise<void> {
   const result = await orm.checkConnection();
   if (!result.ok) throw new Error(result.reason ?? 'database not reachable');
+}
+
+/** Retries `work` while SQLite answers SQLITE_BUSY (libsql has no busy timeout), for up to `ms`, without blocking. */
+async function whileBusy<T>(work: () => Promise<T>, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await work();
+    } catch (e) {
+      const busy = /SQLITE_BUSY|database is locked/i.test(`${(e as { code?: string }).code} ${(e as Error).message}`);
+      if (!busy || Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, Math.min(500, 10 * 2 ** Math.min(attempt, 6))));
+    }
+  }
 }

@@ -22,8 +22,10 @@ test('a changed contract makes the generated file stale, and `types` rewrites it
     assert.equal(syncContractTypes(root, notes, 'check'), [], 'a copy of the committed file is fresh');
 
     const file = join(root, 'contracts/notes.yaml');
-    writeFileSync(file, readFileSync(file, 'utf8').replace('        pinned: { type: boolean }\n        createdAt:',
-      '        pinned: { type: boolean }\n        color: { type: string, enum: [red, blue] }\n        createdAt:'));
+    const withColor = readFileSync(file, 'utf8').replace(/\n( +)createdAt:/,
+      '\n$1color: { type: string, enum: [red, blue] }\n$1createdAt:');
+    assert.ok(withColor.includes('color:'), 'the fixture edit applies to contracts/notes.yaml');
+    writeFileSync(file, withColor);
     assert.equal(syncContractTypes(root, notes, 'check'), ['notes']);
     assert.not.ok(readFileSync(generatedPath(root, 'notes'), 'utf8').includes('color'), 'check mode writes nothing');
 

@@ -4,7 +4,7 @@ import type { Operations } from '../../plugins/notes/contract.gen.ts';
 import { NotesService } from '../../plugins/notes/service.ts';
 
 const services = defineServices()
-  .scoped('notes', ({ em, publish, principal, db }) => new NotesService(em, publish, principal?.id ?? '', db));
+  .scoped('notes', ({ em, publish, db }) => new NotesService(em, publish, db));
 
 export const handlers = defineHandlers<Pick<Operations, 'notes.list'>, typeof services>({
   'notes.list': ({ query, paging }, { services }) => services.notes.lsit(query, paging), // expect-error: lsit
