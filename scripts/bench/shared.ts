@@ -71,16 +71,16 @@ export function devNullLogger(): Logger {
 }
 
 /**
- * The kernel's own logger (kernel/boot.ts createLogger: `name`, the level, the redact paths
+ * The kernel's own logger (kernel/logger.ts createLogger: `name`, the level, the redact paths
  * and censor), written to /dev/null instead of stdout. createLogger takes no destination and
- * the paths are not exported, so they are read from kernel/boot.ts: the bench follows any
+ * the paths are not exported, so they are read from kernel/logger.ts: the bench follows any
  * change to them. Throws when the file no longer has that shape.
  */
 export function kernelLogger(
   name: string,
   level: string,
 ): { logger: Logger; redact: { paths: string[]; censor: string } } {
-  const file = resolve(ROOT, 'kernel/boot.ts');
+  const file = resolve(ROOT, 'kernel/logger.ts');
   const source = readFileSync(file, 'utf8');
   const list = /const SECRET_PATHS\s*=\s*\[([\s\S]*?)\];/.exec(source);
   const create = /export function createLogger\([^)]*\)[^{]*\{([\s\S]*?)\n\}/.exec(source);

@@ -1,0 +1,74 @@
+/** Boot step: the HTTP router from the merged contracts, and the Koa app around it (docs, metrics, observers). */
+import type Koa from 'koa';
+import type { Kernel } from '../boot.ts';
+import type { Authenticator } from '../plugin.ts';
+import type { IdGenerator } from '../ports/ids.ts';
+import type { RateLimiter } from '../ports/rateLimiter.ts';
+import type { Cache } from '../ports/cache.ts';
+import { FastReadPath } from '../storage/fastReads.ts';
+import { ContractValidator } from '../http/validation.ts';
+import { buildRouter, type BoundOperation } from '../http/routes.ts';
+import { createApp } from '../http/app.ts';
+import { idempotencyFor } from '../http/idempotency.ts';
+import { pluginObservers, requestWatcher } from '../http/observers.ts';
+import { metricsRoute } from '../metrics/route.ts';
+import { docsRoutes, docsPathMatcher } from '../http/docs.ts';
+import { wireContract } from '../http/dialect.ts';
+
+export function buildHttpApp(kernel: Kernel, ids: IdGenerator): Koa {
+  const { config } = kernel.options;
+  const wire = wireContract(kernel.plan.contract, config);
+  const validator = new ContractValidator(wire.document);
+  const bound: BoundOperation[] = wire.operations.map((entry) => ({
+    entry,
+    handler: kernel.plan.plugins.find((p) => p.name === entry.plugin)!.handlers![entry.operationId],
+    runtime: kernel.runtimes.get(entry.plugin)!,
+  }));
+  const limiter = kernel.root.hasRegistration('rateLimiter')
+    ? (kernel.root.cradle.rateLimiter as RateLimiter)
+    : undefined;
+  const cache = kernel.root.hasRegistration('cache') ? (kernel.root.cradle.cache as Cache) : undefined;
+  const router = buildRouter(validator, bound, {
+    envelope: config.server.envelope,
+    schemes: authenticators(kernel),
+    documentSecurity: kernel.plan.contract.document.security,
+    rateLimit: limiter && config.rateLimit.enabled ? { limiter, config: config.rateLimit } : undefined,
+    bodyLimitBytes: config.server.bodyLimitBytes,
+    validateResponses: config.server.validateResponses,
+    orm: kernel.orm,
+    idempotency: idempotencyFor(kernel.plan.contract.operations, cache, config, kernel.logger),
+    dialects: wire.operationDialects,
+    pagination: config.server.pagination,
+    fastReads: kernel.orm
+      ? new FastReadPath(kernel.orm, config.database.driver, kernel.telemetry?.querySpan)
+      : undefined,
+  });
+  const docs = config.server.docs;
+  const cradleOf = (name: string) => kernel.runtimes.get(name)!.container.cradle;
+  return createApp({
+    config,
+    logger: kernel.logger,
+    ids,
+    router,
+    extraRoutes: docsRoutes(
+      wire.served, { enabled: docs.enabled, title: docs.title ?? config.name, paths: docs.paths },
+    ),
+    isExtraRoute: docsPathMatcher(docs.paths),
+    around: kernel.telemetry?.httpSpan,
+    watch: requestWatcher(pluginObservers(kernel.plan.plugins, cradleOf), kernel.logger, kernel.metrics.http),
+    before: config.metrics.enabled
+      ? [metricsRoute(kernel.metrics.registry, config.metrics, Object.keys(kernel.plan.contract.document.paths ?? {}))]
+      : undefined,
+  });
+}
+
+/** Security scheme name -> authenticator, made in the container of the plugin that provides it. */
+function authenticators(kernel: Kernel): Map<string, Authenticator> {
+  const schemes = new Map<string, Authenticator>();
+  for (const plugin of kernel.plan.plugins) {
+    for (const [name, make] of Object.entries(plugin.authSchemes ?? {})) {
+      schemes.set(name, make(kernel.runtimes.get(plugin.name)!.container.cradle));
+    }
+  }
+  return schemes;
+}
