@@ -55,8 +55,8 @@ interface Workload {
 }
 type Peer = ServerHandle & PeerReady;
 
-const NOTE_KEYS = 'body,createdAt,id,pinned,title,updatedAt';
-const SNAKE_NOTE_KEYS = 'body,created_at,id,pinned,title,updated_at';
+const NOTE_KEYS = 'body,createdAt,id,pinned,tags,title,updatedAt';
+const SNAKE_NOTE_KEYS = 'body,created_at,id,pinned,tags,title,updated_at';
 const keys = (o: unknown) => Object.keys((o ?? {}) as object).sort().join(',');
 const bearer = (s: Peer) => ({ authorization: `Bearer ${s.token}` });
 const NOTE_BODY = JSON.stringify({

@@ -25,12 +25,13 @@ import { RATE_LIMIT_ON } from './shared.ts';
 
 const NOTE = {
   type: 'object',
-  required: ['id', 'title', 'body', 'pinned', 'createdAt', 'updatedAt'],
+  required: ['id', 'title', 'body', 'pinned', 'tags', 'createdAt', 'updatedAt'],
   properties: {
     id: { type: 'string' },
     title: { type: 'string' },
     body: { type: 'string' },
     pinned: { type: 'boolean' },
+    tags: { type: 'array', items: { type: 'string' } },
     createdAt: { type: 'string' },
     updatedAt: { type: 'string' },
   },

@@ -41,5 +41,13 @@ export function noteCreateSchema(): Record<string, unknown> {
   const doc = parseYaml(readFileSync(resolve(CONTRACTS_DIR, 'notes.yaml'), 'utf8')) as {
     components: { schemas: Record<string, Record<string, unknown>> };
   };
-  return doc.components.schemas.NoteCreate;
+  // Local refs (`#/components/schemas/NoteTags`) are inlined: the baselines compile the schema on its own.
+  const inline = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(inline);
+    if (!node || typeof node !== 'object') return node;
+    const ref = (node as { $ref?: string }).$ref;
+    if (ref?.startsWith('#/components/schemas/')) return inline(doc.components.schemas[ref.split('/').pop()!]);
+    return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, inline(v)]));
+  };
+  return inline(doc.components.schemas.NoteCreate) as Record<string, unknown>;
 }

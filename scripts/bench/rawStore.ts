@@ -20,6 +20,7 @@ export interface NoteView {
   title: string;
   body: string;
   pinned: boolean;
+  tags: string[];
   createdAt: string;
   updatedAt: string;
 }
@@ -27,7 +28,7 @@ export interface UserView {
   id: string; email: string; name: string; role: string; status: string; tier: string;
   emailVerified: boolean; mfaEnabled: boolean; createdAt: string; updatedAt: string;
 }
-export interface NoteInput { title: string; body: string; pinned: boolean }
+export interface NoteInput { title: string; body: string; pinned: boolean; tags?: string[] }
 
 export interface RawStore {
   driver: BenchDriver;
@@ -51,6 +52,8 @@ const noteView = (r: Row): NoteView => ({
   title: r.title as string,
   body: r.body as string,
   pinned: Boolean(r.pinned),
+  // JSON text on SQLite, jsonb (already parsed by pg) on PostgreSQL, as the kernel stores `p.array`.
+  tags: (typeof r.tags === 'string' ? JSON.parse(r.tags) : r.tags) as string[],
   createdAt: iso(r.created_at),
   updatedAt: iso(r.updated_at),
 });
@@ -74,17 +77,19 @@ const DDL = [
     role varchar(50) not null, status varchar(20) not null, tier varchar(50) not null, email_verified boolean not null,
     mfa_enabled boolean not null, created_at %TS% not null, updated_at %TS% not null)`,
   `create table bench_notes (id varchar(36) primary key, owner_id varchar(36) not null, title varchar(200) not null,
-    body text not null, pinned boolean not null, created_at %TS% not null, updated_at %TS% not null)`,
+    body text not null, pinned boolean not null, tags %JSON% not null, created_at %TS% not null,
+    updated_at %TS% not null)`,
   'create index bench_notes_owner_id on bench_notes (owner_id, id)',
 ];
 
 const SQL = {
   user: `select * from bench_users where id = $1 and status <> 'deleted'`,
-  note: 'select id, title, body, pinned, created_at, updated_at from bench_notes where id = $1 and owner_id = $2',
+  note: 'select id, title, body, pinned, tags, created_at, updated_at from bench_notes where id = $1 and owner_id = $2',
   notes:
-    'select id, title, body, pinned, created_at, updated_at from bench_notes where owner_id = $1 order by id desc limit $2',
+    'select id, title, body, pinned, tags, created_at, updated_at from bench_notes where owner_id = $1 order by id desc limit $2',
   insert:
-    'insert into bench_notes (id, owner_id, title, body, pinned, created_at, updated_at) values ($1, $2, $3, $4, $5, $6, $7)',
+    'insert into bench_notes (id, owner_id, title, body, pinned, tags, created_at, updated_at)'
+    + ' values ($1, $2, $3, $4, $5, $6, $7, $8)',
 };
 
 function seedRows() {
@@ -112,7 +117,7 @@ export async function openSqliteStore(): Promise<RawStore> {
   const db = new Database(join(dir, 'raw.db'));
   db.exec('pragma journal_mode = WAL');
   db.exec('pragma synchronous = NORMAL');
-  for (const ddl of DDL) db.exec(ddl.replace(/%TS%/g, 'integer'));
+  for (const ddl of DDL) db.exec(ddl.replace(/%TS%/g, 'integer').replace(/%JSON%/g, 'text'));
   const q = (sql: string) => db.prepare(sql.replace(/\$\d+/g, '?'));
   const user = q(SQL.user);
   const note = q(SQL.note);
@@ -121,7 +126,8 @@ export async function openSqliteStore(): Promise<RawStore> {
   const seed = seedRows();
   db.prepare('insert into bench_users values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
     .run([seed.userId, BENCH_USER.email, BENCH_USER.name, 'user', 'active', 'free', 0, 0, seed.now, seed.now]);
-  for (const n of seed.notes) insert.run([n.id, seed.userId, n.title, n.body, n.pinned ? 1 : 0, seed.now, seed.now]);
+  for (const n of seed.notes)
+    insert.run([n.id, seed.userId, n.title, n.body, n.pinned ? 1 : 0, '[]', seed.now, seed.now]);
   return {
     driver: 'sqlite',
     userId: seed.userId,
@@ -136,12 +142,14 @@ export async function openSqliteStore(): Promise<RawStore> {
     async insertNote(ownerId, input) {
       const id = uuidv7();
       const now = Date.now();
-      insert.run([id, ownerId, input.title, input.body, input.pinned ? 1 : 0, now, now]);
+      const tags = input.tags ?? [];
+      insert.run([id, ownerId, input.title, input.body, input.pinned ? 1 : 0, JSON.stringify(tags), now, now]);
       return noteView({
         id,
         title: input.title,
         body: input.body,
         pinned: input.pinned,
+        tags,
         created_at: now,
         updated_at: now,
       });
@@ -160,12 +168,13 @@ export async function openPostgresStore(baseUrl: string): Promise<RawStore> {
   const url = new URL(baseUrl);
   url.pathname = `/${name}`;
   const pool = new pg.Pool({ connectionString: url.toString(), max: 10 });
-  for (const ddl of DDL) await pool.query(ddl.replace(/%TS%/g, 'timestamptz'));
+  for (const ddl of DDL) await pool.query(ddl.replace(/%TS%/g, 'timestamptz').replace(/%JSON%/g, 'jsonb'));
   const seed = seedRows();
   const now = new Date(seed.now);
   await pool.query('insert into bench_users values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
     [seed.userId, BENCH_USER.email, BENCH_USER.name, 'user', 'active', 'free', false, false, now, now]);
-  for (const n of seed.notes) await pool.query(SQL.insert, [n.id, seed.userId, n.title, n.body, n.pinned, now, now]);
+  for (const n of seed.notes)
+    await pool.query(SQL.insert, [n.id, seed.userId, n.title, n.body, n.pinned, '[]', now, now]);
   const run = async (key: keyof typeof SQL, values: unknown[]) =>
     (await pool.query({ name: `bench_${key}`, text: SQL[key], values })).rows as Row[];
   return {
@@ -182,12 +191,14 @@ export async function openPostgresStore(baseUrl: string): Promise<RawStore> {
     async insertNote(ownerId, input) {
       const id = uuidv7();
       const at = new Date();
-      await run('insert', [id, ownerId, input.title, input.body, input.pinned, at, at]);
+      const tags = input.tags ?? [];
+      await run('insert', [id, ownerId, input.title, input.body, input.pinned, JSON.stringify(tags), at, at]);
       return noteView({
         id,
         title: input.title,
         body: input.body,
         pinned: input.pinned,
+        tags,
         created_at: at,
         updated_at: at,
       });
