@@ -12,6 +12,8 @@ import { ROOT } from '../../scripts/paths.ts';
 
 const s = suite('cli: create-plugin scaffolds a plugin whose typecheck and test pass straight away');
 let copy: string;
+// A dashed name no one uses: the copy holds the worktree's files, so a scaffolded `bookmarks` may be there.
+const NAME = 'scaffold-probe';
 
 function run(command: string, args: string[], timeout = 120_000) {
   const env = { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'test' };
@@ -45,13 +47,12 @@ s('bad and taken names are refused, and nothing is written', () => {
 });
 
 s('the scaffold typechecks, its lines fit, and its generated test passes', () => {
-  const made = cli('create-plugin', 'bookmarks');
+  const made = cli('create-plugin', NAME);
   assert.is(made.code, 0, made.out);
-  assert.match(made.out, 'add `bookmarks: {}` under `plugins:`');
+  assert.match(made.out, `add \`${NAME}: {}\` under \`plugins:\``);
   const files = [
-    'contracts/bookmarks.yaml', 'plugins/bookmarks/index.ts', 'plugins/bookmarks/entities.ts',
-    'plugins/bookmarks/service.ts', 'plugins/bookmarks/contract.gen.ts', 'plugins/bookmarks/migrations/index.ts',
-    'plugins/bookmarks/migrations/0001_create_bookmarks.ts', 'test/bookmarks/bookmarks.test.ts',
+    `contracts/${NAME}.yaml`, ...['index', 'entities', 'service', 'contract.gen', 'migrations/index',
+      'migrations/0001_create_scaffold_probe'].map((f) => `plugins/${NAME}/${f}.ts`), `test/${NAME}/${NAME}.test.ts`,
   ];
   for (const file of files) {
     assert.ok(existsSync(join(copy, file)), `${file} written`);
@@ -59,8 +60,8 @@ s('the scaffold typechecks, its lines fit, and its generated test passes', () =>
     const long = readFileSync(join(copy, file), 'utf8').split('\n').filter((l) => l.length > 120);
     assert.equal(long, [], `${file}: lines over 120 characters`);
   }
-  assert.match(readFileSync(join(copy, 'scripts/catalog.ts'), 'utf8'), /plugins: \{[^}]*\bbookmarks\b/);
-  const again = cli('create-plugin', 'bookmarks');
+  assert.match(readFileSync(join(copy, 'scripts/catalog.ts'), 'utf8'), /plugins: \{[^}]*'scaffold-probe': scaffoldProbe/);
+  const again = cli('create-plugin', NAME);
   assert.is(again.code, 2, 'refuses to overwrite');
   assert.match(again.out, 'already');
 
@@ -69,7 +70,7 @@ s('the scaffold typechecks, its lines fit, and its generated test passes', () =>
   const types = cli('types');
   assert.match(types.out, 'contract types are up to date');
   const test = run(process.execPath,
-    ['--import', 'tsx', 'node_modules/uvu/bin.js', 'test', 'bookmarks/.*\\.test\\.ts$']);
+    ['--import', 'tsx', 'node_modules/uvu/bin.js', 'test', `${NAME}/.*\\.test\\.ts$`]);
   assert.is(test.code, 0, test.out);
   assert.match(test.out, /Passed:\s+3/);
 });
