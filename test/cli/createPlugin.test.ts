@@ -60,7 +60,8 @@ s('the scaffold typechecks, its lines fit, and its generated test passes', () =>
     const long = readFileSync(join(copy, file), 'utf8').split('\n').filter((l) => l.length > 120);
     assert.equal(long, [], `${file}: lines over 120 characters`);
   }
-  assert.match(readFileSync(join(copy, 'scripts/catalog.ts'), 'utf8'), /plugins: \{[^}]*'scaffold-probe': scaffoldProbe/);
+  const catalog = readFileSync(join(copy, 'scripts/catalog.ts'), 'utf8');
+  assert.match(catalog, /plugins: \{[^}]*'scaffold-probe': scaffoldProbe/);
   const again = cli('create-plugin', NAME);
   assert.is(again.code, 2, 'refuses to overwrite');
   assert.match(again.out, 'already');
