@@ -17,6 +17,7 @@ import { catalogs } from './catalog.ts';
 import { ROOT } from './paths.ts';
 import type { IdentityInternals } from '../plugins/identity/api.ts';
 import { migrateCreate } from './migrateCreate.ts';
+import { createPlugin } from './createPlugin.ts';
 
 const USAGE = `usage: cli <command> [--config FILE]
   serve                 start the HTTP server (default)
@@ -26,6 +27,7 @@ const USAGE = `usage: cli <command> [--config FILE]
   migrate create --plugin NAME [--name LABEL]   write a migration from the entities' difference (no database)
   users create-admin --email E --password P   create (or promote) a super_admin
   types                 regenerate plugins/*/contract.gen.ts from the contracts
+  create-plugin NAME    scaffold a user-owned CRUD plugin (contract, entity, migration, types, test)
 `;
 
 async function main(argv: string[]) {
@@ -41,6 +43,7 @@ async function main(argv: string[]) {
   if (values.help) { process.stdout.write(USAGE); return 0; }
   const [command = 'serve', sub] = positionals;
   if (command === 'types') return writeContractTypes();
+  if (command === 'create-plugin') return createPlugin(sub);
   if (command === 'migrate' && sub === 'create') return migrateCreate(values.plugin, values.name);
   const config = loadConfig({ file: values.config });
   const configFile = values.config ?? process.env.KERNEL_CONFIG;

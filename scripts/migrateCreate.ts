@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { catalogs } from './catalog.ts';
 import { ROOT } from './paths.ts';
+import type { PluginDefinition } from '../kernel/index.ts';
 import { writeMigration } from '../kernel/storage/migrationWriter.ts';
 
 /**
@@ -12,8 +13,10 @@ import { writeMigration } from '../kernel/storage/migrationWriter.ts';
  */
 export async function migrateCreate(
   plugin: string | undefined, label = 'schema', out: NodeJS.WritableStream = process.stdout,
+  /** The plugin's definition when it is not in the catalog yet (create-plugin). */
+  known?: PluginDefinition,
 ): Promise<number> {
-  const def = plugin ? catalogs.plugins[plugin] : undefined;
+  const def = known ?? (plugin ? catalogs.plugins[plugin] : undefined);
   if (!plugin || !def) {
     process.stderr.write(`migrate create needs --plugin NAME (one of: ${Object.keys(catalogs.plugins).join(', ')})\n`);
     return 2;

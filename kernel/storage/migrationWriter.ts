@@ -187,11 +187,22 @@ interface Parts {
   todos: string[];
 }
 
+/** A long SQL line cut after its commas, so the review comment stays within the 120-character lines. */
+function wrapSql(line: string): string[] {
+  const out: string[] = [];
+  let current = '';
+  for (const part of line.split(/(?<=, )/)) {
+    if (current && current.length + part.length > 100) { out.push(current.trimEnd()); current = '  '; }
+    current += part;
+  }
+  return [...out, current];
+}
+
 function render(o: Parts): string {
   const body = (calls: string[]) => (calls.length ? calls.map((c) => `    ${c}`).join('\n') : '    // nothing');
   const todo = o.todos.length
     ? `    throw new Error('migration ${o.name} is not finished: ${o.todos.length} TODO(s) above');\n` : '';
-  const sql = o.sql.split('\n').map((l) => ` *   ${l}`).join('\n');
+  const sql = o.sql.split('\n').flatMap(wrapSql).map((l) => ` *   ${l}`).join('\n');
   return `import type { Migration } from '${o.importFrom}';
 
 /**
