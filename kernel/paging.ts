@@ -1,4 +1,5 @@
 import { errors } from './errors.ts';
+import type { FastReads, Where } from './storage/fastReads.ts';
 
 /** Keyset cursors: opaque, URL-safe, and rejected with a 400 when tampered with. */
 export function encodeCursor(value: string): string {
@@ -50,7 +51,11 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export async function paginate<Row extends { id: string }, View>(
   em: Finder,
   entity: string,
-  options: { request: PageRequest; where?: Record<string, unknown>; map: (row: Row) => View; order?: 'asc' | 'desc' },
+  options: {
+    request: PageRequest; where?: Record<string, unknown>; map: (row: Row) => View; order?: 'asc' | 'desc';
+    /** `ctx.db`: cursor pages then read through a prepared statement (plain `where` only: no raw fragments). */
+    reads?: FastReads;
+  },
 ): Promise<{ data: View[]; pagination: Pagination }> {
   const { request, map } = options;
   const order = options.order ?? 'desc';
@@ -63,7 +68,9 @@ export async function paginate<Row extends { id: string }, View>(
   }
   const after = decodeCursor(request.cursor, (v) => UUID.test(v));
   if (after) where.id = { [order === 'desc' ? '$lt' : '$gt']: after };
-  const rows = (await em.find(entity, where, { orderBy: { id: order }, limit: limit + 1 })) as Row[];
+  const rows = options.reads
+    ? await options.reads.find<Row>(entity, where as Where, { orderBy: { id: order }, limit: limit + 1 })
+    : ((await em.find(entity, where, { orderBy: { id: order }, limit: limit + 1 })) as Row[]);
   const page = rows.slice(0, limit);
   const nextCursor = rows.length > limit ? encodeCursor(page[page.length - 1].id) : null;
   return { data: page.map(map), pagination: { limit, nextCursor } };

@@ -20,7 +20,9 @@ export class NotesService {
     const where: Record<string, unknown> = {};
     if (query.pinned !== undefined) where.pinned = query.pinned;
     if (query.tag !== undefined) Object.assign(where, whereHasTag(this.em, 'Note', 'tags', query.tag));
-    return paginate<NoteRow, NoteView>(this.em, 'Note', { request: paging, where, map: view });
+    // Plain filters page through the prepared read path; the tag filter is a per-driver SQL fragment (em only).
+    const reads = query.tag === undefined ? this.db : undefined;
+    return paginate<NoteRow, NoteView>(this.em, 'Note', { request: paging, where, map: view, reads });
   }
 
   /** A hot read: a prepared statement through `db` (plain row, no identity map) when the kernel gives one. */
