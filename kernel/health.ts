@@ -26,14 +26,28 @@ export const DETAIL_SCHEMAS: Record<string, unknown> = {
   uptime: { type: 'integer', minimum: 0, description: 'Seconds since start.' },
   uptimeSeconds: { type: 'number', minimum: 0 },
   timestamp: { type: 'string', format: 'date-time' },
-  checks: { type: 'object', 'x-casing': 'preserve', additionalProperties: { enum: ['healthy', 'unhealthy'] }, description: 'Dependency -> state.' },
+  checks: {
+    type: 'object',
+    'x-casing': 'preserve',
+    additionalProperties: { enum: ['healthy', 'unhealthy'] },
+    description: 'Dependency -> state.',
+  },
   memory: {
-    type: 'object', required: ['used', 'total', 'percentage'],
-    properties: { used: { type: 'number', description: 'MB (RSS)' }, total: { type: 'number', description: 'MB' }, percentage: { type: 'number' } },
+    type: 'object',
+    required: ['used', 'total', 'percentage'],
+    properties: {
+      used: { type: 'number', description: 'MB (RSS)' },
+      total: { type: 'number', description: 'MB' },
+      percentage: { type: 'number' },
+    },
   },
   cpu: {
-    type: 'object', required: ['usage', 'cores'],
-    properties: { usage: { type: 'number', description: '% of one core since the last probe' }, cores: { type: 'integer' } },
+    type: 'object',
+    required: ['usage', 'cores'],
+    properties: {
+      usage: { type: 'number', description: '% of one core since the last probe' },
+      cores: { type: 'integer' },
+    },
   },
 };
 

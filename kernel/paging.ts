@@ -6,10 +6,14 @@ export function encodeCursor(value: string): string {
   return Buffer.from(value, 'utf8').toString('base64url');
 }
 
-export function decodeCursor(cursor: string | undefined, check: (value: string) => boolean = () => true): string | undefined {
+export function decodeCursor(
+  cursor: string | undefined,
+  check: (value: string) => boolean = () => true,
+): string | undefined {
   if (cursor === undefined) return undefined;
   const value = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!check(value)) throw errors.validation([{ field: 'query.cursor', message: 'is not a cursor this API issued', code: 'cursor' }]);
+  if (!check(value))
+    throw errors.validation([{ field: 'query.cursor', message: 'is not a cursor this API issued', code: 'cursor' }]);
   return value;
 }
 
@@ -62,9 +66,16 @@ export async function paginate<Row extends { id: string }, View>(
   const where = { ...options.where };
   const limit = Math.min(MAX_PAGE_LIMIT, Math.max(1, request.limit));
   if (request.style === 'page') {
-    const [rows, total] = await em.findAndCount(entity, where, { orderBy: { id: order }, limit, offset: (request.page - 1) * limit });
+    const [rows, total] = await em.findAndCount(entity, where, {
+      orderBy: { id: order },
+      limit,
+      offset: (request.page - 1) * limit,
+    });
     const totalPages = Math.ceil(total / limit);
-    return { data: (rows as Row[]).map(map), pagination: { page: request.page, limit, total, totalPages, hasMore: request.page * limit < total } };
+    return {
+      data: (rows as Row[]).map(map),
+      pagination: { page: request.page, limit, total, totalPages, hasMore: request.page * limit < total },
+    };
   }
   const after = decodeCursor(request.cursor, (v) => UUID.test(v));
   if (after) where.id = { [order === 'desc' ? '$lt' : '$gt']: after };

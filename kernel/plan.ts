@@ -20,7 +20,11 @@ export interface KernelPlan {
  * Resolves a deployment without any I/O beyond reading its contract files: the plugin
  * graph, the adapters and the routes. Every wiring mistake is a BootError naming the culprits.
  */
-export function planKernel(config: KernelConfig, catalogs: Catalogs, options: { contractsDir: string; version: string }): KernelPlan {
+export function planKernel(
+  config: KernelConfig,
+  catalogs: Catalogs,
+  options: { contractsDir: string; version: string },
+): KernelPlan {
   const enabled = Object.entries(config.plugins)
     .filter(([, section]) => section.enabled !== false)
     .map(([name]) => catalogs.plugins[name]);
@@ -38,7 +42,12 @@ export function planKernel(config: KernelConfig, catalogs: Catalogs, options: { 
   const eventIssues = eventProblems(plugins);
   if (eventIssues.length) throw new BootError(eventIssues);
   const adapters = Object.fromEntries(Object.entries(config.adapters).map(([port, section]) => [port, section.use]));
-  const routes = contract.operations.map((o) => ({ method: o.method.toUpperCase(), path: o.path, operationId: o.operationId, plugin: o.plugin }));
+  const routes = contract.operations.map((o) => ({
+    method: o.method.toUpperCase(),
+    path: o.path,
+    operationId: o.operationId,
+    plugin: o.plugin,
+  }));
   return { plugins, adapters, contract, routes };
 }
 
@@ -49,9 +58,11 @@ export function startOrder(plugins: PluginDefinition[], catalogs: Catalogs): Plu
   for (const p of plugins) {
     for (const dep of p.requires ?? []) {
       if (byName.has(dep)) continue;
-      problems.push(catalogs.plugins[dep]
-        ? `plugin ${p.name} requires plugin ${dep}, which is not enabled (set plugins.${dep}.enabled: true)`
-        : `plugin ${p.name} requires plugin ${dep}, which does not exist (available: ${Object.keys(catalogs.plugins).join(', ')})`);
+      problems.push(
+        catalogs.plugins[dep]
+          ? `plugin ${p.name} requires plugin ${dep}, which is not enabled (set plugins.${dep}.enabled: true)`
+          : `plugin ${p.name} requires plugin ${dep}, which does not exist (available: ${Object.keys(catalogs.plugins).join(', ')})`,
+      );
     }
   }
   if (problems.length) throw new BootError(problems);
@@ -78,7 +89,8 @@ function checkHandlers(plugins: PluginDefinition[], contract: MergedContract) {
   const provided = new Map<string, string>();
   for (const p of plugins) {
     for (const scheme of Object.keys(p.authSchemes ?? {})) {
-      if (provided.has(scheme)) problems.push(`security scheme ${scheme}: provided by plugins ${provided.get(scheme)} and ${p.name}`);
+      if (provided.has(scheme))
+        problems.push(`security scheme ${scheme}: provided by plugins ${provided.get(scheme)} and ${p.name}`);
       provided.set(scheme, p.name);
     }
   }
@@ -86,8 +98,12 @@ function checkHandlers(plugins: PluginDefinition[], contract: MergedContract) {
   for (const op of contract.operations) {
     for (const requirement of op.operation.security ?? contract.document.security ?? []) {
       for (const scheme of Object.keys(requirement)) {
-        if (!(scheme in declared)) problems.push(`${op.operationId}: security scheme ${scheme} is not declared in components.securitySchemes`);
-        else if (!provided.has(scheme)) problems.push(`${op.operationId}: security scheme ${scheme} has no provider (enable the plugin that authenticates it, e.g. identity)`);
+        if (!(scheme in declared))
+          problems.push(`${op.operationId}: security scheme ${scheme} is not declared in components.securitySchemes`);
+        else if (!provided.has(scheme))
+          problems.push(
+            `${op.operationId}: security scheme ${scheme} has no provider (enable the plugin that authenticates it, e.g. identity)`,
+          );
       }
     }
   }
@@ -95,16 +111,23 @@ function checkHandlers(plugins: PluginDefinition[], contract: MergedContract) {
   const owned = new Map(contract.operations.map((o) => [o.operationId, o]));
   const dropped = new Set(contract.dropped ?? []);
   for (const op of contract.operations) {
-    if (!op.operationId.startsWith(`${op.plugin}.`)) problems.push(`operationId ${op.operationId} (${op.method.toUpperCase()} ${op.path}) must start with "${op.plugin}." because plugin ${op.plugin} serves it`);
+    if (!op.operationId.startsWith(`${op.plugin}.`))
+      problems.push(
+        `operationId ${op.operationId} (${op.method.toUpperCase()} ${op.path}) must start with "${op.plugin}." because plugin ${op.plugin} serves it`,
+      );
     const plugin = plugins.find((p) => p.name === op.plugin)!;
-    if (!plugin.handlers?.[op.operationId]) problems.push(`operationId ${op.operationId} (${op.method.toUpperCase()} ${op.path}) has no handler in plugin ${op.plugin}`);
+    if (!plugin.handlers?.[op.operationId])
+      problems.push(
+        `operationId ${op.operationId} (${op.method.toUpperCase()} ${op.path}) has no handler in plugin ${op.plugin}`,
+      );
   }
   for (const plugin of plugins) {
     for (const id of Object.keys(plugin.handlers ?? {})) {
       const op = owned.get(id);
       if (!op && dropped.has(id)) continue;
       if (!op) problems.push(`plugin ${plugin.name} has a handler for ${id}, which no contract operation declares`);
-      else if (op.plugin !== plugin.name) problems.push(`plugin ${plugin.name} has a handler for ${id}, which plugin ${op.plugin}'s contract declares`);
+      else if (op.plugin !== plugin.name)
+        problems.push(`plugin ${plugin.name} has a handler for ${id}, which plugin ${op.plugin}'s contract declares`);
     }
   }
   if (problems.length) throw new BootError(problems);
@@ -122,9 +145,16 @@ export function unscopedOperations(contract: MergedContract): string[] {
     const authenticates = requirements.some((r) => Object.keys(r).length > 0);
     const permissions = op.operation['x-permissions'];
     if (authenticates && permissions === undefined) {
-      problems.push(`${op.operationId} (${op.method.toUpperCase()} ${op.path}, contracts/${op.file ?? `${op.plugin}.yaml`}): has security but no x-permissions; list what it needs, or x-permissions: [] for any signed-in principal`);
-    } else if (permissions !== undefined && !(Array.isArray(permissions) && permissions.every((p) => typeof p === 'string'))) {
-      problems.push(`${op.operationId} (contracts/${op.file ?? `${op.plugin}.yaml`}): x-permissions must be a list of permission names`);
+      problems.push(
+        `${op.operationId} (${op.method.toUpperCase()} ${op.path}, contracts/${op.file ?? `${op.plugin}.yaml`}): has security but no x-permissions; list what it needs, or x-permissions: [] for any signed-in principal`,
+      );
+    } else if (
+      permissions !== undefined &&
+      !(Array.isArray(permissions) && permissions.every((p) => typeof p === 'string'))
+    ) {
+      problems.push(
+        `${op.operationId} (contracts/${op.file ?? `${op.plugin}.yaml`}): x-permissions must be a list of permission names`,
+      );
     }
   }
   return problems;

@@ -110,7 +110,17 @@ export function isReply(v: unknown): v is Reply {
 }
 
 /** A list response: rendered `{ data, pagination }` under the plain envelope. */
-export interface Page<T> { data: T[]; pagination: { limit: number; nextCursor?: string | null; total?: number; page?: number; totalPages?: number; hasMore?: boolean } }
+export interface Page<T> {
+  data: T[];
+  pagination: {
+    limit: number;
+    nextCursor?: string | null;
+    total?: number;
+    page?: number;
+    totalPages?: number;
+    hasMore?: boolean;
+  };
+}
 
 /** Made from the plugin's container; `defineServices` (kernel/types/services.ts) types it from what came before. */
 export type ServiceFactory<T = unknown> = { bivariant(cradle: UntypedCradle): T }['bivariant'];

@@ -75,7 +75,9 @@ async function serve(config: ReturnType<typeof loadConfig>, configFile: string |
   const address = await kernel.listen();
   const base = config.server.publicUrl ?? `http://localhost:${address.port}`;
   kernel.logger.info({ port: address.port }, 'listening');
-  process.stdout.write(`\n  ${config.name} is listening on ${base}\n  API docs: ${base}/docs\n  OpenAPI:  ${base}/openapi.json\n\n`);
+  process.stdout.write(
+    `\n  ${config.name} is listening on ${base}\n  API docs: ${base}/docs\n  OpenAPI:  ${base}/openapi.json\n\n`,
+  );
   exitOnSignals(kernel);
   return undefined;
 }
@@ -86,9 +88,15 @@ function describeDatabase(config: ReturnType<typeof loadConfig>): string {
 }
 
 async function migrate(
-  config: ReturnType<typeof loadConfig>, sub: string | undefined, plugin: string | undefined, configFile: string | undefined,
+  config: ReturnType<typeof loadConfig>,
+  sub: string | undefined,
+  plugin: string | undefined,
+  configFile: string | undefined,
 ) {
-  if (!['up', 'down', 'status'].includes(sub ?? '')) { process.stderr.write(`migrate needs up, down or status\n${USAGE}`); return 2; }
+  if (!['up', 'down', 'status'].includes(sub ?? '')) {
+    process.stderr.write(`migrate needs up, down or status\n${USAGE}`);
+    return 2;
+  }
   if (plugin !== undefined) {
     const known = ['kernel', ...planDeployment(config).plugins.map((p) => p.name)];
     if (!known.includes(plugin)) {
@@ -114,7 +122,9 @@ async function migrate(
     const migrator = kernel.migrator();
     if (sub === 'up') {
       const ran = await migrator.up();
-      process.stdout.write(ran.length ? ran.map((m) => `applied ${m.plugin}/${m.name}`).join('\n') + '\n' : 'nothing to apply\n');
+      process.stdout.write(
+        ran.length ? ran.map((m) => `applied ${m.plugin}/${m.name}`).join('\n') + '\n' : 'nothing to apply\n',
+      );
     } else if (sub === 'down') {
       const reverted = await migrator.down(plugin);
       process.stdout.write(reverted ? `reverted ${reverted.plugin}/${reverted.name}\n` : 'nothing to revert\n');
@@ -130,9 +140,20 @@ async function migrate(
   return 0;
 }
 
-async function users(config: ReturnType<typeof loadConfig>, sub: string | undefined, email: string | undefined, password: string | undefined) {
-  if (sub !== 'create-admin' || !email || !password) { process.stderr.write(`users create-admin needs --email and --password\n${USAGE}`); return 2; }
-  if (config.plugins.identity?.enabled === false || !config.plugins.identity) { process.stderr.write('the identity plugin is not enabled in this deployment\n'); return 2; }
+async function users(
+  config: ReturnType<typeof loadConfig>,
+  sub: string | undefined,
+  email: string | undefined,
+  password: string | undefined,
+) {
+  if (sub !== 'create-admin' || !email || !password) {
+    process.stderr.write(`users create-admin needs --email and --password\n${USAGE}`);
+    return 2;
+  }
+  if (config.plugins.identity?.enabled === false || !config.plugins.identity) {
+    process.stderr.write('the identity plugin is not enabled in this deployment\n');
+    return 2;
+  }
   const kernel = await createKernel(config);
   try {
     const { createAdmin } = await import('../plugins/identity/api.ts');
@@ -156,9 +177,13 @@ main(process.argv.slice(2)).then(
   (code) => { if (code !== undefined) process.exit(code); },
   (err) => {
     if (err instanceof ConfigError || err instanceof BootError) {
-      process.stderr.write(`${err instanceof ConfigError ? 'config error' : 'boot error'}:\n${err.problems.map((p) => `  ${p}`).join('\n')}\n`);
+      process.stderr.write(
+        `${err instanceof ConfigError ? 'config error' : 'boot error'}:\n${err.problems.map((p) => `  ${p}`).join('\n')}\n`,
+      );
     } else if (err instanceof AppError) {
-      const details = Array.isArray(err.errorDetails) ? err.errorDetails.map((d) => `\n  ${d.field ?? ''}: ${d.message}`).join('') : '';
+      const details = Array.isArray(err.errorDetails)
+        ? err.errorDetails.map((d) => `\n  ${d.field ?? ''}: ${d.message}`).join('')
+        : '';
       process.stderr.write(`error: ${err.message}${details}\n`);
     } else {
       process.stderr.write(`fatal: ${err?.message ?? err}\n`);

@@ -16,7 +16,12 @@ export interface ConfigSource {
 
 /** default.yaml <- deployment file <- environment <- overrides, validated against every schema. */
 export function loadConfig(source: ConfigSource = {}): KernelConfig {
-  const { raw, problems } = loadRawConfig({ configDir: CONFIG_DIR, file: source.file, env: source.env, overrides: source.overrides });
+  const { raw, problems } = loadRawConfig({
+    configDir: CONFIG_DIR,
+    file: source.file,
+    env: source.env,
+    overrides: source.overrides,
+  });
   return validateConfig(raw, catalogs, problems);
 }
 
@@ -25,7 +30,10 @@ export function planDeployment(config: KernelConfig) {
 }
 
 /** Boots a kernel. The runtime is imported here, not at the top, so config errors print fast. */
-export async function createKernel(config: KernelConfig, extra: { logger?: Logger; clock?: Clock; maintenance?: boolean; configFile?: string } = {}): Promise<Kernel> {
+export async function createKernel(
+  config: KernelConfig,
+  extra: { logger?: Logger; clock?: Clock; maintenance?: boolean; configFile?: string } = {},
+): Promise<Kernel> {
   const { Kernel } = await import('../kernel/boot.ts');
   return Kernel.create({ config, catalogs, contractsDir: CONTRACTS_DIR, version: VERSION, ...extra });
 }

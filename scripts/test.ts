@@ -24,11 +24,17 @@ child.stdout.on('data', (chunk: Buffer) => { process.stdout.write(chunk); output
 child.stderr.on('data', (chunk: Buffer) => { process.stderr.write(chunk); output += chunk.toString(); });
 
 let lingering: NodeJS.Timeout | undefined;
-const overall = setTimeout(() => { console.error(`\ntests did not finish within ${TIMEOUT_MS} ms`); child.kill('SIGKILL'); }, TIMEOUT_MS);
+const overall = setTimeout(() => {
+  console.error(`\ntests did not finish within ${TIMEOUT_MS} ms`);
+  child.kill('SIGKILL');
+}, TIMEOUT_MS);
 child.stdout.on('data', () => {
   // Once uvu has printed its summary, the process should exit promptly; if it doesn't, something leaked.
   if (!lingering && /Duration:/.test(output)) {
-    lingering = setTimeout(() => { console.error('\ntests finished but the process did not exit (open handles): killing it'); child.kill('SIGKILL'); }, 30_000);
+    lingering = setTimeout(() => {
+      console.error('\ntests finished but the process did not exit (open handles): killing it');
+      child.kill('SIGKILL');
+    }, 30_000);
   }
 });
 

@@ -10,7 +10,12 @@ const s = suite('cli: plan, config, migrate, and bad config');
 
 function cli(args: string[], env: Record<string, string> = {}) {
   const started = performance.now();
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/cli.ts', ...args], { cwd: ROOT, env: { PATH: process.env.PATH, ...env }, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/cli.ts', ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, ...env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, ms: performance.now() - started };
 }
 
@@ -21,7 +26,13 @@ function deployment(yaml: string): string {
 }
 
 s('bad config exits non-zero quickly, one line per problem, no stack', () => {
-  const r = cli(['serve', '--config', deployment('adapters: { cache: { use: memcache } }\nserver: { port: nope }\ndatabase: { url: "${MISSING_DB_URL}" }\n')]);
+  const r = cli([
+    'serve',
+    '--config',
+    deployment(
+      'adapters: { cache: { use: memcache } }\nserver: { port: nope }\ndatabase: { url: "${MISSING_DB_URL}" }\n',
+    ),
+  ]);
   assert.is(r.code, 1);
   assert.match(r.stderr, /adapters\.cache\.use: unknown adapter "memcache" \(allowed: memory, redis\)/);
   assert.match(r.stderr, /server\.port: must be integer/);
@@ -111,7 +122,9 @@ s('migrate status and plan say which database they read, with the password redac
 
 s('migrate: check reads only (no history table made) and its error names the --config to migrate', async () => {
   const db = join(mkdtempSync(join(tmpdir(), 'mig-')), 'k.db');
-  const file = deployment(`database: { migrate: check, url: "file:${db}" }\nserver: { port: 0 }\nlog: { level: silent }\n`);
+  const file = deployment(
+    `database: { migrate: check, url: "file:${db}" }\nserver: { port: 0 }\nlog: { level: silent }\n`,
+  );
   const check = cli(['serve', '--config', file]);
   assert.is(check.code, 1);
   assert.match(check.stderr, new RegExp(`run \`npm run cli -- migrate up --config ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\``));

@@ -57,8 +57,15 @@ export const outboxMigrations: Migration[] = [{
 export function stageEvent(em: EntityManager, event: DomainEvent): void {
   const pk = em.getMetadata().get('KernelOutbox').primaryKeys[0]; // `_id` on Mongo
   em.create<OutboxRow>('KernelOutbox', {
-    [pk]: event.id, type: event.type, eventKey: event.key ?? null, data: event.data as object, occurredAt: new Date(event.occurredAt),
-    publishedAt: null, attempts: 0, claimedUntil: null, lastError: null,
+    [pk]: event.id,
+    type: event.type,
+    eventKey: event.key ?? null,
+    data: event.data as object,
+    occurredAt: new Date(event.occurredAt),
+    publishedAt: null,
+    attempts: 0,
+    claimedUntil: null,
+    lastError: null,
   } as unknown as OutboxRow);
 }
 
@@ -80,7 +87,13 @@ export class OutboxRelay {
   /** Pending rows are read with prepared statements: MikroORM's query builder cost ~1 ms per pass. */
   private reads?: FastReads;
 
-  constructor(private orm: MikroORM, private bus: EventBus, private clock: Clock, private logger: Logger, private pollMs = 1000) {}
+  constructor(
+    private orm: MikroORM,
+    private bus: EventBus,
+    private clock: Clock,
+    private logger: Logger,
+    private pollMs = 1000,
+  ) {}
 
   start(): void {
     this.timer = setInterval(() => this.kick(), this.pollMs);
@@ -91,11 +104,19 @@ export class OutboxRelay {
   /** Runs a pass now (or right after the current one). */
   kick(): void {
     if (this.stopped) return;
-    if (this.running) { this.again = true; return; }
-    this.running = this.drain().catch((err) => this.logger.error({ err }, 'outbox relay pass failed')).finally(() => {
-      this.running = undefined;
-      if (this.again) { this.again = false; this.kick(); }
-    });
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.drain()
+      .catch((err) => this.logger.error({ err }, 'outbox relay pass failed'))
+      .finally(() => {
+        this.running = undefined;
+        if (this.again) {
+          this.again = false;
+          this.kick();
+        }
+      });
   }
 
   /** Waits for the current pass, for tests and shutdown. */
@@ -135,15 +156,21 @@ export class OutboxRelay {
     for (;;) {
       // A prepared read (no query building, no identity map): the relay polls this on every pass.
       this.reads ??= FastReadPath.for(this.orm).bind();
-      const rows = await this.reads.find<OutboxRow>('KernelOutbox',
-        { publishedAt: null, ...(after ? { id: { $gt: after } } : {}) }, { orderBy: { id: 'asc' }, limit: BATCH });
+      const rows = await this.reads.find<OutboxRow>(
+        'KernelOutbox',
+        { publishedAt: null, ...(after ? { id: { $gt: after } } : {}) },
+        { orderBy: { id: 'asc' }, limit: BATCH },
+      );
       if (!rows.length) return published ? 'progress' : 'idle';
       after = rows[rows.length - 1].id;
       for (const row of rows) {
         const key = row.eventKey;
         if (key !== null && waiting.has(key)) continue;
         const outcome = await this.publishOne(em, row);
-        if (outcome === 'published') { published++; continue; }
+        if (outcome === 'published') {
+          published++;
+          continue;
+        }
         if (key !== null) waiting.add(key);
         if (outcome === 'failed') return 'failed'; // the bus is likely down: wait for the next pass
       }
@@ -154,35 +181,54 @@ export class OutboxRelay {
     const claimedAt = this.clock.now();
     if (row.claimedUntil && new Date(row.claimedUntil).getTime() >= claimedAt) return 'busy';
     const lease = new Date(claimedAt + CLAIM_MS);
-    const claimed = await em.nativeUpdate<OutboxRow>('KernelOutbox',
-      { id: row.id, publishedAt: null, claimedUntil: row.claimedUntil }, { claimedUntil: lease });
+    const claimed = await em.nativeUpdate<OutboxRow>(
+      'KernelOutbox',
+      { id: row.id, publishedAt: null, claimedUntil: row.claimedUntil },
+      { claimedUntil: lease },
+    );
     if (claimed !== 1) return 'busy'; // another instance has it
     if (this.clock.now() >= lease.getTime() - LEASE_MARGIN_MS) return 'busy'; // the claim itself was slow: leave it
     try {
       await this.bus.publish({
-        id: row.id, type: row.type, occurredAt: new Date(row.occurredAt).toISOString(), data: row.data,
+        id: row.id,
+        type: row.type,
+        occurredAt: new Date(row.occurredAt).toISOString(),
+        data: row.data,
         ...(row.eventKey ? { key: row.eventKey } : {}),
       });
     } catch (err) {
       const attempts = row.attempts + 1;
       const backoffMs = Math.min(60_000, 500 * 2 ** Math.min(attempts, 7));
-      await em.nativeUpdate<OutboxRow>('KernelOutbox', { id: row.id, claimedUntil: lease }, {
-        attempts, lastError: String((err as Error).message).slice(0, 500),
-        claimedUntil: new Date(this.clock.now() + backoffMs),
-      });
+      await em.nativeUpdate<OutboxRow>(
+        'KernelOutbox',
+        { id: row.id, claimedUntil: lease },
+        {
+          attempts,
+          lastError: String((err as Error).message).slice(0, 500),
+          claimedUntil: new Date(this.clock.now() + backoffMs),
+        },
+      );
       this.logger.warn({ eventId: row.id, type: row.type, attempts }, 'outbox: publish failed, will retry');
       return 'failed';
     }
-    const marked = await em.nativeUpdate<OutboxRow>('KernelOutbox',
-      { id: row.id, claimedUntil: lease }, { publishedAt: this.clock.date(), claimedUntil: null });
+    const marked = await em.nativeUpdate<OutboxRow>(
+      'KernelOutbox',
+      { id: row.id, claimedUntil: lease },
+      { publishedAt: this.clock.date(), claimedUntil: null },
+    );
     if (marked !== 1) {
-      this.logger.warn({ eventId: row.id, type: row.type }, 'outbox: the claim expired during the publish; it may be delivered twice');
+      this.logger.warn(
+        { eventId: row.id, type: row.type },
+        'outbox: the claim expired during the publish; it may be delivered twice',
+      );
     }
     return 'published';
   }
 
   /** Deletes rows published more than a day ago. */
   async prune(): Promise<number> {
-    return this.orm.em.fork().nativeDelete<OutboxRow>('KernelOutbox', { publishedAt: { $lt: new Date(this.clock.now() - RETAIN_MS) } });
+    return this.orm.em
+      .fork()
+      .nativeDelete<OutboxRow>('KernelOutbox', { publishedAt: { $lt: new Date(this.clock.now() - RETAIN_MS) } });
   }
 }

@@ -62,21 +62,44 @@ export function createApp(parts: AppParts): Koa {
       renderError(ctx, error, envelope);
     }
     if (logRequests) {
-      logger.info({ requestId, method: ctx.method, route: ctx.state.operationId ?? ctx.path.slice(0, 200), status: ctx.status, ms: Math.round((performance.now() - started) * 10) / 10 }, 'request');
+      logger.info(
+        {
+          requestId,
+          method: ctx.method,
+          route: ctx.state.operationId ?? ctx.path.slice(0, 200),
+          status: ctx.status,
+          ms: Math.round((performance.now() - started) * 10) / 10,
+        },
+        'request',
+      );
     }
   });
 
   if (config.server.cors.enabled) {
     const origins = config.server.cors.origins;
-    app.use(cors({
-      origin: origins.includes('*') ? '*' : (ctx: Context) => (origins.includes(ctx.get('origin')) ? ctx.get('origin') : ''),
-      // Never with "*": @koa/cors would then reflect any Origin with credentials (config validation refuses it too).
-      credentials: config.server.cors.credentials && !origins.includes('*'),
-      maxAge: config.server.cors.maxAgeSeconds,
-      keepHeadersOnError: false,
-      exposeHeaders: ['X-Request-Id', 'Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset',
-        'X-RateLimit-RetryAfter', 'X-RateLimit-Warning', 'RateLimit', 'RateLimit-Policy', 'Idempotent-Replayed'],
-    }));
+    app.use(
+      cors({
+        origin: origins.includes('*')
+          ? '*'
+          : (ctx: Context) => (origins.includes(ctx.get('origin')) ? ctx.get('origin') : ''),
+        // Never with "*": @koa/cors would then reflect any Origin with credentials (config validation refuses it too).
+        credentials: config.server.cors.credentials && !origins.includes('*'),
+        maxAge: config.server.cors.maxAgeSeconds,
+        keepHeadersOnError: false,
+        exposeHeaders: [
+          'X-Request-Id',
+          'Retry-After',
+          'X-RateLimit-Limit',
+          'X-RateLimit-Remaining',
+          'X-RateLimit-Reset',
+          'X-RateLimit-RetryAfter',
+          'X-RateLimit-Warning',
+          'RateLimit',
+          'RateLimit-Policy',
+          'Idempotent-Replayed',
+        ],
+      }),
+    );
   }
   if (config.server.compression.enabled) {
     app.use(compress({
@@ -100,7 +123,14 @@ function notFoundOr405(ctx: Context, router: Router, envelope: ErrorDialect) {
   const match = router.match(ctx.path, ctx.method);
   if (match.path.length && !match.pathAndMethod.length) {
     const allowed = [...new Set(match.path.flatMap((layer) => layer.methods))];
-    renderError(ctx, new AppError(405, 'METHOD_NOT_ALLOWED', `${ctx.method} is not allowed here`, { details: { allowed }, headers: { Allow: allowed.join(', ') } }), envelope);
+    renderError(
+      ctx,
+      new AppError(405, 'METHOD_NOT_ALLOWED', `${ctx.method} is not allowed here`, {
+        details: { allowed },
+        headers: { Allow: allowed.join(', ') },
+      }),
+      envelope,
+    );
     return;
   }
   renderError(ctx, new AppError(404, 'NOT_FOUND', `No route for ${ctx.method} ${ctx.path.slice(0, 200)}`), envelope);

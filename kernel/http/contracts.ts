@@ -83,7 +83,8 @@ export function mergeContracts(options: {
     for (const file of files) {
       const path = resolve(options.contractsDir, file);
       if (!existsSync(path)) {
-        if (plugin.contract || Object.keys(plugin.handlers ?? {}).length) problems.push(`plugin ${plugin.name}: contract file not found: contracts/${file}`);
+        if (plugin.contract || Object.keys(plugin.handlers ?? {}).length)
+          problems.push(`plugin ${plugin.name}: contract file not found: contracts/${file}`);
         continue;
       }
       const read = readContract(path, problems);
@@ -107,12 +108,14 @@ export function mergeContracts(options: {
         const item = withoutDropped(declared, control.routes === false ? undefined : exclude, known, dropped);
         if (!item) continue;
         // `x-root: true` on a path item serves it at the root (well-known documents).
-        const prefix = plugin.mountAtRoot || (item as { 'x-root'?: boolean })?.['x-root'] ? '' : control.mount ?? options.basePath;
+        const prefix =
+          plugin.mountAtRoot || (item as { 'x-root'?: boolean })?.['x-root'] ? '' : (control.mount ?? options.basePath);
         const joined = `${prefix}${rawPath}` || '/';
         const servedPath = options.relocate ? options.relocate(plugin.name, joined) : joined;
         const routeKey = servedPath.replace(/\{[^}]+\}/g, '{}');
         const previous = pathOwner.get(routeKey);
-        if (previous && previous !== plugin.name) problems.push(`path ${servedPath}: claimed by plugins ${previous} and ${plugin.name}`);
+        if (previous && previous !== plugin.name)
+          problems.push(`path ${servedPath}: claimed by plugins ${previous} and ${plugin.name}`);
         pathOwner.set(routeKey, plugin.name);
         document.paths![servedPath] = item;
         const shared = (item?.parameters ?? []) as OpenAPIV3_1.ParameterObject[];
@@ -122,18 +125,35 @@ export function mergeContracts(options: {
           const id = operation.operationId;
           if (!id) { problems.push(`${file}: ${method.toUpperCase()} ${rawPath} has no operationId`); continue; }
           const claimant = opOwner.get(id);
-          if (claimant) { problems.push(`operationId ${id}: claimed by plugins ${claimant} and ${plugin.name}`); continue; }
+          if (claimant) {
+            problems.push(`operationId ${id}: claimed by plugins ${claimant} and ${plugin.name}`);
+            continue;
+          }
           opOwner.set(id, plugin.name);
           // A file's top-level `security` is its operations' default (the merged document has none).
           if (doc.security && operation.security === undefined) operation.security = doc.security;
-          operations.push({ plugin: plugin.name, operationId: id, method, path: servedPath, operation, parameters: [], file });
+          operations.push({
+            plugin: plugin.name,
+            operationId: id,
+            method,
+            path: servedPath,
+            operation,
+            parameters: [],
+            file,
+          });
         }
         for (const op of operations.filter((o) => o.path === servedPath && o.plugin === plugin.name)) {
-          op.parameters = mergeParameters(shared, (op.operation.parameters ?? []) as OpenAPIV3_1.ParameterObject[], document);
+          op.parameters = mergeParameters(
+            shared,
+            (op.operation.parameters ?? []) as OpenAPIV3_1.ParameterObject[],
+            document,
+          );
         }
       }
     }
-    for (const id of exclude) if (!known.has(id)) problems.push(`plugins.${plugin.name}.operations.exclude: ${id} is not an operation of plugin ${plugin.name}`);
+    for (const id of exclude)
+      if (!known.has(id))
+        problems.push(`plugins.${plugin.name}.operations.exclude: ${id} is not an operation of plugin ${plugin.name}`);
   }
   if (problems.length) throw new BootError(problems);
   return { document, operations, dropped };
@@ -174,7 +194,11 @@ export function resolveRef<T>(document: OpenApiDocument, value: T | OpenAPIV3_1.
   return node as T;
 }
 
-export function mergeParameters(shared: unknown[], own: unknown[], document: OpenApiDocument): OpenAPIV3_1.ParameterObject[] {
+export function mergeParameters(
+  shared: unknown[],
+  own: unknown[],
+  document: OpenApiDocument,
+): OpenAPIV3_1.ParameterObject[] {
   const byKey = new Map<string, OpenAPIV3_1.ParameterObject>();
   for (const p of [...shared, ...own].map((p) => resolveRef<OpenAPIV3_1.ParameterObject>(document, p as any))) {
     if (p) byKey.set(`${p.in}:${p.name}`, p);

@@ -61,20 +61,41 @@ export function buildRouter(validator: ContractValidator, bound: BoundOperation[
   const failures = rl ? new AuthFailureBudget(rl.limiter, rl.config.authFailures) : undefined;
   for (const op of bound) {
     const route = compileRoute(validator, op, options, failures);
-    router.register(toRouterPath(op.entry.path), [op.entry.method.toUpperCase()], route, { name: op.entry.operationId });
+    router.register(toRouterPath(op.entry.path), [op.entry.method.toUpperCase()], route, {
+      name: op.entry.operationId,
+    });
   }
   return router;
 }
 
-function compileRoute(validator: ContractValidator, op: BoundOperation, options: RouteOptions, failures?: AuthFailureBudget) {
+function compileRoute(
+  validator: ContractValidator,
+  op: BoundOperation,
+  options: RouteOptions,
+  failures?: AuthFailureBudget,
+) {
   const { entry, handler, runtime } = op;
   const v: OperationValidators = validator.compile(entry, options.validateResponses);
   const mediaTypes = v.body ? [...v.body.keys()] : [];
   const parser = v.body
-    ? koaBody({ json: true, urlencoded: mediaTypes.includes('application/x-www-form-urlencoded'), text: false, multipart: false, jsonLimit: options.bodyLimitBytes, formLimit: options.bodyLimitBytes, jsonStrict: false, parsedMethods: ['POST', 'PUT', 'PATCH', 'DELETE', 'GET'] as any, patchNode: false, patchKoa: true })
+    ? koaBody({
+        json: true,
+        urlencoded: mediaTypes.includes('application/x-www-form-urlencoded'),
+        text: false,
+        multipart: false,
+        jsonLimit: options.bodyLimitBytes,
+        formLimit: options.bodyLimitBytes,
+        jsonStrict: false,
+        parsedMethods: ['POST', 'PUT', 'PATCH', 'DELETE', 'GET'] as any,
+        patchNode: false,
+        patchKoa: true,
+      })
     : undefined;
   const headerNames = entry.parameters.filter((p) => p.in === 'header').map((p) => p.name.toLowerCase());
-  const successStatuses = Object.keys(entry.operation.responses ?? {}).filter((s) => /^2\d\d$/.test(s)).map(Number).sort();
+  const successStatuses = Object.keys(entry.operation.responses ?? {})
+    .filter((s) => /^2\d\d$/.test(s))
+    .map(Number)
+    .sort();
   const defaultStatus = successStatuses[0] ?? 200;
   const log = runtime.logger;
   // `x-sensitive: true`: the answer carries secrets (tokens, keys): never stored by a cache.
@@ -82,12 +103,15 @@ function compileRoute(validator: ContractValidator, op: BoundOperation, options:
   const checked = compileGuard(operationSecurity(entry, options.documentSecurity), options.schemes, entry.operationId);
   const guard = checked && failures ? failures.wrap(checked) : checked;
   // `x-rate-limit: false` exempts an operation (health probes).
-  const rateLimit = options.rateLimit && entry.operation['x-rate-limit'] !== false ? compileRateLimit(entry, options.rateLimit.limiter, options.rateLimit.config) : undefined;
+  const rateLimit =
+    options.rateLimit && entry.operation['x-rate-limit'] !== false
+      ? compileRateLimit(entry, options.rateLimit.limiter, options.rateLimit.config)
+      : undefined;
   const idempotent = options.idempotency && isIdempotent(entry) ? options.idempotency : undefined;
   const dialect = options.dialects?.get(entry.operationId);
   const casing = dialect?.casing;
   const message = dialect?.message;
-  const pagingStyle = dialect?.paging ? options.pagination ?? 'cursor' : undefined;
+  const pagingStyle = dialect?.paging ? (options.pagination ?? 'cursor') : undefined;
 
   return async function operation(ctx: Context) {
     ctx.state.operationId = entry.operationId;
@@ -97,8 +121,12 @@ function compileRoute(validator: ContractValidator, op: BoundOperation, options:
     if (principal) ctx.state.principal = principal;
     const deferred = takeDeferredCheck(principal);
     if (rateLimit || deferred) await alongside(deferred, rateLimit?.(ctx, principal));
-    const req: HandlerRequest<unknown, Record<string, unknown>, Record<string, unknown>> =
-      { params: ctx.params ?? {}, query: {}, body: undefined, headers: ctx.headers };
+    const req: HandlerRequest<unknown, Record<string, unknown>, Record<string, unknown>> = {
+      params: ctx.params ?? {},
+      query: {},
+      body: undefined,
+      headers: ctx.headers,
+    };
 
     if (v.params && !v.params(req.params)) throw errors.validation(toDetails(v.params.errors, 'path'));
     if (v.query) {
@@ -119,11 +147,21 @@ function compileRoute(validator: ContractValidator, op: BoundOperation, options:
     if (v.body) req.body = await readBody(ctx, v, mediaTypes, parser!);
     if (casing?.body && req.body !== undefined) req.body = translate(req.body, casing.body, 'in');
 
-    const rctx = new HttpRequestContext(ctx, ctx.state.requestId, entry.operationId, log, runtime, options.orm, options.fastReads);
+    const rctx = new HttpRequestContext(
+      ctx,
+      ctx.state.requestId,
+      entry.operationId,
+      log,
+      runtime,
+      options.orm,
+      options.fastReads,
+    );
     rctx.principal = principal;
     const respond = async () => {
       let result = casing
-        ? await Promise.resolve(handler(req, rctx)).catch((e) => { throw wireFieldNames(e); })
+        ? await Promise.resolve(handler(req, rctx)).catch((e) => {
+            throw wireFieldNames(e);
+          })
         : await handler(req, rctx);
       await rctx.settle();
       if (casing) result = toWire(result, casing.responses, defaultStatus);
@@ -144,15 +182,23 @@ function toWire(result: unknown, plans: Map<string, unknown>, defaultStatus: num
   return translate(result, plans.get(String(defaultStatus)) as Parameters<typeof translate>[1], 'out');
 }
 
-async function readBody(ctx: Context, v: OperationValidators, mediaTypes: string[], parser: (ctx: any, next: () => Promise<void>) => Promise<void>) {
-  const hasBody = ctx.req.headers['transfer-encoding'] !== undefined || Number(ctx.req.headers['content-length'] ?? 0) > 0;
+async function readBody(
+  ctx: Context,
+  v: OperationValidators,
+  mediaTypes: string[],
+  parser: (ctx: any, next: () => Promise<void>) => Promise<void>,
+) {
+  const hasBody =
+    ctx.req.headers['transfer-encoding'] !== undefined || Number(ctx.req.headers['content-length'] ?? 0) > 0;
   if (!hasBody) {
     if (v.bodyRequired) throw errors.validation([{ field: 'body', message: 'is required', code: 'required' }]);
     return undefined;
   }
   const type = ctx.request.is(mediaTypes);
   if (!type) {
-    throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', `Content-Type must be ${mediaTypes.join(' or ')}`, { details: { allowed: mediaTypes, received: ctx.get('content-type') || null } });
+    throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', `Content-Type must be ${mediaTypes.join(' or ')}`, {
+      details: { allowed: mediaTypes, received: ctx.get('content-type') || null },
+    });
   }
   await parser(ctx, async () => {});
   const body = (ctx.request as { body?: unknown }).body;
@@ -162,12 +208,19 @@ async function readBody(ctx: Context, v: OperationValidators, mediaTypes: string
 }
 
 function checkResponse(v: OperationValidators, status: number, body: unknown, operationId: string) {
-  const validate = v.responses!.get(String(status)) ?? v.responses!.get(`${String(status)[0]}XX`) ?? v.responses!.get('default');
+  const validate =
+    v.responses!.get(String(status)) ?? v.responses!.get(`${String(status)[0]}XX`) ?? v.responses!.get('default');
   if (!validate) {
     if (status >= 400 || status === 204) return;
-    throw new AppError(500, 'RESPONSE_NOT_IN_CONTRACT', `${operationId} answered ${status}, which its contract does not declare`);
+    throw new AppError(
+      500,
+      'RESPONSE_NOT_IN_CONTRACT',
+      `${operationId} answered ${status}, which its contract does not declare`,
+    );
   }
   if (!validate(body)) {
-    throw new AppError(500, 'RESPONSE_VALIDATION_FAILED', `${operationId} answered a body that breaks its contract`, { details: toDetails(validate.errors, 'response') });
+    throw new AppError(500, 'RESPONSE_VALIDATION_FAILED', `${operationId} answered a body that breaks its contract`, {
+      details: toDetails(validate.errors, 'response'),
+    });
   }
 }

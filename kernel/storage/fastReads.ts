@@ -56,7 +56,11 @@ export class FastReadPath {
   /** The path for `orm`'s driver (read from its platform). */
   static for(orm: MikroORM, onQuery?: (e: QueryEvent) => void): FastReadPath {
     const platform = orm.em.getPlatform().constructor.name.toLowerCase();
-    const driver: Driver = platform.includes('mongo') ? 'mongodb' : platform.includes('postgre') ? 'postgresql' : 'sqlite';
+    const driver: Driver = platform.includes('mongo')
+      ? 'mongodb'
+      : platform.includes('postgre')
+        ? 'postgresql'
+        : 'sqlite';
     return new FastReadPath(orm, driver, onQuery);
   }
 
@@ -68,8 +72,8 @@ export class FastReadPath {
     const scoped = (entity: string, where: Where) => this.scoped(entity, where, owner?.() ?? scopeOf(em?.()));
     return {
       findOne: async <T extends object>(entity: string, where: Where, options?: Pick<FindOptions, 'fields'>) =>
-        (((await this.run(entity, scoped(entity, where), { ...options, limit: 1 }, em?.(), true)) as T[])[0] ?? null) as
-          T | null,
+        (((await this.run(entity, scoped(entity, where), { ...options, limit: 1 }, em?.(), true)) as T[])[0] ??
+          null) as T | null,
       find: async <T extends object>(entity: string, where: Where, options?: FindOptions) =>
         (await this.run(entity, scoped(entity, where), options ?? {}, em?.())) as T[],
     };
@@ -205,8 +209,9 @@ export class FastReadPath {
     let sql = `select ${props.map((p) => q(p.fieldNames[0])).join(', ')} from ${q(meta.tableName)}`;
     if (conditions.length) sql += ` where ${conditions.join(' and ')}`;
     if (options.orderBy) {
-      const order = Object.entries(options.orderBy)
-        .map(([name, dir]) => `${q(column(name).fieldNames[0])} ${dir === 'desc' ? 'desc' : 'asc'}`);
+      const order = Object.entries(options.orderBy).map(
+        ([name, dir]) => `${q(column(name).fieldNames[0])} ${dir === 'desc' ? 'desc' : 'asc'}`,
+      );
       sql += ` order by ${order.join(', ')}`;
     }
     if (options.limit !== undefined) sql += ' limit ?';

@@ -52,7 +52,11 @@ export class Migrator {
       (await db.schema.hasTable(TABLE)) ? await db(TABLE).select('*') : [];
     const applied = new Map(rows.map((r) => [`${r.plugin}/${r.name}`, r.applied_at]));
     return this.plugins.flatMap((p) =>
-      p.migrations.map((m) => ({ plugin: p.name, name: m.name, appliedAt: applied.get(`${p.name}/${m.name}`) ?? null })),
+      p.migrations.map((m) => ({
+        plugin: p.name,
+        name: m.name,
+        appliedAt: applied.get(`${p.name}/${m.name}`) ?? null,
+      })),
     );
   }
 
@@ -79,7 +83,9 @@ export class Migrator {
     return this.locked(async (trx) => {
       const applied = (await this.status(trx)).filter((s) => s.appliedAt !== null && (!plugin || s.plugin === plugin));
       // Stable: migrations applied in the same millisecond keep their apply order.
-      const last = applied.sort((x, y) => (x.appliedAt! < y.appliedAt! ? -1 : x.appliedAt! > y.appliedAt! ? 1 : 0)).at(-1);
+      const last = applied
+        .sort((x, y) => (x.appliedAt! < y.appliedAt! ? -1 : x.appliedAt! > y.appliedAt! ? 1 : 0))
+        .at(-1);
       if (!last) return null;
       await this.find(last).down(trx);
       await trx(TABLE).where({ plugin: last.plugin, name: last.name }).delete();

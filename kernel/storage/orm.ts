@@ -44,7 +44,12 @@ export async function openOrm(
   }
   if (driver === 'postgresql') {
     const { PostgreSqlDriver } = await import('@mikro-orm/postgresql');
-    return MikroORM.init({ ...common, driver: PostgreSqlDriver, clientUrl: db.url, pool: { min: 0, max: db.poolMax } } as Options);
+    return MikroORM.init({
+      ...common,
+      driver: PostgreSqlDriver,
+      clientUrl: db.url,
+      pool: { min: 0, max: db.poolMax },
+    } as Options);
   }
   const { MongoDriver } = await import('@mikro-orm/mongodb');
   return MikroORM.init({ ...common, driver: MongoDriver, clientUrl: db.url, implicitTransactions: false } as Options);
@@ -58,11 +63,21 @@ function queryLogger(_options: unknown, logger: Logger, onQuery: (e: QueryEvent)
       logger.trace({ orm: namespace }, message);
     },
     // MikroORM's messages carry SQL with parameter values inlined: verbatim at debug only.
-    error(namespace: string, message: string) { logger.error({ orm: namespace }, 'orm error'); logger.debug({ orm: namespace }, message); },
-    warn(namespace: string, message: string) { logger.warn({ orm: namespace }, 'orm warning'); logger.debug({ orm: namespace }, message); },
-    logQuery(context: { query: string; took?: number }) { onQuery({ query: context.query, tookMs: context.took }); },
+    error(namespace: string, message: string) {
+      logger.error({ orm: namespace }, 'orm error');
+      logger.debug({ orm: namespace }, message);
+    },
+    warn(namespace: string, message: string) {
+      logger.warn({ orm: namespace }, 'orm warning');
+      logger.debug({ orm: namespace }, message);
+    },
+    logQuery(context: { query: string; took?: number }) {
+      onQuery({ query: context.query, tookMs: context.took });
+    },
     setDebugMode() {},
-    isEnabled(namespace: string) { return namespace === 'query'; },
+    isEnabled(namespace: string) {
+      return namespace === 'query';
+    },
   } as any;
 }
 

@@ -35,12 +35,28 @@ export function toEntitySchema(spec: EntitySpec, driver: Driver): EntitySchema {
   }
   const filters = spec.ownedBy ? { owner: ownerFilter(spec.name, spec.ownedBy) } : {};
   if (spec.ownedBy) properties[spec.ownedBy].onCreate = stampOwner(spec.name);
-  const indexes = (spec.indexes ?? []).filter((i) => !i.unique).map((i) => ({ properties: i.properties, name: i.name }));
+  const indexes = (spec.indexes ?? [])
+    .filter((i) => !i.unique)
+    .map((i) => ({ properties: i.properties, name: i.name }));
   const uniques = (spec.indexes ?? []).filter((i) => i.unique).map((i) => ({ properties: i.properties, name: i.name }));
   // A class whose constructor sets the id, so `em.create()` returns an entity whose id can be
   // used at once (e.g. as another row's foreign key) before the flush. Rows loaded from the
   // database are hydrated without calling it.
   const key = driver === 'mongodb' ? '_id' : 'id';
-  const cls = { [spec.name]: class { constructor() { (this as Record<string, unknown>)[key] = uuidV7Ids.next(); } } }[spec.name];
-  return new EntitySchema({ class: cls, tableName: spec.table, collection: spec.table, properties, indexes, uniques, filters } as any);
+  const cls = {
+    [spec.name]: class {
+      constructor() {
+        (this as Record<string, unknown>)[key] = uuidV7Ids.next();
+      }
+    },
+  }[spec.name];
+  return new EntitySchema({
+    class: cls,
+    tableName: spec.table,
+    collection: spec.table,
+    properties,
+    indexes,
+    uniques,
+    filters,
+  } as any);
 }

@@ -30,17 +30,42 @@ export class AccountService {
     private config: IdentityConfig,
   ) {}
 
-  async register(input: { name: string; email: string; password: string }, client: ClientInfo, options: { role?: string; verified?: boolean } = {}) {
+  async register(
+    input: { name: string; email: string; password: string },
+    client: ClientInfo,
+    options: { role?: string; verified?: boolean } = {},
+  ) {
     const problems = checkPassword(input.password, this.config.passwordPolicy);
     if (problems.length) throw errors.validation(problems);
     const email = input.email.trim().toLowerCase();
-    if (await this.em.count('IdentityUser', { email })) throw errors.conflict('An account with this email already exists');
+    if (await this.em.count('IdentityUser', { email }))
+      throw errors.conflict('An account with this email already exists');
     const user = this.em.create<UserRow>('IdentityUser', {
-      email, name: input.name.trim(), passwordHash: await hashPassword(input.password), role: options.role ?? 'user', status: 'active',
-      emailVerified: options.verified ?? false, mfaEnabled: false, mfaSecret: null, mfaLastStep: null, tier: 'free', settings: DEFAULT_SETTINGS,
+      email,
+      name: input.name.trim(),
+      passwordHash: await hashPassword(input.password),
+      role: options.role ?? 'user',
+      status: 'active',
+      emailVerified: options.verified ?? false,
+      mfaEnabled: false,
+      mfaSecret: null,
+      mfaLastStep: null,
+      tier: 'free',
+      settings: DEFAULT_SETTINGS,
     } as unknown as UserRow);
-    await this.audit.record({ actorId: user.id, action: 'user.registered', targetType: 'user', targetId: user.id, ...client, newValues: { email, role: user.role } });
-    await this.publish('identity.user.registered', { id: user.id, email: user.email, name: user.name }, { key: user.id });
+    await this.audit.record({
+      actorId: user.id,
+      action: 'user.registered',
+      targetType: 'user',
+      targetId: user.id,
+      ...client,
+      newValues: { email, role: user.role },
+    });
+    await this.publish(
+      'identity.user.registered',
+      { id: user.id, email: user.email, name: user.name },
+      { key: user.id },
+    );
     await this.em.flush();
     return user;
   }
@@ -53,15 +78,29 @@ export class AccountService {
     let outcome: 'failed' | 'succeeded' | 'other' = 'other';
     try {
       const user = await this.em.findOne<UserRow>('IdentityUser', { email: account });
-      const ok = user && user.status !== 'deleted' ? await verifyPassword(user.passwordHash, password) : (await burnPasswordCheck(password), false);
+      const ok =
+        user && user.status !== 'deleted'
+          ? await verifyPassword(user.passwordHash, password)
+          : (await burnPasswordCheck(password), false);
       if (!ok || !user) {
         outcome = 'failed';
         await this.throttle.failed(account, ip);
-        await this.audit.record({ actorId: user?.id ?? null, action: 'auth.login_failed', targetType: 'user', targetId: user?.id, ...client, newValues: { email: account } }, { flush: true });
+        await this.audit.record(
+          {
+            actorId: user?.id ?? null,
+            action: 'auth.login_failed',
+            targetType: 'user',
+            targetId: user?.id,
+            ...client,
+            newValues: { email: account },
+          },
+          { flush: true },
+        );
         throw errors.unauthorized('Email or password is incorrect', 'INVALID_CREDENTIALS');
       }
       if (user.status === 'suspended') throw new AppError(403, 'ACCOUNT_SUSPENDED', 'This account is suspended');
-      if (this.config.requireEmailVerification && !user.emailVerified) throw new AppError(403, 'EMAIL_NOT_VERIFIED', 'Verify your email address before signing in');
+      if (this.config.requireEmailVerification && !user.emailVerified)
+        throw new AppError(403, 'EMAIL_NOT_VERIFIED', 'Verify your email address before signing in');
       outcome = 'succeeded';
       await this.throttle.succeeded(account, ip);
       return user;
@@ -73,7 +112,13 @@ export class AccountService {
 
   /** After authenticate() for an account without MFA: a new session and its tokens. */
   async startSession(user: UserRow, client: ClientInfo) {
-    await this.audit.record({ actorId: user.id, action: 'auth.login', targetType: 'user', targetId: user.id, ...client });
+    await this.audit.record({
+      actorId: user.id,
+      action: 'auth.login',
+      targetType: 'user',
+      targetId: user.id,
+      ...client,
+    });
     return this.sessions.start(user, client);
   }
 
@@ -89,7 +134,12 @@ export class AccountService {
    * confirmed from that address; the old one is told, with a link to undo it (mailFlows.ts).
    * Protected fields are refused by the contract.
    */
-  async updateMe(userId: string, changes: { name?: string; email?: string; currentPassword?: string }, client: ClientInfo, proof: { mfaAt?: number } = {}) {
+  async updateMe(
+    userId: string,
+    changes: { name?: string; email?: string; currentPassword?: string },
+    client: ClientInfo,
+    proof: { mfaAt?: number } = {},
+  ) {
     const user = await this.get(userId);
     const old = { name: user.name, email: user.email };
     if (changes.name !== undefined) user.name = changes.name.trim();
@@ -97,13 +147,22 @@ export class AccountService {
     const changing = email !== undefined && email !== user.email;
     if (changing) {
       await this.assertRecentlyAuthenticated(user, changes.currentPassword, proof.mfaAt);
-      if (await this.em.count('IdentityUser', { email })) throw errors.conflict('An account with this email already exists');
+      if (await this.em.count('IdentityUser', { email }))
+        throw errors.conflict('An account with this email already exists');
       user.pendingEmail = email;
       await this.publish('identity.email.change_requested', { id: user.id, newEmail: email }, { key: user.id });
     } else if (email !== undefined && user.pendingEmail) {
       user.pendingEmail = null; // asking for the current address again cancels a pending change
     }
-    await this.audit.record({ actorId: userId, action: changing ? 'user.email_change_requested' : 'user.updated', targetType: 'user', targetId: userId, ...client, oldValues: old, newValues: { name: user.name, ...(changing ? { pendingEmail: email } : {}) } });
+    await this.audit.record({
+      actorId: userId,
+      action: changing ? 'user.email_change_requested' : 'user.updated',
+      targetType: 'user',
+      targetId: userId,
+      ...client,
+      oldValues: old,
+      newValues: { name: user.name, ...(changing ? { pendingEmail: email } : {}) },
+    });
     const fields = Object.keys(changes).filter((f) => f === 'name');
     if (fields.length) await this.publish('identity.user.updated', { id: user.id, fields }, { key: user.id });
     await this.em.flush();
@@ -114,11 +173,25 @@ export class AccountService {
   private async assertRecentlyAuthenticated(user: UserRow, password: string | undefined, mfaAt: number | undefined) {
     const recentMfa = mfaAt !== undefined && this.clock.now() / 1000 - mfaAt <= this.config.mfa.stepUpMaxAgeSeconds;
     if (recentMfa) return;
-    if (!password) throw errors.validation([{ field: 'body.currentPassword', code: 'required', message: 'is required to change the email address (or a recent MFA step-up)' }]);
-    if (!(await verifyPassword(user.passwordHash, password))) throw errors.validation([{ field: 'body.currentPassword', code: 'incorrect', message: 'is incorrect' }]);
+    if (!password)
+      throw errors.validation([
+        {
+          field: 'body.currentPassword',
+          code: 'required',
+          message: 'is required to change the email address (or a recent MFA step-up)',
+        },
+      ]);
+    if (!(await verifyPassword(user.passwordHash, password)))
+      throw errors.validation([{ field: 'body.currentPassword', code: 'incorrect', message: 'is incorrect' }]);
   }
 
-  async changePassword(userId: string, sessionId: string | undefined, current: string, next: string, client: ClientInfo) {
+  async changePassword(
+    userId: string,
+    sessionId: string | undefined,
+    current: string,
+    next: string,
+    client: ClientInfo,
+  ) {
     const user = await this.get(userId);
     if (!(await verifyPassword(user.passwordHash, current))) {
       throw errors.validation([{ field: 'body.currentPassword', code: 'incorrect', message: 'is incorrect' }]);
@@ -128,7 +201,13 @@ export class AccountService {
     user.passwordHash = await hashPassword(next);
     // A reset link requested before the change must not undo it.
     await this.oneTimeRevoke(userId, 'reset_password');
-    await this.audit.record({ actorId: userId, action: 'user.password_changed', targetType: 'user', targetId: userId, ...client });
+    await this.audit.record({
+      actorId: userId,
+      action: 'user.password_changed',
+      targetType: 'user',
+      targetId: userId,
+      ...client,
+    });
     await this.em.flush();
     return { revokedSessions: await this.sessions.endAll(userId, 'password_changed', sessionId) };
   }
@@ -139,7 +218,8 @@ export class AccountService {
 
   async verifyPassword(userId: string, password: string): Promise<UserRow> {
     const user = await this.get(userId);
-    if (!(await verifyPassword(user.passwordHash, password))) throw errors.validation([{ field: 'body.password', code: 'incorrect', message: 'is incorrect' }]);
+    if (!(await verifyPassword(user.passwordHash, password)))
+      throw errors.validation([{ field: 'body.password', code: 'incorrect', message: 'is incorrect' }]);
     return user;
   }
 
@@ -151,7 +231,11 @@ export class AccountService {
   /** GDPR erasure: the row is anonymised (ids keep audit history meaningful), every credential revoked. */
   async erase(user: UserRow, actorId: string, client: ClientInfo) {
     await this.sessions.bumpStanding(user, 'account_deleted');
-    await this.em.nativeUpdate('IdentityApiKey', { userId: user.id, revokedAt: null }, { revokedAt: this.clock.date() });
+    await this.em.nativeUpdate(
+      'IdentityApiKey',
+      { userId: user.id, revokedAt: null },
+      { revokedAt: this.clock.date() },
+    );
     user.email = `deleted-${user.id}@invalid`;
     user.name = 'Deleted user';
     user.passwordHash = await hashPassword(`${user.id}:${Math.random()}`);
@@ -167,7 +251,17 @@ export class AccountService {
 
   /** The role change rule: you cannot grant (or take away) a role above your own. */
   assertCanGrant(actorRole: string, role: string, targetCurrentRole?: string) {
-    if (!this.roles.get(role)) throw errors.validation([{ field: 'body.role', code: 'enum', message: `unknown role (allowed: ${this.roles.all().map((r) => r.name).join(', ')})` }]);
+    if (!this.roles.get(role))
+      throw errors.validation([
+        {
+          field: 'body.role',
+          code: 'enum',
+          message: `unknown role (allowed: ${this.roles
+            .all()
+            .map((r) => r.name)
+            .join(', ')})`,
+        },
+      ]);
     const mine = this.roles.levelOf(actorRole);
     if (this.roles.levelOf(role) > mine || (targetCurrentRole && this.roles.levelOf(targetCurrentRole) > mine)) {
       throw new AppError(403, 'ROLE_ABOVE_YOUR_OWN', 'You cannot grant or change a role above your own');

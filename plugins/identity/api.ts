@@ -35,11 +35,21 @@ function accountsFor(c: IdentityInternals) {
   // Events join this fork's unit of work, so they are stored with the change they announce.
   const publish = c.publishIn(em);
   const sessions = new SessionService(em, c.cache, c.clock, c.signing, audit, publish, c.config);
-  return { em, audit, sessions, accounts: new AccountService(em, c.clock, audit, c.throttle, sessions, c.roles, publish, c.config) };
+  return {
+    em,
+    audit,
+    sessions,
+    accounts: new AccountService(em, c.clock, audit, c.throttle, sessions, c.roles, publish, c.config),
+  };
 }
 
 /** Creates a super_admin, or promotes the existing account with that email. Returns its id. */
-export async function createAdmin(c: IdentityInternals, email: string, password: string, name = 'Administrator'): Promise<{ id: string; created: boolean }> {
+export async function createAdmin(
+  c: IdentityInternals,
+  email: string,
+  password: string,
+  name = 'Administrator',
+): Promise<{ id: string; created: boolean }> {
   const { em, accounts } = accountsFor(c);
   const existing = (await em.findOne('IdentityUser', { email: email.trim().toLowerCase() })) as UserRow | null;
   if (existing) {
@@ -47,7 +57,11 @@ export async function createAdmin(c: IdentityInternals, email: string, password:
     await em.flush();
     return { id: existing.id, created: false };
   }
-  const user = await accounts.register({ name, email, password }, { ip: null, userAgent: 'cli' }, { role: 'super_admin', verified: true });
+  const user = await accounts.register(
+    { name, email, password },
+    { ip: null, userAgent: 'cli' },
+    { role: 'super_admin', verified: true },
+  );
   return { id: user.id, created: true };
 }
 

@@ -1,7 +1,15 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 
-interface Job { id: number; op: 'hash' | 'verify'; password: string; hash?: string; options?: object; resolve(v: unknown): void; reject(e: Error): void }
+interface Job {
+  id: number;
+  op: 'hash' | 'verify';
+  password: string;
+  hash?: string;
+  options?: object;
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+}
 
 /**
  * argon2id off the event loop, in low-priority worker threads (all cores but one), first in

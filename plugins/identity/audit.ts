@@ -34,7 +34,9 @@ export class AuditLog {
   async record(entry: AuditEntry, options: { flush?: boolean } = {}): Promise<void> {
     this.em.create<AuditRow>('IdentityAudit', {
       actorId: entry.actorId,
-      impersonatorId: entry.impersonatorId ?? (typeof this.principal?.impersonatorId === 'string' ? this.principal.impersonatorId : null),
+      impersonatorId:
+        entry.impersonatorId ??
+        (typeof this.principal?.impersonatorId === 'string' ? this.principal.impersonatorId : null),
       action: entry.action,
       targetType: entry.targetType ?? null,
       targetId: entry.targetId ?? null,

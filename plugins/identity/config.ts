@@ -32,19 +32,35 @@ export const identityConfigSchema = {
     refreshReuseGraceSeconds: { type: 'integer', minimum: 0, maximum: 60, default: 10 },
     apiKeyPrefix: { type: 'string', pattern: '^[a-z][a-z0-9]{1,11}$', default: 'sk' },
     apiKeys: {
-      type: 'object', additionalProperties: false, default: {},
-      properties: { maxPerUser: { type: 'integer', minimum: 1, maximum: 10000, default: 25, description: 'Unrevoked API keys one user may hold.' } },
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        maxPerUser: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 10000,
+          default: 25,
+          description: 'Unrevoked API keys one user may hold.',
+        },
+      },
     },
     requireEmailVerification: { type: 'boolean', default: false },
     resetTokenTtlMinutes: { type: 'integer', minimum: 5, maximum: 1440, default: 60 },
     verifyTokenTtlHours: { type: 'integer', minimum: 1, maximum: 720, default: 48 },
     impersonationTtlMinutes: { type: 'integer', minimum: 1, maximum: 120, default: 15 },
     instanceSyncSeconds: {
-      type: 'integer', minimum: 0, maximum: 300, default: 5,
-      description: 'Each instance re-reads custom roles, signing keys and recent changes of users\' standing at most this often (0: on every request).',
+      type: 'integer',
+      minimum: 0,
+      maximum: 300,
+      default: 5,
+      description:
+        "Each instance re-reads custom roles, signing keys and recent changes of users' standing at most this often (0: on every request).",
     },
     passwordPolicy: {
-      type: 'object', additionalProperties: false, default: {},
+      type: 'object',
+      additionalProperties: false,
+      default: {},
       properties: {
         minLength: { type: 'integer', minimum: 8, maximum: 128, default: 8 },
         maxLength: { type: 'integer', minimum: 8, maximum: 1024, default: 128 },
@@ -55,7 +71,9 @@ export const identityConfigSchema = {
       },
     },
     links: {
-      type: 'object', additionalProperties: false, default: {},
+      type: 'object',
+      additionalProperties: false,
+      default: {},
       description: 'Links put in emails; {token} is replaced.',
       properties: {
         verifyEmail: { type: 'string', default: 'http://localhost:3000/verify-email?token={token}' },
@@ -64,15 +82,24 @@ export const identityConfigSchema = {
       },
     },
     mfa: {
-      type: 'object', additionalProperties: false, default: {},
+      type: 'object',
+      additionalProperties: false,
+      default: {},
       properties: {
-        requiredForAdmin: { type: 'boolean', default: false, description: 'Admin operations need a TOTP proof younger than stepUpMaxAgeSeconds.' },
+        requiredForAdmin: {
+          type: 'boolean',
+          default: false,
+          description: 'Admin operations need a TOTP proof younger than stepUpMaxAgeSeconds.',
+        },
         stepUpMaxAgeSeconds: { type: 'integer', minimum: 60, default: 900 },
       },
     },
     login: {
-      type: 'object', additionalProperties: false, default: {},
-      description: 'Brute-force throttle: after `freeFailures` failures per account+IP, or `ipFailuresPerWindow` per IP, each attempt waits twice as long, up to `maxBackoffSeconds`. Counts expire after a quiet window: never a permanent lockout.',
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description:
+        'Brute-force throttle: after `freeFailures` failures per account+IP, or `ipFailuresPerWindow` per IP, each attempt waits twice as long, up to `maxBackoffSeconds`. Counts expire after a quiet window: never a permanent lockout.',
       properties: {
         freeFailures: { type: 'integer', minimum: 1, default: 5 },
         maxBackoffSeconds: { type: 'integer', minimum: 1, default: 900 },

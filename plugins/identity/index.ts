@@ -27,7 +27,9 @@ export default definePlugin({
     properties: {
       ...identityConfigSchema.properties,
       bootstrapAdmin: {
-        type: 'object', additionalProperties: false, default: {},
+        type: 'object',
+        additionalProperties: false,
+        default: {},
         description: 'Created as super_admin at start when both are set and the email is not taken.',
         properties: { email: { type: 'string', default: '' }, password: { type: 'string', default: '' } },
       },
@@ -49,8 +51,19 @@ export default definePlugin({
   services,
   exports: ['identityTokens', 'identityLogin'],
   authSchemes: {
-    bearerAuth: (c) => bearerAuthenticator({ verifier: c.tokenVerifier, cache: c.cache, roles: c.roles, clock: c.clock, apiKeyPrefix: c.config.apiKeyPrefix, mfa: c.config.mfa, apiKeys: () => keysOutsideRequest(c), sync: c.instanceSync }),
-    apiKey: (c) => apiKeyAuthenticator(() => keysOutsideRequest(c), { clock: c.clock, mfa: c.config.mfa }, c.instanceSync),
+    bearerAuth: (c) =>
+      bearerAuthenticator({
+        verifier: c.tokenVerifier,
+        cache: c.cache,
+        roles: c.roles,
+        clock: c.clock,
+        apiKeyPrefix: c.config.apiKeyPrefix,
+        mfa: c.config.mfa,
+        apiKeys: () => keysOutsideRequest(c),
+        sync: c.instanceSync,
+      }),
+    apiKey: (c) =>
+      apiKeyAuthenticator(() => keysOutsideRequest(c), { clock: c.clock, mfa: c.config.mfa }, c.instanceSync),
   },
   handlers,
   subscribers: [...mailSubscribers(), ...userViewSubscribers()],
@@ -75,5 +88,14 @@ export default definePlugin({
 /** Authentication runs before the request scope exists: it gets its own EntityManager fork. */
 function keysOutsideRequest(c: RootCradleOf<IdentityServices>): ApiKeyService {
   const em = c.orm.em.fork();
-  return new ApiKeyService(em, c.cache, c.clock, new AuditLog(em), c.roles, c.config.apiKeyPrefix, c.apiKeyMisses, c.config.apiKeys.maxPerUser);
+  return new ApiKeyService(
+    em,
+    c.cache,
+    c.clock,
+    new AuditLog(em),
+    c.roles,
+    c.config.apiKeyPrefix,
+    c.apiKeyMisses,
+    c.config.apiKeys.maxPerUser,
+  );
 }

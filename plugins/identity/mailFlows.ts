@@ -11,7 +11,14 @@ import { AuditLog } from './audit.ts';
  * issues its token, commits it, then sends; a failed send throws, so the bus delivers the event
  * again (at least once). A mail already sent for an event is not sent again on redelivery.
  */
-interface Deps { em: EntityManager; cache: Cache; clock: Clock; mailer?: Mailer; logger: Logger; config: IdentityConfig }
+interface Deps {
+  em: EntityManager;
+  cache: Cache;
+  clock: Clock;
+  mailer?: Mailer;
+  logger: Logger;
+  config: IdentityConfig;
+}
 
 const SENT_TTL_MS = 7 * 86_400_000;
 const link = (template: string, token: string) => template.replace('{token}', encodeURIComponent(token));
@@ -28,9 +35,18 @@ async function sendOnce(deps: Deps, event: DomainEvent, n: number, message: Mail
 }
 
 async function sendVerification(deps: Deps, event: DomainEvent, user: UserRow): Promise<void> {
-  const token = new OneTimeTokens(deps.em, deps.clock).issue(user.id, 'verify_email', deps.config.verifyTokenTtlHours * 3_600_000, { data: { email: user.email } });
+  const token = new OneTimeTokens(deps.em, deps.clock).issue(
+    user.id,
+    'verify_email',
+    deps.config.verifyTokenTtlHours * 3_600_000,
+    { data: { email: user.email } },
+  );
   await deps.em.flush();
-  await sendOnce(deps, event, 0, { to: user.email, subject: 'Verify your email address', text: `Confirm ${user.email} with this link:\n${link(deps.config.links.verifyEmail, token)}\n` });
+  await sendOnce(deps, event, 0, {
+    to: user.email,
+    subject: 'Verify your email address',
+    text: `Confirm ${user.email} with this link:\n${link(deps.config.links.verifyEmail, token)}\n`,
+  });
 }
 
 /** The fields of identity's own events that the mail flows read (each event carries some of them). */
@@ -50,11 +66,22 @@ const flows: Record<string, (deps: Deps, event: DomainEvent<MailEventData>) => P
 
   /** Only to a verified address: an unverified one may not belong to the account's owner. */
   async 'identity.password.reset_requested'(deps, event) {
-    const user = await deps.em.findOne<UserRow>('IdentityUser', { email: event.data.email, status: 'active', emailVerified: true });
+    const user = await deps.em.findOne<UserRow>('IdentityUser', {
+      email: event.data.email,
+      status: 'active',
+      emailVerified: true,
+    });
     if (!user) return;
     const { resetTokenTtlMinutes: minutes } = deps.config;
     const token = new OneTimeTokens(deps.em, deps.clock).issue(user.id, 'reset_password', minutes * 60_000);
-    await new AuditLog(deps.em).record({ actorId: user.id, action: 'user.password_reset_requested', targetType: 'user', targetId: user.id, ip: event.data.ip, userAgent: event.data.userAgent });
+    await new AuditLog(deps.em).record({
+      actorId: user.id,
+      action: 'user.password_reset_requested',
+      targetType: 'user',
+      targetId: user.id,
+      ip: event.data.ip,
+      userAgent: event.data.userAgent,
+    });
     await deps.em.flush();
     await sendOnce(deps, event, 0, {
       to: user.email, subject: 'Reset your password',
@@ -69,7 +96,9 @@ const flows: Record<string, (deps: Deps, event: DomainEvent<MailEventData>) => P
     const tokens = new OneTimeTokens(deps.em, deps.clock);
     const ttl = deps.config.verifyTokenTtlHours * 3_600_000;
     const confirm = tokens.issue(user.id, 'verify_email', ttl, { data: { email: user.pendingEmail, change: true } });
-    const undo = tokens.issue(user.id, 'undo_email_change', Math.max(ttl, 7 * 86_400_000), { data: { email: user.email } });
+    const undo = tokens.issue(user.id, 'undo_email_change', Math.max(ttl, 7 * 86_400_000), {
+      data: { email: user.email },
+    });
     await deps.em.flush();
     await sendOnce(deps, event, 0, {
       to: user.pendingEmail!, subject: 'Confirm your new email address',
@@ -93,7 +122,10 @@ export function mailSubscribers(): SubscriberDefinition[] {
       let mailer: Mailer | undefined;
       try { mailer = c.mailer; } catch { mailer = undefined; }
       // Identity publishes these events itself, with the fields MailEventData lists.
-      await run({ em: ctx.em, cache: c.cache, clock: c.clock, mailer, logger: ctx.log, config: c.config }, e as DomainEvent<MailEventData>);
+      await run(
+        { em: ctx.em, cache: c.cache, clock: c.clock, mailer, logger: ctx.log, config: c.config },
+        e as DomainEvent<MailEventData>,
+      );
     },
   }));
 }

@@ -18,8 +18,14 @@ const challengeKey = (token: string) => `mfa-challenge:${sha256(token)}`;
  */
 export class MfaService {
   constructor(
-    private em: EntityManager, private cache: Cache, private clock: Clock, private audit: AuditLog,
-    private oneTime: OneTimeTokens, private sessions: SessionService, private accounts: AccountService, private issuer: string,
+    private em: EntityManager,
+    private cache: Cache,
+    private clock: Clock,
+    private audit: AuditLog,
+    private oneTime: OneTimeTokens,
+    private sessions: SessionService,
+    private accounts: AccountService,
+    private issuer: string,
     private secrets: Secrets,
   ) {}
 
@@ -41,8 +47,15 @@ export class MfaService {
     user.mfaEnabled = true;
     await this.oneTime.revokeAll(user.id, 'mfa_recovery');
     const recoveryCodes = Array.from({ length: 10 }, () => recoveryCode());
-    for (const c of recoveryCodes) this.oneTime.issue(user.id, 'mfa_recovery', RECOVERY_TTL_MS, { token: normalise(c) });
-    await this.audit.record({ actorId: user.id, action: 'mfa.enabled', targetType: 'user', targetId: user.id, ...client });
+    for (const c of recoveryCodes)
+      this.oneTime.issue(user.id, 'mfa_recovery', RECOVERY_TTL_MS, { token: normalise(c) });
+    await this.audit.record({
+      actorId: user.id,
+      action: 'mfa.enabled',
+      targetType: 'user',
+      targetId: user.id,
+      ...client,
+    });
     await this.em.flush();
     return { recoveryCodes };
   }
@@ -55,14 +68,24 @@ export class MfaService {
     user.mfaSecret = null;
     user.mfaLastStep = null;
     await this.oneTime.revokeAll(user.id, 'mfa_recovery');
-    await this.audit.record({ actorId: user.id, action: 'mfa.disabled', targetType: 'user', targetId: user.id, ...client });
+    await this.audit.record({
+      actorId: user.id,
+      action: 'mfa.disabled',
+      targetType: 'user',
+      targetId: user.id,
+      ...client,
+    });
     await this.em.flush();
   }
 
   /** After a correct password: a short-lived challenge instead of tokens. */
   async challenge(user: UserRow): Promise<{ mfaRequired: true; mfaToken: string }> {
     const mfaToken = randomToken(32);
-    await this.cache.set(challengeKey(mfaToken), { userId: user.id, sv: user.standingVersion ?? 0 }, { ttlMs: CHALLENGE_TTL_MS });
+    await this.cache.set(
+      challengeKey(mfaToken),
+      { userId: user.id, sv: user.standingVersion ?? 0 },
+      { ttlMs: CHALLENGE_TTL_MS },
+    );
     return { mfaRequired: true, mfaToken };
   }
 
@@ -87,12 +110,23 @@ export class MfaService {
       await this.second(user, input);
     } catch (e) {
       if (attempt >= MAX_FAILURES) await this.cache.delete(key);
-      await this.audit.record({ actorId: user.id, action: 'mfa.failed', targetType: 'user', targetId: user.id, ...client }, { flush: true });
+      await this.audit.record(
+        { actorId: user.id, action: 'mfa.failed', targetType: 'user', targetId: user.id, ...client },
+        { flush: true },
+      );
       throw e;
     }
     // Exactly one concurrent verification can use the challenge up.
-    if (!(await this.cache.delete(key))) throw errors.unauthorized('The MFA challenge is invalid or expired', 'INVALID_MFA_TOKEN');
-    await this.audit.record({ actorId: user.id, action: 'auth.login', targetType: 'user', targetId: user.id, ...client, newValues: { mfa: true } });
+    if (!(await this.cache.delete(key)))
+      throw errors.unauthorized('The MFA challenge is invalid or expired', 'INVALID_MFA_TOKEN');
+    await this.audit.record({
+      actorId: user.id,
+      action: 'auth.login',
+      targetType: 'user',
+      targetId: user.id,
+      ...client,
+      newValues: { mfa: true },
+    });
     return this.sessions.start(user, client, { mfaAt: this.clock.date() });
   }
 
@@ -104,25 +138,43 @@ export class MfaService {
     const session = await this.em.findOne<SessionRow>('IdentitySession', { id: sessionId, userId, revokedAt: null });
     if (!session) throw errors.unauthorized('The session has ended', 'SESSION_ENDED');
     session.mfaAt = this.clock.date();
-    await this.audit.record({ actorId: userId, action: 'mfa.step_up', targetType: 'session', targetId: sessionId, ...client });
+    await this.audit.record({
+      actorId: userId,
+      action: 'mfa.step_up',
+      targetType: 'session',
+      targetId: sessionId,
+      ...client,
+    });
     await this.em.flush();
     return this.sessions.accessTokenFor(user, session);
   }
 
   private async second(user: UserRow, input: { code?: string; recoveryCode?: string }) {
     if (input.code) return await this.checkCode(user, input.code);
-    if (input.recoveryCode) return void (await this.oneTime.consume(normalise(input.recoveryCode), 'mfa_recovery', user.id));
+    if (input.recoveryCode)
+      return void (await this.oneTime.consume(normalise(input.recoveryCode), 'mfa_recovery', user.id));
     throw errors.validation([{ field: 'body.code', code: 'required', message: 'code or recoveryCode is required' }]);
   }
 
   private async checkCode(user: UserRow, code: string) {
     const { verifySync } = await import('otplib');
     const secret = user.mfaSecret ? openTotpSecret(this.secrets, user.id, user.mfaSecret) : undefined;
-    const result = /^\d{6}$/.test(code) && secret ? verifySync({
-      secret, token: code, epoch: Math.floor(this.clock.now() / 1000), epochTolerance: 30,
-      ...(user.mfaLastStep !== null && user.mfaLastStep !== undefined ? { afterTimeStep: Number(user.mfaLastStep) } : {}),
-    }) : { valid: false as const };
-    if (!result.valid) throw errors.validation([{ field: 'body.code', code: 'invalid_code', message: 'is wrong, expired or already used' }]);
+    const result =
+      /^\d{6}$/.test(code) && secret
+        ? verifySync({
+            secret,
+            token: code,
+            epoch: Math.floor(this.clock.now() / 1000),
+            epochTolerance: 30,
+            ...(user.mfaLastStep !== null && user.mfaLastStep !== undefined
+              ? { afterTimeStep: Number(user.mfaLastStep) }
+              : {}),
+          })
+        : { valid: false as const };
+    if (!result.valid)
+      throw errors.validation([
+        { field: 'body.code', code: 'invalid_code', message: 'is wrong, expired or already used' },
+      ]);
     user.mfaLastStep = (result as { timeStep: number }).timeStep;
   }
 }
@@ -147,8 +199,12 @@ export function openTotpSecret(secrets: Secrets, userId: string, stored: string)
 /** At start: seals legacy plaintext seeds and re-seals those under a retired KEK (finishing a rotation). */
 export async function resealTotpSecrets(orm: MikroORM, secrets: Secrets): Promise<number> {
   const em = orm.em.fork();
-  const rows = await em.find<UserRow>('IdentityUser', { mfaSecret: { $ne: null }, $not: { mfaSecret: { $like: `sk1.${secrets.activeKeyId}.%` } } });
-  for (const user of rows) user.mfaSecret = sealTotpSecret(secrets, user.id, openTotpSecret(secrets, user.id, user.mfaSecret!));
+  const rows = await em.find<UserRow>('IdentityUser', {
+    mfaSecret: { $ne: null },
+    $not: { mfaSecret: { $like: `sk1.${secrets.activeKeyId}.%` } },
+  });
+  for (const user of rows)
+    user.mfaSecret = sealTotpSecret(secrets, user.id, openTotpSecret(secrets, user.id, user.mfaSecret!));
   await em.flush();
   return rows.length;
 }

@@ -93,7 +93,16 @@ export const migrations: Migration[] = [
       });
     },
     async down(knex) {
-      for (const table of ['identity_roles', 'identity_one_time_tokens', 'identity_audit_log', 'identity_signing_keys', 'identity_api_keys', 'identity_refresh_tokens', 'identity_sessions', 'identity_users']) {
+      for (const table of [
+        'identity_roles',
+        'identity_one_time_tokens',
+        'identity_audit_log',
+        'identity_signing_keys',
+        'identity_api_keys',
+        'identity_refresh_tokens',
+        'identity_sessions',
+        'identity_users',
+      ]) {
         await knex.schema.dropTable(table);
       }
     },

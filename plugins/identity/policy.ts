@@ -1,7 +1,12 @@
 import type { ErrorDetail } from '../../kernel/index.ts';
 
 export interface PasswordPolicy {
-  minLength: number; maxLength: number; requireUpper: boolean; requireLower: boolean; requireDigit: boolean; requireSpecial: boolean;
+  minLength: number;
+  maxLength: number;
+  requireUpper: boolean;
+  requireLower: boolean;
+  requireDigit: boolean;
+  requireSpecial: boolean;
 }
 
 /** Field-level problems with a password, empty when it passes the deployment's policy. */

@@ -21,7 +21,11 @@ export class UserViewCache {
   /** Bumped by every invalidation: a view read before one is not stored (it may predate the change). */
   private invalidations = 0;
 
-  constructor(private readonly clock: Clock, private readonly ttlMs = DEFAULT_TTL_MS, private readonly max = DEFAULT_MAX) {}
+  constructor(
+    private readonly clock: Clock,
+    private readonly ttlMs = DEFAULT_TTL_MS,
+    private readonly max = DEFAULT_MAX,
+  ) {}
 
   get(id: string): UserView | undefined {
     const hit = this.views.get(id);

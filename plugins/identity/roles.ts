@@ -1,11 +1,23 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { RoleRow } from './entities.ts';
 
-export interface RoleDefinition { name: string; level: number; permissions: string[]; description: string; builtIn: boolean }
+export interface RoleDefinition {
+  name: string;
+  level: number;
+  permissions: string[];
+  description: string;
+  builtIn: boolean;
+}
 
 /** Permissions every signed-in user has; plugins add theirs through `permissions[].roles`. */
 export const USER_PERMISSIONS = ['profile:read', 'profile:write', 'apikeys:manage', 'sessions:manage'];
-export const ADMIN_PERMISSIONS = ['admin:users:read', 'admin:users:write', 'admin:roles', 'admin:audit', 'admin:impersonate'];
+export const ADMIN_PERMISSIONS = [
+  'admin:users:read',
+  'admin:users:write',
+  'admin:roles',
+  'admin:audit',
+  'admin:impersonate',
+];
 
 /**
  * Built-in roles, ordered by level. Nobody can grant a role whose level is above their own.
@@ -20,7 +32,13 @@ export function builtInRoles(pluginPermissions: Array<{ name: string; roles?: st
     { name: 'user', level: 10, permissions: user, description: 'A signed-in account', builtIn: true },
     { name: 'premium', level: 20, permissions: premium, description: 'A paying account', builtIn: true },
     { name: 'moderator', level: 30, permissions: moderator, description: 'Reviews content', builtIn: true },
-    { name: 'admin', level: 40, permissions: [...moderator, ...ADMIN_PERMISSIONS, ...grant('admin')], description: 'Manages users and roles', builtIn: true },
+    {
+      name: 'admin',
+      level: 40,
+      permissions: [...moderator, ...ADMIN_PERMISSIONS, ...grant('admin')],
+      description: 'Manages users and roles',
+      builtIn: true,
+    },
     { name: 'super_admin', level: 50, permissions: ['*'], description: 'Everything', builtIn: true },
   ];
 }
@@ -36,7 +54,12 @@ export class RoleCatalog {
 
   async load(em: EntityManager): Promise<void> {
     const rows = await em.find<RoleRow>('IdentityRole', {});
-    this.custom = new Map(rows.map((r) => [r.name, { name: r.name, level: r.level, permissions: r.permissions, description: r.description, builtIn: false }]));
+    this.custom = new Map(
+      rows.map((r) => [
+        r.name,
+        { name: r.name, level: r.level, permissions: r.permissions, description: r.description, builtIn: false },
+      ]),
+    );
   }
 
   get(name: string): RoleDefinition | undefined {
@@ -44,7 +67,9 @@ export class RoleCatalog {
   }
 
   all(): RoleDefinition[] {
-    return [...this.builtIn.values(), ...this.custom.values()].sort((a, b) => a.level - b.level || a.name.localeCompare(b.name));
+    return [...this.builtIn.values(), ...this.custom.values()].sort(
+      (a, b) => a.level - b.level || a.name.localeCompare(b.name),
+    );
   }
 
   isBuiltIn(name: string): boolean {

@@ -30,12 +30,23 @@ export class SessionService {
     private config: IdentityConfig,
   ) {}
 
-  async start(user: UserRow, client: ClientInfo, options: { impersonatorId?: string; ttlSeconds?: number; mfaAt?: Date } = {}) {
+  async start(
+    user: UserRow,
+    client: ClientInfo,
+    options: { impersonatorId?: string; ttlSeconds?: number; mfaAt?: Date } = {},
+  ) {
     const now = this.clock.date();
     const ttlMs = (options.ttlSeconds ?? this.config.refreshTokenTtlDays * 86400) * 1000;
     const session = this.em.create<SessionRow>('IdentitySession', {
-      userId: user.id, userAgent: client.userAgent?.slice(0, 500) ?? null, ip: client.ip, createdAt: now, lastUsedAt: now,
-      expiresAt: new Date(now.getTime() + ttlMs), revokedAt: null, impersonatorId: options.impersonatorId ?? null, mfaAt: options.mfaAt ?? null,
+      userId: user.id,
+      userAgent: client.userAgent?.slice(0, 500) ?? null,
+      ip: client.ip,
+      createdAt: now,
+      lastUsedAt: now,
+      expiresAt: new Date(now.getTime() + ttlMs),
+      revokedAt: null,
+      impersonatorId: options.impersonatorId ?? null,
+      mfaAt: options.mfaAt ?? null,
     } as SessionRow);
     const refreshToken = this.newRefreshToken(session.id, session.expiresAt);
     await this.em.flush();
@@ -51,15 +62,34 @@ export class SessionService {
       throw errors.unauthorized('The session has ended', 'SESSION_ENDED');
     }
     // Exactly one concurrent refresh can flip used_at from null.
-    const won = await this.em.nativeUpdate<RefreshTokenRow>('IdentityRefreshToken', { id: row.id, usedAt: null }, { usedAt: now });
+    const won = await this.em.nativeUpdate<RefreshTokenRow>(
+      'IdentityRefreshToken',
+      { id: row.id, usedAt: null },
+      { usedAt: now },
+    );
     if (won !== 1) {
       const usedAt = row.usedAt ? new Date(row.usedAt).getTime() : now.getTime();
       if (now.getTime() - usedAt <= this.config.refreshReuseGraceSeconds * 1000) {
-        throw errors.unauthorized('This refresh token was just used by a concurrent request', 'REFRESH_TOKEN_ALREADY_USED');
+        throw errors.unauthorized(
+          'This refresh token was just used by a concurrent request',
+          'REFRESH_TOKEN_ALREADY_USED',
+        );
       }
       await this.revoke(session, 'refresh_token_reuse');
-      await this.audit.record({ actorId: session.userId, action: 'auth.refresh_reuse', targetType: 'session', targetId: session.id, ...client }, { flush: true });
-      throw errors.unauthorized('The refresh token was already used; the session has been revoked', 'REFRESH_TOKEN_REUSED');
+      await this.audit.record(
+        {
+          actorId: session.userId,
+          action: 'auth.refresh_reuse',
+          targetType: 'session',
+          targetId: session.id,
+          ...client,
+        },
+        { flush: true },
+      );
+      throw errors.unauthorized(
+        'The refresh token was already used; the session has been revoked',
+        'REFRESH_TOKEN_REUSED',
+      );
     }
     const user = await this.em.findOne<UserRow>('IdentityUser', { id: session.userId });
     if (!user || user.status !== 'active') throw errors.unauthorized('The account is not active', 'ACCOUNT_INACTIVE');
@@ -71,7 +101,11 @@ export class SessionService {
   }
 
   async list(userId: string): Promise<SessionRow[]> {
-    return this.em.find<SessionRow>('IdentitySession', { userId, revokedAt: null, expiresAt: { $gt: this.clock.date() } }, { orderBy: { lastUsedAt: 'desc' } });
+    return this.em.find<SessionRow>(
+      'IdentitySession',
+      { userId, revokedAt: null, expiresAt: { $gt: this.clock.date() } },
+      { orderBy: { lastUsedAt: 'desc' } },
+    );
   }
 
   /** Ends one of the user's sessions; another user's session is a 404. */
@@ -82,7 +116,9 @@ export class SessionService {
   }
 
   async endAll(userId: string, reason: string, exceptSessionId?: string): Promise<number> {
-    const sessions = (await this.em.find<SessionRow>('IdentitySession', { userId, revokedAt: null })).filter((s) => s.id !== exceptSessionId);
+    const sessions = (await this.em.find<SessionRow>('IdentitySession', { userId, revokedAt: null })).filter(
+      (s) => s.id !== exceptSessionId,
+    );
     await this.revokeMany(sessions, reason);
     return sessions.length;
   }
@@ -99,11 +135,17 @@ export class SessionService {
     const now = this.clock.date();
     for (const session of sessions) {
       session.revokedAt = now;
-      await this.publish('identity.session.revoked', { sessionId: session.id, userId: session.userId, reason }, { key: session.userId });
+      await this.publish(
+        'identity.session.revoked',
+        { sessionId: session.id, userId: session.userId, reason },
+        { key: session.userId },
+      );
     }
     await this.em.flush();
     const ttlMs = (this.config.accessTokenTtlSeconds + 60) * 1000;
-    await Promise.all(sessions.map((session) => this.cache.set(revokedKey(session.id), reason, { ttlMs, pinned: true })));
+    await Promise.all(
+      sessions.map((session) => this.cache.set(revokedKey(session.id), reason, { ttlMs, pinned: true })),
+    );
   }
 
   /**
@@ -122,18 +164,32 @@ export class SessionService {
 
   private newRefreshToken(sessionId: string, expiresAt: Date): string {
     const token = randomToken(32);
-    this.em.create<RefreshTokenRow>('IdentityRefreshToken', { sessionId, hash: sha256(token), usedAt: null, expiresAt, createdAt: this.clock.date() } as RefreshTokenRow);
+    this.em.create<RefreshTokenRow>('IdentityRefreshToken', {
+      sessionId,
+      hash: sha256(token),
+      usedAt: null,
+      expiresAt,
+      createdAt: this.clock.date(),
+    } as RefreshTokenRow);
     return token;
   }
 
   /** An access token for an existing session (after a step-up); the refresh token is unchanged. */
   async accessTokenFor(user: UserRow, session: SessionRow) {
-    return { accessToken: await this.sign(user, session), tokenType: 'Bearer' as const, expiresIn: this.config.accessTokenTtlSeconds };
+    return {
+      accessToken: await this.sign(user, session),
+      tokenType: 'Bearer' as const,
+      expiresIn: this.config.accessTokenTtlSeconds,
+    };
   }
 
   private sign(user: UserRow, session: SessionRow): Promise<string> {
     return this.signing.sign({
-      sub: user.id, sid: session.id, role: user.role, tier: user.tier, sv: user.standingVersion ?? 0,
+      sub: user.id,
+      sid: session.id,
+      role: user.role,
+      tier: user.tier,
+      sv: user.standingVersion ?? 0,
       ...(session.impersonatorId ? { imp: session.impersonatorId } : {}),
       ...(session.mfaAt ? { mfa: Math.floor(new Date(session.mfaAt).getTime() / 1000) } : {}),
     });
@@ -141,6 +197,12 @@ export class SessionService {
 
   private async tokens(user: UserRow, session: SessionRow, refreshToken: string) {
     const accessToken = await this.sign(user, session);
-    return { accessToken, refreshToken, tokenType: 'Bearer' as const, expiresIn: this.config.accessTokenTtlSeconds, user: userView(user) };
+    return {
+      accessToken,
+      refreshToken,
+      tokenType: 'Bearer' as const,
+      expiresIn: this.config.accessTokenTtlSeconds,
+      user: userView(user),
+    };
   }
 }

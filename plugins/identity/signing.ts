@@ -28,7 +28,14 @@ export interface AccessClaims extends JWTPayload {
   scope?: string;
 }
 
-interface LoadedKey { kid: string; privateKey?: KeyLike; publicKey: KeyLike; publicJwk: JWK; retiredAt: Date | null; createdAt: Date }
+interface LoadedKey {
+  kid: string;
+  privateKey?: KeyLike;
+  publicKey: KeyLike;
+  publicJwk: JWK;
+  retiredAt: Date | null;
+  createdAt: Date;
+}
 
 /**
  * RS256 signing keys, kept in the database so every instance signs and verifies with the
@@ -44,8 +51,11 @@ export class SigningKeys {
   private sync?: { fresh(): Promise<void> };
 
   constructor(
-    private orm: MikroORM, private ids: IdGenerator, private clock: Clock,
-    private options: { issuer: string; audience: string; accessTtlSeconds: number }, private secrets: Secrets,
+    private orm: MikroORM,
+    private ids: IdGenerator,
+    private clock: Clock,
+    private options: { issuer: string; audience: string; accessTtlSeconds: number },
+    private secrets: Secrets,
   ) {}
 
   async start(): Promise<void> {
@@ -63,7 +73,9 @@ export class SigningKeys {
   /** Reads both the sealed form and legacy plaintext rows (written before encryption at rest). */
   private openJwk(row: SigningKeyRow): JWK {
     const sealed = (row.privateJwk as { sealed?: unknown }).sealed;
-    return this.secrets.isSealed(sealed) ? (JSON.parse(this.secrets.open(sealed, `identity.signing:${row.kid}`)) as JWK) : (row.privateJwk as JWK);
+    return this.secrets.isSealed(sealed)
+      ? (JSON.parse(this.secrets.open(sealed, `identity.signing:${row.kid}`)) as JWK)
+      : (row.privateJwk as JWK);
   }
 
   /** Seals plaintext rows and re-seals rows under a retired KEK, so a rotation completes at the next boot. */
@@ -88,7 +100,13 @@ export class SigningKeys {
     const kid = this.ids.next();
     const publicJwk = { ...(await jose.exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' };
     const privateJwk = this.sealJwk(kid, { ...(await jose.exportJWK(privateKey)), kid, alg: 'RS256' });
-    em.create<SigningKeyRow>('IdentitySigningKey', { kid, privateJwk, publicJwk, createdAt: now, retiredAt: null } as unknown as SigningKeyRow);
+    em.create<SigningKeyRow>('IdentitySigningKey', {
+      kid,
+      privateJwk,
+      publicJwk,
+      createdAt: now,
+      retiredAt: null,
+    } as unknown as SigningKeyRow);
     await em.flush();
     await this.reload();
     return kid;
@@ -100,7 +118,13 @@ export class SigningKeys {
 
   /** Reloads when another instance rotated (a new kid, or a key retired): a light query otherwise. */
   async reloadIfChanged(): Promise<void> {
-    const rows = await this.orm.em.fork().find<SigningKeyRow>('IdentitySigningKey', {}, { fields: ['kid', 'retiredAt'] as never, orderBy: { createdAt: 'asc' } });
+    const rows = await this.orm.em
+      .fork()
+      .find<SigningKeyRow>(
+        'IdentitySigningKey',
+        {},
+        { fields: ['kid', 'retiredAt'] as never, orderBy: { createdAt: 'asc' } },
+      );
     if (fingerprintOf(rows) !== this.fingerprint) await this.reload();
   }
 
@@ -130,7 +154,11 @@ export class SigningKeys {
     return { keys: [...this.keys.values()].map((k) => k.publicJwk) };
   }
 
-  async sign(claims: Omit<AccessClaims, 'iss' | 'aud' | 'exp' | 'iat' | 'jti'>, ttlSeconds = this.options.accessTtlSeconds, jti = this.ids.next()): Promise<string> {
+  async sign(
+    claims: Omit<AccessClaims, 'iss' | 'aud' | 'exp' | 'iat' | 'jti'>,
+    ttlSeconds = this.options.accessTtlSeconds,
+    jti = this.ids.next(),
+  ): Promise<string> {
     await this.sync?.fresh();
     const key = this.active;
     if (!key?.privateKey) throw errors.unavailable('signing key');
@@ -159,7 +187,10 @@ export class SigningKeys {
       return payload as AccessClaims;
     } catch (e) {
       const expired = e instanceof jose.errors.JWTExpired;
-      throw errors.unauthorized(expired ? 'The access token has expired' : 'The access token is invalid', expired ? 'TOKEN_EXPIRED' : 'INVALID_TOKEN');
+      throw errors.unauthorized(
+        expired ? 'The access token has expired' : 'The access token is invalid',
+        expired ? 'TOKEN_EXPIRED' : 'INVALID_TOKEN',
+      );
     }
   }
 

@@ -16,7 +16,8 @@ export const standingKey = (userId: string) => `standing:${userId}`;
 const STANDING_TTL_MS = 2 * 86_400_000;
 const apiKeyCacheKey = (hash: string) => `apikey:${hash}`;
 
-export type StandingReason = 'suspended' | 'role_changed' | 'password_reset' | 'account_deleted' | 'email_change_undone';
+export type StandingReason =
+  'suspended' | 'role_changed' | 'password_reset' | 'account_deleted' | 'email_change_undone';
 
 export async function currentStanding(cache: Cache, userId: string): Promise<number> {
   return (await cache.get<number>(standingKey(userId))) ?? 0;
@@ -26,20 +27,40 @@ export async function currentStanding(cache: Cache, userId: string): Promise<num
  * Bumps the user's standing in the caller's unit of work and stages `identity.user.standing_changed`
  * (OAuth revokes the user's grants on it). Call `publishStanding` once the change is flushed.
  */
-export async function bumpStanding(user: UserRow, reason: StandingReason, clock: Clock, publish: Publish): Promise<void> {
+export async function bumpStanding(
+  user: UserRow,
+  reason: StandingReason,
+  clock: Clock,
+  publish: Publish,
+): Promise<void> {
   user.standingVersion = (user.standingVersion ?? 0) + 1;
   user.standingChangedAt = clock.date();
-  await publish('identity.user.standing_changed', { id: user.id, reason, version: user.standingVersion }, { key: user.id });
+  await publish(
+    'identity.user.standing_changed',
+    { id: user.id, reason, version: user.standingVersion },
+    { key: user.id },
+  );
 }
 
 /** After the flush: this instance (and every instance on a shared cache) sees the new version at once. */
-export async function publishStanding(em: EntityManager, cache: Cache, clock: Clock, users: Array<{ id: string; standingVersion: number }>): Promise<void> {
+export async function publishStanding(
+  em: EntityManager,
+  cache: Cache,
+  clock: Clock,
+  users: Array<{ id: string; standingVersion: number }>,
+): Promise<void> {
   if (!users.length) return;
-  await Promise.all(users.map((u) => cache.set(standingKey(u.id), u.standingVersion, { ttlMs: STANDING_TTL_MS, pinned: true })));
+  await Promise.all(
+    users.map((u) => cache.set(standingKey(u.id), u.standingVersion, { ttlMs: STANDING_TTL_MS, pinned: true })),
+  );
   // API keys are cached by hash for a minute: drop them, so the next use reads the owner again.
   // Keys revoked in the last minutes too (a reset revokes them just before this runs); older ones are out of the cache.
   const recent = new Date(clock.now() - 5 * 60_000);
-  const keys = await em.find<ApiKeyRow>('IdentityApiKey', { userId: { $in: users.map((u) => u.id) }, $or: [{ revokedAt: null }, { revokedAt: { $gt: recent } }] }, { fields: ['hash'] as never });
+  const keys = await em.find<ApiKeyRow>(
+    'IdentityApiKey',
+    { userId: { $in: users.map((u) => u.id) }, $or: [{ revokedAt: null }, { revokedAt: { $gt: recent } }] },
+    { fields: ['hash'] as never },
+  );
   await Promise.all(keys.map((k) => cache.delete(apiKeyCacheKey(k.hash))));
 }
 
@@ -55,7 +76,13 @@ export class InstanceSync {
   private inflight?: Promise<void>;
   private tasks: Array<() => Promise<void>> = [];
 
-  constructor(private orm: MikroORM, private cache: Cache, private clock: Clock, private logger: Logger, private refreshMs: number) {
+  constructor(
+    private orm: MikroORM,
+    private cache: Cache,
+    private clock: Clock,
+    private logger: Logger,
+    private refreshMs: number,
+  ) {
     this.checkedAt = clock.now();
     this.since = clock.date();
   }
@@ -67,7 +94,9 @@ export class InstanceSync {
 
   async fresh(): Promise<void> {
     if (this.clock.now() - this.checkedAt < this.refreshMs) return;
-    this.inflight ??= this.refresh().finally(() => { this.inflight = undefined; });
+    this.inflight ??= this.refresh().finally(() => {
+      this.inflight = undefined;
+    });
     await this.inflight;
   }
 
@@ -78,7 +107,11 @@ export class InstanceSync {
     const since = new Date(this.since.getTime() - 60_000);
     try {
       const em = this.orm.em.fork();
-      const changed = await em.find<UserRow>('IdentityUser', { standingChangedAt: { $gt: since } }, { fields: ['id', 'standingVersion'] as never });
+      const changed = await em.find<UserRow>(
+        'IdentityUser',
+        { standingChangedAt: { $gt: since } },
+        { fields: ['id', 'standingVersion'] as never },
+      );
       const stale: Array<{ id: string; standingVersion: number }> = [];
       for (const u of changed) if ((await currentStanding(this.cache, u.id)) < u.standingVersion) stale.push(u);
       await publishStanding(em, this.cache, this.clock, stale);

@@ -1,6 +1,11 @@
 import { AppError, type Cache, type Clock } from '../../kernel/index.ts';
 
-export interface ThrottleOptions { freeFailures: number; maxBackoffSeconds: number; ipFailuresPerWindow: number; ipWindowSeconds: number }
+export interface ThrottleOptions {
+  freeFailures: number;
+  maxBackoffSeconds: number;
+  ipFailuresPerWindow: number;
+  ipWindowSeconds: number;
+}
 
 /**
  * Login brute-force throttle with exponential backoff at two levels: per account+IP after
@@ -21,8 +26,14 @@ export class LoginThrottle {
   async enter(account: string, ip: string): Promise<void> {
     const pair = pairKey(account, ip);
     const byIp = ipKey(ip);
-    const [n, m] = await Promise.all([this.cache.increment(pair, 1, { ttlMs: this.pairTtl() }), this.cache.increment(byIp, 1, { ttlMs: this.ipTtl() })]);
-    const wait = Math.max(await this.waitMs(pair, n, this.options.freeFailures), await this.waitMs(byIp, m, this.options.ipFailuresPerWindow));
+    const [n, m] = await Promise.all([
+      this.cache.increment(pair, 1, { ttlMs: this.pairTtl() }),
+      this.cache.increment(byIp, 1, { ttlMs: this.ipTtl() }),
+    ]);
+    const wait = Math.max(
+      await this.waitMs(pair, n, this.options.freeFailures),
+      await this.waitMs(byIp, m, this.options.ipFailuresPerWindow),
+    );
     if (wait > 0) {
       await this.release(account, ip);
       throw tooMany(Math.ceil(wait / 1000));
@@ -56,12 +67,19 @@ export class LoginThrottle {
   /** Neither a failure nor a success (e.g. a suspended account): the slot is given back. */
   async release(account: string, ip: string): Promise<void> {
     // With a ttl, so a counter that expired meanwhile cannot come back as a negative one that never expires.
-    await Promise.all([this.cache.increment(pairKey(account, ip), -1, { ttlMs: this.pairTtl() }), this.cache.increment(ipKey(ip), -1, { ttlMs: this.ipTtl() })]);
+    await Promise.all([
+      this.cache.increment(pairKey(account, ip), -1, { ttlMs: this.pairTtl() }),
+      this.cache.increment(ipKey(ip), -1, { ttlMs: this.ipTtl() }),
+    ]);
   }
 
   async succeeded(account: string, ip: string): Promise<void> {
     const pair = pairKey(account, ip);
-    await Promise.all([this.cache.delete(pair), this.cache.delete(`${pair}:at`), this.cache.increment(ipKey(ip), -1, { ttlMs: this.ipTtl() })]);
+    await Promise.all([
+      this.cache.delete(pair),
+      this.cache.delete(`${pair}:at`),
+      this.cache.increment(ipKey(ip), -1, { ttlMs: this.ipTtl() }),
+    ]);
   }
 
   private pairTtl() { return this.options.maxBackoffSeconds * 2000; }

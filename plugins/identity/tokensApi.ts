@@ -19,7 +19,10 @@ export interface IdentityTokens {
    * `own` names the user who owns the client (client credentials). Either user's later change of
    * standing (suspension, role, reset) revokes the token.
    */
-  issueAccessToken(claims: { sub: string; cid: string; scope: string; role?: string; tier?: string; own?: string }, ttlSeconds: number): Promise<{ token: string; jti: string; expiresAt: number }>;
+  issueAccessToken(
+    claims: { sub: string; cid: string; scope: string; role?: string; tier?: string; own?: string },
+    ttlSeconds: number,
+  ): Promise<{ token: string; jti: string; expiresAt: number }>;
   /** Verifies signature, issuer, audience and expiry (throws a 401 AppError). Does not check revocation. */
   verifyAccessToken(token: string): Promise<AccessClaims>;
   /** Revoked by jti, or (given the claims) issued before its user's last change of standing. */
@@ -30,14 +33,27 @@ export interface IdentityTokens {
   userStanding(userId: string): Promise<{ role: string; tier: string; permissions: string[] } | undefined>;
 }
 
-export function identityTokens(deps: { signing: SigningKeys; tokenVerifier: TokenVerifier; cache: Cache; clock: Clock; roles: RoleCatalog; orm: MikroORM; ids: { next(): string }; config: { issuer: string } }): IdentityTokens {
+export function identityTokens(deps: {
+  signing: SigningKeys;
+  tokenVerifier: TokenVerifier;
+  cache: Cache;
+  clock: Clock;
+  roles: RoleCatalog;
+  orm: MikroORM;
+  ids: { next(): string };
+  config: { issuer: string };
+}): IdentityTokens {
   return {
     issuer: deps.config.issuer,
     async issueAccessToken(claims, ttlSeconds) {
       const jti = deps.ids.next();
       const userId = claims.role ? claims.sub : claims.own;
       const user = userId ? await deps.orm.em.fork().findOne<UserRow>('IdentityUser', { id: userId }) : null;
-      const token = await deps.signing.sign({ ...claims, ...(user ? { sv: user.standingVersion ?? 0 } : {}) }, ttlSeconds, jti);
+      const token = await deps.signing.sign(
+        { ...claims, ...(user ? { sv: user.standingVersion ?? 0 } : {}) },
+        ttlSeconds,
+        jti,
+      );
       return { token, jti, expiresAt: deps.clock.now() + ttlSeconds * 1000 };
     },
     verifyAccessToken: (token) => deps.tokenVerifier.verify(token),

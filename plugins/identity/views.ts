@@ -1,12 +1,21 @@
 import type { ApiKeyRow, AuditRow, SessionRow, UserRow } from './entities.ts';
 
-const iso = (d: Date | string | number | null | undefined) => (d === null || d === undefined ? null : new Date(d).toISOString());
+const iso = (d: Date | string | number | null | undefined) =>
+  d === null || d === undefined ? null : new Date(d).toISOString();
 
 /** The account as its owner sees it. Never the hash, the TOTP secret or any token. */
 export function userView(u: UserRow) {
   return {
-    id: u.id, email: u.email, name: u.name, role: u.role, status: u.status, tier: u.tier,
-    emailVerified: u.emailVerified, mfaEnabled: u.mfaEnabled, createdAt: iso(u.createdAt)!, updatedAt: iso(u.updatedAt)!,
+    id: u.id,
+    email: u.email,
+    name: u.name,
+    role: u.role,
+    status: u.status,
+    tier: u.tier,
+    emailVerified: u.emailVerified,
+    mfaEnabled: u.mfaEnabled,
+    createdAt: iso(u.createdAt)!,
+    updatedAt: iso(u.updatedAt)!,
     ...(u.pendingEmail ? { pendingEmail: u.pendingEmail } : {}),
   };
 }
@@ -23,22 +32,44 @@ export function publicProfile(u: UserRow) {
 export function sessionView(s: SessionRow, currentSessionId?: string) {
   const impersonated = Boolean(s.impersonatorId);
   return {
-    id: s.id, userAgent: impersonated ? null : s.userAgent, ip: impersonated ? null : s.ip, createdAt: iso(s.createdAt)!, lastUsedAt: iso(s.lastUsedAt)!,
-    expiresAt: iso(s.expiresAt)!, current: s.id === currentSessionId, impersonated,
+    id: s.id,
+    userAgent: impersonated ? null : s.userAgent,
+    ip: impersonated ? null : s.ip,
+    createdAt: iso(s.createdAt)!,
+    lastUsedAt: iso(s.lastUsedAt)!,
+    expiresAt: iso(s.expiresAt)!,
+    current: s.id === currentSessionId,
+    impersonated,
   };
 }
 
 export function apiKeyView(k: ApiKeyRow) {
   return {
-    id: k.id, name: k.name, start: k.start, scopes: k.scopes, mode: k.mode as 'live' | 'test', expiresAt: iso(k.expiresAt), lastUsedAt: iso(k.lastUsedAt),
-    rateLimit: k.rateLimit, createdAt: iso(k.createdAt)!,
+    id: k.id,
+    name: k.name,
+    start: k.start,
+    scopes: k.scopes,
+    mode: k.mode as 'live' | 'test',
+    expiresAt: iso(k.expiresAt),
+    lastUsedAt: iso(k.lastUsedAt),
+    rateLimit: k.rateLimit,
+    createdAt: iso(k.createdAt)!,
   };
 }
 
 export function auditView(a: AuditRow) {
   return {
-    id: a.id, actorId: a.actorId, impersonatorId: a.impersonatorId ?? null, action: a.action, targetType: a.targetType, targetId: a.targetId, ip: a.ip, userAgent: a.userAgent,
-    oldValues: a.oldValues, newValues: a.newValues, createdAt: iso(a.createdAt)!,
+    id: a.id,
+    actorId: a.actorId,
+    impersonatorId: a.impersonatorId ?? null,
+    action: a.action,
+    targetType: a.targetType,
+    targetId: a.targetId,
+    ip: a.ip,
+    userAgent: a.userAgent,
+    oldValues: a.oldValues,
+    newValues: a.newValues,
+    createdAt: iso(a.createdAt)!,
   };
 }
 

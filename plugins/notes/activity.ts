@@ -12,7 +12,13 @@ export const activitySubscriber: SubscriberDefinition = {
   idempotent: true,
   async handle(event, { em }) {
     const data = event.data as { id: string };
-    const row = { noteId: data.id, eventId: event.id, action: 'created', deliveries: 1, occurredAt: new Date(event.occurredAt) };
+    const row = {
+      noteId: data.id,
+      eventId: event.id,
+      action: 'created',
+      deliveries: 1,
+      occurredAt: new Date(event.occurredAt),
+    };
     em.create<NoteActivityRow>('NoteActivity', row as NoteActivityRow);
     await em.flush();
   },

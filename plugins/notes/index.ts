@@ -52,8 +52,19 @@ export default definePlugin({
     },
     'notes.activity': async ({ params }, { em, services }) => {
       await services.notes.load(params.id);
-      const rows = await em.find<NoteActivityRow>('NoteActivity', { noteId: params.id }, { orderBy: { occurredAt: 'asc' } });
-      return { data: rows.map((r) => ({ eventId: r.eventId, action: r.action, deliveries: r.deliveries, occurredAt: new Date(r.occurredAt).toISOString() })) };
+      const rows = await em.find<NoteActivityRow>(
+        'NoteActivity',
+        { noteId: params.id },
+        { orderBy: { occurredAt: 'asc' } },
+      );
+      return {
+        data: rows.map((r) => ({
+          eventId: r.eventId,
+          action: r.action,
+          deliveries: r.deliveries,
+          occurredAt: new Date(r.occurredAt).toISOString(),
+        })),
+      };
     },
   }),
 });

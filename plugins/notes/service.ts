@@ -1,5 +1,13 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { errors, paginate, whereHasTag, type Page, type PageRequest, type DomainEvent, type FastReads } from '../../kernel/index.ts';
+import {
+  errors,
+  paginate,
+  whereHasTag,
+  type Page,
+  type PageRequest,
+  type DomainEvent,
+  type FastReads,
+} from '../../kernel/index.ts';
 import type { NoteRow } from './entities.ts';
 
 export interface NoteView {

@@ -10,7 +10,11 @@ import { OAuthError, invalidClient, isWildcard } from './rfc.ts';
 export interface NewClient { name: string; type?: ClientType; redirectUris?: string[]; scopes: string[] }
 export type PermissionCatalog = Array<{ name: string; description: string }>;
 export type AuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
-export interface AuthenticatedClient { client: ClientRow; method: AuthMethod; owner: { role: string; tier: string; permissions: string[] } }
+export interface AuthenticatedClient {
+  client: ClientRow;
+  method: AuthMethod;
+  owner: { role: string; tier: string; permissions: string[] };
+}
 
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -43,7 +47,8 @@ function formDecode(value: string): string {
 
 /** Only the signed-in user (a session, an API key, or an app acting for them) manages their clients. */
 function ownerOf(principal: Principal | undefined): string {
-  if (!principal || (principal.type !== 'user' && principal.type !== 'apiKey')) throw errors.forbidden('Only a user can manage OAuth clients');
+  if (!principal || (principal.type !== 'user' && principal.type !== 'apiKey'))
+    throw errors.forbidden('Only a user can manage OAuth clients');
   return principal.id;
 }
 
@@ -59,7 +64,11 @@ export class ClientService {
   ) {}
 
   async list(principal: Principal | undefined) {
-    const rows = await this.em.find<ClientRow>('OAuthClient', { ownerId: ownerOf(principal) }, { orderBy: { createdAt: 'desc', id: 'desc' } });
+    const rows = await this.em.find<ClientRow>(
+      'OAuthClient',
+      { ownerId: ownerOf(principal) },
+      { orderBy: { createdAt: 'desc', id: 'desc' } },
+    );
     return { data: rows.map(clientView) };
   }
 
@@ -77,22 +86,35 @@ export class ClientService {
       const problem = redirectUriProblem(uri);
       if (problem) problems.push({ field: `body.redirectUris.${i}`, code: 'redirectUri', message: problem });
     });
-    if (type === 'public' && !redirectUris.length) problems.push({ field: 'body.redirectUris', code: 'minItems', message: 'a public client needs at least one redirect URI' });
+    if (type === 'public' && !redirectUris.length)
+      problems.push({
+        field: 'body.redirectUris',
+        code: 'minItems',
+        message: 'a public client needs at least one redirect URI',
+      });
     const known = new Set(this.catalog.map((p) => p.name));
     const scopes = [...new Set(input.scopes)];
     // A client may be allowed at most what its registering caller holds (a key's or token's scopes, a session's role).
     const beyond = new Set(beyondHeld(held, scopes));
     for (const scope of scopes) {
-      const allowed = SCOPE_TOKEN.test(scope) && scope !== '*' && !beyond.has(scope) && (!isWildcard(held) || known.has(scope));
-      if (!allowed) problems.push({ field: 'body.scopes', code: 'scope', message: `not among your permissions: ${scope}` });
+      const allowed =
+        SCOPE_TOKEN.test(scope) && scope !== '*' && !beyond.has(scope) && (!isWildcard(held) || known.has(scope));
+      if (!allowed)
+        problems.push({ field: 'body.scopes', code: 'scope', message: `not among your permissions: ${scope}` });
     }
     if (problems.length) throw errors.validation(problems);
     const count = await this.em.count('OAuthClient', { ownerId });
-    if (count >= this.config.maxClientsPerUser) throw new AppError(409, 'TOO_MANY_CLIENTS', `You may register at most ${this.config.maxClientsPerUser} clients`);
+    if (count >= this.config.maxClientsPerUser)
+      throw new AppError(409, 'TOO_MANY_CLIENTS', `You may register at most ${this.config.maxClientsPerUser} clients`);
 
     const secret = type === 'confidential' ? randomToken(32) : null;
     const row = this.em.create<ClientRow>('OAuthClient', {
-      ownerId, name: input.name, type, secretHash: secret ? sha256(secret) : null, redirectUris, scopes,
+      ownerId,
+      name: input.name,
+      type,
+      secretHash: secret ? sha256(secret) : null,
+      redirectUris,
+      scopes,
     } as ClientRow);
     await this.em.flush();
     return { ...clientView(row), ...(secret ? { clientSecret: secret } : {}) };
@@ -119,7 +141,11 @@ export class ClientService {
    * Client authentication (RFC 6749 §2.3): `client_secret_basic`, `client_secret_post`, or
    * `client_id` alone for public clients. Exactly one method per request.
    */
-  async authenticate(params: Record<string, string>, headers: Record<string, string | string[] | undefined>, options: { allowPublic: boolean }): Promise<AuthenticatedClient> {
+  async authenticate(
+    params: Record<string, string>,
+    headers: Record<string, string | string[] | undefined>,
+    options: { allowPublic: boolean },
+  ): Promise<AuthenticatedClient> {
     const raw = headers.authorization;
     const authorization = Array.isArray(raw) ? raw[0] : raw;
     let id: string;
@@ -138,7 +164,8 @@ export class ClientService {
         throw invalidClient('Malformed Basic credentials', true);
       }
       if (params.client_secret) throw new OAuthError('invalid_request', 'Use only one client authentication method');
-      if (params.client_id !== undefined && params.client_id !== id) throw invalidClient('client_id does not match the Basic credentials', true);
+      if (params.client_id !== undefined && params.client_id !== id)
+        throw invalidClient('client_id does not match the Basic credentials', true);
       method = 'client_secret_basic';
     } else if (params.client_id) {
       id = params.client_id;
@@ -155,7 +182,8 @@ export class ClientService {
     }
     if (client.type === 'confidential') {
       if (!secret) throw invalidClient('This client must authenticate with its secret', challenge);
-      if (!constantTimeEqual(sha256(secret), client.secretHash ?? DECOY_HASH)) throw invalidClient('Client authentication failed', challenge);
+      if (!constantTimeEqual(sha256(secret), client.secretHash ?? DECOY_HASH))
+        throw invalidClient('Client authentication failed', challenge);
     } else {
       if (secret) throw invalidClient('A public client has no secret', challenge);
       if (!options.allowPublic) throw invalidClient('This endpoint needs a confidential client', challenge);

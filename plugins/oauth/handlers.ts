@@ -25,7 +25,8 @@ async function authorization<T>(params: Record<string, unknown>, ctx: RequestCon
 export const handlers = defineHandlers<Operations, OAuthServices>({
   'oauth.token': ({ body, headers }, ctx) => rfcEndpoint(() => ctx.services.oauth.token(formParams(body), headers)),
   'oauth.revoke': ({ body, headers }, ctx) => rfcEndpoint(() => ctx.services.oauth.revoke(formParams(body), headers)),
-  'oauth.introspect': ({ body, headers }, ctx) => rfcEndpoint(() => ctx.services.oauth.introspect(formParams(body), headers)),
+  'oauth.introspect': ({ body, headers }, ctx) =>
+    rfcEndpoint(() => ctx.services.oauth.introspect(formParams(body), headers)),
 
   'oauth.authorizeInfo': ({ query }, ctx) =>
     authorization(query, ctx, async (s, req) => reply(200, s.oauth.consent(req), { ...NO_STORE })),

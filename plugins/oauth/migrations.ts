@@ -50,7 +50,8 @@ export const migrations: Migration[] = [
       });
     },
     async down(knex) {
-      for (const table of ['oauth_access_tokens', 'oauth_refresh_tokens', 'oauth_grants', 'oauth_clients']) await knex.schema.dropTable(table);
+      for (const table of ['oauth_access_tokens', 'oauth_refresh_tokens', 'oauth_grants', 'oauth_clients'])
+        await knex.schema.dropTable(table);
     },
   },
 ];

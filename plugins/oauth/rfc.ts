@@ -13,7 +13,12 @@ export const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' } as c
  * kernel's error renderer: `rfcEndpoint` turns it into `{ error, error_description }`.
  */
 export class OAuthError extends Error {
-  constructor(readonly code: OAuthErrorCode, description: string, readonly status = 400, readonly headers: Record<string, string> = {}) {
+  constructor(
+    readonly code: OAuthErrorCode,
+    description: string,
+    readonly status = 400,
+    readonly headers: Record<string, string> = {},
+  ) {
     super(description);
     this.name = 'OAuthError';
   }
@@ -54,10 +59,12 @@ export async function rfcEndpoint<T>(run: () => Promise<T>): Promise<Reply<T> | 
  */
 export function formParams(body: unknown): Record<string, string> {
   if (body === undefined || body === null) return {};
-  if (typeof body !== 'object' || Array.isArray(body)) throw new OAuthError('invalid_request', 'The request body must be application/x-www-form-urlencoded');
+  if (typeof body !== 'object' || Array.isArray(body))
+    throw new OAuthError('invalid_request', 'The request body must be application/x-www-form-urlencoded');
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(body as Record<string, unknown>)) {
-    if (typeof value !== 'string') throw new OAuthError('invalid_request', `Parameter ${name.slice(0, 50)} must be sent once, as a plain value`);
+    if (typeof value !== 'string')
+      throw new OAuthError('invalid_request', `Parameter ${name.slice(0, 50)} must be sent once, as a plain value`);
     if (value !== '') out[name] = value;
   }
   return out;

@@ -7,20 +7,36 @@ export const ms = (d: Date | string | number): number => new Date(d).getTime();
 
 /** Issues access tokens (remembering their jti) and revokes grants and clients with every token they hold. */
 export class TokenStore {
-  constructor(private em: EntityManager, private clock: Clock, private identity: IdentityTokens) {}
+  constructor(
+    private em: EntityManager,
+    private clock: Clock,
+    private identity: IdentityTokens,
+  ) {}
 
-  async issueAccessToken(claims: { sub: string; cid: string; scope: string; role?: string; tier?: string; own?: string }, ttlSeconds: number, grantId: string | null) {
+  async issueAccessToken(
+    claims: { sub: string; cid: string; scope: string; role?: string; tier?: string; own?: string },
+    ttlSeconds: number,
+    grantId: string | null,
+  ) {
     const issued = await this.identity.issueAccessToken(claims, ttlSeconds);
     this.em.create<AccessTokenRow>('OAuthAccessToken', {
-      jti: issued.jti, clientId: claims.cid, userId: claims.role ? claims.sub : null, grantId,
-      expiresAt: new Date(issued.expiresAt), createdAt: this.clock.date(),
+      jti: issued.jti,
+      clientId: claims.cid,
+      userId: claims.role ? claims.sub : null,
+      grantId,
+      expiresAt: new Date(issued.expiresAt),
+      createdAt: this.clock.date(),
     } as AccessTokenRow);
     return issued;
   }
 
   /** Revokes a grant: its refresh tokens stop working and its unexpired access tokens are refused. */
   async revokeGrant(grantId: string): Promise<void> {
-    await this.em.nativeUpdate<GrantRow>('OAuthGrant', { id: grantId, revokedAt: null }, { revokedAt: this.clock.date() });
+    await this.em.nativeUpdate<GrantRow>(
+      'OAuthGrant',
+      { id: grantId, revokedAt: null },
+      { revokedAt: this.clock.date() },
+    );
     await this.revokeAccessTokens({ grantId });
   }
 
@@ -32,7 +48,10 @@ export class TokenStore {
   }
 
   private async revokeAccessTokens(where: { grantId: string } | { clientId: string }): Promise<void> {
-    const live = await this.em.find<AccessTokenRow>('OAuthAccessToken', { ...where, expiresAt: { $gt: this.clock.date() } });
+    const live = await this.em.find<AccessTokenRow>('OAuthAccessToken', {
+      ...where,
+      expiresAt: { $gt: this.clock.date() },
+    });
     for (const row of live) await this.identity.revokeAccessToken(row.jti, ms(row.expiresAt));
   }
 }

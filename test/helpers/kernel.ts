@@ -18,7 +18,11 @@ export interface TestResponse {
 export interface TestKernel {
   kernel: Kernel;
   url: string;
-  request(method: string, path: string, options?: { body?: unknown; raw?: string | Buffer; headers?: Record<string, string> }): Promise<TestResponse>;
+  request(
+    method: string,
+    path: string,
+    options?: { body?: unknown; raw?: string | Buffer; headers?: Record<string, string> },
+  ): Promise<TestResponse>;
   stop(): Promise<void>;
 }
 
@@ -32,13 +36,23 @@ export function tempSqliteUrl(): string {
  * Boots a kernel on a random port with the embedded default plus `overrides`, a silent
  * logger and response validation on (every response is checked against the contract).
  */
-export async function startKernel(overrides: Record<string, unknown> = {}, extra: { clock?: Clock; logLines?: string[] } = {}): Promise<TestKernel> {
+export async function startKernel(
+  overrides: Record<string, unknown> = {},
+  extra: { clock?: Clock; logLines?: string[] } = {},
+): Promise<TestKernel> {
   const dbUrl = tempSqliteUrl();
   // Rate limiting is off so suites are not throttled; the rate-limit suite turns it on.
-  const base = { server: { port: 0, host: '127.0.0.1', validateResponses: true }, database: { url: dbUrl }, log: { level: 'silent' }, rateLimit: { enabled: false } };
+  const base = {
+    server: { port: 0, host: '127.0.0.1', validateResponses: true },
+    database: { url: dbUrl },
+    log: { level: 'silent' },
+    rateLimit: { enabled: false },
+  };
   const config = loadConfig({ env: {}, overrides: deepMerge(base, overrides) });
   // `logLines`: the kernel's own logger (serializers, redaction) at `log.level`, every line captured.
-  const logger = extra.logLines ? createLogger(config, capturingDestination(extra.logLines)) : pino({ level: 'silent' });
+  const logger = extra.logLines
+    ? createLogger(config, capturingDestination(extra.logLines))
+    : pino({ level: 'silent' });
   const kernel = await createKernel(config, { logger, clock: extra.clock }).catch((e) => {
     // uvu swallows errors thrown in before() hooks; print them so a failed boot is diagnosable.
     console.error('startKernel failed:', e);
@@ -57,7 +71,12 @@ export async function startKernel(overrides: Record<string, unknown> = {}, extra
   };
 }
 
-export async function request(base: string, method: string, path: string, options: { body?: unknown; raw?: string | Buffer; headers?: Record<string, string> } = {}): Promise<TestResponse> {
+export async function request(
+  base: string,
+  method: string,
+  path: string,
+  options: { body?: unknown; raw?: string | Buffer; headers?: Record<string, string> } = {},
+): Promise<TestResponse> {
   const headers: Record<string, string> = { ...options.headers };
   let body: string | Buffer | undefined = options.raw;
   if (options.body !== undefined) {
@@ -67,7 +86,11 @@ export async function request(base: string, method: string, path: string, option
   const res = await fetch(base + path, { method, headers, body: body as BodyInit | undefined });
   const text = await res.text();
   let parsed: unknown;
-  try { parsed = text ? JSON.parse(text) : undefined; } catch { parsed = undefined; }
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined;
+  }
   return { status: res.status, headers: res.headers, text, body: parsed };
 }
 

@@ -50,31 +50,48 @@ s("another user's note is a 404 on every operation, and never listed", async ({ 
   const mine = (await k.request('POST', '/v1/notes', { body: { title: 'alice only' } })).body;
   const bob = await signedIn(anonymous, 'bob');
   assertError(await bob.request('GET', `/v1/notes/${mine.id}`), 404, 'NOT_FOUND');
-  assertError(await bob.request('PATCH', `/v1/notes/${mine.id}`, { body: { title: 'bob was here' } }), 404, 'NOT_FOUND');
+  assertError(
+    await bob.request('PATCH', `/v1/notes/${mine.id}`, { body: { title: 'bob was here' } }),
+    404,
+    'NOT_FOUND',
+  );
   assertError(await bob.request('DELETE', `/v1/notes/${mine.id}`), 404, 'NOT_FOUND');
   assertError(await bob.request('GET', `/v1/notes/${mine.id}/activity`), 404, 'NOT_FOUND');
   const listed = await bob.request('GET', '/v1/notes?limit=100');
   assert.is(listed.status, 200);
-  assert.not.ok(listed.body.data.some((n: { id: string }) => n.id === mine.id), "bob's list holds none of alice's notes");
+  assert.not.ok(
+    listed.body.data.some((n: { id: string }) => n.id === mine.id),
+    "bob's list holds none of alice's notes",
+  );
   assert.is((await k.request('GET', `/v1/notes/${mine.id}`)).body.title, 'alice only', 'unchanged');
 });
 
 s('x-permissions: a notes:read key reads but cannot write; a zero-scope key does neither', async ({ anonymous }) => {
   const auth = await userAuthorization(anonymous.url, 'keys');
   const key = async (scopes: string[]) => {
-    const res = await anonymous.request('POST', '/v1/users/me/api-keys', { body: { name: scopes.join() || 'none', scopes }, headers: auth });
+    const res = await anonymous.request('POST', '/v1/users/me/api-keys', {
+      body: { name: scopes.join() || 'none', scopes },
+      headers: auth,
+    });
     assert.is(res.status, 201, res.text);
     return { 'x-api-key': res.body.key as string };
   };
   const note = (await anonymous.request('POST', '/v1/notes', { body: { title: 'by session' }, headers: auth })).body;
   const reader = await key(['notes:read']);
   assert.is((await anonymous.request('GET', `/v1/notes/${note.id}`, { headers: reader })).status, 200);
-  assertError(await anonymous.request('POST', '/v1/notes', { body: { title: 'by reader' }, headers: reader }), 403, 'FORBIDDEN');
+  assertError(
+    await anonymous.request('POST', '/v1/notes', { body: { title: 'by reader' }, headers: reader }),
+    403,
+    'FORBIDDEN',
+  );
   assertError(await anonymous.request('DELETE', `/v1/notes/${note.id}`, { headers: reader }), 403, 'FORBIDDEN');
   const none = await key([]);
   assertError(await anonymous.request('GET', '/v1/notes', { headers: none }), 403, 'FORBIDDEN');
   const writer = await key(['notes:read', 'notes:write']);
-  assert.is((await anonymous.request('POST', '/v1/notes', { body: { title: 'by writer' }, headers: writer })).status, 201);
+  assert.is(
+    (await anonymous.request('POST', '/v1/notes', { body: { title: 'by writer' }, headers: writer })).status,
+    201,
+  );
 });
 
 s('lists page with an opaque cursor, newest first', async ({ anonymous }) => {

@@ -9,7 +9,13 @@ export const PASSWORD = 'Passw0rd!x';
 export interface IdentityKernel extends TestKernel {
   /** Every response body this kernel sent, for the "secrets never leave" check. */
   bodies: string[];
-  as(token: string | undefined, method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<TestResponse>;
+  as(
+    token: string | undefined,
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<TestResponse>;
   signup(email: string, password?: string): Promise<{ id: string; accessToken: string; refreshToken: string }>;
   login(email: string, password?: string): Promise<TestResponse>;
   admin(): Promise<string>;
@@ -20,18 +26,28 @@ export interface IdentityKernel extends TestKernel {
 let seq = 0;
 export const email = (tag: string) => `${tag}-${Date.now().toString(36)}-${seq++}@example.com`;
 
-export async function startIdentity(overrides: Record<string, unknown> = {}, extra: { clock?: Clock } = {}): Promise<IdentityKernel> {
+export async function startIdentity(
+  overrides: Record<string, unknown> = {},
+  extra: { clock?: Clock } = {},
+): Promise<IdentityKernel> {
   // Merged, not spread: `{ plugins: {...} }` in overrides must not drop the bootstrap admin.
   const identityShortcut = overrides.identity ? { plugins: { identity: overrides.identity } } : {};
-  const merged = deepMerge(deepMerge({ plugins: { identity: { bootstrapAdmin: ADMIN } } }, withoutIdentity(overrides)), identityShortcut);
+  const merged = deepMerge(
+    deepMerge({ plugins: { identity: { bootstrapAdmin: ADMIN } } }, withoutIdentity(overrides)),
+    identityShortcut,
+  );
   const k = await startKernel(merged, extra);
   const bodies: string[] = [];
   const as: IdentityKernel['as'] = async (token, method, path, body, headers = {}) => {
-    const res = await k.request(method, path, { body, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers } });
+    const res = await k.request(method, path, {
+      body,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
+    });
     bodies.push(res.text);
     return res;
   };
-  const login = (address: string, password = PASSWORD) => as(undefined, 'POST', '/v1/auth/login', { email: address, password });
+  const login = (address: string, password = PASSWORD) =>
+    as(undefined, 'POST', '/v1/auth/login', { email: address, password });
   let adminToken: string | undefined;
   const ik: IdentityKernel = {
     ...k,
@@ -61,7 +77,12 @@ export async function startIdentity(overrides: Record<string, unknown> = {}, ext
     },
     async withRole(role) {
       const address = email(role);
-      const created = await as(await ik.admin(), 'POST', '/v1/admin/users', { name: role, email: address, password: PASSWORD, role });
+      const created = await as(await ik.admin(), 'POST', '/v1/admin/users', {
+        name: role,
+        email: address,
+        password: PASSWORD,
+        role,
+      });
       assert.is(created.status, 201, created.text);
       const res = await login(address);
       return { id: created.body.id, accessToken: res.body.accessToken };
