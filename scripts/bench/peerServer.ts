@@ -7,10 +7,9 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fstatSync, writeSync } from 'node:fs';
 import pino from 'pino';
 import { bufferedDestination } from '../../kernel/logging.ts';
-import { READY_PREFIX, STATS_COMMAND, STATS_PREFIX, type ServerStats } from './shared.ts';
+import { serveBenchChild } from './childControl.ts';
 import { openPostgresStore, openSqliteStore, type BenchDriver } from './rawStore.ts';
 import { RawAuth } from './rawAuth.ts';
 import { startKernelPeer, type PeerStarted } from './kernelPeer.ts';
@@ -87,50 +86,9 @@ const ready: PeerReady = {
   noteId: started.noteId,
   notes: started.notes,
 };
-const hasControlFd = (() => {
-  try {
-    return fstatSync(3).isFIFO() || fstatSync(3).isSocket();
-  } catch {
-    return false;
-  }
-})();
-const controlFd = hasControlFd ? 3 : 1;
-writeSync(controlFd, `${READY_PREFIX}${JSON.stringify(ready)}\n`);
-
-let closing = false;
-function shutdown() {
-  if (closing) return;
-  closing = true;
-  const force = setTimeout(() => process.exit(0), 5000);
-  force.unref();
-  started.close().then(
-    () => process.exit(0),
-    (err) => {
-      process.stderr.write(`close failed: ${err?.message ?? err}\n`);
-      process.exit(1);
-    },
-  );
-}
-process.once('SIGTERM', shutdown);
-process.once('SIGINT', shutdown);
-let input = '';
-process.stdin.on('data', (chunk: Buffer) => {
-  input += chunk.toString();
-  let nl: number;
-  while ((nl = input.indexOf('\n')) >= 0) {
-    const line = input.slice(0, nl).trim();
-    input = input.slice(nl + 1);
-    if (line !== STATS_COMMAND) continue;
-    const cpu = process.cpuUsage();
-    const stats: ServerStats = {
-      loopDelayP50Ms: 0,
-      loopDelayP99Ms: 0,
-      loopDelayMaxMs: 0,
-      cpuUs: cpu.user + cpu.system,
-    };
-    writeSync(controlFd, `${STATS_PREFIX}${JSON.stringify(stats)}\n`);
-  }
+serveBenchChild({
+  ready,
+  close: () => started.close(),
+  forceExitMs: 5000,
+  loopStats: () => ({ loopDelayP50Ms: 0, loopDelayP99Ms: 0, loopDelayMaxMs: 0 }),
 });
-process.stdin.on('end', shutdown);
-process.stdin.on('error', shutdown);
-process.stdin.resume();
