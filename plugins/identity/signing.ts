@@ -45,7 +45,9 @@ interface LoadedKey {
 export class SigningKeys {
   private keys = new Map<string, LoadedKey>();
   private active?: LoadedKey;
-  private lastReload = 0;
+  /** Kids looked up and not found, with when: a flood of made-up kids costs one light query per kid. */
+  private recentMisses = new Map<string, number>();
+  private lookup?: Promise<void>;
   private fingerprint = '';
   /** Brings this instance up to date with the others before signing (see InstanceSync). */
   private sync?: { fresh(): Promise<void> };
@@ -147,7 +149,6 @@ export class SigningKeys {
     }
     this.keys = keys;
     this.active = [...keys.values()].filter((k) => !k.retiredAt).at(-1);
-    this.lastReload = this.clock.now();
   }
 
   jwks(): { keys: JWK[] } {
@@ -201,15 +202,29 @@ export class SigningKeys {
   }
 
   private async keyFor(kid: string | undefined): Promise<KeyLike> {
-    if (!kid) throw new Error('no kid');
+    if (!kid || kid.length > 64) throw new Error('no usable kid');
     let key = this.keys.get(kid);
-    // Another instance may have rotated: look again, at most every 10 s.
-    if (!key && this.clock.now() - this.lastReload > 10_000) {
-      await this.reload();
+    // Another instance may have made a key since our last load (a rotation, or two instances
+    // bootstrapping at once): look again now, once per unknown kid per 10 s, one lookup at a time.
+    const missedAt = this.recentMisses.get(kid);
+    if (!key && (missedAt === undefined || this.clock.now() - missedAt >= 10_000)) {
+      this.lookup ??= this.reloadIfChanged().finally(() => (this.lookup = undefined));
+      await this.lookup;
       key = this.keys.get(kid);
+      if (!key) this.rememberMiss(kid);
     }
     if (!key) throw new Error('unknown kid');
     return key.publicKey;
+  }
+
+  private rememberMiss(kid: string): void {
+    const now = this.clock.now();
+    this.recentMisses.delete(kid);
+    for (const [k, at] of this.recentMisses) {
+      if (now - at < 10_000 && this.recentMisses.size < 1000) break;
+      this.recentMisses.delete(k); // oldest first: the map is in the order misses happened
+    }
+    this.recentMisses.set(kid, now);
   }
 }
 

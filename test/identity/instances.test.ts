@@ -121,6 +121,25 @@ s('after a rotation on A, B signs with the new key', async () => {
   }
 });
 
+s('a token signed with a key B has not loaded yet verifies on B at once, without waiting for the sync', async () => {
+  const { a, b, login, stop } = await pair();
+  try {
+    const root = await login(a, ADMIN.email, ADMIN.password);
+    const rotated = await a.call('POST', '/v1/admin/signing-keys/rotate', undefined, root);
+    assert.is(rotated.status, 201, rotated.text);
+    const token = await login(a, ADMIN.email, ADMIN.password); // no clock advance: B has not synced
+    assert.is(decodeProtectedHeader(token).kid, rotated.body.kid);
+    const seen = await Promise.all(Array.from({ length: 8 }, () => b.call('GET', '/v1/users/me', undefined, token)));
+    assert.equal(seen.map((r) => r.status), Array(8).fill(200), 'B looks the new kid up instead of refusing it');
+    const forged = token.split('.');
+    const header = { ...decodeProtectedHeader(token), kid: 'made-up-kid' };
+    forged[0] = Buffer.from(JSON.stringify(header)).toString('base64url');
+    assertError(await b.call('GET', '/v1/users/me', undefined, forged.join('.')), 401, 'INVALID_TOKEN');
+  } finally {
+    await stop();
+  }
+});
+
 s('a suspension on A ends, on B, the user\'s session tokens and a cached API key', async () => {
   const { a, b, clock, login, stop } = await pair();
   try {
