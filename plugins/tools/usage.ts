@@ -1,0 +1,96 @@
+import type { EntityManager } from '@mikro-orm/core';
+import { paginate, type Page, type PageRequest } from '../../kernel/index.ts';
+import type { ToolInvocationRow, ToolRow } from './entities.ts';
+import type { Schemas } from './contract.gen.ts';
+
+export interface Range { from?: string; to?: string }
+export type InvocationView = Schemas['InvocationLog'];
+type Slim = Pick<ToolInvocationRow, 'userId' | 'toolId' | 'tokensUsed' | 'status' | 'createdAt'>;
+interface Tally { invocations: number; tokens: number; failures: number }
+
+/** Invocation history and aggregates (aggregated in the process over the range's rows: a range is bounded). */
+export class ToolUsage {
+  constructor(private em: EntityManager) {}
+
+  async history(userId: string, q: Range & { toolId?: string }, paging: PageRequest): Promise<Page<InvocationView>> {
+    const where: Record<string, unknown> = { userId, ...createdIn(q) };
+    if (q.toolId) where.toolId = q.toolId;
+    const page = await paginate<ToolInvocationRow, ToolInvocationRow>(this.em, 'ToolInvocation', {
+      request: paging, where, map: (r) => r,
+    });
+    const names = await this.names(page.data.map((r) => r.toolId));
+    return { ...page, data: page.data.map((r) => invocationView(r, names)) };
+  }
+
+  async summary(userId: string, q: Range) {
+    const rows = await this.rows({ userId, ...createdIn(q) });
+    const names = await this.names(rows.map((r) => r.toolId));
+    const perTool = group(rows, (r) => r.toolId);
+    const perDay = group(rows, (r) => day(r.createdAt));
+    return {
+      totalTokens: sum(rows, (r) => r.tokensUsed),
+      invocations: rows.length,
+      perTool: [...perTool].map(([toolId, t]) => ({ toolId, toolName: names.get(toolId) ?? null, ...t })),
+      perDay: [...perDay].sort(([a], [b]) => a.localeCompare(b))
+        .map(([d, t]) => ({ day: d, invocations: t.invocations, tokens: t.tokens })),
+    };
+  }
+
+  async stats(q: Range) {
+    const rows = await this.rows(createdIn(q));
+    const names = await this.names(rows.map((r) => r.toolId));
+    const perToolPerDay = [...group(rows, (r) => `${r.toolId}|${day(r.createdAt)}`)].map(([key, t]) => {
+      const [toolId, d] = key.split('|');
+      return { toolId, toolName: names.get(toolId) ?? null, day: d, ...t };
+    }).sort((a, b) => a.day.localeCompare(b.day) || a.toolId.localeCompare(b.toolId));
+    const users = group(rows, (r) => r.userId);
+    const topUsers = [...users].map(([userId, t]) => ({ userId, invocations: t.invocations, tokens: t.tokens }))
+      .sort((a, b) => b.tokens - a.tokens || b.invocations - a.invocations).slice(0, 10);
+    return {
+      activeUsers: users.size, invocations: rows.length, tokens: sum(rows, (r) => r.tokensUsed),
+      failures: rows.filter((r) => r.status !== 'ok').length, perToolPerDay, topUsers,
+    };
+  }
+
+  private rows(where: Record<string, unknown>): Promise<Slim[]> {
+    const fields = ['userId', 'toolId', 'tokensUsed', 'status', 'createdAt'] as never;
+    return this.em.find<ToolInvocationRow>('ToolInvocation', where, { fields }) as Promise<Slim[]>;
+  }
+
+  private async names(ids: string[]): Promise<Map<string, string>> {
+    const unique = [...new Set(ids)];
+    if (!unique.length) return new Map();
+    const tools = await this.em.find<ToolRow>('Tool', { id: { $in: unique } }, { fields: ['id', 'name'] as never });
+    return new Map(tools.map((t) => [t.id, t.name]));
+  }
+}
+
+function createdIn(q: Range): Record<string, unknown> {
+  const range: Record<string, Date> = {};
+  if (q.from) range.$gte = new Date(q.from);
+  if (q.to) range.$lt = new Date(q.to);
+  return Object.keys(range).length ? { createdAt: range } : {};
+}
+
+function group(rows: Slim[], key: (r: Slim) => string): Map<string, Tally> {
+  const out = new Map<string, Tally>();
+  for (const r of rows) {
+    const t = out.get(key(r)) ?? { invocations: 0, tokens: 0, failures: 0 };
+    t.invocations++;
+    t.tokens += r.tokensUsed;
+    if (r.status !== 'ok') t.failures++;
+    out.set(key(r), t);
+  }
+  return out;
+}
+
+const sum = (rows: Slim[], f: (r: Slim) => number) => rows.reduce((n, r) => n + f(r), 0);
+const day = (d: Date | string) => new Date(d).toISOString().slice(0, 10);
+
+function invocationView(r: ToolInvocationRow, names: Map<string, string>): InvocationView {
+  return {
+    id: r.id, userId: r.userId, toolId: r.toolId, toolName: names.get(r.toolId) ?? null, tokensUsed: r.tokensUsed,
+    status: r.status as InvocationView['status'], httpStatus: r.httpStatus ?? null, durationMs: r.durationMs,
+    createdAt: new Date(r.createdAt).toISOString(),
+  };
+}
