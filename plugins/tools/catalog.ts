@@ -67,7 +67,8 @@ const context = (toolId: string, header: string) => `tools.header:${toolId}:${he
 
 function view(t: ToolRow, admin: boolean): ToolView {
   return {
-    id: t.id, name: t.name, description: t.description, usageInfo: t.usageInfo ?? null, method: t.method as ToolView['method'],
+    id: t.id, name: t.name, description: t.description, usageInfo: t.usageInfo ?? null,
+    method: t.method as ToolView['method'],
     timeoutMs: t.timeoutMs, feature: t.feature, headerNames: Object.keys(t.headers ?? {}),
     ...(admin ? { endpointUrl: t.endpointUrl, tokensPath: t.tokensPath ?? null } : {}),
     createdAt: new Date(t.createdAt).toISOString(), updatedAt: new Date(t.updatedAt).toISOString(),

@@ -73,7 +73,7 @@ export class ToolInvoker {
       invocationId: row.id, toolId: tool.id, output, tokensUsed: tokens, tokensSource: source,
     };
     const warning = decision.outcome === 'warn' ? decision.message
-      : decision.outcome === 'deny' ? `Over your plan's ${decision.limit} limit: in the grace period until upgrade` : '';
+      : decision.outcome === 'deny' ? `Over your plan's ${decision.limit} limit: in the grace period` : '';
     return warning ? reply(200, body, { 'X-Usage-Warning': warning }) : body;
   }
 

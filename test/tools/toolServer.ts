@@ -1,8 +1,11 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export interface ToolServer { url: string; seen: Array<{ path: string; headers: IncomingMessage['headers']; body: string }>;
-  close(): Promise<void> }
+export interface ToolServer {
+  url: string;
+  seen: Array<{ path: string; headers: IncomingMessage['headers']; body: string }>;
+  close(): Promise<void>;
+}
 
 /** A tool endpoint on loopback: /echo reports tokens, /plain does not, /fail is a 500, /hang never answers. */
 export async function startToolServer(): Promise<ToolServer> {

@@ -83,7 +83,8 @@ s('limits: a warning header at 80%, 402 USAGE_LIMIT_EXCEEDED at 100%, a grace pe
   const t = await tool('/echo');
   const user = await entitledUser();
   try {
-    meter.state.decision = { outcome: 'warn', message: 'You have used 85% of your daily tokens', limit: 'tokensPerDay' };
+    const message = 'You have used 85% of your daily tokens';
+    meter.state.decision = { outcome: 'warn', message, limit: 'tokensPerDay' };
     const warned = await user.post(`/v1/tools/${t.id}/invoke`, { input: 1 });
     assert.is(warned.status, 200);
     assert.is(warned.headers.get('x-usage-warning'), 'You have used 85% of your daily tokens');
