@@ -17,6 +17,7 @@ import identity from '../plugins/identity/index.ts';
 import oauth from '../plugins/oauth/index.ts';
 import notes from '../plugins/notes/index.ts';
 import tools from '../plugins/tools/index.ts';
+import toolhub from '../plugins/toolhub/index.ts';
 
 export const catalogs: Catalogs = {
   adapters: {
@@ -26,5 +27,5 @@ export const catalogs: Catalogs = {
     rateLimiter: { memory: memoryLimiter, redis: redisLimiter },
     egress: { undici: undiciEgress },
   },
-  plugins: { system, identity, oauth, notes, tools },
+  plugins: { system, identity, oauth, notes, tools, toolhub },
 };

@@ -9,7 +9,7 @@ import { ToolUsage } from './usage.ts';
 
 const services = defineServices<{ requires: MeteringExports }>()
   .scoped('catalog', ({ em, secrets }) => new ToolCatalog(em, secrets))
-  .scoped('usage', ({ em }) => new ToolUsage(em))
+  .scoped('usage', ({ em, db }) => new ToolUsage(em, db))
   .scoped('invoker', (c) => new ToolInvoker(c));
 
 const userOf = (principal: Principal | undefined): string => {

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { paginate, type Page, type PageRequest } from '../../kernel/index.ts';
+import { paginate, type FastReads, type Page, type PageRequest, type Where } from '../../kernel/index.ts';
 import type { ToolInvocationRow, ToolRow } from './entities.ts';
 import type { Schemas } from './contract.gen.ts';
 
@@ -10,7 +10,7 @@ interface Tally { invocations: number; tokens: number; failures: number }
 
 /** Invocation history and aggregates (aggregated in the process over the range's rows: a range is bounded). */
 export class ToolUsage {
-  constructor(private em: EntityManager) {}
+  constructor(private em: EntityManager, private db: FastReads) {}
 
   async history(userId: string, q: Range & { toolId?: string }, paging: PageRequest): Promise<Page<InvocationView>> {
     const where: Record<string, unknown> = { userId, ...createdIn(q) };
@@ -52,9 +52,10 @@ export class ToolUsage {
     };
   }
 
+  /** Plain rows through the prepared read path: aggregates over thousands of rows skip hydration. */
   private rows(where: Record<string, unknown>): Promise<Slim[]> {
-    const fields = ['userId', 'toolId', 'tokensUsed', 'status', 'createdAt'] as never;
-    return this.em.find<ToolInvocationRow>('ToolInvocation', where, { fields }) as Promise<Slim[]>;
+    const fields = ['userId', 'toolId', 'tokensUsed', 'status', 'createdAt'];
+    return this.db.find<Slim>('ToolInvocation', where as Where, { fields });
   }
 
   private async names(ids: string[]): Promise<Map<string, string>> {

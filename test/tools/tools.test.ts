@@ -143,6 +143,12 @@ s('every one of 60 concurrent invocations is logged, and the summary adds up (SC
     cursor = page.body.pagination.nextCursor;
   }
   assert.is(rows, 60);
+  const tomorrow = new Date(Date.now() + 86_400_000).toISOString();
+  const yesterday = new Date(Date.now() - 86_400_000).toISOString();
+  const q = (from: string, to = '') => `/v1/invocations/summary?from=${from}${to ? `&to=${to}` : ''}`;
+  assert.is((await user.get(q(tomorrow))).body.invocations, 0, 'a range after the calls is empty');
+  assert.is((await user.get(q(yesterday, tomorrow))).body.invocations, 60);
+  assert.is((await user.get(`/v1/invocations?from=${tomorrow}`)).body.data.length, 0);
   const stats = await admin.get('/v1/admin/tool-stats');
   assert.is(stats.status, 200, stats.text);
   assert.ok(stats.body.invocations >= 60);
