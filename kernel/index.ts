@@ -7,6 +7,7 @@ export type {
   PluginDefinition, Handler, HandlerRequest, RequestContext, Principal, Page, ServiceSpec, ServiceFactory,
   SubscriberDefinition, SubscriberContext, PermissionDefinition, Reply, Authenticator, AuthInput,
 } from './plugin.ts';
+export type { PrincipalEnricher } from './plugin.ts';
 export type { EventDefinition } from './plugin.ts';
 export { defineServices } from './types/services.ts';
 export type {

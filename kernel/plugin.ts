@@ -47,6 +47,12 @@ export interface AuthInput {
  * carries a bad one.
  */
 export type Authenticator = (input: AuthInput) => Promise<Principal | undefined>;
+/**
+ * Runs on every authenticated principal, after its scheme and before permissions and rate limits:
+ * it may set claims such as `tier` (billing: the active plan's rate-limit tier). Changes the object in
+ * place (it may carry a deferred check). Throwing refuses the request.
+ */
+export type PrincipalEnricher = (principal: Principal) => Promise<void> | void;
 
 /** Untyped plugins' input, services and cradle; typed ones get theirs from kernel/types/. */
 type Loose = unknown;
@@ -197,6 +203,8 @@ export interface PluginDefinition<Root = KernelCradle> {
   permissions?: PermissionDefinition[];
   /** Authenticators for the contract's security schemes, made from the plugin's container. */
   authSchemes?: Record<string, FromCradle<Root, Authenticator>>;
+  /** Made from the plugin's container; applied to the principals of every plugin's schemes, in plugin order. */
+  principalEnrichers?: Array<FromCradle<Root, PrincipalEnricher>>;
   /** Observers of finished requests (metering, audit): called after each response is sent. */
   observers?: RequestObserverDefinition[];
   /** Values the liveness body may show (`health.details` names them), made from the plugin's container. */

@@ -18,6 +18,7 @@ import oauth from '../plugins/oauth/index.ts';
 import notes from '../plugins/notes/index.ts';
 import tools from '../plugins/tools/index.ts';
 import toolhub from '../plugins/toolhub/index.ts';
+import billing from '../plugins/billing/index.ts';
 
 export const catalogs: Catalogs = {
   adapters: {
@@ -27,5 +28,5 @@ export const catalogs: Catalogs = {
     rateLimiter: { memory: memoryLimiter, redis: redisLimiter },
     egress: { undici: undiciEgress },
   },
-  plugins: { system, identity, oauth, notes, tools, toolhub },
+  plugins: { system, identity, oauth, notes, tools, toolhub, billing },
 };

@@ -1,7 +1,7 @@
 /** Boot step: the HTTP router from the merged contracts, and the Koa app around it (docs, metrics, observers). */
 import type Koa from 'koa';
 import type { Kernel } from '../boot.ts';
-import type { Authenticator } from '../plugin.ts';
+import type { Authenticator, PrincipalEnricher } from '../plugin.ts';
 import type { IdGenerator } from '../ports/ids.ts';
 import type { RateLimiter } from '../ports/rateLimiter.ts';
 import type { Cache } from '../ports/cache.ts';
@@ -65,10 +65,21 @@ export function buildHttpApp(kernel: Kernel, ids: IdGenerator): Koa {
 /** Security scheme name -> authenticator, made in the container of the plugin that provides it. */
 function authenticators(kernel: Kernel): Map<string, Authenticator> {
   const schemes = new Map<string, Authenticator>();
+  const enrichers = kernel.plan.plugins.flatMap((plugin) =>
+    (plugin.principalEnrichers ?? []).map((make) => make(kernel.runtimes.get(plugin.name)!.container.cradle)));
   for (const plugin of kernel.plan.plugins) {
     for (const [name, make] of Object.entries(plugin.authSchemes ?? {})) {
-      schemes.set(name, make(kernel.runtimes.get(plugin.name)!.container.cradle));
+      schemes.set(name, enriched(make(kernel.runtimes.get(plugin.name)!.container.cradle), enrichers));
     }
   }
   return schemes;
+}
+
+function enriched(authenticate: Authenticator, enrichers: PrincipalEnricher[]): Authenticator {
+  if (!enrichers.length) return authenticate;
+  return async (input) => {
+    const principal = await authenticate(input);
+    if (principal) for (const enrich of enrichers) await enrich(principal);
+    return principal;
+  };
 }

@@ -1,7 +1,18 @@
-// Stub of helper C's interface (replaced at merge).
+/**
+ * What billing exports to plugins that list it in `requires`:
+ * `defineServices<{ requires: BillingExports }>()`, then `ledger` and `subscriptions` in the cradle.
+ * The shapes above the line are the cross-plugin interface agreed with payments and metering; what
+ * follows it is additive.
+ */
 export const MICROS_PER_CENT = 1_000_000;
-export interface Hold { id: string; userId: string; amountMicros: number; status: 'held'|'captured'|'released'|'expired';
-  expiresAt: string; reference: string | null }
+export interface Hold {
+  id: string;
+  userId: string;
+  amountMicros: number;
+  status: 'held' | 'captured' | 'released' | 'expired';
+  expiresAt: string;
+  reference: string | null;
+}
 export interface LedgerEntry { id: string; userId: string; kind: 'grant'|'purchase'|'free_credit'|'charge'|'refund'|
   'adjustment'; amountMicros: number; balanceAfterMicros: number; reference: string | null; createdAt: string }
 export interface Balance { balanceCents: number; balanceMicros: number; freeCreditsRemaining: number;
@@ -33,3 +44,36 @@ export interface Subscriptions {   // exported service name: `subscriptions`
   plan(id: string): Promise<Plan | null>;
 }
 export interface BillingExports { ledger: Ledger; subscriptions: Subscriptions }
+
+// ---- additive ---------------------------------------------------------------------------------------------
+
+/** Fields a LedgerEntry carries beyond the agreed interface (the HTTP view shows them). */
+export interface LedgerEntryDetail extends LedgerEntry {
+  /** The part of `amountMicros` drawn from (or returned to) this month's free credits. */
+  freeMicros: number;
+  holdId: string | null;
+  reason: string | null;
+  /** For a charge: how much of it has been refunded so far. */
+  refundedMicros: number;
+  /** For a refund: the charge it refunds. */
+  refundOf: string | null;
+  /** For a capped capture: what the caller asked for beyond the hold (never charged). */
+  uncollectedMicros: number;
+}
+
+/** Balance with the exact parts behind the display values. */
+export interface BalanceDetail extends Balance {
+  /** Spendable now = free + purchased - held (micros); `balanceMicros` is the same number. */
+  freeCreditsRemainingMicros: number;
+  purchasedMicros: number;
+  heldMicros: number;
+  lifetimeUsageMicros: number;
+  overdraftMicros: number;
+}
+
+/** The subscription view with the downgrade scheduled for the period end, if any. */
+export interface SubscriptionDetail extends SubscriptionView {
+  scheduledPlanId: string | null;
+  source: 'payment' | 'admin' | 'user';
+  externalId: string | null;
+}

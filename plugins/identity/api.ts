@@ -17,11 +17,15 @@ import type { IdentityPluginConfig } from './services.ts';
 import type { IdentityTokens } from './tokensApi.ts';
 
 export type { IdentityTokens } from './tokensApi.ts';
+export type { IdentityUsers, UserProfile } from './usersApi.ts';
+import type { IdentityUsers } from './usersApi.ts';
 
 /** What identity exports to plugins that list it in `requires`: `defineServices<{ requires: IdentityExports }>()`. */
 export interface IdentityExports {
   identityTokens: IdentityTokens;
   identityLogin: IdentityLogin;
+  /** Read-only profiles (email, name, role) by user id. */
+  identityUsers: IdentityUsers;
 }
 
 /** What of identity's container these functions use (the CLI passes the plugin's cradle). */

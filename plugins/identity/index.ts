@@ -49,7 +49,7 @@ export default definePlugin({
     { name: 'admin:impersonate', description: 'Act as a user for a short, audited session' },
   ],
   services,
-  exports: ['identityTokens', 'identityLogin'],
+  exports: ['identityTokens', 'identityLogin', 'identityUsers'],
   authSchemes: {
     bearerAuth: (c) =>
       bearerAuthenticator({

@@ -11,6 +11,7 @@ import { KeyMisses } from './keyMisses.ts';
 import { AdminService } from './admin.ts';
 import { identityLogin } from './api.ts';
 import { identityTokens } from './tokensApi.ts';
+import { identityUsers } from './usersApi.ts';
 import { TokenVerifier } from './tokenVerifier.ts';
 import { UserViewCache } from './principalCache.ts';
 import { OneTimeTokens } from './oneTime.ts';
@@ -35,6 +36,7 @@ export const services = defineServices<{ config: IdentityPluginConfig }>()
   .singleton('apiKeyMisses', ({ clock }) => new KeyMisses(clock))
   .singleton('identityTokens', (c) => identityTokens(c))
   .singleton('identityLogin', (c) => identityLogin(c))
+  .singleton('identityUsers', (c) => identityUsers(c))
   .scoped('audit', ({ em, principal }) => new AuditLog(em, principal))
   .scoped('sessions', ({ em, cache, clock, signing, audit, publish, config }) =>
     new SessionService(em, cache, clock, signing, audit, publish, config))

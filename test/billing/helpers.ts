@@ -1,0 +1,13 @@
+import type { TestKit } from '../kit/index.ts';
+import type { LedgerService } from '../../plugins/billing/ledger.ts';
+import type { SubscriptionService } from '../../plugins/billing/subscriptions.ts';
+
+export const CENT = 1_000_000;
+
+/** Billing's exported services of a running test kernel (as a plugin requiring billing would get them). */
+export function billingOf(k: TestKit): { ledger: LedgerService; subscriptions: SubscriptionService } {
+  const cradle = k.kernel.runtimes.get('billing')!.container.cradle as unknown as {
+    ledger: LedgerService; subscriptions: SubscriptionService;
+  };
+  return { ledger: cradle.ledger, subscriptions: cradle.subscriptions };
+}
