@@ -16,6 +16,7 @@ import system from '../plugins/system/index.ts';
 import identity from '../plugins/identity/index.ts';
 import oauth from '../plugins/oauth/index.ts';
 import notes from '../plugins/notes/index.ts';
+import metering from '../plugins/metering/index.ts';
 
 export const catalogs: Catalogs = {
   adapters: {
@@ -25,5 +26,5 @@ export const catalogs: Catalogs = {
     rateLimiter: { memory: memoryLimiter, redis: redisLimiter },
     egress: { undici: undiciEgress },
   },
-  plugins: { system, identity, oauth, notes },
+  plugins: { system, identity, oauth, notes, metering },
 };

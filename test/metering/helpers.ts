@@ -1,0 +1,26 @@
+import { startTestKernel, type TestKit } from '../kit/index.ts';
+import metering from '../../plugins/metering/index.ts';
+import type { MeteringExports } from '../../plugins/metering/api.ts';
+import type { Clock } from '../../kernel/ports/clock.ts';
+import { MemorySubscriptions, stubBilling } from './stubBilling.ts';
+
+export interface MeteringKit extends TestKit {
+  subs: MemorySubscriptions;
+  cradle: MeteringExports & Record<string, any>;
+}
+
+/** The default deployment plus the stub billing and metering, with the periodic work off (tests run it). */
+export async function startMetering(o: { config?: Record<string, unknown>; clock?: Clock;
+  database?: Record<string, unknown> } = {}): Promise<MeteringKit> {
+  const subs = new MemorySubscriptions();
+  const k = await startTestKernel({
+    plugins: [stubBilling(subs), metering],
+    clock: o.clock,
+    config: {
+      plugins: { metering: { requestFlushIntervalMs: 0, maintenanceIntervalMs: 0, ...o.config } },
+      ...(o.database ? { database: o.database } : {}),
+    },
+  });
+  const cradle = k.kernel.runtimes.get('metering')!.container.cradle as MeteringKit['cradle'];
+  return Object.assign(k, { subs, cradle });
+}
