@@ -64,7 +64,8 @@ export function windowsFor(standing: Standing, now: number): Windows {
   const start = s ? Date.parse(s.currentPeriodStart) : NaN;
   const end = s ? Date.parse(s.currentPeriodEnd) : NaN;
   const inPeriod = Number.isFinite(start) && Number.isFinite(end) && start <= now && now < end;
-  return { dayStart: startOfDay(now), monthStart: startOfMonth(now), periodStart: inPeriod ? start : startOfMonth(now) };
+  const monthStart = startOfMonth(now);
+  return { dayStart: startOfDay(now), monthStart, periodStart: inPeriod ? start : monthStart };
 }
 
 function measuresOf(limits: PlanLimits, used: Totals, w: Windows, standing: Standing, now: number,

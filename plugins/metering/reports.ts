@@ -26,7 +26,9 @@ export class UsageReports {
     if (Object.keys(at).length) where.atMs = at;
     if (q.subject !== undefined) where.subject = q.subject;
     if (q.kind !== undefined) where.kind = q.kind;
-    return paginate<UsageRow, ReturnType<typeof usageView>>(em, 'MeteringUsage', { request: paging, where, map: usageView });
+    return paginate<UsageRow, ReturnType<typeof usageView>>(em, 'MeteringUsage', {
+      request: paging, where, map: usageView,
+    });
   }
 
   /** Platform-wide: the summary of every user, and the `top` users by tokens. */
@@ -34,7 +36,7 @@ export class UsageReports {
     const range = this.range(q);
     const knex = knexOf(em);
     const source = this.union(knex, null, range, q);
-    const users = await knex.from(source).select('user_id', sumColumns(knex)).groupBy('user_id')
+    const users = await knex.from(source).select('user_id', ...sumColumns(knex)).groupBy('user_id')
       .orderBy([{ column: 'tokens', order: 'desc' }, { column: 'user_id', order: 'asc' }]).limit(top);
     const topUsers = users.map((r: Record<string, unknown>) => ({ userId: String(r.user_id), ...sumsOf(r) }));
     return { ...(await this.summary(em, null, q)), topUsers };
@@ -45,10 +47,10 @@ export class UsageReports {
     const knex = knexOf(em);
     const source = this.union(knex, userId, range, q);
     const sums = sumColumns(knex);
-    const [totals] = await knex.from(source).select(sums);
-    const bySubject = await knex.from(source).select('subject', 'kind', sums).groupBy('subject', 'kind')
+    const [totals] = await knex.from(source).select(...sums);
+    const bySubject = await knex.from(source).select('subject', 'kind', ...sums).groupBy('subject', 'kind')
       .orderBy('tokens', 'desc');
-    const byDay = await knex.from(source).select('day', sums).groupBy('day').orderBy('day', 'asc');
+    const byDay = await knex.from(source).select('day', ...sums).groupBy('day').orderBy('day', 'asc');
     return {
       from: range.fromDay, to: range.toDay,
       totals: sumsOf(totals),
@@ -86,7 +88,11 @@ export class UsageReports {
       'day', 'user_id', 'subject', 'kind', 'tokens', 'tokens_in', 'tokens_out', 'cost_micros', 'invocations',
       'failures',
     ).where('day', '>=', r.fromDay).where('day', '<', cutoff).where('day', '<=', r.toDay));
-    return knex.unionAll([detail, rolled], true).as('u') as unknown as Knex.QueryBuilder;
+    // Bare selects joined by hand: SQLite refuses the parenthesised members knex writes for a union.
+    const d = detail.toSQL();
+    const r2 = rolled.toSQL();
+    return knex.raw(`(${d.sql} union all ${r2.sql}) as u`, [...d.bindings, ...r2.bindings]) as unknown as
+      Knex.QueryBuilder;
   }
 }
 
@@ -111,7 +117,8 @@ function sumsOf(r: Record<string, unknown> | undefined): Sums {
 export function usageView(r: UsageRow) {
   return {
     id: r.id, userId: r.userId, kind: r.kind, subject: r.subject, tokensIn: r.tokensIn, tokensOut: r.tokensOut,
-    tokens: r.tokens, costMicros: Number(r.costMicros), reference: r.reference ?? null, status: r.status === 'failed' ? 'failed' as const : 'ok' as const,
+    tokens: r.tokens, costMicros: Number(r.costMicros), reference: r.reference ?? null,
+    status: r.status === 'failed' ? 'failed' as const : 'ok' as const,
     occurredAt: new Date(Number(r.atMs)).toISOString(),
   };
 }

@@ -178,7 +178,10 @@ export class RequestMeter {
       if (held <= this.maxPrincipals) return;
       held -= tallies.size;
       this.pending.delete(day);
-      this.logger.error({ day, principals: tallies.size }, 'request metering: dropped unflushed counts (held too many)');
+      this.logger.error(
+        { day, principals: tallies.size },
+        'request metering: dropped unflushed counts (too many held)',
+      );
     }
   }
 }

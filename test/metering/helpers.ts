@@ -21,6 +21,6 @@ export async function startMetering(o: { config?: Record<string, unknown>; clock
       ...(o.database ? { database: o.database } : {}),
     },
   });
-  const cradle = k.kernel.runtimes.get('metering')!.container.cradle as MeteringKit['cradle'];
+  const cradle = k.kernel.runtimes.get('metering')!.container.cradle as unknown as MeteringKit['cradle'];
   return Object.assign(k, { subs, cradle });
 }

@@ -2,6 +2,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startMetering, type MeteringKit } from './helpers.ts';
 
+type Row = { reference: string; userId: string };
+const usage = (userId: string) => k.kernel.orm!.em.fork().find<Row>('MeteringUsage', { userId });
 const test = suite('metering: record() in the caller\'s unit of work');
 let k: MeteringKit;
 
@@ -22,7 +24,7 @@ test('a rolled-back caller leaves no row; a committed one has it', async () => {
     k.cradle.metering.record(tx, { ...event(user.id), reference: 'lost' });
     throw new Error('the caller fails after recording');
   }).catch(() => {});
-  const rows = await k.kernel.orm!.em.fork().find('MeteringUsage', { userId: user.id }) as Array<{ reference: string }>;
+  const rows = await usage(user.id);
   assert.equal(rows.map((r) => r.reference), ['kept']);
 });
 
@@ -34,7 +36,7 @@ test('concurrent callers: every committed record is there, none of the rolled ba
       if (i % 3 === 0) throw new Error('rolled back');
     }).then(() => true, () => false)));
   const committed = outcomes.map((ok, i) => (ok ? `r${i}` : null)).filter(Boolean).sort();
-  const rows = await k.kernel.orm!.em.fork().find('MeteringUsage', { userId: user.id }) as Array<{ reference: string }>;
+  const rows = await usage(user.id);
   assert.is(committed.length, 40);
   assert.equal(rows.map((r) => r.reference).sort(), committed);
 });

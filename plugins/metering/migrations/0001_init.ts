@@ -21,7 +21,8 @@ import type { Migration } from '../../../kernel/index.ts';
  *   create table `metering_limit_notices` (`id` text not null, `user_id` text not null,
  *     `limit_name` text not null, `period` text not null, `reached_at_ms` bigint not null,
  *     primary key (`id`));
- *   create unique index `metering_limit_notices_user_id_limit_name_period_unique` on `metering_limit_notices` (`user_id`,
+ *   create unique index `metering_limit_notices_user_id_limit_name_period_unique`
+ *     on `metering_limit_notices` (`user_id`,
  *     `limit_name`, `period`);
  *   
  *   create table `metering_request_stats` (`id` text not null, `principal_id` text not null,
@@ -75,7 +76,9 @@ export const migration: Migration = {
       t.string('period', 40).notNullable();
       t.bigInteger('reached_at_ms').notNullable();
       t.primary(['id']);
-      t.unique(['user_id', 'limit_name', 'period'], { indexName: 'metering_limit_notices_user_id_limit_name_period_unique' });
+      t.unique(['user_id', 'limit_name', 'period'], {
+        indexName: 'metering_limit_notices_user_id_limit_name_period_unique',
+      });
     });
     await knex.schema.createTable('metering_request_stats', (t) => {
       t.string('id', 36).notNullable();
