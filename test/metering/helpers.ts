@@ -2,6 +2,7 @@ import { startTestKernel, type TestKit } from '../kit/index.ts';
 import metering from '../../plugins/metering/index.ts';
 import type { MeteringExports } from '../../plugins/metering/api.ts';
 import type { Clock } from '../../kernel/ports/clock.ts';
+import type { PluginDefinition } from '../../kernel/index.ts';
 import { MemorySubscriptions, stubBilling } from './stubBilling.ts';
 
 export interface MeteringKit extends TestKit {
@@ -11,10 +12,12 @@ export interface MeteringKit extends TestKit {
 
 /** The default deployment plus the stub billing and metering, with the periodic work off (tests run it). */
 export async function startMetering(o: { config?: Record<string, unknown>; clock?: Clock;
-  database?: Record<string, unknown> } = {}): Promise<MeteringKit> {
+  database?: Record<string, unknown>; plugins?: PluginDefinition[]; contracts?: Record<string, unknown> } = {},
+): Promise<MeteringKit> {
   const subs = new MemorySubscriptions();
   const k = await startTestKernel({
-    plugins: [stubBilling(subs), metering],
+    plugins: [stubBilling(subs), metering, ...(o.plugins ?? [])],
+    contracts: o.contracts,
     clock: o.clock,
     config: {
       plugins: { metering: { requestFlushIntervalMs: 0, maintenanceIntervalMs: 0, ...o.config } },
