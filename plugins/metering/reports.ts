@@ -13,10 +13,11 @@ export interface Sums { tokens: number; tokensIn: number; tokensOut: number; inv
 
 /**
  * Usage reports: the detail rows while they are kept (90 days, exact and current), the daily
- * rollups before that. Each breakdown is one grouped query over the union of both.
+ * rollups for the days retention has deleted from the detail. Each breakdown is one grouped
+ * query over the union of both.
  */
 export class UsageReports {
-  constructor(private readonly clock: Clock, private readonly retentionDays: number) {}
+  constructor(private readonly clock: Clock) {}
 
   async list(em: EntityManager, userId: string, q: UsageQuery, paging: PageRequest) {
     const where: Record<string, unknown> = { userId };
@@ -35,7 +36,7 @@ export class UsageReports {
   async platform(em: EntityManager, q: UsageQuery, top: number) {
     const range = this.range(q);
     const knex = knexOf(em);
-    const source = this.union(knex, null, range, q);
+    const source = this.union(knex, null, range, q, await detailFrom(knex));
     const users = await knex.from(source).select('user_id', ...sumColumns(knex)).groupBy('user_id')
       .orderBy([{ column: 'tokens', order: 'desc' }, { column: 'user_id', order: 'asc' }]).limit(top);
     const topUsers = users.map((r: Record<string, unknown>) => ({ userId: String(r.user_id), ...sumsOf(r) }));
@@ -45,7 +46,7 @@ export class UsageReports {
   async summary(em: EntityManager, userId: string | null, q: UsageQuery) {
     const range = this.range(q);
     const knex = knexOf(em);
-    const source = this.union(knex, userId, range, q);
+    const source = this.union(knex, userId, range, q, await detailFrom(knex));
     const sums = sumColumns(knex);
     const [totals] = await knex.from(source).select(...sums);
     const bySubject = await knex.from(source).select('subject', 'kind', ...sums).groupBy('subject', 'kind')
@@ -72,8 +73,8 @@ export class UsageReports {
     return { fromDay: dayOf(fromMs), toDay: dayOf(toMs) };
   }
 
-  private union(knex: Knex, userId: string | null, r: Range, q: UsageQuery): Knex.QueryBuilder {
-    const cutoff = dayOf(startOfDay(this.clock.now()) - this.retentionDays * DAY_MS);
+  /** `cutoff`: the oldest day the detail still holds; retention deletes whole days, so older ones are rollups. */
+  private union(knex: Knex, userId: string | null, r: Range, q: UsageQuery, cutoff: string): Knex.QueryBuilder {
     const filter = (b: Knex.QueryBuilder) => {
       if (userId !== null) b.where('user_id', userId);
       if (q.subject !== undefined) b.where('subject', q.subject);
@@ -94,6 +95,12 @@ export class UsageReports {
     return knex.raw(`(${d.sql} union all ${r2.sql}) as u`, [...d.bindings, ...r2.bindings]) as unknown as
       Knex.QueryBuilder;
   }
+}
+
+/** The oldest day with detail rows (days before it live only in the rollups); far future when there is none. */
+async function detailFrom(knex: Knex): Promise<string> {
+  const [{ first } = { first: null }] = await knex('metering_usage').min({ first: 'day' });
+  return typeof first === 'string' ? first : '9999-12-31';
 }
 
 function sumColumns(knex: Knex) {

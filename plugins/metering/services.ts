@@ -43,8 +43,7 @@ export const services = defineServices<{ config: MeteringConfig; requires: Billi
     new PlanLimitsService(planCache, usageTotals, limitNotices, clock))
   .singleton('entitlements', ({ planCache }) => new PlanEntitlements(planCache))
   .singleton('requestMeter', ({ orm, clock, logger }) => new RequestMeter(orm, clock, logger))
-  .singleton('usageReports', ({ clock, meteringSettings }) =>
-    new UsageReports(clock, meteringSettings.retention.detailDays))
+  .singleton('usageReports', ({ clock }) => new UsageReports(clock))
   .singleton('usageMaintenance', ({ orm, clock, ids, meteringSettings, logger }) =>
     new UsageMaintenance(orm, clock, ids, meteringSettings.retention, logger))
   .singleton('meteringSchedule', ({ requestMeter, usageMaintenance, meteringSettings, logger }) =>
