@@ -4,6 +4,9 @@ import type { MeteringExports } from '../../plugins/metering/api.ts';
 import type { Clock } from '../../kernel/ports/clock.ts';
 import type { PluginDefinition } from '../../kernel/index.ts';
 import { MemorySubscriptions, stubBilling } from './stubBilling.ts';
+import { freshPostgres, type TestDatabase } from '../helpers/databases.ts';
+import { serviceUrl } from '../helpers/services.ts';
+import { tempSqliteUrl } from '../helpers/kernel.ts';
 
 export interface MeteringKit extends TestKit {
   subs: MemorySubscriptions;
@@ -26,4 +29,13 @@ export async function startMetering(o: { config?: Record<string, unknown>; clock
   });
   const cradle = k.kernel.runtimes.get('metering')!.container.cradle as unknown as MeteringKit['cradle'];
   return Object.assign(k, { subs, cradle });
+}
+
+/** SQLite always; PostgreSQL too when DATABASE_URL is set (a fresh database per suite). */
+export function meteringDatabases(what: string): Array<{ name: string; make: () => Promise<TestDatabase> }> {
+  const pgUrl = serviceUrl('DATABASE_URL', `${what} on postgresql`);
+  return [
+    { name: 'sqlite', make: async () => ({ driver: 'sqlite', url: tempSqliteUrl(), drop: async () => {} }) },
+    ...(pgUrl ? [{ name: 'postgresql', make: () => freshPostgres(pgUrl) }] : []),
+  ];
 }

@@ -5,7 +5,7 @@ import { freshPostgres, type TestDatabase } from '../helpers/databases.ts';
 import { serviceUrl } from '../helpers/services.ts';
 import { tempSqliteUrl } from '../helpers/kernel.ts';
 import { startMetering, type MeteringKit } from './helpers.ts';
-import { DAY_MS } from '../../plugins/metering/time.ts';
+import { DAY_MS, startOfDay } from '../../plugins/metering/time.ts';
 
 const pgUrl = serviceUrl('DATABASE_URL', 'metering retention on postgresql');
 const drivers: Array<() => Promise<TestDatabase>> = [
@@ -38,6 +38,9 @@ for (const [i, make] of drivers.entries()) {
     }
     await em.flush();
     const range = { from: at(200).toISOString().slice(0, 10), to: at(0).toISOString().slice(0, 10) };
+    const windows = { dayStart: startOfDay(now), monthStart: now - 40 * DAY_MS, periodStart: now - 200 * DAY_MS };
+    assert.equal(await k.cradle.usageTotals.get('u-retained', windows),
+      { tokensToday: 101, costMonthMicros: 3_000, tokensPeriod: 606 }, 'the sums limit checks use');
     const before = await k.cradle.usageReports.summary(k.kernel.orm!.em.fork(), 'u-retained', range);
     // Two instances running the task at once roll the same days; neither double counts.
     await Promise.all([k.cradle.usageMaintenance.run(), k.cradle.usageMaintenance.run()].map((p) => p.catch(() => {})));
