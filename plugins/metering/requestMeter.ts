@@ -7,8 +7,9 @@ import { DAY_MS, dayOf, startOfDay } from './time.ts';
 /** One principal's requests in one UTC day, since the last flush. Only counters: no allocation per request. */
 export class RequestTally {
   total = 0; successful = 0; failed = 0; bytesIn = 0; bytesOut = 0; durationMs = 0;
-  readonly operations = new Map<string, number>();
-  readonly routes = new Map<string, number>();
+  /** Boxed counts: one map lookup per request instead of a get and a set. */
+  readonly operations = new Map<string, { n: number }>();
+  readonly routes = new Map<string, { n: number }>();
   constructor(readonly principalType: string, public firstAtMs: number, public lastAtMs: number) {}
 
   merge(o: RequestTally): void {
@@ -16,8 +17,8 @@ export class RequestTally {
     this.bytesIn += o.bytesIn; this.bytesOut += o.bytesOut; this.durationMs += o.durationMs;
     this.firstAtMs = Math.min(this.firstAtMs, o.firstAtMs);
     this.lastAtMs = Math.max(this.lastAtMs, o.lastAtMs);
-    for (const [k, v] of o.operations) this.operations.set(k, (this.operations.get(k) ?? 0) + v);
-    for (const [k, v] of o.routes) this.routes.set(k, (this.routes.get(k) ?? 0) + v);
+    addInto(this.operations, o.operations);
+    addInto(this.routes, o.routes);
   }
 }
 
@@ -62,9 +63,17 @@ export class RequestMeter {
     t.durationMs += r.durationMs;
     t.lastAtMs = now;
     const op = r.operationId;
-    if (op !== null) t.operations.set(op, (t.operations.get(op) ?? 0) + 1);
+    if (op !== null) {
+      const c = t.operations.get(op);
+      if (c === undefined) t.operations.set(op, { n: 1 });
+      else c.n++;
+    }
     const route = r.route;
-    if (route !== null) t.routes.set(route, (t.routes.get(route) ?? 0) + 1);
+    if (route !== null) {
+      const c = t.routes.get(route);
+      if (c === undefined) t.routes.set(route, { n: 1 });
+      else c.n++;
+    }
   };
 
   /** This instance's counts not yet in the database, for one principal (by day). */
@@ -145,8 +154,8 @@ export class RequestMeter {
         em.create<RequestStatRow>('MeteringRequestStat', {
           principalId, principalType: t.principalType, day, total: t.total, successful: t.successful,
           failed: t.failed, bytesIn: t.bytesIn, bytesOut: t.bytesOut, durationMicros: Math.round(t.durationMs * 1000),
-          firstAtMs: t.firstAtMs, lastAtMs: t.lastAtMs, operations: Object.fromEntries(t.operations),
-          routes: Object.fromEntries(t.routes), version: 1,
+          firstAtMs: t.firstAtMs, lastAtMs: t.lastAtMs, operations: plainCounts(t.operations),
+          routes: plainCounts(t.routes), version: 1,
         } as RequestStatRow);
         try {
           await em.flush();
@@ -186,8 +195,23 @@ export class RequestMeter {
   }
 }
 
-function addCounts(into: Record<string, number> | null | undefined, add: Map<string, number>): Record<string, number> {
+export function addInto(into: Map<string, { n: number }>, add: Map<string, { n: number }>): void {
+  for (const [k, v] of add) {
+    const c = into.get(k);
+    if (c === undefined) into.set(k, { n: v.n });
+    else c.n += v.n;
+  }
+}
+
+export function plainCounts(m: Map<string, { n: number }>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of m) out[k] = v.n;
+  return out;
+}
+
+function addCounts(into: Record<string, number> | null | undefined, add: Map<string, { n: number }>):
+  Record<string, number> {
   const out = { ...(into ?? {}) };
-  for (const [k, v] of add) out[k] = (out[k] ?? 0) + v;
+  for (const [k, v] of add) out[k] = (out[k] ?? 0) + v.n;
   return out;
 }

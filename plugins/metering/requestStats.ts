@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { RequestStatRow } from './entities.ts';
-import { RequestTally, type RequestMeter } from './requestMeter.ts';
+import { plainCounts, RequestTally, type RequestMeter } from './requestMeter.ts';
 
 const MB = 1024 * 1024;
 
@@ -40,8 +40,8 @@ export async function requestStats(em: EntityManager, meter: RequestMeter, princ
     bytesOut: t?.bytesOut ?? 0,
     totalDataTransferredMb: t ? Math.round(((t.bytesIn + t.bytesOut) / MB) * 100) / 100 : 0,
     averageResponseTimeMs: t && t.total ? Math.round((t.durationMs / t.total) * 10) / 10 : 0,
-    operationCounts: t ? Object.fromEntries(t.operations) : {},
-    endpointCounts: t ? Object.fromEntries(t.routes) : {},
+    operationCounts: t ? plainCounts(t.operations) : {},
+    endpointCounts: t ? plainCounts(t.routes) : {},
     firstRequestTime: t ? new Date(t.firstAtMs).toISOString() : null,
     lastRequestTime: t ? new Date(t.lastAtMs).toISOString() : null,
   };
@@ -55,7 +55,7 @@ function tallyOf(r: RequestStatRow): RequestTally {
   t.bytesIn = Number(r.bytesIn);
   t.bytesOut = Number(r.bytesOut);
   t.durationMs = Number(r.durationMicros) / 1000;
-  for (const [k, v] of Object.entries(r.operations ?? {})) t.operations.set(k, v);
-  for (const [k, v] of Object.entries(r.routes ?? {})) t.routes.set(k, v);
+  for (const [k, v] of Object.entries(r.operations ?? {})) t.operations.set(k, { n: v });
+  for (const [k, v] of Object.entries(r.routes ?? {})) t.routes.set(k, { n: v });
   return t;
 }
