@@ -36,6 +36,7 @@ import { hasTaskset, pinSelf, startServer, type ServerHandle } from './bench/ser
 import { BENCH_DIR } from './bench/shared.ts';
 import type { PeerKind, PeerReady } from './bench/peerServer.ts';
 import type { BenchDriver } from './bench/rawStore.ts';
+import { meteringObserverRows } from './bench/meteringObserver.ts';
 
 type WorkloadId = 'health' | 'healthNoLog' | 'noteById' | 'noteList' | 'noteCreate' | 'me'
   | 'healthDialect' | 'noteCreateDialect';
@@ -383,6 +384,8 @@ async function main() {
       await Promise.all(kinds.map((k) => peers[k].stop()));
     }
   }
+  // Issue 10: metering's request observer, a function call measured in this process (not HTTP).
+  for (const line of await meteringObserverRows(QUICK)) out(line);
   const all = results.flatMap((r) => r.verdicts.filter((v) => v.verdict !== 'info').map((v) => ({ r, v })));
   const overall = all.some(({ v }) => v.verdict === 'INVALID')
     ? 'INVALID'

@@ -19,6 +19,7 @@ import notes from '../plugins/notes/index.ts';
 import tools from '../plugins/tools/index.ts';
 import toolhub from '../plugins/toolhub/index.ts';
 import billing from '../plugins/billing/index.ts';
+import metering from '../plugins/metering/index.ts';
 
 export const catalogs: Catalogs = {
   adapters: {
@@ -28,5 +29,5 @@ export const catalogs: Catalogs = {
     rateLimiter: { memory: memoryLimiter, redis: redisLimiter },
     egress: { undici: undiciEgress },
   },
-  plugins: { system, identity, oauth, notes, tools, toolhub, billing },
+  plugins: { system, identity, oauth, notes, tools, toolhub, billing, metering },
 };
