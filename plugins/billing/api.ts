@@ -1,0 +1,34 @@
+export const MICROS_PER_CENT = 1_000_000;
+export interface Hold { id: string; userId: string; amountMicros: number; status: 'held'|'captured'|'released'|'expired';
+  expiresAt: string; reference: string | null }
+export interface LedgerEntry { id: string; userId: string; kind: 'grant'|'purchase'|'free_credit'|'charge'|'refund'|
+  'adjustment'; amountMicros: number; balanceAfterMicros: number; reference: string | null; createdAt: string }
+export interface Balance { balanceCents: number; balanceMicros: number; freeCreditsRemaining: number;
+  freeCreditsResetAt: string | null; lifetimeUsageCents: number }
+export interface Ledger {   // exported service name: `ledger`
+  hold(userId: string, amountMicros: number, o: { idempotencyKey: string; reference?: string; ttlSeconds?: number }):
+    Promise<Hold>;                       // throws 402 INSUFFICIENT_CREDITS (details.upgrade) when not covered
+  capture(holdId: string, actualMicros: number): Promise<LedgerEntry>;   // actual may be < or > hold (> capped)
+  release(holdId: string): Promise<void>;
+  grant(userId: string, amountMicros: number, o: { idempotencyKey: string; kind?: 'grant'|'purchase'|'adjustment';
+    reason?: string; reference?: string }): Promise<LedgerEntry>;
+  refund(entryId: string, o: { idempotencyKey: string; amountMicros?: number; reason?: string }): Promise<LedgerEntry>;
+  balance(userId: string): Promise<Balance>;
+}
+export interface PlanLimits { tokensPerPeriod?: number; tokensPerDay?: number; costCentsPerMonth?: number;
+  storageBytes?: number; files?: number; rateLimitTier?: string }
+export interface Plan { id: string; name: string; description: string; priceCents: number; interval: 'month'|'year';
+  features: string[]; limits: PlanLimits; monthlyFreeCreditsCents: number; gracePeriodHours: number;
+  visibility: 'public'|'hidden'; status: 'active'|'retired' }
+export interface SubscriptionView { id: string; userId: string; planId: string; status: 'active'|'cancelled'|
+  'expired'|'past_due'; currentPeriodStart: string; currentPeriodEnd: string; cancelAtPeriodEnd: boolean;
+  expiresAt: string | null }
+export interface Subscriptions {   // exported service name: `subscriptions`
+  current(userId: string): Promise<{ subscription: SubscriptionView | null; plan: Plan }>; // free plan when none
+  activate(userId: string, planId: string, o: { periodEnd?: Date; externalId?: string; source: 'payment'|'admin'|
+    'user' }): Promise<SubscriptionView>;
+  markPastDue(userId: string, externalId?: string): Promise<void>;
+  plans(): Promise<Plan[]>;
+  plan(id: string): Promise<Plan | null>;
+}
+export interface BillingExports { ledger: Ledger; subscriptions: Subscriptions }
