@@ -65,6 +65,8 @@ export interface HandlerRequest<Body = Loose, Query = Loose, Params = Loose> {
   headers: Record<string, string | string[] | undefined>;
   /** For operations marked `x-paging: true`: the list request in the deployment's paging style (pass it to `paginate`). */
   paging?: PageRequest;
+  /** For operations marked `x-raw-body: true`: the body as received (UTF-8), e.g. to check a webhook signature. */
+  rawBody?: string;
 }
 
 /** Everything a handler may use besides its input. Costly members are created on first use. */

@@ -12,6 +12,8 @@ import smtpMailer from '../adapters/mailer/smtp.ts';
 import memoryLimiter from '../adapters/rateLimiter/memory.ts';
 import redisLimiter from '../adapters/rateLimiter/redis.ts';
 import undiciEgress from '../adapters/egress/undici.ts';
+import fakePayments from '../adapters/payments/fake.ts';
+import stripePayments from '../adapters/payments/stripe.ts';
 import system from '../plugins/system/index.ts';
 import identity from '../plugins/identity/index.ts';
 import oauth from '../plugins/oauth/index.ts';
@@ -20,6 +22,7 @@ import tools from '../plugins/tools/index.ts';
 import toolhub from '../plugins/toolhub/index.ts';
 import billing from '../plugins/billing/index.ts';
 import metering from '../plugins/metering/index.ts';
+import payments from '../plugins/payments/index.ts';
 
 export const catalogs: Catalogs = {
   adapters: {
@@ -28,6 +31,7 @@ export const catalogs: Catalogs = {
     mailer: { log: logMailer, smtp: smtpMailer },
     rateLimiter: { memory: memoryLimiter, redis: redisLimiter },
     egress: { undici: undiciEgress },
+    payments: { fake: fakePayments, stripe: stripePayments },
   },
-  plugins: { system, identity, oauth, notes, tools, toolhub, billing, metering },
+  plugins: { system, identity, oauth, notes, tools, toolhub, billing, metering, payments },
 };

@@ -14,7 +14,10 @@ export async function startAdapters(kernel: Kernel, clock: Clock) {
   for (const [port, section] of Object.entries(config.adapters)) {
     const { use, timeoutMs, ...options } = section;
     const def = catalogs.adapters[port][use];
-    const context = { logger: kernel.logger.child({ adapter: `${port}.${use}` }), clock, serviceName: config.name };
+    const context = {
+      logger: kernel.logger.child({ adapter: `${port}.${use}` }), clock, serviceName: config.name,
+      port: <T>(name: string): T => kernel.root.resolve<T>(name),
+    };
     const instance = (await def.create(options, context)) as object & AdapterLifecycle;
     kernel.adapters.push({ port, adapter: use, instance });
     // In-process adapters cannot hang or lose a connection: they skip the timeout and 503 wrappers.

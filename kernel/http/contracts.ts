@@ -13,6 +13,8 @@ export type OperationObject = OpenAPIV3_1.OperationObject & {
   'x-rate-limit'?: unknown;
   /** The answer carries secrets: sent with `Cache-Control: no-store`. */
   'x-sensitive'?: boolean;
+  /** The body as received is kept beside the parsed one (`req.rawBody`), for signed webhooks. */
+  'x-raw-body'?: boolean;
 };
 
 export const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as const;

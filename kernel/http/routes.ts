@@ -77,6 +77,8 @@ function compileRoute(
   const { entry, handler, runtime } = op;
   const v: OperationValidators = validator.compile(entry, options.validateResponses);
   const mediaTypes = v.body ? [...v.body.keys()] : [];
+  // `x-raw-body: true`: signatures (webhooks) cover the bytes as sent, not the parsed JSON.
+  const keepRaw = entry.operation['x-raw-body'] === true;
   const parser = v.body
     ? koaBody({
         json: true,
@@ -89,6 +91,7 @@ function compileRoute(
         parsedMethods: ['POST', 'PUT', 'PATCH', 'DELETE', 'GET'] as any,
         patchNode: false,
         patchKoa: true,
+        includeUnparsed: keepRaw,
       })
     : undefined;
   const headerNames = entry.parameters.filter((p) => p.in === 'header').map((p) => p.name.toLowerCase());
@@ -145,6 +148,7 @@ function compileRoute(
       req.headers = { ...ctx.headers, ...(headers as Record<string, string>) };
     }
     if (v.body) req.body = await readBody(ctx, v, mediaTypes, parser!);
+    if (keepRaw) req.rawBody = (ctx.request as { rawBody?: string }).rawBody;
     if (casing?.body && req.body !== undefined) req.body = translate(req.body, casing.body, 'in');
 
     const rctx = new HttpRequestContext(

@@ -17,6 +17,11 @@ export interface AdapterContext {
   clock: Clock;
   /** Name of the deployment/service, useful for client ids and consumer group prefixes. */
   serviceName: string;
+  /**
+   * Another port's adapter, resolved at call time (so start order does not matter): e.g. a vendor
+   * adapter sending its HTTP through `egress`. Throws when the deployment has no such port.
+   */
+  port?<T>(name: string): T;
 }
 
 /**
