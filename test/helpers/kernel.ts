@@ -101,7 +101,7 @@ export function assertError(res: TestResponse, status: number, code?: string): v
   assert.ok(e, `no error object in ${res.text.slice(0, 300)}`);
   assert.type(e.code, 'string');
   assert.type(e.message, 'string');
-  assert.type(e.requestId, 'string');
+  assert.type(e.requestId ?? e.request_id, 'string'); // either casing
   assert.ok(!Number.isNaN(Date.parse(e.timestamp)), 'timestamp is ISO-8601');
   assert.ok('details' in e, 'details is present (null when empty)');
   assert.not.match(res.text, /\bat .+:\d+:\d+\)/, 'no stack trace in the response');

@@ -21,6 +21,10 @@ export async function startToolServer(): Promise<ToolServer> {
         res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
       };
       if (path === '/echo') return json(200, { result: JSON.parse(body || '{}').input, usage: { total_tokens: 42 } });
+      if (path === '/tokens') {
+        const n = Number(new URL(req.url ?? '', 'http://x').searchParams.get('n'));
+        return json(200, { result: 'counted', usage: { total_tokens: n } });
+      }
       if (path === '/plain') return json(200, { answer: 'the quick brown fox jumps over the lazy dog' });
       if (path === '/fail') return json(500, { error: 'boom' });
       if (path === '/reject') return json(422, { error: 'bad input' });

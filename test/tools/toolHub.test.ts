@@ -1,0 +1,173 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { rmSync } from 'node:fs';
+import { resolve } from 'node:path';
+import pino from 'pino';
+import { createKernel, loadConfig } from '../../scripts/kernel.ts';
+import { CONFIG_DIR } from '../../scripts/paths.ts';
+import { ManualClock } from '../../kernel/ports/clock.ts';
+import type { Kernel } from '../../kernel/boot.ts';
+import { assertError, request, tempSqliteUrl, type TestResponse } from '../helpers/kernel.ts';
+import { ADMIN, PASSWORD } from '../identity/helpers.ts';
+import { startToolServer, type ToolServer } from './toolServer.ts';
+
+/**
+ * Seed 001's scenarios against config/tool-hub.yaml itself (billing, metering, tools, identity
+ * as that deployment composes them), with snake_case on the wire and a tool endpoint on loopback.
+ */
+const s = suite('tool hub (seed 001): the deployment file, end to end');
+const DAY = 86_400_000;
+let kernel: Kernel;
+let base: string;
+let server: ToolServer;
+let dbUrl: string;
+const clock = new ManualClock(Date.parse('2026-12-01T10:00:00Z'));
+
+type Call = (method: string, path: string, body?: unknown) => Promise<TestResponse>;
+const as = (token?: string): Call => (method, path, body) =>
+  request(base, method, `/v1${path}`, { body, headers: token ? { authorization: `Bearer ${token}` } : {} });
+let admin: Call;
+let seq = 0;
+
+async function signUp(): Promise<{ call: Call; id: string; email: string }> {
+  const email = `hub-${process.pid}-${seq++}@example.com`;
+  const reg = await as()('POST', '/auth/register', { name: 'Hub User', email, password: PASSWORD });
+  assert.is(reg.status, 201, reg.text);
+  const login = await as()('POST', '/auth/login', { email, password: PASSWORD });
+  assert.is(login.status, 200, login.text);
+  return { call: as(login.body.access_token), id: reg.body.id, email };
+}
+
+async function tool(path: string, extra: Record<string, unknown> = {}): Promise<string> {
+  const res = await admin('POST', '/admin/tools', {
+    name: `hub${path.replace(/\W/g, '-')}-${seq++}`, description: 'Summarises text', usage_info: 'POST {input}',
+    endpoint_url: `${server.url}${path}`, tokens_path: 'usage.total_tokens', ...extra,
+  });
+  assert.is(res.status, 201, res.text);
+  return res.body.id;
+}
+
+s.before(async () => {
+  server = await startToolServer();
+  dbUrl = tempSqliteUrl();
+  const config = loadConfig({
+    file: resolve(CONFIG_DIR, 'tool-hub.yaml'),
+    env: {},
+    overrides: {
+      server: { port: 0, host: '127.0.0.1', validateResponses: true },
+      database: { url: dbUrl }, log: { level: 'silent' }, rateLimit: { enabled: false },
+      plugins: { identity: { bootstrapAdmin: ADMIN } },
+    },
+  });
+  kernel = await createKernel(config, { logger: pino({ level: 'silent' }), clock });
+  base = `http://127.0.0.1:${(await kernel.listen()).port}`;
+  const login = await as()('POST', '/auth/login', { email: ADMIN.email, password: ADMIN.password });
+  admin = as(login.body.access_token);
+});
+s.after(async () => {
+  await kernel?.stop();
+  await server?.close();
+  rmSync(dbUrl.replace(/^file:/, ''), { force: true });
+});
+
+s('registration enforces the password policy and a unique email; tokens refresh', async () => {
+  const weak = await as()('POST', '/auth/register', { name: 'W', email: 'weak@example.com', password: 'password1' });
+  assertError(weak, 400);
+  const u = await signUp();
+  const again = await as()('POST', '/auth/register', { name: 'X', email: u.email, password: PASSWORD });
+  assertError(again, 409);
+  const login = await as()('POST', '/auth/login', { email: u.email, password: PASSWORD });
+  const refreshed = await as()('POST', '/auth/refresh', { refresh_token: login.body.refresh_token });
+  assert.is(refreshed.status, 200, refreshed.text);
+  assert.type(refreshed.body.access_token, 'string');
+  const me = await u.call('GET', '/users/me');
+  assert.ok('created_at' in me.body && me.body.role === 'user', me.text);
+});
+
+s('US3/US5: no subscription is refused with the plans; a subscription unlocks the tool', async () => {
+  const id = await tool('/echo');
+  const u = await signUp();
+  const listed = await u.call('GET', '/tools');
+  assert.ok(listed.body.data.some((t: any) => t.id === id && t.description === 'Summarises text'));
+  assert.is((await u.call('GET', `/tools/${id}`)).body.usage_info, 'POST {input}');
+  const plans = await u.call('GET', '/plans');
+  assert.equal(plans.body.data.map((p: any) => p.id), ['free', 'pro', 'enterprise'], 'the hidden plan is not offered');
+  const refused = await u.call('POST', `/tools/${id}/invoke`, { input: 'hello' });
+  assertError(refused, 402, 'SUBSCRIPTION_REQUIRED');
+  assert.ok(refused.body.error.details.plans.includes('free'));
+  assert.is((await u.call('POST', '/subscription', { plan_id: 'free' })).status, 200);
+  const sub = await u.call('GET', '/subscription');
+  assert.is(sub.body.subscription.plan_id, 'free');
+  assert.is(sub.body.subscription.status, 'active');
+  assert.type(sub.body.subscription.current_period_end, 'string');
+  const ok = await u.call('POST', `/tools/${id}/invoke`, { input: 'hello' });
+  assert.is(ok.status, 200, ok.text);
+  assert.is(ok.body.tokens_used, 42);
+  const log = await u.call('GET', '/invocations');
+  const row = log.body.data[0];
+  assert.equal([row.user_id, row.tool_id, row.tokens_used], [u.id, id, 42]);
+  assert.type(row.created_at, 'string');
+});
+
+s('FR-024: the plan\'s tokens per period are enforced; an upgrade lifts them at once', async () => {
+  const big = await tool('/tokens?n=6000');
+  const u = await signUp();
+  await u.call('POST', '/subscription', { plan_id: 'free' });
+  assert.is((await u.call('POST', `/tools/${big}/invoke`, { input: 1 })).status, 200);
+  assert.is((await u.call('POST', `/tools/${big}/invoke`, { input: 1 })).status, 200, '6,000 of 10,000 used');
+  const over = await u.call('POST', `/tools/${big}/invoke`, { input: 1 });
+  assertError(over, 402, 'USAGE_LIMIT_EXCEEDED');
+  assert.ok(over.body.error.details.plans.includes('pro'), over.text);
+  assert.is((await u.call('POST', '/subscription', { plan_id: 'pro' })).status, 200);
+  const upgraded = await u.call('POST', `/tools/${big}/invoke`, { input: 1 });
+  assert.is(upgraded.status, 200, upgraded.text);
+});
+
+s('a tool that is down: 503 TOOL_UNAVAILABLE with Retry-After, and the failure is in the log', async () => {
+  const id = await tool('/fail');
+  const u = await signUp();
+  await u.call('POST', '/subscription', { plan_id: 'free' });
+  const res = await u.call('POST', `/tools/${id}/invoke`, { input: 1 });
+  assertError(res, 503, 'TOOL_UNAVAILABLE');
+  assert.is(res.headers.get('retry-after'), '30');
+  const log = await u.call('GET', `/invocations?tool_id=${id}`);
+  assert.equal([log.body.data.length, log.body.data[0].status, log.body.data[0].tokens_used], [1, 'unavailable', 0]);
+});
+
+s('US6: admins manage tools and see users with roles and subscriptions, and platform statistics', async () => {
+  const u = await signUp();
+  await u.call('POST', '/subscription', { plan_id: 'free' });
+  const id = await tool('/echo');
+  assert.is((await admin('PATCH', `/admin/tools/${id}`, { description: 'Translates' })).status, 200);
+  assert.is((await u.call('GET', `/tools/${id}`)).body.description, 'Translates', 'changes apply at once');
+  await u.call('POST', `/tools/${id}/invoke`, { input: 1 });
+  const subs = await admin('GET', '/admin/subscriptions');
+  assert.is(subs.status, 200, subs.text);
+  const mine = subs.body.data.find((r: any) => r.user.id === u.id);
+  assert.equal([mine?.subscription.status, mine?.subscription.plan_id, mine?.user.role], ['active', 'free', 'user']);
+  const stats = await admin('GET', '/admin/tool-stats');
+  assert.ok(stats.body.per_tool_per_day.some((r: any) => r.tool_id === id && r.invocations === 1), stats.text);
+  assertError(await u.call('GET', '/admin/tool-stats'), 403);
+  assertError(await u.call('POST', '/admin/tools', { name: 'x', description: 'x', endpoint_url: server.url }), 403);
+  assert.is((await admin('DELETE', `/admin/tools/${id}`)).status, 204);
+  assertError(await u.call('GET', `/tools/${id}`), 404);
+});
+
+// Last: it moves the clock a month on.
+s('US5: a cancelled subscription runs to its period end, then the next request is refused', async () => {
+  const id = await tool('/echo');
+  const u = await signUp();
+  await u.call('POST', '/subscription', { plan_id: 'pro' });
+  const cancelled = await u.call('POST', '/subscription/cancel');
+  assert.is(cancelled.status, 200, cancelled.text);
+  assert.is(cancelled.body.cancel_at_period_end, true);
+  assert.is((await u.call('POST', `/tools/${id}/invoke`, { input: 1 })).status, 200, 'still active until the end');
+  clock.advance(32 * DAY);
+  const login = await as()('POST', '/auth/login', { email: u.email, password: PASSWORD });
+  const after = as(login.body.access_token);
+  const lapsed = (await after('GET', '/subscription')).body.subscription;
+  assert.ok(!lapsed || ['cancelled', 'expired'].includes(lapsed.status), JSON.stringify(lapsed));
+  assertError(await after('POST', `/tools/${id}/invoke`, { input: 1 }), 402, 'SUBSCRIPTION_REQUIRED');
+});
+
+s.run();
