@@ -37,6 +37,7 @@ import { BENCH_DIR } from './bench/shared.ts';
 import type { PeerKind, PeerReady } from './bench/peerServer.ts';
 import type { BenchDriver } from './bench/rawStore.ts';
 import { meteringObserverRows } from './bench/meteringObserver.ts';
+import { toolHubRows } from './bench/toolHub.ts';
 
 type WorkloadId = 'health' | 'healthNoLog' | 'noteById' | 'noteList' | 'noteCreate' | 'me'
   | 'healthDialect' | 'noteCreateDialect';
@@ -386,6 +387,8 @@ async function main() {
   }
   // Issue 10: metering's request observer, a function call measured in this process (not HTTP).
   for (const line of await meteringObserverRows(QUICK)) out(line);
+  // Issue 10: the tool hub's overhead over calling the tool directly (config/tool-hub.yaml in this process).
+  for (const line of await toolHubRows(QUICK)) out(line);
   const all = results.flatMap((r) => r.verdicts.filter((v) => v.verdict !== 'info').map((v) => ({ r, v })));
   const overall = all.some(({ v }) => v.verdict === 'INVALID')
     ? 'INVALID'

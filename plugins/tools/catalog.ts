@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { errors, paginate, type Page, type PageRequest, type Secrets } from '../../kernel/index.ts';
+import { errors, paginate, type FastReads, type Page, type PageRequest, type Secrets } from '../../kernel/index.ts';
 import type { ToolRow } from './entities.ts';
 
 import type { Schemas } from './contract.gen.ts';
@@ -9,7 +9,7 @@ export type ToolInput = Schemas['ToolUpdate'];
 
 /** Tools as admins register them. Header values are sealed per tool and header, and never leave the plugin. */
 export class ToolCatalog {
-  constructor(private em: EntityManager, private secrets: Secrets) {}
+  constructor(private em: EntityManager, private db: FastReads, private secrets: Secrets) {}
 
   list(paging: PageRequest, admin: boolean): Promise<Page<ToolView>> {
     return paginate<ToolRow, ToolView>(this.em, 'Tool', {
@@ -18,13 +18,17 @@ export class ToolCatalog {
   }
 
   async get(id: string, admin: boolean): Promise<ToolView> {
-    return view(await this.load(id), admin);
+    return view(await this.read(id), admin);
   }
 
+  /** A plain row through the prepared read path: what an invocation needs, without an entity to manage. */
+  async read(id: string): Promise<ToolRow> {
+    return found(id, await this.db.findOne<ToolRow>('Tool', { id, status: 'active' }));
+  }
+
+  /** The managed entity, to change. */
   async load(id: string): Promise<ToolRow> {
-    const tool = await this.em.findOne<ToolRow>('Tool', { id, status: 'active' });
-    if (!tool) throw errors.notFound(`Tool ${id} not found`);
-    return tool;
+    return found(id, await this.em.findOne<ToolRow>('Tool', { id, status: 'active' }));
   }
 
   async create(input: ToolInput): Promise<ToolView> {
@@ -61,6 +65,11 @@ export class ToolCatalog {
     return Object.fromEntries(Object.entries(headers).map(([name, value]) =>
       [name, this.secrets.seal(value, context(toolId, name))]));
   }
+}
+
+function found(id: string, tool: ToolRow | null): ToolRow {
+  if (!tool) throw errors.notFound(`Tool ${id} not found`);
+  return tool;
 }
 
 const context = (toolId: string, header: string) => `tools.header:${toolId}:${header.toLowerCase()}`;

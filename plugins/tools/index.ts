@@ -8,7 +8,7 @@ import { ToolInvoker } from './invoke.ts';
 import { ToolUsage } from './usage.ts';
 
 const services = defineServices<{ requires: MeteringExports }>()
-  .scoped('catalog', ({ em, secrets }) => new ToolCatalog(em, secrets))
+  .scoped('catalog', ({ em, db, secrets }) => new ToolCatalog(em, db, secrets))
   .scoped('usage', ({ em, db }) => new ToolUsage(em, db))
   .scoped('invoker', (c) => new ToolInvoker(c));
 

@@ -32,7 +32,7 @@ export class ToolInvoker {
 
   async invoke(userId: string, toolId: string, input: unknown) {
     const { catalog, entitlements, limits } = this.deps;
-    const tool = await catalog.load(toolId);
+    const tool = await catalog.read(toolId);
     const entitled = await entitlements.check(userId, tool.feature);
     if (!entitled.ok) {
       throw new AppError(402, 'SUBSCRIPTION_REQUIRED', `Your plan does not include ${tool.name}`, {
