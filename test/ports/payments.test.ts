@@ -187,6 +187,8 @@ more('Stripe down (a 503 from its API) is a 503 with Retry-After; a refused requ
   const refused = await rejection(() => gateway.createCheckout({ ...request, idempotencyKey: 'refused' }));
   assert.ok(isAppError(refused));
   assert.equal([refused.status, refused.code], [502, 'PAYMENT_PROVIDER_ERROR']);
+  assert.match(refused.message, /InvalidRequestError \(parameter_invalid_integer\)/);
+  assert.not.match(refused.message, /Invalid integer/, 'Stripe\'s own message stays in the log');
   assert.ok(nockDone());
 });
 
