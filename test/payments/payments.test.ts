@@ -206,6 +206,29 @@ stripe('a fresh event raced by concurrent deliveries grants once', async () => {
   assert.is(sb.ledger.entries.length, before + 1);
 });
 
+stripe('a delivery that loses the race (the receipt committed meanwhile) answers duplicate, not 500', async () => {
+  const scope = armCheckout(bob.id, 1100);
+  const res = await bob.post('/v1/billing/purchase', { amountCents: 1100 }, { 'idempotency-key': key() });
+  assert.ok(scope.isDone());
+  const [row] = await rows(sk, 'PaymentPurchase', { id: res.body.id });
+  const eventId = 'evt_1QlostRace0003';
+  // While this delivery is between its receipt check and its flush, "another" one commits the receipt.
+  sb.ledger.beforeGrant = async () => {
+    sb.ledger.beforeGrant = undefined;
+    const em = sk.kernel.orm!.em.fork();
+    em.create('PaymentEventReceipt', { provider: 'stripe', eventId, type: 'payment.succeeded', outcome: 'applied',
+      providerCreatedAt: new Date(), receivedAt: new Date() });
+    await em.flush();
+  };
+  const errorsBefore = sk.errors.length;
+  const lost = await deliver(paidEvent(eventId, { id: res.body.id, amountCents: 1100,
+    externalId: String(row.externalId) }, bob.id));
+  assert.equal([lost.status, lost.body?.outcome], [200, 'duplicate'], lost.text);
+  assert.is(sk.errors.length, errorsBefore, sk.errors.slice(errorsBefore).join('\n'));
+  await sk.settle();
+  assert.is((await rows(sk, 'PaymentEventReceipt', { eventId })).length, 1);
+});
+
 stripe('the same Idempotency-Key gives the same checkout, with one call to Stripe', async () => {
   const scope = armCheckout(bob.id, 1200);
   const k = key();
