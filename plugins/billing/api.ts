@@ -1,6 +1,6 @@
 export const MICROS_PER_CENT = 1_000_000;
-export interface Hold { id: string; userId: string; amountMicros: number; status: 'held'|'captured'|'released'|'expired';
-  expiresAt: string; reference: string | null }
+export interface Hold { id: string; userId: string; amountMicros: number;
+  status: 'held'|'captured'|'released'|'expired'; expiresAt: string; reference: string | null }
 export interface LedgerEntry { id: string; userId: string; kind: 'grant'|'purchase'|'free_credit'|'charge'|'refund'|
   'adjustment'; amountMicros: number; balanceAfterMicros: number; reference: string | null; createdAt: string }
 export interface Balance { balanceCents: number; balanceMicros: number; freeCreditsRemaining: number;
