@@ -27,7 +27,6 @@ export default defineAdapter<PaymentGateway, StripePaymentsOptions>({
       },
       toleranceSeconds: { type: 'integer', minimum: 1, default: 300, description: 'Oldest accepted signature.' },
       maxNetworkRetries: { type: 'integer', minimum: 0, maximum: 5, default: 2 },
-      timeoutMs: { type: 'integer', minimum: 100, default: 20_000 },
       apiHost: { type: 'string', minLength: 1, default: 'api.stripe.com', description: 'For stripe-mock.' },
     },
   },

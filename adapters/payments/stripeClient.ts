@@ -18,7 +18,6 @@ export interface StripePaymentsOptions {
   prices?: Record<string, string>;
   toleranceSeconds?: number;
   maxNetworkRetries?: number;
-  timeoutMs?: number;
   apiHost?: string;
 }
 
@@ -52,7 +51,6 @@ function stripeKey(kind: string, userId: string, key: string): string {
 function mapError(err: unknown): unknown {
   if (err instanceof AppError) return err;
   const type = (err as { type?: string } | null)?.type;
-  const message = (err as Error | null)?.message ?? 'unknown error';
   switch (type) {
     case 'StripeConnectionError':
     case 'StripeAPIError':
@@ -67,10 +65,15 @@ function mapError(err: unknown): unknown {
     case 'StripeAuthenticationError':
     case 'StripePermissionError':
     case 'StripeCardError':
-      return providerError(PROVIDER, message, err);
+      // Stripe's message (which may name our configuration) goes to the log through `cause`, not to the client.
+      return providerError(PROVIDER, `${type.replace(/^Stripe/, '')} (${code(err) ?? 'no code'})`, err);
     default:
       return err;
   }
+}
+
+function code(err: unknown): string | undefined {
+  return (err as { code?: string }).code;
 }
 
 async function call<T>(run: () => Promise<T>): Promise<T> {
@@ -94,7 +97,8 @@ export function createStripeGateway(
   const stripe = new Stripe(options.secretKey, {
     httpClient: Stripe.createFetchHttpClient(egressFetch(egress)),
     maxNetworkRetries: options.maxNetworkRetries ?? 2,
-    timeout: options.timeoutMs ?? 20_000,
+    // The kernel's `adapters.payments.timeoutMs` bounds each call, the SDK's retries included.
+    timeout: 30_000,
     host: options.apiHost ?? 'api.stripe.com',
     telemetry: false,
     appInfo: { name: ctx.serviceName },

@@ -51,8 +51,10 @@ export class Webhooks {
     try {
       await this.d.em.flush();
     } catch (err) {
-      if (isUniqueViolation(err)) return { received: true, eventId: event.id, outcome: 'duplicate' };
-      throw err;
+      if (!isUniqueViolation(err)) throw err;
+      // A concurrent delivery of the same event committed first: drop ours, events included.
+      this.d.em.clear();
+      return { received: true, eventId: event.id, outcome: 'duplicate' };
     }
     this.d.log.info({ eventId: event.id, type: event.type, outcome }, 'payment webhook processed');
     return { received: true, eventId: event.id, outcome };

@@ -8,7 +8,8 @@ import type {
 } from '../../plugins/billing/api.ts';
 
 export interface BillingStub {
-  ledger: Ledger & { entries: LedgerEntry[]; grantCalls: number };
+  /** `beforeGrant` runs inside each grant call: a test's seam to act while a request is mid-way. */
+  ledger: Ledger & { entries: LedgerEntry[]; grantCalls: number; beforeGrant?: () => Promise<void> };
   subscriptions: Subscriptions & { calls: Array<{ op: string; userId: string; planId?: string; externalId?: string;
     periodEnd?: string }> };
 }
@@ -28,6 +29,7 @@ export function billingStub(): { plugin: PluginDefinition; state: BillingStub } 
     grantCalls: 0,
     async grant(userId, amountMicros, o) {
       ledger.grantCalls++;
+      await ledger.beforeGrant?.();
       const first = byKey.get(o.idempotencyKey);
       if (first) return first;
       const balance = entries.filter((e) => e.userId === userId).reduce((s, e) => s + e.amountMicros, 0);

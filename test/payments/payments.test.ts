@@ -1,20 +1,16 @@
-import { realFetch } from './realFetch.ts';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import nock from 'nock';
-import { getGlobalDispatcher } from 'undici';
 import { startTestKernel, assertError, type TestKit, type SignedInClient } from '../kit/index.ts';
 import { defineAdapter } from '../../kernel/ports/adapter.ts';
 import type { Egress } from '../../kernel/ports/egress.ts';
 import { createUndiciEgress } from '../../adapters/egress/undiciClient.ts';
 import payments from '../../plugins/payments/index.ts';
 import { guarded } from '../helpers/guarded.ts';
+import { startNock, type NockSession } from '../helpers/nockSession.ts';
 import {
   STRIPE_KEY, STRIPE_PRICES, STRIPE_WEBHOOK_SECRET, checkoutSession, signedStripeDelivery, stripeEvent, subscription,
 } from '../helpers/stripeFixtures.ts';
 import { billingStub, type BillingStub } from './billingStub.ts';
-
-globalThis.fetch = realFetch;
 
 const MICROS = 1_000_000;
 const now = () => Math.floor(Date.now() / 1000);
@@ -108,8 +104,10 @@ let bob: SignedInClient;
 /** The kernel's egress, sending through nock's dispatcher (the real one resolves and dials). */
 const nockedEgress = defineAdapter<Egress>({
   port: 'egress', name: 'nocked', optionsSchema: { type: 'object' },
-  create: (_o, ctx) => createUndiciEgress({}, ctx, { dispatcher: getGlobalDispatcher() }),
+  create: (_o, ctx) => createUndiciEgress({}, ctx, { dispatcher: session!.dispatcher }),
 });
+let session: NockSession | undefined;
+const nock = ((...args: Parameters<NockSession['nock']>) => session!.nock(...args)) as NockSession['nock'];
 
 function deliver(event: unknown, o: { secret?: string } = {}) {
   const d = signedStripeDelivery(event, { timestampSeconds: now(), ...o });
@@ -139,10 +137,7 @@ function paidEvent(id: string, purchase: { id: string; amountCents: number; exte
 }
 
 stripe.before(async () => {
-  if (!nock.isActive()) nock.activate();
-  globalThis.fetch = realFetch;
-  nock.disableNetConnect();
-  nock.enableNetConnect((host) => host.startsWith('127.0.0.1'));
+  session = await startNock();
   const stub = billingStub();
   sb = stub.state;
   sk = await startTestKernel({
@@ -159,9 +154,8 @@ stripe.before(async () => {
   bob = await sk.asUser('stripe-buyer');
 });
 stripe.after(async () => {
-  nock.cleanAll();
-  nock.enableNetConnect();
   await sk?.stop();
+  session?.stop();
 });
 
 stripe('checkout, then the signed webhook grants once; a replayed webhook is acknowledged and ignored', async () => {
@@ -212,6 +206,29 @@ stripe('a fresh event raced by concurrent deliveries grants once', async () => {
   assert.is(sb.ledger.entries.length, before + 1);
 });
 
+stripe('a delivery that loses the race (the receipt committed meanwhile) answers duplicate, not 500', async () => {
+  const scope = armCheckout(bob.id, 1100);
+  const res = await bob.post('/v1/billing/purchase', { amountCents: 1100 }, { 'idempotency-key': key() });
+  assert.ok(scope.isDone());
+  const [row] = await rows(sk, 'PaymentPurchase', { id: res.body.id });
+  const eventId = 'evt_1QlostRace0003';
+  // While this delivery is between its receipt check and its flush, "another" one commits the receipt.
+  sb.ledger.beforeGrant = async () => {
+    sb.ledger.beforeGrant = undefined;
+    const em = sk.kernel.orm!.em.fork();
+    em.create('PaymentEventReceipt', { provider: 'stripe', eventId, type: 'payment.succeeded', outcome: 'applied',
+      providerCreatedAt: new Date(), receivedAt: new Date() });
+    await em.flush();
+  };
+  const errorsBefore = sk.errors.length;
+  const lost = await deliver(paidEvent(eventId, { id: res.body.id, amountCents: 1100,
+    externalId: String(row.externalId) }, bob.id));
+  assert.equal([lost.status, lost.body?.outcome], [200, 'duplicate'], lost.text);
+  assert.is(sk.errors.length, errorsBefore, sk.errors.slice(errorsBefore).join('\n'));
+  await sk.settle();
+  assert.is((await rows(sk, 'PaymentEventReceipt', { eventId })).length, 1);
+});
+
 stripe('the same Idempotency-Key gives the same checkout, with one call to Stripe', async () => {
   const scope = armCheckout(bob.id, 1200);
   const k = key();
@@ -220,7 +237,7 @@ stripe('the same Idempotency-Key gives the same checkout, with one call to Strip
   assert.is(a.status, 201);
   assert.equal(b.body, a.body);
   assert.ok(scope.isDone());
-  assert.is(nock.pendingMocks().length, 0);
+  assert.is(session!.nock.pendingMocks().length, 0);
 });
 
 stripe('subscription events out of order: an older one than the stored state is ignored', async () => {

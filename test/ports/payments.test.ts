@@ -1,8 +1,6 @@
 import pino from 'pino';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import nock from 'nock';
-import { getGlobalDispatcher } from 'undici';
 import { ManualClock } from '../../kernel/ports/clock.ts';
 import type { AdapterContext } from '../../kernel/ports/adapter.ts';
 import type { Egress, EgressRequest } from '../../kernel/ports/egress.ts';
@@ -11,6 +9,7 @@ import fakePayments, { FAKE_SIGNATURE_HEADER, signFakeWebhook } from '../../adap
 import stripePayments from '../../adapters/payments/stripe.ts';
 import { createUndiciEgress } from '../../adapters/egress/undiciClient.ts';
 import { guarded } from '../helpers/guarded.ts';
+import { startNock, type NockSession } from '../helpers/nockSession.ts';
 import {
   STRIPE_KEY, STRIPE_PRICES, STRIPE_WEBHOOK_SECRET, checkoutSession, signedStripeDelivery, stripeEventFor, subscription,
 } from '../helpers/stripeFixtures.ts';
@@ -18,6 +17,11 @@ import { paymentsConformance, type ArmedCall, type PaymentsUnderTest } from './p
 
 const START = Date.UTC(2026, 5, 1, 12);
 const API = 'https://api.stripe.com';
+/** The running nock session (stripe suites only; see test/helpers/nockSession.ts). */
+let session: NockSession | undefined;
+const nock = ((...args: Parameters<NockSession['nock']>) => session!.nock(...args)) as NockSession['nock'];
+const nockDone = () => session!.nock.isDone();
+const pending = () => session!.nock.pendingMocks();
 
 function context(clock: ManualClock, ports: Record<string, unknown> = {}): AdapterContext {
   return {
@@ -52,7 +56,7 @@ paymentsConformance('fake', async () => {
 
 /** Egress as the kernel builds it, sending through nock's dispatcher; counts the calls it carries. */
 async function recordingEgress(clock: ManualClock) {
-  const inner = await createUndiciEgress({}, context(clock), { dispatcher: getGlobalDispatcher() });
+  const inner = await createUndiciEgress({}, context(clock), { dispatcher: session!.dispatcher });
   const calls: EgressRequest[] = [];
   const egress: Egress & { calls: EgressRequest[]; close(): Promise<void> } = {
     calls,
@@ -107,8 +111,7 @@ function armStripe(call: ArmedCall, clock: ManualClock): void {
 }
 
 async function stripeUnderTest(clock = new ManualClock(START)) {
-  if (!nock.isActive()) nock.activate();
-  nock.disableNetConnect();
+  session = await startNock();
   const egress = await recordingEgress(clock);
   const options = { secretKey: STRIPE_KEY, webhookSecret: STRIPE_WEBHOOK_SECRET, prices: STRIPE_PRICES,
     maxNetworkRetries: 0 };
@@ -117,8 +120,8 @@ async function stripeUnderTest(clock = new ManualClock(START)) {
 }
 
 function stopNock() {
-  nock.cleanAll();
-  nock.enableNetConnect();
+  session?.stop();
+  session = undefined;
 }
 
 paymentsConformance('stripe (nock, recorded shapes)', async () => {
@@ -130,7 +133,7 @@ paymentsConformance('stripe (nock, recorded shapes)', async () => {
       timestampSeconds: o.timestampSeconds ?? Math.floor(clock.now() / 1000), secret: o.secret,
     }),
     verify() {
-      assert.ok(nock.isDone(), `Stripe calls not made: ${nock.pendingMocks().join(', ')}`);
+      assert.ok(nockDone(), `Stripe calls not made: ${pending().join(', ')}`);
       assert.ok(egress.calls.length > 0 && egress.calls.every((c) => String(c.url).startsWith(`${API}/v1/`)));
     },
     async close() {
@@ -184,7 +187,9 @@ more('Stripe down (a 503 from its API) is a 503 with Retry-After; a refused requ
   const refused = await rejection(() => gateway.createCheckout({ ...request, idempotencyKey: 'refused' }));
   assert.ok(isAppError(refused));
   assert.equal([refused.status, refused.code], [502, 'PAYMENT_PROVIDER_ERROR']);
-  assert.ok(nock.isDone());
+  assert.match(refused.message, /InvalidRequestError \(parameter_invalid_integer\)/);
+  assert.not.match(refused.message, /Invalid integer/, 'Stripe\'s own message stays in the log');
+  assert.ok(nockDone());
 });
 
 more('a plan without a configured Stripe price is a 400 before any call', async () => {
