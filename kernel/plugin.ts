@@ -137,12 +137,13 @@ export interface SubscriberContext<Services = UntypedCradle> {
   readonly em: EntityManager;
   readonly services: Services;
 }
-export interface SubscriberDefinition {
+/** `T` is the event's payload, as its declared schema says (`SubscriberDefinition<NoteView>`). */
+export interface SubscriberDefinition<T = Loose> {
   /** Event type (topic), e.g. `notes.note.created`. */
   event: string;
   /** Consumer group suffix; the group is `<plugin>.<name>`. Each group gets each event once. */
   name: string;
-  handle(event: DomainEvent<Loose>, ctx: SubscriberContext): Promise<void>;
+  handle(event: DomainEvent<T>, ctx: SubscriberContext): Promise<unknown>;
   /**
    * Run at most once per event id in this group: the kernel records (group, event id) in the
    * same flush as the handler's changes to `ctx.em`, and skips a redelivered event.

@@ -53,7 +53,7 @@ function isUniqueViolation(err: unknown, depth = 0): boolean {
  * and the redelivery runs it again.
  */
 export async function handleOnce(em: EntityManager, group: string, event: DomainEvent,
-  handle: () => Promise<void>, now: () => Date): Promise<'applied' | 'skipped'> {
+  handle: () => Promise<unknown>, now: () => Date): Promise<'applied' | 'skipped'> {
   const seen = await em.count<EventReceiptRow>('KernelEventReceipt', { consumerGroup: group, eventId: event.id });
   if (seen) return 'skipped';
   const receipt = { consumerGroup: group, eventId: event.id, receivedAt: now() };
