@@ -28,9 +28,11 @@ export interface Prop<T, D extends boolean = boolean, H extends boolean = boolea
 interface Common<N extends boolean, H extends boolean = false> { nullable?: N; hidden?: H }
 type Maybe<T, N> = N extends true ? T | null : T;
 type Has<D> = [D] extends [undefined] ? false : true;
+/** `hidden: true` (a conditional, so that the contextual type of `properties` cannot widen it). */
+type Is<H> = [H] extends [true] ? true : false;
 type Scalar<T> = <N extends boolean = false, D extends T | undefined = undefined, H extends boolean = false>(
   o?: Common<N, H> & { default?: D },
-) => Prop<Maybe<T, N>, Has<D>, H>;
+) => Prop<Maybe<T, N>, Has<D>, Is<H>>;
 
 const scalar = <T extends string | number | boolean>(type: PropertySpec['type']): Scalar<T> =>
   (o = {}) => ({ type, ...o });
@@ -40,7 +42,7 @@ export const p = {
   id: (): Prop<string, true, false> => ({ type: 'string', length: 36, idMarker: true }),
   string: <N extends boolean = false, D extends string | undefined = undefined, H extends boolean = false>(
     o: Common<N, H> & { length?: number; default?: D } = {},
-  ): Prop<Maybe<string, N>, Has<D>, H> => ({ type: 'string', ...o }),
+  ): Prop<Maybe<string, N>, Has<D>, Is<H>> => ({ type: 'string', ...o }),
   text: scalar<string>('text'),
   integer: scalar<number>('integer'),
   /** A 64-bit integer, read as a JS number. */
@@ -49,15 +51,16 @@ export const p = {
   boolean: scalar<boolean>('boolean'),
   datetime: <N extends boolean = false, H extends boolean = false>(
     o: Common<N, H> = {},
-  ): Prop<Maybe<Date, N>, false, H> => ({ type: 'datetime', ...o }),
-  json: <T, N extends boolean = false, H extends boolean = false>(o: Common<N, H> = {}): Prop<Maybe<T, N>, false, H> =>
-    ({ type: 'json', ...o }),
+  ): Prop<Maybe<Date, N>, false, Is<H>> => ({ type: 'datetime', ...o }),
+  json: <T, N extends boolean = false, H extends boolean = false>(
+    o: Common<N, H> = {},
+  ): Prop<Maybe<T, N>, false, Is<H>> => ({ type: 'json', ...o }),
   /**
    * An array of strings or numbers: JSON on SQL (jsonb on PostgreSQL), a native array on Mongo;
    * `[]` on create when unset and as the column default. Filter with `records().list(paging, { tags: 'x' })`
    * or `whereHasTag`.
    */
-  array: <T, H extends boolean = false>(of: Prop<T>, o: { hidden?: H } = {}): Prop<T[], true, H> =>
+  array: <T, H extends boolean = false>(of: Prop<T>, o: { hidden?: H } = {}): Prop<T[], true, Is<H>> =>
     ({ type: 'json', arrayOf: of.type, default: '[]', onCreate: () => [], ...o }),
   /** Set once, on insert. */
   createdAt: (): Prop<Date, true, false> => ({ type: 'datetime', onCreate: () => new Date() }),
@@ -91,11 +94,13 @@ export type RowOf<E> = E extends DefinedEntity<infer P, string>
   ? { id: string } & { -readonly [K in keyof P]: P[K] extends Prop<infer T> ? T : never }
   : never;
 
-/** The properties `em.create` needs: those without a default, an onCreate, the id or the owner. */
+/** The properties `em.create` needs: all but the id, the owner and those with a default, an onCreate or null. */
 export type CreateOf<E> = E extends DefinedEntity<infer P, infer O>
   ? { [K in Exclude<RequiredKeys<P>, O>]: RowOf<E>[K] } & { [K in keyof P]?: RowOf<E>[K] }
   : never;
-type RequiredKeys<P extends Props> = { [K in keyof P]: P[K] extends Prop<unknown, true> ? never : K }[keyof P];
+type RequiredKeys<P extends Props> = {
+  [K in keyof P]: P[K] extends Prop<infer T, infer D> ? (D extends true ? never : null extends T ? never : K) : never;
+}[keyof P];
 
 /** What a client sees of a row: no owner and no hidden property, dates as ISO strings (`records()`' view). */
 export type ViewOf<E> = E extends DefinedEntity<infer P, infer O>

@@ -68,6 +68,9 @@ export function records<E extends DefinedEntity<Props, string>, V = ViewOf<E>>(
   const name = entity.name;
   const view = options.view ?? (defaultView(entity) as (row: Row) => V);
   const arrays = new Set(entity.arrays);
+  const initializers = Object.entries(entity.properties).filter(([, p]) => p.onCreate || p.default !== undefined);
+  const initial = () =>
+    Object.fromEntries(initializers.map(([key, p]) => [key, p.onCreate ? p.onCreate() : p.default]));
   const notFound = (id: string) => errors.notFound(`${name} ${id} not found`);
 
   /** The where of a filter, and whether it needs `em` (an array filter is a per-driver fragment). */
@@ -117,7 +120,10 @@ export function records<E extends DefinedEntity<Props, string>, V = ViewOf<E>>(
     },
     load,
     async create(input) {
-      const row = cradle.em.create<Row & object>(name, input as unknown as RequiredEntityData<Row & object>);
+      // Defaults now, not at the flush: the event staged before the flush carries the whole view.
+      const given = Object.entries(input as object).filter(([, v]) => v !== undefined);
+      const data = { ...initial(), ...Object.fromEntries(given) } as RequiredEntityData<Row & object>;
+      const row = cradle.em.create<Row & object>(name, data);
       await publish(options.events?.created, row);
       await cradle.em.flush();
       return view(row);
@@ -141,14 +147,15 @@ export function records<E extends DefinedEntity<Props, string>, V = ViewOf<E>>(
 function defaultView(entity: DefinedEntity<Props, string>): (row: Record<string, unknown>) => Record<string, unknown> {
   const shown = Object.entries(entity.properties).filter(([key, p]) => key !== entity.ownedBy && !p.hidden);
   const dates = new Set(shown.filter(([, p]) => p.type === 'datetime').map(([key]) => key));
-  const arrays = new Set(entity.arrays);
+  // An unset value reads as `[]` for arrays and null for nullable properties (a created row is not re-read).
+  const unset = new Map(shown.map(([key, p]) =>
+    [key, entity.arrays.includes(key) ? [] : p.nullable ? null : undefined]));
   const keys = ['id', ...shown.map(([key]) => key)];
   return (row) => {
     const out: Record<string, unknown> = {};
     for (const key of keys) {
-      const value = row[key];
-      if (dates.has(key) && value != null) out[key] = new Date(value as Date | string | number).toISOString();
-      else out[key] = arrays.has(key) ? (value ?? []) : value;
+      const value = row[key] ?? unset.get(key);
+      out[key] = dates.has(key) && value != null ? new Date(value as Date | string | number).toISOString() : value;
     }
     return out;
   };
