@@ -108,6 +108,10 @@ export type ViewOf<E> = E extends DefinedEntity<infer P, infer O>
   : never;
 type HiddenKeys<P extends Props> = { [K in keyof P]: P[K] extends Prop<unknown, boolean, true> ? K : never }[keyof P];
 type Wire<T> = T extends Date ? string : T;
+/** The payload of the events `records()` publishes: the view plus the owner (subscribers need to know whose). */
+export type EventOf<E> = E extends DefinedEntity<infer _P, infer O>
+  ? ViewOf<E> & { [K in O]: RowOf<E>[K] }
+  : never;
 
 export function defineEntity(spec: EntitySpec): EntitySpec;
 export function defineEntity<P extends Props, O extends keyof P & string = never>(

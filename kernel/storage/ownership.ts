@@ -92,6 +92,16 @@ export function unscoped(em: EntityManager): EntityManager {
   return fork;
 }
 
+/**
+ * Scopes an EntityManager made outside a request (a subscriber's `ctx.em`, a job's) to one
+ * user's rows, in place, as a request of theirs would be: owned queries see only theirs and
+ * `create` stamps them. In place, so an idempotent subscriber's receipt still joins its flush.
+ */
+export function scopedTo(em: EntityManager, userId: string): EntityManager {
+  em.setFilterParams(OWNER_FILTER, { userId } satisfies OwnerScope);
+  return em;
+}
+
 export function scopeOf(em: EntityManager | undefined): OwnerScope | undefined {
   const scope = em?.getFilterParams(OWNER_FILTER) as OwnerScope | undefined;
   return scope && Object.keys(scope).length ? scope : undefined;

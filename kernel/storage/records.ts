@@ -6,6 +6,7 @@ import type { Publish } from '../types/cradle.ts';
 import type { CreateOf, DefinedEntity, Props, RowOf, ViewOf } from './define.ts';
 import type { FastReads, Where } from './fastReads.ts';
 import { whereHasTag } from './tags.ts';
+import { stampOwner } from './ownership.ts';
 
 /**
  * `records(cradle, Entity)`: the CRUD every resource needs, for one entity made by
@@ -37,7 +38,7 @@ export type Filter<Row> = {
 export interface RecordsOptions<Row, View> {
   /** Row to response body; by default `ViewOf<Entity>` (no owner, no hidden property, ISO dates). */
   view?: (row: Row) => View;
-  /** Events published with the view as payload (keyed by the row's id); declare them in `events`. */
+  /** Events published (keyed by the row's id) with `EventOf<E>`: the default view plus the owner; declare them. */
   events?: { created?: string; updated?: string; deleted?: string };
   /** `list` order by id (UUIDv7, so by creation): newest first unless `asc`. */
   order?: 'asc' | 'desc';
@@ -53,6 +54,8 @@ export interface Records<Row, View, Create, Change> {
   get(id: string): Promise<View>;
   /** The managed row, for changes made by hand (then `em.flush()`), or a 404. */
   load(id: string): Promise<Row>;
+  /** The first managed row matching `filter` (by id), or null: find-or-create, counters. */
+  first(filter?: Filter<Row>): Promise<Row | null>;
   create(input: Create): Promise<View>;
   update(id: string, changes: Change): Promise<View>;
   delete(id: string): Promise<void>;
@@ -67,6 +70,7 @@ export function records<E extends DefinedEntity<Props, string>, V = ViewOf<E>>(
   type Row = RowOf<E>;
   const name = entity.name;
   const view = options.view ?? (defaultView(entity) as (row: Row) => V);
+  const payload = defaultView(entity, true);
   const arrays = new Set(entity.arrays);
   const initializers = Object.entries(entity.properties).filter(([, p]) => p.onCreate || p.default !== undefined);
   const initial = () =>
@@ -90,7 +94,7 @@ export function records<E extends DefinedEntity<Props, string>, V = ViewOf<E>>(
   const publish = async (event: string | undefined, row: Row) => {
     if (!event) return;
     if (!cradle.publish) throw new Error(`records(${name}): publishing ${event} needs a request's container`);
-    await cradle.publish(event, view(row), { key: row.id });
+    await cradle.publish(event, payload(row), { key: row.id });
   };
   const load = async (id: string): Promise<Row> => {
     const row = await cradle.em.findOne<Row & object>(name, { id } as never);
@@ -119,11 +123,17 @@ export function records<E extends DefinedEntity<Props, string>, V = ViewOf<E>>(
       return view(row);
     },
     load,
+    async first(filter) {
+      const { where: w } = where(filter);
+      return (await cradle.em.findOne(name, w as never, { orderBy: { id: 'asc' } } as never)) as Row | null;
+    },
     async create(input) {
       // Defaults now, not at the flush: the event staged before the flush carries the whole view.
       const given = Object.entries(input as object).filter(([, v]) => v !== undefined);
-      const data = { ...initial(), ...Object.fromEntries(given) } as RequiredEntityData<Row & object>;
-      const row = cradle.em.create<Row & object>(name, data);
+      const data = { ...initial(), ...Object.fromEntries(given) } as Record<string, unknown>;
+      const owner = entity.ownedBy;
+      if (owner && data[owner] === undefined) data[owner] = stampOwner(name)(data, cradle.em);
+      const row = cradle.em.create<Row & object>(name, data as RequiredEntityData<Row & object>);
       await publish(options.events?.created, row);
       await cradle.em.flush();
       return view(row);
@@ -143,9 +153,12 @@ export function records<E extends DefinedEntity<Props, string>, V = ViewOf<E>>(
   };
 }
 
-/** `ViewOf<E>` at runtime: every property but the owner and hidden ones, datetimes as ISO strings. */
-function defaultView(entity: DefinedEntity<Props, string>): (row: Record<string, unknown>) => Record<string, unknown> {
-  const shown = Object.entries(entity.properties).filter(([key, p]) => key !== entity.ownedBy && !p.hidden);
+/** `ViewOf<E>` at runtime (`EventOf<E>` with the owner): no hidden property, datetimes as ISO strings. */
+function defaultView(
+  entity: DefinedEntity<Props, string>, withOwner = false,
+): (row: Record<string, unknown>) => Record<string, unknown> {
+  const shown = Object.entries(entity.properties)
+    .filter(([key, p]) => (withOwner || key !== entity.ownedBy) && !p.hidden);
   const dates = new Set(shown.filter(([, p]) => p.type === 'datetime').map(([key]) => key));
   // An unset value reads as `[]` for arrays and null for nullable properties (a created row is not re-read).
   const unset = new Map(shown.map(([key, p]) =>

@@ -7,7 +7,9 @@ import { openOrm } from '../../kernel/storage/orm.ts';
 import { toEntitySchema } from '../../kernel/storage/schema.ts';
 import { FastReadPath } from '../../kernel/storage/fastReads.ts';
 import { ownerScopeOf, scopeToPrincipal } from '../../kernel/storage/ownership.ts';
-import { AppError, defineEntity, p, records, unscoped, type Publish, type RowOf } from '../../kernel/index.ts';
+import {
+  AppError, defineEntity, p, records, scopedTo, unscoped, type Publish, type RowOf,
+} from '../../kernel/index.ts';
 
 /** `records()`: owned CRUD with no plugin code, on every driver. */
 const Link = defineEntity('RecLink', {
@@ -62,7 +64,8 @@ for (const make of await testDatabases('storage: records')) {
     assert.equal(made.tags, ['x']);
     assert.is(made.visitedAt, null);
     assert.ok(!Number.isNaN(Date.parse(made.createdAt)) && made.createdAt.endsWith('Z'), 'an ISO string');
-    assert.equal(published.at(-1), { type: 'test.link.created', data: made, key: made.id });
+    const event = { type: 'test.link.created', data: { ...made, ownerId: alice.id }, key: made.id };
+    assert.equal(published.at(-1), event, 'the event carries the owner too');
     const row = await unscoped(orm.em).findOneOrFail<LinkRow>('RecLink', { id: made.id });
     assert.is(row.ownerId, alice.id);
     assert.is(row.secret, 's3cret', 'stored, only left out of the view');
@@ -84,7 +87,7 @@ for (const make of await testDatabases('storage: records')) {
     assert.is(changed.visitedAt, '2026-01-02T03:04:05.000Z');
     assert.is(published.at(-1)?.type, 'test.link.updated');
     await links().delete(id);
-    assert.equal(published.at(-1), { type: 'test.link.deleted', data: changed, key: id });
+    assert.equal(published.at(-1), { type: 'test.link.deleted', data: { ...changed, ownerId: alice.id }, key: id });
     assert.is((await links().get(id).then(() => undefined, (e: AppError) => e))?.status, 404);
   });
 
@@ -115,9 +118,24 @@ for (const make of await testDatabases('storage: records')) {
     assert.equal((await links().all({ tags: 'b' }, { orderBy: 'url' })).map((l) => l.url), ['https://2', 'https://3']);
   });
 
+  s('first: the oldest managed match or null; scopedTo gives an em outside a request one owner', async () => {
+    const outside = () => scopedTo(orm.em.fork(), alice.id);
+    const first = await records({ em: outside() }, Link).first({ tags: 'a' });
+    assert.is(first?.url, 'https://1');
+    assert.is(await records({ em: outside() }, Link).first({ url: 'https://bob' }), null, "bob's row is not alice's");
+    const em = outside();
+    const mine = await records({ em }, Link).first({ url: 'https://1' });
+    mine!.starred = false;
+    await em.flush();
+    assert.is((await links().all({ starred: false })).some((l) => l.url === 'https://1'), true, 'a managed row');
+    const bobs = records({ em: scopedTo(orm.em.fork(), bob.id) }, Link);
+    const made = await bobs.create({ url: 'https://bob2' });
+    assert.is((await unscoped(orm.em).findOneOrFail<LinkRow>('RecLink', { id: made.id })).ownerId, bob.id);
+  });
+
   s('a custom view, and events without a publish are refused', async () => {
     const urls = records(cradle(alice), Link, { view: (l) => l.url.toUpperCase() });
-    assert.ok((await urls.all({ starred: true })).includes('HTTPS://1'));
+    assert.ok((await urls.all({ starred: true })).includes('HTTPS://3'));
     const bare = records({ em: scopeToPrincipal(orm.em.fork(), alice) }, Link, { events: { created: 'test.x' } });
     const err = await bare.create({ url: 'https://x' }).catch((e: Error) => e);
     assert.match(String(err), /publishing test\.x needs a request's container/);
