@@ -75,6 +75,9 @@ export function records<E extends DefinedEntity<Props, string>, V = ViewOf<E>>(
   const initializers = Object.entries(entity.properties).filter(([, p]) => p.onCreate || p.default !== undefined);
   const initial = () =>
     Object.fromEntries(initializers.map(([key, p]) => [key, p.onCreate ? p.onCreate() : p.default]));
+  // `onUpdate` values (updatedAt) now too, for the same reason (the flush sets them again, a moment later).
+  const updaters = Object.entries(entity.properties).filter(([, p]) => p.onUpdate);
+  const touched = () => Object.fromEntries(updaters.map(([key, p]) => [key, p.onUpdate!()]));
   const notFound = (id: string) => errors.notFound(`${name} ${id} not found`);
 
   /** The where of a filter, and whether it needs `em` (an array filter is a per-driver fragment). */
@@ -140,7 +143,7 @@ export function records<E extends DefinedEntity<Props, string>, V = ViewOf<E>>(
     },
     async update(id, changes) {
       const row = await load(id);
-      cradle.em.assign(row, changes as object);
+      cradle.em.assign(row, { ...(changes as object), ...touched() } as object);
       await publish(options.events?.updated, row);
       await cradle.em.flush();
       return view(row);

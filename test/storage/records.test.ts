@@ -23,6 +23,7 @@ const Link = defineEntity('RecLink', {
     tags: p.array(p.string()),
     visitedAt: p.datetime({ nullable: true }),
     createdAt: p.createdAt(),
+    updatedAt: p.updatedAt(),
   },
   indexes: [{ properties: ['ownerId'] }],
   ownedBy: 'ownerId',
@@ -59,7 +60,7 @@ for (const make of await testDatabases('storage: records')) {
 
   s('create stamps the owner, applies defaults, publishes the view and returns it (no owner, no hidden)', async () => {
     const made = await links().create({ url: 'https://a.example', secret: 's3cret', tags: ['x'] });
-    assert.equal(Object.keys(made).sort(), ['createdAt', 'id', 'starred', 'tags', 'url', 'visitedAt']);
+    assert.equal(Object.keys(made).sort(), ['createdAt', 'id', 'starred', 'tags', 'updatedAt', 'url', 'visitedAt']);
     assert.is(made.starred, false);
     assert.equal(made.tags, ['x']);
     assert.is(made.visitedAt, null);
@@ -86,6 +87,10 @@ for (const make of await testDatabases('storage: records')) {
     assert.is(changed.starred, true);
     assert.is(changed.visitedAt, '2026-01-02T03:04:05.000Z');
     assert.is(published.at(-1)?.type, 'test.link.updated');
+    const staged = published.at(-1)?.data as { updatedAt: string; visitedAt: string };
+    assert.is(staged.visitedAt, changed.visitedAt, 'the event sees the change');
+    // updatedAt is set for the event, and again by the flush a moment later.
+    assert.ok(Math.abs(Date.parse(staged.updatedAt) - Date.parse(changed.updatedAt)) < 1000, staged.updatedAt);
     await links().delete(id);
     assert.equal(published.at(-1), { type: 'test.link.deleted', data: { ...changed, ownerId: alice.id }, key: id });
     assert.is((await links().get(id).then(() => undefined, (e: AppError) => e))?.status, 404);
