@@ -6,6 +6,7 @@ import { mergeContracts, type MergedContract } from './http/contracts.ts';
 import { splitRouteControl } from './config/routeControl.ts';
 import { healthRelocation } from './health.ts';
 import { eventProblems } from './events/declared.ts';
+import { principalProblems } from './http/principalTypes.ts';
 
 export interface KernelPlan {
   /** Enabled plugins in start order (dependencies first). */
@@ -61,7 +62,8 @@ export function startOrder(plugins: PluginDefinition[], catalogs: Catalogs): Plu
       problems.push(
         catalogs.plugins[dep]
           ? `plugin ${p.name} requires plugin ${dep}, which is not enabled (set plugins.${dep}.enabled: true)`
-          : `plugin ${p.name} requires plugin ${dep}, which does not exist (available: ${Object.keys(catalogs.plugins).join(', ')})`,
+          : `plugin ${p.name} requires plugin ${dep}, which does not exist `
+            + `(available: ${Object.keys(catalogs.plugins).join(', ')})`,
       );
     }
   }
@@ -102,18 +104,21 @@ function checkHandlers(plugins: PluginDefinition[], contract: MergedContract) {
           problems.push(`${op.operationId}: security scheme ${scheme} is not declared in components.securitySchemes`);
         else if (!provided.has(scheme))
           problems.push(
-            `${op.operationId}: security scheme ${scheme} has no provider (enable the plugin that authenticates it, e.g. identity)`,
+            `${op.operationId}: security scheme ${scheme} has no provider `
+              + '(enable the plugin that authenticates it, e.g. identity)',
           );
       }
     }
   }
   problems.push(...unscopedOperations(contract));
+  problems.push(...principalProblems(plugins, contract));
   const owned = new Map(contract.operations.map((o) => [o.operationId, o]));
   const dropped = new Set(contract.dropped ?? []);
   for (const op of contract.operations) {
     if (!op.operationId.startsWith(`${op.plugin}.`))
       problems.push(
-        `operationId ${op.operationId} (${op.method.toUpperCase()} ${op.path}) must start with "${op.plugin}." because plugin ${op.plugin} serves it`,
+        `operationId ${op.operationId} (${op.method.toUpperCase()} ${op.path}) must start with "${op.plugin}." `
+          + `because plugin ${op.plugin} serves it`,
       );
     const plugin = plugins.find((p) => p.name === op.plugin)!;
     if (!plugin.handlers?.[op.operationId])
@@ -146,14 +151,16 @@ export function unscopedOperations(contract: MergedContract): string[] {
     const permissions = op.operation['x-permissions'];
     if (authenticates && permissions === undefined) {
       problems.push(
-        `${op.operationId} (${op.method.toUpperCase()} ${op.path}, contracts/${op.file ?? `${op.plugin}.yaml`}): has security but no x-permissions; list what it needs, or x-permissions: [] for any signed-in principal`,
+        `${op.operationId} (${op.method.toUpperCase()} ${op.path}, contracts/${op.file ?? `${op.plugin}.yaml`}): `
+          + 'has security but no x-permissions; list what it needs, or x-permissions: [] for any signed-in principal',
       );
     } else if (
       permissions !== undefined &&
       !(Array.isArray(permissions) && permissions.every((p) => typeof p === 'string'))
     ) {
       problems.push(
-        `${op.operationId} (contracts/${op.file ?? `${op.plugin}.yaml`}): x-permissions must be a list of permission names`,
+        `${op.operationId} (contracts/${op.file ?? `${op.plugin}.yaml`}): `
+          + 'x-permissions must be a list of permission names',
       );
     }
   }

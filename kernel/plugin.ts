@@ -5,7 +5,7 @@ import type { JsonSchema } from './ports/adapter.ts';
 import type { DomainEvent } from './ports/eventBus.ts';
 import type { EntitySpec } from './storage/entity.ts';
 import type { Migration } from './storage/migrations.ts';
-import type { CredentialType } from './http/principalTypes.ts';
+import type { CredentialDefinition, CredentialType } from './http/principalTypes.ts';
 import type { RequestObserverDefinition } from './http/observers.ts';
 import type { PageRequest } from './paging.ts';
 import type { FastReads } from './storage/fastReads.ts';
@@ -14,7 +14,10 @@ import type { ServiceSet } from './types/services.ts';
 
 /** Who is calling. Filled by an authentication scheme; absent on public operations. */
 export interface Principal {
-  /** `user`, `apiKey`, `client`... as the scheme that authenticated it says. */
+  /**
+   * `user` when it acts for a user (its `id` is the user's: a session, an API key, an OAuth
+   * user token); anything else (e.g. `client`) when it acts for itself. See `x-principal`.
+   */
   type: string;
   /** The acting subject (the user behind a token or key, or the OAuth client). */
   id: string;
@@ -28,7 +31,7 @@ export interface Principal {
   rateLimit?: { limit: number; windowMs: number };
   /** A second bucket counted at the tier's policy, shared by all of a user's credentials (`user:<id>`). */
   budgetKey?: string;
-  /** Which kind of credential this is (`session`, `apiKey`...), checked against an operation's `x-principal`. */
+  /** The credential type (one a plugin declares in `credentials`), checked against an operation's `x-principal`. */
   credential?: CredentialType;
   [claim: string]: unknown;
 }
@@ -63,7 +66,7 @@ export interface HandlerRequest<Body = Loose, Query = Loose, Params = Loose> {
   query: Query;
   body: Body;
   headers: Record<string, string | string[] | undefined>;
-  /** For operations marked `x-paging: true`: the list request in the deployment's paging style (pass it to `paginate`). */
+  /** For operations marked `x-paging: true`: the list request in the deployment's paging style (for `paginate`). */
   paging?: PageRequest;
   /** For operations marked `x-raw-body: true`: the body as received (UTF-8), e.g. to check a webhook signature. */
   rawBody?: string;
@@ -95,7 +98,10 @@ export interface Reply<B = unknown> {
   [REPLY]: true; status: number; body?: B; headers?: Record<string, string>; message?: string; raw?: boolean;
 }
 
-/** Sets the status and headers of a response; a handler that returns a plain value gets the contract's first 2xx status. */
+/**
+ * Sets the status and headers of a response; a handler that returns a plain value gets the
+ * contract's first 2xx status.
+ */
 export function reply(status: number): Reply<undefined>;
 export function reply<B>(status: number, body: B, headers?: Record<string, string>, message?: string): Reply<B>;
 export function reply<B>(status: number, body?: B, headers?: Record<string, string>, message?: string):
@@ -134,7 +140,10 @@ export interface Page<T> {
 export type ServiceFactory<T = unknown> = { bivariant(cradle: UntypedCradle): T }['bivariant'];
 export interface ServiceSpec<T = unknown> {
   factory: ServiceFactory<T>;
-  /** `singleton` (default) lives as long as the kernel; `scoped` is made once per request and may use `em`, `principal`, `requestId`. */
+  /**
+   * `singleton` (default) lives as long as the kernel; `scoped` is made once per request and
+   * may use `em`, `principal`, `requestId`.
+   */
   lifetime?: 'singleton' | 'scoped';
   /** Called on shutdown for singletons that hold resources. */
   dispose?: (instance: T) => Promise<void> | void;
@@ -145,12 +154,13 @@ export interface SubscriberContext<Services = UntypedCradle> {
   readonly em: EntityManager;
   readonly services: Services;
 }
-export interface SubscriberDefinition {
+/** `T` is the event's payload, as its declared schema says (`SubscriberDefinition<NoteView>`). */
+export interface SubscriberDefinition<T = Loose> {
   /** Event type (topic), e.g. `notes.note.created`. */
   event: string;
   /** Consumer group suffix; the group is `<plugin>.<name>`. Each group gets each event once. */
   name: string;
-  handle(event: DomainEvent<Loose>, ctx: SubscriberContext): Promise<void>;
+  handle(event: DomainEvent<T>, ctx: SubscriberContext): Promise<unknown>;
   /**
    * Run at most once per event id in this group: the kernel records (group, event id) in the
    * same flush as the handler's changes to `ctx.em`, and skips a redelivered event.
@@ -203,6 +213,8 @@ export interface PluginDefinition<Root = KernelCradle> {
   /** The events this plugin publishes; publishing another, or subscribing to one nobody declares, is an error. */
   events?: EventDefinition[];
   permissions?: PermissionDefinition[];
+  /** The credential types this plugin's authenticators set as `principal.credential`, for `x-principal`. */
+  credentials?: CredentialDefinition[];
   /** Authenticators for the contract's security schemes, made from the plugin's container. */
   authSchemes?: Record<string, FromCradle<Root, Authenticator>>;
   /** Made from the plugin's container; applied to the principals of every plugin's schemes, in plugin order. */

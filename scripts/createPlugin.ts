@@ -1,6 +1,6 @@
 /**
  * `create-plugin NAME`: scaffolds a user-owned CRUD plugin whose typecheck and test pass straight away:
- * its contract, entity, service, plugin definition, first migration (written by `migrate create`),
+ * its contract, entity, plugin definition (a `records` service), first migration (written by `migrate create`),
  * contract types (written by `types`), a test written with the test kit, and its catalog entry.
  * Every template is a function of this file; nothing existing is overwritten.
  */
@@ -47,7 +47,6 @@ export async function createPlugin(name: string | undefined, out: NodeJS.Writabl
   const written: Record<string, string> = {
     [`contracts/${name}.yaml`]: contractTemplate(n),
     [`plugins/${name}/entities.ts`]: entitiesTemplate(n),
-    [`plugins/${name}/service.ts`]: serviceTemplate(n),
     [`plugins/${name}/index.ts`]: pluginTemplate(n),
     // Replaced by `migrate create` below; the plugin imports it from the start.
     [`plugins/${name}/migrations/index.ts`]: emptyMigrationsTemplate(),
@@ -212,7 +211,7 @@ components:
 }
 
 export function entitiesTemplate({ pascal, snake }: Names): string {
-  return `import { defineEntity, p, type RowOf } from '../../kernel/index.ts';
+  return `import { defineEntity, p } from '../../kernel/index.ts';
 
 /** A user's item: \`ownedBy\` scopes every read, update and delete to the caller and stamps the owner. */
 export const ${pascal}Item = defineEntity('${pascal}Item', {
@@ -228,112 +227,40 @@ export const ${pascal}Item = defineEntity('${pascal}Item', {
   indexes: [{ properties: ['ownerId'] }],
   ownedBy: 'ownerId',
 });
-export type ${pascal}ItemRow = RowOf<typeof ${pascal}Item>;
-`;
-}
-
-export function serviceTemplate({ name, pascal }: Names): string {
-  const row = `${pascal}ItemRow`;
-  return `import type { EntityManager } from '@mikro-orm/core';
-import { errors, paginate, type Page, type PageRequest, type Publish } from '../../kernel/index.ts';
-import type { Schemas } from './contract.gen.ts';
-import type { ${row} } from './entities.ts';
-
-export type ${pascal}ItemView = Schemas['${pascal}Item'];
-const ENTITY = '${pascal}Item';
-
-/**
- * The ${name} use cases for the request's user. The entity is \`ownedBy: 'ownerId'\`, so the kernel scopes
- * every query through \`em\` to that user and stamps the owner on create: another user's item is a 404.
- */
-export class ${pascal}Service {
-  constructor(private em: EntityManager, private publish: Publish) {}
-
-  list(paging: PageRequest): Promise<Page<${pascal}ItemView>> {
-    return paginate<${row}, ${pascal}ItemView>(this.em, ENTITY, {
-      request: paging, where: {}, map: view,
-    });
-  }
-
-  async get(id: string): Promise<${pascal}ItemView> {
-    return view(await this.load(id));
-  }
-
-  async create(input: Schemas['${pascal}ItemCreate']): Promise<${pascal}ItemView> {
-    const fields = { title: input.title, body: input.body ?? '' };
-    const item = this.em.create<${row}>(ENTITY, fields as ${row});
-    // Published before the flush: the event is stored in the same transaction as the item (outbox).
-    await this.publish('${name}.item.created', { id: item.id, title: item.title }, { key: item.id });
-    await this.em.flush();
-    return view(item);
-  }
-
-  async update(id: string, changes: Schemas['${pascal}ItemUpdate']): Promise<${pascal}ItemView> {
-    const item = await this.load(id);
-    this.em.assign(item, changes);
-    await this.em.flush();
-    return view(item);
-  }
-
-  async delete(id: string): Promise<void> {
-    await this.em.remove(await this.load(id)).flush();
-  }
-
-  private async load(id: string): Promise<${row}> {
-    const item = await this.em.findOne<${row}>(ENTITY, { id });
-    if (!item) throw errors.notFound(\`Item \${id} not found\`);
-    return item;
-  }
-}
-
-function view(i: ${row}): ${pascal}ItemView {
-  const iso = (d: Date | string | number) => new Date(d).toISOString();
-  return { id: i.id, title: i.title, body: i.body, createdAt: iso(i.createdAt), updatedAt: iso(i.updatedAt) };
-}
 `;
 }
 
 export function pluginTemplate({ name, pascal }: Names): string {
-  return `import { definePlugin, defineHandlers, defineServices, reply } from '../../kernel/index.ts';
+  return `import { definePlugin, defineHandlers, defineServices, records } from '../../kernel/index.ts';
 import type { Operations } from './contract.gen.ts';
 import { ${pascal}Item } from './entities.ts';
 import { generated } from './migrations/index.ts';
-import { ${pascal}Service } from './service.ts';
 
-// Scoped to the request: it holds the request's EntityManager, which the kernel scopes to the items' owner.
+// Made per request: \`records\` works through the request's \`em\` and \`db\`, which the kernel scopes to
+// the caller because the entity is \`ownedBy\` (another user's item is a 404).
 const services = defineServices()
-  .scoped('items', ({ em, publish }) => new ${pascal}Service(em, publish));
+  .scoped('items', (c) => records(c, ${pascal}Item, { events: { created: '${name}.item.created' } }));
 
 /** Each user's own ${name} items (scaffolded by \`npm run cli -- create-plugin ${name}\`). */
 export default definePlugin({
   name: '${name}',
   version: '0.1.0',
   description: 'Each user\\'s own ${name} items.',
-  config: { type: 'object', additionalProperties: false, properties: {} },
   entities: [${pascal}Item],
   migrations: generated,
   services,
-  exports: [],
   permissions: [
     { name: '${name}:read', description: 'Read my ${name} items', roles: ['user'] },
     { name: '${name}:write', description: 'Change my ${name} items', roles: ['user'] },
   ],
-  events: [{
-    name: '${name}.item.created',
-    schema: {
-      type: 'object', required: ['id', 'title'],
-      properties: { id: { type: 'string' }, title: { type: 'string' } },
-    },
-  }],
+  // The payload is the item's view (what \`get\` answers).
+  events: [{ name: '${name}.item.created', schema: { type: 'object', required: ['id', 'title'] } }],
   handlers: defineHandlers<Operations, typeof services>({
     '${name}.list': ({ paging }, { services }) => services.items.list(paging),
-    '${name}.create': async ({ body }, { services }) => reply(201, await services.items.create(body)),
+    '${name}.create': ({ body }, { services }) => services.items.create(body),
     '${name}.get': ({ params }, { services }) => services.items.get(params.id),
     '${name}.update': ({ params, body }, { services }) => services.items.update(params.id, body),
-    '${name}.delete': async ({ params }, { services }) => {
-      await services.items.delete(params.id);
-      return reply(204);
-    },
+    '${name}.delete': ({ params }, { services }) => services.items.delete(params.id),
   }),
 });
 `;

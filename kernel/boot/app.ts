@@ -14,6 +14,7 @@ import { pluginObservers, requestWatcher } from '../http/observers.ts';
 import { metricsRoute } from '../metrics/route.ts';
 import { docsRoutes, docsPathMatcher } from '../http/docs.ts';
 import { wireContract } from '../http/dialect.ts';
+import { credentialRegistry } from '../http/principalTypes.ts';
 
 export function buildHttpApp(kernel: Kernel, ids: IdGenerator): Koa {
   const { config } = kernel.options;
@@ -42,6 +43,7 @@ export function buildHttpApp(kernel: Kernel, ids: IdGenerator): Koa {
     fastReads: kernel.orm
       ? new FastReadPath(kernel.orm, config.database.driver, kernel.telemetry?.querySpan)
       : undefined,
+    credentials: credentialRegistry(kernel.plan.plugins),
   });
   const docs = config.server.docs;
   const cradleOf = (name: string) => kernel.runtimes.get(name)!.container.cradle;

@@ -53,7 +53,7 @@ function isUniqueViolation(err: unknown, depth = 0): boolean {
  * and the redelivery runs it again.
  */
 export async function handleOnce(em: EntityManager, group: string, event: DomainEvent,
-  handle: () => Promise<void>, now: () => Date): Promise<'applied' | 'skipped'> {
+  handle: () => Promise<unknown>, now: () => Date): Promise<'applied' | 'skipped'> {
   const seen = await em.count<EventReceiptRow>('KernelEventReceipt', { consumerGroup: group, eventId: event.id });
   if (seen) return 'skipped';
   const receipt = { consumerGroup: group, eventId: event.id, receivedAt: now() };
@@ -62,7 +62,10 @@ export async function handleOnce(em: EntityManager, group: string, event: Domain
     await handle();
     await em.flush();
   } catch (err) {
-    if (isUniqueViolation(err)) return 'skipped'; // a concurrent delivery recorded it first
+    // A concurrent delivery recorded it first, or the handler's own change hit a unique index
+    // (then the event is not handled yet: rethrown, so it is delivered again).
+    const recorded = () => em.fork().count('KernelEventReceipt', { consumerGroup: group, eventId: event.id });
+    if (isUniqueViolation(err) && await recorded()) return 'skipped';
     throw err;
   }
   return 'applied';

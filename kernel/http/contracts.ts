@@ -81,6 +81,7 @@ export function mergeContracts(options: {
     const control = options.control?.[plugin.name] ?? {};
     const exclude = new Set(control.operations?.exclude ?? []);
     const known = new Set<string>();
+    const owned = (plugin.entities ?? []).some((e) => e.ownedBy);
     const files = plugin.contract === undefined ? [`${plugin.name}.yaml`] : [plugin.contract].flat();
     for (const file of files) {
       const path = resolve(options.contractsDir, file);
@@ -134,6 +135,9 @@ export function mergeContracts(options: {
           opOwner.set(id, plugin.name);
           // A file's top-level `security` is its operations' default (the merged document has none).
           if (doc.security && operation.security === undefined) operation.security = doc.security;
+          // A plugin with owned entities serves users: `x-principal: [user]` unless its contract says otherwise.
+          const secured = (operation.security ?? []).some((r) => Object.keys(r).length > 0);
+          if (owned && secured && !('x-principal' in operation)) Object.assign(operation, { 'x-principal': ['user'] });
           operations.push({
             plugin: plugin.name,
             operationId: id,
@@ -161,7 +165,10 @@ export function mergeContracts(options: {
   return { document, operations, dropped };
 }
 
-/** The path item without the operations a deployment turned off (`exclude` undefined: all), or undefined when none is left. */
+/**
+ * The path item without the operations a deployment turned off (`exclude` undefined: all),
+ * or undefined when none is left.
+ */
 function withoutDropped(item: any, exclude: Set<string> | undefined, known: Set<string>, dropped: string[]): any {
   let kept = item;
   let left = 0;
@@ -190,7 +197,8 @@ function readContract(path: string, problems: string[]): Partial<OpenApiDocument
 export function resolveRef<T>(document: OpenApiDocument, value: T | OpenAPIV3_1.ReferenceObject): T {
   let node: any = value;
   for (let depth = 0; node && typeof node.$ref === 'string' && depth < 10; depth++) {
-    const segments = node.$ref.replace(/^#\//, '').split('/').map((s: string) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const segments = node.$ref.replace(/^#\//, '').split('/')
+      .map((s: string) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
     node = segments.reduce((n: any, k: string) => n?.[k], document);
   }
   return node as T;

@@ -107,7 +107,7 @@ export class HttpRequestContext implements RequestContext {
     return this.forkedEm;
   }
 
-  get services(): any {
+  get services(): unknown {
     if (!this.runtime.hasScoped) return this.runtime.container.cradle;
     if (!this.scope) {
       registerRequestResolvers(this.runtime.container);

@@ -22,6 +22,7 @@ import { isReply } from '../plugin.ts';
 import { pageRequest } from '../paging.ts';
 import { alongside, takeDeferredCheck } from './deferredChecks.ts';
 import type { FastReadPath } from '../storage/fastReads.ts';
+import type { CredentialDefinition } from './principalTypes.ts';
 
 export interface RouteOptions {
   envelope: Envelope;
@@ -38,6 +39,8 @@ export interface RouteOptions {
   dialects?: Map<string, OperationDialect>;
   pagination?: 'cursor' | 'page';
   fastReads?: FastReadPath;
+  /** The enabled plugins' credential types (their `refusal`s answer `x-principal` misses). */
+  credentials?: Map<string, CredentialDefinition>;
 }
 
 export interface BoundOperation {
@@ -103,7 +106,8 @@ function compileRoute(
   const log = runtime.logger;
   // `x-sensitive: true`: the answer carries secrets (tokens, keys): never stored by a cache.
   const sensitive = entry.operation['x-sensitive'] === true;
-  const checked = compileGuard(operationSecurity(entry, options.documentSecurity), options.schemes, entry.operationId);
+  const security = operationSecurity(entry, options.documentSecurity);
+  const checked = compileGuard(security, options.schemes, entry.operationId, options.credentials);
   const guard = checked && failures ? failures.wrap(checked) : checked;
   // `x-rate-limit: false` exempts an operation (health probes).
   const rateLimit =

@@ -2,7 +2,7 @@ import type { OpenAPIV3_1 } from 'openapi-types';
 import { AppError, errors } from '../errors.ts';
 import type { Authenticator, Principal } from '../plugin.ts';
 import type { OperationEntry } from './contracts.ts';
-import { assertCredentialAllowed, principalRule, type CredentialType } from './principalTypes.ts';
+import { assertCredentialAllowed, principalRule, type CredentialDefinition } from './principalTypes.ts';
 import { awaitDeferredCheck } from './deferredChecks.ts';
 
 export type SecurityRequirement = OpenAPIV3_1.SecurityRequirementObject;
@@ -32,8 +32,8 @@ export interface OperationSecurity {
   /** `{}` is one of the alternatives: anonymous calls are allowed, credentials are still read. */
   optional: boolean;
   permissions: string[];
-  /** `x-principal`: the credential types allowed; absent allows all. */
-  credentials?: CredentialType[];
+  /** `x-principal`: the principal kinds and credential types allowed; absent allows all. */
+  credentials?: string[];
 }
 
 export function operationSecurity(
@@ -47,7 +47,7 @@ export function operationSecurity(
     alternatives,
     optional,
     permissions: entry.operation['x-permissions'] ?? [],
-    credentials: principalRule((entry.operation as Record<string, unknown>)['x-principal'], entry.operationId),
+    credentials: principalRule((entry.operation as Record<string, unknown>)['x-principal']),
   };
 }
 
@@ -55,7 +55,10 @@ export function operationSecurity(
  * Authenticates by the operation's security requirements (first alternative that yields a
  * principal wins), then authorises by `x-permissions`. Built once per operation at boot.
  */
-export function compileGuard(security: OperationSecurity, schemes: Map<string, Authenticator>, operationId: string) {
+export function compileGuard(
+  security: OperationSecurity, schemes: Map<string, Authenticator>, operationId: string,
+  credentials?: Map<string, CredentialDefinition>,
+) {
   const { alternatives, optional, permissions } = security;
   if (!alternatives.length) return undefined;
   return async function guard(input: {
@@ -89,7 +92,7 @@ export function compileGuard(security: OperationSecurity, schemes: Map<string, A
       throw missingCredential();
     }
     try {
-      assertCredentialAllowed(principal, security.credentials);
+      assertCredentialAllowed(principal, security.credentials, credentials);
     } catch (e) {
       await awaitDeferredCheck(principal); // a revoked credential answers 401, not this 403
       throw e;

@@ -108,7 +108,7 @@ export class FastReadPath {
     return this.map(meta, rows);
   }
 
-  /** MikroORM's result mapper (columns to properties, dates, booleans), then custom types (JSON) as its hydrator does. */
+  /** MikroORM's result mapper (columns to properties, dates, booleans), then custom types (JSON) as its hydrator. */
   private map(meta: EntityMetadata, rows: Row[]): object[] {
     const comparator = this.orm.em.getComparator();
     const platform = this.orm.em.getPlatform();

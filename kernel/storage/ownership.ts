@@ -1,13 +1,14 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { AppError, errors } from '../errors.ts';
+import { principalKind } from '../http/principalTypes.ts';
 
 /**
  * Ownership (`ownedBy` on an entity). Each owned entity gets MikroORM's default filter `owner`,
  * which reads the request's owner scope from its EntityManager's filter params: every find,
  * count, update and delete is narrowed to `{ [ownedBy]: <user id> }`, and `em.create` stamps
  * the owner when unset. A request's `em` and `db` carry the scope of its principal:
- *  - a user principal (`type: 'user'`, or `'apiKey'`: a key acts for its user, whose id it
- *    carries): that user's rows;
+ *  - a user principal (`type: 'user'`: a session, an API key or a token acting for its user,
+ *    whose id it carries): that user's rows;
  *  - any other principal, e.g. an OAuth client-credentials one (`type: 'client'`, whose id is
  *    the client's): 403 `USER_PRINCIPAL_REQUIRED`, so a client never silently owns rows;
  *  - no principal: 401.
@@ -23,13 +24,11 @@ export type OwnerScope =
   | { refused: 'client'; principalType: string }
   | { unscoped: true };
 
-/** Principal types that act for a user (their `id` is the user's). */
-const USER_TYPES = new Set(['user', 'apiKey']);
 
 /** The scope a request's principal gives owned entities. */
 export function ownerScopeOf(principal: { type: string; id: string } | undefined): OwnerScope {
   if (!principal) return { refused: 'anonymous' };
-  if (!USER_TYPES.has(principal.type)) return { refused: 'client', principalType: principal.type };
+  if (principalKind(principal) !== 'user') return { refused: 'client', principalType: principal.type };
   return { userId: principal.id };
 }
 
@@ -91,6 +90,16 @@ export function unscoped(em: EntityManager): EntityManager {
   const fork = em.fork();
   fork.setFilterParams(OWNER_FILTER, { unscoped: true } satisfies OwnerScope);
   return fork;
+}
+
+/**
+ * Scopes an EntityManager made outside a request (a subscriber's `ctx.em`, a job's) to one
+ * user's rows, in place, as a request of theirs would be: owned queries see only theirs and
+ * `create` stamps them. In place, so an idempotent subscriber's receipt still joins its flush.
+ */
+export function scopedTo(em: EntityManager, userId: string): EntityManager {
+  em.setFilterParams(OWNER_FILTER, { userId } satisfies OwnerScope);
+  return em;
 }
 
 export function scopeOf(em: EntityManager | undefined): OwnerScope | undefined {

@@ -194,7 +194,7 @@ export class ApiKeyService {
       ? facts.scopes
       : facts.scopes.filter((s) => ownerPermissions.includes(s));
     return {
-      type: 'apiKey',
+      type: 'user',
       credential: 'apiKey',
       id: facts.userId,
       apiKeyId: facts.id,

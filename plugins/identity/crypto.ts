@@ -17,7 +17,7 @@ export function constantTimeEqual(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-/** argon2id with OWASP parameters (m=19456 KiB, t=2, p=1), hashed in low-priority worker threads, off the event loop. */
+/** argon2id with OWASP parameters (m=19456 KiB, t=2, p=1), hashed in low-priority worker threads (off the loop). */
 // algorithm 2 = Argon2id (the package's const enum is not importable under isolatedModules).
 const ARGON2 = { algorithm: 2, memoryCost: 19456, timeCost: 2, parallelism: 1 };
 

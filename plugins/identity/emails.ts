@@ -1,6 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { errors, type Clock } from '../../kernel/index.ts';
-import type { UserRow } from './entities.ts';
 import type { IdentityConfig } from './config.ts';
 import type { OneTimeTokens } from './oneTime.ts';
 import type { AuditLog } from './audit.ts';

@@ -5,8 +5,9 @@ import type { AuditRow, SessionRow, UserRow } from './entities.ts';
 import type { ClientInfo } from './sessions.ts';
 import { DEFAULT_SETTINGS } from './accounts.ts';
 import { FORGOT_PASSWORD_REPLY } from './emails.ts';
-import { auditView, auditViewFor, publicProfile, sessionView, userView } from './views.ts';
+import { auditViewFor, publicProfile, sessionView, userView } from './views.ts';
 import type { UserViewCache } from './principalCache.ts';
+import { credentials } from './credentials.ts';
 
 const client = (ctx: RequestContext<unknown>): ClientInfo => ({
   ip: ctx.koa.ip || null,
@@ -112,7 +113,7 @@ export const handlers = defineHandlers<Operations, IdentityServices>({
   },
   'identity.updateMe': ({ body }, ctx) => {
     // An email change can take the account over (password resets go to the new address): first-party only.
-    if (body.email !== undefined) assertCredentialAllowed(ctx.principal!, ['session']);
+    if (body.email !== undefined) assertCredentialAllowed(ctx.principal!, ['session'], credentials);
     return ctx.services.accounts.updateMe(me(ctx), body, client(ctx), {
       mfaAt: ctx.principal!.mfaAt as number | undefined,
     });

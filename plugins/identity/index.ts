@@ -13,6 +13,7 @@ import { invalidateOnFlush, userViewSubscribers } from './principalCache.ts';
 import { resealTotpSecrets } from './mfa.ts';
 import { mailSubscribers } from './mailFlows.ts';
 import { identityEvents } from './events.ts';
+import { credentials } from './credentials.ts';
 
 /**
  * Accounts, sessions and RS256 tokens, API keys, roles, audit and GDPR.
@@ -50,6 +51,7 @@ export default definePlugin({
   ],
   services,
   exports: ['identityTokens', 'identityLogin', 'identityUsers'],
+  credentials,
   authSchemes: {
     bearerAuth: (c) =>
       bearerAuthenticator({

@@ -195,7 +195,7 @@ export class SigningKeys {
     }
   }
 
-  /** The public JWK of `kid`, looked up again (at most every 10 s) when another instance rotated. Throws when unknown. */
+  /** The public JWK of `kid`, looked up again (at most every 10 s) when another instance rotated; throws if unknown. */
   async jwkFor(kid: string): Promise<JWK> {
     await this.keyFor(kid);
     return this.keys.get(kid)!.publicJwk;

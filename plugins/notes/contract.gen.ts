@@ -26,6 +26,8 @@ export interface Schemas {
   };
   NoteTags: Array<string>;
   NoteActivity: {
+    id: string;
+    noteId: string;
     eventId: string;
     action: string;
     deliveries: number;

@@ -1,4 +1,4 @@
-import { defineEntity, p, type RowOf } from '../../kernel/index.ts';
+import { defineEntity, p, type RowOf, type ViewOf } from '../../kernel/index.ts';
 
 /** A user's note: `ownedBy` scopes every read, update and delete to the caller and stamps the owner. */
 export const Note = defineEntity('Note', {
@@ -10,7 +10,7 @@ export const Note = defineEntity('Note', {
     title: p.string({ length: 200 }),
     body: p.text(),
     pinned: p.boolean({ default: false }),
-    /** Filter with `?tag=`: `whereHasTag('tags', tag)`. */
+    /** `list(paging, { tags: 'x' })` finds the notes holding tag x, on every driver. */
     tags: p.array(p.string()),
     createdAt: p.createdAt(),
     updatedAt: p.updatedAt(),
@@ -19,6 +19,8 @@ export const Note = defineEntity('Note', {
   ownedBy: 'ownerId',
 });
 export type NoteRow = RowOf<typeof Note>;
+/** What clients (and the `notes.note.created` event) see of a note: no owner, ISO dates. */
+export type NoteView = ViewOf<typeof Note>;
 
 /** Written by the activity subscriber: proves an event reached its consumer group, and how often. */
 export const NoteActivity = defineEntity('NoteActivity', {
@@ -33,4 +35,3 @@ export const NoteActivity = defineEntity('NoteActivity', {
   },
   indexes: [{ properties: ['eventId'], unique: true }, { properties: ['noteId'] }],
 });
-export type NoteActivityRow = RowOf<typeof NoteActivity>;

@@ -47,7 +47,7 @@ function formDecode(value: string): string {
 
 /** Only the signed-in user (a session, an API key, or an app acting for them) manages their clients. */
 function ownerOf(principal: Principal | undefined): string {
-  if (!principal || (principal.type !== 'user' && principal.type !== 'apiKey'))
+  if (!principal || principal.type !== 'user')
     throw errors.forbidden('Only a user can manage OAuth clients');
   return principal.id;
 }

@@ -5,7 +5,10 @@ export interface OAuthConfig {
   codeTtlSeconds: number;
   /** Lifetime of each refresh token, days (every use rotates it and starts a new one). */
   refreshTokenTtlDays: number;
-  /** Public origin (and proxy prefix) the metadata document's URLs start with; required outside development and test (else the request's origin, uncached). */
+  /**
+   * Public origin (and proxy prefix) the metadata document's URLs start with; required outside
+   * development and test (else the request's origin, uncached).
+   */
   publicBaseUrl: string;
   /** Clients one user may register. */
   maxClientsPerUser: number;
@@ -18,7 +21,10 @@ export const oauthConfigSchema = {
     accessTokenTtlSeconds: { type: 'integer', minimum: 30, maximum: 86400, default: 900 },
     codeTtlSeconds: { type: 'integer', minimum: 1, maximum: 600, default: 60 },
     refreshTokenTtlDays: { type: 'integer', minimum: 1, maximum: 365, default: 30 },
-    publicBaseUrl: { type: 'string', default: '', pattern: '^(https?://[^\\s?#]+)?$', description: 'e.g. https://auth.example.com; no trailing query or fragment' },
+    publicBaseUrl: {
+      type: 'string', default: '', pattern: '^(https?://[^\\s?#]+)?$',
+      description: 'e.g. https://auth.example.com; no trailing query or fragment',
+    },
     maxClientsPerUser: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
   },
 };

@@ -24,7 +24,10 @@ export class OAuthError extends Error {
   }
 }
 
-/** `invalid_client`: 401 with a Basic challenge when the client used (or did not attempt) HTTP authentication, else 400. */
+/**
+ * `invalid_client`: 401 with a Basic challenge when the client used (or did not attempt) HTTP
+ * authentication, else 400.
+ */
 export function invalidClient(description: string, challenge: boolean): OAuthError {
   return challenge
     ? new OAuthError('invalid_client', description, 401, { 'WWW-Authenticate': 'Basic realm="oauth", charset="UTF-8"' })

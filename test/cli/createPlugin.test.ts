@@ -51,7 +51,7 @@ s('the scaffold typechecks, its lines fit, and its generated test passes', () =>
   assert.is(made.code, 0, made.out);
   assert.match(made.out, `add \`${NAME}: {}\` under \`plugins:\``);
   const files = [
-    `contracts/${NAME}.yaml`, ...['index', 'entities', 'service', 'contract.gen', 'migrations/index',
+    `contracts/${NAME}.yaml`, ...['index', 'entities', 'contract.gen', 'migrations/index',
       'migrations/0001_create_scaffold_probe'].map((f) => `plugins/${NAME}/${f}.ts`), `test/${NAME}/${NAME}.test.ts`,
   ];
   for (const file of files) {

@@ -92,11 +92,14 @@ units('beyondHeld: only * covers *; narrowTo keeps the order of what is wanted',
 });
 
 units('x-principal must name known credential types: a typo fails the boot', async () => {
-  const { principalRule } = await import('../../kernel/http/principalTypes.ts');
-  assert.equal(principalRule(['session', 'apiKey'], 'x.y'), ['session', 'apiKey']);
-  assert.is(principalRule(undefined, 'x.y'), undefined);
-  assert.throws(() => principalRule(['sesion'], 'x.y'), /x\.y: x-principal must list some of session/);
-  assert.throws(() => principalRule([], 'x.y'), /x-principal/);
+  const { principalProblems } = await import('../../kernel/http/principalTypes.ts');
+  const { default: identity } = await import('../../plugins/identity/index.ts');
+  const op = (value: unknown) => ({ operationId: 'x.y', operation: { 'x-principal': value } });
+  const problems = (...values: unknown[]) =>
+    principalProblems([identity], { document: {} as never, operations: values.map(op) as never });
+  assert.equal(problems(['session', 'apiKey'], ['user'], ['user', 'client'], undefined), []);
+  assert.match(problems(['sesion'])[0], /x\.y: x-principal must list some of user, client, session, impersonation/);
+  assert.match(problems([])[0], /x-principal/);
 });
 
 units('a key\'s own limit only narrows the tier', async () => {

@@ -65,7 +65,9 @@ function expected(op: Operation, c: Credential, mfaRequiredForAdmin: boolean): 4
     c.kind !== 'none' &&
     op.alternatives.some((names) => names.every((n) => n === 'bearerAuth' || (n === 'apiKey' && c.kind === 'apiKey')));
   if (!accepted) return op.optional ? 'allowed' : 401;
-  if (op.principal && !op.principal.includes(c.type!)) return 403;
+  // `x-principal` lists credential types and the kernel's kinds: `client` for a client-credentials token, else `user`.
+  const kind = c.type === 'oauthClient' ? 'client' : 'user';
+  if (op.principal && !op.principal.includes(c.type!) && !op.principal.includes(kind)) return 403;
   if (mfaRequiredForAdmin && (op.permissions ?? []).some(adminPermission)) return 403;
   if (!holds(c.permissions, op.permissions ?? [])) return 403;
   return 'allowed';

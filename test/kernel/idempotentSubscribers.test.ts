@@ -14,6 +14,13 @@ const Entry = defineEntity({
   table: 'ledger_entries',
   properties: { eventId: { type: 'string', length: 100 } },
 });
+/** Marks are unique: a second event with a taken mark fails the handler's own flush. */
+const Mark = defineEntity({
+  name: 'LedgerMark',
+  table: 'ledger_marks',
+  properties: { mark: { type: 'string', length: 100 } },
+  indexes: [{ properties: ['mark'], unique: true }],
+});
 const migrations: Migration[] = [
   {
     name: '0001',
@@ -24,16 +31,31 @@ const migrations: Migration[] = [
       }),
     down: (knex) => knex.schema.dropTable('ledger_entries'),
   },
+  {
+    name: '0002',
+    up: (knex) =>
+      knex.schema.createTable('ledger_marks', (t) => {
+        t.string('id', 36).primary();
+        t.string('mark', 100).unique();
+      }),
+    down: (knex) => knex.schema.dropTable('ledger_marks'),
+  },
 ];
 let failNext = false;
 const ledger = definePlugin({
-  name: 'ledger', version: '1.0.0', contract: false, entities: [Entry], migrations,
+  name: 'ledger', version: '1.0.0', contract: false, entities: [Entry, Mark], migrations,
   events: [{ name: 'ledger.entry.requested', schema: { type: 'object' } }],
   subscribers: [{
     event: 'ledger.entry.requested', name: 'book', idempotent: true,
     async handle(event, { em }) {
       em.create('LedgerEntry', { eventId: event.id });
       if (failNext) { failNext = false; throw new Error('booking failed'); }
+      await em.flush();
+    },
+  }, {
+    event: 'ledger.entry.requested', name: 'mark', idempotent: true,
+    async handle(event, { em }) {
+      em.create('LedgerMark', { mark: (event.data as { mark?: string }).mark ?? event.id });
       await em.flush();
     },
   }],
@@ -52,11 +74,11 @@ const manual = defineAdapter<EventBus>({
   }),
 });
 
-const event = (id: string): DomainEvent => ({
+const event = (id: string, data: object = {}): DomainEvent => ({
   id,
   type: 'ledger.entry.requested',
   occurredAt: new Date().toISOString(),
-  data: {},
+  data,
 });
 const deliver = (e: DomainEvent) => handlers.get('ledger.entry.requested/ledger.book')!(e);
 const count = (k: Kernel, entity: string, where: object) => k.orm!.em.fork().count(entity, where);
@@ -101,6 +123,16 @@ for (const [driver, make] of makers) {
     assert.is(await count(kernel, 'LedgerEntry', { eventId: 'evt-3' }), 0);
     await deliver(event('evt-3'));
     assert.is(await count(kernel, 'LedgerEntry', { eventId: 'evt-3' }), 1);
+  });
+
+  s("the handler's own unique violation is a failure to redeliver, not a duplicate to skip", async () => {
+    const mark = (e: DomainEvent) => handlers.get('ledger.entry.requested/ledger.mark')!(e);
+    await mark(event('evt-4', { mark: 'taken' }));
+    const clash = await Promise.resolve(mark(event('evt-5', { mark: 'taken' }))).then(() => undefined, (e: Error) => e);
+    assert.ok(clash, 'the clash is thrown, so the bus delivers the event again');
+    assert.is(await count(kernel, 'KernelEventReceipt', { consumerGroup: 'ledger.mark', eventId: 'evt-5' }), 0);
+    await mark(event('evt-5', { mark: 'free' }));
+    assert.is(await count(kernel, 'KernelEventReceipt', { consumerGroup: 'ledger.mark', eventId: 'evt-5' }), 1);
   });
 
   s.run();

@@ -19,7 +19,7 @@ type DocRow = RowOf<typeof Doc>;
 
 const alice = { type: 'user', id: '0190a000-0000-7000-8000-00000000000a' };
 const bob = { type: 'user', id: '0190a000-0000-7000-8000-00000000000b' };
-const bobsKey = { type: 'apiKey', id: bob.id };
+const bobsKey = { type: 'user', credential: 'apiKey', id: bob.id };
 const client = { type: 'client', id: '0190a000-0000-7000-8000-0000000000cc' };
 
 async function rejects(work: () => Promise<unknown>, status: number, code: string) {

@@ -1,11 +1,11 @@
 // MUST NOT type-check (test/types/typecheck.test.ts): `lsit` is not a method of the notes service.
-import { defineHandlers, defineServices } from '../../kernel/index.ts';
+import { defineHandlers, defineServices, records } from '../../kernel/index.ts';
 import type { Operations } from '../../plugins/notes/contract.gen.ts';
-import { NotesService } from '../../plugins/notes/service.ts';
+import { Note } from '../../plugins/notes/entities.ts';
 
 const services = defineServices()
-  .scoped('notes', ({ em, publish, db }) => new NotesService(em, publish, db));
+  .scoped('notes', (c) => records(c, Note));
 
 export const handlers = defineHandlers<Pick<Operations, 'notes.list'>, typeof services>({
-  'notes.list': ({ query, paging }, { services }) => services.notes.lsit(query, paging), // expect-error: lsit
+  'notes.list': ({ paging }, { services }) => services.notes.lsit(paging), // expect-error: lsit
 });

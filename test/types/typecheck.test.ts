@@ -25,7 +25,7 @@ test('a wrong return field and a misspelled service each fail tsc, exactly where
   const wrong = errors.filter((l) => l.startsWith('test/types/wrongReturn.fixture.ts('));
   assert.ok(wrong.some((l) => l.includes("error TS2322: Type 'string' is not assignable to type 'boolean'")), out);
   const misspelled = errors.filter((l) => l.startsWith('test/types/misspelledService.fixture.ts('));
-  const lsit = "error TS2339: Property 'lsit' does not exist on type 'NotesService'";
+  const lsit = "error TS2339: Property 'lsit' does not exist on type 'Records<";
   assert.ok(misspelled.some((l) => l.includes(lsit)), out);
 
   // Nothing else fails: each error sits on a marked line, so a fixture cannot fail for an unrelated reason.

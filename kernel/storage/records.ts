@@ -1,0 +1,178 @@
+import type { EntityManager, RequiredEntityData } from '@mikro-orm/core';
+import { errors } from '../errors.ts';
+import { MAX_PAGE_LIMIT, paginate, type PageRequest } from '../paging.ts';
+import type { Page } from '../plugin.ts';
+import type { Publish } from '../types/cradle.ts';
+import type { CreateOf, DefinedEntity, Props, RowOf, ViewOf } from './define.ts';
+import type { FastReads, Where } from './fastReads.ts';
+import { whereHasTag } from './tags.ts';
+import { stampOwner } from './ownership.ts';
+
+/**
+ * `records(cradle, Entity)`: the CRUD every resource needs, for one entity made by
+ * `defineEntity`, so a plugin writes none of it:
+ *   .scoped('notes', (c) => records(c, Note, { events: { created: 'notes.note.created' } }))
+ * With `ownedBy` it is owned CRUD with no owner code: the request's `em` and `db` are scoped to
+ * the principal (kernel/storage/ownership.ts), so another user's row is a 404 and `create`
+ * stamps the owner. Reads that can (`get`, `list` and `all` without an array filter) go
+ * through the prepared `db` path; writes go through `em`, one flush each, with the declared
+ * event staged before it (same unit of work, via the outbox).
+ */
+
+/** What `records` uses of a container: a request's `em`, `db` and `publish`, or a subscriber's `em`. */
+export interface RecordsCradle {
+  readonly em: EntityManager;
+  readonly db?: FastReads;
+  readonly publish?: Publish;
+}
+
+/**
+ * Equality per property, ANDed; `undefined` values are ignored (pass optional query values
+ * as they come). On a `p.array` property the value is one element: rows holding it
+ * (`whereHasTag`, on every driver).
+ */
+export type Filter<Row> = {
+  [K in keyof Row]?: (Row[K] extends Array<infer T> ? T : Row[K]) | undefined;
+};
+
+export interface RecordsOptions<Row, View> {
+  /** Row to response body; by default `ViewOf<Entity>` (no owner, no hidden property, ISO dates). */
+  view?: (row: Row) => View;
+  /** Events published (keyed by the row's id) with `EventOf<E>`: the default view plus the owner; declare them. */
+  events?: { created?: string; updated?: string; deleted?: string };
+  /** `list` order by id (UUIDv7, so by creation): newest first unless `asc`. */
+  order?: 'asc' | 'desc';
+}
+
+export interface Records<Row, View, Create, Change> {
+  /** A page in the deployment's paging style (`req.paging`), newest first. */
+  list(paging: PageRequest, filter?: Filter<Row>): Promise<Page<View>>;
+  /** Up to `limit` (at most MAX_PAGE_LIMIT) matching rows, ordered by one property (default: id). */
+  all(filter?: Filter<Row>, options?: { orderBy?: keyof Row & string; order?: 'asc' | 'desc'; limit?: number }):
+    Promise<View[]>;
+  /** One row's view, or a 404 (also for another owner's row: its existence is not revealed). */
+  get(id: string): Promise<View>;
+  /** The managed row, for changes made by hand (then `em.flush()`), or a 404. */
+  load(id: string): Promise<Row>;
+  /** The first managed row matching `filter` (by id), or null: find-or-create, counters. */
+  first(filter?: Filter<Row>): Promise<Row | null>;
+  create(input: Create): Promise<View>;
+  update(id: string, changes: Change): Promise<View>;
+  delete(id: string): Promise<void>;
+}
+
+/** A records service over one entity; `V` is the view, `ViewOf<E>` unless `view` says otherwise. */
+export function records<E extends DefinedEntity<Props, string>, V = ViewOf<E>>(
+  cradle: RecordsCradle,
+  entity: E,
+  options: RecordsOptions<RowOf<E>, V> = {},
+): Records<RowOf<E>, V, CreateOf<E>, Partial<Omit<CreateOf<E>, 'id'>>> {
+  type Row = RowOf<E>;
+  const name = entity.name;
+  const view = options.view ?? (defaultView(entity) as (row: Row) => V);
+  const payload = defaultView(entity, true);
+  const arrays = new Set(entity.arrays);
+  const initializers = Object.entries(entity.properties).filter(([, p]) => p.onCreate || p.default !== undefined);
+  const initial = () =>
+    Object.fromEntries(initializers.map(([key, p]) => [key, p.onCreate ? p.onCreate() : p.default]));
+  // `onUpdate` values (updatedAt) now too, for the same reason (the flush sets them again, a moment later).
+  const updaters = Object.entries(entity.properties).filter(([, p]) => p.onUpdate);
+  const touched = () => Object.fromEntries(updaters.map(([key, p]) => [key, p.onUpdate!()]));
+  const notFound = (id: string) => errors.notFound(`${name} ${id} not found`);
+
+  /** The where of a filter, and whether it needs `em` (an array filter is a per-driver fragment). */
+  const where = (filter: Filter<Row> = {}) => {
+    const out: Record<string, unknown> = {};
+    let fragments = false;
+    for (const [key, value] of Object.entries(filter)) {
+      if (value === undefined) continue;
+      if (!arrays.has(key)) out[key] = value;
+      else {
+        Object.assign(out, whereHasTag(cradle.em, name, key, value as string | number));
+        fragments = true;
+      }
+    }
+    return { where: out, reads: fragments ? undefined : cradle.db };
+  };
+  const publish = async (event: string | undefined, row: Row) => {
+    if (!event) return;
+    if (!cradle.publish) throw new Error(`records(${name}): publishing ${event} needs a request's container`);
+    await cradle.publish(event, payload(row), { key: row.id });
+  };
+  const load = async (id: string): Promise<Row> => {
+    const row = await cradle.em.findOne<Row & object>(name, { id } as never);
+    if (!row) throw notFound(id);
+    return row;
+  };
+
+  return {
+    list(paging, filter) {
+      const { where: w, reads } = where(filter);
+      return paginate<Row, V>(cradle.em, name, { request: paging, where: w, map: view, reads, order: options.order });
+    },
+    async all(filter, o = {}) {
+      const { where: w, reads } = where(filter);
+      const limit = Math.min(o.limit ?? MAX_PAGE_LIMIT, MAX_PAGE_LIMIT);
+      const find = { orderBy: { [o.orderBy ?? 'id']: o.order ?? 'asc' } as Record<string, 'asc' | 'desc'>, limit };
+      const rows = reads
+        ? await reads.find<Row & object>(name, w as Where, find)
+        : ((await cradle.em.find(name, w as never, find as never)) as Row[]);
+      return rows.map(view);
+    },
+    async get(id) {
+      if (!cradle.db) return view(await load(id));
+      const row = await cradle.db.findOne<Row & object>(name, { id });
+      if (!row) throw notFound(id);
+      return view(row);
+    },
+    load,
+    async first(filter) {
+      const { where: w } = where(filter);
+      return (await cradle.em.findOne(name, w as never, { orderBy: { id: 'asc' } } as never)) as Row | null;
+    },
+    async create(input) {
+      // Defaults now, not at the flush: the event staged before the flush carries the whole view.
+      const given = Object.entries(input as object).filter(([, v]) => v !== undefined);
+      const data = { ...initial(), ...Object.fromEntries(given) } as Record<string, unknown>;
+      const owner = entity.ownedBy;
+      if (owner && data[owner] === undefined) data[owner] = stampOwner(name)(data, cradle.em);
+      const row = cradle.em.create<Row & object>(name, data as RequiredEntityData<Row & object>);
+      await publish(options.events?.created, row);
+      await cradle.em.flush();
+      return view(row);
+    },
+    async update(id, changes) {
+      const row = await load(id);
+      cradle.em.assign(row, { ...(changes as object), ...touched() } as object);
+      await publish(options.events?.updated, row);
+      await cradle.em.flush();
+      return view(row);
+    },
+    async delete(id) {
+      const row = await load(id);
+      await publish(options.events?.deleted, row);
+      await cradle.em.remove(row).flush();
+    },
+  };
+}
+
+/** `ViewOf<E>` at runtime (`EventOf<E>` with the owner): no hidden property, datetimes as ISO strings. */
+function defaultView(
+  entity: DefinedEntity<Props, string>, withOwner = false,
+): (row: Record<string, unknown>) => Record<string, unknown> {
+  const shown = Object.entries(entity.properties)
+    .filter(([key, p]) => (withOwner || key !== entity.ownedBy) && !p.hidden);
+  const dates = new Set(shown.filter(([, p]) => p.type === 'datetime').map(([key]) => key));
+  // An unset value reads as `[]` for arrays and null for nullable properties (a created row is not re-read).
+  const unset = new Map(shown.map(([key, p]) =>
+    [key, entity.arrays.includes(key) ? [] : p.nullable ? null : undefined]));
+  const keys = ['id', ...shown.map(([key]) => key)];
+  return (row) => {
+    const out: Record<string, unknown> = {};
+    for (const key of keys) {
+      const value = row[key] ?? unset.get(key);
+      out[key] = dates.has(key) && value != null ? new Date(value as Date | string | number).toISOString() : value;
+    }
+    return out;
+  };
+}
