@@ -115,6 +115,13 @@ test('entitlements: a feature outside the plan names the plans that include it; 
   assert.equal(await k.cradle.entitlements.check(u.id, 'tools'), { ok: true });
 });
 
+test('a burst of checks on a cold cache asks billing once', async () => {
+  const calls = k.subs.calls;
+  const answers = await Promise.all(Array.from({ length: 25 }, () => k.cradle.limits.check('u-burst', { tokens: 1 })));
+  assert.ok(answers.every((a) => a.outcome === 'ok'));
+  assert.is(k.subs.calls - calls, 1);
+});
+
 test('a subscription past its period end is not served from the cache', async () => {
   const u = await k.asUser();
   await k.subs.activate(u.id, 'premium', { periodEnd: new Date(clock.now() + 60_000) });
