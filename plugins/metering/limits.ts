@@ -45,13 +45,16 @@ export class PlanLimitsService implements Limits {
     const lifts = (await this.plans.plans())
       .filter((p) => p.id !== plan.id && liftsLimit(p.limits, m))
       .map((p) => p.id);
-    const reachedAt = await this.notices.reached(userId, {
-      limit: m.limit, period: m.period, resetAt: iso(m.resetAt), max: m.max / m.scale,
-    }, now);
     const decision = {
       outcome: 'deny' as const, code: 'USAGE_LIMIT_EXCEEDED' as const, limit: m.limit, resetAt: iso(m.resetAt),
       plans: lifts, max: m.max / m.scale, used: Math.round(m.used / m.scale),
     };
+    // Only a limit actually used up is "reached" (notified once, grace clock started); an ask that would
+    // pass it is refused without a notice, or on a grace plan let through as if grace began now.
+    const reachedAt = m.used >= m.max
+      ? await this.notices.reached(userId, { limit: m.limit, period: m.period, resetAt: iso(m.resetAt),
+        max: m.max / m.scale }, now)
+      : now;
     const graceEnds = reachedAt + plan.gracePeriodHours * 3_600_000;
     if (plan.gracePeriodHours > 0 && now < graceEnds) return { ...decision, grace: true, graceEndsAt: iso(graceEnds) };
     return decision;

@@ -31,6 +31,8 @@ test('free plan: ok, warn from 80%, deny at 100% with the reset time and the pla
   assert.equal(enforce(warn), { 'X-Usage-Warning': usageWarning(warn) });
   const tooBig = await limits().check(u.id, { tokens: 3001 });
   assert.is(tooBig.outcome, 'deny');
+  assert.is(await k.kernel.orm!.em.fork().count('MeteringLimitNotice', { userId: u.id }), 0,
+    'an ask that would pass the limit is refused, but the limit is not reached: no notice');
   await use(u.id, 3000);
   const deny = await limits().check(u.id, {});
   assert.is(deny.outcome, 'deny');
