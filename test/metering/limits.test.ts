@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { ManualClock } from '../../kernel/ports/clock.ts';
 import { enforce, entitlementError, refuses, usageWarning, type MeteringExports } from '../../plugins/metering/api.ts';
 import { startMetering, type MeteringKit } from './helpers.ts';
+import { PASSWORD } from '../identity/helpers.ts';
 import { MICROS_PER_CENT } from '../../plugins/billing/api.ts';
 
 type Mail = { to: string | string[]; subject: string };
@@ -78,6 +79,17 @@ test('reaching a limit notifies once: one event, one mail, however many checks',
   const mails = (await (k.kernel.root.cradle.mailer as unknown as { outbox(): Mail[] }).outbox())
     .filter((m) => [m.to].flat().includes(u.email) && /limit/.test(m.subject));
   assert.is(mails.length, 1);
+});
+
+test('a deleted user\'s address is forgotten', async () => {
+  const u = await k.asUser('leaving');
+  await k.settle();
+  const contacts = () => k.kernel.orm!.em.fork().count('MeteringContact', { userId: u.id });
+  assert.is(await contacts(), 1);
+  const gone = await u.request('DELETE', '/v1/users/me', { body: { password: PASSWORD } });
+  assert.is(gone.status, 204, gone.text);
+  await k.settle();
+  assert.is(await contacts(), 0);
 });
 
 test('premium: the grace period lets an exceeded limit through with a flag, for 24 h', async () => {
