@@ -20,7 +20,7 @@ export const MeteringUsage = defineEntity('MeteringUsage', {
     atMs: p.bigint(),
     day: p.string({ length: 10 }),
   },
-  indexes: [{ properties: ['userId', 'atMs'] }, { properties: ['day'] }, { properties: ['atMs'] }],
+  indexes: [{ properties: ['userId', 'atMs'] }, { properties: ['userId', 'day'] }, { properties: ['day'] }],
 });
 export type UsageRow = RowOf<typeof MeteringUsage>;
 

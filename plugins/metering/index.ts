@@ -3,7 +3,7 @@ import { meteringConfigSchema } from './config.ts';
 import type { Operations } from './contract.gen.ts';
 import { entities } from './entities.ts';
 import { migrations } from './migrations.ts';
-import { contactSubscriber, limitMailSubscriber } from './notices.ts';
+import { contactRemovalSubscriber, contactSubscriber, limitMailSubscriber } from './notices.ts';
 import type { RequestMeter } from './requestMeter.ts';
 import { requestStats } from './requestStats.ts';
 import { services } from './services.ts';
@@ -43,7 +43,7 @@ export default definePlugin({
       },
     },
   }],
-  subscribers: [limitMailSubscriber, contactSubscriber],
+  subscribers: [limitMailSubscriber, contactSubscriber, contactRemovalSubscriber],
   observers: [{
     name: 'requests',
     create: (cradle) => (cradle.requestMeter as RequestMeter).observe,

@@ -8,8 +8,10 @@ import type { Totals, UsageTotals, Windows } from './totals.ts';
 
 const WARN_AT = 0.8;
 
-interface Measure { limit: LimitName; max: number; used: number; ask: number; resetAt: number; period: string;
-  unit: string; /** `max`, `used` and `ask` are in units of 1/scale of what is shown (microcents for cents). */
+interface Measure { limit: LimitName; max: number; used: number; ask: number; resetAt: number;
+  /** The window's start, named in the notice key (made only on a deny: strings cost on the hot path). */
+  periodStart: number; unit: string;
+  /** `max`, `used` and `ask` are in units of 1/scale of what is shown (microcents for cents). */
   scale: number }
 
 /**
@@ -45,13 +47,16 @@ export class PlanLimitsService implements Limits {
     const lifts = (await this.plans.plans())
       .filter((p) => p.id !== plan.id && liftsLimit(p.limits, m))
       .map((p) => p.id);
-    const reachedAt = await this.notices.reached(userId, {
-      limit: m.limit, period: m.period, resetAt: iso(m.resetAt), max: m.max / m.scale,
-    }, now);
     const decision = {
       outcome: 'deny' as const, code: 'USAGE_LIMIT_EXCEEDED' as const, limit: m.limit, resetAt: iso(m.resetAt),
       plans: lifts, max: m.max / m.scale, used: Math.round(m.used / m.scale),
     };
+    // Only a limit actually used up is "reached" (notified once, grace clock started); an ask that would
+    // pass it is refused without a notice, or on a grace plan let through as if grace began now.
+    const reachedAt = m.used >= m.max
+      ? await this.notices.reached(userId, { limit: m.limit, period: periodKey(m), resetAt: iso(m.resetAt),
+        max: m.max / m.scale }, now)
+      : now;
     const graceEnds = reachedAt + plan.gracePeriodHours * 3_600_000;
     if (plan.gracePeriodHours > 0 && now < graceEnds) return { ...decision, grace: true, graceEndsAt: iso(graceEnds) };
     return decision;
@@ -64,8 +69,24 @@ export function windowsFor(standing: Standing, now: number): Windows {
   const start = s ? Date.parse(s.currentPeriodStart) : NaN;
   const end = s ? Date.parse(s.currentPeriodEnd) : NaN;
   const inPeriod = Number.isFinite(start) && Number.isFinite(end) && start <= now && now < end;
-  const monthStart = startOfMonth(now);
-  return { dayStart: startOfDay(now), monthStart, periodStart: inPeriod ? start : monthStart };
+  const { dayStart, monthStart } = calendar(now);
+  return { dayStart, monthStart, periodStart: inPeriod ? start : monthStart };
+}
+
+let lastDay = { dayStart: NaN, monthStart: NaN, nextMonth: NaN };
+/** The UTC day's and month's bounds, worked out once per day (Date objects are not free per request). */
+function calendar(now: number): { dayStart: number; monthStart: number; nextMonth: number } {
+  const dayStart = startOfDay(now);
+  if (lastDay.dayStart !== dayStart) {
+    lastDay = { dayStart, monthStart: startOfMonth(now), nextMonth: startOfNextMonth(now) };
+  }
+  return lastDay;
+}
+
+function periodKey(m: Measure): string {
+  if (m.limit === 'tokensPerDay') return dayOf(m.periodStart);
+  if (m.limit === 'costCentsPerMonth') return dayOf(m.periodStart).slice(0, 7);
+  return new Date(m.periodStart).toISOString();
 }
 
 function measuresOf(limits: PlanLimits, used: Totals, w: Windows, standing: Standing, now: number,
@@ -75,20 +96,20 @@ function measuresOf(limits: PlanLimits, used: Totals, w: Windows, standing: Stan
   const out: Measure[] = [];
   if (limits.tokensPerDay !== undefined) {
     out.push({ limit: 'tokensPerDay', max: limits.tokensPerDay, used: used.tokensToday, ask: tokens,
-      resetAt: w.dayStart + DAY_MS, period: dayOf(w.dayStart), unit: 'tokens', scale: 1 });
+      resetAt: w.dayStart + DAY_MS, periodStart: w.dayStart, unit: 'tokens', scale: 1 });
   }
   if (limits.costCentsPerMonth !== undefined) {
     // Compared in microcents; shown in cents.
     out.push({ limit: 'costCentsPerMonth', max: limits.costCentsPerMonth * MICROS_PER_CENT,
-      used: used.costMonthMicros, ask: cost, resetAt: startOfNextMonth(now), period: dayOf(w.monthStart).slice(0, 7),
+      used: used.costMonthMicros, ask: cost, resetAt: calendar(now).nextMonth, periodStart: w.monthStart,
       unit: 'cents', scale: MICROS_PER_CENT });
   }
   if (limits.tokensPerPeriod !== undefined) {
     const s = standing.subscription;
     const periodEnd = s && w.periodStart === Date.parse(s.currentPeriodStart) ? Date.parse(s.currentPeriodEnd)
-      : startOfNextMonth(now);
+      : calendar(now).nextMonth;
     out.push({ limit: 'tokensPerPeriod', max: limits.tokensPerPeriod, used: used.tokensPeriod, ask: tokens,
-      resetAt: periodEnd, period: new Date(w.periodStart).toISOString(), unit: 'tokens', scale: 1 });
+      resetAt: periodEnd, periodStart: w.periodStart, unit: 'tokens', scale: 1 });
   }
   return out;
 }

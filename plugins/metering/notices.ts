@@ -90,3 +90,13 @@ export const contactSubscriber: SubscriberDefinition = {
     await ctx.em.flush();
   },
 };
+
+/** Forgets a deleted user's address. */
+export const contactRemovalSubscriber: SubscriberDefinition = {
+  event: 'identity.user.deleted',
+  name: 'contacts-removal',
+  async handle(event, ctx) {
+    const { id } = event.data as { id: string };
+    await ctx.em.nativeDelete('MeteringContact', { userId: id });
+  },
+};

@@ -14,6 +14,9 @@ const MAX_ENTRIES = 50_000;
  */
 export class PlanCache {
   private readonly users = new Map<string, Entry>();
+  private readonly loading = new Map<string, Promise<Standing>>();
+  /** Bumped by every invalidation: an answer fetched before it is served once, never cached. */
+  private generation = 0;
   private catalog: { plans: Plan[]; expiresAt: number } | undefined;
 
   constructor(private readonly subscriptions: Subscriptions, private readonly clock: Clock,
@@ -23,10 +26,17 @@ export class PlanCache {
     const now = this.clock.now();
     const hit = this.users.get(userId);
     if (hit && hit.expiresAt > now) return hit.value;
-    const value = await this.subscriptions.current(userId);
-    if (this.users.size >= MAX_ENTRIES) this.users.clear();
-    this.users.set(userId, { value, expiresAt: Math.min(now + this.ttlMs, lapsesAt(value.subscription)) });
-    return value;
+    const pending = this.loading.get(userId);
+    if (pending) return pending;
+    const generation = this.generation;
+    const load = this.subscriptions.current(userId).then((value) => {
+      if (generation !== this.generation) return value;
+      if (this.users.size >= MAX_ENTRIES) this.users.clear();
+      this.users.set(userId, { value, expiresAt: Math.min(now + this.ttlMs, lapsesAt(value.subscription)) });
+      return value;
+    }).finally(() => this.loading.delete(userId));
+    this.loading.set(userId, load);
+    return load;
   }
 
   /** Public, active plans, cheapest first. */
@@ -43,11 +53,13 @@ export class PlanCache {
   invalidateUser(userId?: string): void {
     if (userId === undefined) this.users.clear();
     else this.users.delete(userId);
+    this.generation++;
+    this.loading.clear();
   }
 
   invalidatePlans(): void {
     this.catalog = undefined;
-    this.users.clear();
+    this.invalidateUser();
   }
 }
 

@@ -88,10 +88,15 @@ export class RequestMeter {
     return out;
   }
 
-  /** Adds the counts so far to the database; one flush at a time. */
+  /**
+   * Adds the counts so far to the database, one flush at a time: called while one runs, it
+   * waits for it and then writes what came in meanwhile (the shutdown flush misses nothing).
+   */
   flush(): Promise<void> {
-    this.flushing ??= this.write().finally(() => { this.flushing = undefined; });
-    return this.flushing;
+    const after = this.flushing ?? Promise.resolve();
+    const run = after.then(() => this.write());
+    this.flushing = run;
+    return run.finally(() => { if (this.flushing === run) this.flushing = undefined; });
   }
 
   private rollDay(now: number): void {

@@ -17,6 +17,8 @@ const MAX_ENTRIES = 50_000;
  */
 export class UsageTotals {
   private readonly entries = new Map<string, Entry>();
+  /** One sum at a time per user: a burst of checks on a cold entry waits for the same query. */
+  private readonly loading = new Map<string, Promise<Totals>>();
 
   constructor(private readonly orm: MikroORM, private readonly clock: Clock, private readonly ttlMs: number) {}
 
@@ -24,10 +26,16 @@ export class UsageTotals {
     const hit = this.entries.get(userId);
     const now = this.clock.now();
     if (hit && hit.expiresAt > now && sameWindows(hit.windows, windows)) return hit;
-    const totals = await this.sum(userId, windows);
-    if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
-    this.entries.set(userId, { ...totals, windows, expiresAt: now + this.ttlMs });
-    return totals;
+    const pending = this.loading.get(userId);
+    if (pending) return pending;
+    const load = this.sum(userId, windows).then((totals) => {
+      if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
+      const entry = { ...totals, windows, expiresAt: now + this.ttlMs };
+      this.entries.set(userId, entry);
+      return entry;
+    }).finally(() => this.loading.delete(userId));
+    this.loading.set(userId, load);
+    return load;
   }
 
   added(userId: string, atMs: number, tokens: number, costMicros: number): void {

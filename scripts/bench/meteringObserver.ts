@@ -10,6 +10,11 @@ import type { MikroORM } from '@mikro-orm/core';
 import type { FinishedRequest } from '../../kernel/index.ts';
 import { systemClock } from '../../kernel/ports/clock.ts';
 import { RequestMeter } from '../../plugins/metering/requestMeter.ts';
+import { PlanLimitsService } from '../../plugins/metering/limits.ts';
+import { PlanCache } from '../../plugins/metering/plans.ts';
+import { UsageTotals } from '../../plugins/metering/totals.ts';
+import type { LimitNotices } from '../../plugins/metering/notices.ts';
+import type { Plan, Subscriptions } from '../../plugins/billing/api.ts';
 
 const TARGET_NS = 1000;
 
@@ -58,12 +63,41 @@ export async function meteringObserverRows(quick = false): Promise<string[]> {
   const total = spread(meterNs);
   const extra = spread(extraNs);
   const verdict = total.high < TARGET_NS ? 'PASS' : 'FAIL';
-  return [
+  const rows = [
     `  metering request observer: ${total.median.toFixed(0)} ns/request (95% ${total.low.toFixed(0)}-` +
       `${total.high.toFixed(0)}), ${extra.median.toFixed(0)} ns over a field-reading baseline ` +
       `(95% ${extra.low.toFixed(0)}-${extra.high.toFixed(0)}); target < ${TARGET_NS} ns: ${verdict}` +
       `${quick ? ' (quick mode)' : ''}${sink < 0 ? '' : ''}`,
   ];
+  return [...rows, await limitCheckRow(quick)];
+}
+
+/** A warm `limits.check` (plan and usage cached): what a paying plugin adds to each request. */
+export async function limitCheckRow(quick = false): Promise<string> {
+  const plan: Plan = { id: 'free', name: 'free', description: '', priceCents: 0, interval: 'month', features: [],
+    limits: { tokensPerDay: 10_000, costCentsPerMonth: 100 }, monthlyFreeCreditsCents: 0, gracePeriodHours: 0,
+    visibility: 'public', status: 'active' };
+  const subscriptions = { current: async () => ({ subscription: null, plan }), plans: async () => [plan] };
+  // Only the cold path touches the database; a stand-in answers the one sum per user.
+  const sums = { where() { return this; }, andWhere() { return this; },
+    select: async () => [{ day_tokens: 100, month_cost: 0, period_tokens: 100 }] };
+  const knex = Object.assign(() => sums, { raw: () => ({}) });
+  const orm = { em: { getKnex: () => knex } } as unknown as MikroORM;
+  const limits = new PlanLimitsService(new PlanCache(subscriptions as unknown as Subscriptions, systemClock, 60_000),
+    new UsageTotals(orm, systemClock, 60_000), {} as LimitNotices, systemClock);
+  const users = Array.from({ length: 500 }, (_, i) => `user-${i}`);
+  for (const u of users) await limits.check(u, { tokens: 10 });
+  const rounds = quick ? 5 : 20;
+  const calls = quick ? 20_000 : 200_000;
+  const perRound: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const started = process.hrtime.bigint();
+    for (let i = 0; i < calls; i++) await limits.check(users[i % users.length], { tokens: 10 });
+    perRound.push(Number(process.hrtime.bigint() - started) / calls);
+  }
+  const t = spread(perRound);
+  return `  metering limits.check, warm cache: ${t.median.toFixed(0)} ns/call (95% ${t.low.toFixed(0)}-` +
+    `${t.high.toFixed(0)}), no I/O${quick ? ' (quick mode)' : ''}`;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { ManualClock } from '../../kernel/ports/clock.ts';
 import { enforce, entitlementError, refuses, usageWarning, type MeteringExports } from '../../plugins/metering/api.ts';
 import { startMetering, type MeteringKit } from './helpers.ts';
+import { PASSWORD } from '../identity/helpers.ts';
 import { MICROS_PER_CENT } from '../../plugins/billing/api.ts';
 
 type Mail = { to: string | string[]; subject: string };
@@ -31,6 +32,8 @@ test('free plan: ok, warn from 80%, deny at 100% with the reset time and the pla
   assert.equal(enforce(warn), { 'X-Usage-Warning': usageWarning(warn) });
   const tooBig = await limits().check(u.id, { tokens: 3001 });
   assert.is(tooBig.outcome, 'deny');
+  assert.is(await k.kernel.orm!.em.fork().count('MeteringLimitNotice', { userId: u.id }), 0,
+    'an ask that would pass the limit is refused, but the limit is not reached: no notice');
   await use(u.id, 3000);
   const deny = await limits().check(u.id, {});
   assert.is(deny.outcome, 'deny');
@@ -78,6 +81,17 @@ test('reaching a limit notifies once: one event, one mail, however many checks',
   assert.is(mails.length, 1);
 });
 
+test('a deleted user\'s address is forgotten', async () => {
+  const u = await k.asUser('leaving');
+  await k.settle();
+  const contacts = () => k.kernel.orm!.em.fork().count('MeteringContact', { userId: u.id });
+  assert.is(await contacts(), 1);
+  const gone = await u.request('DELETE', '/v1/users/me', { body: { password: PASSWORD } });
+  assert.is(gone.status, 204, gone.text);
+  await k.settle();
+  assert.is(await contacts(), 0);
+});
+
 test('premium: the grace period lets an exceeded limit through with a flag, for 24 h', async () => {
   const u = await k.asUser();
   await k.subs.activate(u.id, 'premium', {});
@@ -113,6 +127,13 @@ test('entitlements: a feature outside the plan names the plans that include it; 
   await k.subs.activate(u.id, 'premium', {});
   k.cradle.planCache.invalidateUser(u.id);
   assert.equal(await k.cradle.entitlements.check(u.id, 'tools'), { ok: true });
+});
+
+test('a burst of checks on a cold cache asks billing once', async () => {
+  const calls = k.subs.calls;
+  const answers = await Promise.all(Array.from({ length: 25 }, () => k.cradle.limits.check('u-burst', { tokens: 1 })));
+  assert.ok(answers.every((a) => a.outcome === 'ok'));
+  assert.is(k.subs.calls - calls, 1);
 });
 
 test('a subscription past its period end is not served from the cache', async () => {

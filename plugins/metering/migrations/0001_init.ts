@@ -40,8 +40,8 @@ import type { Migration } from '../../../kernel/index.ts';
  *     `tokens` integer not null, `cost_micros` bigint not null, `reference` text null,
  *     `status` text not null, `at_ms` bigint not null, `day` text not null, primary key (`id`));
  *   create index `metering_usage_user_id_at_ms_index` on `metering_usage` (`user_id`, `at_ms`);
+ *   create index `metering_usage_user_id_day_index` on `metering_usage` (`user_id`, `day`);
  *   create index `metering_usage_day_index` on `metering_usage` (`day`);
- *   create index `metering_usage_at_ms_index` on `metering_usage` (`at_ms`);
  */
 export const migration: Migration = {
   name: '0001_init',
@@ -115,8 +115,8 @@ export const migration: Migration = {
       t.string('day', 10).notNullable();
       t.primary(['id']);
       t.index(['user_id', 'at_ms'], 'metering_usage_user_id_at_ms_index');
+      t.index(['user_id', 'day'], 'metering_usage_user_id_day_index');
       t.index(['day'], 'metering_usage_day_index');
-      t.index(['at_ms'], 'metering_usage_at_ms_index');
     });
   },
   async down(knex) {
