@@ -7,6 +7,9 @@ export type {
   PluginDefinition, Handler, HandlerRequest, RequestContext, Principal, Page, ServiceSpec, ServiceFactory,
   SubscriberDefinition, SubscriberContext, PermissionDefinition, Reply, Authenticator, AuthInput,
 } from './plugin.ts';
+export type { UpgradeRequest, UpgradeHandler } from './plugin.ts';
+export type { PubSub, PubSubHandler } from './ports/pubsub.ts';
+export type { Lifecycle } from './inflight.ts';
 export type { EventDefinition } from './plugin.ts';
 export { defineServices } from './types/services.ts';
 export type {

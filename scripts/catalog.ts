@@ -12,10 +12,13 @@ import smtpMailer from '../adapters/mailer/smtp.ts';
 import memoryLimiter from '../adapters/rateLimiter/memory.ts';
 import redisLimiter from '../adapters/rateLimiter/redis.ts';
 import undiciEgress from '../adapters/egress/undici.ts';
+import memoryPubSub from '../adapters/pubsub/memory.ts';
+import redisPubSub from '../adapters/pubsub/redis.ts';
 import system from '../plugins/system/index.ts';
 import identity from '../plugins/identity/index.ts';
 import oauth from '../plugins/oauth/index.ts';
 import notes from '../plugins/notes/index.ts';
+import realtime from '../plugins/realtime/index.ts';
 
 export const catalogs: Catalogs = {
   adapters: {
@@ -24,6 +27,7 @@ export const catalogs: Catalogs = {
     mailer: { log: logMailer, smtp: smtpMailer },
     rateLimiter: { memory: memoryLimiter, redis: redisLimiter },
     egress: { undici: undiciEgress },
+    pubsub: { memory: memoryPubSub, redis: redisPubSub },
   },
-  plugins: { system, identity, oauth, notes },
+  plugins: { system, identity, oauth, notes, realtime },
 };

@@ -59,6 +59,10 @@ export class ContractValidator {
         const response = resolveRef<OpenAPIV3_1.ResponseObject>(this.document, raw as any);
         const schema = response?.content?.['application/json']?.schema;
         if (schema) validators.responses.set(status, this.strict.compile(rewriteRefs(schema)));
+        // A stream (text/event-stream) or a download is declared but not a JSON body: nothing to check.
+        else if (response?.content && Object.keys(response.content).length) {
+          validators.responses.set(status, this.strict.compile({}));
+        }
       }
     }
     return validators;
