@@ -31,6 +31,8 @@ interface Session {
   awaitingPong: boolean;
   closing: boolean;
   reauthenticate: Reauthenticate;
+  /** Messages are handled one at a time, in order: a subscribe then an unsubscribe mean what they say. */
+  queue: Promise<void>;
 }
 
 const CHANNEL = /^[a-z][a-z0-9_.-]{0,48}:[^\s]{1,150}$/;
@@ -112,10 +114,12 @@ export class Sockets {
     const now = this.deps.clock.now();
     const session: Session = {
       id: `${process.pid.toString(36)}.${(++this.seq).toString(36)}`, ws, principal, expiresAt, feeds: new Map(),
-      lastMessage: now, lastPing: now, awaitingPong: false, closing: false, reauthenticate,
+      lastMessage: now, lastPing: now, awaitingPong: false, closing: false, reauthenticate, queue: Promise.resolve(),
     };
     this.sessions.add(session);
-    ws.on('message', (data, isBinary) => { void this.message(session, data, isBinary); });
+    ws.on('message', (data, isBinary) => {
+      session.queue = session.queue.then(() => this.message(session, data, isBinary));
+    });
     ws.on('pong', () => { session.awaitingPong = false; });
     ws.on('error', () => {}); // a frame over maxPayload, a bad frame: ws closes the socket (1009, 1002)
     ws.on('close', () => this.ended(session));
