@@ -17,8 +17,10 @@ export function createHttpServer(kernel: Kernel): Server {
   applyConnectionLimit(server, kernel.config.server);
   server.on('upgrade', (req, socket, head) => {
     if (kernel.upgrade) kernel.upgrade(req, socket, head);
-    else refuseUpgrade(socket, new AppError(404, 'NOT_FOUND', 'No WebSocket endpoint here'), errorDialect(kernel.config),
-      uuidV7Ids.next());
+    else {
+      const error = new AppError(404, 'NOT_FOUND', 'No WebSocket endpoint here');
+      refuseUpgrade(socket, error, errorDialect(kernel.config), uuidV7Ids.next());
+    }
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return; }

@@ -29,6 +29,7 @@ export function matchesPattern(pattern: string, channel: string): boolean {
 export function checkChannel(channel: string, pattern = false): void {
   const body = pattern && channel.endsWith('*') ? channel.slice(0, -1) : channel;
   if (typeof channel !== 'string' || channel.length === 0 || channel.length > 200 || /[\s*]/.test(body)) {
-    throw new Error(`invalid pubsub ${pattern ? 'pattern' : 'channel'}: ${JSON.stringify(String(channel).slice(0, 50))}`);
+    const shown = JSON.stringify(String(channel).slice(0, 50));
+    throw new Error(`invalid pubsub ${pattern ? 'pattern' : 'channel'}: ${shown}`);
   }
 }

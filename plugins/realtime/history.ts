@@ -49,7 +49,8 @@ export class History {
     const em = this.orm.em.fork();
     const { maxEvents, maxBytes } = this.limits;
     const rows = await em.find<RealtimeEventRow>(
-      'RealtimeEvent', { channel }, { fields: ['id', 'bytes'] as never[], orderBy: { id: 'desc' }, limit: maxEvents + 1 },
+      'RealtimeEvent', { channel },
+      { fields: ['id', 'bytes'] as never[], orderBy: { id: 'desc' }, limit: maxEvents + 1 },
     );
     let total = 0;
     const cut = rows.findIndex((r, i) => i >= maxEvents || (total += r.bytes) > maxBytes);

@@ -95,7 +95,8 @@ export class Hub {
    * committed (at once for a flush's own transaction, at the root commit inside `em.transactional`).
    */
   private ormSubscriber(): EventSubscriber {
-    const hub = this;
+    const pending = this.pending;
+    const publish = (events: RealtimeEvent[]) => this.publish(events);
     return {
       async afterFlush({ em, uow }: FlushEventArgs) {
         const created: RealtimeEvent[] = [];
@@ -107,20 +108,20 @@ export class Hub {
         if (!created.length) return;
         created.sort((a, b) => (a.cursor < b.cursor ? -1 : 1));
         if (!em.isInTransaction()) {
-          hub.publish(created);
+          publish(created);
           return;
         }
         const root = rootTransaction(em.getTransactionContext());
-        hub.pending.set(root, [...(hub.pending.get(root) ?? []), ...created]);
+        pending.set(root, [...(pending.get(root) ?? []), ...created]);
       },
       async afterTransactionCommit({ transaction }: TransactionEventArgs) {
-        const events = hub.pending.get(transaction);
+        const events = pending.get(transaction);
         if (!events) return;
-        hub.pending.delete(transaction);
-        hub.publish(events);
+        pending.delete(transaction);
+        publish(events);
       },
       async afterTransactionRollback({ transaction }: TransactionEventArgs) {
-        hub.pending.delete(transaction);
+        pending.delete(transaction);
       },
     };
   }

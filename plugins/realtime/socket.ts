@@ -69,6 +69,8 @@ export class Sockets {
 
   get size(): number { return this.sessions.size; }
 
+  private now(): string { return this.deps.clock.date().toISOString(); }
+
   onMessage(type: string, handler: SocketMessageHandler): void {
     if (['subscribe', 'unsubscribe', 'ping', 'auth'].includes(type) || this.handlers.has(type)) {
       throw new Error(`realtime.onMessage: "${type}" is taken`);
@@ -170,7 +172,7 @@ export class Sockets {
     try {
       switch (msg.type) {
         case 'ping':
-          return this.send(session, { type: 'pong', ...(id === undefined ? {} : { id }), at: new Date().toISOString() });
+          return this.send(session, { type: 'pong', ...(id === undefined ? {} : { id }), at: this.now() });
         case 'subscribe':
           return await this.subscribe(session, msg, id, ack, fail);
         case 'unsubscribe': {

@@ -40,12 +40,12 @@ export class SseStreams {
     koa.req.socket.setNoDelay(true);
     koa.req.socket.setTimeout(0);
 
-    let feed: ChannelFeed | undefined;
+    const stopFeed: Array<() => void> = [];
     const entry: OpenStream = {
       stream, lastWrite: this.clock.now(), expiresAt: o.expiresAt,
       end: () => {
         if (!this.open.delete(entry)) return;
-        feed?.stop();
+        stopFeed.forEach((stop) => stop());
         stream.end();
       },
     };
@@ -67,7 +67,8 @@ export class SseStreams {
     koa.req.once('close', () => entry.end());
     stream.once('error', () => entry.end());
     write(`retry: ${this.settings.retryMs}\n: connected\n\n`);
-    feed = new ChannelFeed(this.hub, this.history, channels, since, send);
+    const feed = new ChannelFeed(this.hub, this.history, channels, since, send);
+    stopFeed.push(() => feed.stop());
     feed.start().catch(() => entry.end());
     return rawReply(200, stream as never, {
       'Content-Type': 'text/event-stream; charset=utf-8',

@@ -11,7 +11,7 @@ export interface SseFrame { id?: string; event?: string; data?: string; retry?: 
 
 /** Waits for `check` to hold, woken by `wake`; fails after `ms` naming `what`. */
 function waiter() {
-  let wakers: Array<() => void> = [];
+  const wakers: Array<() => void> = [];
   return {
     wake: () => wakers.splice(0).forEach((w) => w()),
     async until(what: string, check: () => boolean, ms = 5000) {

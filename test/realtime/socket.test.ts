@@ -158,7 +158,8 @@ s('hostile input: clear errors, no crash, and the socket keeps working', async (
   await client.next((m) => m.code === 'BINARY_NOT_SUPPORTED');
   client.send({ type: 'answer', jobId: 'job-1', decisionId: 'd1', choice: 'yes', id: 'a1' });
   const answered = await client.next((m) => m.id === 'a1');
-  assert.equal(answered, { type: 'ack', op: 'answer', id: 'a1', result: { accepted: true, by: alice.id, choice: 'yes' } });
+  assert.equal(answered,
+    { type: 'ack', op: 'answer', id: 'a1', result: { accepted: true, by: alice.id, choice: 'yes' } });
 
   // A frame over maxMessageBytes closes that socket (1009); the server and other sockets go on.
   const other = await connect(alice);
