@@ -49,6 +49,7 @@ export class Sockets {
   private readonly wss: WebSocketServer;
   private readonly sessions = new Set<Session>();
   private readonly handlers = new Map<string, SocketMessageHandler>();
+  private readonly texts = new WeakMap<object, string>();
   private seq = 0;
 
   constructor(
@@ -133,13 +134,13 @@ export class Sockets {
     session.feeds.clear();
   }
 
-  private send(session: Session, message: Record<string, unknown>): void {
+  private send(session: Session, message: Record<string, unknown> | string): void {
     if (session.closing || session.ws.readyState !== session.ws.OPEN) return;
     if (session.ws.bufferedAmount > this.deps.settings.maxBufferedBytes) {
       this.close(session, CLOSE_CODES.slowConsumer, 'slow consumer: send buffer full');
       return;
     }
-    session.ws.send(JSON.stringify(message));
+    session.ws.send(typeof message === 'string' ? message : JSON.stringify(message));
   }
 
   /** Closes with `code`; a peer that does not complete the close handshake is cut off at the next tick. */
@@ -243,8 +244,14 @@ export class Sockets {
       return;
     }
     const { event } = d;
-    this.send(session, { type: KIND[event.type] ?? 'event', event: event.type, channel: event.channel,
-      data: event.data, cursor: event.cursor, at: event.at });
+    // One event object reaches every socket of the channel: serialise it once.
+    let text = this.texts.get(event);
+    if (text === undefined) {
+      text = JSON.stringify({ type: KIND[event.type] ?? 'event', event: event.type, channel: event.channel,
+        data: event.data, cursor: event.cursor, at: event.at });
+      this.texts.set(event, text);
+    }
+    this.send(session, text);
   }
 
   private async reauthenticate(
