@@ -5,6 +5,7 @@ import { ManualClock } from '../../kernel/ports/clock.ts';
 import { AppError } from '../../kernel/index.ts';
 import { CLOSE_CODES } from '../../plugins/realtime/api.ts';
 import { openWs, realtimeOf, type WsClient } from './clients.ts';
+import { PASSWORD } from '../identity/helpers.ts';
 
 const s = suite('realtime: WebSocket');
 let k: TestKit;
@@ -208,9 +209,21 @@ s('idle sockets, unanswered pings and expired tokens are closed with documented 
   assert.is(busy.closed, undefined, 'pongs keep it open');
 
   // The access token that minted its ticket expires (15 min): closed 4401 unless re-authenticated.
-  clock.advance(16 * 60_000);
+  const renewed = await connect(alice);
+  renewed.send({ type: 'subscribe', channel: `user:${alice.id}`, id: 'r' });
+  await renewed.next((m) => m.id === 'r');
+  clock.advance(10 * 60_000);
+  const login = await k.post('/v1/auth/login', { email: alice.email, password: PASSWORD });
+  assert.is(login.status, 200, login.text);
+  renewed.send({ type: 'auth', token: login.body.accessToken, id: 'reauth' });
+  const reauth = await renewed.next((m) => m.id === 'reauth');
+  assert.is(reauth.type, 'ack', JSON.stringify(reauth));
+  clock.advance(6 * 60_000);
   rt.tick();
   assert.is((await busy.untilClosed()).code, CLOSE_CODES.tokenExpired);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.is(renewed.closed, undefined, 'a re-authenticated socket stays open');
+  renewed.close();
 });
 
 s.run();
