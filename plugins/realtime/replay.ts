@@ -3,7 +3,9 @@ import type { Hub } from './hub.ts';
 import type { History } from './history.ts';
 
 /** What a replaying subscriber is sent: `reset` for a gap, then events, each once, in cursor order. */
-export type Delivery = { kind: 'reset'; channel: string } | { kind: 'event'; event: RealtimeEvent };
+export type Delivery = { kind: 'reset'; channel: string }
+  /** `replayed`: from the history (bounded by its limits), not live. */
+  | { kind: 'event'; event: RealtimeEvent; replayed: boolean };
 
 /**
  * Live events of `channels` after an optional replay from the history: live ones are held while
@@ -38,14 +40,14 @@ export class ChannelFeed {
       let after = this.since;
       for (;;) {
         const page = await this.history.after(this.channels, after);
-        for (const event of page) this.forward(event);
+        for (const event of page) this.forward(event, true);
         if (page.length < 500 || this.closed) break;
         after = page[page.length - 1].cursor;
       }
     }
     const held = this.held ?? [];
     this.held = undefined;
-    held.sort((a, b) => (a.cursor < b.cursor ? -1 : 1)).forEach((e) => this.forward(e));
+    held.sort((a, b) => (a.cursor < b.cursor ? -1 : 1)).forEach((e) => this.forward(e, true));
   }
 
   stop(): void {
@@ -58,10 +60,10 @@ export class ChannelFeed {
     else this.forward(event);
   }
 
-  private forward(event: RealtimeEvent): void {
+  private forward(event: RealtimeEvent, replayed = false): void {
     const last = this.last.get(event.channel);
     if (this.closed || last === undefined || event.cursor <= last) return;
     this.last.set(event.channel, event.cursor);
-    this.send({ kind: 'event', event });
+    this.send({ kind: 'event', event, replayed });
   }
 }

@@ -134,9 +134,10 @@ export class Sockets {
     session.feeds.clear();
   }
 
-  private send(session: Session, message: Record<string, unknown> | string): void {
+  /** `capped`: live traffic is refused past the send buffer cap; a replay is bounded by the history's limits. */
+  private send(session: Session, message: Record<string, unknown> | string, capped = true): void {
     if (session.closing || session.ws.readyState !== session.ws.OPEN) return;
-    if (session.ws.bufferedAmount > this.deps.settings.maxBufferedBytes) {
+    if (capped && session.ws.bufferedAmount > this.deps.settings.maxBufferedBytes) {
       this.close(session, CLOSE_CODES.slowConsumer, 'slow consumer: send buffer full');
       return;
     }
@@ -251,7 +252,7 @@ export class Sockets {
         data: event.data, cursor: event.cursor, at: event.at });
       this.texts.set(event, text);
     }
-    this.send(session, text);
+    this.send(session, text, !d.replayed);
   }
 
   private async reauthenticate(

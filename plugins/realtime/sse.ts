@@ -49,18 +49,19 @@ export class SseStreams {
         stream.end();
       },
     };
-    const write = (text: string) => {
+    // The cap holds for live events; a replay is bounded by the history's own limits.
+    const write = (text: string, capped = true) => {
       if (!this.open.has(entry)) return;
       stream.write(text);
       entry.lastWrite = this.clock.now();
-      if (stream.writableLength > this.settings.maxBufferedBytes) entry.end();
+      if (capped && stream.writableLength > this.settings.maxBufferedBytes) entry.end();
     };
     const send = (d: Delivery) => {
       if (d.kind === 'reset') {
         write(`event: reset\ndata: ${JSON.stringify({ channel: d.channel, reason: 'history_truncated' })}\n\n`);
         return;
       }
-      write(frame(d.event));
+      write(frame(d.event), !d.replayed);
       if (o.endWhen?.(d.event)) entry.end();
     };
     this.open.add(entry);
