@@ -17,6 +17,7 @@ const CONNECTIONS = Number(process.env.BENCH_WS_CONNECTIONS ?? (process.argv.inc
 const EVENTS = Number(process.env.BENCH_WS_EVENTS ?? (process.argv.includes('--quick') ? 20 : 100));
 const P99_TARGET_MS = 50;
 const KB_TARGET = 30;
+const ROUND = 10;
 
 interface Server {
   kind: 'kernel' | 'peer';
@@ -69,8 +70,11 @@ export async function runRealtimeBench(out: (line?: string) => void = console.lo
   out(`WebSocket fan-out: ${CONNECTIONS} connections, ${EVENTS} events each way, kernel (realtime.emit) vs bare ws`);
   const servers = [await startServer('kernel'), await startServer('peer')];
   const results: Record<string, { lat: number[]; perConnKb: number; perConnRssKb: number }> = {};
+  /** Latencies per round of ROUND events, per server: the ratio's interval comes from the per-round p99s. */
+  const byRound = new Map<string, number[][]>();
   try {
     const received = new Map<string, Map<number, number>>();
+    for (const s of servers) byRound.set(s.kind, Array.from({ length: Math.ceil(EVENTS / ROUND) }, () => []));
     const sockets = new Map<string, WebSocket[]>();
     for (const s of servers) {
       const before = await s.request<Mem>({ cmd: 'mem' }, 'mem');
@@ -79,7 +83,9 @@ export async function runRealtimeBench(out: (line?: string) => void = console.lo
       const lat: number[] = [];
       results[s.kind] = { lat, perConnKb: 0, perConnRssKb: 0 };
       sockets.set(s.kind, await connectAll(s, (i, sentAt) => {
-        lat.push(performance.timeOrigin + performance.now() - sentAt);
+        const ms = performance.timeOrigin + performance.now() - sentAt;
+        lat.push(ms);
+        byRound.get(s.kind)![Math.floor(i / ROUND)].push(ms);
         counts.set(i, (counts.get(i) ?? 0) + 1);
       }));
       const after = await s.request<Mem>({ cmd: 'mem' }, 'mem');
@@ -116,7 +122,15 @@ export async function runRealtimeBench(out: (line?: string) => void = console.lo
   const peerP99 = percentile([...results.peer.lat].sort((a, b) => a - b), 0.99);
   rows.push(`ws fan-out p99 ${p99.toFixed(1)} ms (<= ${P99_TARGET_MS}) ${p99 <= P99_TARGET_MS ? 'PASS' : 'FAIL'}`);
   rows.push(`memory/conn ${k.perConnKb.toFixed(1)} KB (<= ${KB_TARGET}) ${k.perConnKb <= KB_TARGET ? 'PASS' : 'FAIL'}`);
-  rows.push(`kernel/peer p99 ${(p99 / peerP99).toFixed(2)}x (info)`);
+  const ratios = byRound.get('kernel')!.map((r, i) => {
+    const peer = [...byRound.get('peer')![i]].sort((a, b) => a - b);
+    return percentile([...r].sort((a, b) => a - b), 0.99) / percentile(peer, 0.99);
+  });
+  const mean = ratios.reduce((a, b) => a + b, 0) / ratios.length;
+  const sd = Math.sqrt(ratios.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, ratios.length - 1));
+  const half = 1.96 * sd / Math.sqrt(ratios.length);
+  rows.push(`kernel/peer p99 ${(p99 / peerP99).toFixed(2)}x (per-round mean ${mean.toFixed(2)}, 95% CI `
+    + `${(mean - half).toFixed(2)}-${(mean + half).toFixed(2)}; info)`);
   const summary = `SUMMARY realtime: ${rows.join('; ')}`;
   out(summary);
   return summary;
