@@ -54,7 +54,7 @@ export default definePlugin({
         properties: {
           pingSeconds: int(1, 30), idleSeconds: int(1, 120), maxBufferedBytes: int(1024, 1_048_576),
           maxMessageBytes: int(256, 65_536), maxSubscriptions: int(1, 100), maxSessionsPerUser: int(1, 20),
-          ticketTtlSeconds: int(1, 30),
+          ticketTtlSeconds: int(1, 30), maxMessagesPerSecond: int(1, 50),
         },
       },
       tickMs: int(10, 1000),

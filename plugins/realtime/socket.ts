@@ -16,6 +16,8 @@ export interface SocketSettings {
   maxMessageBytes: number;
   maxSubscriptions: number;
   maxSessionsPerUser: number;
+  /** Sustained client messages per second (the burst is as many); past it a message gets `RATE_LIMITED`. */
+  maxMessagesPerSecond: number;
 }
 
 type Reauthenticate = (token: string) => Promise<Principal | undefined>;
@@ -33,6 +35,8 @@ interface Session {
   reauthenticate: Reauthenticate;
   /** Messages are handled one at a time, in order: a subscribe then an unsubscribe mean what they say. */
   queue: Promise<void>;
+  /** Token bucket of client messages, on the kernel clock. */
+  bucket: { tokens: number; at: number };
 }
 
 const CHANNEL = /^[a-z][a-z0-9_.-]{0,48}:[^\s]{1,150}$/;
@@ -118,6 +122,7 @@ export class Sockets {
     const session: Session = {
       id: `${process.pid.toString(36)}.${(++this.seq).toString(36)}`, ws, principal, expiresAt, feeds: new Map(),
       lastMessage: now, lastPing: now, awaitingPong: false, closing: false, reauthenticate, queue: Promise.resolve(),
+      bucket: { tokens: this.deps.settings.maxMessagesPerSecond, at: now },
     };
     this.sessions.add(session);
     ws.on('message', (data, isBinary) => {
@@ -158,6 +163,7 @@ export class Sockets {
     session.lastMessage = this.deps.clock.now();
     const fail = (code: string, message: string, id?: unknown, extra: Record<string, unknown> = {}) =>
       this.send(session, { type: 'error', ...(id === undefined ? {} : { id }), code, message, ...extra });
+    if (!this.take(session)) return fail('RATE_LIMITED', 'Too many messages: slow down');
     if (isBinary) return fail('BINARY_NOT_SUPPORTED', 'Send JSON text frames');
     let msg: Record<string, unknown>;
     try {
@@ -200,6 +206,17 @@ export class Sockets {
       this.deps.logger.error({ err, op: msg.type }, 'realtime: a socket message failed');
       return fail('INTERNAL_ERROR', 'An unexpected error occurred', id, { op: msg.type });
     }
+  }
+
+  private take(session: Session): boolean {
+    const rate = this.deps.settings.maxMessagesPerSecond;
+    const now = this.deps.clock.now();
+    const b = session.bucket;
+    b.tokens = Math.min(rate, b.tokens + ((now - b.at) / 1000) * rate);
+    b.at = now;
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
   }
 
   private async subscribe(

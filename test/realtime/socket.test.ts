@@ -170,6 +170,14 @@ s('hostile input: clear errors, no crash, and the socket keeps working', async (
   await other.next((m) => m.type === 'pong' && m.id === 'still');
   assert.is((await alice.get('/v1/users/me')).status, 200);
   assert.is(k.errors.length, 0, k.errors.join('\n'));
+
+  // A flood past ws.maxMessagesPerSecond (50; the kernel clock stands still here) is refused, message by message.
+  for (let i = 0; i < 60; i++) other.send({ type: 'ping', id: `f${i}` });
+  await other.next((m) => m.code === 'RATE_LIMITED', 'a RATE_LIMITED error');
+  assert.ok(other.messages.filter((m) => m.type === 'pong').length <= 50);
+  clock.advance(1000);
+  other.send({ type: 'ping', id: 'after' });
+  await other.next((m) => m.id === 'after' && m.type === 'pong');
   other.close();
 });
 
