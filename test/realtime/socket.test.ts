@@ -128,6 +128,19 @@ s('several sessions per user each get the user\'s events', async () => {
   sessions.forEach((c) => c.close());
 });
 
+s('past ws.maxSessionsPerUser (20) the upgrade is refused with 429; other users are unaffected', async () => {
+  const carol = await k.asUser('carol');
+  const held = await Promise.all(Array.from({ length: 20 }, () =>
+    openWs(wsUrl(), { protocols: ['bearer', carol.accessToken] })));
+  open.push(...held);
+  const over = await refused(wsUrl(), { protocols: ['bearer', carol.accessToken] });
+  assert.is(over.status, 429);
+  assert.is(over.body.error.code, 'TOO_MANY_SESSIONS');
+  const other = await connect(bob);
+  other.close();
+  held.forEach((c) => c.ws.terminate());
+});
+
 s('hostile input: clear errors, no crash, and the socket keeps working', async () => {
   const client = await connect(alice);
   const cases: Array<[unknown, string]> = [
