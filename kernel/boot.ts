@@ -31,6 +31,7 @@ import { buildHttpApp } from './boot/app.ts';
 import { startSubscribers, unsubscribeAll } from './boot/subscribers.ts';
 import { runHealthChecks } from './boot/health.ts';
 import { createHttpServer } from './boot/server.ts';
+import type { UpgradeListener } from './http/upgrades.ts';
 
 export { createLogger } from './logger.ts';
 export type { HealthResult } from './health.ts';
@@ -58,6 +59,8 @@ export class Kernel {
   readonly root: AwilixContainer<any>;
   app!: Koa;
   server?: Server;
+  /** Routes HTTP upgrades to the plugins' `upgrades` hooks (kernel/http/upgrades.ts); unset when none has one. */
+  upgrade?: UpgradeListener;
   orm?: MikroORM;
   telemetry?: Telemetry;
   readonly runtimes = new Map<string, PluginRuntime>();

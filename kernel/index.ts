@@ -8,6 +8,9 @@ export type {
   SubscriberDefinition, SubscriberContext, PermissionDefinition, Reply, Authenticator, AuthInput,
 } from './plugin.ts';
 export type { PrincipalEnricher } from './plugin.ts';
+export type { UpgradeRequest, UpgradeHandler } from './plugin.ts';
+export type { PubSub, PubSubHandler } from './ports/pubsub.ts';
+export type { Lifecycle } from './inflight.ts';
 export type { EventDefinition } from './plugin.ts';
 export { defineServices } from './types/services.ts';
 export type {

@@ -10,6 +10,8 @@ export interface Lifecycle {
   defer(what: string, task: () => Promise<unknown>): void;
   /** True once shutdown began (a long-running loop should wind down). */
   readonly stopping: boolean;
+  /** Called once when shutdown begins (at once if it has): end long-lived streams so the drain is not held up. */
+  onStopping(listener: () => void): void;
 }
 
 /**
@@ -19,8 +21,28 @@ export interface Lifecycle {
 export class InFlight {
   private readonly pending = new Map<Promise<unknown>, string>();
   private waiters: Array<() => void> = [];
-  stopping = false;
+  private isStopping = false;
+  private stopListeners: Array<() => void> = [];
   private closed = false;
+
+  /** Set by the kernel when shutdown begins; tells `onStopping` listeners once. */
+  get stopping(): boolean { return this.isStopping; }
+  set stopping(value: boolean) {
+    if (!value || this.isStopping) return;
+    this.isStopping = true;
+    for (const listener of this.stopListeners.splice(0)) {
+      try {
+        listener();
+      } catch (err) {
+        this.logger.warn({ err }, 'a shutdown listener failed');
+      }
+    }
+  }
+
+  onStopping(listener: () => void): void {
+    if (this.isStopping) listener();
+    else this.stopListeners.push(listener);
+  }
 
   constructor(private readonly logger: Logger) {}
 
@@ -74,6 +96,7 @@ export class InFlight {
     return {
       defer: (what, task) => self.defer(`${prefix}: ${what}`, task, logger),
       get stopping() { return self.stopping; },
+      onStopping: (listener) => self.onStopping(listener),
     };
   }
 }

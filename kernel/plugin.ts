@@ -1,4 +1,7 @@
 import type { Context as KoaContext } from 'koa';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { AppError } from './errors.ts';
 import type { Logger } from 'pino';
 import type { EntityManager } from '@mikro-orm/core';
 import type { JsonSchema } from './ports/adapter.ts';
@@ -89,6 +92,24 @@ export interface RequestContext<Services = Loose> {
   /** The raw Koa context, for streaming responses, uploads and downloads. */
   koa: KoaContext;
 }
+
+/** An HTTP upgrade (WebSocket) arriving on the path of one of the plugin's operations. */
+export interface UpgradeRequest {
+  req: IncomingMessage;
+  socket: Duplex;
+  head: Buffer;
+  ip: string;
+  requestId: string;
+  /**
+   * Runs the operation's `security` on `headers` (default: the request's): the principal, undefined when
+   * the operation allows anonymous callers and none was sent; throws a 401/403 AppError.
+   */
+  authenticate(headers?: Record<string, string | string[] | undefined>): Promise<Principal | undefined>;
+  /** Answers the upgrade request with an HTTP error in the one format and closes the socket. */
+  refuse(error: AppError): void;
+}
+/** Takes over the socket (e.g. `WebSocketServer.handleUpgrade`); a thrown AppError is sent as `refuse` would. */
+export type UpgradeHandler = (upgrade: UpgradeRequest) => void | Promise<void>;
 
 /** A handler of an untyped plugin; `defineHandlers` (kernel/types/handlers.ts) types them per operationId. */
 export type Handler = { bivariant(req: HandlerRequest, ctx: RequestContext): unknown }['bivariant'];
@@ -221,6 +242,11 @@ export interface PluginDefinition<Root = KernelCradle> {
   principalEnrichers?: Array<FromCradle<Root, PrincipalEnricher>>;
   /** Observers of finished requests (metering, audit): called after each response is sent. */
   observers?: RequestObserverDefinition[];
+  /**
+   * HTTP upgrades keyed by operationId: a GET with `Upgrade:` on that operation's wire path goes here instead of
+   * to its handler (which answers the plain GET, e.g. 426). Made from the plugin's container.
+   */
+  upgrades?: Record<string, FromCradle<Root, UpgradeHandler>>;
   /** Values the liveness body may show (`health.details` names them), made from the plugin's container. */
   healthDetails?: FromCradle<Root, Record<string, () => unknown | Promise<unknown>>>;
   onStart?(cradle: Root): Promise<void> | void;

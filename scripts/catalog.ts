@@ -14,6 +14,8 @@ import redisLimiter from '../adapters/rateLimiter/redis.ts';
 import undiciEgress from '../adapters/egress/undici.ts';
 import fakePayments from '../adapters/payments/fake.ts';
 import stripePayments from '../adapters/payments/stripe.ts';
+import memoryPubSub from '../adapters/pubsub/memory.ts';
+import redisPubSub from '../adapters/pubsub/redis.ts';
 import system from '../plugins/system/index.ts';
 import identity from '../plugins/identity/index.ts';
 import oauth from '../plugins/oauth/index.ts';
@@ -23,6 +25,7 @@ import toolhub from '../plugins/toolhub/index.ts';
 import billing from '../plugins/billing/index.ts';
 import metering from '../plugins/metering/index.ts';
 import payments from '../plugins/payments/index.ts';
+import realtime from '../plugins/realtime/index.ts';
 
 export const catalogs: Catalogs = {
   adapters: {
@@ -32,6 +35,7 @@ export const catalogs: Catalogs = {
     rateLimiter: { memory: memoryLimiter, redis: redisLimiter },
     egress: { undici: undiciEgress },
     payments: { fake: fakePayments, stripe: stripePayments },
+    pubsub: { memory: memoryPubSub, redis: redisPubSub },
   },
-  plugins: { system, identity, oauth, notes, tools, toolhub, billing, metering, payments },
+  plugins: { system, identity, oauth, notes, tools, toolhub, billing, metering, payments, realtime },
 };

@@ -15,6 +15,8 @@ import { metricsRoute } from '../metrics/route.ts';
 import { docsRoutes, docsPathMatcher } from '../http/docs.ts';
 import { wireContract } from '../http/dialect.ts';
 import { credentialRegistry } from '../http/principalTypes.ts';
+import { upgradeRouter } from '../http/upgrades.ts';
+import { errorDialect } from '../http/errorFormat.ts';
 
 export function buildHttpApp(kernel: Kernel, ids: IdGenerator): Koa {
   const { config } = kernel.options;
@@ -29,9 +31,20 @@ export function buildHttpApp(kernel: Kernel, ids: IdGenerator): Koa {
     ? (kernel.root.cradle.rateLimiter as RateLimiter)
     : undefined;
   const cache = kernel.root.hasRegistration('cache') ? (kernel.root.cradle.cache as Cache) : undefined;
+  const schemes = authenticators(kernel);
+  const upgrades = bound.flatMap(({ entry }) => {
+    const make = kernel.plan.plugins.find((p) => p.name === entry.plugin)!.upgrades?.[entry.operationId];
+    return make ? [{ entry, handler: make(kernel.runtimes.get(entry.plugin)!.container.cradle) }] : [];
+  });
+  if (upgrades.length) {
+    kernel.upgrade = upgradeRouter(upgrades, {
+      schemes, documentSecurity: kernel.plan.contract.document.security, dialect: errorDialect(config),
+      logger: kernel.logger, ids, trustProxy: config.server.trustProxy,
+    });
+  }
   const router = buildRouter(validator, bound, {
     envelope: config.server.envelope,
-    schemes: authenticators(kernel),
+    schemes,
     documentSecurity: kernel.plan.contract.document.security,
     rateLimit: limiter && config.rateLimit.enabled ? { limiter, config: config.rateLimit } : undefined,
     bodyLimitBytes: config.server.bodyLimitBytes,

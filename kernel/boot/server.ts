@@ -5,6 +5,8 @@ import type { Kernel } from '../boot.ts';
 import { uuidV7Ids } from '../ports/ids.ts';
 import { applyConnectionLimit, serverOptions } from '../http/serverLimits.ts';
 import { errorBody, errorDialect } from '../http/errorFormat.ts';
+import { AppError } from '../errors.ts';
+import { refuseUpgrade } from '../http/upgrades.ts';
 
 /** Client errors the parser rejects (huge headers, bad requests) still get the one error format. */
 export function createHttpServer(kernel: Kernel): Server {
@@ -13,6 +15,13 @@ export function createHttpServer(kernel: Kernel): Server {
   const server = createServer({ maxHeaderSize: 16384, ...serverOptions(kernel.config.server) },
     (req, res) => { void kernel.inflight.track('requests', handle(req, res)); });
   applyConnectionLimit(server, kernel.config.server);
+  server.on('upgrade', (req, socket, head) => {
+    if (kernel.upgrade) kernel.upgrade(req, socket, head);
+    else {
+      const error = new AppError(404, 'NOT_FOUND', 'No WebSocket endpoint here');
+      refuseUpgrade(socket, error, errorDialect(kernel.config), uuidV7Ids.next());
+    }
+  });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return; }
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;

@@ -115,7 +115,11 @@ export function createApp(parts: AppParts): Koa {
     return Promise.resolve(parts.extraRoutes(ctx)).then((served) => (served ? undefined : next()));
   });
   app.use(router.routes());
-  app.on('error', (err) => logger.error({ err }, 'koa error'));
+  app.on('error', (err: NodeJS.ErrnoException) => {
+    // A client that leaves a streamed response (SSE, a download) early is not a server error.
+    if (err?.code === 'ERR_STREAM_PREMATURE_CLOSE') return;
+    logger.error({ err }, 'koa error');
+  });
   return app;
 }
 

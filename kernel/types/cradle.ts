@@ -13,6 +13,7 @@ import type { RateLimiter } from '../ports/rateLimiter.ts';
 import type { Mailer } from '../ports/mailer.ts';
 import type { Egress } from '../ports/egress.ts';
 import type { PaymentGateway } from '../ports/payments.ts';
+import type { PubSub } from '../ports/pubsub.ts';
 import type { Secrets } from '../ports/secrets.ts';
 import type { PluginMetrics } from '../metrics/metrics.ts';
 import type { FastReads } from '../storage/fastReads.ts';
@@ -47,6 +48,8 @@ export interface KernelCradle<Config = unknown> {
   mailer: Mailer;
   egress: Egress;
   payments: PaymentGateway;
+  /** Ephemeral fan-out across instances (`adapters.pubsub`). */
+  pubsub: PubSub;
 }
 
 /** Added in request scope: what scoped services and handlers may use. */

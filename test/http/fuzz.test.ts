@@ -51,6 +51,8 @@ s('no operation answers 5xx to hostile input', async ({ k, token }) => {
       if (!item[method]) continue;
       // would end the admin session mid-test
       if (item[method].operationId === 'identity.deleteMe' || item[method].operationId === 'identity.logout') continue;
+      // An event stream answers 200 and stays open: its hostile-input checks are in test/realtime.
+      if (Object.values<any>(item[method].responses ?? {}).some((r) => r?.content?.['text/event-stream'])) continue;
       for (const value of PATH_VALUES) {
         const path = template.replace(/\{[^}]+\}/g, value) + '?limit=-1&cursor=%%%&page=abc&email[$ne]=1';
         for (const auth of [undefined, token]) {

@@ -18,6 +18,7 @@ const SAMPLE_ID = '01900000-0000-7000-8000-000000000000';
 interface Operation {
   operationId: string; method: string; path: string;
   alternatives: string[][]; optional: boolean; permissions: string[] | undefined; principal: string[] | undefined;
+  stream?: boolean;
 }
 
 interface Credential {
@@ -50,6 +51,7 @@ async function securedOperations(k: IdentityKernel): Promise<Operation[]> {
         optional: requirements.some((r) => Object.keys(r).length === 0),
         permissions: op['x-permissions'],
         principal: op['x-principal'],
+        stream: Object.values<any>(op.responses ?? {}).some((r) => r?.content?.['text/event-stream']),
       });
     }
   }
@@ -74,7 +76,8 @@ function expected(op: Operation, c: Credential, mfaRequiredForAdmin: boolean): 4
 }
 
 async function call(k: IdentityKernel, op: Operation, c: Credential): Promise<TestResponse> {
-  const path = op.path.replace(/\{[^}]+\}/g, SAMPLE_ID);
+  // An event stream stays open once allowed: a bad cursor makes an allowed call a 400 (checked after access).
+  const path = op.path.replace(/\{[^}]+\}/g, SAMPLE_ID) + (op.stream ? '?lastEventId=not-a-cursor' : '');
   const body = ['POST', 'PUT', 'PATCH'].includes(op.method) ? {} : undefined;
   if (c.kind === 'none') return k.as(undefined, op.method, path, body);
   c.value ??= await c.mint();

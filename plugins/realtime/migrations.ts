@@ -1,0 +1,4 @@
+import type { Migration } from '../../kernel/index.ts';
+import { generated } from './migrations/index.ts';
+
+export const migrations: Migration[] = [...generated];
