@@ -138,9 +138,8 @@ export class SubscriptionService implements Subscriptions {
         o.periodEnd ??
         (renewing ? addInterval(s.currentPeriodEnd, plan.interval, 1) : addInterval(now, plan.interval, 1));
       if (end.getTime() <= now.getTime()) throw errors.badRequest('periodEnd must be in the future');
-      const from = s && entitled(s) ? planOf(s.planId) : undefined;
-      if (from && from.id !== plan.id && from.monthlyFreeCreditsCents < plan.monthlyFreeCreditsCents)
-        upgradedFrom = from;
+      const from = (s && entitled(s) ? planOf(s.planId) : undefined) ?? fallback;
+      if (from.id !== plan.id && from.monthlyFreeCreditsCents < plan.monthlyFreeCreditsCents) upgradedFrom = from;
       const state: SubscriptionState = {
         planId, status: 'active', currentPeriodStart: start, currentPeriodEnd: end, cancelAtPeriodEnd: false,
         scheduledPlanId: null, endedAt: null, pastDueAt: null,
