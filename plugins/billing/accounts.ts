@@ -75,6 +75,7 @@ export class AccountLocks {
 
   /** Holds past their expiry free their amount (a caller that crashed never settles). */
   private async sweepHolds(em: EntityManager, account: AccountRow): Promise<void> {
+    if (account.heldMicros <= 0) return;
     const now = this.clock.date();
     const expired = await em.find<HoldRow>('BillingHold', {
       userId: account.userId,
