@@ -28,8 +28,8 @@ function micros(value: number, field: string, o: { positive?: boolean; nonZero?:
 }
 
 function key(value: string, field = 'idempotencyKey'): string {
-  if (typeof value !== 'string' || !value.length || value.length > 200) {
-    throw errors.validation([{ field, message: 'must be 1-200 characters', code: 'idempotencyKey' }]);
+  if (typeof value !== 'string' || !value.length || value.length > 190) {
+    throw errors.validation([{ field, message: 'must be 1-190 characters', code: 'idempotencyKey' }]);
   }
   return value;
 }
@@ -176,7 +176,7 @@ export class LedgerService implements Ledger {
       throw errors.validation([{ field: 'kind', message: 'must be grant, purchase or adjustment' }]);
     }
     micros(amountMicros, 'amountMicros', kind === 'adjustment' ? { nonZero: true } : { positive: true });
-    const idempotencyKey = key(o.idempotencyKey);
+    const idempotencyKey = `ext:${key(o.idempotencyKey)}`; // never one of the ledger's own keys
     const { allowance, refuse } = await this.prompt(userId);
     return this.locks.run(userId, allowance, async (em, account) => {
       const first = await em.findOne<EntryRow>('BillingEntry', { userId, idempotencyKey });
@@ -205,7 +205,7 @@ export class LedgerService implements Ledger {
     entryId: string,
     o: { idempotencyKey: string; amountMicros?: number; reason?: string },
   ): Promise<LedgerEntryDetail> {
-    const idempotencyKey = key(o.idempotencyKey);
+    const idempotencyKey = `ext:${key(o.idempotencyKey)}`; // never one of the ledger's own keys
     if (o.amountMicros !== undefined) micros(o.amountMicros, 'amountMicros', { positive: true });
     const found = await this.orm.em.fork().findOne<EntryRow>('BillingEntry', { id: entryId });
     if (!found) throw errors.notFound(`Ledger entry ${entryId} not found`);
