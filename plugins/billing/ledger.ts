@@ -291,10 +291,13 @@ export class LedgerService implements Ledger {
     return row ? entryView(row) : null;
   }
 
-  private findHold = async (holdId: string): Promise<HoldRow> => {
-    const hold = await this.orm.em.fork().findOne<HoldRow>('BillingHold', { id: holdId });
-    if (!hold) throw errors.notFound(`Hold ${holdId} not found`);
-    return hold;
+  /** Which user a hold is for, read before the lock (a hold never changes hands). */
+  private findHold = async (holdId: string): Promise<{ userId: string }> => {
+    const [row] = await this.locks.sql.all(this.orm.em.fork(), 'select user_id from billing_holds where id = ?', [
+      holdId,
+    ]);
+    if (!row) throw errors.notFound(`Hold ${holdId} not found`);
+    return { userId: String(row.user_id) };
   };
 }
 

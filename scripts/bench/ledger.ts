@@ -54,7 +54,9 @@ async function kernelLedger(driver: BenchDriver, pgUrl: string | undefined, user
   const db = driver === 'postgresql' ? await freshDb(pgUrl!, 'kernel') : undefined;
   const overrides = {
     server: { host: '127.0.0.1', port: 0 },
-    database: db ? { driver, url: db.url, migrate: 'auto' } : { driver, url: `file:${join(dir, 'k.db')}`, migrate: 'auto' },
+    database: db
+      ? { driver, url: db.url, migrate: 'auto' }
+      : { driver, url: `file:${join(dir, 'k.db')}`, migrate: 'auto' },
     plugins: { oauth: { enabled: false }, notes: { enabled: false }, billing: {} },
     log: { level: 'error' },
   };

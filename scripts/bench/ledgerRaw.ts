@@ -18,8 +18,8 @@ export interface LedgerTarget {
 }
 
 const DDL = [
-  `create table accounts (user_id varchar(36) primary key, free_micros bigint not null, purchased_micros bigint not null,
-    held_micros bigint not null)`,
+  `create table accounts (user_id varchar(36) primary key, free_micros bigint not null,
+    purchased_micros bigint not null, held_micros bigint not null)`,
   `create table holds (id varchar(36) primary key, user_id varchar(36) not null, amount_micros bigint not null,
     status varchar(10) not null, idempotency_key varchar(200) not null, unique (user_id, idempotency_key))`,
   `create table entries (id varchar(36) primary key, user_id varchar(36) not null, amount_micros bigint not null,
@@ -122,8 +122,13 @@ export async function openRawPgLedger(url: string, users: string[], balanceMicro
         const free = Number(a.free_micros);
         const fromFree = Math.min(CHARGE, free);
         const purchased = Number(a.purchased_micros) - (CHARGE - fromFree);
-        await q(c, 'charge', 'update accounts set held_micros = held_micros - $1, free_micros = $2, purchased_micros = $3'
-          + ' where user_id = $4', [HOLD, free - fromFree, purchased, user]);
+        await q(
+          c,
+          'charge',
+          'update accounts set held_micros = held_micros - $1, free_micros = $2, purchased_micros = $3' +
+            ' where user_id = $4',
+          [HOLD, free - fromFree, purchased, user],
+        );
         await q(c, 'settle', "update holds set status = 'captured' where id = $1", [id]);
         await q(c, 'entry', 'insert into entries values ($1, $2, $3, $4, $5)',
           [uuidv7(), user, -CHARGE, free - fromFree + purchased, id]);
