@@ -39,6 +39,7 @@ import type { PeerKind, PeerReady } from './bench/peerServer.ts';
 import type { BenchDriver } from './bench/rawStore.ts';
 import { meteringObserverRows } from './bench/meteringObserver.ts';
 import { toolHubRows } from './bench/toolHub.ts';
+import { runLedgerBench } from './bench/ledger.ts';
 
 type WorkloadId = 'health' | 'healthNoLog' | 'noteById' | 'noteList' | 'noteCreate' | 'me'
   | 'healthDialect' | 'noteCreateDialect';
@@ -192,8 +193,14 @@ const SEGMENT = num('BENCH_SEGMENT', QUICK ? 0.25 : 0.5);
 const SETTINGS: LoadSettings = { connections: Math.round(num('BENCH_CONNECTIONS', 50)), pipelining: 1 };
 const PIN = process.env.BENCH_PIN !== '0';
 const PG_URL = process.env.BENCH_PG_URL ?? process.env.DATABASE_URL;
-const ONLY = new Set((process.env.BENCH_ONLY ?? WORKLOADS.map((w) => w.id).join(',')).split(',').map((x) => x.trim()));
-for (const id of ONLY) if (!WORKLOADS.some((w) => w.id === id)) throw new Error(`BENCH_ONLY: unknown ${id}`);
+// `ledger`: billing's holds+captures per second against the raw driver (scripts/bench/ledger.ts), no HTTP.
+const EXTRA_WORKLOADS = ['ledger'];
+const ONLY = new Set((process.env.BENCH_ONLY ?? [...WORKLOADS.map((w) => w.id), ...EXTRA_WORKLOADS].join(','))
+  .split(',').map((x) => x.trim()));
+for (const id of ONLY) {
+  if (!WORKLOADS.some((w) => w.id === id) && !EXTRA_WORKLOADS.includes(id))
+    throw new Error(`BENCH_ONLY: unknown ${id}`);
+}
 const DRIVERS = (process.env.BENCH_DRIVERS ?? (QUICK || !PG_URL ? 'sqlite' : 'sqlite,postgresql'))
   .split(',')
   .map((x) => x.trim()) as BenchDriver[];
@@ -390,6 +397,7 @@ async function main() {
   for (const line of await meteringObserverRows(QUICK)) out(line);
   // Issue 10: the tool hub's overhead over calling the tool directly (config/tool-hub.yaml in this process).
   for (const line of await toolHubRows(QUICK)) out(line);
+  if (ONLY.has('ledger')) await ledgerWorkload();
   const all = results.flatMap((r) => r.verdicts.filter((v) => v.verdict !== 'info').map((v) => ({ r, v })));
   const overall = all.some(({ v }) => v.verdict === 'INVALID')
     ? 'INVALID'
@@ -400,6 +408,21 @@ async function main() {
   out(
     `SUMMARY: ${overall}${QUICK ? ' (quick mode)' : ''} — ${all.map(({ r, v }) => `${r.workload.label} ${r.driver} ${v.label} ${v.value.split(' ')[0]} (${v.target.split(' (')[0]}) ${v.verdict}`).join('; ')} (${Math.round((Date.now() - started) / 1000)} s)`,
   );
+}
+
+/** Billing's ledger against hand-written SQL on the raw driver, in this process; reported, no target. */
+async function ledgerWorkload() {
+  const workers = Math.round(num('BENCH_LEDGER_WORKERS', 16));
+  const rows = await runLedgerBench({ drivers: DRIVERS, pgUrl: PG_URL, seconds: DURATION, segment: SEGMENT, workers });
+  for (const r of rows) {
+    const ci = ratioInterval(r.rounds);
+    out();
+    out(`ledger holds+captures per second on ${r.driver} (${workers} concurrent users, one hold and its capture each)`);
+    out(`  ${pad('kernel', 8)} ${lpad(fmt(r.opsPerSec.kernel, 1), 10)} ops/s  (billing's exported ledger)`);
+    out(`  ${pad('raw', 8)} ${lpad(fmt(r.opsPerSec.raw, 1), 10)} ops/s  (the raw driver, the same two transactions)`);
+    out(`  kernel/raw ops/s = ${(r.opsPerSec.kernel / r.opsPerSec.raw).toFixed(3)} (rounds: ${ci.mean.toFixed(3)}, `
+      + `95% CI ${ci.low.toFixed(3)}–${ci.high.toFixed(3)})  target none  info`);
+  }
 }
 
 if (process.argv.includes('--legacy')) {

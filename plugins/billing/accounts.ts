@@ -1,7 +1,7 @@
-import { LockMode, type EntityManager, type MikroORM } from '@mikro-orm/core';
-import type { Clock, IdGenerator } from '../../kernel/index.ts';
-import { AppError } from '../../kernel/index.ts';
-import type { AccountRow, EntryRow, HoldRow } from './entities.ts';
+import type { EntityManager, MikroORM } from '@mikro-orm/core';
+import type { AppError, Clock, IdGenerator } from '../../kernel/index.ts';
+import type { EntryRow } from './entities.ts';
+import { entryColumns, LedgerSql } from './ledgerSql.ts';
 import { monthKey } from './periods.ts';
 
 /** A refusal decided inside a transaction, thrown after it commits (so the sweeps it made stay done). */
@@ -9,7 +9,25 @@ export class Refusal {
   constructor(readonly error: AppError) {}
 }
 
+/** A user's account row while locked: `work` changes it, the lock writes it back. */
+export interface Account {
+  userId: string; freeMicros: number; freePeriod: string; purchasedMicros: number; heldMicros: number;
+  lifetimeUsageMicros: number;
+}
+
+/** What `work` gets besides the account: the transaction's EntityManager, the statements, the time. */
+export interface Tx {
+  em: EntityManager;
+  sql: LedgerSql;
+  now: Date;
+  /** Records an entry with the account's balance after it; returns it. */
+  entry(e: Partial<EntryRow> & Pick<EntryRow, 'kind' | 'amountMicros' | 'freeMicros' | 'idempotencyKey'>):
+    Promise<EntryRow>;
+  newId(): string;
+}
+
 const RETRYABLE = /SQLITE_BUSY|database is locked|deadlock detected|could not serialize/i;
+const FIELDS = ['freeMicros', 'freePeriod', 'purchasedMicros', 'heldMicros', 'lifetimeUsageMicros'] as const;
 
 /**
  * One user's ledger operations take turns: each runs in a transaction that first locks the user's
@@ -18,24 +36,40 @@ const RETRYABLE = /SQLITE_BUSY|database is locked|deadlock detected|could not se
  * free credits, expired holds) before `work` decides. Busy or deadlocked attempts are retried.
  */
 export class AccountLocks {
+  readonly sql: LedgerSql;
+
   constructor(
     private orm: MikroORM,
     private clock: Clock,
     private ids: IdGenerator,
-  ) {}
+    driver: string,
+  ) {
+    this.sql = new LedgerSql(driver);
+  }
 
   async run<T>(
     userId: string,
     allowanceMicros: number,
-    work: (em: EntityManager, account: AccountRow, info: { reset: boolean }) => Promise<T | Refusal>,
+    work: (tx: Tx, account: Account, info: { reset: boolean }) => Promise<T | Refusal>,
   ): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
         const result = await this.orm.em.fork().transactional(async (em) => {
+          const now = this.clock.date();
           const account = await this.lock(em, userId);
-          await this.sweepHolds(em, account);
-          const reset = this.resetFreeCredits(em, account, allowanceMicros);
-          return work(em, account, { reset });
+          const before = { ...account };
+          const tx: Tx = {
+            em,
+            sql: this.sql,
+            now,
+            newId: () => this.ids.next(),
+            entry: (e) => this.entry(em, account, now, e),
+          };
+          await this.sweepHolds(tx, account);
+          const reset = await this.resetFreeCredits(tx, account, allowanceMicros);
+          const out = await work(tx, account, { reset });
+          if (FIELDS.some((f) => account[f] !== before[f])) await this.save(tx, account);
+          return out;
         });
         if (result instanceof Refusal) throw result.error;
         return result;
@@ -46,76 +80,99 @@ export class AccountLocks {
     }
   }
 
-  private async lock(em: EntityManager, userId: string): Promise<AccountRow> {
-    const found = await em.findOne<AccountRow>('BillingAccount', { userId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
-    if (found) return found;
-    // A first operation opens the account (the reset after the lock gives this month's free credits);
-    // a concurrent opener's row wins.
-    const id = this.ids.next();
-    await em.upsert<AccountRow>(
-      'BillingAccount',
-      {
-        id,
-        userId,
-        freeMicros: 0,
-        freePeriod: '0000-00',
-        purchasedMicros: 0,
-        heldMicros: 0,
-        lifetimeUsageMicros: 0,
-        createdAt: this.clock.date(),
-        updatedAt: this.clock.date(),
-      } as AccountRow,
-      { onConflictFields: ['userId'], onConflictAction: 'ignore' },
+  private async lock(em: EntityManager, userId: string): Promise<Account> {
+    const select = `select free_micros, free_period, purchased_micros, held_micros, lifetime_usage_micros
+      from billing_accounts where user_id = ?${this.sql.forUpdate}`;
+    let [row] = await this.sql.all(em, select, [userId]);
+    if (!row) {
+      // A first operation opens the account (the reset below gives this month's free credits); a concurrent
+      // opener's row wins.
+      const now = this.sql.ts(this.clock.date());
+      await this.sql.run(
+        em,
+        `insert into billing_accounts (id, user_id, free_micros, free_period, purchased_micros,
+        held_micros, lifetime_usage_micros, created_at, updated_at) values (?, ?, 0, '0000-00', 0, 0, 0, ?, ?)
+        on conflict (user_id) do nothing`,
+        [this.ids.next(), userId, now, now],
+      );
+      [row] = await this.sql.all(em, select, [userId]);
+    }
+    return {
+      userId,
+      freeMicros: Number(row.free_micros),
+      freePeriod: String(row.free_period),
+      purchasedMicros: Number(row.purchased_micros),
+      heldMicros: Number(row.held_micros),
+      lifetimeUsageMicros: Number(row.lifetime_usage_micros),
+    };
+  }
+
+  private async save(tx: Tx, a: Account): Promise<void> {
+    await tx.sql.run(
+      tx.em,
+      `update billing_accounts set free_micros = ?, free_period = ?, purchased_micros = ?,
+      held_micros = ?, lifetime_usage_micros = ?, updated_at = ? where user_id = ?`,
+      [a.freeMicros, a.freePeriod, a.purchasedMicros, a.heldMicros, a.lifetimeUsageMicros, tx.sql.ts(tx.now), a.userId],
     );
-    em.clear();
-    const row = await em.findOne<AccountRow>('BillingAccount', { userId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
-    if (!row) throw new Error(`billing account of ${userId} could not be opened`);
-    return row;
   }
 
   /** Holds past their expiry free their amount (a caller that crashed never settles). */
-  private async sweepHolds(em: EntityManager, account: AccountRow): Promise<void> {
-    const now = this.clock.date();
-    const expired = await em.find<HoldRow>('BillingHold', {
-      userId: account.userId,
-      status: 'held',
-      expiresAt: { $lte: now },
-    });
-    for (const hold of expired) {
-      hold.status = 'expired';
-      hold.settledAt = now;
-      account.heldMicros -= hold.amountMicros;
-    }
+  private async sweepHolds(tx: Tx, account: Account): Promise<void> {
+    if (account.heldMicros <= 0) return;
+    const params = [account.userId, tx.sql.ts(tx.now)];
+    const where = `user_id = ? and status = 'held' and expires_at <= ?`;
+    const expired = await tx.sql.all(tx.em, `select amount_micros from billing_holds where ${where}`, params);
+    if (!expired.length) return;
+    await tx.sql.run(tx.em, `update billing_holds set status = 'expired', settled_at = ? where ${where}`, [
+      tx.sql.ts(tx.now),
+      ...params,
+    ]);
+    for (const h of expired) account.heldMicros -= Number(h.amount_micros);
   }
 
   /** A new month replaces what is left of the free credits with the plan's allowance (no roll-over). */
-  private resetFreeCredits(em: EntityManager, account: AccountRow, allowanceMicros: number): boolean {
-    const period = monthKey(this.clock.now());
+  private async resetFreeCredits(tx: Tx, account: Account, allowanceMicros: number): Promise<boolean> {
+    const period = monthKey(tx.now.getTime());
     if (account.freePeriod === period) return false;
     const unused = account.freeMicros;
     account.freeMicros = allowanceMicros;
     account.freePeriod = period;
     const change = allowanceMicros - unused;
-    em.create<EntryRow>('BillingEntry', {
-      userId: account.userId,
+    await tx.entry({
       kind: 'free_credit',
       amountMicros: change,
       freeMicros: change,
-      balanceAfterMicros: account.freeMicros + account.purchasedMicros,
-      freePeriod: period,
-      reference: null,
+      idempotencyKey: `free:${period}`,
       reason:
         unused > 0
           ? `free credits for ${period}; ${unused} µ¢ unused from before expired`
           : `free credits for ${period}`,
-      idempotencyKey: `free:${period}`,
+    });
+    return true;
+  }
+
+  private async entry(
+    em: EntityManager,
+    account: Account,
+    now: Date,
+    e: Partial<EntryRow> & Pick<EntryRow, 'kind' | 'amountMicros' | 'freeMicros' | 'idempotencyKey'>,
+  ): Promise<EntryRow> {
+    const row: EntryRow = {
+      id: this.ids.next(),
+      userId: account.userId,
+      balanceAfterMicros: account.freeMicros + account.purchasedMicros,
+      freePeriod: account.freePeriod,
+      reference: null,
+      reason: null,
       holdId: null,
       refundOf: null,
       refundedMicros: 0,
       uncollectedMicros: 0,
       actorId: null,
-      createdAt: this.clock.date(),
-    } as EntryRow);
-    return true;
+      createdAt: now,
+      ...e,
+    };
+    await this.sql.insert(em, 'billing_entries', entryColumns(row));
+    return row;
   }
 }

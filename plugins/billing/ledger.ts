@@ -3,11 +3,13 @@ import { AppError, errors, type Clock } from '../../kernel/index.ts';
 import type { BalanceDetail, Hold, Ledger, LedgerEntry, LedgerEntryDetail, Plan } from './api.ts';
 import { MICROS_PER_CENT } from './api.ts';
 import type { AccountRow, EntryRow, HoldRow } from './entities.ts';
-import { AccountLocks, Refusal } from './accounts.ts';
+import { AccountLocks, Refusal, type Account, type Tx } from './accounts.ts';
+import { entryFromRow, holdFromRow } from './ledgerSql.ts';
 import { balanceCents, costCents, entryView, holdView } from './ledgerViews.ts';
 import { monthKey, nextMonthStart } from './periods.ts';
 
 export interface LedgerOptions {
+  driver: string;
   overdraftMicros: number;
   holdTtlSeconds: number;
   /** The user's plan now (cached): its free allowance and the upgrade prompt. */
@@ -28,15 +30,14 @@ function micros(value: number, field: string, o: { positive?: boolean; nonZero?:
 }
 
 function key(value: string, field = 'idempotencyKey'): string {
-  if (typeof value !== 'string' || !value.length || value.length > 200) {
-    throw errors.validation([{ field, message: 'must be 1-200 characters', code: 'idempotencyKey' }]);
+  if (typeof value !== 'string' || !value.length || value.length > 190) {
+    throw errors.validation([{ field, message: 'must be 1-190 characters', code: 'idempotencyKey' }]);
   }
   return value;
 }
 
 /** Spendable now: both buckets, less what open holds reserve, plus the overdraft. */
-const spendable = (a: AccountRow, overdraft: number) => a.freeMicros + a.purchasedMicros + overdraft - a.heldMicros;
-const ledgerBalance = (a: AccountRow) => a.freeMicros + a.purchasedMicros;
+const spendable = (a: Account, overdraft: number) => a.freeMicros + a.purchasedMicros + overdraft - a.heldMicros;
 
 /**
  * The credit ledger (the exported `ledger` service). Money is integer microcents. Free monthly credits are
@@ -52,7 +53,7 @@ export class LedgerService implements Ledger {
     ids: { next(): string },
     private o: LedgerOptions,
   ) {
-    this.locks = new AccountLocks(orm, clock, ids);
+    this.locks = new AccountLocks(orm, clock, ids, o.driver);
   }
 
   private async allowance(userId: string): Promise<number> {
@@ -73,53 +74,62 @@ export class LedgerService implements Ledger {
     };
   }
 
-  async hold(
-    userId: string,
-    amountMicros: number,
-    o: { idempotencyKey: string; reference?: string; ttlSeconds?: number },
-  ): Promise<Hold> {
+  async hold(userId: string, amountMicros: number, o: { idempotencyKey: string; reference?: string;
+    ttlSeconds?: number }): Promise<Hold> {
     micros(amountMicros, 'amountMicros', { positive: true });
     const idempotencyKey = key(o.idempotencyKey);
     const ttl = o.ttlSeconds ?? this.o.holdTtlSeconds;
     if (!Number.isFinite(ttl) || ttl <= 0) throw errors.validation([{ field: 'ttlSeconds', message: 'must be > 0' }]);
     const { allowance, refuse } = await this.prompt(userId);
-    return this.locks.run(userId, allowance, async (em, account) => {
-      const first = await em.findOne<HoldRow>('BillingHold', { userId, idempotencyKey });
-      if (first) return holdView(first);
+    return this.locks.run(userId, allowance, async (tx, account) => {
+      const [first] = await tx.sql.all(tx.em, 'select * from billing_holds where user_id = ? and idempotency_key = ?',
+        [userId, idempotencyKey]);
+      if (first) return holdView(holdFromRow(first));
       const available = spendable(account, this.o.overdraftMicros);
       if (amountMicros > available) return new Refusal(refuse(amountMicros, available));
       account.heldMicros += amountMicros;
-      const hold = em.create<HoldRow>('BillingHold', {
-        userId,
-        amountMicros,
+      const hold: HoldRow = {
+        id: tx.newId(), userId, amountMicros, status: 'held', expiresAt: new Date(tx.now.getTime() + ttl * 1000),
+        reference: o.reference ?? null, idempotencyKey, entryId: null, settledAt: null, createdAt: tx.now,
+      };
+      await tx.sql.insert(tx.em, 'billing_holds', {
+        id: hold.id,
+        user_id: userId,
+        amount_micros: amountMicros,
         status: 'held',
-        expiresAt: new Date(this.clock.now() + ttl * 1000),
-        reference: o.reference ?? null,
-        idempotencyKey,
-        entryId: null,
-        settledAt: null,
-        createdAt: this.clock.date(),
-      } as HoldRow);
+        expires_at: hold.expiresAt,
+        reference: hold.reference,
+        idempotency_key: idempotencyKey,
+        entry_id: null,
+        settled_at: null,
+        created_at: tx.now,
+      });
       return holdView(hold);
     });
+  }
+
+  private async lockedHold(tx: Tx, holdId: string): Promise<HoldRow> {
+    const [row] = await tx.sql.all(tx.em, 'select * from billing_holds where id = ?', [holdId]);
+    return holdFromRow(row);
+  }
+
+  private async settle(tx: Tx, holdId: string, status: string, entryId: string | null): Promise<void> {
+    await tx.sql.run(tx.em, 'update billing_holds set status = ?, entry_id = ?, settled_at = ? where id = ?',
+      [status, entryId, tx.sql.ts(tx.now), holdId]);
   }
 
   async capture(holdId: string, actualMicros: number): Promise<LedgerEntryDetail> {
     micros(actualMicros, 'actualMicros');
     const found = await this.findHold(holdId);
-    return this.locks.run(found.userId, await this.allowance(found.userId), async (em, account) => {
-      const hold = (await em.findOne<HoldRow>('BillingHold', { id: holdId }))!;
-      if (hold.status === 'captured')
-        return entryView((await em.findOne<EntryRow>('BillingEntry', { id: hold.entryId! }))!);
+    return this.locks.run(found.userId, await this.allowance(found.userId), async (tx, account) => {
+      const hold = await this.lockedHold(tx, holdId);
+      if (hold.status === 'captured') {
+        const [entry] = await tx.sql.all(tx.em, 'select * from billing_entries where id = ?', [hold.entryId]);
+        return entryView(entryFromRow(entry));
+      }
       if (hold.status !== 'held') {
-        return new Refusal(
-          new AppError(
-            409,
-            hold.status === 'expired' ? 'HOLD_EXPIRED' : 'HOLD_NOT_ACTIVE',
-            `Hold ${holdId} is ${hold.status}`,
-            { details: { status: hold.status } },
-          ),
-        );
+        return new Refusal(new AppError(409, hold.status === 'expired' ? 'HOLD_EXPIRED' : 'HOLD_NOT_ACTIVE',
+          `Hold ${holdId} is ${hold.status}`, { details: { status: hold.status } }));
       }
       account.heldMicros -= hold.amountMicros;
       // Capped at the hold, and (should the free credits have been reset below it) at what is left to spend.
@@ -128,24 +138,19 @@ export class LedgerService implements Ledger {
       account.freeMicros -= fromFree;
       account.purchasedMicros -= charge - fromFree;
       account.lifetimeUsageMicros += charge;
-      const entry = this.record(em, account, {
-        kind: 'charge',
-        amountMicros: -charge,
-        freeMicros: -fromFree,
-        reference: hold.reference ?? null,
-        idempotencyKey: `capture:${hold.id}`,
-        holdId: hold.id,
-        uncollectedMicros: actualMicros - charge,
+      const entry = await tx.entry({
+        kind: 'charge', amountMicros: -charge, freeMicros: -fromFree, reference: hold.reference ?? null,
+        idempotencyKey: `capture:${hold.id}`, holdId: hold.id, uncollectedMicros: actualMicros - charge,
       });
-      Object.assign(hold, { status: 'captured', entryId: entry.id, settledAt: this.clock.date() });
+      await this.settle(tx, hold.id, 'captured', entry.id);
       return entryView(entry);
     });
   }
 
   async release(holdId: string): Promise<void> {
     const found = await this.findHold(holdId);
-    await this.locks.run(found.userId, await this.allowance(found.userId), async (em, account) => {
-      const hold = (await em.findOne<HoldRow>('BillingHold', { id: holdId }))!;
+    await this.locks.run(found.userId, await this.allowance(found.userId), async (tx, account) => {
+      const hold = await this.lockedHold(tx, holdId);
       if (hold.status === 'captured') {
         return new Refusal(
           new AppError(409, 'HOLD_CAPTURED', `Hold ${holdId} was captured; refund the charge instead`),
@@ -153,79 +158,64 @@ export class LedgerService implements Ledger {
       }
       if (hold.status !== 'held') return undefined; // released or expired already: nothing moves
       account.heldMicros -= hold.amountMicros;
-      Object.assign(hold, { status: 'released', settledAt: this.clock.date() });
+      await this.settle(tx, hold.id, 'released', null);
       return undefined;
     });
   }
 
+  private async entryByKey(tx: Tx, userId: string, idempotencyKey: string): Promise<EntryRow | undefined> {
+    const [row] = await tx.sql.all(tx.em, 'select * from billing_entries where user_id = ? and idempotency_key = ?',
+      [userId, idempotencyKey]);
+    return row ? entryFromRow(row) : undefined;
+  }
+
   /** `audit`, when given, is written in the same transaction as a new entry (not on a replay). */
-  async grant(
-    userId: string,
-    amountMicros: number,
-    o: {
-      idempotencyKey: string;
-      kind?: GrantKind;
-      reason?: string;
-      reference?: string;
-      actorId?: string;
-      audit?: (em: EntityManager, entry: LedgerEntryDetail) => Promise<void>;
-    },
-  ): Promise<LedgerEntryDetail> {
+  async grant(userId: string, amountMicros: number, o: { idempotencyKey: string; kind?: GrantKind; reason?: string;
+    reference?: string; actorId?: string; audit?: (em: EntityManager, entry: LedgerEntryDetail) => Promise<void> }):
+    Promise<LedgerEntryDetail> {
     const kind = o.kind ?? 'grant';
     if (!['grant', 'purchase', 'adjustment'].includes(kind)) {
       throw errors.validation([{ field: 'kind', message: 'must be grant, purchase or adjustment' }]);
     }
     micros(amountMicros, 'amountMicros', kind === 'adjustment' ? { nonZero: true } : { positive: true });
-    const idempotencyKey = key(o.idempotencyKey);
+    const idempotencyKey = `ext:${key(o.idempotencyKey)}`; // never one of the ledger's own keys
     const { allowance, refuse } = await this.prompt(userId);
-    return this.locks.run(userId, allowance, async (em, account) => {
-      const first = await em.findOne<EntryRow>('BillingEntry', { userId, idempotencyKey });
+    return this.locks.run(userId, allowance, async (tx, account) => {
+      const first = await this.entryByKey(tx, userId, idempotencyKey);
       if (first) return entryView(first);
       if (amountMicros < 0 && -amountMicros > spendable(account, this.o.overdraftMicros)) {
         return new Refusal(refuse(-amountMicros, spendable(account, this.o.overdraftMicros)));
       }
       account.purchasedMicros += amountMicros;
-      const entry = entryView(
-        this.record(em, account, {
-          kind,
-          amountMicros,
-          freeMicros: 0,
-          reference: o.reference ?? null,
-          reason: o.reason ?? null,
-          idempotencyKey,
-          actorId: o.actorId ?? null,
-        }),
-      );
-      await o.audit?.(em, entry);
+      const entry = entryView(await tx.entry({
+        kind, amountMicros, freeMicros: 0, reference: o.reference ?? null, reason: o.reason ?? null, idempotencyKey,
+        actorId: o.actorId ?? null,
+      }));
+      await o.audit?.(tx.em, entry);
       return entry;
     });
   }
 
-  async refund(
-    entryId: string,
-    o: { idempotencyKey: string; amountMicros?: number; reason?: string },
-  ): Promise<LedgerEntryDetail> {
-    const idempotencyKey = key(o.idempotencyKey);
+  async refund(entryId: string, o: { idempotencyKey: string; amountMicros?: number; reason?: string }):
+    Promise<LedgerEntryDetail> {
+    const idempotencyKey = `ext:${key(o.idempotencyKey)}`; // never one of the ledger's own keys
     if (o.amountMicros !== undefined) micros(o.amountMicros, 'amountMicros', { positive: true });
     const found = await this.orm.em.fork().findOne<EntryRow>('BillingEntry', { id: entryId });
     if (!found) throw errors.notFound(`Ledger entry ${entryId} not found`);
-    return this.locks.run(found.userId, await this.allowance(found.userId), async (em, account) => {
-      const first = await em.findOne<EntryRow>('BillingEntry', { userId: found.userId, idempotencyKey });
+    return this.locks.run(found.userId, await this.allowance(found.userId), async (tx, account) => {
+      const first = await this.entryByKey(tx, found.userId, idempotencyKey);
       if (first) return entryView(first);
-      const charge = (await em.findOne<EntryRow>('BillingEntry', { id: entryId }))!;
+      const [row] = await tx.sql.all(tx.em, 'select * from billing_entries where id = ?', [entryId]);
+      const charge = entryFromRow(row);
       if (charge.kind !== 'charge') {
-        return new Refusal(
-          new AppError(409, 'NOT_REFUNDABLE', `Only charges can be refunded; ${entryId} is a ${charge.kind}`),
-        );
+        return new Refusal(new AppError(409, 'NOT_REFUNDABLE',
+          `Only charges can be refunded; ${entryId} is a ${charge.kind}`));
       }
       const refundable = -charge.amountMicros - charge.refundedMicros;
       const amount = o.amountMicros ?? refundable;
       if (amount <= 0 || amount > refundable) {
-        return new Refusal(
-          new AppError(409, 'REFUND_EXCEEDS_CHARGE', 'The refund exceeds what is left of the charge', {
-            details: { refundableMicros: refundable },
-          }),
-        );
+        return new Refusal(new AppError(409, 'REFUND_EXCEEDS_CHARGE', 'The refund exceeds what is left of the charge',
+          { details: { refundableMicros: refundable } }));
       }
       // The purchased part goes back first; the free part returns to the free credits while its month lasts.
       const purchasedPart = Math.max(0, -charge.amountMicros + charge.freeMicros - charge.refundedMicros);
@@ -234,19 +224,12 @@ export class LedgerService implements Ledger {
       account.freeMicros += toFree;
       account.purchasedMicros += amount - toFree;
       account.lifetimeUsageMicros -= amount;
-      charge.refundedMicros += amount;
-      return entryView(
-        this.record(em, account, {
-          kind: 'refund',
-          amountMicros: amount,
-          freeMicros: toFree,
-          reference: charge.reference ?? null,
-          reason: o.reason ?? null,
-          idempotencyKey,
-          refundOf: charge.id,
-          holdId: charge.holdId ?? null,
-        }),
-      );
+      await tx.sql.run(tx.em, 'update billing_entries set refunded_micros = refunded_micros + ? where id = ?',
+        [amount, charge.id]);
+      return entryView(await tx.entry({
+        kind: 'refund', amountMicros: amount, freeMicros: toFree, reference: charge.reference ?? null,
+        reason: o.reason ?? null, idempotencyKey, refundOf: charge.id, holdId: charge.holdId ?? null,
+      }));
     });
   }
 
@@ -257,17 +240,13 @@ export class LedgerService implements Ledger {
   async topUpFreeCredits(userId: string, fromPlan: Plan, toPlan: Plan, idempotencyKey: string): Promise<void> {
     const extra = (toPlan.monthlyFreeCreditsCents - fromPlan.monthlyFreeCreditsCents) * MICROS_PER_CENT;
     if (extra <= 0) return;
-    await this.locks.run(userId, toPlan.monthlyFreeCreditsCents * MICROS_PER_CENT, async (em, account, info) => {
+    await this.locks.run(userId, toPlan.monthlyFreeCreditsCents * MICROS_PER_CENT, async (tx, account, info) => {
       // A reset just now (the first operation of a month) already granted the new plan's full allowance.
-      if (info.reset || (await em.findOne<EntryRow>('BillingEntry', { userId, idempotencyKey }))) return undefined;
+      if (info.reset || (await this.entryByKey(tx, userId, idempotencyKey))) return undefined;
       account.freeMicros += extra;
-      this.record(em, account, {
-        kind: 'free_credit',
-        amountMicros: extra,
-        freeMicros: extra,
-        reference: `plan:${toPlan.id}`,
-        reason: `upgrade from ${fromPlan.id} to ${toPlan.id}`,
-        idempotencyKey,
+      await tx.entry({
+        kind: 'free_credit', amountMicros: extra, freeMicros: extra, reference: `plan:${toPlan.id}`,
+        reason: `upgrade from ${fromPlan.id} to ${toPlan.id}`, idempotencyKey,
       });
       return undefined;
     });
@@ -312,32 +291,14 @@ export class LedgerService implements Ledger {
     return row ? entryView(row) : null;
   }
 
-  private findHold = async (holdId: string): Promise<HoldRow> => {
-    const hold = await this.orm.em.fork().findOne<HoldRow>('BillingHold', { id: holdId });
-    if (!hold) throw errors.notFound(`Hold ${holdId} not found`);
-    return hold;
+  /** Which user a hold is for, read before the lock (a hold never changes hands). */
+  private findHold = async (holdId: string): Promise<{ userId: string }> => {
+    const [row] = await this.locks.sql.all(this.orm.em.fork(), 'select user_id from billing_holds where id = ?', [
+      holdId,
+    ]);
+    if (!row) throw errors.notFound(`Hold ${holdId} not found`);
+    return { userId: String(row.user_id) };
   };
-
-  private record(
-    em: EntityManager,
-    account: AccountRow,
-    e: Partial<EntryRow> & Pick<EntryRow, 'kind' | 'amountMicros' | 'freeMicros' | 'idempotencyKey'>,
-  ): EntryRow {
-    return em.create<EntryRow>('BillingEntry', {
-      userId: account.userId,
-      balanceAfterMicros: ledgerBalance(account),
-      freePeriod: account.freePeriod,
-      reference: null,
-      reason: null,
-      holdId: null,
-      refundOf: null,
-      refundedMicros: 0,
-      uncollectedMicros: 0,
-      actorId: null,
-      createdAt: this.clock.date(),
-      ...e,
-    } as EntryRow);
-  }
 }
 
 /** 402 INSUFFICIENT_CREDITS, with the plans that give more monthly credits than the user's. */

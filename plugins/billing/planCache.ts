@@ -1,4 +1,4 @@
-import type { Clock, Principal, PrincipalEnricher } from '../../kernel/index.ts';
+import { errors, type Clock, type Principal, type PrincipalEnricher } from '../../kernel/index.ts';
 import type { Plan } from './api.ts';
 
 type Resolve = (userId: string) => Promise<{ plan: Plan; changesAt: number }>;
@@ -42,7 +42,9 @@ export const actsForUser = (p: Principal) => p.type === 'user' || p.type === 'ap
 export function planEnricher(cache: PlanCache): PrincipalEnricher {
   return async (principal) => {
     if (!actsForUser(principal)) return;
-    const plan = await cache.get(principal.id);
+    const plan = await cache.get(principal.id).catch((e: unknown) => {
+      throw errors.unavailable('billing (plan lookup)', 5, e);
+    });
     if (plan.limits.rateLimitTier) principal.tier = plan.limits.rateLimitTier;
     principal.planId = plan.id;
     principal.planFeatures = plan.features;

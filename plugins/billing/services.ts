@@ -31,6 +31,7 @@ export const services = defineServices<{ config: BillingConfig; requires: Identi
   })
   .singleton('ledger', ({ orm, clock, ids, config, planCache, planCatalog, planHook }) => {
     const ledger = new LedgerService(orm, clock, ids, {
+      driver: /sqlite|libsql/i.test(orm.em.getPlatform().constructor.name) ? 'sqlite' : 'postgresql',
       overdraftMicros: config.overdraftCents * MICROS_PER_CENT,
       holdTtlSeconds: config.holdTtlSeconds,
       planOf: (userId) => planCache.get(userId),

@@ -82,8 +82,12 @@ export class SubscriptionService implements Subscriptions {
     if (!plan || plan.visibility === 'hidden') throw errors.notFound(`Plan ${planId} not found`);
     if (plan.status === 'retired') throw new AppError(409, 'PLAN_RETIRED', `Plan ${planId} takes no new subscribers`);
     let upgradedFrom: Plan | undefined;
+    const fallback = await this.catalog.fallback();
     const result = await this.mutate(userId, 'user', async (s, planOf) => {
-      if (!s || !entitled(s)) return { state: this.fresh(plan), change: 'subscribed' as Change };
+      if (!s || !entitled(s)) {
+        upgradedFrom = fallback;
+        return { state: this.fresh(plan), change: 'subscribed' as Change };
+      }
       if (s.planId === planId) {
         return { state: { ...s, scheduledPlanId: null, cancelAtPeriodEnd: false }, change: 'unchanged' as Change };
       }
@@ -124,6 +128,7 @@ export class SubscriptionService implements Subscriptions {
     Promise<SubscriptionDetail> {
     const plan = await this.catalog.get(planId);
     if (!plan) throw errors.notFound(`Plan ${planId} not found`);
+    const fallback = await this.catalog.fallback();
     let upgradedFrom: Plan | undefined;
     const result = await this.mutate(userId, o.source, async (s, planOf) => {
       const now = this.clock.date();
@@ -133,9 +138,8 @@ export class SubscriptionService implements Subscriptions {
         o.periodEnd ??
         (renewing ? addInterval(s.currentPeriodEnd, plan.interval, 1) : addInterval(now, plan.interval, 1));
       if (end.getTime() <= now.getTime()) throw errors.badRequest('periodEnd must be in the future');
-      const from = s && entitled(s) ? planOf(s.planId) : undefined;
-      if (from && from.id !== plan.id && from.monthlyFreeCreditsCents < plan.monthlyFreeCreditsCents)
-        upgradedFrom = from;
+      const from = (s && entitled(s) ? planOf(s.planId) : undefined) ?? fallback;
+      if (from.id !== plan.id && from.monthlyFreeCreditsCents < plan.monthlyFreeCreditsCents) upgradedFrom = from;
       const state: SubscriptionState = {
         planId, status: 'active', currentPeriodStart: start, currentPeriodEnd: end, cancelAtPeriodEnd: false,
         scheduledPlanId: null, endedAt: null, pastDueAt: null,
@@ -226,10 +230,11 @@ export class SubscriptionService implements Subscriptions {
     Promise<SubscriptionDetail> {
     const plan = await this.catalog.get(planId);
     if (!plan) throw errors.notFound(`Plan ${planId} not found`);
+    const fallback = await this.catalog.fallback();
     let upgradedFrom: Plan | undefined;
     const result = await this.mutate(userId, 'admin', async (s, planOf) => {
-      const from = s && entitled(s) ? planOf(s.planId) : undefined;
-      if (from && from.monthlyFreeCreditsCents < plan.monthlyFreeCreditsCents) upgradedFrom = from;
+      const from = (s && entitled(s) ? planOf(s.planId) : undefined) ?? fallback;
+      if (from.monthlyFreeCreditsCents < plan.monthlyFreeCreditsCents) upgradedFrom = from;
       return { state: this.fresh(plan), change: 'changed_by_admin' as Change };
     }, { log, actorId, reason });
     if (upgradedFrom)

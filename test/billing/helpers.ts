@@ -11,3 +11,11 @@ export function billingOf(k: TestKit): { ledger: LedgerService; subscriptions: S
   };
   return { ledger: cradle.ledger, subscriptions: cradle.subscriptions };
 }
+
+/** A fresh access token for an existing user (after the test clock moved past the old one's life). */
+export async function signInAgain(k: TestKit, email: string): Promise<Record<string, string>> {
+  const { PASSWORD } = await import('../identity/helpers.ts');
+  const res = await k.post(`${k.basePath}/auth/login`, { email, password: PASSWORD });
+  if (res.status !== 200) throw new Error(`sign-in failed: ${res.text}`);
+  return { authorization: `Bearer ${res.body.accessToken}` };
+}

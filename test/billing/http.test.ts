@@ -32,35 +32,38 @@ s('GET /billing/balance: the free credits of a new user; anonymous is 401', asyn
   assert.is((await k.get('/v1/billing/balance')).status, 401);
 });
 
-s('admin credits: reason required, audited, idempotent by Idempotency-Key; users see them as transactions', async () => {
-  const admin = await k.asAdmin();
-  const bob = await k.asUser();
-  const path = `/v1/admin/users/${bob.id}/credits`;
-  const key = { 'idempotency-key': 'grant-1' };
-  assertError(await admin.post(path, { amountCents: 250 }, key), 400, 'VALIDATION_ERROR');
-  const first = await admin.post(path, { amountCents: 250, reason: 'support' }, key);
-  assert.is(first.status, 201, first.text);
-  assert.is(first.body.amountMicros, 250 * CENT);
-  const again = await admin.post(path, { amountCents: 250, reason: 'support' }, key);
-  assert.is(again.body.id, first.body.id);
-  assert.is((await bob.get('/v1/billing/balance')).body.balanceCents, 350);
-  assertError(await bob.post(path, { amountCents: 1, reason: 'me' }, { 'idempotency-key': 'x' }), 403);
-  const audit = await k.kernel.orm!.em.fork().find('BillingAudit', { targetUserId: bob.id });
-  assert.is(audit.length, 1, 'one audit row: the replay moved nothing');
+s(
+  'admin credits: reason required, audited, idempotent by Idempotency-Key; users see them as transactions',
+  async () => {
+    const admin = await k.asAdmin();
+    const bob = await k.asUser();
+    const path = `/v1/admin/users/${bob.id}/credits`;
+    const key = { 'idempotency-key': 'grant-1' };
+    assertError(await admin.post(path, { amountCents: 250 }, key), 400, 'VALIDATION_ERROR');
+    const first = await admin.post(path, { amountCents: 250, reason: 'support' }, key);
+    assert.is(first.status, 201, first.text);
+    assert.is(first.body.amountMicros, 250 * CENT);
+    const again = await admin.post(path, { amountCents: 250, reason: 'support' }, key);
+    assert.is(again.body.id, first.body.id);
+    assert.is((await bob.get('/v1/billing/balance')).body.balanceCents, 350);
+    assertError(await bob.post(path, { amountCents: 1, reason: 'me' }, { 'idempotency-key': 'x' }), 403);
+    const audit = await k.kernel.orm!.em.fork().find('BillingAudit', { targetUserId: bob.id });
+    assert.is(audit.length, 1, 'one audit row: the replay moved nothing');
 
-  const list = await bob.get('/v1/billing/transactions?limit=1');
-  assert.is(list.status, 200, list.text);
-  assert.is(list.body.data.length, 1);
-  assert.is(list.body.data[0].kind, 'grant', 'newest first');
-  const next = await bob.get(`/v1/billing/transactions?limit=1&cursor=${list.body.pagination.nextCursor}`);
-  assert.is(next.body.data[0].kind, 'free_credit');
-  const grants = await bob.get('/v1/billing/transactions?kind=grant');
-  assert.is(grants.body.data.length, 1);
-  const one = await bob.get(`/v1/billing/transactions/${first.body.id}`);
-  assert.is(one.body.reason, 'support');
-  const carol = await k.asUser();
-  assert.is((await carol.get(`/v1/billing/transactions/${first.body.id}`)).status, 404, 'not another user\'s');
-});
+    const list = await bob.get('/v1/billing/transactions?limit=1');
+    assert.is(list.status, 200, list.text);
+    assert.is(list.body.data.length, 1);
+    assert.is(list.body.data[0].kind, 'grant', 'newest first');
+    const next = await bob.get(`/v1/billing/transactions?limit=1&cursor=${list.body.pagination.nextCursor}`);
+    assert.is(next.body.data[0].kind, 'free_credit');
+    const grants = await bob.get('/v1/billing/transactions?kind=grant');
+    assert.is(grants.body.data.length, 1);
+    const one = await bob.get(`/v1/billing/transactions/${first.body.id}`);
+    assert.is(one.body.reason, 'support');
+    const carol = await k.asUser();
+    assert.is((await carol.get(`/v1/billing/transactions/${first.body.id}`)).status, 404, "not another user's");
+  },
+);
 
 s('usage per day: charges less refunds, exact micros, cents rounded once per bucket', async () => {
   const dave = await k.asUser();
