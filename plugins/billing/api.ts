@@ -42,6 +42,8 @@ export interface Subscriptions {   // exported service name: `subscriptions`
   markPastDue(userId: string, externalId?: string): Promise<void>;
   plans(): Promise<Plan[]>;
   plan(id: string): Promise<Plan | null>;
+  /** Additive: called on this instance after a user's subscription changed (drop cached plans at once). */
+  onChange?(listener: (userId: string) => void): void;
 }
 export interface BillingExports { ledger: Ledger; subscriptions: Subscriptions }
 

@@ -7,6 +7,10 @@ import { contactRemovalSubscriber, contactSubscriber, limitMailSubscriber } from
 import type { RequestMeter } from './requestMeter.ts';
 import { requestStats } from './requestStats.ts';
 import { services } from './services.ts';
+import { invalidationSubscribers } from './invalidation.ts';
+
+/** Each process drops its own plan cache, so each listens in a group of its own. */
+const PROCESS_GROUP = `${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 
 const caller = (principal: { id: string } | undefined): string => {
   if (!principal) throw errors.unauthorized();
@@ -43,7 +47,11 @@ export default definePlugin({
       },
     },
   }],
-  subscribers: [limitMailSubscriber, contactSubscriber, contactRemovalSubscriber],
+  subscribers: [
+    limitMailSubscriber, contactSubscriber, contactRemovalSubscriber,
+    // billing declares billing.subscription.changed (plan changes reach caches through their TTL).
+    ...invalidationSubscribers(PROCESS_GROUP).filter((s) => s.event === 'billing.subscription.changed'),
+  ],
   observers: [{
     name: 'requests',
     create: (cradle) => (cradle.requestMeter as RequestMeter).observe,

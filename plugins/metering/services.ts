@@ -35,8 +35,12 @@ export const services = defineServices<{ config: MeteringConfig; requires: Billi
   .singleton('meteringSettings', ({ config }) => settings(config))
   .singleton('usageTotals', ({ orm, clock, meteringSettings }) =>
     new UsageTotals(orm, clock, meteringSettings.cacheTtlMs))
-  .singleton('planCache', ({ subscriptions, clock, meteringSettings }) =>
-    new PlanCache(subscriptions, clock, meteringSettings.cacheTtlMs))
+  .singleton('planCache', ({ subscriptions, clock, meteringSettings }) => {
+    const cache = new PlanCache(subscriptions, clock, meteringSettings.cacheTtlMs);
+    // A change made on this instance is seen by its next request; other instances' through the event or the TTL.
+    subscriptions.onChange?.((userId) => cache.invalidateUser(userId));
+    return cache;
+  })
   .singleton('limitNotices', ({ orm, publishIn }) => new LimitNotices(orm, publishIn))
   .singleton('metering', ({ clock, usageTotals }) => new UsageRecorder(clock, usageTotals))
   .singleton('limits', ({ planCache, usageTotals, limitNotices, clock }) =>
