@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { Logger } from 'pino';
 import { AppError, reply, type Clock, type Egress, type EgressResponse } from '../../kernel/index.ts';
-import type { MeteringExports, LimitDecision } from '../metering/api.ts';
+import { enforce, entitlementError, type MeteringExports } from '../metering/api.ts';
 import type { ToolCatalog } from './catalog.ts';
 import type { ToolInvocationRow, ToolRow } from './entities.ts';
 import { estimateTokens, reportedTokens } from './tokens.ts';
@@ -34,15 +34,10 @@ export class ToolInvoker {
     const { catalog, entitlements, limits } = this.deps;
     const tool = await catalog.read(toolId);
     const entitled = await entitlements.check(userId, tool.feature);
-    if (!entitled.ok) {
-      throw new AppError(402, 'SUBSCRIPTION_REQUIRED', `Your plan does not include ${tool.name}`, {
-        details: { feature: tool.feature, plans: entitled.plans },
-      });
-    }
+    if (!entitled.ok) throw entitlementError(tool.feature, entitled.plans);
     const inputTokens = await estimateTokens(input);
-    const decision = await limits.check(userId, { tokens: inputTokens });
-    // Over the limit with a grace period (premium): let through, flagged in X-Usage-Warning.
-    if (decision.outcome === 'deny' && !decision.grace) throw limitError(decision);
+    // 402 over a limit; at 80%, or over it in a grace period (premium), flagged in X-Usage-Warning.
+    const usageHeaders = enforce(await limits.check(userId, { tokens: inputTokens }));
 
     const started = this.deps.clock.now();
     let res: EgressResponse;
@@ -72,9 +67,7 @@ export class ToolInvoker {
     const body: InvocationResult = {
       invocationId: row.id, toolId: tool.id, output, tokensUsed: tokens, tokensSource: source,
     };
-    const warning = decision.outcome === 'warn' ? decision.message
-      : decision.outcome === 'deny' ? `Over your plan's ${decision.limit} limit: in the grace period` : '';
-    return warning ? reply(200, body, { 'X-Usage-Warning': warning }) : body;
+    return Object.keys(usageHeaders).length ? reply(200, body, usageHeaders) : body;
   }
 
   private call(tool: ToolRow, input: unknown): Promise<EgressResponse> {
@@ -117,11 +110,5 @@ function unavailable(tool: ToolRow): AppError {
   return new AppError(503, 'TOOL_UNAVAILABLE', `${tool.name} is unavailable; try again later`, {
     details: { toolId: tool.id, retryAfter: RETRY_AFTER_SECONDS },
     headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) },
-  });
-}
-
-export function limitError(d: Extract<LimitDecision, { outcome: 'deny' }>): AppError {
-  return new AppError(402, 'USAGE_LIMIT_EXCEEDED', `You have reached your plan's ${d.limit} limit`, {
-    details: { limit: d.limit, resetAt: d.resetAt, plans: d.plans },
   });
 }

@@ -93,7 +93,8 @@ s('limits: a warning header at 80%, 402 USAGE_LIMIT_EXCEEDED at 100%, a grace pe
       plans: ['enterprise'] };
     const denied = await user.post(`/v1/tools/${t.id}/invoke`, { input: 1 });
     assertError(denied, 402, 'USAGE_LIMIT_EXCEEDED');
-    assert.equal(denied.body.error.details, { limit: 'tokensPerDay', resetAt: reset, plans: ['enterprise'] });
+    const details = { limit: 'tokensPerDay', resetAt: reset, plans: ['enterprise'], upgrade: true };
+    assert.equal(denied.body.error.details, details);
     meter.state.decision = { ...meter.state.decision, grace: true };
     const grace = await user.post(`/v1/tools/${t.id}/invoke`, { input: 1 });
     assert.is(grace.status, 200);
