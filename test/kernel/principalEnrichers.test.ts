@@ -22,7 +22,7 @@ s('an enricher sets the tier the rate limiter counts at, and may refuse the requ
   const k = await startTestKernel({
     plugins: [enricher],
     config: {
-      plugins: { billing: { enabled: false } },
+      plugins: { billing: { enabled: false }, metering: { enabled: false }, payments: { enabled: false } },
       rateLimit: { enabled: true, tiers: { free: 50, premium: 500, enterprise: 5000 } },
     },
   });

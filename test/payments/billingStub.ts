@@ -78,6 +78,8 @@ export function billingStub(): { plugin: PluginDefinition; state: BillingStub } 
     contract: false,
     services: { ledger: () => ledger, subscriptions: () => subscriptions },
     exports: ['ledger', 'subscriptions'],
+    // Metering (on in the default) listens to it.
+    events: [{ name: 'billing.subscription.changed', schema: { type: 'object' } }],
   });
   return { plugin, state: { ledger, subscriptions } };
 }

@@ -21,7 +21,7 @@ import type { Migration } from '../../../kernel/index.ts';
  *     `amount_micros` bigint not null, `free_micros` bigint not null,
  *     `balance_after_micros` bigint not null, `free_period` text not null, `reference` text null,
  *     `reason` text null, `idempotency_key` text not null, `hold_id` text null, `refund_of` text null,
- *     `refunded_micros` bigint not null default 0, `uncollected_micros` bigint not null default 0,
+ *     `refunded_micros` bigint not null, `uncollected_micros` bigint not null,
  *     `actor_id` text null, `created_at` datetime not null, primary key (`id`));
  *   create index `billing_entries_user_id_created_at_index` on `billing_entries` (`user_id`,
  *     `created_at`);
@@ -93,8 +93,8 @@ export const migration: Migration = {
       t.string('idempotency_key', 200).notNullable();
       t.string('hold_id', 36).nullable();
       t.string('refund_of', 36).nullable();
-      t.bigInteger('refunded_micros').notNullable().defaultTo(0);
-      t.bigInteger('uncollected_micros').notNullable().defaultTo(0);
+      t.bigInteger('refunded_micros').notNullable();
+      t.bigInteger('uncollected_micros').notNullable();
       t.string('actor_id', 36).nullable();
       t.datetime('created_at').notNullable();
       t.primary(['id']);
