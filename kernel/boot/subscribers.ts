@@ -5,11 +5,13 @@ import type { Clock } from '../ports/clock.ts';
 import type { EventBus } from '../ports/eventBus.ts';
 import { handleOnce } from '../events/receipts.ts';
 import { errors } from '../errors.ts';
+import { FastReadPath } from '../storage/fastReads.ts';
 
 export async function startSubscribers(kernel: Kernel) {
   const subs = kernel.plan.plugins.flatMap((p) => (p.subscribers ?? []).map((s) => ({ plugin: p, sub: s })));
   if (!subs.length) return;
   const bus = kernel.root.cradle.eventBus as EventBus;
+  const reads = kernel.orm ? FastReadPath.for(kernel.orm).bind() : undefined;
   for (const { plugin, sub } of subs) {
     const runtime = kernel.runtimes.get(plugin.name)!;
     const group = `${plugin.name}.${sub.name}`;
@@ -23,7 +25,7 @@ export async function startSubscribers(kernel: Kernel) {
         get services() { return runtime.container.cradle; },
       };
       const run = sub.idempotent && em
-        ? handleOnce(em, group, event, () => sub.handle(event, ctx), () => clock.date()).then(() => {})
+        ? handleOnce(em, group, event, () => sub.handle(event, ctx), () => clock.date(), reads).then(() => {})
         : sub.handle(event, ctx);
       await kernel.inflight.track('event handlers', run);
     });

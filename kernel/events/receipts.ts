@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/core';
 import { defineEntity } from '../storage/entity.ts';
 import type { Migration } from '../storage/migrations.ts';
 import type { DomainEvent } from '../ports/eventBus.ts';
+import type { FastReads } from '../storage/fastReads.ts';
 
 /**
  * Receipts of idempotent subscribers (`idempotent: true`): one row per (consumer group,
@@ -53,8 +54,12 @@ function isUniqueViolation(err: unknown, depth = 0): boolean {
  * and the redelivery runs it again.
  */
 export async function handleOnce(em: EntityManager, group: string, event: DomainEvent,
-  handle: () => Promise<unknown>, now: () => Date): Promise<'applied' | 'skipped'> {
-  const seen = await em.count<EventReceiptRow>('KernelEventReceipt', { consumerGroup: group, eventId: event.id });
+  handle: () => Promise<unknown>, now: () => Date, reads?: FastReads): Promise<'applied' | 'skipped'> {
+  const where = { consumerGroup: group, eventId: event.id };
+  // A prepared read when the kernel gives one: this runs once per delivered event.
+  const seen = reads
+    ? await reads.findOne<EventReceiptRow>('KernelEventReceipt', where, { fields: ['id'] })
+    : await em.count<EventReceiptRow>('KernelEventReceipt', where);
   if (seen) return 'skipped';
   const receipt = { consumerGroup: group, eventId: event.id, receivedAt: now() };
   em.create<EventReceiptRow>('KernelEventReceipt', receipt as EventReceiptRow);

@@ -62,14 +62,51 @@ export function buildRouter(validator: ContractValidator, bound: BoundOperation[
   const router = new Router();
   const rl = options.rateLimit;
   const failures = rl ? new AuthFailureBudget(rl.limiter, rl.config.authFailures) : undefined;
+  const routes: Array<{ op: BoundOperation; route: ReturnType<typeof compileRoute> }> = [];
   for (const op of bound) {
     const route = compileRoute(validator, op, options, failures);
+    routes.push({ op, route });
     router.register(toRouterPath(op.entry.path), [op.entry.method.toUpperCase()], route, {
       name: op.entry.operationId,
     });
   }
+  return withStaticRoutes(router, routes);
+}
+
+/**
+ * A path without parameters is looked up in a map by method and exact path before
+ * @koa/router's scan of every layer (a regexp per operation). Only where the router itself
+ * would pick that operation first, so every answer is the router's: other spellings (case,
+ * trailing slash), parameters, 404 and 405 still go through it.
+ */
+function withStaticRoutes(router: Router, routes: Array<{ op: BoundOperation; route: Middleware }>): Router {
+  const statics = new Map<string, { route: Middleware; path: string; name: string }>();
+  for (const { op, route } of routes) {
+    const path = op.entry.path;
+    if (path.includes('{')) continue;
+    const method = op.entry.method.toUpperCase();
+    for (const m of method === 'GET' ? ['GET', 'HEAD'] : [method]) {
+      const first = router.match(path, m).pathAndMethod.find((layer) => layer.methods.length > 0);
+      if (first?.name === op.entry.operationId && !statics.has(`${m} ${path}`)) {
+        statics.set(`${m} ${path}`, { route, path: first.path as string, name: op.entry.operationId });
+      }
+    }
+  }
+  const scan = router.routes();
+  const routes_ = function contractRoutes(ctx: Context, next: () => Promise<unknown>) {
+    const hit = statics.get(`${ctx.method} ${ctx.path}`);
+    if (!hit) return scan(ctx as never, next);
+    const state = ctx as Context & { _matchedRoute?: string; _matchedRouteName?: string };
+    ctx.params = {};
+    state._matchedRoute = hit.path;
+    state._matchedRouteName = hit.name;
+    return hit.route(ctx, next);
+  };
+  router.routes = () => routes_ as never;
   return router;
 }
+
+type Middleware = (ctx: Context, next: () => Promise<unknown>) => Promise<unknown> | unknown;
 
 function compileRoute(
   validator: ContractValidator,

@@ -49,7 +49,7 @@ export class FastReadPath {
   /** `onQuery` (telemetry's DB spans) gets the statement with its placeholders, never the values. */
   constructor(
     private readonly orm: MikroORM,
-    private readonly driver: Driver,
+    readonly driver: Driver,
     private readonly onQuery?: (e: QueryEvent) => void,
   ) {}
 
@@ -77,6 +77,26 @@ export class FastReadPath {
       find: async <T extends object>(entity: string, where: Where, options?: FindOptions) =>
         (await this.run(entity, scoped(entity, where), options ?? {}, em?.())) as T[],
     };
+  }
+
+  /**
+   * One statement the kernel wrote itself (`?` placeholders, plain lowercase identifiers, a
+   * `returning` clause when rows are wanted), prepared and reused like the reads, on the pool's
+   * connection outside any transaction. SQL drivers only.
+   */
+  async statement(sql: string, params: Scalar[]): Promise<Row[]> {
+    if (this.driver === 'mongodb') throw new Error('fast statement: SQL drivers only');
+    let compiled = this.compiled.get(sql);
+    if (!compiled) {
+      let n = 0;
+      compiled = { sql, pgSql: sql.replace(/\?/g, () => `$${++n}`), name: `kernel_fast_${++statementNames}`, props: [] };
+      if (this.compiled.size >= MAX_STATEMENTS) this.compiled.clear();
+      this.compiled.set(sql, compiled);
+    }
+    const started = this.onQuery ? performance.now() : 0;
+    const rows = await this.execute(compiled, params.map((p) => this.toDb(p)), false);
+    this.onQuery?.({ query: sql, tookMs: performance.now() - started });
+    return rows;
   }
 
   /** `where` narrowed to the owner, for an owned entity (its schema carries the owner filter). */

@@ -33,7 +33,20 @@ export async function openOrm(
     const dbName = db.url === ':memory:' ? ':memory:' : db.url.replace(/^file:/, '');
     // ensureDatabase would list the tables (SQLite creates the file on open anyway): a read that fails as
     // SQLITE_BUSY while another process migrates, outside the migration lock that waits for it.
-    const orm = await MikroORM.init({ ...common, driver: LibSqlDriver, dbName, ensureDatabase: false } as Options);
+    // knex's libsql dialect replaces its connection every 10 s (validateConnection); per-connection settings are
+    // made on each new one, else commits after the first 10 s ran with synchronous = FULL (an fsync each).
+    const pool = { afterCreate: (raw: { exec(sql: string): void }, done: (err: unknown, c: unknown) => void) => {
+      try {
+        raw.exec('pragma foreign_keys = on');
+        if (dbName !== ':memory:') raw.exec('pragma synchronous = NORMAL');
+        done(null, raw);
+      } catch (err) {
+        done(err, raw);
+      }
+    } };
+    const options = { ...common, driver: LibSqlDriver, dbName, ensureDatabase: false, pool };
+    const orm = await MikroORM.init(options as Options);
+    (await import('./libsqlStatements.ts')).reuseLibsqlStatements(orm);
     // libsql runs on the event loop: WAL with NORMAL sync keeps commits from waiting on the disk there.
     if (dbName !== ':memory:') {
       // Switching to WAL needs a moment alone with the file: another process booting at once gets SQLITE_BUSY.
