@@ -12,6 +12,8 @@ import smtpMailer from '../adapters/mailer/smtp.ts';
 import memoryLimiter from '../adapters/rateLimiter/memory.ts';
 import redisLimiter from '../adapters/rateLimiter/redis.ts';
 import undiciEgress from '../adapters/egress/undici.ts';
+import memoryJobs from '../adapters/jobQueue/memory.ts';
+import databaseJobs from '../adapters/jobQueue/database.ts';
 import system from '../plugins/system/index.ts';
 import identity from '../plugins/identity/index.ts';
 import oauth from '../plugins/oauth/index.ts';
@@ -24,6 +26,7 @@ export const catalogs: Catalogs = {
     mailer: { log: logMailer, smtp: smtpMailer },
     rateLimiter: { memory: memoryLimiter, redis: redisLimiter },
     egress: { undici: undiciEgress },
+    jobQueue: { memory: memoryJobs, database: databaseJobs },
   },
   plugins: { system, identity, oauth, notes },
 };

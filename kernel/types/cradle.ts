@@ -12,6 +12,8 @@ import type { DomainEvent, EventBus } from '../ports/eventBus.ts';
 import type { RateLimiter } from '../ports/rateLimiter.ts';
 import type { Mailer } from '../ports/mailer.ts';
 import type { Egress } from '../ports/egress.ts';
+import type { JobQueue } from '../ports/jobQueue.ts';
+import type { Jobs } from '../jobs/types.ts';
 import type { Secrets } from '../ports/secrets.ts';
 import type { PluginMetrics } from '../metrics/metrics.ts';
 import type { FastReads } from '../storage/fastReads.ts';
@@ -45,6 +47,9 @@ export interface KernelCradle<Config = unknown> {
   rateLimiter: RateLimiter;
   mailer: Mailer;
   egress: Egress;
+  jobQueue: JobQueue;
+  /** Enqueue jobs of any enabled plugin's declared types (kernel/jobs/types.ts). */
+  jobs: Jobs;
 }
 
 /** Added in request scope: what scoped services and handlers may use. */
