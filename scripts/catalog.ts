@@ -18,6 +18,7 @@ import system from '../plugins/system/index.ts';
 import identity from '../plugins/identity/index.ts';
 import oauth from '../plugins/oauth/index.ts';
 import notes from '../plugins/notes/index.ts';
+import jobs from '../plugins/jobs/index.ts';
 
 export const catalogs: Catalogs = {
   adapters: {
@@ -28,5 +29,5 @@ export const catalogs: Catalogs = {
     egress: { undici: undiciEgress },
     jobQueue: { memory: memoryJobs, database: databaseJobs },
   },
-  plugins: { system, identity, oauth, notes },
+  plugins: { system, identity, oauth, notes, jobs },
 };

@@ -72,6 +72,10 @@ export class JobsClient implements Jobs {
     return () => this.listeners.delete(listener);
   }
 
+  wake(): void {
+    this.onEnqueued?.();
+  }
+
   notify(event: JobEvent): void {
     for (const l of this.listeners) {
       try {

@@ -125,4 +125,6 @@ export interface Jobs {
   watch(listener: (event: JobEvent) => void): () => void;
   /** Emits an event for a job changed outside its run (cancelled, answered, retried). */
   notify(event: JobEvent): void;
+  /** Wakes this process's workers now (after an answer made a job due), instead of at their next poll. */
+  wake(): void;
 }
