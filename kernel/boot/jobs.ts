@@ -5,6 +5,7 @@ import type { Clock } from '../ports/clock.ts';
 import type { IdGenerator } from '../ports/ids.ts';
 import type { JobQueue } from '../ports/jobQueue.ts';
 import { errors } from '../errors.ts';
+import { scopeToPrincipal } from '../storage/ownership.ts';
 import { JobsClient, type DeclaredJob } from '../jobs/client.ts';
 import { JobWorker } from '../jobs/worker.ts';
 import { Scheduler, type PluginSchedule } from '../jobs/schedules.ts';
@@ -56,9 +57,10 @@ export function startJobs(kernel: Kernel): void {
   const clock = root.clock as Clock;
   kernel.jobWorker = new JobWorker(client.declared, root.jobQueue as JobQueue, config, {
     clock, logger, emit: (e) => client.notify(e),
-    em: () => {
+    em: (ownerId) => {
       if (!kernel.orm) throw errors.unavailable('database');
-      return kernel.orm.em.fork();
+      const em = kernel.orm.em.fork();
+      return ownerId ? scopeToPrincipal(em, { type: 'user', id: ownerId }) : em;
     },
     scope: (plugin) => {
       const runtime = kernel.runtimes.get(plugin)!;

@@ -24,7 +24,8 @@ export interface RunDeps {
   clock: Clock;
   logger: Logger;
   emit(event: JobEvent): void;
-  em(): EntityManager;
+  /** A fork for one run, scoped to the job's owner (owned entities read and write only their rows). */
+  em(ownerId: string | null): EntityManager;
   services: unknown;
   publish<T>(type: string, data: T, options?: { key?: string }): Promise<DomainEvent<T>>;
 }
@@ -142,7 +143,7 @@ export class JobRunner {
     timer?.unref();
     if (job.attempts === 1 && Object.keys(job.steps).length === 0) this.emit('status', { status: 'running' });
     try {
-      const result = await this.def.handle(run, this.context(this.deps.em()));
+      const result = await this.def.handle(run, this.context(this.deps.em(job.ownerId)));
       if (this.reason === 'cancel') {
         await this.cancelled();
         return;

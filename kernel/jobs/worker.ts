@@ -42,7 +42,8 @@ export class JobWorker {
     private queue: JobQueue,
     private options: WorkerOptions,
     private deps: {
-      clock: Clock; logger: Logger; emit(e: JobEvent): void; em(): EntityManager; scope(plugin: string): PluginScope;
+      clock: Clock; logger: Logger; emit(e: JobEvent): void; em(ownerId: string | null): EntityManager;
+      scope(plugin: string): PluginScope;
     },
   ) {}
 

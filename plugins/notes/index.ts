@@ -5,6 +5,7 @@ import { Note, NoteActivity } from './entities.ts';
 import { migrations } from './migrations.ts';
 import { NotesService } from './service.ts';
 import { activitySubscriber } from './activity.ts';
+import { digest } from './digest.ts';
 
 // Scoped to the request: it holds the request's EntityManager, which the kernel scopes to the notes' owner.
 const services = defineServices()
@@ -34,6 +35,7 @@ export default definePlugin({
     { name: 'notes:write', description: 'Create, change and delete notes', roles: ['user'] },
   ],
   subscribers: [activitySubscriber],
+  jobs: { 'notes.digest': digest },
   events: [{
     name: 'notes.note.created',
     schema: {
