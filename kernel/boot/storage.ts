@@ -12,7 +12,8 @@ import type { JobQueue } from '../ports/jobQueue.ts';
 export async function openStorage(kernel: Kernel) {
   const { config } = kernel.options;
   const specs = kernel.plan.plugins.flatMap((p) => p.entities ?? []);
-  const needsDb = specs.length > 0 || kernel.plan.plugins.some((p) => p.migrations?.length);
+  const needsDb = specs.length > 0 || kernel.plan.plugins.some((p) => p.migrations?.length)
+    || (usesJobTable(kernel) && kernel.plan.plugins.some((p) => p.jobs && Object.keys(p.jobs).length));
   if (!needsDb) return;
   if (usesOutbox(kernel)) specs.push(OutboxEntity, EventReceiptEntity);
   const driver = config.database.driver;
