@@ -85,6 +85,8 @@ export class Kernel {
   jobSchedules?: PluginSchedule[];
   jobWorker?: JobWorker;
   scheduler?: Scheduler;
+  /** Why this deployment runs no jobs although plugins declare them (the database adapter on MongoDB). */
+  jobsUnavailable?: string;
 
   private constructor(readonly options: KernelOptions, readonly plan: KernelPlan, readonly logger: Logger) {
     this.root = createContainer<any>({ injectionMode: InjectionMode.PROXY, strict: true });

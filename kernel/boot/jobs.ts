@@ -34,8 +34,8 @@ export function prepareJobs(kernel: Kernel): void {
       );
     }
   }
-  const hasQueue = kernel.root.hasRegistration('jobQueue');
-  if (declared.size && !hasQueue) {
+  const hasQueue = kernel.root.hasRegistration('jobQueue') && !kernel.jobsUnavailable;
+  if (declared.size && !hasQueue && !kernel.jobsUnavailable) {
     problems.push(`plugins declare jobs (${[...declared.keys()].join(', ')}): configure adapters.jobQueue`);
   }
   if (problems.length) throw new BootError(problems);

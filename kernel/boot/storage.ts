@@ -17,8 +17,11 @@ export async function openStorage(kernel: Kernel) {
   if (!needsDb) return;
   if (usesOutbox(kernel)) specs.push(OutboxEntity, EventReceiptEntity);
   const driver = config.database.driver;
-  if (usesJobTable(kernel)) {
-    if (driver === 'mongodb') throw new BootError(['adapters.jobQueue.use: database needs a SQL database']);
+  if (kernel.config.adapters.jobQueue?.use === 'database' && driver === 'mongodb') {
+    // The embedded default picks this adapter; a MongoDB deployment boots without jobs rather than not at all.
+    kernel.jobsUnavailable = 'adapters.jobQueue.use: database needs a SQL database; jobs are off on mongodb';
+    kernel.logger.warn(kernel.jobsUnavailable);
+  } else if (usesJobTable(kernel)) {
     specs.push(JobEntity);
   }
   kernel.orm = await openOrm(
@@ -60,7 +63,7 @@ export function migrator(kernel: Kernel): Migrator {
 
 /** The `database` JobQueue adapter keeps its jobs in the kernel's tables. */
 export function usesJobTable(kernel: Kernel): boolean {
-  return kernel.config.adapters.jobQueue?.use === 'database';
+  return kernel.config.adapters.jobQueue?.use === 'database' && kernel.config.database.driver !== 'mongodb';
 }
 
 export function usesOutbox(kernel: Kernel): boolean {
