@@ -20,6 +20,7 @@
  * CPU µs per request, and each ratio against the issue's targets with a 95% interval from the
  * per-round ratios. `--quick` runs seconds, SQLite only: a smoke test, not a measurement.
  * `--legacy` runs the former bench (kernel vs bare Koa through MikroORM; /health under logins).
+ * `--jobs` runs the jobs-per-second rows (scripts/bench/jobs.ts).
  *
  * Environment: BENCH_DURATION (10 s measured per server per workload), BENCH_WARMUP (2),
  * BENCH_SEGMENT (0.5 s per server per round), BENCH_CONNECTIONS (50), BENCH_PIN (1: load
@@ -397,6 +398,9 @@ async function main() {
 
 if (process.argv.includes('--legacy')) {
   await import('./bench/legacy.ts');
+} else if (process.argv.includes('--jobs')) {
+  await (await import('./bench/jobs.ts')).runJobsBench();
+  process.exit(0);
 } else {
   await main().then(
     () => process.exit(0),

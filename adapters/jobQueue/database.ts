@@ -115,15 +115,21 @@ export function createDatabaseJobQueue(ctx: Pick<AdapterContext, 'clock'>): JobQ
       const out: Claim[] = [];
       for (const [type, free] of Object.entries(slots)) {
         if (free <= 0) continue;
-        const sql = `UPDATE ${TABLE} SET status = 'running', token = token + 1, attempts = attempts + 1,
-          lease_until = ?, worker_id = ?, started_at = COALESCE(started_at, ?)
-          WHERE id IN (SELECT id FROM ${TABLE} WHERE type = ? AND (
-            (status = 'pending' AND run_at <= ?) OR (status = 'running' AND lease_until < ?)
-            OR (status = 'waiting_for_input' AND decision_expires_at <= ?))
-            ORDER BY priority DESC, run_at, id LIMIT ?${postgres ? ' FOR UPDATE SKIP LOCKED' : ''})
-          RETURNING *`;
-        const res = await knex().raw(sql, [now + leaseMs, workerId, now, type, now, now, now, free]);
-        const rows: Row[] = postgres ? res.rows : res;
+        const take = async (due: string, params: number[], limit: number): Promise<Row[]> => {
+          const sql = `UPDATE ${TABLE} SET status = 'running', token = token + 1, attempts = attempts + 1,
+            lease_until = ?, worker_id = ?, started_at = COALESCE(started_at, ?)
+            WHERE id IN (SELECT id FROM ${TABLE} WHERE type = ? AND ${due}
+              ORDER BY priority DESC, run_at, id LIMIT ?${postgres ? ' FOR UPDATE SKIP LOCKED' : ''})
+            RETURNING *`;
+          const res = await knex().raw(sql, [now + leaseMs, workerId, now, type, ...params, limit]);
+          return postgres ? res.rows : res;
+        };
+        // Stalled runs and timed-out questions first (few rows), then pending ones in the due index's order.
+        const recovered = await take(`((status = 'running' AND lease_until < ?)
+          OR (status = 'waiting_for_input' AND decision_expires_at <= ?))`, [now, now], free);
+        const rows = recovered.length < free
+          ? [...recovered, ...await take(`status = 'pending' AND run_at <= ?`, [now], free - recovered.length)]
+          : recovered;
         for (const j of rows.map(toJob)) out.push({ job: j, lease: { id: j.id, token: j.token } });
       }
       return out.sort((a, b) => b.job.priority - a.job.priority || a.job.runAt - b.job.runAt

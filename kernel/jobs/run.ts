@@ -72,13 +72,16 @@ export class JobRunner {
     }
   }
 
-  private context(em: EntityManager): JobContext<never> {
+  private context(): JobContext<never> {
     const { queue, clock, logger } = this.deps;
     const { lease, job } = this.claim;
     const log = logger.child({ jobId: job.id, jobType: job.type });
+    let em: EntityManager | undefined;
+    const deps = this.deps;
     return {
       signal: this.controller.signal,
-      em,
+      /** Forked on first use: most runs of a small job never touch the database through it. */
+      get em() { return (em ??= deps.em(job.ownerId)); },
       services: this.deps.services as never,
       publish: this.deps.publish,
       logger: log,
@@ -143,7 +146,7 @@ export class JobRunner {
     timer?.unref();
     if (job.attempts === 1 && Object.keys(job.steps).length === 0) this.emit('status', { status: 'running' });
     try {
-      const result = await this.def.handle(run, this.context(this.deps.em(job.ownerId)));
+      const result = await this.def.handle(run, this.context());
       if (this.reason === 'cancel') {
         await this.cancelled();
         return;
