@@ -59,6 +59,34 @@ function toColumns(row: Record<string, unknown>): Record<string, unknown> {
     [snake(k), JSON_COLUMNS.has(k) && v !== null ? JSON.stringify(v) : v]));
 }
 
+/** Collects calls while one batch runs; the next batch goes when it ends. */
+class Batcher<T> {
+  private pending: Array<{ item: T; resolve(ok: boolean): void; reject(err: unknown): void }> = [];
+  private running = false;
+  constructor(private run: (items: T[]) => Promise<boolean[]>) {}
+
+  add(item: T): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ item, resolve, reject });
+      if (!this.running) void this.drain();
+    });
+  }
+
+  private async drain() {
+    this.running = true;
+    while (this.pending.length) {
+      const batch = this.pending.splice(0, 500);
+      try {
+        const out = await this.run(batch.map((b) => b.item));
+        batch.forEach((b, i) => b.resolve(out[i]));
+      } catch (err) {
+        for (const b of batch) b.reject(err);
+      }
+    }
+    this.running = false;
+  }
+}
+
 export function createDatabaseJobQueue(ctx: Pick<AdapterContext, 'clock'>): JobQueue {
   const { clock } = ctx;
   let orm: MikroORM | undefined;
@@ -76,6 +104,24 @@ export function createDatabaseJobQueue(ctx: Pick<AdapterContext, 'clock'>): JobQ
     const now = clock.now();
     return { status, lease_until: null, worker_id: null, completed_at: now, ...extra };
   };
+  /**
+   * Completions share one UPDATE (and one commit) with those that arrive while the previous batch is
+   * in flight: at concurrency 16 a commit per job is the bottleneck. Each is still fenced by its token.
+   */
+  const completions = new Batcher<{ lease: Lease; result: string }>(async (batch) => {
+    const first = new Map<string, number>();
+    batch.forEach((b, i) => { if (!first.has(b.lease.id)) first.set(b.lease.id, i); });
+    const rows = [...first.values()].map((i) => batch[i]);
+    const values = rows.map(() => (postgres ? '(?, ?::integer, ?)' : '(?, ?, ?)')).join(', ');
+    const cast = postgres ? '::json' : '';
+    const sql = `UPDATE ${TABLE} SET status = 'completed', result = v.result${cast}, progress = 100,
+      lease_until = NULL, worker_id = NULL, completed_at = ?
+      FROM (SELECT column1 AS id, column2 AS token, column3 AS result FROM (VALUES ${values}) AS x) AS v
+      WHERE ${TABLE}.id = v.id AND ${TABLE}.token = v.token AND ${TABLE}.status = 'running' RETURNING ${TABLE}.id`;
+    const res = await knex().raw(sql, [clock.now(), ...rows.flatMap((r) => [r.lease.id, r.lease.token, r.result])]);
+    const done = new Set(((postgres ? res.rows : res) as Row[]).map((r) => String(r.id)));
+    return batch.map((b, i) => first.get(b.lease.id) === i && done.has(b.lease.id));
+  });
   const byId = async (id: string) => {
     const r = await knex()(TABLE).where({ id }).first();
     return r ? toJob(r) : null;
@@ -150,8 +196,7 @@ export function createDatabaseJobQueue(ctx: Pick<AdapterContext, 'clock'>): JobQ
         return (await trx(TABLE).where({ id: lease.id, token: lease.token, status: 'running' }).update(set)) === 1;
       });
     },
-    complete: (lease, result) =>
-      fenced(lease, finish('completed', { result: JSON.stringify(result ?? null), progress: 100 })),
+    complete: (lease, result) => completions.add({ lease, result: JSON.stringify(result ?? null) }),
     async fail(lease, error, options = {}) {
       const r = await knex()(TABLE).where({ id: lease.id, token: lease.token, status: 'running' })
         .first('attempts', 'max_attempts');

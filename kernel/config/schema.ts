@@ -362,7 +362,9 @@ export const kernelConfigSchema: JsonSchema = {
         heartbeatMs: {
           type: 'integer', minimum: 50, default: 2000, description: 'Lease renewal; a crashed job re-runs within two.',
         },
-        pollMs: { type: 'integer', minimum: 10, default: 500, description: 'How often idle workers look for due jobs.' },
+        pollMs: {
+          type: 'integer', minimum: 10, default: 500, description: 'How often idle workers look for due jobs.',
+        },
         cancelPollMs: {
           type: 'integer', minimum: 10, default: 250, description: 'How often running jobs are checked for a cancel.',
         },
