@@ -144,7 +144,7 @@ export class JobRunner {
     };
     const timer = this.def.timeoutMs ? setTimeout(() => this.stop('timeout'), this.def.timeoutMs) : undefined;
     timer?.unref();
-    if (job.attempts === 1 && Object.keys(job.steps).length === 0) this.emit('status', { status: 'running' });
+    this.emit('status', { status: 'running', attempt: job.attempts });
     try {
       const result = await this.def.handle(run, this.context());
       if (this.reason === 'cancel') {
