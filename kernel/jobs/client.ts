@@ -4,7 +4,7 @@ import addFormatsModule from 'ajv-formats';
 import type { Logger } from 'pino';
 import type { IdGenerator } from '../ports/ids.ts';
 import { PRIORITIES, type JobQueue, type JobRecord } from '../ports/jobQueue.ts';
-import { errors } from '../errors.ts';
+import { AppError, errors } from '../errors.ts';
 import { toDetails } from '../http/validation.ts';
 import type { EnqueueOptions, JobDefinition, JobEvent, Jobs, Priority } from './types.ts';
 
@@ -70,6 +70,25 @@ export class JobsClient implements Jobs {
   watch(listener: (e: JobEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  async answer(jobId: string, decisionId: string, choice: string, by: { ownerId: string }): Promise<JobRecord> {
+    const job = await this.queue().get(jobId);
+    if (!job || job.ownerId !== by.ownerId) throw errors.notFound('Job not found');
+    const d = job.decision;
+    if (job.status !== 'waiting_for_input' || !d || d.id !== decisionId) {
+      throw new AppError(400, 'NO_PENDING_DECISION', 'The job is not waiting for an answer to this question');
+    }
+    if (d.options.length && !d.options.includes(choice)) {
+      throw errors.validation([{ field: 'body.choice', message: `must be one of: ${d.options.join(', ')}`,
+        code: 'enum' }]);
+    }
+    const answered = await this.queue().answer(jobId, decisionId, choice);
+    if (!answered) throw new AppError(400, 'NO_PENDING_DECISION', 'The question was answered or has expired');
+    this.notify({ jobId, ownerId: job.ownerId, type: 'decision', data: { decisionId, resolved: true, choice,
+      by: 'user' } });
+    this.wake();
+    return answered;
   }
 
   wake(): void {

@@ -125,6 +125,11 @@ export interface Jobs {
   watch(listener: (event: JobEvent) => void): () => void;
   /** Emits an event for a job changed outside its run (cancelled, answered, retried). */
   notify(event: JobEvent): void;
+  /**
+   * Answers a waiting job's question for `ownerId` (REST `POST /jobs/{id}/input`, or a WebSocket `answer`):
+   * 404 when the job is not theirs, 400 `NO_PENDING_DECISION` or a choice outside the options. The job resumes.
+   */
+  answer(jobId: string, decisionId: string, choice: string, by: { ownerId: string }): Promise<JobRecord>;
   /** Wakes this process's workers now (after an answer made a job due), instead of at their next poll. */
   wake(): void;
 }

@@ -117,20 +117,6 @@ export class JobsApi {
   }
 
   async input(id: string, decisionId: string, choice: string): Promise<JobView> {
-    const job = await this.load(id);
-    const d = job.decision;
-    if (job.status !== 'waiting_for_input' || !d || d.id !== decisionId) {
-      throw new AppError(400, 'NO_PENDING_DECISION', 'The job is not waiting for an answer to this question');
-    }
-    if (d.options.length && !d.options.includes(choice)) {
-      throw errors.validation([{ field: 'body.choice', message: `must be one of: ${d.options.join(', ')}`,
-        code: 'enum' }]);
-    }
-    const answered = await this.queue.answer(id, decisionId, choice);
-    if (!answered) throw new AppError(400, 'NO_PENDING_DECISION', 'The question was answered or has expired');
-    this.jobs.notify({ jobId: id, ownerId: job.ownerId, type: 'decision',
-      data: { decisionId, resolved: true, choice, by: 'user' } });
-    this.jobs.wake();
-    return this.view(answered);
+    return this.view(await this.jobs.answer(id, decisionId, choice, { ownerId: this.me }));
   }
 }
