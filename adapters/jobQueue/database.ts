@@ -156,7 +156,7 @@ export function createDatabaseJobQueue(ctx: Pick<AdapterContext, 'clock'>): JobQ
       void inserted;
       return { job: record, created: true };
     },
-    async claim({ workerId, leaseMs, slots }) {
+    async claim({ workerId, leaseMs, slots, recover = true }) {
       const now = clock.now();
       const out: Claim[] = [];
       for (const [type, free] of Object.entries(slots)) {
@@ -171,7 +171,7 @@ export function createDatabaseJobQueue(ctx: Pick<AdapterContext, 'clock'>): JobQ
           return postgres ? res.rows : res;
         };
         // Stalled runs and timed-out questions first (few rows), then pending ones in the due index's order.
-        const recovered = await take(`((status = 'running' AND lease_until < ?)
+        const recovered = !recover ? [] : await take(`((status = 'running' AND lease_until < ?)
           OR (status = 'waiting_for_input' AND decision_expires_at <= ?))`, [now, now], free);
         const rows = recovered.length < free
           ? [...recovered, ...await take(`status = 'pending' AND run_at <= ?`, [now], free - recovered.length)]

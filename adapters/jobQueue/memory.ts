@@ -56,12 +56,13 @@ export function createMemoryJobQueue(ctx: Pick<AdapterContext, 'clock'>): JobQue
       if (record.dedupKey) byDedup.set(record.dedupKey, record.id);
       return { job: copy(record), created: true };
     },
-    async claim({ workerId, leaseMs, slots }) {
+    async claim({ workerId, leaseMs, slots, recover = true }) {
       const now = clock.now();
       const out: Claim[] = [];
       for (const [type, free] of Object.entries(slots)) {
         if (free <= 0) continue;
-        const due = [...jobs.values()].filter((j) => j.type === type && claimable(j, now)).sort(claimOrder);
+        const due = [...jobs.values()]
+          .filter((j) => j.type === type && claimable(j, now) && (recover || j.status === 'pending')).sort(claimOrder);
         for (const j of due.slice(0, free)) {
           j.status = 'running';
           j.token += 1;

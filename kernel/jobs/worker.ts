@@ -36,6 +36,8 @@ export class JobWorker {
   private claiming?: Promise<void>;
   private again = false;
   private stopped = true;
+  /** The next claim also takes stalled and timed-out jobs (set by the poll timer). */
+  private recover = true;
 
   constructor(
     private declared: Map<string, DeclaredJob>,
@@ -58,7 +60,7 @@ export class JobWorker {
       t.unref();
       this.timers.push(t);
     };
-    every(this.options.pollMs, () => this.kick());
+    every(this.options.pollMs, () => { this.recover = true; this.kick(); });
     every(this.options.heartbeatMs, () => void this.heartbeat());
     every(this.options.cancelPollMs, () => void this.pollCancels());
     this.kick();
@@ -91,7 +93,9 @@ export class JobWorker {
       if (busy === 0 || limit - busy >= Math.max(1, Math.floor(limit / 4))) slots[type] = limit - busy;
     }
     if (!Object.keys(slots).length) return;
-    const claims = await this.queue.claim({ workerId: this.workerId, leaseMs: this.leaseMs, slots });
+    const recover = this.recover;
+    this.recover = false;
+    const claims = await this.queue.claim({ workerId: this.workerId, leaseMs: this.leaseMs, slots, recover });
     for (const claim of claims) {
       const { plugin, def } = this.declared.get(claim.job.type)!;
       const scope = this.deps.scope(plugin);

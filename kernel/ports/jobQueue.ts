@@ -95,6 +95,11 @@ export interface ClaimOptions {
   leaseMs: number;
   /** Job type -> how many more of it this worker may run now (its free slots). */
   slots: Record<string, number>;
+  /**
+   * Also take stalled runs and questions past their timeout (default true). The worker skips them
+   * between its polls, when a finished job frees a slot, to keep that claim to one query.
+   */
+  recover?: boolean;
 }
 
 export interface JobProgress { progress?: number; stage?: string | null; stageMessage?: string | null }

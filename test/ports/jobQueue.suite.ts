@@ -81,6 +81,18 @@ export function jobQueueConformance(name: string, make: () => Promise<JobQueueUn
     assert.ok(again[0].lease.token > first.find((c) => c.job.id === b.id)!.lease.token, 'a new fencing token');
   });
 
+  test('recover: false takes pending jobs only, leaving stalled ones for the next full claim', async () => {
+    const t = await fresh();
+    const stalled = (await t.queue.enqueue(job())).job.id;
+    await t.queue.claim(slots());
+    t.advance(LEASE + 1);
+    const fresh1 = (await t.queue.enqueue(job())).job.id;
+    const quick = await t.queue.claim({ ...slots(), recover: false });
+    assert.equal(quick.map((c) => c.job.id), [fresh1]);
+    const full = await t.queue.claim(slots());
+    assert.equal(full.map((c) => c.job.id), [stalled]);
+  });
+
   test('fencing: a worker that lost its lease writes nothing', async () => {
     const t = await fresh();
     const { queue } = t;
