@@ -32,6 +32,10 @@ import { startSubscribers, unsubscribeAll } from './boot/subscribers.ts';
 import { runHealthChecks } from './boot/health.ts';
 import { createHttpServer } from './boot/server.ts';
 import type { UpgradeListener } from './http/upgrades.ts';
+import { jobsConfig, prepareJobs, startJobs, stopJobs } from './boot/jobs.ts';
+import type { JobsClient } from './jobs/client.ts';
+import type { JobWorker } from './jobs/worker.ts';
+import type { PluginSchedule, Scheduler } from './jobs/schedules.ts';
 
 export { createLogger } from './logger.ts';
 export type { HealthResult } from './health.ts';
@@ -79,6 +83,13 @@ export class Kernel {
   healthService?: HealthService;
   /** Requests, event handlers and deferred tasks still running; shutdown waits for them. */
   readonly inflight: InFlight;
+  /** The `jobs` service, when a jobQueue adapter is configured; the worker and schedules where jobs run. */
+  jobs?: JobsClient;
+  jobSchedules?: PluginSchedule[];
+  jobWorker?: JobWorker;
+  scheduler?: Scheduler;
+  /** Why this deployment runs no jobs although plugins declare them (the database adapter on MongoDB). */
+  jobsUnavailable?: string;
 
   private constructor(readonly options: KernelOptions, readonly plan: KernelPlan, readonly logger: Logger) {
     this.root = createContainer<any>({ injectionMode: InjectionMode.PROXY, strict: true });
@@ -123,6 +134,7 @@ export class Kernel {
       this.metrics.watchOutbox(this.orm, clock);
     }
 
+    prepareJobs(this);
     for (const plugin of this.plan.plugins) this.runtimes.set(plugin.name, pluginRuntime(this, plugin));
     for (const plugin of this.plan.plugins) {
       const details = plugin.healthDetails?.(this.runtimes.get(plugin.name)!.container.cradle) ?? {};
@@ -136,6 +148,7 @@ export class Kernel {
     this.app = buildHttpApp(this, ids);
     await startSubscribers(this);
     this.outbox?.start();
+    startJobs(this);
   }
 
   /** The per-plugin migration runner (SQL drivers only). */
@@ -191,6 +204,8 @@ export class Kernel {
           server.closeAllConnections();
         }
       }
+      // Running jobs finish by their own deadline, then go back to the queue for another worker.
+      await stopJobs(this, jobsConfig(this).shutdownTimeoutMs);
       // No new work from the bus; rows staged from here on are published by the next boot.
       await this.outbox?.stop();
       await unsubscribeAll(this);
@@ -208,6 +223,7 @@ export class Kernel {
   }
 
   private async release() {
+    await stopJobs(this, 0).catch((err) => this.logger.warn({ err }, 'stopping the job worker failed'));
     this.inflight.close();
     await this.outbox?.stop();
     await unsubscribeAll(this);

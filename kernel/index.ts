@@ -49,3 +49,8 @@ export type { FinishedRequest, RequestObserver, RequestObserverDefinition } from
 export type { PluginMetrics, MetricOptions } from './metrics/metrics.ts';
 export type { Counter, Gauge, Histogram } from 'prom-client';
 export { deferCheck } from './http/deferredChecks.ts';
+export { defineJob } from './jobs/types.ts';
+export type {
+  JobDefinition, JobContext, JobRun, AskOptions, ScheduleDefinition, Jobs, JobEvent, EnqueueOptions, Priority,
+} from './jobs/types.ts';
+export type { JobQueue, JobRecord, JobStatus, JobLogEntry, JobStats, JobDecision } from './ports/jobQueue.ts';

@@ -199,7 +199,12 @@ export function renderPlan(plan: KernelPlan, options: { name: string; database: 
     .map((s) => `${`${p.name}.${s.name}`.padEnd(44)} <- ${s.event}${s.idempotent ? ' (idempotent)' : ''}`));
   section('permissions', 'permissions', (p) => (p.permissions ?? [])
     .map((perm) => `${perm.name.padEnd(30)} ${perm.roles?.length ? `roles: ${perm.roles.join(', ')}` : ''}`.trimEnd()));
-  // Jobs (a later issue): add `section('jobs', 'jobs', (p) => ...)` here once plugins declare them.
+  section('jobs', 'jobs', (p) => Object.entries(p.jobs ?? {}).map(([type, j]) => `${type.padEnd(44)} ${[
+    `concurrency ${j.concurrency ?? 4}`, `retries ${j.retries ?? 2}`, j.timeoutMs ? `timeout ${j.timeoutMs} ms` : '',
+    j.public ? 'public' : '', j.stages ? `stages ${Object.keys(j.stages).join(' > ')}` : '',
+  ].filter(Boolean).join(', ')}`));
+  section('schedules', 'schedules', (p) => (p.schedules ?? [])
+    .map((sc) => `${`${p.name}.${sc.name}`.padEnd(44)} ${sc.cron ? `cron ${sc.cron}` : `every ${sc.every}`} -> ${sc.job}`));
   out.push('root routes: GET /openapi.json, GET /docs');
   return out.join('\n') + '\n';
 }

@@ -14,6 +14,7 @@ import type { PageRequest } from './paging.ts';
 import type { FastReads } from './storage/fastReads.ts';
 import type { KernelCradle } from './types/cradle.ts';
 import type { ServiceSet } from './types/services.ts';
+import type { JobDefinition, ScheduleDefinition } from './jobs/types.ts';
 
 /** Who is calling. Filled by an authentication scheme; absent on public operations. */
 export interface Principal {
@@ -251,6 +252,10 @@ export interface PluginDefinition<Root = KernelCradle> {
   healthDetails?: FromCradle<Root, Record<string, () => unknown | Promise<unknown>>>;
   onStart?(cradle: Root): Promise<void> | void;
   onStop?(cradle: Root): Promise<void> | void;
+  /** Background job types keyed `<plugin>.<type>` (kernel/jobs/types.ts; the README's "Jobs"). */
+  jobs?: Record<string, JobDefinition>;
+  /** Recurring jobs: `{ name, every | cron, job }`, each slot run once across instances. */
+  schedules?: ScheduleDefinition[];
 }
 
 /** Declares a plugin; with `services` from `defineServices`, its hooks and auth schemes get the typed cradle. */

@@ -21,6 +21,7 @@
  * per-round ratios. `--quick` runs seconds, SQLite only: a smoke test, not a measurement.
  * `--legacy` runs the former bench (kernel vs bare Koa through MikroORM; /health under logins).
  * `--realtime` runs the WebSocket fan-out rows (scripts/bench/realtimeFanout.ts).
+ * `--jobs` runs the jobs-per-second rows (scripts/bench/jobs.ts).
  *
  * Environment: BENCH_DURATION (10 s measured per server per workload), BENCH_WARMUP (2),
  * BENCH_SEGMENT (0.5 s per server per round), BENCH_CONNECTIONS (50), BENCH_PIN (1: load
@@ -430,6 +431,9 @@ if (process.argv.includes('--legacy')) {
 } else if (process.argv.includes('--realtime')) {
   // WebSocket fan-out (issue 11): scripts/bench/realtimeFanout.ts
   await (await import('./bench/realtimeFanout.ts')).runRealtimeBench().then(() => process.exit(0));
+} else if (process.argv.includes('--jobs')) {
+  await (await import('./bench/jobs.ts')).runJobsBench();
+  process.exit(0);
 } else {
   await main().then(
     () => process.exit(0),

@@ -16,6 +16,8 @@ import fakePayments from '../adapters/payments/fake.ts';
 import stripePayments from '../adapters/payments/stripe.ts';
 import memoryPubSub from '../adapters/pubsub/memory.ts';
 import redisPubSub from '../adapters/pubsub/redis.ts';
+import memoryJobs from '../adapters/jobQueue/memory.ts';
+import databaseJobs from '../adapters/jobQueue/database.ts';
 import system from '../plugins/system/index.ts';
 import identity from '../plugins/identity/index.ts';
 import oauth from '../plugins/oauth/index.ts';
@@ -26,6 +28,7 @@ import billing from '../plugins/billing/index.ts';
 import metering from '../plugins/metering/index.ts';
 import payments from '../plugins/payments/index.ts';
 import realtime from '../plugins/realtime/index.ts';
+import jobs from '../plugins/jobs/index.ts';
 
 export const catalogs: Catalogs = {
   adapters: {
@@ -36,6 +39,7 @@ export const catalogs: Catalogs = {
     egress: { undici: undiciEgress },
     payments: { fake: fakePayments, stripe: stripePayments },
     pubsub: { memory: memoryPubSub, redis: redisPubSub },
+    jobQueue: { memory: memoryJobs, database: databaseJobs },
   },
-  plugins: { system, identity, oauth, notes, tools, toolhub, billing, metering, payments, realtime },
+  plugins: { system, identity, oauth, notes, tools, toolhub, billing, metering, payments, realtime, jobs },
 };

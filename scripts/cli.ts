@@ -21,6 +21,7 @@ import { createPlugin } from './createPlugin.ts';
 
 const USAGE = `usage: cli <command> [--config FILE]
   serve                 start the HTTP server (default)
+  worker                run job workers and schedules only (no HTTP); SIGTERM hands running jobs back
   plan [--verbose]      print the database, adapters, plugins, routes, events, subscribers, permissions; no I/O
   config                print the effective config, secrets redacted
   migrate up|down|status [--plugin NAME]
@@ -64,6 +65,8 @@ async function main(argv: string[]) {
       return users(config, sub, values.email, values.password);
     case 'serve':
       return serve(config, configFile);
+    case 'worker':
+      return worker(config, configFile);
     default:
       process.stderr.write(`unknown command: ${command}\n${USAGE}`);
       return 2;
@@ -78,6 +81,22 @@ async function serve(config: ReturnType<typeof loadConfig>, configFile: string |
   process.stdout.write(
     `\n  ${config.name} is listening on ${base}\n  API docs: ${base}/docs\n  OpenAPI:  ${base}/openapi.json\n\n`,
   );
+  exitOnSignals(kernel);
+  return undefined;
+}
+
+/** Jobs without HTTP: the worker and the schedules; SIGTERM lets running jobs finish by the deadline. */
+async function worker(config: ReturnType<typeof loadConfig>, configFile: string | undefined) {
+  const working = { ...config, jobs: { ...config.jobs!, worker: true } };
+  const kernel = await createKernel(working, { configFile });
+  const types = kernel.jobs?.types().map((t) => t.type) ?? [];
+  if (!kernel.jobWorker) {
+    await kernel.stop();
+    process.stderr.write('worker: no job types to run (no plugin declares jobs, or no adapters.jobQueue)\n');
+    return 1;
+  }
+  kernel.logger.info({ workerId: kernel.jobWorker.workerId, types }, 'job worker started');
+  process.stdout.write(`job worker ${kernel.jobWorker.workerId}: ${types.join(', ')}\n`);
   exitOnSignals(kernel);
   return undefined;
 }
@@ -98,7 +117,7 @@ async function migrate(
     return 2;
   }
   if (plugin !== undefined) {
-    const known = ['kernel', ...planDeployment(config).plugins.map((p) => p.name)];
+    const known = ['kernel', 'kernel-jobs', ...planDeployment(config).plugins.map((p) => p.name)];
     if (!known.includes(plugin)) {
       process.stderr.write(`unknown plugin "${plugin}" in this deployment (known: ${known.join(', ')})\n`);
       return 1;

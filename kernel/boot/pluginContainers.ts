@@ -65,6 +65,7 @@ export function pluginRuntime(kernel: Kernel, plugin: PluginDefinition): PluginR
     lifecycle: kernel.inflight.lifecycle(logger, plugin.name),
   };
   if (kernel.orm) ports.orm = kernel.orm;
+  if (kernel.jobs) ports.jobs = kernel.jobs;
   ports.metrics = kernel.metrics.forPlugin(plugin.name);
   for (const { port } of kernel.adapters) {
     ports[port] = port === 'cache' ? namespacedCache(root.cache as Cache, plugin.name) : root[port];

@@ -351,6 +351,29 @@ export const kernelConfigSchema: JsonSchema = {
         endpoint: { type: 'string', description: 'OTLP/HTTP traces endpoint, e.g. http://collector:4318/v1/traces' },
       },
     },
+    jobs: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        worker: {
+          type: 'boolean', default: true, description: 'Run job workers in this process (`cli worker` always does).',
+        },
+        heartbeatMs: {
+          type: 'integer', minimum: 50, default: 2000, description: 'Lease renewal; a crashed job re-runs within two.',
+        },
+        pollMs: {
+          type: 'integer', minimum: 10, default: 500, description: 'How often idle workers look for due jobs.',
+        },
+        cancelPollMs: {
+          type: 'integer', minimum: 10, default: 250, description: 'How often running jobs are checked for a cancel.',
+        },
+        shutdownTimeoutMs: {
+          type: 'integer', minimum: 0, default: 10000,
+          description: 'On stop, running jobs may finish this long; then they are handed back.',
+        },
+      },
+    },
   },
 };
 
@@ -416,6 +439,7 @@ export interface KernelConfig {
   metrics: { enabled: boolean; path: string; token?: string; allowCidrs: string[] };
   log: { level: string; requests: boolean };
   secrets: { keys: Array<{ id: string; secret: string }>; activeKey?: string; keyFile: string };
+  jobs?: { worker: boolean; heartbeatMs: number; pollMs: number; cancelPollMs: number; shutdownTimeoutMs: number };
   telemetry: {
     enabled: boolean;
     serviceName?: string;

@@ -14,6 +14,8 @@ import type { Mailer } from '../ports/mailer.ts';
 import type { Egress } from '../ports/egress.ts';
 import type { PaymentGateway } from '../ports/payments.ts';
 import type { PubSub } from '../ports/pubsub.ts';
+import type { JobQueue } from '../ports/jobQueue.ts';
+import type { Jobs } from '../jobs/types.ts';
 import type { Secrets } from '../ports/secrets.ts';
 import type { PluginMetrics } from '../metrics/metrics.ts';
 import type { FastReads } from '../storage/fastReads.ts';
@@ -50,6 +52,9 @@ export interface KernelCradle<Config = unknown> {
   payments: PaymentGateway;
   /** Ephemeral fan-out across instances (`adapters.pubsub`). */
   pubsub: PubSub;
+  jobQueue: JobQueue;
+  /** Enqueue jobs of any enabled plugin's declared types (kernel/jobs/types.ts). */
+  jobs: Jobs;
 }
 
 /** Added in request scope: what scoped services and handlers may use. */

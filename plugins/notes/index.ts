@@ -3,6 +3,7 @@ import type { Operations } from './contract.gen.ts';
 import { Note, NoteActivity } from './entities.ts';
 import { migrations } from './migrations.ts';
 import { activitySubscriber } from './activity.ts';
+import { digest } from './digest.ts';
 
 // Made per request: `records` reads and writes through the request's `em` and `db`, which the
 // kernel scopes to the caller because `Note` is `ownedBy` (another user's note is a 404).
@@ -26,6 +27,7 @@ export default definePlugin({
     { name: 'notes:read', description: 'Read notes', roles: ['user'] },
     { name: 'notes:write', description: 'Create, change and delete notes', roles: ['user'] },
   ],
+  jobs: { 'notes.digest': digest },
   events: [{
     name: 'notes.note.created',
     schema: { type: 'object', required: ['id', 'title'], properties: { id: { type: 'string' } } },
