@@ -209,6 +209,34 @@ export interface Operations {
       };
     };
   };
+  "jobs.events": {
+    /** GET /jobs/{id}/events */
+    params: {
+      id: string;
+    };
+    query: {
+      lastEventId?: string;
+    };
+    body: undefined;
+    response: string;
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
+  };
   "jobs.cancel": {
     /** POST /jobs/{id}/cancel */
     params: {

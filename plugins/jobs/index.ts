@@ -1,10 +1,14 @@
 import { definePlugin, defineHandlers, defineServices, reply } from '../../kernel/index.ts';
 import type { Operations } from './contract.gen.ts';
 import { JobsApi } from './service.ts';
-import { forwardJobEvents, type RealtimeService } from './realtime.ts';
+import { forwardJobEvents } from './realtime.ts';
+import type { RealtimeExports } from '../realtime/api.ts';
 
-const services = defineServices<{ requires: { realtime: RealtimeService } }>()
+const services = defineServices<{ requires: RealtimeExports }>()
   .scoped('jobsApi', ({ jobQueue, jobs, clock, principal }) => new JobsApi(jobQueue, jobs, clock, principal));
+
+/** A job's stream ends after one of these. */
+const FINAL = new Set(['done', 'error']);
 
 /** Per kernel (tests boot several in one process): the job-event forwarding to stop. */
 const forwarding = new WeakMap<object, () => void>();
@@ -37,6 +41,10 @@ export default definePlugin({
     'jobs.create': async ({ body }, { services }) => reply(201, await services.jobsApi.create(body)),
     'jobs.get': ({ params }, { services }) => services.jobsApi.get(params.id),
     'jobs.logs': ({ params, query, paging }, { services }) => services.jobsApi.logs(params.id, query.level, paging),
+    'jobs.events': async ({ params }, { services, koa }) => {
+      await services.jobsApi.get(params.id); // another user's job: 404
+      return services.realtime.sse(koa, [`job:${params.id}`], { fromStart: true, endWhen: (e) => FINAL.has(e.type) });
+    },
     'jobs.cancel': ({ params }, { services }) => services.jobsApi.cancel(params.id),
     'jobs.retry': async ({ params, body }, { services }) =>
       reply(201, await services.jobsApi.retry(params.id, body?.retryParameters)),

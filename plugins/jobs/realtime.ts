@@ -3,22 +3,25 @@
  * each event of a job run in this process goes to `job:<id>`, and its status changes to
  * `user:<ownerId>`; only a job's owner may read `job:<id>`.
  */
-import type { EntityManager } from '@mikro-orm/core';
-import type { JobEvent, JobQueue, Jobs, Principal } from '../../kernel/index.ts';
+import { errors, type JobEvent, type JobQueue, type Jobs } from '../../kernel/index.ts';
 import type { Logger } from 'pino';
-
-/** The realtime service as plugins/realtime/api.ts declares it (the shape agreed in the brief). */
-export interface RealtimeService {
-  emit(channel: string, type: string, data: unknown, o?: { em?: EntityManager }): Promise<unknown>;
-  authorize(prefix: string, check: (principal: Principal, channel: string) => Promise<boolean>): void;
-}
+import type { Realtime } from '../realtime/api.ts';
 
 const TO_USER = new Set<JobEvent['type']>(['status', 'done', 'error', 'decision']);
 
-export function forwardJobEvents(jobs: Jobs, queue: JobQueue, realtime: RealtimeService, logger: Logger): () => void {
+export function forwardJobEvents(jobs: Jobs, queue: JobQueue, realtime: Realtime, logger: Logger): () => void {
   realtime.authorize('job:', async (principal, channel) => {
     const job = await queue.get(channel.slice('job:'.length));
     return job !== null && job.ownerId === principal.id;
+  });
+  // A WebSocket `answer {jobId, decisionId, choice}` resumes a job as POST /jobs/{id}/input does.
+  realtime.onMessage('answer', async (m, { principal }) => {
+    const [jobId, decisionId, choice] = [m.jobId, m.decisionId, m.choice];
+    if (typeof jobId !== 'string' || typeof decisionId !== 'string' || typeof choice !== 'string') {
+      throw errors.badRequest('answer needs jobId, decisionId and choice (strings)');
+    }
+    const job = await jobs.answer(jobId, decisionId, choice, { ownerId: principal.id });
+    return { jobId: job.id, status: job.status };
   });
   // One chain per job keeps its events in order however long each emit takes.
   const chains = new Map<string, Promise<void>>();
