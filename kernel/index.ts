@@ -43,3 +43,13 @@ export type { FinishedRequest, RequestObserver, RequestObserverDefinition } from
 export type { PluginMetrics, MetricOptions } from './metrics/metrics.ts';
 export type { Counter, Gauge, Histogram } from 'prom-client';
 export { deferCheck } from './http/deferredChecks.ts';
+export type {
+  AiProvider, AiProviders, AiCapability, ChatMessage, ChatRequest, ChatResult, ChatStreamEvent, CallOptions,
+  StructuredRequest, StructuredResult, EmbeddingRequest, EmbeddingResult, ImageRequest, ImageResult,
+  TranscriptionRequest, TranscriptionResult, ModerationRequest, ModerationResult, ModerationHit, ModerationCategory,
+  Severity, Usage, FinishReason, AiErrorKind,
+} from './ports/aiProvider.ts';
+export { AiError, isAiError } from './ports/aiProvider.ts';
+export {
+  createStreamModerator, type StreamModerator, type StreamModeratorOptions,
+} from './ports/aiStreamModeration.ts';

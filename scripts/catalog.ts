@@ -12,6 +12,12 @@ import smtpMailer from '../adapters/mailer/smtp.ts';
 import memoryLimiter from '../adapters/rateLimiter/memory.ts';
 import redisLimiter from '../adapters/rateLimiter/redis.ts';
 import undiciEgress from '../adapters/egress/undici.ts';
+import localAi from '../adapters/aiProvider/local.ts';
+import openAi from '../adapters/aiProvider/openai.ts';
+import anthropicAi from '../adapters/aiProvider/anthropic.ts';
+import geminiAi from '../adapters/aiProvider/gemini.ts';
+import comfyUiAi from '../adapters/aiProvider/comfyui.ts';
+import gatewayAi from '../adapters/aiProvider/gateway.ts';
 import system from '../plugins/system/index.ts';
 import identity from '../plugins/identity/index.ts';
 import oauth from '../plugins/oauth/index.ts';
@@ -24,6 +30,9 @@ export const catalogs: Catalogs = {
     mailer: { log: logMailer, smtp: smtpMailer },
     rateLimiter: { memory: memoryLimiter, redis: redisLimiter },
     egress: { undici: undiciEgress },
+    aiProvider: {
+      local: localAi, openai: openAi, anthropic: anthropicAi, gemini: geminiAi, comfyui: comfyUiAi, gateway: gatewayAi,
+    },
   },
   plugins: { system, identity, oauth, notes },
 };

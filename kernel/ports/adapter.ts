@@ -17,6 +17,11 @@ export interface AdapterContext {
   clock: Clock;
   /** Name of the deployment/service, useful for client ids and consumer group prefixes. */
   serviceName: string;
+  /**
+   * Another port's instance, looked up when called (not at create time, so start order does not matter):
+   * an AI vendor adapter sends through `port('egress')`. Throws when the deployment has no such port.
+   */
+  port?<T = unknown>(name: string): T;
 }
 
 /**

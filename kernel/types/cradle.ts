@@ -12,6 +12,7 @@ import type { DomainEvent, EventBus } from '../ports/eventBus.ts';
 import type { RateLimiter } from '../ports/rateLimiter.ts';
 import type { Mailer } from '../ports/mailer.ts';
 import type { Egress } from '../ports/egress.ts';
+import type { AiProviders } from '../ports/aiProvider.ts';
 import type { Secrets } from '../ports/secrets.ts';
 import type { PluginMetrics } from '../metrics/metrics.ts';
 import type { FastReads } from '../storage/fastReads.ts';
@@ -45,6 +46,8 @@ export interface KernelCradle<Config = unknown> {
   rateLimiter: RateLimiter;
   mailer: Mailer;
   egress: Egress;
+  /** The deployment's AI providers by name (adapters.aiProvider; `local` by default). */
+  aiProvider: AiProviders;
 }
 
 /** Added in request scope: what scoped services and handlers may use. */
