@@ -1,3 +1,4 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { inflateSync } from 'node:zlib';
@@ -5,7 +6,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { guarded } from '../helpers/guarded.ts';
 import { startKernel } from '../helpers/kernel.ts';
-import type { AiProviders, ChatStreamEvent } from '../../kernel/ports/aiProvider.ts';
+import { isAiError, type AiProviders, type ChatStreamEvent } from '../../kernel/ports/aiProvider.ts';
+import { EGRESS_CALL_CHANNEL, type EgressCallEvent } from '../../kernel/ports/egress.ts';
 import { createLocalProvider } from '../../adapters/aiProvider/localProvider.ts';
 import { createOpenAiProvider } from '../../adapters/aiProvider/openaiProvider.ts';
 import { createAnthropicProvider } from '../../adapters/aiProvider/anthropicProvider.ts';
@@ -679,20 +681,63 @@ wiring(
   },
 );
 
-wiring('a vendor adapter booted by the kernel sends through the egress port (ctx.port)', async () => {
-  const n = await nockEgress();
+wiring('a vendor adapter booted by the kernel sends through the kernel\'s egress port (ctx.port)', async () => {
   const k = await startKernel({ adapters: { aiProvider: { use: 'openai', apiKey: 'sk-boot', preset: 'xai' } } });
+  const calls: EgressCallEvent[] = [];
+  const listener = (e: unknown) => calls.push(e as EgressCallEvent);
+  subscribe(EGRESS_CALL_CHANNEL, listener);
   try {
-    n.nock('https://api.x.ai').post('/v1/chat/completions')
-      .reply(200, { choices: [{ message: { content: 'via egress' }, finish_reason: 'stop' }] });
     const ai = k.kernel.root.resolve<AiProviders>('aiProvider');
-    // The kernel's egress is its own undici Agent (not nock's dispatcher): a refusal proves the route taken.
-    const err = await rejection(() => ai.get('xai').chat({ model: 'grok-3-mini', messages: msgs }));
-    assertAiError(err, 'unavailable');
+    // No network in tests: whatever the outcome, it is typed, and the egress port saw the call.
+    const err = await rejection(() =>
+      ai.get('xai').chat({ model: 'grok-3-mini', messages: msgs }, { timeoutMs: 3000 }),
+    );
+    assert.ok(isAiError(err), String(err));
+    assert.ok(calls.some((c) => c.host === 'api.x.ai' && c.method === 'POST'), JSON.stringify(calls));
   } finally {
+    unsubscribe(EGRESS_CALL_CHANNEL, listener);
     await k.stop();
-    await n.release();
   }
 });
+
+wiring(
+  'egress.stream: the body arrives as it is sent, the size cap holds mid-body, the SSRF guard applies',
+  async () => {
+    const egress = await createUndiciEgress({ allowCidrs: ['127.0.0.1/32'], maxResponseBytes: 64 }, silentContext());
+    let release!: () => void;
+    const secondChunk = new Promise<void>((r) => {
+      release = r;
+    });
+    const server = createServer(async (req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('first');
+      await secondChunk;
+      res.end(req.url === '/big' ? 'x'.repeat(100) : 'second');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const res = await egress.stream!({ url: `${url}/small` });
+      const it = res.body[Symbol.asyncIterator]();
+      assert.is(Buffer.from((await it.next()).value).toString(), 'first', 'read before the server sent the rest');
+      release();
+      assert.is(Buffer.from((await it.next()).value).toString(), 'second');
+      assert.ok((await it.next()).done);
+      const big = await egress.stream!({ url: `${url}/big` });
+      const err = await rejection(async () => {
+        for await (const _ of big.body) {
+          /* drain */
+        }
+      });
+      assert.is((err as { code?: string }).code, 'EGRESS_RESPONSE_TOO_LARGE');
+      const blocked = await rejection(() => egress.stream!({ url: 'http://169.254.169.254/latest/meta-data/' }));
+      assert.is((blocked as { code?: string }).code, 'EGRESS_BLOCKED');
+    } finally {
+      server.close();
+      await egress.close!();
+    }
+  },
+);
 
 wiring.run();
