@@ -21,5 +21,5 @@ export default defineAdapter<AiProviders, AnthropicProviderOptions>({
   name: 'anthropic',
   description: 'Anthropic Messages API (chat, streaming, structured output), via egress.',
   optionsSchema: anthropicOptionsSchema,
-  create: async (options, ctx) => registryOf([await createAnthropicProvider(options ?? {}, ctx)]),
+  create: async (options, ctx) => registryOf([await createAnthropicProvider(options ?? {}, ctx)], { clock: ctx.clock }),
 });

@@ -24,5 +24,5 @@ export default defineAdapter<AiProviders, ComfyUiProviderOptions>({
   name: 'comfyui',
   description: 'ComfyUI image generation: submit a workflow, poll its progress, fetch the image, via egress.',
   optionsSchema: comfyUiOptionsSchema,
-  create: async (options, ctx) => registryOf([await createComfyUiProvider(options ?? {}, ctx)]),
+  create: async (options, ctx) => registryOf([await createComfyUiProvider(options ?? {}, ctx)], { clock: ctx.clock }),
 });

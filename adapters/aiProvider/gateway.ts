@@ -8,6 +8,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { defineAdapter, type AdapterContext, type JsonSchema } from '../../kernel/ports/adapter.ts';
 import type { AiProvider, AiProviders } from '../../kernel/ports/aiProvider.ts';
 import { registryOf } from './shared/provider.ts';
+import type { BreakerOptions } from './shared/breaker.ts';
 import { createLocalProvider } from './localProvider.ts';
 import { createOpenAiProvider } from './openaiProvider.ts';
 import { createAnthropicProvider } from './anthropicProvider.ts';
@@ -33,6 +34,7 @@ export interface GatewayOptions {
   providers: Record<string, { adapter: string; [option: string]: unknown }>;
   /** Provider used for moderation; default the first with the capability. */
   moderation?: string;
+  breaker?: BreakerOptions;
 }
 
 const ajv = new Ajv2020({ useDefaults: true, allErrors: true, strict: false });
@@ -52,7 +54,7 @@ export async function createGateway(options: GatewayOptions, ctx: AdapterContext
   if (options.moderation && !options.providers[options.moderation]) {
     throw new TypeError(`adapters.aiProvider.moderation: "${options.moderation}" is not one of the providers`);
   }
-  return registryOf(providers, options.moderation);
+  return registryOf(providers, { moderation: options.moderation, breaker: options.breaker, clock: ctx.clock });
 }
 
 export default defineAdapter<AiProviders, GatewayOptions>({
@@ -72,6 +74,14 @@ export default defineAdapter<AiProviders, GatewayOptions>({
         },
       },
       moderation: { type: 'string', minLength: 1 },
+      breaker: {
+        type: 'object', additionalProperties: false, default: {},
+        description: 'Cool a provider down after this many retryable failures in a row.',
+        properties: {
+          failures: { type: 'integer', minimum: 1, default: 3 },
+          cooldownMs: { type: 'integer', minimum: 1, default: 30_000 },
+        },
+      },
     },
   },
   create: createGateway,

@@ -17,5 +17,5 @@ export default defineAdapter<AiProviders, GeminiProviderOptions>({
   name: 'gemini',
   description: 'Google Gemini API (chat, SSE streaming, structured, embeddings, Imagen, transcription), via egress.',
   optionsSchema: geminiOptionsSchema,
-  create: async (options, ctx) => registryOf([await createGeminiProvider(options ?? {}, ctx)]),
+  create: async (options, ctx) => registryOf([await createGeminiProvider(options ?? {}, ctx)], { clock: ctx.clock }),
 });

@@ -31,5 +31,5 @@ export default defineAdapter<AiProviders, LocalProviderOptions>({
   description: 'Embedded stand-in, no network: deterministic text streamed with pacing, schema-valid structured '
     + 'output, real PNGs, hashed embeddings, rule-based moderation. Not a model.',
   optionsSchema: localOptionsSchema,
-  create: (options, ctx) => registryOf([createLocalProvider(options ?? {}, ctx)]),
+  create: (options, ctx) => registryOf([createLocalProvider(options ?? {}, ctx)], { clock: ctx.clock }),
 });

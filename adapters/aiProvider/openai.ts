@@ -26,5 +26,5 @@ export default defineAdapter<AiProviders, OpenAiProviderOptions>({
   name: 'openai',
   description: 'OpenAI Chat Completions (and Qwen, DeepSeek, xAI, Ollama, vLLM through presets), via egress.',
   optionsSchema: openAiOptionsSchema,
-  create: async (options, ctx) => registryOf([await createOpenAiProvider(options ?? {}, ctx)]),
+  create: async (options, ctx) => registryOf([await createOpenAiProvider(options ?? {}, ctx)], { clock: ctx.clock }),
 });

@@ -9,7 +9,9 @@ import { decorateAdapter, timeoutWrapper, unavailableWrapper, type CallWrapper }
 const NO_TIMEOUT: Record<string, string[]> = { eventBus: ['subscribe'], egress: ['request', 'stream'] };
 const DEFAULT_TIMEOUT_MS = 5000;
 /** Synchronous lookups, not calls: wrapping them would turn their results into promises. */
-const NOT_CALLS: Record<string, string[]> = { aiProvider: ['names', 'get', 'has', 'moderator'] };
+const NOT_CALLS: Record<string, string[]> = {
+  aiProvider: ['names', 'get', 'has', 'moderator', 'available', 'circuits'],
+};
 
 export async function startAdapters(kernel: Kernel, clock: Clock) {
   const { config, catalogs } = kernel.options;

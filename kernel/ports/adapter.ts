@@ -8,6 +8,11 @@ export type JsonSchema = Record<string, unknown>;
 export interface AdapterLifecycle {
   /** Throws (or rejects) when the backing service is not usable. Used by /health/ready. */
   health?(): Promise<void>;
+  /**
+   * Names of parts that work but not fully (a cooled-down AI vendor with fallbacks left): /health/ready stays 200
+   * and says `degraded`.
+   */
+  degraded?(): string[];
   /** Releases connections. Called once, in reverse start order, on shutdown. */
   close?(): Promise<void>;
 }

@@ -278,7 +278,21 @@ export interface AiProvider {
   countTokens(text: string, model?: string): number;
 }
 
-/** The `aiProvider` port: the deployment's providers by name. */
+export type CircuitState = 'closed' | 'open' | 'half_open';
+
+/** A provider's circuit breaker: `open` while it is cooled down after failing, `half_open` for one trial call. */
+export interface ProviderCircuit {
+  name: string;
+  state: CircuitState;
+  consecutiveFailures: number;
+  /** When an open circuit lets a trial call through (ISO). */
+  retryAt?: string;
+}
+
+/**
+ * The `aiProvider` port: the deployment's providers by name. Calls through `get(name)` feed a circuit breaker per
+ * provider (retryable failures only), so a router can skip providers that keep failing (`available`).
+ */
 export interface AiProviders {
   /** Configured names, in config order; the first is the default. */
   names(): string[];
@@ -287,4 +301,7 @@ export interface AiProviders {
   has(name: string): boolean;
   /** The provider for moderation (the `moderation` option, else the first that has the capability). */
   moderator(): AiProvider | undefined;
+  /** False while the provider is cooled down (its circuit is open, or half-open with its trial call out). */
+  available(name: string): boolean;
+  circuits(): ProviderCircuit[];
 }

@@ -6,7 +6,11 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { guarded } from '../helpers/guarded.ts';
 import { startKernel } from '../helpers/kernel.ts';
-import { isAiError, type AiProviders, type ChatStreamEvent } from '../../kernel/ports/aiProvider.ts';
+import {
+  AiError, isAiError, type AiProviders, type ChatResult, type ChatStreamEvent,
+} from '../../kernel/ports/aiProvider.ts';
+import { ManualClock } from '../../kernel/ports/clock.ts';
+import { buildProvider, registryOf } from '../../adapters/aiProvider/shared/provider.ts';
 import { EGRESS_CALL_CHANNEL, type EgressCallEvent } from '../../kernel/ports/egress.ts';
 import { createLocalProvider } from '../../adapters/aiProvider/localProvider.ts';
 import { createOpenAiProvider } from '../../adapters/aiProvider/openaiProvider.ts';
@@ -739,5 +743,98 @@ wiring(
     }
   },
 );
+
+wiring(
+  'circuit breaker: 3 retryable failures cool a provider down, then one trial; bad requests do not count',
+  async () => {
+    const clock = new ManualClock();
+    let answer: () => Promise<ChatResult> = async () => {
+      throw new AiError('unavailable', 'flaky', 'down');
+    };
+    const flaky = buildProvider({ name: 'flaky', adapter: 'test', countTokens: () => 1, chat: () => answer() });
+    const ai = registryOf([flaky, createLocalProvider({}, silentContext(), noSleep)], {
+      clock,
+      breaker: { failures: 3, cooldownMs: 10_000 },
+    });
+    const call = () => rejection(() => ai.get('flaky').chat({ model: 'm', messages: msgs }));
+    for (let i = 0; i < 2; i++) await call();
+    assert.ok(ai.available('flaky'), 'two failures: still closed');
+    answer = async () => {
+      throw new AiError('bad_request', 'flaky', 'your fault');
+    };
+    await call();
+    assert.ok(ai.available('flaky'), 'a bad request is not the vendor failing');
+    answer = async () => {
+      throw new AiError('timeout', 'flaky', 'slow');
+    };
+    await call();
+    assert.not.ok(ai.available('flaky'));
+    assert.equal(ai.circuits()[0], {
+      name: 'flaky',
+      state: 'open',
+      consecutiveFailures: 3,
+      retryAt: new Date(clock.now() + 10_000).toISOString(),
+    });
+    assert.equal((ai as { degraded(): string[] }).degraded(), ['aiProvider.flaky']);
+    clock.advance(10_000);
+    assert.is(ai.circuits()[0].state, 'half_open');
+    let release!: () => void;
+    answer = () =>
+      new Promise((r) => {
+        release = () =>
+          r({
+            text: 'ok',
+            finishReason: 'stop',
+            model: 'm',
+            usage: { inputTokens: 1, outputTokens: 1, estimated: false },
+          });
+      });
+    const trial = ai.get('flaky').chat({ model: 'm', messages: msgs });
+    assert.not.ok(ai.available('flaky'), 'one trial at a time');
+    release();
+    await trial;
+    assert.ok(ai.available('flaky'));
+    assert.equal((ai as { degraded(): string[] }).degraded(), []);
+    answer = async () => {
+      throw new AiError('rate_limited', 'flaky', 'slow down', { retryAfterMs: 45_000 });
+    };
+    await call();
+    assert.not.ok(ai.available('flaky'), 'a 429 cools down for its Retry-After at once');
+    clock.advance(44_999);
+    assert.not.ok(ai.available('flaky'));
+    clock.advance(1);
+    assert.ok(ai.available('flaky'));
+  },
+);
+
+wiring('/health/ready says degraded (200) while a vendor is cooled down', async () => {
+  const dead = createServer();
+  await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
+  const port = (dead.address() as AddressInfo).port;
+  await new Promise<void>((r) => dead.close(() => r()));
+  const k = await startKernel({ adapters: {
+    egress: { use: 'undici', allowCidrs: ['127.0.0.1/32'] },
+    aiProvider: { use: 'gateway', breaker: { failures: 2 }, providers: {
+      primary: { adapter: 'openai', baseUrl: `http://127.0.0.1:${port}/v1`, apiKey: 'k' },
+      local: { adapter: 'local' } } },
+  }, health: { readyCacheMs: 0 } });
+  try {
+    assert.is((await k.request('GET', '/health/ready')).body.status, 'ok');
+    const ai = k.kernel.root.resolve<AiProviders>('aiProvider');
+    for (let i = 0; i < 2; i++) {
+      assertAiError(
+        await rejection(() => ai.get('primary').chat({ model: 'gpt-4o-mini', messages: msgs })),
+        'unavailable',
+      );
+    }
+    const ready = await k.request('GET', '/health/ready');
+    assert.is(ready.status, 200);
+    assert.is(ready.body.status, 'degraded');
+    const check = ready.body.checks.find((c: { name: string }) => c.name === 'aiProvider');
+    assert.equal(check, { name: 'aiProvider', ok: true, degraded: ['aiProvider.primary'] });
+  } finally {
+    await k.stop();
+  }
+});
 
 wiring.run();
