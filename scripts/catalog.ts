@@ -22,6 +22,7 @@ import system from '../plugins/system/index.ts';
 import identity from '../plugins/identity/index.ts';
 import oauth from '../plugins/oauth/index.ts';
 import notes from '../plugins/notes/index.ts';
+import ai from '../plugins/ai/index.ts';
 
 export const catalogs: Catalogs = {
   adapters: {
@@ -34,5 +35,5 @@ export const catalogs: Catalogs = {
       local: localAi, openai: openAi, anthropic: anthropicAi, gemini: geminiAi, comfyui: comfyUiAi, gateway: gatewayAi,
     },
   },
-  plugins: { system, identity, oauth, notes },
+  plugins: { system, identity, oauth, notes, ai },
 };
