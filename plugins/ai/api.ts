@@ -1,5 +1,5 @@
 /** What the ai plugin exports to others (`requires: ['ai']`): the model catalog and the router. */
-import type { AiProvider, Principal } from '../../kernel/index.ts';
+import type { AiProvider, ChatStreamEvent, Principal } from '../../kernel/index.ts';
 
 export type ModelType = 'text' | 'image' | 'audio' | 'embedding' | 'video';
 export type TaskType = 'summary' | 'reasoning' | 'creative' | 'code' | 'general';
@@ -85,6 +85,12 @@ export interface Router {
   /** Runs `call` on each candidate until one succeeds; falls back on retryable vendor errors only. */
   run<T>(plan: RoutePlan, call: (provider: AiProvider, model: AiModel) => Promise<T>):
     Promise<{ value: T; model: AiModel; attempts: RouteAttempt[] }>;
+  /**
+   * A stream with fallback: a candidate that fails before its first event (retryable kinds only) hands over to the
+   * next; once output has started, a failure ends the stream with its error. `onModel` tells which model answers.
+   */
+  stream(plan: RoutePlan, open: (provider: AiProvider, model: AiModel) => AsyncIterable<ChatStreamEvent>,
+    onModel?: (model: AiModel, attempts: RouteAttempt[]) => void): AsyncIterable<ChatStreamEvent>;
 }
 
 export interface AiExports { modelCatalog: ModelCatalog; aiRouter: Router }

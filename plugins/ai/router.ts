@@ -5,7 +5,9 @@
  * is accessible to the tier, active, served by a configured provider and within the budget; cooled-down providers
  * (open circuit) are skipped when the call is made.
  */
-import { AppError, isAiError, type AiProvider, type AiProviders } from '../../kernel/index.ts';
+import {
+  AppError, isAiError, type AiProvider, type AiProviders, type ChatStreamEvent,
+} from '../../kernel/index.ts';
 import {
   TASK_TYPES, type AiModel, type RouteAttempt, type RoutePlan, type RouteRequest, type Router, type TaskType,
 } from './api.ts';
@@ -110,6 +112,11 @@ export class AiRouter implements Router {
     });
   }
 
+  stream(plan: RoutePlan, open: (provider: AiProvider, model: AiModel) => AsyncIterable<ChatStreamEvent>,
+    onModel?: (model: AiModel, attempts: RouteAttempt[]) => void): AsyncIterable<ChatStreamEvent> {
+    return streamWithFallback(this, plan, open, onModel);
+  }
+
   async run<T>(plan: RoutePlan, call: (provider: AiProvider, model: AiModel) => Promise<T>) {
     const attempts: RouteAttempt[] = [];
     let last: unknown;
@@ -132,6 +139,26 @@ export class AiRouter implements Router {
     if (last) throw last;
     throw new AppError(503, 'AI_UNAVAILABLE', 'Every provider for this request is cooled down', {
       headers: { 'Retry-After': '30' }, details: { attempts, retry_after: 30 } });
+  }
+}
+
+export async function* streamWithFallback(router: AiRouter, plan: RoutePlan,
+  open: (provider: AiProvider, model: AiModel) => AsyncIterable<ChatStreamEvent>,
+  onModel?: (model: AiModel, attempts: RouteAttempt[]) => void): AsyncGenerator<ChatStreamEvent> {
+  let iterator: AsyncIterator<ChatStreamEvent> | undefined;
+  let first: IteratorResult<ChatStreamEvent> | undefined;
+  const { model, attempts } = await router.run(plan, async (provider, m) => {
+    const it = open(provider, m)[Symbol.asyncIterator]();
+    first = await it.next();
+    iterator = it;
+    return m;
+  });
+  onModel?.(model, attempts);
+  try {
+    if (first && !first.done) yield first.value;
+    for (let next = await iterator!.next(); !next.done; next = await iterator!.next()) yield next.value;
+  } finally {
+    await iterator?.return?.();
   }
 }
 

@@ -6,6 +6,7 @@ import { PASSWORD } from '../identity/helpers.ts';
 import { AiError, type AiProvider, type ChatResult } from '../../kernel/ports/aiProvider.ts';
 import { ManualClock } from '../../kernel/ports/clock.ts';
 import { buildProvider, registryOf } from '../../adapters/aiProvider/shared/provider.ts';
+import { createLocalProvider } from '../../adapters/aiProvider/localProvider.ts';
 import { Catalog } from '../../plugins/ai/catalog.ts';
 import { AiRouter, classifier } from '../../plugins/ai/router.ts';
 import { resolveConfig } from '../../plugins/ai/config.ts';
@@ -170,6 +171,38 @@ r('fallbacks never pick a model the tier forbids or the budget cannot pay', asyn
   assert.ok(capped.candidates.every((m) => w.catalog.costMicros(m, estimate) <= budget));
   assert.not.ok(capped.candidates.some((m) => m.id === 'claude-3-5-sonnet'), 'too dear for the hold');
   assert.is(w.catalog.costMicros((await w.catalog.find('gpt-4o-mini'))!, { input: 1_000_000, output: 0 }), 21_000_000);
+});
+
+r('streams fall back before their first event, never after output has started', async () => {
+  const local = createLocalProvider({}, undefined, { sleep: async () => {} });
+  const dead = (kind: 'unavailable' | 'interrupted') =>
+    buildProvider({
+      name: 'x',
+      adapter: 'test',
+      countTokens: () => 1,
+      stream: () =>
+        (async function* () {
+          if (kind === 'interrupted') yield { type: 'delta' as const, text: 'half' };
+          throw new AiError(kind, 'openai', 'boom');
+        })(),
+    });
+  const w = world({ openai: async () => ok('x'), anthropic: async () => ok('y') });
+  const plan = await w.router.route({ model: 'gpt-4o-mini', tier: 'free' });
+  const texts: string[] = [];
+  let answered = '';
+  for await (const e of w.router.stream(plan, (_p, m) => (m.vendor === 'openai' ? dead('unavailable') : local)
+    .stream({ model: m.vendorModel, messages: msgs }), (m) => { answered = m.id; })) {
+    if (e.type === 'delta') texts.push(e.text);
+  }
+  assert.is(answered, 'claude-3-haiku');
+  assert.ok(texts.length > 1);
+  const seen: string[] = [];
+  const err = await (async () => {
+    for await (const e of w.router.stream(plan, (_p, m) => (m.vendor === 'anthropic' ? local : dead('interrupted'))
+      .stream({ model: m.vendorModel, messages: msgs }))) if (e.type === 'delta') seen.push(e.text);
+  })().catch((e) => e);
+  assert.is((err as AiError).kind, 'interrupted');
+  assert.equal(seen, ['half'], 'no second vendor after output began');
 });
 
 r('the classifier: keyword scores, ties in task order, general when nothing matches', () => {
