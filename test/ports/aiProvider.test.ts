@@ -196,6 +196,23 @@ oa('a stream that sends an error object mid-way ends with a typed error; a non-J
   }
 });
 
+oa('a refused key quoted back by the vendor is masked in the error', async () => {
+  const n = await nockEgress();
+  try {
+    n.nock('https://api.openai.com').post('/v1/chat/completions').reply(401, { error: {
+      message: 'Incorrect API key provided: sk-proj-abcdEFGH1234ijkl5678. You can find your API key at https://platform.openai.com/account/api-keys.',
+      type: 'invalid_request_error', param: null, code: 'invalid_api_key' } });
+    const openai = await createOpenAiProvider({ apiKey: 'sk-proj-abcdEFGH1234ijkl5678' }, silentContext(), {
+      egress: n.egress,
+    });
+    const err = assertAiError(await rejection(() => openai.chat({ model: 'gpt-4o', messages: msgs })), 'auth');
+    assert.not.match(err.message, 'abcdEFGH');
+    assert.match(err.message, 'Incorrect API key provided: [redacted]');
+  } finally {
+    await n.release();
+  }
+});
+
 oa('no key configured: auth, before any call; ollama needs none', async () => {
   const never = async (): Promise<never> => { throw new Error('no call expected'); };
   const openai = await createOpenAiProvider({}, silentContext(), { egress: { request: never } });

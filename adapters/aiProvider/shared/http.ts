@@ -42,8 +42,15 @@ export function retryAfterOf(headers: Record<string, string>, nowMs: number): nu
   return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
 }
 
-/** The vendor's own words from an error body (`{error: {message}}` on every vendor here), shortened. */
+/** Vendors quote the key they refused ("Incorrect API key provided: sk-..."): never pass that on. */
+const KEYISH = /\b(?:sk|pk|rk|key|AIza|xai|gsk)[-_A-Za-z0-9*]{12,}/g;
+
+/** The vendor's own words from an error body (`{error: {message}}` on every vendor here), shortened, keys masked. */
 function vendorMessage(text: string): string {
+  return rawVendorMessage(text).replace(KEYISH, '[redacted]');
+}
+
+function rawVendorMessage(text: string): string {
   try {
     const body = JSON.parse(text) as { error?: { message?: string } | string; message?: string };
     const m = typeof body.error === 'string' ? body.error : body.error?.message ?? body.message;
