@@ -140,7 +140,10 @@ function egressRequest(http: VendorHttp, call: VendorCall, signal: AbortSignal):
 /** A whole (non-streamed) call. Status >= 400 throws the matching AiError. */
 export async function send(http: VendorHttp, call: VendorCall, options: CallOptions = {}): Promise<VendorResponse> {
   const c = callController(http, options);
-  if (c.signal.aborted) throw transportError(http, c.signal.reason, c.state, options.signal);
+  if (c.signal.aborted) {
+    c.done();
+    throw transportError(http, c.signal.reason, c.state, options.signal);
+  }
   try {
     const res = await http.egress().request(egressRequest(http, call, c.signal));
     const text = res.text();
@@ -177,7 +180,10 @@ export interface OpenStream {
 /** A streamed call: resolves with the headers in; status >= 400 throws (its body read whole first). */
 export async function openStream(http: VendorHttp, call: VendorCall, options: CallOptions = {}): Promise<OpenStream> {
   const c = callController(http, options);
-  if (c.signal.aborted) throw transportError(http, c.signal.reason, c.state, options.signal);
+  if (c.signal.aborted) {
+    c.done();
+    throw transportError(http, c.signal.reason, c.state, options.signal);
+  }
   const egress = http.egress();
   try {
     const req = egressRequest(http, call, c.signal);
