@@ -4,7 +4,11 @@ import type { Logger } from 'pino';
 import type { KernelConfig } from './config/schema.ts';
 import type { Clock } from './ports/clock.ts';
 
-export interface HealthResult { name: string; ok: boolean; ms: number; error?: string }
+export interface HealthResult {
+  name: string; ok: boolean; ms: number; error?: string;
+  /** Parts that work but not fully (a cooled-down AI vendor): ready stays 200 with `status: degraded`. */
+  degraded?: string[];
+}
 
 /** A value for the liveness body, contributed by a plugin (`healthDetails`) under a name. */
 export type HealthContributor = () => unknown | Promise<unknown>;
@@ -104,9 +108,15 @@ export class HealthService {
   async ready(headers: Record<string, string | string[] | undefined>) {
     const results = await this.check();
     const full = this.authorized(headers);
+    const slim = (c: HealthResult) => ({
+      name: c.name,
+      ok: c.ok,
+      ...(c.degraded?.length ? { degraded: c.degraded } : {}),
+    });
     return {
       ok: results.every((c) => c.ok),
-      checks: results.map((c) => (full ? { ...c } : { name: c.name, ok: c.ok })),
+      degraded: results.some((c) => c.degraded?.length),
+      checks: results.map((c) => (full ? { ...c } : slim(c))),
     };
   }
 

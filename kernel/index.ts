@@ -54,3 +54,13 @@ export type {
   JobDefinition, JobContext, JobRun, AskOptions, ScheduleDefinition, Jobs, JobEvent, EnqueueOptions, Priority,
 } from './jobs/types.ts';
 export type { JobQueue, JobRecord, JobStatus, JobLogEntry, JobStats, JobDecision } from './ports/jobQueue.ts';
+export type {
+  AiProvider, AiProviders, AiCapability, ChatMessage, ChatRequest, ChatResult, ChatStreamEvent, CallOptions,
+  StructuredRequest, StructuredResult, EmbeddingRequest, EmbeddingResult, ImageRequest, ImageResult,
+  TranscriptionRequest, TranscriptionResult, ModerationRequest, ModerationResult, ModerationHit, ModerationCategory,
+  Severity, Usage, FinishReason, AiErrorKind,
+} from './ports/aiProvider.ts';
+export { AiError, isAiError } from './ports/aiProvider.ts';
+export {
+  createStreamModerator, type StreamModerator, type StreamModeratorOptions,
+} from './ports/aiStreamModeration.ts';

@@ -18,6 +18,12 @@ import memoryPubSub from '../adapters/pubsub/memory.ts';
 import redisPubSub from '../adapters/pubsub/redis.ts';
 import memoryJobs from '../adapters/jobQueue/memory.ts';
 import databaseJobs from '../adapters/jobQueue/database.ts';
+import localAi from '../adapters/aiProvider/local.ts';
+import openAi from '../adapters/aiProvider/openai.ts';
+import anthropicAi from '../adapters/aiProvider/anthropic.ts';
+import geminiAi from '../adapters/aiProvider/gemini.ts';
+import comfyUiAi from '../adapters/aiProvider/comfyui.ts';
+import gatewayAi from '../adapters/aiProvider/gateway.ts';
 import system from '../plugins/system/index.ts';
 import identity from '../plugins/identity/index.ts';
 import oauth from '../plugins/oauth/index.ts';
@@ -29,6 +35,7 @@ import metering from '../plugins/metering/index.ts';
 import payments from '../plugins/payments/index.ts';
 import realtime from '../plugins/realtime/index.ts';
 import jobs from '../plugins/jobs/index.ts';
+import ai from '../plugins/ai/index.ts';
 
 export const catalogs: Catalogs = {
   adapters: {
@@ -40,6 +47,9 @@ export const catalogs: Catalogs = {
     payments: { fake: fakePayments, stripe: stripePayments },
     pubsub: { memory: memoryPubSub, redis: redisPubSub },
     jobQueue: { memory: memoryJobs, database: databaseJobs },
+    aiProvider: {
+      local: localAi, openai: openAi, anthropic: anthropicAi, gemini: geminiAi, comfyui: comfyUiAi, gateway: gatewayAi,
+    },
   },
-  plugins: { system, identity, oauth, notes, tools, toolhub, billing, metering, payments, realtime, jobs },
+  plugins: { system, identity, oauth, notes, tools, toolhub, billing, metering, payments, realtime, jobs, ai },
 };

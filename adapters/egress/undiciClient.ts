@@ -6,6 +6,7 @@ import { trace } from '@opentelemetry/api';
 import type { AdapterContext, AdapterLifecycle } from '../../kernel/ports/adapter.ts';
 import {
   EGRESS_CALL_CHANNEL, type Egress, type EgressCallEvent, type EgressRequest, type EgressResponse,
+  type EgressStreamResponse,
 } from '../../kernel/ports/egress.ts';
 import { AppError, errors, isAppError } from '../../kernel/errors.ts';
 import { SsrfGuard, ipLiteral, parseCidrs, type Verdict } from './ssrfGuard.ts';
@@ -324,6 +325,70 @@ export async function createUndiciEgress(
         report({ outcome: outcomeOf(err) });
         throw err;
       }
+    },
+
+    async stream(req) {
+      const started = performance.now();
+      const method = (req.method ?? 'GET').toUpperCase();
+      const headers: Record<string, string> = { 'user-agent': o.userAgent };
+      for (const [k, v] of Object.entries(req.headers ?? {})) headers[k.toLowerCase()] = v;
+      let body = req.body;
+      if (req.json !== undefined) {
+        body = JSON.stringify(req.json);
+        headers['content-type'] ??= 'application/json';
+      }
+      const url = parseTarget(req.url);
+      const max = req.maxResponseBytes ?? o.maxResponseBytes;
+      const report = (event: Pick<EgressCallEvent, 'outcome' | 'status'>) => {
+        if (!calls.hasSubscribers) return;
+        const durationMs = performance.now() - started;
+        calls.publish({ method, host: url.host, durationMs, attempts: 1, redirects: 0, ...event });
+      };
+      let res: Dispatcher.ResponseData;
+      try {
+        checkLiteral(url);
+        res = await undiciRequest(url, {
+          method: method as Dispatcher.HttpMethod, headers, body, dispatcher, signal: req.signal,
+          headersTimeout: req.timeouts?.headersMs ?? o.headersTimeoutMs,
+          bodyTimeout: req.timeouts?.bodyMs ?? o.bodyTimeoutMs,
+        });
+      } catch (err) {
+        const mapped = mapError(err, url);
+        report({ outcome: outcomeOf(mapped) });
+        throw mapped;
+      }
+      const source = res.body;
+      const status = res.statusCode;
+      async function* chunks(): AsyncGenerator<Uint8Array> {
+        let size = 0;
+        try {
+          for await (const chunk of source) {
+            size += (chunk as Buffer).length;
+            if (size > max) {
+              throw new AppError(
+                502,
+                'EGRESS_RESPONSE_TOO_LARGE',
+                `Response from ${url.host} is larger than ${max} bytes`,
+                {
+                  details: { host: url.host, max_bytes: max },
+                },
+              );
+            }
+            yield chunk as Buffer;
+          }
+          report({ outcome: status < 400 ? 'ok' : 'http_error', status });
+        } catch (err) {
+          const mapped = mapError(err, url);
+          report({ outcome: outcomeOf(mapped), status });
+          throw mapped;
+        } finally {
+          if (!source.destroyed) discard(source);
+        }
+      }
+      return {
+        status, headers: flatHeaders(res.headers), url: url.toString(), body: chunks(),
+        cancel: () => discard(source),
+      } satisfies EgressStreamResponse;
     },
 
     async close() {

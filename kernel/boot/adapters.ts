@@ -6,8 +6,12 @@ import type { AdapterLifecycle } from '../ports/adapter.ts';
 import { decorateAdapter, timeoutWrapper, unavailableWrapper, type CallWrapper } from '../ports/decorate.ts';
 
 /** Calls that may legitimately outlast a request timeout (joining a consumer group; egress has its own timeouts). */
-const NO_TIMEOUT: Record<string, string[]> = { eventBus: ['subscribe'], egress: ['request'] };
+const NO_TIMEOUT: Record<string, string[]> = { eventBus: ['subscribe'], egress: ['request', 'stream'] };
 const DEFAULT_TIMEOUT_MS = 5000;
+/** Synchronous lookups, not calls: wrapping them would turn their results into promises. */
+const NOT_CALLS: Record<string, string[]> = {
+  aiProvider: ['names', 'get', 'has', 'moderator', 'available', 'circuits'],
+};
 
 export async function startAdapters(kernel: Kernel, clock: Clock) {
   const { config, catalogs } = kernel.options;
@@ -16,7 +20,7 @@ export async function startAdapters(kernel: Kernel, clock: Clock) {
     const def = catalogs.adapters[port][use];
     const context = {
       logger: kernel.logger.child({ adapter: `${port}.${use}` }), clock, serviceName: config.name,
-      port: <T>(name: string): T => kernel.root.resolve<T>(name),
+      port: <T>(name: string) => kernel.root.resolve<T>(name),
     };
     const instance = (await def.create(options, context)) as object & AdapterLifecycle;
     kernel.adapters.push({ port, adapter: use, instance });
@@ -24,12 +28,13 @@ export async function startAdapters(kernel: Kernel, clock: Clock) {
     const timed = def.local
       ? instance
       : decorateAdapter(
-        instance, { port, adapter: use }, [timeoutWrapper(Number(timeoutMs ?? DEFAULT_TIMEOUT_MS))], NO_TIMEOUT[port],
+        instance, { port, adapter: use }, [timeoutWrapper(Number(timeoutMs ?? DEFAULT_TIMEOUT_MS))],
+        [...(NO_TIMEOUT[port] ?? []), ...(NOT_CALLS[port] ?? [])],
       );
     const wrappers: CallWrapper[] = [];
     if (kernel.telemetry) wrappers.push(kernel.telemetry.adapterSpan);
     if (kernel.metrics.adapterCalls) wrappers.push(kernel.metrics.adapterCalls);
     if (!def.local) wrappers.push(unavailableWrapper);
-    kernel.root.register(port, asValue(decorateAdapter(timed, { port, adapter: use }, wrappers)));
+    kernel.root.register(port, asValue(decorateAdapter(timed, { port, adapter: use }, wrappers, NOT_CALLS[port])));
   }
 }

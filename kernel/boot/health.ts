@@ -10,6 +10,14 @@ export async function runHealthChecks(kernel: Kernel): Promise<HealthResult[]> {
   for (const a of kernel.adapters) {
     if (a.instance.health) checks.push({ name: names[a.port] ?? a.port, run: () => a.instance.health!() });
   }
+  const degradedOf = new Map<string, () => string[]>();
+  for (const a of kernel.adapters) {
+    const instance = a.instance;
+    if (!instance.degraded) continue;
+    const name = names[a.port] ?? a.port;
+    degradedOf.set(name, () => instance.degraded!());
+    if (!instance.health) checks.push({ name, run: async () => {} });
+  }
   return Promise.all(checks.map(async ({ name, run }) => {
     const started = performance.now();
     let timer: NodeJS.Timeout | undefined;
@@ -18,7 +26,8 @@ export async function runHealthChecks(kernel: Kernel): Promise<HealthResult[]> {
         timer = setTimeout(() => reject(new Error('timed out after 2000 ms')), 2000);
       });
       await Promise.race([run(), timeout]);
-      return { name, ok: true, ms: Math.round(performance.now() - started) };
+      const degraded = degradedOf.get(name)?.() ?? [];
+      return { name, ok: true, ms: Math.round(performance.now() - started), ...(degraded.length ? { degraded } : {}) };
     } catch (e) {
       return { name, ok: false, ms: Math.round(performance.now() - started), error: (e as Error).message };
     } finally {

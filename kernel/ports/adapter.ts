@@ -8,6 +8,11 @@ export type JsonSchema = Record<string, unknown>;
 export interface AdapterLifecycle {
   /** Throws (or rejects) when the backing service is not usable. Used by /health/ready. */
   health?(): Promise<void>;
+  /**
+   * Names of parts that work but not fully (a cooled-down AI vendor with fallbacks left): /health/ready stays 200
+   * and says `degraded`.
+   */
+  degraded?(): string[];
   /** Releases connections. Called once, in reverse start order, on shutdown. */
   close?(): Promise<void>;
 }
@@ -18,10 +23,10 @@ export interface AdapterContext {
   /** Name of the deployment/service, useful for client ids and consumer group prefixes. */
   serviceName: string;
   /**
-   * Another port's adapter, resolved at call time (so start order does not matter): e.g. a vendor
-   * adapter sending its HTTP through `egress`. Throws when the deployment has no such port.
+   * Another port's instance, looked up when called (not at create time, so start order does not matter):
+   * an AI vendor adapter sends through `port('egress')`. Throws when the deployment has no such port.
    */
-  port?<T>(name: string): T;
+  port?<T = unknown>(name: string): T;
 }
 
 /**

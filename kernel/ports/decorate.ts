@@ -8,7 +8,7 @@ export interface CallInfo { port: string; adapter: string; method: string }
 export type CallWrapper = (call: () => Promise<unknown>, info: CallInfo) => Promise<unknown>;
 
 /** Methods that are not calls on behalf of a request. */
-const LIFECYCLE = new Set(['close', 'health', 'drain']);
+const LIFECYCLE = new Set(['close', 'health', 'drain', 'degraded']);
 
 export function decorateAdapter<T extends object>(
   instance: T,

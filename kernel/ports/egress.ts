@@ -64,8 +64,29 @@ export interface EgressResponse {
   json<T = unknown>(): T;
 }
 
+/** A response whose body is handed over as it arrives (server-sent events, large downloads). */
+export interface EgressStreamResponse {
+  status: number;
+  /** Lower-case names, as in `EgressResponse`. */
+  headers: Record<string, string>;
+  url: string;
+  /**
+   * The body chunks. Iterating past a dropped connection, a body timeout or the size cap throws the same
+   * AppErrors as `request()`; leaving the loop early (break, return) drops the connection.
+   */
+  body: AsyncIterable<Uint8Array>;
+  /** Drops the body and its connection without reading it. */
+  cancel(): void;
+}
+
 export interface Egress {
   request(request: EgressRequest): Promise<EgressResponse>;
+  /**
+   * Like `request()`, but resolves once the headers are in and streams the body. Redirects are not
+   * followed and nothing is retried once the headers are in (`followRedirects` is ignored). Optional so that
+   * test doubles of `request()` stay valid; callers fall back to `request()` when it is absent.
+   */
+  stream?(request: EgressRequest): Promise<EgressStreamResponse>;
 }
 
 /**

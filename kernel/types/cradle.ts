@@ -16,6 +16,7 @@ import type { PaymentGateway } from '../ports/payments.ts';
 import type { PubSub } from '../ports/pubsub.ts';
 import type { JobQueue } from '../ports/jobQueue.ts';
 import type { Jobs } from '../jobs/types.ts';
+import type { AiProviders } from '../ports/aiProvider.ts';
 import type { Secrets } from '../ports/secrets.ts';
 import type { PluginMetrics } from '../metrics/metrics.ts';
 import type { FastReads } from '../storage/fastReads.ts';
@@ -55,6 +56,8 @@ export interface KernelCradle<Config = unknown> {
   jobQueue: JobQueue;
   /** Enqueue jobs of any enabled plugin's declared types (kernel/jobs/types.ts). */
   jobs: Jobs;
+  /** The deployment's AI providers by name (adapters.aiProvider; `local` by default). */
+  aiProvider: AiProviders;
 }
 
 /** Added in request scope: what scoped services and handlers may use. */

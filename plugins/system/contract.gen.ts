@@ -43,12 +43,14 @@ export interface Operations {
     query: Record<string, never>;
     body: undefined;
     response: {
-      status: "ok";
+      /** `degraded`: every dependency answers, but some part runs on fallbacks (a cooled-down AI vendor). */
+      status: "ok" | "degraded";
       checks: Array<{
         name: string;
         ok: boolean;
         ms?: number;
         error?: string;
+        degraded?: Array<string>;
       }>;
     };
     /** Bodies of the other declared responses, for `reply(status, body)`. */

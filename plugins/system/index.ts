@@ -22,7 +22,7 @@ export default definePlugin({
       return body as Operations['system.health']['response'];
     },
     'system.ready': async (req, { services }) => {
-      const { ok, checks } = await services.health.ready(req.headers);
+      const { ok, degraded, checks } = await services.health.ready(req.headers);
       if (!ok) {
         const failing = checks.filter((c) => !c.ok);
         throw new AppError(503, 'NOT_READY', `Not ready: ${failing.map((c) => c.name).join(', ')}`, {
@@ -30,7 +30,7 @@ export default definePlugin({
           headers: { 'Retry-After': '5' },
         });
       }
-      return { status: 'ok', checks };
+      return { status: degraded ? 'degraded' : 'ok', checks };
     },
   }),
 });

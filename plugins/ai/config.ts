@@ -1,0 +1,137 @@
+/** The ai plugin's config: models (merged over seed 003's table by id), markup, tiers and routing. */
+import type { AiModel, TaskType } from './api.ts';
+import { DEFAULT_CLASSIFIER, DEFAULT_CONTEXTS, DEFAULT_FALLBACKS, DEFAULT_MATRIX, DEFAULT_MODELS } from './defaults.ts';
+
+export interface AiConfig {
+  markupPercent?: number;
+  defaultTier?: string;
+  premiumTiers?: string[];
+  /** Serves the models whose provider this deployment has not configured (the embedded default: `local`). */
+  standIn?: string;
+  models?: Array<Partial<AiModel> & { id: string }>;
+  contexts?: Record<string, string>;
+  matrix?: Partial<Record<TaskType, { free: string; premium: string }>>;
+  fallbacks?: Record<string, string[]>;
+  classifier?: Partial<Record<Exclude<TaskType, 'general'>, string[]>>;
+}
+
+export interface ResolvedAiConfig {
+  markupPercent: number;
+  defaultTier: string;
+  premiumTiers: string[];
+  standIn: string | undefined;
+  models: AiModel[];
+  contexts: Record<string, string>;
+  matrix: Record<TaskType, { free: string; premium: string }>;
+  fallbacks: Record<string, string[]>;
+  classifier: Record<Exclude<TaskType, 'general'>, string[]>;
+}
+
+const range = { type: 'object', required: ['min', 'max', 'default'], additionalProperties: false,
+  properties: { min: { type: 'number' }, max: { type: 'number' }, default: { type: 'number' } } };
+
+const MODEL_SCHEMA = {
+  type: 'object',
+  required: ['id'],
+  additionalProperties: false,
+  properties: {
+    id: { type: 'string', minLength: 1, maxLength: 100 },
+    name: { type: 'string', minLength: 1 },
+    vendor: { type: 'string', minLength: 1 },
+    provider: { type: 'string', minLength: 1 },
+    vendorModel: { type: 'string', minLength: 1 },
+    type: { enum: ['text', 'image', 'audio', 'embedding', 'video'] },
+    maxTokens: { type: 'integer', minimum: 1 },
+    inputMicrosPer1M: { type: 'integer', minimum: 0, description: 'Microcents per 1M input tokens, before markup.' },
+    outputMicrosPer1M: { type: 'integer', minimum: 0 },
+    premium: { type: 'boolean' },
+    capabilities: { type: 'array', items: { type: 'string' } },
+    parameters: { type: 'object', additionalProperties: range },
+    status: { enum: ['active', 'disabled', 'deprecated'] },
+  },
+};
+
+const TASK_MODELS = { type: 'object', required: ['free', 'premium'], additionalProperties: false,
+  properties: { free: { type: 'string' }, premium: { type: 'string' } } };
+
+export const CONFIG_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    markupPercent: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 1000,
+      default: 40,
+      description: 'Added to vendor prices (seed 003: 40).',
+    },
+    defaultTier: {
+      type: 'string',
+      default: 'free',
+      description: 'Tier of anonymous callers and principals without one.',
+    },
+    premiumTiers: { type: 'array', items: { type: 'string' }, default: ['premium', 'enterprise'] },
+    standIn: {
+      type: 'string',
+      minLength: 1,
+      description: 'Provider that serves models whose own provider is not configured (e.g. `local`).',
+    },
+    models: { type: 'array', items: MODEL_SCHEMA, description: 'Merged by id over the built-in table.' },
+    contexts: { type: 'object', additionalProperties: { type: 'string' } },
+    matrix: {
+      type: 'object',
+      additionalProperties: false,
+      properties: Object.fromEntries(
+        ['summary', 'reasoning', 'creative', 'code', 'general'].map((t) => [t, TASK_MODELS]),
+      ),
+    },
+    fallbacks: {
+      type: 'object',
+      additionalProperties: { type: 'array', items: { type: 'string' } },
+      description: 'By vendor: the vendors to try next, in order.',
+    },
+    classifier: {
+      type: 'object',
+      additionalProperties: false,
+      properties: Object.fromEntries(
+        ['summary', 'reasoning', 'creative', 'code'].map((t) => [t, { type: 'array', items: { type: 'string' } }]),
+      ),
+    },
+  },
+};
+
+/** Fills a partial model from the built-in one with its id, or from neutral defaults for a new model. */
+export function completeModel(partial: Partial<AiModel> & { id: string }, base?: AiModel): AiModel {
+  const vendor = partial.vendor ?? base?.vendor ?? 'local';
+  return {
+    id: partial.id,
+    name: partial.name ?? base?.name ?? partial.id,
+    vendor,
+    provider: partial.provider ?? base?.provider ?? vendor,
+    vendorModel: partial.vendorModel ?? base?.vendorModel ?? partial.id,
+    type: partial.type ?? base?.type ?? 'text',
+    maxTokens: partial.maxTokens ?? base?.maxTokens ?? 4096,
+    inputMicrosPer1M: partial.inputMicrosPer1M ?? base?.inputMicrosPer1M ?? 0,
+    outputMicrosPer1M: partial.outputMicrosPer1M ?? base?.outputMicrosPer1M ?? 0,
+    premium: partial.premium ?? base?.premium ?? false,
+    capabilities: partial.capabilities ?? base?.capabilities ?? ['chat', 'stream', 'structured'],
+    parameters: partial.parameters ?? base?.parameters ?? {},
+    status: partial.status ?? base?.status ?? 'active',
+  };
+}
+
+export function resolveConfig(c: AiConfig = {}): ResolvedAiConfig {
+  const models = new Map(DEFAULT_MODELS.map((m) => [m.id, m]));
+  for (const m of c.models ?? []) models.set(m.id, completeModel(m, models.get(m.id)));
+  return {
+    markupPercent: c.markupPercent ?? 40,
+    defaultTier: c.defaultTier ?? 'free',
+    premiumTiers: c.premiumTiers ?? ['premium', 'enterprise'],
+    standIn: c.standIn,
+    models: [...models.values()],
+    contexts: { ...DEFAULT_CONTEXTS, ...c.contexts },
+    matrix: { ...DEFAULT_MATRIX, ...c.matrix },
+    fallbacks: { ...DEFAULT_FALLBACKS, ...c.fallbacks },
+    classifier: { ...DEFAULT_CLASSIFIER, ...c.classifier },
+  };
+}

@@ -1,0 +1,19 @@
+import type { Migration } from '../../kernel/index.ts';
+
+export const migrations: Migration[] = [
+  {
+    name: '0001_create_model_overrides',
+    async up(knex) {
+      await knex.schema.createTable('ai_model_overrides', (t) => {
+        t.string('id', 36).primary();
+        t.string('model_id', 100).notNullable().unique();
+        t.jsonb('data').notNullable();
+        t.string('updated_by', 36).nullable();
+        t.datetime('updated_at').notNullable();
+      });
+    },
+    async down(knex) {
+      await knex.schema.dropTable('ai_model_overrides');
+    },
+  },
+];
