@@ -204,7 +204,10 @@ export function renderPlan(plan: KernelPlan, options: { name: string; database: 
     j.public ? 'public' : '', j.stages ? `stages ${Object.keys(j.stages).join(' > ')}` : '',
   ].filter(Boolean).join(', ')}`));
   section('schedules', 'schedules', (p) => (p.schedules ?? [])
-    .map((sc) => `${`${p.name}.${sc.name}`.padEnd(44)} ${sc.cron ? `cron ${sc.cron}` : `every ${sc.every}`} -> ${sc.job}`));
+    .map((sc) => {
+      const when = sc.cron ? `cron ${sc.cron}` : `every ${sc.every}`;
+      return `${`${p.name}.${sc.name}`.padEnd(44)} ${when} -> ${sc.job}`;
+    }));
   out.push('root routes: GET /openapi.json, GET /docs');
   return out.join('\n') + '\n';
 }

@@ -13,7 +13,9 @@ test.before(async () => {
 test.after(async () => { await k?.stop(); });
 
 async function digestFor(who: SignedInClient): Promise<string> {
-  for (const [title, pinned] of [['one', true], ['two', false]] as const) await who.post('/v1/notes', { title, pinned });
+  for (const [title, pinned] of [['one', true], ['two', false]] as const) {
+    await who.post('/v1/notes', { title, pinned });
+  }
   const made = await who.post('/v1/jobs', { type: 'notes.digest', parameters: { days: 1 } });
   assert.is(made.status, 201, made.text);
   return made.body.id;
