@@ -1,5 +1,6 @@
 /** Boot step: one Awilix container per plugin (its ports, its services, what its dependencies export). */
 import { asFunction, asValue, createContainer, InjectionMode } from 'awilix';
+import { unavailableJobs } from '../jobs/unavailable.ts';
 import type { EntityManager } from '@mikro-orm/core';
 import type { Kernel } from '../boot.ts';
 import { BootError } from '../config/problems.ts';
@@ -65,7 +66,7 @@ export function pluginRuntime(kernel: Kernel, plugin: PluginDefinition): PluginR
     lifecycle: kernel.inflight.lifecycle(logger, plugin.name),
   };
   if (kernel.orm) ports.orm = kernel.orm;
-  if (kernel.jobs) ports.jobs = kernel.jobs;
+  ports.jobs = kernel.jobs ?? unavailableJobs(kernel.jobsUnavailable ?? 'no job queue is configured');
   ports.metrics = kernel.metrics.forPlugin(plugin.name);
   for (const { port } of kernel.adapters) {
     ports[port] = port === 'cache' ? namespacedCache(root.cache as Cache, plugin.name) : root[port];

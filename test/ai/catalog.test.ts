@@ -2,7 +2,6 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { guarded } from '../helpers/guarded.ts';
 import { startTestKernel, type TestKit } from '../kit/index.ts';
-import { PASSWORD } from '../identity/helpers.ts';
 import { AiError, type AiProvider, type ChatResult } from '../../kernel/ports/aiProvider.ts';
 import { ManualClock } from '../../kernel/ports/clock.ts';
 import { buildProvider, registryOf } from '../../adapters/aiProvider/shared/provider.ts';
@@ -20,11 +19,6 @@ test.after(async () => { await k.stop(); });
 
 type ModelBody = { id: string; accessible: boolean; premium: boolean; inputMicrosPer1M: number;
   outputMicrosPer1M: number; inputCostPer1M: number; vendor: string; type: string };
-
-async function signInAgain(email: string): Promise<string> {
-  const res = await k.post('/v1/auth/login', { email, password: PASSWORD });
-  return `Bearer ${res.body.accessToken}`;
-}
 
 test('anonymous: seed 003 table, 40% markup in exact micros and display dollars, premium not accessible', async () => {
   const res = await k.get('/v1/ai/models');
@@ -58,9 +52,10 @@ test('premium models: accessible to a premium-tier user, refused to the free tie
   assert.is(refused.body.error.code, 'MODEL_NOT_AVAILABLE');
   assert.ok(refused.body.error.details.alternatives.includes('gpt-4o-mini'));
   assert.not.ok(refused.body.error.details.alternatives.includes('gpt-4o'));
-  const admin = await k.asAdmin();
-  assert.is((await admin.patch(`/v1/admin/users/${user.id}`, { tier: 'premium' })).status, 200);
-  const authorization = await signInAgain(user.email);
+  // The tier follows the billing plan: subscribing to premium lifts it on the next request.
+  const subscribed = await user.post('/v1/subscription', { planId: 'premium' });
+  assert.is(subscribed.status, 200, subscribed.text);
+  const authorization = user.authorization;
   const models = await k.get('/v1/ai/models', { authorization });
   assert.ok(models.body.data.find((m: ModelBody) => m.id === 'gpt-4o').accessible);
   const routed = await k.post('/v1/ai/route', { model: 'gpt-4o' }, { authorization });

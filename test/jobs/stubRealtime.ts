@@ -16,6 +16,10 @@ export class MemoryRealtime {
   authorize(prefix: string, check: (principal: Principal, channel: string) => Promise<boolean>) {
     this.checks.set(prefix, check);
   }
+  readonly handlers = new Map<string, (message: Record<string, unknown>, ctx: { principal: Principal }) => unknown>();
+  onMessage(type: string, handler: (message: Record<string, unknown>, ctx: { principal: Principal }) => unknown) {
+    this.handlers.set(type, handler);
+  }
   on(channel: string) {
     return this.events.filter((e) => e.channel === channel);
   }

@@ -17,7 +17,10 @@ const open: WsClient[] = [];
 s.before(async () => {
   k = await startTestKernel({
     clock,
-    config: { plugins: { realtime: { ws: { maxMessageBytes: 4096, maxBufferedBytes: 65_536 } } } },
+    // The test registers its own `answer` handler (the jobs plugin's is tested in test/jobs/streams.test.ts).
+    config: {
+      plugins: { jobs: { enabled: false }, realtime: { ws: { maxMessageBytes: 4096, maxBufferedBytes: 65_536 } } },
+    },
   });
   alice = await k.asUser('alice');
   bob = await k.asUser('bob');
