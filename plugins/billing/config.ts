@@ -18,6 +18,8 @@ export interface BillingConfig {
   renewal: 'auto' | 'payment';
   /** How long one instance trusts its cached copy of a user's plan for the principal's tier (seconds). */
   planCacheSeconds: number;
+  /** Where the payment provider's checkout for a paid plan returns to. */
+  checkout: { successUrl: string; cancelUrl: string };
 }
 
 export type PlanSeed = Omit<Plan, 'status' | 'visibility' | 'gracePeriodHours' | 'features' | 'limits' | 'description'>
@@ -84,5 +86,13 @@ export const billingConfigSchema: JsonSchema = {
     holdTtlSeconds: { type: 'integer', minimum: 1, default: 900 },
     renewal: { enum: ['auto', 'payment'], default: 'auto' },
     planCacheSeconds: { type: 'number', minimum: 0, default: 5 },
+    checkout: {
+      type: 'object', additionalProperties: false, default: {},
+      description: 'Where a paid plan\'s checkout (stripe) returns to.',
+      properties: {
+        successUrl: { type: 'string', default: 'http://localhost:3000/billing/subscribed' },
+        cancelUrl: { type: 'string', default: 'http://localhost:3000/billing/cancelled' },
+      },
+    },
   },
 };

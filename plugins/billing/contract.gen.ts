@@ -318,7 +318,11 @@ export interface Operations {
     body: {
       planId: string;
     };
-    response: Schemas["SubscriptionChange"];
+    response: Schemas["SubscriptionChange"] | {
+      status: "pending";
+      planId: Schemas["PlanId"];
+      checkoutUrl: string;
+    };
     /** Bodies of the other declared responses, for `reply(status, body)`. */
     replies: {
       error: {

@@ -8,6 +8,7 @@ import { SubscriptionService, type PlanChangeHook } from './subscriptions.ts';
 import { PlanCache } from './planCache.ts';
 import { LedgerService } from './ledger.ts';
 import { BillingReads } from './reads.ts';
+import { PaymentGate } from './paymentGate.ts';
 
 /** The ledger is made after subscriptions (it reads plans through them); upgrades reach it through this. */
 class LateHook implements PlanChangeHook {
@@ -40,6 +41,8 @@ export const services = defineServices<{ config: BillingConfig; requires: Identi
     planHook.target = { upgraded: (u, from, to, key) => ledger.topUpFreeCredits(u, from, to, key) };
     return ledger;
   })
+  .singleton('paymentGate', ({ payments, subscriptions, planCatalog, clock, config }) =>
+    new PaymentGate(payments, subscriptions, planCatalog, clock, config.checkout))
   .scoped('billingReads', ({ em, clock }) => new BillingReads(em, () => clock.now()));
 
 export type BillingServices = typeof services;

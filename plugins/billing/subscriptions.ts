@@ -20,7 +20,7 @@ export interface PlanChangeHook {
 }
 
 /** A monthly price, to tell an upgrade (now) from a downgrade (at the period end). */
-const monthly = (p: Plan) => (p.interval === 'year' ? p.priceCents / 12 : p.priceCents);
+export const monthly = (p: Plan) => (p.interval === 'year' ? p.priceCents / 12 : p.priceCents);
 
 /**
  * Subscriptions (the exported `subscriptions` service): one row per user. Reads compute the state at

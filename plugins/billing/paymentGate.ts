@@ -1,0 +1,31 @@
+import type { Clock } from '../../kernel/index.ts';
+import type { PaymentGateway } from '../../kernel/ports/payments.ts';
+import type { PlanCatalog } from './plans.ts';
+import { monthly, type SubscriptionService } from './subscriptions.ts';
+
+export interface PendingSubscriptionView { status: 'pending'; planId: string; checkoutUrl: string }
+
+/**
+ * A paid plan a user starts, or upgrades to now, goes through the payment gateway first. The
+ * `fake` gateway (the embedded default) completes at once and the change is made; `stripe` answers
+ * a Checkout URL, and the plan starts when its webhook arrives (plugins/payments calls
+ * `subscriptions.activate`). Free plans, the current plan and downgrades (at the period end) need no payment.
+ */
+export class PaymentGate {
+  constructor(
+    private payments: PaymentGateway, private subscriptions: SubscriptionService, private catalog: PlanCatalog,
+    private clock: Clock, private urls: { successUrl: string; cancelUrl: string },
+  ) {}
+
+  async pending(userId: string, planId: string): Promise<PendingSubscriptionView | null> {
+    const plan = await this.catalog.get(planId);
+    if (!plan || plan.priceCents === 0 || plan.status !== 'active' || plan.visibility === 'hidden') return null;
+    const { subscription, plan: current } = await this.subscriptions.current(userId);
+    if (subscription && current.id === planId) return null;
+    if (subscription && monthly(plan) < monthly(current)) return null;
+    // One checkout per user, plan and day: a retried click gets the same one.
+    const idempotencyKey = `subscribe:${userId}:${planId}:${this.clock.date().toISOString().slice(0, 10)}`;
+    const result = await this.payments.createSubscription({ userId, planId, idempotencyKey, ...this.urls });
+    return result.status === 'pending' ? { status: 'pending', planId, checkoutUrl: result.checkoutUrl } : null;
+  }
+}
