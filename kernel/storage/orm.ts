@@ -39,6 +39,9 @@ export async function openOrm(
       try {
         raw.exec('pragma foreign_keys = on');
         if (dbName !== ':memory:') raw.exec('pragma synchronous = NORMAL');
+        // Another process writing the same file (two instances booting at once: plugins seed data in onStart)
+        // is waited for, briefly, instead of failing the statement with SQLITE_BUSY.
+        if (dbName !== ':memory:') raw.exec('pragma busy_timeout = 5000');
         done(null, raw);
       } catch (err) {
         done(err, raw);
