@@ -256,13 +256,9 @@ export async function createUndiciEgress(
       const started = performance.now();
       let firstHost = '';
       let method = (req.method ?? 'GET').toUpperCase();
-      const headers: Record<string, string> = { 'user-agent': o.userAgent };
-      for (const [k, v] of Object.entries(req.headers ?? {})) headers[k.toLowerCase()] = v;
-      let body = req.body;
-      if (req.json !== undefined) {
-        body = JSON.stringify(req.json);
-        headers['content-type'] ??= 'application/json';
-      }
+      const prepared = outgoing(req, o.userAgent);
+      const { headers } = prepared;
+      let { body } = prepared;
       const maxAttempts = 1 + Math.max(0, req.retries ?? o.attempts - 1);
       const maxHops = Math.min(req.followRedirects ?? 0, o.maxRedirects);
       let attempts = 0;
@@ -330,13 +326,7 @@ export async function createUndiciEgress(
     async stream(req) {
       const started = performance.now();
       const method = (req.method ?? 'GET').toUpperCase();
-      const headers: Record<string, string> = { 'user-agent': o.userAgent };
-      for (const [k, v] of Object.entries(req.headers ?? {})) headers[k.toLowerCase()] = v;
-      let body = req.body;
-      if (req.json !== undefined) {
-        body = JSON.stringify(req.json);
-        headers['content-type'] ??= 'application/json';
-      }
+      const { headers, body } = outgoing(req, o.userAgent);
       const url = parseTarget(req.url);
       const max = req.maxResponseBytes ?? o.maxResponseBytes;
       const report = (event: Pick<EgressCallEvent, 'outcome' | 'status'>) => {
@@ -395,4 +385,14 @@ export async function createUndiciEgress(
       await agent.close().catch(() => agent.destroy());
     },
   };
+}
+
+/** Lower-cased headers with the adapter's user agent, and the body (`json` serialised, with its content type). */
+function outgoing(req: EgressRequest, userAgent: string):
+  { headers: Record<string, string>; body: EgressRequest['body'] } {
+  const headers: Record<string, string> = { 'user-agent': userAgent };
+  for (const [k, v] of Object.entries(req.headers ?? {})) headers[k.toLowerCase()] = v;
+  if (req.json === undefined) return { headers, body: req.body };
+  headers['content-type'] ??= 'application/json';
+  return { headers, body: JSON.stringify(req.json) };
 }
