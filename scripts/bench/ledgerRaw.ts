@@ -88,6 +88,8 @@ export function openRawSqliteLedger(users: string[], balanceMicros: number): Led
 
 export async function openRawPgLedger(url: string, users: string[], balanceMicros: number): Promise<LedgerTarget> {
   const pool = new pg.Pool({ connectionString: url, max: 10 });
+  // The bench drops its database with `force` at the end: a client still closing gets terminated then.
+  pool.on('error', () => {});
   for (const ddl of DDL) await pool.query(ddl);
   for (const u of users) await pool.query('insert into accounts values ($1, 0, $2, 0)', [u, balanceMicros]);
   const tx = async (work: (c: pg.PoolClient) => Promise<void>) => {
