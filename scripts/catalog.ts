@@ -18,6 +18,7 @@ import memoryPubSub from '../adapters/pubsub/memory.ts';
 import redisPubSub from '../adapters/pubsub/redis.ts';
 import memoryJobs from '../adapters/jobQueue/memory.ts';
 import databaseJobs from '../adapters/jobQueue/database.ts';
+import redisJobs from '../adapters/jobQueue/redis.ts';
 import localAi from '../adapters/aiProvider/local.ts';
 import openAi from '../adapters/aiProvider/openai.ts';
 import anthropicAi from '../adapters/aiProvider/anthropic.ts';
@@ -46,7 +47,7 @@ export const catalogs: Catalogs = {
     egress: { undici: undiciEgress },
     payments: { fake: fakePayments, stripe: stripePayments },
     pubsub: { memory: memoryPubSub, redis: redisPubSub },
-    jobQueue: { memory: memoryJobs, database: databaseJobs },
+    jobQueue: { memory: memoryJobs, database: databaseJobs, redis: redisJobs },
     aiProvider: {
       local: localAi, openai: openAi, anthropic: anthropicAi, gemini: geminiAi, comfyui: comfyUiAi, gateway: gatewayAi,
     },

@@ -20,12 +20,12 @@ const ENTITY = 'KernelJob';
 
 type Row = Record<string, unknown>;
 /** JSON columns: PostgreSQL's driver parses them; SQLite's come as text. */
-type Decode = (v: unknown) => any;
-const fromText: Decode = (v) => (typeof v === 'string' ? JSON.parse(v) : v ?? null);
-const asParsed: Decode = (v) => v ?? null;
+export type Decode = (v: unknown) => any;
+export const fromText: Decode = (v) => (typeof v === 'string' ? JSON.parse(v) : v ?? null);
+export const asParsed: Decode = (v) => v ?? null;
 const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 
-function fromRow(r: Row, json: Decode): JobRecord {
+export function fromRow(r: Row, json: Decode): JobRecord {
   return {
     id: String(r.id), type: String(r.type), status: r.status as JobStatus, parameters: json(r.parameters),
     priority: Number(r.priority), ownerId: (r.owner_id as string) ?? null, subject: (r.subject as string) ?? null,
@@ -41,7 +41,7 @@ function fromRow(r: Row, json: Decode): JobRecord {
 }
 
 /** The row of a new job, as entity properties (camelCase) for `em.create`. */
-function newRow(job: NewJob, now: number): Record<string, unknown> {
+export function newRow(job: NewJob, now: number): Record<string, unknown> {
   return {
     id: job.id, type: job.type, status: 'pending', parameters: job.parameters ?? {}, priority: job.priority ?? 0,
     ownerId: job.ownerId ?? null, subject: job.subject ?? null, dedupKey: job.dedupKey ?? null, attempts: 0,

@@ -61,9 +61,10 @@ export function migrator(kernel: Kernel): Migrator {
   );
 }
 
-/** The `database` JobQueue adapter keeps its jobs in the kernel's tables. */
+/** The `database` JobQueue adapter keeps its jobs in the kernel's tables; `redis` uses the table as its outbox. */
 export function usesJobTable(kernel: Kernel): boolean {
-  return kernel.config.adapters.jobQueue?.use === 'database' && kernel.config.database.driver !== 'mongodb';
+  return ['database', 'redis'].includes(String(kernel.config.adapters.jobQueue?.use))
+    && kernel.config.database.driver !== 'mongodb';
 }
 
 export function usesOutbox(kernel: Kernel): boolean {

@@ -9,6 +9,10 @@ import { JobEntity, jobTableMigrations } from '../../kernel/jobs/table.ts';
 import { testDatabases } from '../helpers/databases.ts';
 import { uuidV7Ids } from '../../kernel/ports/ids.ts';
 import { jobQueueConformance } from './jobQueue.suite.ts';
+import redisJobs from '../../adapters/jobQueue/redis.ts';
+import { systemClock } from '../../kernel/ports/clock.ts';
+import { serviceUrl, uniqueName } from '../helpers/services.ts';
+import { dropRedisPrefix } from '../jobs/redisKeys.ts';
 
 const defaultDatabase = { migrate: 'off', poolMax: 10, debug: false };
 
@@ -17,8 +21,25 @@ const context = (clock: ManualClock) => ({ logger: pino({ level: 'silent' }), cl
 jobQueueConformance('memory', async () => {
   const clock = new ManualClock();
   const queue = await memoryJobs.create({}, context(clock));
-  return { queue, advance: (ms) => clock.advance(ms), close: async () => {} };
+  return { queue, advance: (ms) => clock.advance(ms), now: () => clock.now(), close: async () => {} };
 });
+
+/** BullMQ on a real Redis, in real time (its delays and locks are not the kernel's clock), one key prefix per queue. */
+const redisUrl = serviceUrl('REDIS_URL', 'jobQueue conformance: redis');
+if (redisUrl) {
+  jobQueueConformance('redis', async () => {
+    const keyPrefix = uniqueName('kjobs-test');
+    const queue = await redisJobs.create({ url: redisUrl, keyPrefix }, { ...context(new ManualClock()),
+      clock: systemClock });
+    return {
+      queue, now: () => systemClock.now(),
+      close: async () => {
+        await (queue as { close(): Promise<void> }).close();
+        await dropRedisPrefix(redisUrl, keyPrefix);
+      },
+    };
+  });
+}
 
 /** The database adapter on a fresh database of each available driver (SQLite always, PostgreSQL when set). */
 for (const makeDb of await testDatabases('jobQueue conformance: database')) {
@@ -37,7 +58,7 @@ for (const makeDb of await testDatabases('jobQueue conformance: database')) {
     const queue = await databaseJobs.create({}, context(clock));
     queue.attachDatabase!(orm, db.driver);
     return {
-      queue, advance: (ms) => clock.advance(ms),
+      queue, advance: (ms) => clock.advance(ms), now: () => clock.now(),
       close: async () => { await orm.close(true); await db.drop(); },
     };
   });
