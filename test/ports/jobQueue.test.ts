@@ -103,3 +103,74 @@ for (const makeDb of await testDatabases('jobQueue conformance: database')) {
     s.run();
   }
 }
+
+/**
+ * The redis adapter's outbox: a job staged in a unit of work is a `kernel_jobs` row until the relay moves it into
+ * Redis after the commit. Rolled back: no job. Committed while Redis is down: the job arrives once Redis is back.
+ */
+if (redisUrl) {
+  const { suite } = await import('uvu');
+  const assert = await import('uvu/assert');
+  const { freePort, startRedis, listening, kill, until } = await import('../helpers/throwawayRedis.ts');
+  for (const makeDb of await testDatabases('jobQueue: redis outbox')) {
+    const db = await makeDb();
+    if (db.driver === 'mongodb') { await db.drop(); continue; }
+    const s = suite(`jobQueue redis (outbox on ${db.driver}): a job exists in Redis iff its change committed`);
+    let orm: Awaited<ReturnType<typeof openOrm>>;
+    let redis: ReturnType<typeof startRedis>;
+    let port: number;
+    let queue: Awaited<ReturnType<typeof redisJobs.create>>;
+    const knex = () => (orm.em.getConnection() as unknown as { getKnex(): Knex }).getKnex();
+    const claimOne = () => queue.claim({ workerId: 'w', leaseMs: 5000, slots: { 't.uow': 10 } });
+    s.before(async () => {
+      port = await freePort();
+      redis = startRedis(port);
+      await until('redis-server', () => listening(port));
+      orm = await openOrm({ ...defaultDatabase, driver: db.driver, url: db.url } as never,
+        [toEntitySchema(JobEntity, db.driver)], pino({ level: 'silent' }));
+      for (const m of jobTableMigrations) await m.up(knex());
+      queue = await redisJobs.create({ url: `redis://127.0.0.1:${port}`, keyPrefix: 'kj', relayPollMs: 50,
+        commandTimeoutMs: 500 }, { ...context(new ManualClock()), clock: systemClock });
+      queue.attachDatabase!(orm, db.driver);
+    });
+    s.after(async () => {
+      await (queue as unknown as { close(): Promise<void> })?.close();
+      await orm?.close(true);
+      await db.drop();
+      if (redis) await kill(redis);
+    });
+    s('rolled back: never in Redis; committed: claimable once the relay ran, and the outbox row is gone', async () => {
+      const rolledBack = uuidV7Ids.next();
+      await orm.em.fork().transactional(async (em) => {
+        await queue.enqueue({ id: rolledBack, type: 't.uow' }, { em });
+        await em.flush();
+        throw new Error('the change failed');
+      }).catch(() => undefined);
+      const em = orm.em.fork();
+      const { job } = await queue.enqueue({ id: uuidV7Ids.next(), type: 't.uow', parameters: { a: 1 } }, { em });
+      assert.is(await queue.get(job.id), null, 'nothing before the commit');
+      await em.flush();
+      let claimed: Awaited<ReturnType<typeof claimOne>> = [];
+      await until('the committed job in Redis', async () => (claimed = await claimOne()).length > 0);
+      assert.equal(claimed.map((c) => c.job.id), [job.id], 'the committed job, and not the rolled-back one');
+      assert.equal(claimed[0].job.parameters, { a: 1 });
+      assert.is(await queue.get(rolledBack), null);
+      assert.is((await knex()('kernel_jobs').count({ n: '*' }))[0].n, db.driver === 'postgresql' ? '0' : 0);
+    });
+    s('committed while Redis is down: kept in the outbox, in Redis once it is back', async () => {
+      await kill(redis);
+      const em = orm.em.fork();
+      const { job } = await queue.enqueue({ id: uuidV7Ids.next(), type: 't.uow' }, { em });
+      await em.flush();
+      assert.not.ok(await listening(port), 'Redis is down at the commit');
+      assert.ok(await knex()('kernel_jobs').where({ id: job.id }).first(), 'the row waits in the outbox');
+      redis = startRedis(port);
+      await until('redis-server back', () => listening(port));
+      let claimed: Awaited<ReturnType<typeof claimOne>> = [];
+      await until('the job in Redis', async () => (claimed = await claimOne().catch(() => [])).length > 0, 15_000);
+      assert.equal(claimed.map((c) => c.job.id), [job.id]);
+      await until('the outbox row deleted', async () => !(await knex()('kernel_jobs').where({ id: job.id }).first()));
+    });
+    s.run();
+  }
+}
