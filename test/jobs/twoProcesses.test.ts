@@ -1,5 +1,6 @@
 /**
- * Two kernel processes on one PostgreSQL: 1,000 jobs each completed once; a cancel from the
+ * Two kernel processes on one PostgreSQL (database queue), then on PostgreSQL and Redis (BullMQ queue):
+ * 1,000 jobs each completed once; a cancel from the
  * instance not running a job reaches its handler within a second; a SIGKILLed worker's job is
  * re-run by the other within two heartbeats, its finished step not run again.
  */
@@ -8,19 +9,22 @@ import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { ROOT } from '../../scripts/paths.ts';
-import { serviceUrl } from '../helpers/services.ts';
+import { serviceUrl, uniqueName } from '../helpers/services.ts';
+import { Redis } from 'ioredis';
+import { dropRedisPrefix } from './redisKeys.ts';
 import { freshPostgres, type TestDatabase } from '../helpers/databases.ts';
 import { waitFor } from './helpers.ts';
 
 const pgUrl = serviceUrl('DATABASE_URL', 'jobs on two processes (PostgreSQL)');
+const redisUrl = pgUrl && serviceUrl('REDIS_URL', 'jobs on two processes (PostgreSQL and Redis)');
 const HEARTBEAT_MS = 1000;
 
 interface Proc { child: ChildProcess; pid: number; lines: string[]; send(line: string): void;
   exited: Promise<number | null> }
 
-async function startWorker(dbUrl: string): Promise<Proc> {
+async function startWorker(dbUrl: string, env: Record<string, string>): Promise<Proc> {
   const child = spawn(process.execPath, ['--import', 'tsx', resolve(ROOT, 'test/fixtures/jobs/worker.ts')], {
-    cwd: ROOT, env: { PATH: process.env.PATH!, JOBS_DB_URL: dbUrl, JOBS_HEARTBEAT_MS: String(HEARTBEAT_MS) },
+    cwd: ROOT, env: { PATH: process.env.PATH!, JOBS_DB_URL: dbUrl, JOBS_HEARTBEAT_MS: String(HEARTBEAT_MS), ...env },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const lines: string[] = [];
@@ -37,19 +41,21 @@ async function startWorker(dbUrl: string): Promise<Proc> {
 
 const find = (p: Proc, prefix: string) => p.lines.find((l) => l.startsWith(prefix));
 
-if (pgUrl) {
-  const s = suite('jobs: two processes on PostgreSQL');
+function twoProcesses(label: string, env: Record<string, string>, cleanup: () => Promise<void> = async () => {},
+  ranWhere?: () => Promise<void>) {
+  const s = suite(`jobs: two processes on ${label}`);
   let db: TestDatabase;
   let a: Proc;
   let b: Proc;
   s.before(async () => {
     db = await freshPostgres(pgUrl);
-    [a, b] = await Promise.all([startWorker(db.url), startWorker(db.url)]);
+    [a, b] = await Promise.all([startWorker(db.url, env), startWorker(db.url, env)]);
   });
   s.after(async () => {
     for (const p of [a, b]) if (p && p.child.exitCode === null) p.child.kill('SIGTERM');
     await Promise.all([a?.exited, b?.exited]);
     await db?.drop();
+    await cleanup();
   });
 
   s('1,000 jobs: each completed exactly once, both processes working', async () => {
@@ -66,6 +72,7 @@ if (pgUrl) {
     assert.ok(ids.every((id) => counts.has(id)));
     const onA = a.lines.filter((l) => l.startsWith('ran ')).length;
     assert.ok(onA > 0 && onA < 1000, `both processes worked (A ran ${onA})`);
+    await ranWhere?.();
   });
 
   s('a cancel from the other process reaches the handler within a second', async () => {
@@ -98,4 +105,15 @@ if (pgUrl) {
   });
 
   s.run();
+}
+
+if (pgUrl) twoProcesses('PostgreSQL', {});
+if (redisUrl) {
+  const prefix = uniqueName('kjobs-two');
+  twoProcesses('PostgreSQL and Redis (BullMQ)', { JOBS_REDIS_URL: redisUrl, JOBS_REDIS_PREFIX: prefix },
+    () => dropRedisPrefix(redisUrl, prefix), async () => {
+      const redis = new Redis(redisUrl);
+      const done = await redis.zcard(`${prefix}:jx.noop:completed`).finally(() => redis.disconnect());
+      assert.is(done, 1000, 'the jobs went through BullMQ (its completed set)');
+    });
 }
