@@ -2,10 +2,11 @@
  * `npm run bench -- --jobs`: jobs per second through the kernel's job runtime (the worker of
  * kernel/jobs, a no-op handler, concurrency 16) on each JobQueue adapter: memory, database on
  * SQLite and (BENCH_PG_URL or DATABASE_URL) PostgreSQL; and bare BullMQ (REDIS_URL), the same
- * no-op at concurrency 16, as the peer of the same run. Rounds interleave the subjects; each
- * reports jobs/s with a 95% interval over the rounds. Targets: PostgreSQL >= 2,000 jobs/s.
+ * no-op at concurrency 16, as the peer of the same run, beside the redis adapter (BullMQ under the kernel's
+ * runtime) on the same Redis. Rounds interleave the subjects; each reports jobs/s with a 95% interval over
+ * the rounds, and this process's CPU µs per job (Redis's own CPU is not in it).
+ * Targets: PostgreSQL >= 2,000 jobs/s; redis >= 0.8x bare BullMQ.
  * Environment: BENCH_JOBS (2000 per round), BENCH_ROUNDS (5).
- * Not measured: the redis adapter (not written yet), so no redis/BullMQ ratio.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +24,7 @@ import { JobsClient } from '../../kernel/jobs/client.ts';
 import { JobWorker } from '../../kernel/jobs/worker.ts';
 import memoryJobs from '../../adapters/jobQueue/memory.ts';
 import databaseJobs from '../../adapters/jobQueue/database.ts';
+import redisJobs from '../../adapters/jobQueue/redis.ts';
 
 const N = Number(process.env.BENCH_JOBS ?? 2000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -31,7 +33,16 @@ const logger = pino({ level: 'silent' });
 const context = { logger, clock: systemClock, serviceName: 'bench' };
 
 interface Subject { name: string; round(): Promise<number>; close(): Promise<void> }
+/** CPU µs of this process per job, by subject, over the timed parts of the rounds. */
+const cpu = new Map<string, number[]>();
+let cpuMark = process.cpuUsage();
+const startCpu = () => { cpuMark = process.cpuUsage(); };
+const cpuPerJob = () => {
+  const d = process.cpuUsage(cpuMark);
+  return (d.user + d.system) / N;
+};
 
+let lastCpu = 0;
 /** One round: N jobs enqueued (not timed), then the worker runs them all; jobs/s. */
 async function kernelRound(queue: JobQueue): Promise<number> {
   const type = 'bench.noop';
@@ -47,9 +58,11 @@ async function kernelRound(queue: JobQueue): Promise<number> {
     scope: () => ({ services: {}, publish: async () => { throw new Error('no publish'); } }),
   });
   const t0 = performance.now();
+  startCpu();
   worker.start();
   await all;
   const s = (performance.now() - t0) / 1000;
+  lastCpu = cpuPerJob();
   await worker.stop(1000);
   return N / s;
 }
@@ -88,10 +101,12 @@ async function bullmqSubject(url: string): Promise<Subject> {
       let finish!: () => void;
       const all = new Promise<void>((resolve) => { finish = resolve; });
       const t0 = performance.now();
+      startCpu();
       const worker = new Worker(name, async () => null, { connection, concurrency: CONCURRENCY });
       worker.on('completed', () => { if (++done === N) finish(); });
       await all;
       const s = (performance.now() - t0) / 1000;
+      lastCpu = cpuPerJob();
       await worker.close();
       return N / s;
     },
@@ -99,6 +114,28 @@ async function bullmqSubject(url: string): Promise<Subject> {
       await queue.obliterate({ force: true });
       await queue.close();
       connection.disconnect();
+    },
+  };
+}
+
+/** The redis adapter under the kernel's runtime, on its own key prefix of the same Redis. */
+async function redisSubject(url: string): Promise<Subject> {
+  const keyPrefix = `bench-kjobs-${process.pid}-${Date.now().toString(36)}`;
+  const queue = await redisJobs.create({ url, keyPrefix }, context);
+  return {
+    name: 'redis (BullMQ adapter)',
+    round: () => kernelRound(queue),
+    async close() {
+      await (queue as { close?(): Promise<void> }).close?.();
+      const { Redis } = await import('ioredis');
+      const r = new Redis(url);
+      let cursor = '0';
+      do {
+        const [next, keys] = await r.scan(cursor, 'MATCH', `${keyPrefix}:*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length) await r.unlink(...keys);
+      } while (cursor !== '0');
+      r.disconnect();
     },
   };
 }
@@ -135,12 +172,18 @@ export async function runJobsBench(out: (line: string) => void = (l) => process.
       await c.end();
     }));
   }
-  if (process.env.REDIS_URL) subjects.push(await bullmqSubject(process.env.REDIS_URL));
+  if (process.env.REDIS_URL) {
+    subjects.push(await bullmqSubject(process.env.REDIS_URL));
+    subjects.push(await redisSubject(process.env.REDIS_URL));
+  }
   const rates = new Map<string, number[]>(subjects.map((s) => [s.name, []]));
   try {
     for (let r = 0; r < ROUNDS; r++) {
       const order = subjects.map((_, i) => subjects[(i + r) % subjects.length]);
-      for (const s of order) rates.get(s.name)!.push(await s.round());
+      for (const s of order) {
+        rates.get(s.name)!.push(await s.round());
+        cpu.set(s.name, [...cpu.get(s.name) ?? [], lastCpu]);
+      }
     }
   } finally {
     for (const s of subjects) await s.close().catch(() => undefined);
@@ -151,7 +194,17 @@ export async function runJobsBench(out: (line: string) => void = (l) => process.
     const { mean, low, high } = interval(xs);
     const target = name.includes('PostgreSQL') ? `  target >= 2000: ${low >= 2000 ? 'PASS' : mean >= 2000
       ? 'PASS (interval crosses)' : 'FAIL'}` : '';
-    out(`  ${name.padEnd(24)} ${Math.round(mean)} jobs/s (95% ${Math.round(low)}-${Math.round(high)})${target}`);
+    const us = interval(cpu.get(name) ?? [0]).mean;
+    out(`  ${name.padEnd(24)} ${Math.round(mean)} jobs/s (95% ${Math.round(low)}-${Math.round(high)}), `
+      + `${Math.round(us)} CPU µs/job${target}`);
+  }
+  const bare = rates.get('bare BullMQ (redis)');
+  const ours = rates.get('redis (BullMQ adapter)');
+  if (bare && ours) {
+    const ratio = interval(ours).mean / interval(bare).mean;
+    const cpuRatio = interval(cpu.get('bare BullMQ (redis)')!).mean / interval(cpu.get('redis (BullMQ adapter)')!).mean;
+    out(`  redis / bare BullMQ: ${ratio.toFixed(2)}x jobs/s, ${cpuRatio.toFixed(2)}x by CPU per job`
+      + `  target >= 0.8: ${ratio >= 0.8 ? 'PASS' : 'FAIL'}`);
   }
 }
 
