@@ -48,7 +48,7 @@ function twoProcesses(label: string, env: Record<string, string>, cleanup: () =>
   let a: Proc;
   let b: Proc;
   s.before(async () => {
-    db = await freshPostgres(pgUrl);
+    db = await freshPostgres(pgUrl!);
     [a, b] = await Promise.all([startWorker(db.url, env), startWorker(db.url, env)]);
   });
   s.after(async () => {

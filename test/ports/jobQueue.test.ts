@@ -163,7 +163,8 @@ if (redisUrl) {
       const { job } = await queue.enqueue({ id: uuidV7Ids.next(), type: 't.uow' }, { em });
       await em.flush();
       assert.not.ok(await listening(port), 'Redis is down at the commit');
-      assert.ok(await knex()('kernel_jobs').where({ id: job.id }).first(), 'the row waits in the outbox');
+      const row = await knex()('kernel_jobs').where({ id: job.id }).first();
+      assert.is(Boolean(row), true, 'the row waits in the outbox');
       redis = startRedis(port);
       await until('redis-server back', () => listening(port));
       let claimed: Awaited<ReturnType<typeof claimOne>> = [];
