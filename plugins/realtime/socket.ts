@@ -7,6 +7,7 @@ import { isCursor } from './cursor.ts';
 import type { History } from './history.ts';
 import type { Hub } from './hub.ts';
 import { ChannelFeed, type Delivery } from './replay.ts';
+import { sendFrame, textFrame } from './frame.ts';
 import { tokenExpiry, type Tickets } from './tickets.ts';
 
 export interface SocketSettings {
@@ -53,7 +54,8 @@ export class Sockets {
   private readonly wss: WebSocketServer;
   private readonly sessions = new Set<Session>();
   private readonly handlers = new Map<string, SocketMessageHandler>();
-  private readonly texts = new WeakMap<object, string>();
+  /** Each event's text and its prebuilt frame (see frame.ts), made once for all its sockets. */
+  private readonly frames = new WeakMap<object, { text: string; frame: Buffer }>();
   private seq = 0;
 
   constructor(
@@ -140,13 +142,15 @@ export class Sockets {
   }
 
   /** `capped`: live traffic is refused past the send buffer cap; a replay is bounded by the history's limits. */
-  private send(session: Session, message: Record<string, unknown> | string, capped = true): void {
+  private send(session: Session, message: Record<string, unknown> | { text: string; frame: Buffer },
+    capped = true): void {
     if (session.closing || session.ws.readyState !== session.ws.OPEN) return;
     if (capped && session.ws.bufferedAmount > this.deps.settings.maxBufferedBytes) {
       this.close(session, CLOSE_CODES.slowConsumer, 'slow consumer: send buffer full');
       return;
     }
-    session.ws.send(typeof message === 'string' ? message : JSON.stringify(message));
+    if (message.frame instanceof Buffer) sendFrame(session.ws, message.frame, message.text as string);
+    else session.ws.send(JSON.stringify(message));
   }
 
   /** Closes with `code`; a peer that does not complete the close handshake is cut off at the next tick. */
@@ -262,14 +266,15 @@ export class Sockets {
       return;
     }
     const { event } = d;
-    // One event object reaches every socket of the channel: serialise it once.
-    let text = this.texts.get(event);
-    if (text === undefined) {
-      text = JSON.stringify({ type: KIND[event.type] ?? 'event', event: event.type, channel: event.channel,
+    // One event object reaches every socket of the channel: serialise and frame it once.
+    let out = this.frames.get(event);
+    if (out === undefined) {
+      const text = JSON.stringify({ type: KIND[event.type] ?? 'event', event: event.type, channel: event.channel,
         data: event.data, cursor: event.cursor, at: event.at });
-      this.texts.set(event, text);
+      out = { text, frame: textFrame(text) };
+      this.frames.set(event, out);
     }
-    this.send(session, text, !d.replayed);
+    this.send(session, out, !d.replayed);
   }
 
   private async reauthenticate(

@@ -28,7 +28,10 @@ interface Server {
 
 async function startServer(kind: 'kernel' | 'peer'): Promise<Server> {
   const child = fork(resolve(ROOT, 'scripts/bench/realtimeServer.ts'), [kind === 'kernel' ? 'kernel' : 'ws'], {
-    execArgv: ['--import', 'tsx', '--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    // BENCH_WS_PROF=<dir>: a CPU profile of the kernel's server process, written there when it stops.
+    execArgv: ['--import', 'tsx', '--expose-gc',
+      ...(process.env.BENCH_WS_PROF && kind === 'kernel' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_WS_PROF}`]
+        : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const waiting = new Map<string, Array<(v: unknown) => void>>();
   child.on('message', (m: Record<string, unknown>) => {
