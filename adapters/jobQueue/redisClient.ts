@@ -62,17 +62,20 @@ export function toRecord(type: string, id: string, h: Hash, lock: string, pttl: 
   now: number): JobRecord {
   const d = JSON.parse(h.data) as Fixed;
   const kst = (h.kst ?? 'pending') as JobStatus;
-  const status: JobStatus = kst === 'pending' && lock ? 'running' : kst;
+  // A completion is BullMQ's own move (one fenced script): its finishedOn and returnvalue are ours.
+  const done = kst === 'pending' && h.finishedOn !== undefined && h.failedReason === undefined;
+  const status: JobStatus = done ? 'completed' : kst === 'pending' && lock ? 'running' : kst;
   const ats = Number(h.ats ?? 0);
   return {
     id, type, status, parameters: d.p, priority: d.pr, ownerId: d.o, subject: d.s, dedupKey: d.k,
     attempts: ats - Number(h.krel ?? 0), maxAttempts: d.m, runAt: num(h.krun) ?? d.c + d.dl,
-    progress: num(h.kpr) ?? 0, stage: h.kstg ?? null, stageMessage: h.kmsg ?? null, result: parse(h.kres),
+    progress: done ? 100 : num(h.kpr) ?? 0, stage: h.kstg ?? null, stageMessage: h.kmsg ?? null,
+    result: done ? parse(h.returnvalue) : null,
     error: parse(h.kerr), originalJobId: d.oj, retryCount: d.rc,
     steps: Object.fromEntries(Object.entries(steps).map(([k, v]) => [k, JSON.parse(v)])),
     decision: parse(h.kdec), cancelRequested: h.kcan === '1', token: ats,
     leaseUntil: lock && pttl > 0 ? now + pttl : null, workerId: lock ? lock.slice(0, lock.lastIndexOf('|')) : null,
-    createdAt: d.c, startedAt: num(h.kstart) ?? num(h.processedOn), completedAt: num(h.kdone),
+    createdAt: d.c, startedAt: num(h.kstart) ?? num(h.processedOn), completedAt: num(h.kdone) ?? num(h.finishedOn),
     cancelledAt: num(h.kcx),
   };
 }
@@ -365,12 +368,17 @@ export async function createRedisJobQueue(options: RedisJobQueueOptions, ctx: Ad
       return Boolean(await fence(lease, set, del, patch.steps ?? {}));
     },
     async complete(lease, result) {
-      const h = await fence(lease, { kst: 'completed', kres: JSON.stringify(result ?? null), kpr: 100,
-        kdone: clock.now() });
+      // BullMQ's move checks the lock token itself and stores the result: one script, atomic.
+      const h = held.get(leaseKey(lease));
       if (!h) return false;
       end(lease);
-      await bullMove('complete', h, () => h.job.moveToCompleted(null, h.lock, false));
-      return true;
+      try {
+        await h.job.moveToCompleted(result ?? null, h.lock, false);
+        return true;
+      } catch (err) {
+        if (/lock|not in the active state|Missing key/i.test((err as Error).message)) return false;
+        throw errors.unavailable('jobQueue', 5, err);
+      }
     },
     async fail(lease, error, o = {}) {
       const h = held.get(leaseKey(lease));
