@@ -83,6 +83,8 @@ function createFakeGateway(options: FakePaymentsOptions, ctx: AdapterContext): P
       return { externalId, status: 'cancel_at_period_end', endsAt: periodEnds.get(externalId) ?? null };
     },
 
+    async resumeSubscription(): Promise<void> {},
+
     async parseWebhook(input: WebhookInput): Promise<PaymentEvent> {
       const body = verify(input);
       let event: PaymentEvent;

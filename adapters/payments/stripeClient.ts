@@ -165,6 +165,10 @@ export function createStripeGateway(
         return { externalId, status: 'cancel_at_period_end', endsAt: end ? new Date(end * 1000).toISOString() : null };
       }),
 
+    resumeSubscription: (externalId: string): Promise<void> => call(async () => {
+      await stripe.subscriptions.update(externalId, { cancel_at_period_end: false });
+    }),
+
     async parseWebhook(input: WebhookInput): Promise<PaymentEvent> {
       const header = singleHeader(input.headers, 'stripe-signature');
       if (!header) throw badSignature('no Stripe-Signature header');

@@ -17,13 +17,13 @@ interface SessionJson {
 
 interface SubscriptionJson {
   id: string; status: string; cancel_at_period_end: boolean; metadata: Metadata;
-  items?: { data: Array<{ current_period_end?: number; price?: { id: string } }> };
+  items?: { data: Array<{ current_period_start?: number; current_period_end?: number; price?: { id: string } }> };
 }
 
 interface InvoiceJson {
   id: string; billing_reason: string | null;
   parent?: { subscription_details?: { subscription: string | { id: string }; metadata: Metadata } | null } | null;
-  lines?: { data: Array<{ period?: { end: number } }> };
+  lines?: { data: Array<{ period?: { start?: number; end: number } }> };
 }
 
 const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
@@ -62,6 +62,7 @@ export function readStripeEvent(event: StripeEventJson, planOfPrice: (priceId: s
         externalId: sub.id,
         metadata: sub.metadata,
         planId: sub.metadata?.planId ?? (item?.price ? planOfPrice(item.price.id) : null),
+        periodStart: item?.current_period_start,
         periodEnd: item?.current_period_end,
         cancelAtPeriodEnd: sub.cancel_at_period_end,
       });
@@ -69,12 +70,18 @@ export function readStripeEvent(event: StripeEventJson, planOfPrice: (priceId: s
     case 'invoice.paid': {
       const inv = object as unknown as InvoiceJson;
       const details = inv.parent?.subscription_details;
-      if (inv.billing_reason !== 'subscription_cycle' || !details) return other();
-      return subscriptionEvent(base, 'subscription.renewed', {
+      // The first invoice of a subscription activates it (as customer.subscription.updated to active
+      // does); a cycle invoice renews it. Both carry the period they paid for.
+      const type = ({ subscription_cycle: 'subscription.renewed', subscription_create: 'subscription.activated' } as
+        const)[inv.billing_reason ?? ''];
+      if (!type || !details) return other();
+      const period = inv.lines?.data[0]?.period;
+      return subscriptionEvent(base, type, {
         externalId: idOf(details.subscription)!,
         metadata: details.metadata,
         planId: details.metadata?.planId ?? null,
-        periodEnd: inv.lines?.data[0]?.period?.end,
+        periodStart: period?.start,
+        periodEnd: period?.end,
         cancelAtPeriodEnd: false,
       });
     }
@@ -93,7 +100,10 @@ function subscriptionType(eventType: string, status: string): SubscriptionEventT
 function subscriptionEvent(
   base: { id: string; createdAt: string },
   type: SubscriptionEventType,
-  s: { externalId: string; metadata: Metadata; planId: string | null; periodEnd?: number; cancelAtPeriodEnd: boolean },
+  s: {
+    externalId: string; metadata: Metadata; planId: string | null; periodStart?: number; periodEnd?: number;
+    cancelAtPeriodEnd: boolean;
+  },
 ): SubscriptionEvent {
   return {
     ...base, type,
@@ -103,6 +113,7 @@ function subscriptionEvent(
       planId: s.planId,
       currentPeriodEnd: s.periodEnd === undefined ? null : iso(s.periodEnd),
       cancelAtPeriodEnd: s.cancelAtPeriodEnd,
+      ...(s.periodStart === undefined ? {} : { currentPeriodStart: iso(s.periodStart) }),
     },
   };
 }

@@ -107,6 +107,8 @@ export interface SubscriptionEvent extends EventBase {
     planId: string | null;
     currentPeriodEnd: string | null;
     cancelAtPeriodEnd: boolean;
+    /** When the provider's current period began (ISO-8601), where the event says. */
+    currentPeriodStart?: string | null;
   };
 }
 
@@ -132,6 +134,8 @@ export interface PaymentGateway {
   createSubscription(request: SubscriptionRequest): Promise<SubscriptionResult>;
   /** At period end by default; `immediately` ends access now. */
   cancelSubscription(externalId: string, options?: { immediately?: boolean }): Promise<CancelResult>;
+  /** Undoes a cancellation at period end (the subscription renews again). */
+  resumeSubscription?(externalId: string): Promise<void>;
   /** Verifies the signature and reads the event; throws WEBHOOK_SIGNATURE_INVALID (400) when it does not hold. */
   parseWebhook(input: WebhookInput): Promise<PaymentEvent>;
 }

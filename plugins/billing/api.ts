@@ -37,13 +37,26 @@ export interface SubscriptionView { id: string; userId: string; planId: string; 
   expiresAt: string | null }
 export interface Subscriptions {   // exported service name: `subscriptions`
   current(userId: string): Promise<{ subscription: SubscriptionView | null; plan: Plan }>; // free plan when none
-  activate(userId: string, planId: string, o: { periodEnd?: Date; externalId?: string; source: 'payment'|'admin'|
-    'user' }): Promise<SubscriptionView>;
+  activate(userId: string, planId: string, o: ActivateOptions): Promise<SubscriptionView>; // additive options below
   markPastDue(userId: string, externalId?: string): Promise<void>;
   plans(): Promise<Plan[]>;
   plan(id: string): Promise<Plan | null>;
   /** Additive: called on this instance after a user's subscription changed (drop cached plans at once). */
   onChange?(listener: (userId: string) => void): void;
+  /**
+   * Additive: the provider ended subscription `externalId` (e.g. Stripe's customer.subscription.deleted):
+   * it is cancelled now. A no-op when the user's subscription is another one (replaced by an upgrade).
+   */
+  end?(userId: string, o: { externalId: string }): Promise<void>;
+}
+
+/** Additive options of `Subscriptions.activate` (payments passes what the provider says of the period). */
+export interface ActivateOptions {
+  periodEnd?: Date; externalId?: string; source: 'payment' | 'admin' | 'user';
+  /** The provider's period start (a renewal's period begins where the last one ended). */
+  periodStart?: Date;
+  /** The provider's word on a cancellation at the period end (set in its portal, say). */
+  cancelAtPeriodEnd?: boolean;
 }
 export interface BillingExports { ledger: Ledger; subscriptions: Subscriptions }
 

@@ -65,10 +65,14 @@ export const handlers = defineHandlers<Operations, BillingServices>({
     const { plan } = await services.subscriptions.current(userId);
     return { subscription, plan, change: change as 'subscribed' | 'upgraded' | 'downgrade_scheduled' | 'unchanged' };
   },
-  'billing.cancelSubscription': async (_req, { services, principal }) =>
-    services.subscriptions.cancel(userOf(principal)),
-  'billing.resumeSubscription': async (_req, { services, principal }) =>
-    services.subscriptions.resume(userOf(principal)),
+  'billing.cancelSubscription': async (_req, { services, principal }) => {
+    await services.paymentGate.tellProvider(userOf(principal), 'cancel');
+    return services.subscriptions.cancel(userOf(principal));
+  },
+  'billing.resumeSubscription': async (_req, { services, principal }) => {
+    await services.paymentGate.tellProvider(userOf(principal), 'resume');
+    return services.subscriptions.resume(userOf(principal));
+  },
   'billing.adminListSubscriptions': async ({ query, paging }, { services }) =>
     services.billingReads.subscriptions(query, paging!, services.subscriptions, services.identityUsers),
   'billing.adminSetPlan': async ({ params, body }, { services, principal }) => {

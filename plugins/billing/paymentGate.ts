@@ -28,4 +28,15 @@ export class PaymentGate {
     const result = await this.payments.createSubscription({ userId, planId, idempotencyKey, ...this.urls });
     return result.status === 'pending' ? { status: 'pending', planId, checkoutUrl: result.checkoutUrl } : null;
   }
+
+  /**
+   * `POST /subscription/cancel|resume` of a subscription the provider bills: told to the provider first
+   * (at the period end, or undone), so a refusal there (503) changes nothing here.
+   */
+  async tellProvider(userId: string, action: 'cancel' | 'resume'): Promise<void> {
+    const { subscription: s } = await this.subscriptions.current(userId);
+    if (!s?.externalId || s.source === 'admin' || !['active', 'past_due'].includes(s.status)) return;
+    if (action === 'cancel' && !s.cancelAtPeriodEnd) await this.payments.cancelSubscription(s.externalId);
+    if (action === 'resume' && s.cancelAtPeriodEnd) await this.payments.resumeSubscription?.(s.externalId);
+  }
 }

@@ -1,6 +1,6 @@
 import { LockMode, type EntityManager, type MikroORM } from '@mikro-orm/core';
 import { AppError, errors, type Clock, type Publish } from '../../kernel/index.ts';
-import type { Plan, SubscriptionDetail, Subscriptions } from './api.ts';
+import type { ActivateOptions, Plan, SubscriptionDetail, Subscriptions } from './api.ts';
 import type { SubscriptionRow } from './entities.ts';
 import type { PlanCatalog } from './plans.ts';
 import { addInterval } from './periods.ts';
@@ -12,7 +12,11 @@ import type { BillingAuditLog } from './audit.ts';
 export type Source = 'payment' | 'admin' | 'user';
 /** What a change did, as `billing.subscription.changed` names it. */
 export type Change = 'subscribed' | 'upgraded' | 'downgrade_scheduled' | 'unchanged' | 'cancel_scheduled' | 'resumed'
-  | 'activated' | 'past_due' | 'changed_by_admin';
+  | 'activated' | 'past_due' | 'changed_by_admin' | 'ended';
+
+/** The provider's event names another subscription than the user's current one (an upgrade replaced it). */
+const replaced = (row: SubscriptionRow | null, externalId: string | undefined) =>
+  !!externalId && !!row?.externalId && row.externalId !== externalId;
 
 export interface PlanChangeHook {
   /** Called after an upgrade commits (the ledger tops up this month's free credits). */
@@ -55,13 +59,18 @@ export class SubscriptionService implements Subscriptions {
     changesAt: number }> {
     if (!row) return { subscription: null, plan: await this.catalog.fallback(), changesAt: Infinity };
     const planOf = await this.planOf();
-    const state = advance(stateOf(row), this.clock.now(), planOf, this.renewal);
+    const state = advance(stateOf(row), this.clock.now(), planOf, this.renewalOf(row));
     const plan = (entitled(state) && planOf(state.planId)) || (await this.catalog.fallback());
     return {
-      subscription: subscriptionView(row, state, planOf, this.renewal),
+      subscription: subscriptionView(row, state, planOf, this.renewalOf(row)),
       plan,
       changesAt: nextChange(state, planOf),
     };
+  }
+
+  /** A subscription paid through a provider renews only when the provider says it was paid. */
+  private renewalOf(row: SubscriptionRow): Renewal {
+    return row.externalId && row.source !== 'admin' ? 'payment' : this.renewal;
   }
 
   async plans(): Promise<Plan[]> {
@@ -124,8 +133,7 @@ export class SubscriptionService implements Subscriptions {
   }
 
   /** Payments (a paid checkout or renewal) and admins: the plan applies now, until `periodEnd`. */
-  async activate(userId: string, planId: string, o: { periodEnd?: Date; externalId?: string; source: Source }):
-    Promise<SubscriptionDetail> {
+  async activate(userId: string, planId: string, o: ActivateOptions): Promise<SubscriptionDetail> {
     const plan = await this.catalog.get(planId);
     if (!plan) throw errors.notFound(`Plan ${planId} not found`);
     const fallback = await this.catalog.fallback();
@@ -133,7 +141,7 @@ export class SubscriptionService implements Subscriptions {
     const result = await this.mutate(userId, o.source, async (s, planOf) => {
       const now = this.clock.date();
       const renewing = s && entitled(s) && s.planId === planId;
-      const start = renewing ? s.currentPeriodStart : now;
+      const start = o.periodStart ?? (renewing ? s.currentPeriodStart : now);
       const end =
         o.periodEnd ??
         (renewing ? addInterval(s.currentPeriodEnd, plan.interval, 1) : addInterval(now, plan.interval, 1));
@@ -141,7 +149,8 @@ export class SubscriptionService implements Subscriptions {
       const from = (s && entitled(s) ? planOf(s.planId) : undefined) ?? fallback;
       if (from.id !== plan.id && from.monthlyFreeCreditsCents < plan.monthlyFreeCreditsCents) upgradedFrom = from;
       const state: SubscriptionState = {
-        planId, status: 'active', currentPeriodStart: start, currentPeriodEnd: end, cancelAtPeriodEnd: false,
+        planId, status: 'active', currentPeriodStart: start, currentPeriodEnd: end,
+        cancelAtPeriodEnd: o.cancelAtPeriodEnd ?? false,
         scheduledPlanId: null, endedAt: null, pastDueAt: null,
       };
       return {
@@ -156,12 +165,28 @@ export class SubscriptionService implements Subscriptions {
   }
 
   async markPastDue(userId: string, externalId?: string): Promise<void> {
-    await this.mutate(userId, 'payment', async (s) => {
-      if (!s || !entitled(s) || s.status === 'past_due') return { state: s, change: 'unchanged' as Change };
+    await this.mutate(userId, 'payment', async (s, _planOf, row) => {
+      if (!s || !entitled(s) || s.status === 'past_due' || replaced(row, externalId)) {
+        return { state: s, change: 'unchanged' as Change };
+      }
       return {
         state: { ...s, status: 'past_due', pastDueAt: this.clock.date() },
         change: 'past_due' as Change,
         externalId,
+      };
+    });
+  }
+
+  async end(userId: string, o: { externalId: string }): Promise<void> {
+    const row = await this.orm.em.fork().findOne<SubscriptionRow>('BillingSubscription', { userId });
+    // Only the subscription the provider backs: a local one, or one an upgrade replaced, stays.
+    if (row?.externalId !== o.externalId) return;
+    await this.mutate(userId, 'payment', async (s, _planOf, locked) => {
+      if (!s || !entitled(s) || locked?.externalId !== o.externalId) return { state: s, change: 'unchanged' as Change };
+      const now = this.clock.date();
+      return {
+        state: { ...s, status: 'cancelled', cancelAtPeriodEnd: false, scheduledPlanId: null, endedAt: now },
+        change: 'ended' as Change,
       };
     });
   }
@@ -180,8 +205,8 @@ export class SubscriptionService implements Subscriptions {
    */
   private async mutate(
     userId: string, source: Source,
-    decide: (s: SubscriptionState | null, planOf: PlanOf) => Promise<{ state: SubscriptionState | null; change: Change;
-      externalId?: string }>,
+    decide: (s: SubscriptionState | null, planOf: PlanOf, row: SubscriptionRow | null) => Promise<{
+      state: SubscriptionState | null; change: Change; externalId?: string }>,
     audit?: { log: BillingAuditLog; actorId: string; reason?: string },
   ): Promise<{ subscription: SubscriptionDetail; change: Change; version: number }> {
     const planOf = await this.planOf();
@@ -191,9 +216,9 @@ export class SubscriptionService implements Subscriptions {
         { userId },
         { lockMode: LockMode.PESSIMISTIC_WRITE },
       );
-      const stored = row ? advance(stateOf(row), this.clock.now(), planOf, this.renewal) : null;
+      const stored = row ? advance(stateOf(row), this.clock.now(), planOf, this.renewalOf(row)) : null;
       const before = row ? { planId: stored!.planId, status: stored!.status } : null;
-      const { state, change, externalId } = await decide(stored, planOf);
+      const { state, change, externalId } = await decide(stored, planOf, row);
       if (!state) throw new AppError(409, 'NO_ACTIVE_SUBSCRIPTION', 'There is no subscription');
       if (!row) {
         row = em.create<SubscriptionRow>('BillingSubscription', {
@@ -203,7 +228,7 @@ export class SubscriptionService implements Subscriptions {
         em.assign(row, { ...state, source: change === 'unchanged' ? row.source : source, version: row.version + 1,
           ...(externalId ? { externalId } : {}) });
       }
-      const view = subscriptionView(row, state, planOf, this.renewal);
+      const view = subscriptionView(row, state, planOf, this.renewalOf(row));
       if (change !== 'unchanged' || !before || before.status !== state.status) {
         await this.publishIn(em)('billing.subscription.changed', {
           userId, subscriptionId: row.id, planId: state.planId, status: state.status, change,

@@ -47,7 +47,7 @@ function accountsFor(c: IdentityInternals) {
   };
 }
 
-/** Creates a super_admin, or promotes the existing account with that email. Returns its id. */
+/** Creates a super_admin (the deployment's top role), or promotes the existing account with that email. */
 export async function createAdmin(
   c: IdentityInternals,
   email: string,
@@ -57,14 +57,14 @@ export async function createAdmin(
   const { em, accounts } = accountsFor(c);
   const existing = (await em.findOne('IdentityUser', { email: email.trim().toLowerCase() })) as UserRow | null;
   if (existing) {
-    existing.role = 'super_admin';
+    existing.role = c.roles.top();
     await em.flush();
     return { id: existing.id, created: false };
   }
   const user = await accounts.register(
     { name, email, password },
     { ip: null, userAgent: 'cli' },
-    { role: 'super_admin', verified: true },
+    { role: c.roles.top(), verified: true },
   );
   return { id: user.id, created: true };
 }

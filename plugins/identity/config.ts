@@ -19,6 +19,8 @@ export interface IdentityConfig {
   login: { freeFailures: number; maxBackoffSeconds: number; ipFailuresPerWindow: number; ipWindowSeconds: number };
   /** How stale another instance's roles, signing keys and users' standing may be, at most (without a shared cache). */
   instanceSyncSeconds: number;
+  /** The built-in roles this deployment has (seed 001: user and admin); `user` is every new account's. */
+  roles?: string[];
 }
 
 export const identityConfigSchema = {
@@ -47,6 +49,12 @@ export const identityConfigSchema = {
     },
     requireEmailVerification: { type: 'boolean', default: false },
     resetTokenTtlMinutes: { type: 'integer', minimum: 5, maximum: 1440, default: 60 },
+    roles: {
+      type: 'array', uniqueItems: true, minItems: 1, contains: { const: 'user' },
+      items: { enum: ['user', 'premium', 'moderator', 'admin', 'super_admin'] },
+      default: ['user', 'premium', 'moderator', 'admin', 'super_admin'],
+      description: 'The built-in roles this deployment has (must include user). The top one is the bootstrap admin\'s.',
+    },
     verifyTokenTtlHours: { type: 'integer', minimum: 1, maximum: 720, default: 48 },
     impersonationTtlMinutes: { type: 'integer', minimum: 1, maximum: 120, default: 15 },
     instanceSyncSeconds: {

@@ -31,7 +31,7 @@ export default definePlugin({
         type: 'object',
         additionalProperties: false,
         default: {},
-        description: 'Created as super_admin at start when both are set and the email is not taken.',
+        description: 'Created with the top role of `roles` at start, when both are set and the email is free.',
         properties: { email: { type: 'string', default: '' }, password: { type: 'string', default: '' } },
       },
     },

@@ -48,8 +48,15 @@ export class RoleCatalog {
   private custom = new Map<string, RoleDefinition>();
   private readonly builtIn: Map<string, RoleDefinition>;
 
-  constructor(pluginPermissions: Array<{ name: string; roles?: string[] }>) {
-    this.builtIn = new Map(builtInRoles(pluginPermissions).map((r) => [r.name, r]));
+  /** `enabled`: the deployment's built-in roles (`plugins.identity.roles`); all five when absent. */
+  constructor(pluginPermissions: Array<{ name: string; roles?: string[] }>, enabled?: string[]) {
+    const roles = builtInRoles(pluginPermissions).filter((r) => !enabled || enabled.includes(r.name));
+    this.builtIn = new Map(roles.map((r) => [r.name, r]));
+  }
+
+  /** The highest built-in role (super_admin by default; admin where a deployment has only user and admin). */
+  top(): string {
+    return [...this.builtIn.values()].reduce((a, b) => (b.level > a.level ? b : a)).name;
   }
 
   async load(em: EntityManager): Promise<void> {

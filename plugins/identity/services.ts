@@ -29,7 +29,7 @@ export const services = defineServices<{ config: IdentityPluginConfig }>()
   .singleton('userViews', ({ clock }) => new UserViewCache(clock))
   .singleton('tokenVerifier', ({ signing, clock, config }) =>
     new TokenVerifier(signing, clock, { issuer: config.issuer, audience: config.audience }))
-  .singleton('roles', ({ permissionCatalog }) => new RoleCatalog(permissionCatalog))
+  .singleton('roles', ({ permissionCatalog, config }) => new RoleCatalog(permissionCatalog, config.roles))
   .singleton('instanceSync', ({ orm, cache, clock, logger, config }) =>
     new InstanceSync(orm, cache, clock, logger, config.instanceSyncSeconds * 1000))
   .singleton('throttle', ({ cache, clock, config }) => new LoginThrottle(cache, clock, config.login))

@@ -101,12 +101,20 @@ export class Webhooks {
       return 'unmatched';
     }
     const periodEnd = s.currentPeriodEnd ? new Date(s.currentPeriodEnd) : undefined;
+    const periodStart = s.currentPeriodStart ? new Date(s.currentPeriodStart) : undefined;
     const status = STATUS[event.type];
     if (status === 'active') {
       if (!planId) return 'unmatched';
-      await this.d.subscriptions.activate(userId, planId, { periodEnd, externalId: s.externalId, source: 'payment' });
+      // `periodEnd` in the past (a late renewal of an ended period) is not an activation.
+      if (periodEnd && periodEnd.getTime() <= this.d.now().getTime()) return 'stale';
+      await this.d.subscriptions.activate(userId, planId, {
+        periodEnd, periodStart, externalId: s.externalId, source: 'payment', cancelAtPeriodEnd: s.cancelAtPeriodEnd,
+      });
+      await this.replaceOthers(userId, s.externalId);
     } else if (status === 'past_due') {
       await this.d.subscriptions.markPastDue(userId, s.externalId);
+    } else if (this.d.subscriptions.end) {
+      await this.d.subscriptions.end(userId, { externalId: s.externalId });
     }
     const fields = {
       userId, planId, status, currentPeriodEnd: periodEnd ?? state?.currentPeriodEnd ?? null,
@@ -125,5 +133,22 @@ export class Webhooks {
     };
     await this.d.publish('payments.subscription.changed', changed, { key: userId });
     return 'applied';
+  }
+
+  /**
+   * A new provider subscription (an upgrade paid at a new checkout) replaces the user's others: they
+   * are cancelled at the provider now, so the user is not billed twice; their own end events then
+   * change nothing here (billing ends only the subscription it holds).
+   */
+  private async replaceOthers(userId: string, externalId: string): Promise<void> {
+    const others = await this.d.em.find<PaymentSubscriptionRow>('PaymentSubscription', {
+      provider: this.d.payments.provider, userId, externalId: { $ne: externalId },
+      status: { $in: ['active', 'past_due'] },
+    });
+    for (const old of others) {
+      await this.d.payments.cancelSubscription(old.externalId, { immediately: true });
+      old.status = 'cancelled';
+      this.d.log.info({ userId, replaced: old.externalId, by: externalId }, 'provider subscription replaced');
+    }
   }
 }

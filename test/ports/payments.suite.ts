@@ -107,6 +107,7 @@ export function paymentsConformance(name: string, make: () => Promise<PaymentsUn
     const periodEnd = new Date(Math.floor(t.clock.now() / 1000) * 1000 + 30 * 86_400_000).toISOString();
     const sub = (cancelAtPeriodEnd: boolean) => ({
       externalId: 'sub_conf_9', userId: 'user-9', planId: 'pro', currentPeriodEnd: periodEnd, cancelAtPeriodEnd,
+      currentPeriodStart: new Date(Date.parse(periodEnd) - 30 * 86_400_000).toISOString(),
     });
     const events: PaymentEvent[] = [
       {
