@@ -4,7 +4,7 @@
  * gateway as `userKey` so the call is metered, not charged.
  */
 import {
-  AppError, errors, isAiError, records, type AiProviders, type Clock, type IdGenerator, type Principal,
+  AppError, errors, isAiError, records, unscoped, type AiProviders, type Clock, type IdGenerator, type Principal,
   type RecordsCradle, type Secrets,
 } from '../../kernel/index.ts';
 import type { ModelCatalog } from '../ai/api.ts';
@@ -156,7 +156,7 @@ export class Credentials {
 
 /** At boot: keys sealed under a retired KEK are sealed again under the active one (finishes a rotation). */
 export async function resealCredentials(orm: MikroORM, secrets: Secrets): Promise<number> {
-  const em = orm.em.fork();
+  const em = unscoped(orm.em.fork());
   const rows = await em.find<AiCredentialRow>('AiCredential', {
     $not: { sealedKey: { $like: `sk1.${secrets.activeKeyId}.%` } },
   });
