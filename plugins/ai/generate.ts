@@ -10,7 +10,7 @@
  *
  * Each job's call is one durable step: a job retried after it finished its call does not pay twice.
  */
-import { AppError, defineJob, type JobContext, type JsonSchema } from '../../kernel/index.ts';
+import { AppError, defineJob, type JobContext } from '../../kernel/index.ts';
 import type { AiGateway, GatewayChatResult, TaskType } from './api.ts';
 import { billedCall, ownerPrincipal, type GenerationServices } from './generateBilling.ts';
 
@@ -89,7 +89,7 @@ export const generateText = defineJob<TextParameters, Services>({
 });
 
 export interface StructuredParameters {
-  prompt: string; schema: JsonSchema; schemaName?: string; model?: string; maxTokens?: number;
+  prompt: string; schema: Record<string, unknown>; schemaName?: string; model?: string; maxTokens?: number;
 }
 
 export const generateStructured = defineJob<StructuredParameters, Services>({

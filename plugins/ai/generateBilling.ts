@@ -10,14 +10,15 @@ import type { Ledger, Subscriptions } from '../billing/api.ts';
 import type { Metering } from '../metering/api.ts';
 import type { AiModel, ModelCatalog, ModelType, RouteAttempt, Router } from './api.ts';
 
-export interface GenerationServices {
+/** A type, not an interface: job definitions need an index-signature-compatible services type. */
+export type GenerationServices = {
   modelCatalog: ModelCatalog;
   aiRouter: Router;
   aiProvider: AiProviders;
   ledger: Ledger;
   metering: Metering;
   subscriptions: Subscriptions;
-}
+};
 
 /** The job's owner as a principal: their tier is their plan's now (the job may run long after it was asked for). */
 export async function ownerPrincipal(ownerId: string | null, s: GenerationServices): Promise<Principal> {

@@ -6,6 +6,7 @@ import { migrations } from './migrations.ts';
 import { Catalog } from './catalog.ts';
 import { AiRouter } from './router.ts';
 import { Gateway } from './gateway.ts';
+import { generationJobs } from './generate.ts';
 import type { BillingExports } from '../billing/api.ts';
 import type { MeteringExports } from '../metering/api.ts';
 
@@ -34,6 +35,8 @@ export default definePlugin({
   services,
   requires: ['billing', 'metering'],
   exports: ['modelCatalog', 'aiRouter', 'aiGateway'],
+  // ai.generate.{text,structured,image}: helper F's generation jobs (generate.ts).
+  jobs: generationJobs,
   permissions: [
     { name: 'ai:models:manage', description: 'Change AI models and see provider state', roles: ['admin'] },
   ],

@@ -75,8 +75,9 @@ export async function aiGatewayRows(quick = false): Promise<string[]> {
       log: { level: 'info' }, rateLimit: { tiers: { free: 1e9, premium: 1e9, enterprise: 1e9 } },
       adapters: {
         egress: { use: 'undici', allowCidrs: ['127.0.0.1/32'] },
-        aiProvider: { use: 'gateway', providers: {
-          openai: { adapter: 'openai', baseUrl: `${mockOrigin}/v1`, apiKey: 'sk-upstream' }, local: { adapter: 'local' },
+        aiProvider: { use: 'gateway', moderation: 'local', providers: {
+          openai: { adapter: 'openai', baseUrl: `${mockOrigin}/v1`, apiKey: 'sk-upstream' },
+          local: { adapter: 'local' },
         } },
       },
       plugins: { identity: { bootstrapAdmin: ADMIN }, jobs: { worker: false } },
@@ -140,8 +141,9 @@ export async function aiGatewayRows(quick = false): Promise<string[]> {
       for (let round = 0; round < rounds; round++) {
         const g: Sample[] = [];
         const d: Sample[] = [];
-        if (round % 2) { await time(() => viaGateway(stream), perRound, g); await time(() => viaDirect(stream), perRound, d); }
-        else { await time(() => viaDirect(stream), perRound, d); await time(() => viaGateway(stream), perRound, g); }
+        const [gwRun, directRun] = [() => time(() => viaGateway(stream), perRound, g),
+          () => time(() => viaDirect(stream), perRound, d)];
+        if (round % 2) { await gwRun(); await directRun(); } else { await directRun(); await gwRun(); }
         const q = (s: Sample[], k: keyof Sample, p: number) => percentile(s.map((x) => x[k]), p);
         added.p50.push(q(g, 'total', 0.5) - q(d, 'total', 0.5));
         added.p99.push(q(g, 'total', 0.99) - q(d, 'total', 0.99));

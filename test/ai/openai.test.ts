@@ -56,9 +56,10 @@ test.before(async () => {
   upstream = mockUpstream();
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   const origin = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-  k = await startTestKernel({ config: { adapters: {
+  // Rate limits on (the kit turns them off), wide enough for the suite: the key's own limit is what is tested.
+  k = await startTestKernel({ config: { rateLimit: { enabled: true, tiers: { free: 10_000 } }, adapters: {
     egress: { use: 'undici', allowCidrs: ['127.0.0.1/32'] },
-    aiProvider: { use: 'gateway', providers: {
+    aiProvider: { use: 'gateway', moderation: 'local', providers: {
       openai: { adapter: 'openai', baseUrl: `${origin}/v1`, apiKey: 'sk-deployment' }, local: { adapter: 'local' },
     } },
   } } });
