@@ -22,6 +22,7 @@
  * `--legacy` runs the former bench (kernel vs bare Koa through MikroORM; /health under logins).
  * `--realtime` runs the WebSocket fan-out rows (scripts/bench/realtimeFanout.ts).
  * `--jobs` runs the jobs-per-second rows (scripts/bench/jobs.ts).
+ * `--ai` runs the AI gateway's overhead rows (scripts/bench/aiGateway.ts).
  *
  * Environment: BENCH_DURATION (10 s measured per server per workload), BENCH_WARMUP (2),
  * BENCH_SEGMENT (0.5 s per server per round), BENCH_CONNECTIONS (50), BENCH_PIN (1: load
@@ -431,6 +432,10 @@ if (process.argv.includes('--legacy')) {
 } else if (process.argv.includes('--realtime')) {
   // WebSocket fan-out (issue 11): scripts/bench/realtimeFanout.ts
   await (await import('./bench/realtimeFanout.ts')).runRealtimeBench().then(() => process.exit(0));
+} else if (process.argv.includes('--ai')) {
+  // The AI gateway's overhead over calling the upstream directly (issue 12): scripts/bench/aiGateway.ts
+  for (const line of await (await import('./bench/aiGateway.ts')).aiGatewayRows(QUICK)) out(line);
+  process.exit(0);
 } else if (process.argv.includes('--jobs')) {
   await (await import('./bench/jobs.ts')).runJobsBench();
   process.exit(0);

@@ -37,6 +37,7 @@ import payments from '../plugins/payments/index.ts';
 import realtime from '../plugins/realtime/index.ts';
 import jobs from '../plugins/jobs/index.ts';
 import ai from '../plugins/ai/index.ts';
+import aiapi from '../plugins/aiapi/index.ts';
 
 export const catalogs: Catalogs = {
   adapters: {
@@ -52,5 +53,5 @@ export const catalogs: Catalogs = {
       local: localAi, openai: openAi, anthropic: anthropicAi, gemini: geminiAi, comfyui: comfyUiAi, gateway: gatewayAi,
     },
   },
-  plugins: { system, identity, oauth, notes, tools, toolhub, billing, metering, payments, realtime, jobs, ai },
+  plugins: { system, identity, oauth, notes, tools, toolhub, billing, metering, payments, realtime, jobs, ai, aiapi },
 };

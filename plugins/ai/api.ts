@@ -1,5 +1,8 @@
-/** What the ai plugin exports to others (`requires: ['ai']`): the model catalog and the router. */
-import type { AiProvider, ChatStreamEvent, Principal } from '../../kernel/index.ts';
+/** What the ai plugin exports to others (`requires: ['ai']`): the model catalog, the router and the gateway. */
+import type { EntityManager } from '@mikro-orm/core';
+import type {
+  AiProvider, ChatMessage, ChatStreamEvent, FinishReason, ModerationHit, Principal,
+} from '../../kernel/index.ts';
 
 export type ModelType = 'text' | 'image' | 'audio' | 'embedding' | 'video';
 export type TaskType = 'summary' | 'reasoning' | 'creative' | 'code' | 'general';
@@ -93,4 +96,75 @@ export interface Router {
     onModel?: (model: AiModel, attempts: RouteAttempt[]) => void): AsyncIterable<ChatStreamEvent>;
 }
 
-export interface AiExports { modelCatalog: ModelCatalog; aiRouter: Router }
+export interface AiExports { modelCatalog: ModelCatalog; aiRouter: Router; aiGateway: AiGateway }
+
+// ---------------------------------------------------------------------------------------------- the gateway
+
+/** How hard moderation is: the deployment's floor, raised (never lowered) by the user's preference or the call. */
+export type Strictness = 'off' | 'default' | 'strict';
+
+export interface GatewayChatCall {
+  /** The caller (user; for API keys principal.id is the user). */
+  principal: Principal;
+  model?: string; preference?: string; context?: string; task?: TaskType;
+  messages: ChatMessage[];
+  maxTokens?: number; temperature?: number; topP?: number; stop?: string[];
+  signal?: AbortSignal;
+  /** What the call is for (`{kind: 'chat', id: messageId}`); goes into the usage event and the hold. */
+  reference: { kind: string; id: string };
+  /** The hold's idempotency key (a retried call with the same key is not held twice). */
+  idempotencyKey?: string;
+  /** The user's own vendor key: not charged, only metered; only models that provider serves are tried. */
+  userKey?: { provider: string; apiKey: string };
+  moderation?: Strictness;
+  /**
+   * Optional: the caller's unit of work. When given, the usage event and review-queue items are staged in it and
+   * the caller's flush commits them with its own write (the chat message); otherwise the gateway flushes its own.
+   */
+  em?: EntityManager;
+  /** Optional: a session id, carried into the usage event's reference. */
+  session?: string;
+}
+
+export interface GatewayUsage {
+  promptTokens: number; completionTokens: number; totalTokens: number;
+  /** What was charged, in cents (exact: costMicros / 1,000,000); 0 with the user's own key. */
+  costCents: number; costMicros: number;
+  /** True when the token counts are the gateway's own (tokenizer) because the vendor did not report them. */
+  estimated: boolean;
+}
+
+export interface GatewayChatResult {
+  id: string; model: string; text: string; finishReason: FinishReason;
+  usage: GatewayUsage; ttftMs: number; totalMs: number; attempts: RouteAttempt[];
+  /** Moderation hits that acted (input MEDIUM flags, output redactions or a stop). */
+  flags: ModerationHit[];
+  warnings: string[];
+  /** Response headers for the caller to add (`X-Usage-Warning`). */
+  headers: Record<string, string>;
+  /** Optional: the output cap the call ran with (bounded by the hold). */
+  maxTokens?: number;
+}
+
+export type GatewayStreamEvent =
+  | { type: 'chunk'; text: string }
+  | { type: 'tokens'; input: number; output: number }
+  | { type: 'done'; result: GatewayChatResult }
+  | { type: 'error'; code: string; message: string; status: number; partial?: GatewayChatResult };
+
+export interface GatewayEstimate {
+  model: string; inputTokens: number; maxOutputTokens: number; estimatedCents: number; estimatedMicros: number;
+  /** USD per 1M tokens with markup (display). */
+  inputCostPer1M: number; outputCostPer1M: number;
+}
+
+export interface AiGateway {
+  estimate(principal: Principal, call: Omit<GatewayChatCall, 'principal' | 'reference'>): Promise<GatewayEstimate>;
+  /** Throws kernel errors: 400 CONTENT_BLOCKED, 402, 403 MODEL_NOT_AVAILABLE, 503. */
+  chat(call: GatewayChatCall): Promise<GatewayChatResult>;
+  /** Pre-call errors (the same as chat's) reject the first `next()`; after that, exactly one `done` or `error`. */
+  stream(call: GatewayChatCall): AsyncIterable<GatewayStreamEvent>;
+  embed(principal: Principal, o: { model?: string; input: string[]; reference: { kind: string; id: string };
+    userKey?: { provider: string; apiKey: string }; em?: EntityManager }):
+    Promise<{ model: string; vectors: number[][]; usage: GatewayUsage; headers?: Record<string, string> }>;
+}

@@ -1,5 +1,5 @@
 /** The ai plugin's config: models (merged over seed 003's table by id), markup, tiers and routing. */
-import type { AiModel, TaskType } from './api.ts';
+import type { AiModel, Strictness, TaskType } from './api.ts';
 import { DEFAULT_CLASSIFIER, DEFAULT_CONTEXTS, DEFAULT_FALLBACKS, DEFAULT_MATRIX, DEFAULT_MODELS } from './defaults.ts';
 
 export interface AiConfig {
@@ -13,6 +13,31 @@ export interface AiConfig {
   matrix?: Partial<Record<TaskType, { free: string; premium: string }>>;
   fallbacks?: Record<string, string[]>;
   classifier?: Partial<Record<Exclude<TaskType, 'general'>, string[]>>;
+  gateway?: Partial<GatewaySettings>;
+  moderation?: Partial<ModerationSettings>;
+}
+
+/** The gateway's budget rules (see gatewayBudget.ts). */
+export interface GatewaySettings {
+  /** Output cap when the caller gives none (also bounded by the model's maxTokens and the balance). */
+  defaultMaxTokens: number;
+  /** A call whose balance cannot pay this many output tokens is refused with 402. */
+  minCompletionTokens: number;
+  /** Added to the local input-token count before the hold (vendors' tokenizers differ). */
+  inputMarginPercent: number;
+  holdTtlSeconds: number;
+  /** A `tokens` event after every this many deltas (and one before `done`). */
+  tokensEventEvery: number;
+  /** The plan feature premium models need besides a premium tier (billing's plans: `premium-models`). */
+  premiumFeature: string;
+}
+
+/** Safety: the deployment's floor (users may only raise it) and what flagged output does. */
+export interface ModerationSettings {
+  floor: Strictness;
+  /** `redact` replaces the flagged span; `stop` ends the answer with finish_reason content_filter. */
+  output: 'redact' | 'stop';
+  redaction: string;
 }
 
 export interface ResolvedAiConfig {
@@ -25,6 +50,8 @@ export interface ResolvedAiConfig {
   matrix: Record<TaskType, { free: string; premium: string }>;
   fallbacks: Record<string, string[]>;
   classifier: Record<Exclude<TaskType, 'general'>, string[]>;
+  gateway: GatewaySettings;
+  moderation: ModerationSettings;
 }
 
 const range = { type: 'object', required: ['min', 'max', 'default'], additionalProperties: false,
@@ -97,6 +124,28 @@ export const CONFIG_SCHEMA = {
         ['summary', 'reasoning', 'creative', 'code'].map((t) => [t, { type: 'array', items: { type: 'string' } }]),
       ),
     },
+    gateway: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        defaultMaxTokens: { type: 'integer', minimum: 1, default: 1024 },
+        minCompletionTokens: { type: 'integer', minimum: 1, default: 16 },
+        inputMarginPercent: { type: 'integer', minimum: 0, maximum: 100, default: 10 },
+        holdTtlSeconds: { type: 'integer', minimum: 10, default: 900 },
+        tokensEventEvery: { type: 'integer', minimum: 1, default: 16 },
+        premiumFeature: { type: 'string', minLength: 1, default: 'premium-models' },
+      },
+    },
+    moderation: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        floor: { enum: ['off', 'default', 'strict'], default: 'default',
+          description: 'The least strictness any user gets; a user preference may only raise it.' },
+        output: { enum: ['redact', 'stop'], default: 'redact' },
+        redaction: { type: 'string', maxLength: 50, default: '[redacted]' },
+      },
+    },
   },
 };
 
@@ -133,5 +182,10 @@ export function resolveConfig(c: AiConfig = {}): ResolvedAiConfig {
     matrix: { ...DEFAULT_MATRIX, ...c.matrix },
     fallbacks: { ...DEFAULT_FALLBACKS, ...c.fallbacks },
     classifier: { ...DEFAULT_CLASSIFIER, ...c.classifier },
+    gateway: {
+      defaultMaxTokens: 1024, minCompletionTokens: 16, inputMarginPercent: 10, holdTtlSeconds: 900,
+      tokensEventEvery: 16, premiumFeature: 'premium-models', ...c.gateway,
+    },
+    moderation: { floor: 'default', output: 'redact', redaction: '[redacted]', ...c.moderation },
   };
 }

@@ -1,17 +1,24 @@
 import { definePlugin, defineHandlers, defineServices, errors, type AiProviders } from '../../kernel/index.ts';
 import type { Operations } from './contract.gen.ts';
 import { CONFIG_SCHEMA, resolveConfig, type AiConfig } from './config.ts';
-import { AiModelOverride } from './entities.ts';
+import { AiChat, AiChatMessage, AiModelOverride, AiModerationItem, AiUserSettings } from './entities.ts';
 import { migrations } from './migrations.ts';
 import { Catalog } from './catalog.ts';
 import { AiRouter } from './router.ts';
+import { Gateway } from './gateway.ts';
+import { generationJobs } from './generate.ts';
+import type { BillingExports } from '../billing/api.ts';
+import type { MeteringExports } from '../metering/api.ts';
 
-const services = defineServices<{ config: AiConfig }>()
+const services = defineServices<{ config: AiConfig; requires: BillingExports & MeteringExports }>()
   .singleton('aiConfig', ({ config }) => resolveConfig(config ?? {}))
   .singleton('modelCatalog', ({ aiConfig, orm, clock, aiProvider }) =>
     new Catalog(aiConfig, orm, clock, aiProvider as AiProviders))
   .singleton('aiRouter', ({ aiConfig, modelCatalog, aiProvider }) =>
-    new AiRouter(aiConfig, modelCatalog, aiProvider as AiProviders));
+    new AiRouter(aiConfig, modelCatalog, aiProvider as AiProviders))
+  .singleton('aiGateway', ({ aiConfig, modelCatalog, aiRouter, aiProvider, ledger, metering, limits, entitlements,
+    orm, clock, ids, logger }) => new Gateway({ aiConfig, modelCatalog, aiRouter, aiProvider: aiProvider as AiProviders,
+    ledger, metering, limits, entitlements, orm, clock, ids, logger }));
 
 /**
  * The AI gateway's catalog and router: models from config (seed 003's table by default) with admins' runtime
@@ -23,10 +30,13 @@ export default definePlugin({
   version: '0.1.0',
   description: 'AI model catalog (tier access, markup) and router (precedence, fallbacks, cooled-down vendors).',
   config: CONFIG_SCHEMA,
-  entities: [AiModelOverride],
+  entities: [AiModelOverride, AiModerationItem, AiChat, AiChatMessage, AiUserSettings],
   migrations,
   services,
-  exports: ['modelCatalog', 'aiRouter'],
+  requires: ['billing', 'metering'],
+  exports: ['modelCatalog', 'aiRouter', 'aiGateway'],
+  // ai.generate.{text,structured,image}: helper F's generation jobs (generate.ts).
+  jobs: generationJobs,
   permissions: [
     { name: 'ai:models:manage', description: 'Change AI models and see provider state', roles: ['admin'] },
   ],

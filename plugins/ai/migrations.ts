@@ -1,6 +1,7 @@
 import type { Migration } from '../../kernel/index.ts';
+import { generated } from './migrations/index.ts';
 
-export const migrations: Migration[] = [
+const handWritten: Migration[] = [
   {
     name: '0001_create_model_overrides',
     async up(knex) {
@@ -17,3 +18,6 @@ export const migrations: Migration[] = [
     },
   },
 ];
+
+/** The first table was written by hand (before `migrate create`); the rest are generated. */
+export const migrations: Migration[] = [...handWritten, ...generated];

@@ -1,0 +1,73 @@
+/**
+ * Billing for the generation jobs that do not go through the gateway's chat (structured output and images): the
+ * same order as the gateway's (route for the tier, hold before the call, capture the exact cost after, one usage
+ * event), over the ledger and metering the ai plugin requires. The hold covers the dearest candidate, so a
+ * fallback can never cost more than what was held.
+ */
+import { AppError, type AiProvider, type AiProviders, type Principal } from '../../kernel/index.ts';
+import type { EntityManager } from '@mikro-orm/core';
+import type { Ledger, Subscriptions } from '../billing/api.ts';
+import type { Metering } from '../metering/api.ts';
+import type { AiModel, ModelCatalog, ModelType, RouteAttempt, Router } from './api.ts';
+
+/** A type, not an interface: job definitions need an index-signature-compatible services type. */
+export type GenerationServices = {
+  modelCatalog: ModelCatalog;
+  aiRouter: Router;
+  aiProvider: AiProviders;
+  ledger: Ledger;
+  metering: Metering;
+  subscriptions: Subscriptions;
+};
+
+/** The job's owner as a principal: their tier is their plan's now (the job may run long after it was asked for). */
+export async function ownerPrincipal(ownerId: string | null, s: GenerationServices): Promise<Principal> {
+  if (!ownerId) throw new AppError(400, 'OWNER_REQUIRED', 'A generation job must belong to a user');
+  const { plan } = await s.subscriptions.current(ownerId);
+  return { type: 'user', id: ownerId, permissions: [], tier: plan.limits.rateLimitTier };
+}
+
+export interface BilledCall<T> {
+  principal: Principal;
+  type: ModelType;
+  model?: string;
+  /** For routing (the task classifier) and the input estimate. */
+  prompt: string;
+  /** The output the hold must cover, in tokens (all attempts together). */
+  maxOutputTokens: number;
+  reference: { kind: string; id: string };
+  idempotencyKey: string;
+  em: EntityManager;
+  run(provider: AiProvider, model: AiModel): Promise<T>;
+  usageOf(value: T): { input: number; output: number };
+}
+
+export async function billedCall<T>(c: BilledCall<T>, s: GenerationServices):
+  Promise<{ value: T; model: AiModel; costMicros: number; attempts: RouteAttempt[] }> {
+  const tier = s.modelCatalog.tierOf(c.principal);
+  const plan = await s.aiRouter.route({ model: c.model, text: c.prompt, tier, type: c.type });
+  const estimate = (m: AiModel) => {
+    const input = s.aiProvider.has(m.provider) ? s.aiProvider.get(m.provider).countTokens(c.prompt) : c.prompt.length;
+    return s.modelCatalog.costMicros(m, { input: input * 2 + 50, output: c.maxOutputTokens });
+  };
+  const holdMicros = Math.max(...plan.candidates.map(estimate));
+  const reference = `${c.reference.kind}:${c.reference.id}`;
+  const hold = holdMicros > 0
+    ? await s.ledger.hold(c.principal.id, holdMicros, { idempotencyKey: c.idempotencyKey, reference })
+    : undefined;
+  try {
+    const { value, model, attempts } = await s.aiRouter.run(plan, (provider, model) => c.run(provider, model));
+    const usage = c.usageOf(value);
+    const costMicros = Math.min(s.modelCatalog.costMicros(model, usage), holdMicros);
+    if (hold) await s.ledger.capture(hold.id, costMicros);
+    s.metering.record(c.em, {
+      userId: c.principal.id, kind: 'generation', subject: model.id, tokensIn: usage.input, tokensOut: usage.output,
+      costMicros, reference, status: 'ok',
+    });
+    await c.em.flush();
+    return { value, model, costMicros, attempts };
+  } catch (e) {
+    if (hold) await s.ledger.release(hold.id);
+    throw e;
+  }
+}

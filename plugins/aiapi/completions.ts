@@ -1,0 +1,109 @@
+/**
+ * `POST /v1/chat/completions` over the ai plugin's gateway. Not streamed: one `chat.completion`. Streamed: the
+ * gateway's first event is awaited before any byte is sent, so a refusal (402, 403, 400, 503 before output) is
+ * still an HTTP error the SDK raises as its own type; after that, chunks are written as they come, never buffered,
+ * and the stream always ends with the finish chunk (and the usage chunk when asked) or an error event, then
+ * `[DONE]`. A client that leaves aborts the upstream call; the gateway bills what was used.
+ */
+import { PassThrough } from 'node:stream';
+import type { Context as KoaContext } from 'koa';
+import { AppError, rawReply, type Principal, type Reply } from '../../kernel/index.ts';
+import type { AiGateway, GatewayChatCall, GatewayStreamEvent } from './gatewayShape.ts';
+import { ChunkWriter, completionBody, type CompletionRequest } from './openaiWire.ts';
+import { OpenAiError } from './openaiErrors.ts';
+
+export interface CompletionDeps {
+  gateway: AiGateway;
+  principal: Principal;
+  koa: KoaContext;
+  id: string;
+  created: number;
+  userKey?: { provider: string; apiKey: string };
+}
+
+const SSE_HEADERS = {
+  'Content-Type': 'text/event-stream; charset=utf-8',
+  'Cache-Control': 'no-cache, no-transform',
+  'X-Accel-Buffering': 'no',
+};
+
+function callOf(r: CompletionRequest, d: CompletionDeps, signal?: AbortSignal): GatewayChatCall {
+  const key = d.koa.get('idempotency-key');
+  return {
+    principal: d.principal, model: r.model, messages: r.messages, maxTokens: r.maxTokens,
+    temperature: r.temperature, topP: r.topP, stop: r.stop, signal,
+    reference: { kind: 'openai.chat.completion', id: d.id },
+    ...(key ? { idempotencyKey: key } : {}),
+    ...(d.userKey ? { userKey: d.userKey } : {}),
+  };
+}
+
+export async function complete(r: CompletionRequest, d: CompletionDeps): Promise<Reply<Record<string, unknown>>> {
+  if (!r.stream) {
+    const abort = new AbortController();
+    const onClose = () => { if (!d.koa.res.writableEnded) abort.abort(); };
+    d.koa.req.once('close', onClose);
+    try {
+      const result = await d.gateway.chat(callOf(r, d, abort.signal));
+      return rawReply(200, completionBody({ ...result, id: d.id }, d.created), result.headers);
+    } finally {
+      d.koa.req.off('close', onClose);
+    }
+  }
+  return stream(r, d);
+}
+
+async function stream(r: CompletionRequest, d: CompletionDeps): Promise<Reply<Record<string, unknown>>> {
+  const abort = new AbortController();
+  const events = d.gateway.stream(callOf(r, d, abort.signal))[Symbol.asyncIterator]();
+  const first = await events.next();
+  if (first.done) throw new OpenAiError(502, 'The upstream stream ended without an answer.', null, 'empty_stream');
+  if (first.value.type === 'error') {
+    const e = first.value;
+    if (!e.partial) throw new OpenAiError(e.status, e.message, null, e.code.toLowerCase());
+  }
+  const out = new PassThrough();
+  const koa = d.koa;
+  koa.compress = false;
+  koa.req.socket.setNoDelay(true);
+  koa.req.socket.setTimeout(0);
+  const onClose = () => abort.abort();
+  koa.req.once('close', onClose);
+  const writer = new ChunkWriter(d.id, r.model, d.created, r.includeUsage);
+  out.write(writer.role());
+  void pump(first.value, events, writer, out).finally(() => {
+    koa.req.off('close', onClose);
+    out.end();
+  });
+  return rawReply(200, out as never, SSE_HEADERS);
+}
+
+async function pump(first: GatewayStreamEvent, rest: AsyncIterator<GatewayStreamEvent>, writer: ChunkWriter,
+  out: PassThrough): Promise<void> {
+  let event: GatewayStreamEvent | undefined = first;
+  try {
+    while (event) {
+      if (event.type === 'chunk') {
+        if (event.text) out.write(writer.delta(event.text));
+      } else if (event.type === 'done') {
+        out.write(writer.end(event.result));
+        return;
+      } else if (event.type === 'error') {
+        out.write(writer.error(event));
+        return;
+      }
+      const next = await rest.next();
+      event = next.done ? undefined : next.value;
+    }
+    out.write(writer.error({ code: 'STREAM_ENDED', message: 'The stream ended without a final event.', status: 502 }));
+  } catch (e) {
+    // The gateway promises a final event; should it throw instead, the client still gets an end.
+    const known = e instanceof AppError;
+    out.write(writer.error({
+      code: known ? e.code : 'INTERNAL', status: known ? e.status : 500,
+      message: known ? e.message : 'The stream failed.',
+    }));
+  } finally {
+    if (event?.type !== 'done' && event?.type !== 'error') await rest.return?.();
+  }
+}

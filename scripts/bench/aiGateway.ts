@@ -1,0 +1,196 @@
+/**
+ * Issue 12: the AI gateway's overhead. A mock OpenAI-shaped upstream on loopback answers the same completion,
+ * unstreamed and streamed (role chunk, 12 content chunks, finish, usage chunk with `choices: []`, `[DONE]`, each its
+ * own write). It is called directly and through the kernel's `POST /v1/chat/completions` (API key auth, rate limit,
+ * routing, moderation, the ledger hold and capture, the usage record, egress), one request at a time, in
+ * interleaved rounds, with the same HTTP client. Reports p50 and p99 of both, the added p50 and p99 and the added
+ * time to first byte of a stream, each with a 95% interval over rounds.
+ * Alone: `node --import tsx scripts/bench/aiGateway.ts [--quick]`; in the bench: `npm run bench -- --ai`.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import { Pool } from 'undici';
+import { createKernel, loadConfig } from '../kernel.ts';
+import { CONFIG_DIR } from '../paths.ts';
+
+const TARGETS = { p50: 1, p99: 3, ttfb: 1 };
+const ADMIN = { email: 'bench-admin@example.com', password: 'Bench#Passw0rd' };
+const WORDS = 'The quick brown fox jumps over the lazy dog while the gateway counts every token'.split(' ');
+
+const percentile = (values: number[], q: number) => {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.round(q * (s.length - 1))))];
+};
+
+function upstream(req: IncomingMessage, res: ServerResponse) {
+  let raw = '';
+  req.on('data', (c) => (raw += c));
+  req.on('end', () => {
+    const body = JSON.parse(raw || '{}') as { stream?: boolean; model?: string };
+    const base = { id: 'chatcmpl-mock', created: 1_700_000_000, model: body.model ?? 'gpt-4o-mini' };
+    const usage = { prompt_tokens: 24, completion_tokens: 12, total_tokens: 36 };
+    if (!body.stream) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
+        ...base, object: 'chat.completion', usage,
+        choices: [{ index: 0, message: { role: 'assistant', content: WORDS.slice(0, 12).join(' ') },
+          finish_reason: 'stop' }],
+      }));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const chunk = (choices: unknown[], extra: object = {}) =>
+      `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices, ...extra })}\n\n`;
+    res.write(chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]));
+    let i = 0;
+    const next = () => {
+      if (i < 12) {
+        res.write(chunk([{ index: 0, delta: { content: `${WORDS[i++]} ` }, finish_reason: null }]));
+        setImmediate(next);
+        return;
+      }
+      res.write(chunk([{ index: 0, delta: {}, finish_reason: 'stop' }]));
+      res.write(chunk([], { usage }));
+      res.end('data: [DONE]\n\n');
+    };
+    setImmediate(next);
+  });
+}
+
+interface Sample { total: number; ttfb: number }
+
+export async function aiGatewayRows(quick = false): Promise<string[]> {
+  const mock = createServer(upstream);
+  await new Promise<void>((r) => mock.listen(0, '127.0.0.1', r));
+  const mockOrigin = `http://127.0.0.1:${(mock.address() as AddressInfo).port}`;
+  const dir = mkdtempSync(join(tmpdir(), 'bench-ai-'));
+  const config = loadConfig({
+    file: resolve(CONFIG_DIR, 'default.yaml'),
+    env: {},
+    overrides: {
+      server: { port: 0, host: '127.0.0.1' }, database: { url: `file:${join(dir, 'ai.db')}` },
+      log: { level: 'info' }, rateLimit: { tiers: { free: 1e9, premium: 1e9, enterprise: 1e9 } },
+      adapters: {
+        egress: { use: 'undici', allowCidrs: ['127.0.0.1/32'] },
+        aiProvider: { use: 'gateway', moderation: 'local', providers: {
+          openai: { adapter: 'openai', baseUrl: `${mockOrigin}/v1`, apiKey: 'sk-upstream' },
+          local: { adapter: 'local' },
+        } },
+      },
+      plugins: { identity: { bootstrapAdmin: ADMIN } }, jobs: { worker: false },
+    },
+  });
+  // Request logs on, written to /dev/null: the gateway pays for its logging as it would in production.
+  const kernel = await createKernel(config, { logger: pino({ level: 'info' }, pino.destination('/dev/null')) });
+  const { port } = await kernel.listen();
+  const gw = new Pool(`http://127.0.0.1:${port}`, { connections: 1 });
+  const direct = new Pool(mockOrigin, { connections: 1 });
+  const json = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
+    const res = await gw.request({ method: 'POST', path, body: JSON.stringify(body),
+      headers: { 'content-type': 'application/json', ...headers } });
+    const text = await res.body.text();
+    if (res.statusCode >= 300) throw new Error(`${path}: ${res.statusCode} ${text.slice(0, 300)}`);
+    return JSON.parse(text);
+  };
+  try {
+    const admin = await json('/v1/auth/login', ADMIN);
+    const email = `bench-ai-${process.pid}@example.com`;
+    await json('/v1/auth/register', { name: 'Bench', email, password: ADMIN.password });
+    const user = await json('/v1/auth/login', { email, password: ADMIN.password });
+    const me = await (await gw.request({ method: 'GET', path: '/v1/users/me',
+      headers: { authorization: `Bearer ${user.accessToken}` } })).body.json() as { id: string };
+    await json(`/v1/admin/users/${me.id}/credits`, { amountCents: 1_000_000, reason: 'bench' },
+      { authorization: `Bearer ${admin.accessToken}`, 'idempotency-key': `bench-${process.pid}` });
+    // Enterprise: no daily token limit, so thousands of bench calls are not refused.
+    await json('/v1/subscription', { planId: 'enterprise' }, { authorization: `Bearer ${user.accessToken}` });
+    const key = await json('/v1/users/me/api-keys', { name: 'bench' }, { authorization: `Bearer ${user.accessToken}` });
+    const completion = (stream: boolean) => JSON.stringify({
+      model: 'gpt-4o-mini', max_tokens: 64, messages: [{ role: 'user', content: 'Say twelve words about a fox.' }],
+      ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
+    });
+    const call = async (pool: Pool, auth: Record<string, string>, stream: boolean): Promise<Sample> => {
+      const t0 = process.hrtime.bigint();
+      const res = await pool.request({ method: 'POST', path: '/v1/chat/completions', body: completion(stream),
+        headers: { 'content-type': 'application/json', ...auth } });
+      let ttfb = 0;
+      let text = '';
+      for await (const part of res.body) {
+        if (!ttfb) ttfb = Number(process.hrtime.bigint() - t0) / 1e6;
+        text += part;
+      }
+      const total = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (res.statusCode !== 200 || (stream && !text.includes('[DONE]'))) {
+        throw new Error(`${res.statusCode} ${text.slice(0, 300)}`);
+      }
+      return { total, ttfb };
+    };
+    const viaGateway = (stream: boolean) => call(gw, { authorization: `Bearer ${key.key}` }, stream);
+    const viaDirect = (stream: boolean) => call(direct, { authorization: 'Bearer sk-upstream' }, stream);
+    // CPU of this whole process (client, kernel and mock upstream) per request: the gateway's CPU cost is the
+    // difference, a figure the machine's load does not inflate the way it inflates wall time.
+    const cpu = { gw: 0, direct: 0, gwN: 0, directN: 0 };
+    const time = async (f: () => Promise<Sample>, n: number, into: Sample[], side?: 'gw' | 'direct') => {
+      const c0 = process.cpuUsage();
+      for (let i = 0; i < n; i++) into.push(await f());
+      const c = process.cpuUsage(c0);
+      if (side) { cpu[side] += (c.user + c.system) / 1000; cpu[`${side}N`] += n; }
+    };
+    const rounds = quick ? 4 : 10;
+    const perRound = quick ? 60 : 200;
+    const lines: string[] = [];
+    for (const stream of [false, true]) {
+      await time(() => viaGateway(stream), perRound, []);
+      await time(() => viaDirect(stream), perRound, []);
+      const all = { gw: [] as Sample[], direct: [] as Sample[] };
+      const added = { p50: [] as number[], p99: [] as number[], ttfb: [] as number[] };
+      for (let round = 0; round < rounds; round++) {
+        const g: Sample[] = [];
+        const d: Sample[] = [];
+        const [gwRun, directRun] = [() => time(() => viaGateway(stream), perRound, g, 'gw'),
+          () => time(() => viaDirect(stream), perRound, d, 'direct')];
+        if (round % 2) { await gwRun(); await directRun(); } else { await directRun(); await gwRun(); }
+        const q = (s: Sample[], k: keyof Sample, p: number) => percentile(s.map((x) => x[k]), p);
+        added.p50.push(q(g, 'total', 0.5) - q(d, 'total', 0.5));
+        added.p99.push(q(g, 'total', 0.99) - q(d, 'total', 0.99));
+        added.ttfb.push(q(g, 'ttfb', 0.5) - q(d, 'ttfb', 0.5));
+        all.gw.push(...g);
+        all.direct.push(...d);
+      }
+      const f = (v: number) => v.toFixed(2);
+      const kind = stream ? 'streamed' : 'unstreamed';
+      const at = (s: Sample[], p: number) => f(percentile(s.map((x) => x.total), p));
+      lines.push(`  ai gateway ${kind}: direct p50 ${at(all.direct, 0.5)} ms p99 ${at(all.direct, 0.99)} ms; through `
+        + `POST /v1/chat/completions p50 ${at(all.gw, 0.5)} ms p99 ${at(all.gw, 0.99)} ms (${rounds} rounds x `
+        + `${perRound}, one request at a time)`);
+      const perReq = (side: 'gw' | 'direct') => cpu[side] / cpu[`${side}N`];
+      const [cpuDirect, cpuGw] = [perReq('direct'), perReq('gw')];
+      lines.push(`  ai gateway ${kind} CPU per request (this process: client, kernel, mock): direct `
+        + `${f(cpuDirect)} ms, through the gateway ${f(cpuGw)} ms, added ${f(cpuGw - cpuDirect)} ms (info)`);
+      Object.assign(cpu, { gw: 0, direct: 0, gwN: 0, directN: 0 });
+      const rows: Array<[string, number[], number]> = [['added p50', added.p50, TARGETS.p50],
+        ['added p99', added.p99, TARGETS.p99]];
+      if (stream) rows.push(['added time to first byte (p50)', added.ttfb, TARGETS.ttfb]);
+      for (const [label, values, target] of rows) {
+        const [mid, low, high] = [0.5, 0.025, 0.975].map((qq) => percentile(values, qq));
+        const verdict = high < target ? 'PASS' : mid < target ? 'PASS (interval crosses the target)' : 'FAIL';
+        lines.push(`  ai gateway ${kind} ${label}: ${f(mid)} ms (95% ${f(low)}-${f(high)}); target < ${target} ms: `
+          + `${verdict}${quick ? ' (quick mode)' : ''}`);
+      }
+    }
+    return lines;
+  } finally {
+    await gw.close();
+    await direct.close();
+    await kernel.stop();
+    await new Promise((r) => mock.close(r));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  for (const line of await aiGatewayRows(process.argv.includes('--quick'))) console.log(line);
+  process.exit(0);
+}

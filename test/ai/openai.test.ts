@@ -1,0 +1,237 @@
+/**
+ * The OpenAI-compatible surface driven by the official `openai` SDK (`baseURL: <kernel>/v1`), unchanged: models,
+ * completions unstreamed and streamed with usage, embeddings, errors as the SDK's own classes, 402 at zero balance,
+ * 429 from the key's rate limit, and a user's own vendor key (upstream sees it; no credits move). Models served by
+ * `openai` go to a mock OpenAI-shaped upstream on loopback; the rest to the local stand-in.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import OpenAI from 'openai';
+import { guarded } from '../helpers/guarded.ts';
+import { startTestKernel, type TestKit, type SignedInClient } from '../kit/index.ts';
+
+const test = guarded(suite('aiapi: the OpenAI SDK against /v1'));
+let k: TestKit;
+let upstream: Server;
+const seen: Array<{ auth: string; body: Record<string, unknown> }> = [];
+
+function mockUpstream(): Server {
+  return createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c) => (raw += c));
+    req.on('end', () => {
+      const body = JSON.parse(raw || '{}');
+      seen.push({ auth: String(req.headers.authorization), body });
+      const base = { id: 'chatcmpl-up', created: 1_700_000_000, model: body.model };
+      const usage = { prompt_tokens: 11, completion_tokens: 3, total_tokens: 14 };
+      if (req.url?.endsWith('/embeddings')) {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ object: 'list', model:
+          body.model, data: body.input.map((_: string, i: number) => ({ object: 'embedding', index: i,
+          embedding: [0.25, -0.5, 1] })), usage: { prompt_tokens: 4, total_tokens: 4 } }));
+        return;
+      }
+      if (!body.stream) {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ...base,
+          object: 'chat.completion', usage, choices: [{ index: 0, message: { role: 'assistant',
+            content: 'Hello from upstream' }, finish_reason: 'stop' }] }));
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const chunk = (choices: unknown[], extra = {}) =>
+        `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices, ...extra })}\n\n`;
+      res.write(chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]));
+      for (const w of ['Hello', ' from', ' upstream']) {
+        res.write(chunk([{ index: 0, delta: { content: w }, finish_reason: null }]));
+      }
+      res.write(chunk([{ index: 0, delta: {}, finish_reason: 'stop' }]));
+      res.write(chunk([], { usage }));
+      res.end('data: [DONE]\n\n');
+    });
+  });
+}
+
+test.before(async () => {
+  upstream = mockUpstream();
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  const origin = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  // Rate limits on (the kit turns them off), wide enough for the suite: the key's own limit is what is tested.
+  k = await startTestKernel({ config: { rateLimit: { enabled: true, tiers: { free: 10_000 } }, adapters: {
+    egress: { use: 'undici', allowCidrs: ['127.0.0.1/32'] },
+    aiProvider: { use: 'gateway', moderation: 'local', providers: {
+      openai: { adapter: 'openai', baseUrl: `${origin}/v1`, apiKey: 'sk-deployment' }, local: { adapter: 'local' },
+    } },
+  } } });
+});
+test.after(async () => {
+  await k?.stop();
+  await new Promise((r) => upstream?.close(r));
+});
+
+async function keyFor(user: SignedInClient, rateLimit?: { limit: number }): Promise<string> {
+  const made = await user.post('/v1/users/me/api-keys', { name: 'sdk', ...(rateLimit ? { rateLimit } : {}) });
+  assert.is(made.status, 201, made.text);
+  return made.body.key;
+}
+const sdk = (apiKey: string) => new OpenAI({ apiKey, baseURL: `${k.url}/v1`, maxRetries: 0 });
+const balanceOf = async (user: SignedInClient) => (await user.get('/v1/billing/balance')).body.balanceMicros as number;
+
+async function rejection(p: Promise<unknown>): Promise<unknown> {
+  try { await p; } catch (e) { return e; }
+  throw new Error('expected a rejection');
+}
+
+test('models: the tier\'s models, as OpenAI lists them; a premium one is not found for the free tier', async () => {
+  const client = sdk(await keyFor(await k.asUser('oa-models')));
+  const ids: string[] = [];
+  for await (const m of client.models.list()) {
+    assert.is(m.object, 'model');
+    ids.push(m.id);
+  }
+  assert.ok(ids.includes('gpt-4o-mini'));
+  assert.ok(ids.includes('text-embedding-3-small'));
+  assert.not.ok(ids.includes('gpt-4o'), 'premium');
+  assert.is((await client.models.retrieve('qwen-turbo')).owned_by, 'qwen');
+  assert.instance(await rejection(client.models.retrieve('gpt-4o')), OpenAI.NotFoundError);
+});
+
+test('non-streamed: chat.completion with usage and its exact cost, charged to the balance', async () => {
+  const user = await k.asUser('oa-plain');
+  const client = sdk(await keyFor(user));
+  const before = await balanceOf(user);
+  const r = await client.chat.completions.create({
+    model: 'gpt-4o-mini', max_tokens: 20, messages: [{ role: 'user', content: 'Say hello' }],
+  });
+  assert.is(r.object, 'chat.completion');
+  assert.ok(r.id.startsWith('chatcmpl-'));
+  assert.is(r.choices[0].message.content, 'Hello from upstream');
+  assert.is(r.choices[0].finish_reason, 'stop');
+  assert.equal([r.usage?.prompt_tokens, r.usage?.completion_tokens, r.usage?.total_tokens], [11, 3, 14],
+    'the vendor\'s counts');
+  const cost = (r.usage as unknown as { cost_micros: number }).cost_micros;
+  assert.ok(cost > 0);
+  assert.is(before - (await balanceOf(user)), cost, 'exactly what the usage says');
+  assert.is(seen.at(-1)!.auth, 'Bearer sk-deployment');
+  assert.ok((seen.at(-1)!.body.max_completion_tokens as number) <= 20, 'max_tokens bounded, never raised');
+
+  const local = await client.chat.completions.create({
+    model: 'qwen-turbo', messages: [{ role: 'user', content: 'Summarize the tale of the fox' }],
+  });
+  assert.ok(local.choices[0].message.content!.length > 0, 'the local stand-in answers qwen-turbo');
+});
+
+test('streamed with include_usage: chunks, the finish chunk, the usage chunk with choices: [], [DONE]', async () => {
+  const user = await k.asUser('oa-stream');
+  const key = await keyFor(user);
+  const stream = await sdk(key).chat.completions.create({
+    model: 'gpt-4o-mini', stream: true, stream_options: { include_usage: true },
+    messages: [{ role: 'user', content: 'Say hello' }],
+  });
+  const chunks: OpenAI.Chat.Completions.ChatCompletionChunk[] = [];
+  for await (const c of stream) chunks.push(c);
+  assert.ok(chunks.every((c) => c.object === 'chat.completion.chunk' && c.id === chunks[0].id));
+  assert.is(chunks[0].choices[0].delta.role, 'assistant');
+  assert.is(chunks.map((c) => c.choices[0]?.delta.content ?? '').join(''), 'Hello from upstream');
+  const finish = chunks.at(-2)!;
+  assert.is(finish.choices[0].finish_reason, 'stop');
+  const last = chunks.at(-1)!;
+  assert.equal(last.choices, []);
+  assert.is(last.usage?.total_tokens, 14);
+  assert.ok(chunks.slice(0, -1).every((c) => c.usage === null), 'usage: null on the other chunks, as OpenAI does');
+
+  const raw = await fetch(`${k.url}/v1/chat/completions`, {
+    method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'qwen-turbo', stream: true, messages: [{ role: 'user', content: 'hi there' }] }),
+  });
+  assert.match(raw.headers.get('content-type')!, 'text/event-stream');
+  const text = await raw.text();
+  assert.ok(text.endsWith('data: [DONE]\n\n'), text.slice(-80));
+  assert.not.match(text, '"usage"', 'no usage chunk unless asked');
+});
+
+test('embeddings: the SDK\'s default base64 and explicit float, billed', async () => {
+  const user = await k.asUser('oa-embed');
+  const client = sdk(await keyFor(user));
+  const r = await client.embeddings.create({ model: 'text-embedding-3-small', input: ['one', 'two'] });
+  assert.is(r.object, 'list');
+  assert.is(r.data.length, 2);
+  assert.equal(r.data[1].embedding, [0.25, -0.5, 1], 'float32 base64, decoded by the SDK');
+  const f = await client.embeddings.create({ model: 'text-embedding-3-small', input: 'one', encoding_format: 'float' });
+  assert.equal(f.data[0].embedding, [0.25, -0.5, 1]);
+  assert.is(f.usage.prompt_tokens, 4);
+});
+
+test('errors are the SDK\'s own classes, in OpenAI\'s shape', async () => {
+  const user = await k.asUser('oa-errors');
+  const client = sdk(await keyFor(user));
+  const messages = [{ role: 'user' as const, content: 'hi' }];
+  const auth = await rejection(sdk('sk_not-a-real-key').chat.completions.create({ model: 'gpt-4o-mini', messages }));
+  assert.instance(auth, OpenAI.AuthenticationError);
+  const premium = await rejection(client.chat.completions.create({ model: 'gpt-4o', messages }));
+  assert.instance(premium, OpenAI.PermissionDeniedError);
+  assert.is((premium as InstanceType<typeof OpenAI.APIError>).code, 'model_not_available');
+  const bad = await rejection(client.chat.completions.create({ model: 'gpt-4o-mini', messages, temperature: 5 }));
+  assert.instance(bad, OpenAI.BadRequestError);
+  assert.is((bad as InstanceType<typeof OpenAI.APIError>).param, 'temperature');
+  assert.is((bad as InstanceType<typeof OpenAI.APIError>).type, 'invalid_request_error');
+  const missing = await rejection(client.chat.completions.create({ model: 'no-such-model', messages }));
+  assert.instance(missing, OpenAI.NotFoundError);
+  const streamedPremium = await rejection(client.chat.completions.create({ model: 'gpt-4o', messages, stream: true }));
+  assert.instance(streamedPremium, OpenAI.PermissionDeniedError, 'a streamed refusal is an HTTP error too');
+});
+
+test('402 at zero balance: an APIError with status 402 and code insufficient_quota; nothing charged', async () => {
+  const user = await k.asUser('oa-broke');
+  const admin = await k.asAdmin();
+  const balance = await balanceOf(user);
+  const drained = await admin.post(`/v1/admin/users/${user.id}/credits`,
+    { amountMicros: -balance, kind: 'adjustment', reason: 'test: zero balance' },
+    { 'idempotency-key': `drain-${user.id}` });
+  assert.is(drained.status, 201, drained.text);
+  assert.is(await balanceOf(user), 0);
+  const client = sdk(await keyFor(user));
+  const messages = [{ role: 'user' as const, content: 'hi' }];
+  for (const stream of [false, true]) {
+    const e = await rejection(client.chat.completions.create({ model: 'gpt-4o-mini', messages, stream }));
+    assert.instance(e, OpenAI.APIError);
+    assert.is((e as InstanceType<typeof OpenAI.APIError>).status, 402);
+    assert.is((e as InstanceType<typeof OpenAI.APIError>).code, 'insufficient_quota');
+  }
+  assert.is(await balanceOf(user), 0);
+});
+
+test('rate limited per key: the SDK raises RateLimitError', async () => {
+  const client = sdk(await keyFor(await k.asUser('oa-rate'), { limit: 2 }));
+  await client.models.list();
+  await client.models.list();
+  assert.instance(await rejection(client.models.list()), OpenAI.RateLimitError);
+});
+
+test('the user\'s own vendor key: the upstream sees it, no credits move, usage still reported', async () => {
+  const user = await k.asUser('oa-byok');
+  const made = await user.post('/v1/ai/credentials', { vendor: 'openai', apiKey: 'sk-users-own-9999' });
+  assert.is(made.status, 201, made.text);
+  const client = sdk(await keyFor(user));
+  const before = await balanceOf(user);
+  const r = await client.chat.completions.create({
+    model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], credential_id: made.body.id,
+  } as OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming);
+  assert.is(seen.at(-1)!.auth, 'Bearer sk-users-own-9999');
+  assert.is(r.usage?.total_tokens, 14);
+  assert.is((r.usage as unknown as { cost_micros: number }).cost_micros, 0, 'metered, not charged');
+  assert.is(await balanceOf(user), before);
+
+  // As the default for its vendor, it is used without naming it; another user's credential is a 404.
+  await user.delete(`/v1/ai/credentials/${made.body.id}`);
+  await user.post('/v1/ai/credentials', { vendor: 'openai', apiKey: 'sk-default-key-7777', isDefault: true });
+  await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+  assert.is(seen.at(-1)!.auth, 'Bearer sk-default-key-7777');
+  const other = sdk(await keyFor(await k.asUser('oa-byok-other')));
+  const stolen = await rejection(other.chat.completions.create({
+    model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], credential_id: made.body.id,
+  } as OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming));
+  assert.instance(stolen, OpenAI.NotFoundError);
+});
+
+test.run();
