@@ -177,6 +177,20 @@ export class SubscriptionService implements Subscriptions {
     });
   }
 
+  /** One query for the rows stored as granting; each is advanced to now (a lapsed one no longer counts). */
+  async activeByPlan(): Promise<Array<{ planId: string; count: number }>> {
+    const planOf = await this.planOf();
+    const rows = await this.orm.em.fork().find<SubscriptionRow>('BillingSubscription', {
+      status: { $in: ['active', 'past_due'] },
+    });
+    const counts = new Map<string, number>();
+    for (const row of rows) {
+      const state = advance(stateOf(row), this.clock.now(), planOf, this.renewalOf(row));
+      if (entitled(state)) counts.set(state.planId, (counts.get(state.planId) ?? 0) + 1);
+    }
+    return [...counts].map(([planId, count]) => ({ planId, count })).sort((a, b) => a.planId.localeCompare(b.planId));
+  }
+
   async end(userId: string, o: { externalId: string }): Promise<void> {
     const row = await this.orm.em.fork().findOne<SubscriptionRow>('BillingSubscription', { userId });
     // Only the subscription the provider backs: a local one, or one an upgrade replaced, stays.

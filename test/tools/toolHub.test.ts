@@ -141,19 +141,61 @@ s('US6: admins manage tools and see users with roles and subscriptions, and plat
   assert.is((await admin('PATCH', `/admin/tools/${id}`, { description: 'Translates' })).status, 200);
   assert.is((await u.call('GET', `/tools/${id}`)).body.description, 'Translates', 'changes apply at once');
   await u.call('POST', `/tools/${id}/invoke`, { input: 1 });
+  const none = await signUp();
+  const users = await admin('GET', '/admin/users?limit=100');
+  assert.is(users.status, 200, users.text);
+  const row = (id: string) => users.body.data.find((r: any) => r.id === id);
+  assert.equal([row(u.id)?.role, row(u.id)?.subscription_status, row(u.id)?.plan_id, row(u.id)?.subscription?.status],
+    ['user', 'active', 'free', 'active'], 'FR-026: role and subscription status');
+  assert.equal([row(none.id)?.role, row(none.id)?.subscription_status, row(none.id)?.subscription],
+    ['user', 'none', null]);
+  assert.ok(users.body.data.every((r: any) => typeof r.created_at === 'string' && 'email' in r && 'name' in r));
+  assert.ok(users.body.data.some((r: any) => r.role === 'admin'), 'the admin is listed, as admin');
+  assert.ok(users.body.data.every((r: any) => ['user', 'admin'].includes(r.role)), 'FR-011: two roles');
+  assertError(await u.call('GET', '/admin/users'), 403);
   const subs = await admin('GET', '/admin/subscriptions');
   assert.is(subs.status, 200, subs.text);
   const mine = subs.body.data.find((r: any) => r.user.id === u.id);
   assert.equal([mine?.subscription.status, mine?.subscription.plan_id, mine?.user.role], ['active', 'free', 'user']);
   const stats = await admin('GET', '/admin/tool-stats');
   assert.ok(stats.body.per_tool_per_day.some((r: any) => r.tool_id === id && r.invocations === 1), stats.text);
+  assert.ok(stats.body.users >= 3, 'FR-027: registered users');
+  const free = stats.body.active_subscriptions.find((r: any) => r.plan_id === 'free');
+  assert.ok(free?.count >= 1, stats.text);
+  assert.type(stats.body.tokens, 'number');
+  assert.type(stats.body.failures, 'number');
   assertError(await u.call('GET', '/admin/tool-stats'), 403);
   assertError(await u.call('POST', '/admin/tools', { name: 'x', description: 'x', endpoint_url: server.url }), 403);
   assert.is((await admin('DELETE', `/admin/tools/${id}`)).status, 204);
   assertError(await u.call('GET', `/tools/${id}`), 404);
 });
 
-// Last: it moves the clock a month on.
+s('FR-017/FR-018: tokens a tool reports in a well-known place are logged; a date range filters the history',
+  async () => {
+    const id = await tool('/echo', { tokens_path: null });
+    const u = await signUp();
+    await u.call('POST', '/subscription', { plan_id: 'free' });
+    const ok = await u.call('POST', `/tools/${id}/invoke`, { input: 'hi' });
+    assert.equal([ok.status, ok.body.tokens_used, ok.body.tokens_source], [200, 42, 'reported'], ok.text);
+    const today = clock.date().toISOString().slice(0, 10);
+    const tomorrow = new Date(clock.now() + DAY).toISOString().slice(0, 10);
+    const yesterday = new Date(clock.now() - DAY).toISOString().slice(0, 10);
+    const within = await u.call('GET', `/invocations?from=${today}&to=${today}`);
+    assert.is(within.status, 200, within.text);
+    assert.equal(within.body.data.map((r: any) => [r.tool_id, r.tokens_used]), [[id, 42]]);
+    const before = await u.call('GET', `/invocations?from=${yesterday}&to=${yesterday}`);
+    assert.equal(before.body.data, []);
+    const after = await u.call('GET', `/invocations?from=${tomorrow}`);
+    assert.equal(after.body.data, []);
+    const exact = await u.call('GET', `/invocations?from=${clock.date().toISOString()}`);
+    assert.is(exact.body.data.length, 1, 'a date-time is inclusive');
+    assertError(await u.call('GET', '/invocations?from=2026-13-45'), 400);
+    assertError(await u.call('GET', '/invocations?from=yesterday'), 400);
+    const summary = await u.call('GET', `/invocations/summary?from=${today}&to=${today}`);
+    assert.equal([summary.body.total_tokens, summary.body.invocations], [42, 1]);
+  });
+
+// Last: they move the clock a month on.
 s('US5: a cancelled subscription runs to its period end, then the next request is refused', async () => {
   const id = await tool('/echo');
   const u = await signUp();
@@ -168,6 +210,28 @@ s('US5: a cancelled subscription runs to its period end, then the next request i
   const lapsed = (await after('GET', '/subscription')).body.subscription;
   assert.ok(!lapsed || ['cancelled', 'expired'].includes(lapsed.status), JSON.stringify(lapsed));
   assertError(await after('POST', `/tools/${id}/invoke`, { input: 1 }), 402, 'SUBSCRIPTION_REQUIRED');
+});
+
+s('a subscription that expires mid-request lets that request finish, and the next one is refused', async () => {
+  const adminLogin = await as()('POST', '/auth/login', { email: ADMIN.email, password: ADMIN.password });
+  admin = as(adminLogin.body.access_token);
+  const gate = await tool('/gate');
+  const u = await signUp();
+  await u.call('POST', '/subscription', { plan_id: 'free' });
+  await u.call('POST', '/subscription/cancel');
+  const { subscription } = (await u.call('GET', '/subscription')).body;
+  const reached = server.gateReached();
+  const running = u.call('POST', `/tools/${gate}/invoke`, { input: 'long' });
+  await reached;
+  clock.set(Date.parse(subscription.current_period_end) + 60_000); // it ends while the tool works
+  server.release();
+  const finished = await running;
+  assert.equal([finished.status, finished.body.tokens_used], [200, 7], finished.text);
+  const login = await as()('POST', '/auth/login', { email: u.email, password: PASSWORD });
+  const next = await as(login.body.access_token)('POST', `/tools/${gate}/invoke`, { input: 'again' });
+  assertError(next, 402, 'SUBSCRIPTION_REQUIRED');
+  const log = await as(login.body.access_token)('GET', `/invocations?tool_id=${gate}`);
+  assert.equal(log.body.data.map((r: any) => [r.status, r.tokens_used]), [['ok', 7]], 'the finished call is logged');
 });
 
 s.run();
