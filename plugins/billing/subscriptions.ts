@@ -37,6 +37,7 @@ export class SubscriptionService implements Subscriptions {
   constructor(
     private orm: MikroORM, private clock: Clock, private catalog: PlanCatalog, private renewal: Renewal,
     private publishIn: (em: EntityManager) => Publish, private hook: PlanChangeHook,
+    private periodEndExpiry = false,
   ) {}
 
   /** Called with the user id after any change (tier caches drop their copy). */
@@ -62,7 +63,7 @@ export class SubscriptionService implements Subscriptions {
     const state = advance(stateOf(row), this.clock.now(), planOf, this.renewalOf(row));
     const plan = (entitled(state) && planOf(state.planId)) || (await this.catalog.fallback());
     return {
-      subscription: subscriptionView(row, state, planOf, this.renewalOf(row)),
+      subscription: subscriptionView(row, state, planOf, this.renewalOf(row), this.periodEndExpiry),
       plan,
       changesAt: nextChange(state, planOf),
     };
@@ -242,7 +243,7 @@ export class SubscriptionService implements Subscriptions {
         em.assign(row, { ...state, source: change === 'unchanged' ? row.source : source, version: row.version + 1,
           ...(externalId ? { externalId } : {}) });
       }
-      const view = subscriptionView(row, state, planOf, this.renewalOf(row));
+      const view = subscriptionView(row, state, planOf, this.renewalOf(row), this.periodEndExpiry);
       if (change !== 'unchanged' || !before || before.status !== state.status) {
         await this.publishIn(em)('billing.subscription.changed', {
           userId, subscriptionId: row.id, planId: state.planId, status: state.status, change,

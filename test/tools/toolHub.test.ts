@@ -100,6 +100,7 @@ s('US3/US5: no subscription is refused with the plans; a subscription unlocks th
   assert.is(sub.body.subscription.plan_id, 'free');
   assert.is(sub.body.subscription.status, 'active');
   assert.type(sub.body.subscription.current_period_end, 'string');
+  assert.is(sub.body.subscription.expires_at, sub.body.subscription.current_period_end, 'US5-3: the expiration date');
   const ok = await u.call('POST', `/tools/${id}/invoke`, { input: 'hello' });
   assert.is(ok.status, 200, ok.text);
   assert.is(ok.body.tokens_used, 42);
