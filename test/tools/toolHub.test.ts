@@ -10,6 +10,7 @@ import type { Kernel } from '../../kernel/boot.ts';
 import { assertError, request, tempSqliteUrl, type TestResponse } from '../helpers/kernel.ts';
 import { ADMIN, PASSWORD } from '../identity/helpers.ts';
 import { startToolServer, type ToolServer } from './toolServer.ts';
+import { settle } from '../kit/index.ts';
 
 /**
  * Seed 001's scenarios against config/tool-hub.yaml itself (billing, metering, tools, identity
@@ -83,6 +84,31 @@ s('registration enforces the password policy and a unique email; tokens refresh'
   const me = await u.call('GET', '/users/me');
   assert.ok('created_at' in me.body && me.body.role === 'user', me.text);
 });
+
+s('US2: the profile shows name, email, role and created_at; the name changes; API keys are made, used, revoked',
+  async () => {
+    const u = await signUp();
+    const me = await u.call('GET', '/users/me');
+    assert.equal([me.body.name, me.body.email, me.body.role], ['Hub User', u.email, 'user']);
+    assert.ok(!Number.isNaN(Date.parse(me.body.created_at)), me.text);
+    assert.is((await u.call('PATCH', '/users/me', { name: 'Renamed User' })).status, 200);
+    assert.is((await u.call('GET', '/users/me')).body.name, 'Renamed User', 'reflected on the next request');
+    const made = await u.call('POST', '/users/me/api-keys', { name: 'ci' });
+    assert.is(made.status, 201, made.text);
+    const other = await u.call('POST', '/users/me/api-keys', { name: 'ci-2' });
+    assert.not.equal(other.body.key, made.body.key, 'unique');
+    const withKey = (key: string) =>
+      request(base, 'GET', '/v1/users/me', { headers: { 'x-api-key': key } });
+    assert.is((await withKey(made.body.key)).body.id, u.id, 'the key authenticates as its owner');
+    assert.is((await u.call('DELETE', `/users/me/api-keys/${made.body.id}`)).status, 204);
+    assertError(await withKey(made.body.key), 401, 'INVALID_API_KEY');
+    const auth = { authorization: `Bearer ${made.body.key}` };
+    const bearer = await request(base, 'GET', '/v1/users/me', { headers: auth });
+    assertError(bearer, 401);
+    assert.is((await withKey(other.body.key)).status, 200, 'the other key still works');
+    const listed = await u.call('GET', '/users/me/api-keys');
+    assert.equal(listed.body.data.map((k: any) => k.id), [other.body.id]);
+  });
 
 s('US3/US5: no subscription is refused with the plans; a subscription unlocks the tool', async () => {
   const id = await tool('/echo');
@@ -196,8 +222,49 @@ s('FR-017/FR-018: tokens a tool reports in a well-known place are logged; a date
     assert.equal([summary.body.total_tokens, summary.body.invocations], [42, 1]);
   });
 
+s('US1-4: a password reset mails a link whose token works for 24 hours and not after; weak new passwords fail',
+  async () => {
+    type Mail = { to: string[]; subject: string; text?: string };
+    const mailed = async (email: string, subject: RegExp) => {
+      await settle(kernel);
+      const outbox = (kernel.root.cradle as unknown as { mailer: { outbox(): Mail[] } }).mailer.outbox();
+      const mail = outbox.filter((m) => m.to.includes(email) && subject.test(m.subject)).at(-1);
+      const token = /token=([A-Za-z0-9_-]+)/.exec(mail?.text ?? '')?.[1];
+      assert.ok(token, `a mail to ${email} matching ${subject}`);
+      return token;
+    };
+    // Reset links go to verified addresses only (an unverified one may not be the owner's).
+    const verified = async () => {
+      const u = await signUp();
+      const res = await as()('POST', '/auth/verify-email', { token: await mailed(u.email, /verify|confirm/i) });
+      assert.ok(res.status < 300, res.text);
+      return u;
+    };
+    const a = await verified();
+    const b = await verified();
+    const tokenFor = async (email: string) => {
+      const res = await as()('POST', '/auth/forgot-password', { email });
+      assert.is(res.status, 202, res.text);
+      return mailed(email, /reset/i);
+    };
+    const ta = await tokenFor(a.email);
+    const tb = await tokenFor(b.email);
+    const start = clock.now();
+    clock.set(start + DAY - 60_000);
+    assertError(await as()('POST', '/auth/reset-password', { token: ta, new_password: 'weakpass' }), 400);
+    const ok = await as()('POST', '/auth/reset-password', { token: ta, new_password: 'N3w#Password' });
+    assert.ok(ok.status < 300, ok.text);
+    assert.is((await as()('POST', '/auth/login', { email: a.email, password: 'N3w#Password' })).status, 200);
+    clock.set(start + DAY + 60_000);
+    const late = await as()('POST', '/auth/reset-password', { token: tb, new_password: 'N3w#Password' });
+    assert.ok(late.status >= 400 && late.status < 500, late.text);
+    clock.set(start);
+  });
+
 // Last: they move the clock a month on.
 s('US5: a cancelled subscription runs to its period end, then the next request is refused', async () => {
+  const adminLogin = await as()('POST', '/auth/login', { email: ADMIN.email, password: ADMIN.password });
+  admin = as(adminLogin.body.access_token);
   const id = await tool('/echo');
   const u = await signUp();
   await u.call('POST', '/subscription', { plan_id: 'pro' });
