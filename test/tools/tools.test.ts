@@ -164,7 +164,7 @@ s('a tool\'s timeout is kept to the millisecond scale, not undici\'s one-second 
   const took = Date.now() - started;
   server.release(); // the endpoint never answered in time
   assertError(res, 503, 'TOOL_UNAVAILABLE');
-  assert.ok(took < 950, `answered after ${took} ms (undici's timers alone take 1 s or more)`);
+  assert.ok(took < 600, `answered after ${took} ms (undici's timers alone took 880-1000 ms here)`);
 });
 
 s('admin only: users cannot create, change or delete tools, nor read platform statistics', async () => {
