@@ -197,6 +197,25 @@ s('US6: admins manage tools and see users with roles and subscriptions, and plat
   assertError(await u.call('GET', `/tools/${id}`), 404);
 });
 
+s('SC-006/FR-028: every admin operation the deployment serves refuses a user (403) and the anonymous (401)',
+  async () => {
+    const u = await signUp();
+    type Doc = { paths: Record<string, Record<string, unknown>> };
+    const doc = (await request(base, 'GET', '/openapi.json')).body as Doc;
+    const ops = Object.entries(doc.paths).filter(([p]) => p.startsWith('/v1/admin/'))
+      .flatMap(([p, item]) => Object.keys(item).filter((m) => m !== 'parameters').map((m) => [m.toUpperCase(), p]));
+    assert.ok(ops.length >= 20, `${ops.length} admin operations`);
+    const id = '01900000-0000-7000-8000-000000000000';
+    for (const [method, path] of ops) {
+      const url = path.replace(/\{[a-z_]+\}/g, id);
+      const body = ['GET', 'DELETE'].includes(method) ? undefined : {};
+      const user = await u.call(method, url.slice(3), body);
+      assert.is(user.status, 403, `${method} ${path} as a user: ${user.text}`);
+      const anon = await as()(method, url.slice(3), body);
+      assert.is(anon.status, 401, `${method} ${path} anonymous: ${anon.text}`);
+    }
+  });
+
 s('FR-017/FR-018: tokens a tool reports in a well-known place are logged; a date range filters the history',
   async () => {
     const id = await tool('/echo', { tokens_path: null });
