@@ -149,10 +149,12 @@ export class SubscriptionService implements Subscriptions {
       if (end.getTime() <= now.getTime()) throw errors.badRequest('periodEnd must be in the future');
       const from = (s && entitled(s) ? planOf(s.planId) : undefined) ?? fallback;
       if (from.id !== plan.id && from.monthlyFreeCreditsCents < plan.monthlyFreeCreditsCents) upgradedFrom = from;
+      // A renewal keeps a downgrade scheduled for the period end (the provider was told to stop at it).
+      const scheduledPlanId = renewing && o.source === 'payment' ? s.scheduledPlanId : null;
       const state: SubscriptionState = {
         planId, status: 'active', currentPeriodStart: start, currentPeriodEnd: end,
-        cancelAtPeriodEnd: o.cancelAtPeriodEnd ?? false,
-        scheduledPlanId: null, endedAt: null, pastDueAt: null,
+        cancelAtPeriodEnd: scheduledPlanId ? false : o.cancelAtPeriodEnd ?? false,
+        scheduledPlanId, endedAt: null, pastDueAt: null,
       };
       return {
         state,
@@ -196,8 +198,12 @@ export class SubscriptionService implements Subscriptions {
     const row = await this.orm.em.fork().findOne<SubscriptionRow>('BillingSubscription', { userId });
     // Only the subscription the provider backs: a local one, or one an upgrade replaced, stays.
     if (row?.externalId !== o.externalId) return;
-    await this.mutate(userId, 'payment', async (s, _planOf, locked) => {
-      if (!s || !entitled(s) || locked?.externalId !== o.externalId) return { state: s, change: 'unchanged' as Change };
+    await this.mutate(userId, 'payment', async (s, planOf, locked) => {
+      // A downgrade to a free plan took effect: the provider no longer bills what the user holds.
+      const free = s && (planOf(s.planId)?.priceCents ?? 0) === 0;
+      if (!s || !entitled(s) || free || locked?.externalId !== o.externalId) {
+        return { state: s, change: 'unchanged' as Change };
+      }
       const now = this.clock.date();
       return {
         state: { ...s, status: 'cancelled', cancelAtPeriodEnd: false, scheduledPlanId: null, endedAt: now },
