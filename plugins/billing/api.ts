@@ -48,6 +48,8 @@ export interface Subscriptions {   // exported service name: `subscriptions`
    * it is cancelled now. A no-op when the user's subscription is another one (replaced by an upgrade).
    */
   end?(userId: string, o: { externalId: string }): Promise<void>;
+  /** Additive: subscriptions that grant their plan now (active or past due), counted per plan. */
+  activeByPlan?(): Promise<Array<{ planId: string; count: number }>>;
 }
 
 /** Additive options of `Subscriptions.activate` (payments passes what the provider says of the period). */

@@ -16,6 +16,11 @@ export interface BillingConfig {
    * `payment`: a paid plan lapses at its period end (plus its grace period) unless payments renew it.
    */
   renewal: 'auto' | 'payment';
+  /**
+   * What `expiresAt` shows for a subscription that renews itself: `null` (the default: nothing ends it), or
+   * `periodEnd`, the end of the period paid for (seed 001's "expiration date").
+   */
+  expiresAt?: 'null' | 'periodEnd';
   /** How long one instance trusts its cached copy of a user's plan for the principal's tier (seconds). */
   planCacheSeconds: number;
   /** Where the payment provider's checkout for a paid plan returns to. */
@@ -85,6 +90,10 @@ export const billingConfigSchema: JsonSchema = {
     overdraftCents: { type: 'integer', minimum: 0, default: 0 },
     holdTtlSeconds: { type: 'integer', minimum: 1, default: 900 },
     renewal: { enum: ['auto', 'payment'], default: 'auto' },
+    expiresAt: {
+      enum: ['null', 'periodEnd'], default: 'null',
+      description: 'expiresAt of a self-renewing subscription: null, or its current period end.',
+    },
     planCacheSeconds: { type: 'number', minimum: 0, default: 5 },
     checkout: {
       type: 'object', additionalProperties: false, default: {},

@@ -61,6 +61,7 @@ export const handlers = defineHandlers<Operations, BillingServices>({
     const userId = userOf(principal);
     const pending = await services.paymentGate.pending(userId, body.planId);
     if (pending) return reply(202, pending); // the plan starts when the payment's webhook arrives
+    await services.paymentGate.beforeChoose(userId, body.planId);
     const { subscription, change } = await services.subscriptions.choose(userId, body.planId);
     const { plan } = await services.subscriptions.current(userId);
     return { subscription, plan, change: change as 'subscribed' | 'upgraded' | 'downgrade_scheduled' | 'unchanged' };

@@ -1,4 +1,4 @@
-import type { Clock } from '../../kernel/index.ts';
+import { AppError, type Clock } from '../../kernel/index.ts';
 import type { PaymentGateway } from '../../kernel/ports/payments.ts';
 import type { PlanCatalog } from './plans.ts';
 import { monthly, type SubscriptionService } from './subscriptions.ts';
@@ -27,6 +27,30 @@ export class PaymentGate {
     const idempotencyKey = `subscribe:${userId}:${planId}:${this.clock.date().toISOString().slice(0, 10)}`;
     const result = await this.payments.createSubscription({ userId, planId, idempotencyKey, ...this.urls });
     return result.status === 'pending' ? { status: 'pending', planId, checkoutUrl: result.checkoutUrl } : null;
+  }
+
+  /**
+   * `POST /subscription {planId}` on a subscription the provider bills. A downgrade to a free plan stops the
+   * provider's renewal at the period end (the free plan then starts here); to a cheaper paid plan it is a
+   * 409 (the provider's subscription is for the current plan: cancel, then subscribe to the other at the
+   * period end). Choosing the current plan again, after a downgrade or a cancellation, resumes the renewal.
+   */
+  async beforeChoose(userId: string, planId: string): Promise<void> {
+    const target = await this.catalog.get(planId);
+    const { subscription: s, plan: current } = await this.subscriptions.current(userId);
+    if (!target || !s?.externalId || s.source === 'admin' || !['active', 'past_due'].includes(s.status)) return;
+    if (target.id === current.id) {
+      if (s.scheduledPlanId || s.cancelAtPeriodEnd) await this.payments.resumeSubscription?.(s.externalId);
+      return;
+    }
+    if (monthly(target) >= monthly(current)) return; // an upgrade: a new checkout (pending)
+    if (target.priceCents > 0) {
+      throw new AppError(409, 'DOWNGRADE_NEEDS_CHECKOUT', `Your ${current.id} plan is billed by ${
+        this.payments.provider}: cancel it, then subscribe to ${target.id} when it ends`, {
+        details: { planId: target.id, currentPlanId: current.id, currentPeriodEnd: s.currentPeriodEnd },
+      });
+    }
+    if (!s.cancelAtPeriodEnd) await this.payments.cancelSubscription(s.externalId);
   }
 
   /**

@@ -24,7 +24,8 @@ export const services = defineServices<{ config: BillingConfig; requires: Identi
   .singleton('billingAudit', ({ logger }) => new BillingAuditLog(logger))
   .singleton('planHook', () => new LateHook())
   .singleton('subscriptions', ({ orm, clock, planCatalog, config, publishIn, planHook }) =>
-    new SubscriptionService(orm, clock, planCatalog, config.renewal, publishIn, planHook))
+    new SubscriptionService(orm, clock, planCatalog, config.renewal, publishIn, planHook,
+      config.expiresAt === 'periodEnd'))
   .singleton('planCache', ({ subscriptions, clock, config }) => {
     const cache = new PlanCache((userId) => subscriptions.current(userId), clock, config.planCacheSeconds * 1000);
     subscriptions.onChange((userId) => cache.forget(userId));

@@ -97,10 +97,11 @@ export function nextChange(s: SubscriptionState, planOf: PlanOf): number {
   return s.currentPeriodEnd.getTime();
 }
 
+/** `periodEndExpiry`: a subscription that renews itself shows its period end as `expiresAt` (seed 001). */
 export function subscriptionView(
-  row: SubscriptionRow, s: SubscriptionState, planOf: PlanOf, renewal: Renewal,
+  row: SubscriptionRow, s: SubscriptionState, planOf: PlanOf, renewal: Renewal, periodEndExpiry = false,
 ): SubscriptionDetail {
-  const expiry = expiresAt(s, planOf, renewal);
+  const expiry = expiresAt(s, planOf, renewal) ?? (periodEndExpiry && entitled(s) ? s.currentPeriodEnd : null);
   return {
     id: row.id, userId: row.userId, planId: s.planId, status: s.status,
     currentPeriodStart: s.currentPeriodStart.toISOString(), currentPeriodEnd: s.currentPeriodEnd.toISOString(),

@@ -37,6 +37,7 @@ export class SubscriptionService implements Subscriptions {
   constructor(
     private orm: MikroORM, private clock: Clock, private catalog: PlanCatalog, private renewal: Renewal,
     private publishIn: (em: EntityManager) => Publish, private hook: PlanChangeHook,
+    private periodEndExpiry = false,
   ) {}
 
   /** Called with the user id after any change (tier caches drop their copy). */
@@ -62,7 +63,7 @@ export class SubscriptionService implements Subscriptions {
     const state = advance(stateOf(row), this.clock.now(), planOf, this.renewalOf(row));
     const plan = (entitled(state) && planOf(state.planId)) || (await this.catalog.fallback());
     return {
-      subscription: subscriptionView(row, state, planOf, this.renewalOf(row)),
+      subscription: subscriptionView(row, state, planOf, this.renewalOf(row), this.periodEndExpiry),
       plan,
       changesAt: nextChange(state, planOf),
     };
@@ -148,10 +149,12 @@ export class SubscriptionService implements Subscriptions {
       if (end.getTime() <= now.getTime()) throw errors.badRequest('periodEnd must be in the future');
       const from = (s && entitled(s) ? planOf(s.planId) : undefined) ?? fallback;
       if (from.id !== plan.id && from.monthlyFreeCreditsCents < plan.monthlyFreeCreditsCents) upgradedFrom = from;
+      // A renewal keeps a downgrade scheduled for the period end (the provider was told to stop at it).
+      const scheduledPlanId = renewing && o.source === 'payment' ? s.scheduledPlanId : null;
       const state: SubscriptionState = {
         planId, status: 'active', currentPeriodStart: start, currentPeriodEnd: end,
-        cancelAtPeriodEnd: o.cancelAtPeriodEnd ?? false,
-        scheduledPlanId: null, endedAt: null, pastDueAt: null,
+        cancelAtPeriodEnd: scheduledPlanId ? false : o.cancelAtPeriodEnd ?? false,
+        scheduledPlanId, endedAt: null, pastDueAt: null,
       };
       return {
         state,
@@ -177,12 +180,30 @@ export class SubscriptionService implements Subscriptions {
     });
   }
 
+  /** One query for the rows stored as granting; each is advanced to now (a lapsed one no longer counts). */
+  async activeByPlan(): Promise<Array<{ planId: string; count: number }>> {
+    const planOf = await this.planOf();
+    const rows = await this.orm.em.fork().find<SubscriptionRow>('BillingSubscription', {
+      status: { $in: ['active', 'past_due'] },
+    });
+    const counts = new Map<string, number>();
+    for (const row of rows) {
+      const state = advance(stateOf(row), this.clock.now(), planOf, this.renewalOf(row));
+      if (entitled(state)) counts.set(state.planId, (counts.get(state.planId) ?? 0) + 1);
+    }
+    return [...counts].map(([planId, count]) => ({ planId, count })).sort((a, b) => a.planId.localeCompare(b.planId));
+  }
+
   async end(userId: string, o: { externalId: string }): Promise<void> {
     const row = await this.orm.em.fork().findOne<SubscriptionRow>('BillingSubscription', { userId });
     // Only the subscription the provider backs: a local one, or one an upgrade replaced, stays.
     if (row?.externalId !== o.externalId) return;
-    await this.mutate(userId, 'payment', async (s, _planOf, locked) => {
-      if (!s || !entitled(s) || locked?.externalId !== o.externalId) return { state: s, change: 'unchanged' as Change };
+    await this.mutate(userId, 'payment', async (s, planOf, locked) => {
+      // A downgrade to a free plan took effect: the provider no longer bills what the user holds.
+      const free = s && (planOf(s.planId)?.priceCents ?? 0) === 0;
+      if (!s || !entitled(s) || free || locked?.externalId !== o.externalId) {
+        return { state: s, change: 'unchanged' as Change };
+      }
       const now = this.clock.date();
       return {
         state: { ...s, status: 'cancelled', cancelAtPeriodEnd: false, scheduledPlanId: null, endedAt: now },
@@ -228,7 +249,7 @@ export class SubscriptionService implements Subscriptions {
         em.assign(row, { ...state, source: change === 'unchanged' ? row.source : source, version: row.version + 1,
           ...(externalId ? { externalId } : {}) });
       }
-      const view = subscriptionView(row, state, planOf, this.renewalOf(row));
+      const view = subscriptionView(row, state, planOf, this.renewalOf(row), this.periodEndExpiry);
       if (change !== 'unchanged' || !before || before.status !== state.status) {
         await this.publishIn(em)('billing.subscription.changed', {
           userId, subscriptionId: row.id, planId: state.planId, status: state.status, change,

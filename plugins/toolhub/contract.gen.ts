@@ -3,6 +3,24 @@
 
 /** The contract's component schemas. */
 export interface Schemas {
+  HubUser: {
+    id: string;
+    email: string;
+    name: string;
+    role: string;
+    status: string;
+    createdAt: string;
+    subscriptionStatus: "none" | "active" | "cancelled" | "expired" | "past_due";
+    /** The plan the user is entitled to now (null without one). */
+    planId?: string | null;
+    subscription: null | {
+      planId: string;
+      status: "active" | "cancelled" | "expired" | "past_due";
+      currentPeriodEnd: string;
+      cancelAtPeriodEnd: boolean;
+      expiresAt: string | null;
+    };
+  };
 }
 
 /** Per operationId: the validated input a handler gets and the 2xx body it returns. */
@@ -24,6 +42,44 @@ export interface Operations {
     query: Record<string, never>;
     body: undefined;
     response: string;
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
+  };
+  "toolhub.adminUsers": {
+    /** GET /admin/users */
+    params: Record<string, never>;
+    query: {
+      role?: string;
+      email?: string;
+      page: number;
+      limit: number;
+    };
+    body: undefined;
+    response: {
+      data: Array<Schemas["HubUser"]>;
+      pagination: {
+        limit: number;
+        /** Pass as `cursor` to get the next page; null on the last page. */
+        nextCursor: string | null;
+        total?: number;
+        page?: number;
+      };
+    };
     /** Bodies of the other declared responses, for `reply(status, body)`. */
     replies: {
       error: {

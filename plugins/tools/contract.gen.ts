@@ -83,6 +83,13 @@ export interface Schemas {
     }>;
   };
   Stats: {
+    /** Registered users (not deleted) */
+    users: number;
+    /** Subscriptions that grant their plan now (active or past due), per plan. */
+    activeSubscriptions: Array<{
+      planId: string;
+      count: number;
+    }>;
     /** Users with at least one invocation in the range. */
     activeUsers: number;
     invocations: number;

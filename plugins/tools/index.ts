@@ -1,5 +1,7 @@
 import { definePlugin, defineHandlers, defineServices, errors, reply, type Principal } from '../../kernel/index.ts';
 import type { MeteringExports } from '../metering/api.ts';
+import type { BillingExports } from '../billing/api.ts';
+import type { IdentityExports } from '../identity/api.ts';
 import type { Operations } from './contract.gen.ts';
 import { Tool, ToolInvocation } from './entities.ts';
 import { generated as migrations } from './migrations/index.ts';
@@ -7,7 +9,7 @@ import { ToolCatalog } from './catalog.ts';
 import { ToolInvoker } from './invoke.ts';
 import { ToolUsage } from './usage.ts';
 
-const services = defineServices<{ requires: MeteringExports }>()
+const services = defineServices<{ requires: MeteringExports & BillingExports & IdentityExports }>()
   .scoped('catalog', ({ em, db, secrets }) => new ToolCatalog(em, db, secrets))
   .scoped('usage', ({ em, db }) => new ToolUsage(em, db))
   .scoped('invoker', (c) => new ToolInvoker(c));
@@ -27,7 +29,7 @@ export default definePlugin({
   name: 'tools',
   version: '1.0.0',
   description: 'AI tools: a registry of HTTP endpoints, invocation through egress, and an invocation log.',
-  requires: ['metering'],
+  requires: ['metering', 'billing', 'identity'],
   entities: [Tool, ToolInvocation],
   migrations,
   services,
@@ -50,6 +52,9 @@ export default definePlugin({
       await services.catalog.delete(params.id);
       return reply(204);
     },
-    'tools.stats': ({ query }, { services }) => services.usage.stats(query),
+    'tools.stats': async ({ query }, { services }) => services.usage.stats(query, {
+      users: (await services.identityUsers.list?.({ page: 1, limit: 1 }))?.total ?? 0,
+      activeSubscriptions: (await services.subscriptions.activeByPlan?.()) ?? [],
+    }),
   }),
 });

@@ -73,7 +73,12 @@ export class ToolInvoker {
   private call(tool: ToolRow, input: unknown): Promise<EgressResponse> {
     const headers = { accept: 'application/json', ...this.deps.catalog.openHeaders(tool) };
     const timeouts = { headersMs: tool.timeoutMs, bodyMs: tool.timeoutMs };
-    const common = { method: tool.method, headers, timeouts, retries: 0, maxResponseBytes: MAX_RESPONSE_BYTES };
+    // undici's own header and body timers tick about once a second; the signal holds the whole call to the
+    // tool's timeout exactly.
+    const signal = AbortSignal.timeout(tool.timeoutMs);
+    const common = {
+      method: tool.method, headers, timeouts, retries: 0, maxResponseBytes: MAX_RESPONSE_BYTES, signal,
+    };
     if (tool.method === 'GET') {
       const url = new URL(tool.endpointUrl);
       url.searchParams.set('input', typeof input === 'string' ? input : JSON.stringify(input));

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { paginate, type FastReads, type Page, type PageRequest, type Where } from '../../kernel/index.ts';
+import { errors, paginate, type FastReads, type Page, type PageRequest, type Where } from '../../kernel/index.ts';
 import type { ToolInvocationRow, ToolRow } from './entities.ts';
 import type { Schemas } from './contract.gen.ts';
 
@@ -36,7 +36,8 @@ export class ToolUsage {
     };
   }
 
-  async stats(q: Range) {
+  /** Platform statistics; `now` adds the registered users and active subscriptions per plan. */
+  async stats(q: Range, now: { users: number; activeSubscriptions: Array<{ planId: string; count: number }> }) {
     const rows = await this.rows(createdIn(q));
     const names = await this.names(rows.map((r) => r.toolId));
     const perToolPerDay = [...group(rows, (r) => `${r.toolId}|${day(r.createdAt)}`)].map(([key, t]) => {
@@ -47,6 +48,7 @@ export class ToolUsage {
     const topUsers = [...users].map(([userId, t]) => ({ userId, invocations: t.invocations, tokens: t.tokens }))
       .sort((a, b) => b.tokens - a.tokens || b.invocations - a.invocations).slice(0, 10);
     return {
+      ...now,
       activeUsers: users.size, invocations: rows.length, tokens: sum(rows, (r) => r.tokensUsed),
       failures: rows.filter((r) => r.status !== 'ok').length, perToolPerDay, topUsers,
     };
@@ -66,10 +68,22 @@ export class ToolUsage {
   }
 }
 
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const DAY_MS = 86_400_000;
+
+function instant(v: string, field: string, dayEnd: number): Date {
+  const at = DATE.test(v) ? Date.parse(`${v}T00:00:00Z`) + dayEnd : Date.parse(v);
+  if (!Number.isFinite(at)) {
+    throw errors.validation([{ field: `query.${field}`, code: 'format', message: 'must be a date or a date-time' }]);
+  }
+  return new Date(at);
+}
+
+/** `from` inclusive; `to` exclusive as a date-time, the whole day as a date (`to=2026-12-01` takes in the 1st). */
 function createdIn(q: Range): Record<string, unknown> {
   const range: Record<string, Date> = {};
-  if (q.from) range.$gte = new Date(q.from);
-  if (q.to) range.$lt = new Date(q.to);
+  if (q.from) range.$gte = instant(q.from, 'from', 0);
+  if (q.to) range.$lt = instant(q.to, 'to', DAY_MS);
   return Object.keys(range).length ? { createdAt: range } : {};
 }
 

@@ -257,6 +257,35 @@ s('an upgrade paid at a new Checkout replaces the old Stripe subscription (cance
     ['enterprise', 'active', 'sub_1QkernelUpNew00001']);
 });
 
+s('a downgrade to free stops Stripe\'s renewal and starts free at the period end; to a cheaper paid plan it is 409',
+  async () => {
+    const user = await keyed(await k.asUser('stripe-downgrade'));
+    const subId = 'sub_1QkernelDown000001';
+    const end = await subscribePaid(user, subId, 'premium');
+    const stop = nock('https://api.stripe.com')
+      .post(`/v1/subscriptions/${subId}`, (b: Body) => b.cancel_at_period_end === 'true')
+      .reply(200, subscription({ id: subId, status: 'active', userId: user.id, planId: 'premium',
+        createdSeconds: sec(), periodEndSeconds: end, priceId: PRICES.premium, cancelAtPeriodEnd: true }));
+    const down = await user.post('/v1/subscription', { planId: 'free' });
+    assert.is(down.status, 200, down.text);
+    assert.equal([down.body.change, down.body.subscription.scheduledPlanId], ['downgrade_scheduled', 'free']);
+    assert.ok(stop.isDone(), 'Stripe stops billing premium at the period end');
+    const stripe = stripeSub(user, subId, 'premium');
+    assert.is(await deliver(stripe.updated('active', end, { cancelAtPeriodEnd: true })), 'applied');
+    let now = await subscription_(user);
+    assert.equal([now.plan.id, now.subscription?.scheduledPlanId], ['premium', 'free'], 'the downgrade stays');
+    clock.set(end * 1000 + 60_000);
+    assert.is(await deliver(stripe.deleted(end)), 'applied');
+    now = await subscription_(user);
+    assert.equal([now.plan.id, now.subscription?.status], ['free', 'active'], 'free from the period end');
+
+    const rich = await keyed(await k.asUser('stripe-rich'));
+    await subscribePaid(rich, 'sub_1QkernelRich000001', 'enterprise');
+    const paidDown = await rich.post('/v1/subscription', { planId: 'premium' });
+    assertError(paidDown, 409, 'DOWNGRADE_NEEDS_CHECKOUT');
+    assert.is((await subscription_(rich)).plan.id, 'enterprise');
+  });
+
 s('a credit purchase through a Checkout Session: the balance grows once, however often the webhook comes',
   async () => {
     const user = await k.asUser('stripe-credits');

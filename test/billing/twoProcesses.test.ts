@@ -6,6 +6,7 @@ import { ROOT } from '../../scripts/paths.ts';
 import { serviceUrl } from '../helpers/services.ts';
 import { freshPostgres } from '../helpers/databases.ts';
 import { startTestKernel } from '../kit/index.ts';
+import { ManualClock } from '../../kernel/ports/clock.ts';
 import { billingOf, CENT } from './helpers.ts';
 
 const pgUrl = serviceUrl('DATABASE_URL', 'ledger holds from two processes on one PostgreSQL');
@@ -38,6 +39,35 @@ if (pgUrl) {
       assert.is(holds, COVERED);
     } finally {
       for (const w of workers) w.child.kill('SIGTERM');
+      await k.stop();
+      await db.drop();
+    }
+  });
+  s('a process killed (SIGKILL) while holding: its holds expire after holdTtlSeconds, freeing it all', async () => {
+    const db = await freshPostgres(pgUrl);
+    const config = { database: { driver: 'postgresql', url: db.url } };
+    const k = await startTestKernel({ config });
+    let later: Awaited<ReturnType<typeof startTestKernel>> | undefined;
+    const w = worker(db.url, '', 'crash');
+    try {
+      const u = await k.asUser();
+      w.child.stdin!.write(`${u.id}\n`);
+      await w.ready;
+      w.child.stdin!.write('go\n');
+      const outcome = JSON.parse(await w.result) as { held: number };
+      w.child.kill('SIGKILL'); // no release, no graceful stop
+      assert.is(outcome.held, 400, '100 free cents cover 400 holds of 0.25 cents');
+      const held = await billingOf(k).ledger.balance(u.id);
+      assert.equal([held.balanceMicros, held.heldMicros], [0, 100 * CENT], 'held by the dead process');
+      // Another instance, once the holds' time (holdTtlSeconds, 900 s) has passed.
+      later = await startTestKernel({ config, clock: new ManualClock(Date.now() + 901_000) });
+      const freed = await billingOf(later).ledger.balance(u.id);
+      assert.equal([freed.balanceMicros, freed.heldMicros], [100 * CENT, 0], 'the balance is whole again');
+      const again = await billingOf(later).ledger.hold(u.id, 100 * CENT, { idempotencyKey: 'after-crash' });
+      assert.is(again.status, 'held');
+    } finally {
+      w.child.kill('SIGKILL');
+      await later?.stop();
       await k.stop();
       await db.drop();
     }

@@ -10,6 +10,7 @@ import type { Kernel } from '../../kernel/boot.ts';
 import { assertError, request, tempSqliteUrl, type TestResponse } from '../helpers/kernel.ts';
 import { ADMIN, PASSWORD } from '../identity/helpers.ts';
 import { startToolServer, type ToolServer } from './toolServer.ts';
+import { settle } from '../kit/index.ts';
 
 /**
  * Seed 001's scenarios against config/tool-hub.yaml itself (billing, metering, tools, identity
@@ -84,6 +85,31 @@ s('registration enforces the password policy and a unique email; tokens refresh'
   assert.ok('created_at' in me.body && me.body.role === 'user', me.text);
 });
 
+s('US2: the profile shows name, email, role and created_at; the name changes; API keys are made, used, revoked',
+  async () => {
+    const u = await signUp();
+    const me = await u.call('GET', '/users/me');
+    assert.equal([me.body.name, me.body.email, me.body.role], ['Hub User', u.email, 'user']);
+    assert.ok(!Number.isNaN(Date.parse(me.body.created_at)), me.text);
+    assert.is((await u.call('PATCH', '/users/me', { name: 'Renamed User' })).status, 200);
+    assert.is((await u.call('GET', '/users/me')).body.name, 'Renamed User', 'reflected on the next request');
+    const made = await u.call('POST', '/users/me/api-keys', { name: 'ci' });
+    assert.is(made.status, 201, made.text);
+    const other = await u.call('POST', '/users/me/api-keys', { name: 'ci-2' });
+    assert.not.equal(other.body.key, made.body.key, 'unique');
+    const withKey = (key: string) =>
+      request(base, 'GET', '/v1/users/me', { headers: { 'x-api-key': key } });
+    assert.is((await withKey(made.body.key)).body.id, u.id, 'the key authenticates as its owner');
+    assert.is((await u.call('DELETE', `/users/me/api-keys/${made.body.id}`)).status, 204);
+    assertError(await withKey(made.body.key), 401, 'INVALID_API_KEY');
+    const auth = { authorization: `Bearer ${made.body.key}` };
+    const bearer = await request(base, 'GET', '/v1/users/me', { headers: auth });
+    assertError(bearer, 401);
+    assert.is((await withKey(other.body.key)).status, 200, 'the other key still works');
+    const listed = await u.call('GET', '/users/me/api-keys');
+    assert.equal(listed.body.data.map((k: any) => k.id), [other.body.id]);
+  });
+
 s('US3/US5: no subscription is refused with the plans; a subscription unlocks the tool', async () => {
   const id = await tool('/echo');
   const u = await signUp();
@@ -100,6 +126,7 @@ s('US3/US5: no subscription is refused with the plans; a subscription unlocks th
   assert.is(sub.body.subscription.plan_id, 'free');
   assert.is(sub.body.subscription.status, 'active');
   assert.type(sub.body.subscription.current_period_end, 'string');
+  assert.is(sub.body.subscription.expires_at, sub.body.subscription.current_period_end, 'US5-3: the expiration date');
   const ok = await u.call('POST', `/tools/${id}/invoke`, { input: 'hello' });
   assert.is(ok.status, 200, ok.text);
   assert.is(ok.body.tokens_used, 42);
@@ -141,20 +168,122 @@ s('US6: admins manage tools and see users with roles and subscriptions, and plat
   assert.is((await admin('PATCH', `/admin/tools/${id}`, { description: 'Translates' })).status, 200);
   assert.is((await u.call('GET', `/tools/${id}`)).body.description, 'Translates', 'changes apply at once');
   await u.call('POST', `/tools/${id}/invoke`, { input: 1 });
+  const none = await signUp();
+  const users = await admin('GET', '/admin/users?limit=100');
+  assert.is(users.status, 200, users.text);
+  const row = (id: string) => users.body.data.find((r: any) => r.id === id);
+  assert.equal([row(u.id)?.role, row(u.id)?.subscription_status, row(u.id)?.plan_id, row(u.id)?.subscription?.status],
+    ['user', 'active', 'free', 'active'], 'FR-026: role and subscription status');
+  assert.equal([row(none.id)?.role, row(none.id)?.subscription_status, row(none.id)?.subscription],
+    ['user', 'none', null]);
+  assert.ok(users.body.data.every((r: any) => typeof r.created_at === 'string' && 'email' in r && 'name' in r));
+  assert.ok(users.body.data.some((r: any) => r.role === 'admin'), 'the admin is listed, as admin');
+  assert.ok(users.body.data.every((r: any) => ['user', 'admin'].includes(r.role)), 'FR-011: two roles');
+  assertError(await u.call('GET', '/admin/users'), 403);
   const subs = await admin('GET', '/admin/subscriptions');
   assert.is(subs.status, 200, subs.text);
   const mine = subs.body.data.find((r: any) => r.user.id === u.id);
   assert.equal([mine?.subscription.status, mine?.subscription.plan_id, mine?.user.role], ['active', 'free', 'user']);
   const stats = await admin('GET', '/admin/tool-stats');
   assert.ok(stats.body.per_tool_per_day.some((r: any) => r.tool_id === id && r.invocations === 1), stats.text);
+  assert.ok(stats.body.users >= 3, 'FR-027: registered users');
+  const free = stats.body.active_subscriptions.find((r: any) => r.plan_id === 'free');
+  assert.ok(free?.count >= 1, stats.text);
+  assert.type(stats.body.tokens, 'number');
+  assert.type(stats.body.failures, 'number');
   assertError(await u.call('GET', '/admin/tool-stats'), 403);
   assertError(await u.call('POST', '/admin/tools', { name: 'x', description: 'x', endpoint_url: server.url }), 403);
   assert.is((await admin('DELETE', `/admin/tools/${id}`)).status, 204);
   assertError(await u.call('GET', `/tools/${id}`), 404);
 });
 
-// Last: it moves the clock a month on.
+s('SC-006/FR-028: every admin operation the deployment serves refuses a user (403) and the anonymous (401)',
+  async () => {
+    const u = await signUp();
+    type Doc = { paths: Record<string, Record<string, unknown>> };
+    const doc = (await request(base, 'GET', '/openapi.json')).body as Doc;
+    const ops = Object.entries(doc.paths).filter(([p]) => p.startsWith('/v1/admin/'))
+      .flatMap(([p, item]) => Object.keys(item).filter((m) => m !== 'parameters').map((m) => [m.toUpperCase(), p]));
+    assert.ok(ops.length >= 20, `${ops.length} admin operations`);
+    const id = '01900000-0000-7000-8000-000000000000';
+    for (const [method, path] of ops) {
+      const url = path.replace(/\{[a-z_]+\}/g, id);
+      const body = ['GET', 'DELETE'].includes(method) ? undefined : {};
+      const user = await u.call(method, url.slice(3), body);
+      assert.is(user.status, 403, `${method} ${path} as a user: ${user.text}`);
+      const anon = await as()(method, url.slice(3), body);
+      assert.is(anon.status, 401, `${method} ${path} anonymous: ${anon.text}`);
+    }
+  });
+
+s('FR-017/FR-018: tokens a tool reports in a well-known place are logged; a date range filters the history',
+  async () => {
+    const id = await tool('/echo', { tokens_path: null });
+    const u = await signUp();
+    await u.call('POST', '/subscription', { plan_id: 'free' });
+    const ok = await u.call('POST', `/tools/${id}/invoke`, { input: 'hi' });
+    assert.equal([ok.status, ok.body.tokens_used, ok.body.tokens_source], [200, 42, 'reported'], ok.text);
+    const today = clock.date().toISOString().slice(0, 10);
+    const tomorrow = new Date(clock.now() + DAY).toISOString().slice(0, 10);
+    const yesterday = new Date(clock.now() - DAY).toISOString().slice(0, 10);
+    const within = await u.call('GET', `/invocations?from=${today}&to=${today}`);
+    assert.is(within.status, 200, within.text);
+    assert.equal(within.body.data.map((r: any) => [r.tool_id, r.tokens_used]), [[id, 42]]);
+    const before = await u.call('GET', `/invocations?from=${yesterday}&to=${yesterday}`);
+    assert.equal(before.body.data, []);
+    const after = await u.call('GET', `/invocations?from=${tomorrow}`);
+    assert.equal(after.body.data, []);
+    const exact = await u.call('GET', `/invocations?from=${clock.date().toISOString()}`);
+    assert.is(exact.body.data.length, 1, 'a date-time is inclusive');
+    assertError(await u.call('GET', '/invocations?from=2026-13-45'), 400);
+    assertError(await u.call('GET', '/invocations?from=yesterday'), 400);
+    const summary = await u.call('GET', `/invocations/summary?from=${today}&to=${today}`);
+    assert.equal([summary.body.total_tokens, summary.body.invocations], [42, 1]);
+  });
+
+s('US1-4: a password reset mails a link whose token works for 24 hours and not after; weak new passwords fail',
+  async () => {
+    type Mail = { to: string[]; subject: string; text?: string };
+    const mailed = async (email: string, subject: RegExp) => {
+      await settle(kernel);
+      const outbox = (kernel.root.cradle as unknown as { mailer: { outbox(): Mail[] } }).mailer.outbox();
+      const mail = outbox.filter((m) => m.to.includes(email) && subject.test(m.subject)).at(-1);
+      const token = /token=([A-Za-z0-9_-]+)/.exec(mail?.text ?? '')?.[1];
+      assert.ok(token, `a mail to ${email} matching ${subject}`);
+      return token;
+    };
+    // Reset links go to verified addresses only (an unverified one may not be the owner's).
+    const verified = async () => {
+      const u = await signUp();
+      const res = await as()('POST', '/auth/verify-email', { token: await mailed(u.email, /verify|confirm/i) });
+      assert.ok(res.status < 300, res.text);
+      return u;
+    };
+    const a = await verified();
+    const b = await verified();
+    const tokenFor = async (email: string) => {
+      const res = await as()('POST', '/auth/forgot-password', { email });
+      assert.is(res.status, 202, res.text);
+      return mailed(email, /reset/i);
+    };
+    const ta = await tokenFor(a.email);
+    const tb = await tokenFor(b.email);
+    const start = clock.now();
+    clock.set(start + DAY - 60_000);
+    assertError(await as()('POST', '/auth/reset-password', { token: ta, new_password: 'weakpass' }), 400);
+    const ok = await as()('POST', '/auth/reset-password', { token: ta, new_password: 'N3w#Password' });
+    assert.ok(ok.status < 300, ok.text);
+    assert.is((await as()('POST', '/auth/login', { email: a.email, password: 'N3w#Password' })).status, 200);
+    clock.set(start + DAY + 60_000);
+    const late = await as()('POST', '/auth/reset-password', { token: tb, new_password: 'N3w#Password' });
+    assert.ok(late.status >= 400 && late.status < 500, late.text);
+    clock.set(start);
+  });
+
+// Last: they move the clock a month on.
 s('US5: a cancelled subscription runs to its period end, then the next request is refused', async () => {
+  const adminLogin = await as()('POST', '/auth/login', { email: ADMIN.email, password: ADMIN.password });
+  admin = as(adminLogin.body.access_token);
   const id = await tool('/echo');
   const u = await signUp();
   await u.call('POST', '/subscription', { plan_id: 'pro' });
@@ -168,6 +297,28 @@ s('US5: a cancelled subscription runs to its period end, then the next request i
   const lapsed = (await after('GET', '/subscription')).body.subscription;
   assert.ok(!lapsed || ['cancelled', 'expired'].includes(lapsed.status), JSON.stringify(lapsed));
   assertError(await after('POST', `/tools/${id}/invoke`, { input: 1 }), 402, 'SUBSCRIPTION_REQUIRED');
+});
+
+s('a subscription that expires mid-request lets that request finish, and the next one is refused', async () => {
+  const adminLogin = await as()('POST', '/auth/login', { email: ADMIN.email, password: ADMIN.password });
+  admin = as(adminLogin.body.access_token);
+  const gate = await tool('/gate');
+  const u = await signUp();
+  await u.call('POST', '/subscription', { plan_id: 'free' });
+  await u.call('POST', '/subscription/cancel');
+  const { subscription } = (await u.call('GET', '/subscription')).body;
+  const reached = server.gateReached();
+  const running = u.call('POST', `/tools/${gate}/invoke`, { input: 'long' });
+  await reached;
+  clock.set(Date.parse(subscription.current_period_end) + 60_000); // it ends while the tool works
+  server.release();
+  const finished = await running;
+  assert.equal([finished.status, finished.body.tokens_used], [200, 7], finished.text);
+  const login = await as()('POST', '/auth/login', { email: u.email, password: PASSWORD });
+  const next = await as(login.body.access_token)('POST', `/tools/${gate}/invoke`, { input: 'again' });
+  assertError(next, 402, 'SUBSCRIPTION_REQUIRED');
+  const log = await as(login.body.access_token)('GET', `/invocations?tool_id=${gate}`);
+  assert.equal(log.body.data.map((r: any) => [r.status, r.tokens_used]), [['ok', 7]], 'the finished call is logged');
 });
 
 s.run();

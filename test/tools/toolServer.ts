@@ -4,6 +4,10 @@ import type { AddressInfo } from 'node:net';
 export interface ToolServer {
   url: string;
   seen: Array<{ path: string; headers: IncomingMessage['headers']; body: string }>;
+  /** Resolves when a call to /gate has arrived (it is held until `release()`). */
+  gateReached(): Promise<void>;
+  /** Answers the held /gate calls. */
+  release(): void;
   close(): Promise<void>;
 }
 
@@ -11,6 +15,8 @@ export interface ToolServer {
 export async function startToolServer(): Promise<ToolServer> {
   const seen: ToolServer['seen'] = [];
   const hanging = new Set<import('node:http').ServerResponse>();
+  const gated: Array<() => void> = [];
+  let reached: Array<() => void> = [];
   const server: Server = createServer((req, res) => {
     let body = '';
     req.on('data', (c) => (body += c));
@@ -30,6 +36,12 @@ export async function startToolServer(): Promise<ToolServer> {
       if (path === '/reject') return json(422, { error: 'bad input' });
       if (path === '/notjson') return res.writeHead(200, { 'content-type': 'text/plain' }).end('<html>');
       if (path === '/hang') return void hanging.add(res);
+      if (path === '/gate') {
+        gated.push(() => json(200, { result: 'late', usage: { total_tokens: 7 } }));
+        for (const r of reached) r();
+        reached = [];
+        return;
+      }
       json(404, { error: 'no such tool' });
     });
   });
@@ -38,6 +50,8 @@ export async function startToolServer(): Promise<ToolServer> {
   return {
     url: `http://127.0.0.1:${port}`,
     seen,
+    gateReached: () => new Promise<void>((r) => { reached.push(r); }),
+    release: () => { for (const answer of gated.splice(0)) answer(); },
     async close() {
       for (const res of hanging) res.destroy();
       server.closeAllConnections();

@@ -156,6 +156,17 @@ s('every one of 60 concurrent invocations is logged, and the summary adds up (SC
   assert.ok(stats.body.topUsers.some((u: any) => u.userId === user.id && u.invocations === 60));
 });
 
+s('a tool\'s timeout is kept to the millisecond scale, not undici\'s one-second timer tick', async () => {
+  const user = await entitledUser();
+  const t = await tool('/gate', { timeoutMs: 150 });
+  const started = Date.now();
+  const res = await user.post(`/v1/tools/${t.id}/invoke`, { input: 1 });
+  const took = Date.now() - started;
+  server.release(); // the endpoint never answered in time
+  assertError(res, 503, 'TOOL_UNAVAILABLE');
+  assert.ok(took < 600, `answered after ${took} ms (undici's timers alone took 880-1000 ms here)`);
+});
+
 s('admin only: users cannot create, change or delete tools, nor read platform statistics', async () => {
   const user = await entitledUser();
   const t = await tool('/echo');
