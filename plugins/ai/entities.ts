@@ -58,7 +58,6 @@ export const AiChat = defineEntity('AiChat', {
     model: p.string({ length: 100, nullable: true }),
     /** `active` or `archived`. */
     status: p.string({ length: 20, default: 'active' }),
-    messageCount: p.integer({ default: 0 }),
     lastActivityAt: p.datetime(),
     deletedAt: p.datetime({ nullable: true }),
     createdAt: p.createdAt(),

@@ -65,8 +65,16 @@ export class Gateway implements AiGateway {
     return this.priced(model, inputTokens, maxOutputTokens, tier);
   }
 
-  /** The estimate for given token counts (`POST /ai/estimate` with `input_tokens`). */
-  priced(model: AiModel, inputTokens: number, maxOutputTokens: number, tier: string): GatewayEstimate {
+  /** The estimate for given token counts (`POST /ai/estimate` with `input_tokens`), the model routed as a call's. */
+  async pricedRoute(principal: Principal | undefined, o: { model?: string; context?: string }, inputTokens: number,
+    outputTokens: number | undefined): Promise<GatewayEstimate> {
+    const tier = this.d.modelCatalog.tierOf(principal);
+    const plan = await this.d.aiRouter.route({ model: o.model, context: o.context, tier, type: 'text' });
+    return this.priced(plan.model, inputTokens, outputTokens ?? requestedOutput(plan.model, undefined,
+      this.settings), tier);
+  }
+
+  private priced(model: AiModel, inputTokens: number, maxOutputTokens: number, tier: string): GatewayEstimate {
     const estimatedMicros = this.d.modelCatalog.costMicros(model, { input: inputTokens, output: maxOutputTokens });
     const view = this.d.modelCatalog.view(model, tier);
     return { model: model.id, inputTokens, maxOutputTokens, estimatedMicros,
@@ -367,6 +375,7 @@ export class Gateway implements AiGateway {
       ttftMs: progress.ttftMs ?? now - p.started, totalMs: now - p.started, attempts: progress.attempts,
       flags: [...p.inputFlags, ...progress.outputHits], warnings, headers: p.headers,
       maxTokens: p.candidates.find((c) => c.model.id === model.id)?.maxTokens,
+      flagged: { input: p.inputFlags.length > 0, output: progress.outputHits.length > 0 },
     };
   }
 

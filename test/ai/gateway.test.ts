@@ -3,17 +3,9 @@ import * as assert from 'uvu/assert';
 import { guarded } from '../helpers/guarded.ts';
 import { startTestKernel, type TestKit } from '../kit/index.ts';
 import { billingOf, CENT } from '../billing/helpers.ts';
+import { GATEWAY_PLANS, LOCAL_FAST } from './helpers.ts';
 import type { Principal } from '../../kernel/index.ts';
 import type { AiGateway, GatewayChatResult, GatewayStreamEvent } from '../../plugins/ai/api.ts';
-
-/** Plans with no free credits and no token limits: each test grants exactly what it means to spend. */
-export const GATEWAY_PLANS = [
-  { id: 'free', name: 'Free', priceCents: 0, interval: 'month', monthlyFreeCreditsCents: 0, features: [],
-    limits: {} },
-  { id: 'premium', name: 'Premium', priceCents: 999, interval: 'month', monthlyFreeCreditsCents: 0,
-    features: ['premium-models'], limits: {} },
-];
-export const LOCAL_FAST = { aiProvider: { use: 'local', pacing: { firstTokenMs: 0, perTokenMs: 0 } } };
 
 const test = guarded(suite('ai gateway: billing, bounds, safety and streams (local provider)'));
 let k: TestKit;

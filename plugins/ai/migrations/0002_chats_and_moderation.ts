@@ -8,9 +8,9 @@ import type { Migration } from '../../../kernel/index.ts';
  * The same change in SQLite's SQL, for review:
  *   create table `ai_chats` (`id` text not null, `user_id` text not null, `title` text not null,
  *     `context_kind` text null, `context_id` text null, `context_scope` text null, `model` text null,
- *     `status` text not null default 'active', `message_count` integer not null default 0,
- *     `last_activity_at` datetime not null, `deleted_at` datetime null, `created_at` datetime not null,
- *     `updated_at` datetime not null, primary key (`id`));
+ *     `status` text not null default 'active', `last_activity_at` datetime not null,
+ *     `deleted_at` datetime null, `created_at` datetime not null, `updated_at` datetime not null,
+ *     primary key (`id`));
  *   create index `ai_chats_user_id_last_activity_at_index` on `ai_chats` (`user_id`,
  *     `last_activity_at`);
  *   
@@ -50,7 +50,6 @@ export const migration: Migration = {
       t.string('context_scope', 50).nullable();
       t.string('model', 100).nullable();
       t.string('status', 20).notNullable().defaultTo('active');
-      t.integer('message_count').notNullable().defaultTo(0);
       t.datetime('last_activity_at').notNullable();
       t.datetime('deleted_at').nullable();
       t.datetime('created_at').notNullable();
