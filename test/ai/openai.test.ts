@@ -77,6 +77,16 @@ async function keyFor(user: SignedInClient, rateLimit?: { limit: number }): Prom
 const sdk = (apiKey: string) => new OpenAI({ apiKey, baseURL: `${k.url}/v1`, maxRetries: 0 });
 const balanceOf = async (user: SignedInClient) => (await user.get('/v1/billing/balance')).body.balanceMicros as number;
 
+async function waitUntil<T>(check: () => Promise<T | undefined>, deadlineMs = 10_000): Promise<T> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 async function rejection(p: Promise<unknown>): Promise<unknown> {
   try { await p; } catch (e) { return e; }
   throw new Error('expected a rejection');
@@ -148,6 +158,33 @@ test('streamed with include_usage: chunks, the finish chunk, the usage chunk wit
   const text = await raw.text();
   assert.ok(text.endsWith('data: [DONE]\n\n'), text.slice(-80));
   assert.not.match(text, '"usage"', 'no usage chunk unless asked');
+});
+
+test('a client that leaves mid-stream: the upstream call is aborted and what was used is billed', async () => {
+  const user = await k.asUser('oa-leave');
+  const key = await keyFor(user);
+  const before = await balanceOf(user);
+  const abort = new AbortController();
+  const res = await fetch(`${k.url}/v1/chat/completions`, {
+    method: 'POST', signal: abort.signal,
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'qwen-turbo', stream: true, max_tokens: 400,
+      messages: [{ role: 'user', content: 'Tell me a very long story about the sea and its ships' }] }),
+  });
+  const reader = res.body!.getReader();
+  let seen = '';
+  while (!seen.includes('"content":"') || seen.split('data: ').length < 5) {
+    seen += new TextDecoder().decode((await reader.read()).value);
+  }
+  abort.abort();
+  await reader.cancel().catch(() => {});
+  // The local stand-in paces its tokens (20 ms each): the full answer would take seconds; the charge comes first.
+  const charged = await waitUntil(async () => {
+    const now = await balanceOf(user);
+    return now < before ? before - now : undefined;
+  });
+  assert.ok(charged > 0, 'the partial answer is billed');
+  assert.not.match(seen, '[DONE]', 'left before the end');
 });
 
 test('embeddings: the SDK\'s default base64 and explicit float, billed', async () => {
