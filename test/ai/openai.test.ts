@@ -42,6 +42,11 @@ function mockUpstream(): Server {
       const chunk = (choices: unknown[], extra = {}) =>
         `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices, ...extra })}\n\n`;
       res.write(chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]));
+      if (body.messages?.[0]?.content === 'cut me off') {
+        res.write(chunk([{ index: 0, delta: { content: 'Hello' }, finish_reason: null }]));
+        setTimeout(() => res.destroy(), 5);
+        return;
+      }
       for (const w of ['Hello', ' from', ' upstream']) {
         res.write(chunk([{ index: 0, delta: { content: w }, finish_reason: null }]));
       }
@@ -185,6 +190,28 @@ test('a client that leaves mid-stream: the upstream call is aborted and what was
   });
   assert.ok(charged > 0, 'the partial answer is billed');
   assert.not.match(seen, '[DONE]', 'left before the end');
+});
+
+test('the vendor dies mid-stream: OpenAI\'s in-stream error (the SDK raises an APIError), then [DONE]', async () => {
+  const user = await k.asUser('oa-cut');
+  const key = await keyFor(user);
+  const stream = await sdk(key).chat.completions.create({
+    model: 'gpt-4o-mini', stream: true, stream_options: { include_usage: true },
+    messages: [{ role: 'user', content: 'cut me off' }],
+  });
+  let text = '';
+  const failure = await rejection((async () => {
+    for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
+  })());
+  assert.instance(failure, OpenAI.APIError);
+  // The gateway's output moderation holds a short tail back until the next chunk; the cut drops it.
+  assert.ok('Hello'.startsWith(text));
+  const raw = await (await fetch(`${k.url}/v1/chat/completions`, {
+    method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'cut me off' }] }),
+  })).text();
+  assert.match(raw, /data: \{"error":\{"message":"[^"]+","type":"server_error"/);
+  assert.ok(raw.endsWith('data: [DONE]\n\n'), 'the stream still ends');
 });
 
 test('embeddings: the SDK\'s default base64 and explicit float, billed', async () => {
