@@ -83,10 +83,36 @@ async function inProcessRow(kernel: Kernel, userId: string, n: number): Promise<
   }
   const c = process.cpuUsage(c0);
   const p = (q: number) => percentile(times, q).toFixed(2);
+  const sql = await statementsPerCall(() => cradle.aiGateway.chat({ principal, model: 'gpt-4o-mini', maxTokens: 64,
+    reference: { kind: 'bench', id: 'sql' }, messages: [{ role: 'user', content: 'Say twelve words about a fox.' }] }));
   return `  ai gateway in process (aiGateway.chat, no HTTP, unstreamed): p50 ${p(0.5)} ms `
     + `p99 `
     + `${p(0.99)} ms, CPU ${((c.user + c.system) / 1000 / n).toFixed(2)} ms per call `
-    + `including the mock upstream (${n} calls, info)`;
+    + `including the mock upstream (${n} calls, info); SQLite statements per call: ${sql}`;
+}
+
+/** Counts libsql statement executions during one call, by method (run: writes and BEGIN/COMMIT; get/all/iterate). */
+async function statementsPerCall(call: () => Promise<unknown>): Promise<string> {
+  const { default: Database } = await import('libsql');
+  const probe = new Database(':memory:');
+  const proto = Object.getPrototypeOf(probe.prepare('select 1')) as Record<string, (...a: unknown[]) => unknown>;
+  probe.close();
+  const counts = new Map<string, number>();
+  const saved = new Map<string, (...a: unknown[]) => unknown>();
+  for (const m of ['run', 'get', 'all', 'iterate']) {
+    saved.set(m, proto[m]);
+    proto[m] = function (this: unknown, ...args: unknown[]) {
+      counts.set(m, (counts.get(m) ?? 0) + 1);
+      return saved.get(m)!.apply(this, args);
+    };
+  }
+  try {
+    await call();
+  } finally {
+    for (const [m, f] of saved) proto[m] = f;
+  }
+  const total = [...counts.values()].reduce((a, b) => a + b, 0);
+  return `${total} (${[...counts].map(([k, v]) => `${k} ${v}`).join(', ')})`;
 }
 
 export async function aiGatewayRows(quick = false): Promise<string[]> {
