@@ -28,12 +28,12 @@ const SSE_HEADERS = {
 };
 
 function callOf(r: CompletionRequest, d: CompletionDeps, signal?: AbortSignal): GatewayChatCall {
-  const key = d.koa.get('idempotency-key');
+  // The client's Idempotency-Key is not the hold's: a key reused for another request would get the earlier (already
+  // captured) hold back. Each completion holds under its own id.
   return {
     principal: d.principal, model: r.model, messages: r.messages, maxTokens: r.maxTokens,
     temperature: r.temperature, topP: r.topP, stop: r.stop, signal,
-    reference: { kind: 'openai.chat.completion', id: d.id },
-    ...(key ? { idempotencyKey: key } : {}),
+    reference: { kind: 'openai.chat.completion', id: d.id }, idempotencyKey: d.id,
     ...(d.userKey ? { userKey: d.userKey } : {}),
   };
 }
