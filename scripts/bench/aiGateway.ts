@@ -99,11 +99,13 @@ async function statementsPerCall(call: () => Promise<unknown>): Promise<string> 
   probe.close();
   const counts = new Map<string, number>();
   const saved = new Map<string, (...a: unknown[]) => unknown>();
+  let depth = 0; // `all` runs through `iterate`: one statement, counted once
   for (const m of ['run', 'get', 'all', 'iterate']) {
     saved.set(m, proto[m]);
     proto[m] = function (this: unknown, ...args: unknown[]) {
-      counts.set(m, (counts.get(m) ?? 0) + 1);
-      return saved.get(m)!.apply(this, args);
+      if (!depth) counts.set(m, (counts.get(m) ?? 0) + 1);
+      depth++;
+      try { return saved.get(m)!.apply(this, args); } finally { depth--; }
     };
   }
   try {
