@@ -117,6 +117,7 @@ export class Gateway implements AiGateway {
 
   private async *streamed(call: GatewayChatCall): AsyncGenerator<GatewayStreamEvent> {
     const p = await this.prepare(call);
+    call.onReady?.();
     const inner = new AbortController();
     const onAbort = () => inner.abort(call.signal?.reason);
     if (call.signal?.aborted) inner.abort(call.signal.reason);
