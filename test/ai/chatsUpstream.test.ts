@@ -129,6 +129,22 @@ test('output moderation across a chunk boundary: the term is never sent, not eve
   assert.ok(chunks.length >= 2, 'still streamed, not buffered whole');
 });
 
+test('strict output: the answer stops with content_filter before the term; nothing after it is sent', async () => {
+  next = streamOf(['The old king was ', 'murdered at dawn, and then ', 'the rest of the story went on.'], [20, 18]);
+  const { user, chat } = await funded();
+  assert.is((await user.put('/v1/ai/preferences', { moderation: 'strict' })).status, 200);
+  const res = await sse(k, `/chats/${chat}/stream`, { content: 'Tell me a story', model: 'gpt-4o-mini' },
+    user.authorization);
+  const end = ends(res.events)[0];
+  assert.is(end.type, 'done', JSON.stringify(end));
+  assert.is(end.finish_reason, 'content_filter');
+  assert.not.match(text(res.events), /murder|rest of the story/);
+  const stored = (await user.get(`/v1/chats/${chat}/messages`)).body.data[0];
+  assert.is(stored.finishReason, 'content_filter');
+  assert.ok(stored.flagged);
+  assert.ok(end.usage.costMicros > 0, 'what was generated is billed');
+});
+
 test('a client disconnect mid-stream aborts the upstream; the partial answer is stored and billed', async () => {
   let upstreamClosed!: () => void;
   const closed = new Promise<void>((r) => { upstreamClosed = r; });
