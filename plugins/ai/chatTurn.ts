@@ -148,6 +148,7 @@ export class ChatTurns {
     const answer = em.create<AiChatMessageRow>('AiChatMessage', {
       id: p.ids.assistant, chatId: p.chat.id, userId: p.userId, role: 'assistant', content: r.text, model: r.model,
       tokensIn: r.usage.promptTokens, tokensOut: r.usage.completionTokens, costMicros: r.usage.costMicros,
+      tokensEstimated: r.usage.estimated,
       finishReason: r.finishReason, ttftMs: Math.round(r.ttftMs), totalMs: Math.round(r.totalMs),
       flagged: r.flagged?.output ?? false, citations: p.citations,
     } as AiChatMessageRow);

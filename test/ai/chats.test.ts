@@ -84,6 +84,8 @@ function chatSuite(label: string, makeDb?: () => Promise<TestDatabase>) {
       assert.is(page.body.pagination.limit, 50, 'default page size 50');
       assert.equal(page.body.data.map((m: { role: string }) => m.role), ['assistant', 'user'], 'newest first');
       assert.is(page.body.data[0].costMicros, res.body.usage.costMicros);
+      assert.equal(page.body.data[0].usage, res.body.usage, 'a stored answer carries its usage too');
+      assert.is(page.body.data[1].usage, null);
       assert.is(page.body.data[1].content, 'Tell me about lighthouses');
       const fb = await user.post(`/v1/chats/${id}/messages/${res.body.id}/feedback`, { rating: -1, comment: 'meh' });
       assert.is(fb.status, 200, fb.text);
