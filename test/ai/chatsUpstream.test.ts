@@ -145,6 +145,30 @@ test('strict output: the answer stops with content_filter before the term; nothi
   assert.ok(end.usage.costMicros > 0, 'what was generated is billed');
 });
 
+test('the vendor dies mid-stream: the stream still ends with one error event; the partial is stored and billed',
+  async () => {
+    next = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(chunk('Lighthouses were first lit with wood fires and later with oil lamps, '));
+      res.write(chunk('then with electric arcs and bulbs behind great lenses. '), () => res.socket?.destroy());
+    };
+    const { user, chat } = await funded();
+    const before = await balanceOf(k, user.id);
+    const res = await sse(k, `/chats/${chat}/stream`, { content: 'History of lighthouses?', model: 'gpt-4o-mini' },
+      user.authorization);
+    const endings = ends(res.events);
+    assert.is(endings.length, 1);
+    assert.is(res.events.at(-1), endings[0]);
+    assert.is(endings[0].type, 'error');
+    assert.is(endings[0].code, 'AI_STREAM_INTERRUPTED');
+    const stored = (await user.get(`/v1/chats/${chat}/messages`)).body.data[0];
+    assert.is(stored.id, endings[0].message_id);
+    assert.is(stored.finishReason, 'error');
+    assert.ok(stored.content.startsWith('Lighthouses were first lit'));
+    assert.ok(stored.costMicros > 0);
+    assert.is(before - await balanceOf(k, user.id), stored.costMicros);
+  });
+
 test('a client disconnect mid-stream aborts the upstream; the partial answer is stored and billed', async () => {
   let upstreamClosed!: () => void;
   const closed = new Promise<void>((r) => { upstreamClosed = r; });
