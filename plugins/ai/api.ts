@@ -126,6 +126,11 @@ export interface GatewayChatCall {
   em?: EntityManager;
   /** Optional: a session id, carried into the usage event's reference. */
   session?: string;
+  /**
+   * Optional, streams: called once every pre-call check passed and the hold is taken, just before the upstream
+   * call, so a caller can send its response headers without waiting for the first token.
+   */
+  onReady?: () => void;
 }
 
 export interface GatewayUsage {

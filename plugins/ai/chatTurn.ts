@@ -56,26 +56,22 @@ export class ChatTurns {
     const p = await this.prompt(principal, chatId, turn);
     const em = this.d.orm.em.fork(); // outlives the handler: the answer is stored after it returned
     const controller = new AbortController();
-    const call = this.call(principal!, p, turn, em, controller.signal);
+    let ready!: () => void;
+    const prepared = new Promise<void>((resolve) => { ready = resolve; });
+    const call = { ...this.call(principal!, p, turn, em, controller.signal), onReady: () => ready() };
     const events = this.d.aiGateway.stream(call)[Symbol.asyncIterator]();
-    let first: IteratorResult<GatewayStreamEvent>;
+    const first = events.next();
     try {
-      first = await events.next(); // blocked input, 402, 403: thrown here, a plain HTTP error
+      // Blocked input, 402, 403 reject the first `next()` before `onReady`: a plain HTTP error.
+      await Promise.race([prepared, first]);
     } catch (err) {
-      await em.flush();
+      await em.flush(); // a blocked input's queue row is the gateway's own; nothing else is staged yet
       throw err;
     }
-    if (first.done) throw new AppError(502, 'AI_NO_ANSWER', 'The model returned nothing');
-    const ev = first.value;
-    if (ev.type === 'error' && !ev.partial?.text) {
-      // Nothing was said yet (no vendor answered): an HTTP error is more use to a client than an empty stream.
-      await em.flush();
-      throw new AppError(ev.status, ev.code, ev.message, ev.status === 503
-        ? { headers: { 'Retry-After': '30' }, details: { retry_after: 30 } } : {});
-    }
+    // The hold is taken: headers go out now, not with the first token.
     const sse = openSse(koa);
     sse.onClose(() => controller.abort());
-    void this.pump(ev, events, sse, em, p, turn).catch((err) => {
+    void this.pump(first, events, sse, em, p, turn).catch((err) => {
       this.d.log.error({ code: (err as AppError).code ?? (err as Error).name }, 'chat stream failed');
       sse.send({ type: 'error', code: 'INTERNAL_ERROR', message: 'The answer could not be completed' });
       sse.end();
@@ -83,9 +79,9 @@ export class ChatTurns {
     return sse.reply;
   }
 
-  private async pump(first: GatewayStreamEvent, events: AsyncIterator<GatewayStreamEvent>, sse: SseWriter,
-    em: EntityManager, p: Prompt, turn: Turn): Promise<void> {
-    for (let e: GatewayStreamEvent | undefined = first; e; e = await next(events)) {
+  private async pump(first: Promise<IteratorResult<GatewayStreamEvent>>, events: AsyncIterator<GatewayStreamEvent>,
+    sse: SseWriter, em: EntityManager, p: Prompt, turn: Turn): Promise<void> {
+    for (let e = value(await first); e; e = value(await events.next())) {
       if (e.type === 'chunk') sse.send({ type: 'chunk', content: e.text });
       else if (e.type === 'tokens') sse.send({ type: 'tokens', input: e.input, output: e.output });
       else if (e.type === 'done') {
@@ -152,6 +148,7 @@ export class ChatTurns {
     const answer = em.create<AiChatMessageRow>('AiChatMessage', {
       id: p.ids.assistant, chatId: p.chat.id, userId: p.userId, role: 'assistant', content: r.text, model: r.model,
       tokensIn: r.usage.promptTokens, tokensOut: r.usage.completionTokens, costMicros: r.usage.costMicros,
+      tokensEstimated: r.usage.estimated,
       finishReason: r.finishReason, ttftMs: Math.round(r.ttftMs), totalMs: Math.round(r.totalMs),
       flagged: r.flagged?.output ?? false, citations: p.citations,
     } as AiChatMessageRow);
@@ -159,10 +156,7 @@ export class ChatTurns {
   }
 }
 
-async function next(events: AsyncIterator<GatewayStreamEvent>): Promise<GatewayStreamEvent | undefined> {
-  const r = await events.next();
-  return r.done ? undefined : r.value;
-}
+const value = (r: IteratorResult<GatewayStreamEvent>) => (r.done ? undefined : r.value);
 
 function publicUsage(r: GatewayChatResult): Schemas['Usage'] {
   const u = r.usage;

@@ -134,6 +134,9 @@ export function messageView(m: AiChatMessageRow): MessageView {
     costCents: micros === null ? null : micros / 1_000_000,
     finishReason: (m.finishReason ?? null) as MessageView['finishReason'], ttftMs: m.ttftMs ?? null,
     totalMs: m.totalMs ?? null, flagged: m.flagged, citations: m.citations ?? [],
+    usage: m.role !== 'assistant' ? null : { promptTokens: m.tokensIn, completionTokens: m.tokensOut,
+      totalTokens: m.tokensIn + m.tokensOut, costCents: (micros ?? 0) / 1_000_000, costMicros: micros ?? 0,
+      estimated: m.tokensEstimated },
     feedback: m.feedbackRating === null || m.feedbackRating === undefined ? null
       : { rating: m.feedbackRating as 1 | -1, comment: m.feedbackComment ?? null },
     createdAt: iso(m.createdAt),

@@ -69,6 +69,8 @@ export interface Schemas {
     totalMs: number | null;
     flagged: boolean;
     citations: Array<Schemas["Citation"]>;
+    /** An answer's usage (null on the user's messages). */
+    usage?: Schemas["Usage"] | null;
     feedback: {
       rating: 1 | -1;
       comment: string | null;

@@ -81,6 +81,8 @@ export const AiChatMessage = defineEntity('AiChatMessage', {
     tokensIn: p.integer({ default: 0 }),
     tokensOut: p.integer({ default: 0 }),
     costMicros: p.bigint({ nullable: true }),
+    /** True when the tokens were counted here because the vendor reported no usage. */
+    tokensEstimated: p.boolean({ default: false }),
     /** `stop`, `length`, `content_filter`, `error` (assistant messages). */
     finishReason: p.string({ length: 20, nullable: true }),
     ttftMs: p.integer({ nullable: true }),

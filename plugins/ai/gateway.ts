@@ -104,7 +104,9 @@ export class Gateway implements AiGateway {
       }
       return await this.settle(p, progress, 'ok');
     } catch (err) {
-      await this.settle(p, progress, call.signal?.aborted ? 'aborted' : 'failed', err).catch((e) => this.lost(e));
+      if (!progress.settling) {
+        await this.settle(p, progress, call.signal?.aborted ? 'aborted' : 'failed', err).catch((e) => this.lost(e));
+      }
       throw err;
     }
   }
@@ -117,6 +119,7 @@ export class Gateway implements AiGateway {
 
   private async *streamed(call: GatewayChatCall): AsyncGenerator<GatewayStreamEvent> {
     const p = await this.prepare(call);
+    call.onReady?.();
     const inner = new AbortController();
     const onAbort = () => inner.abort(call.signal?.reason);
     if (call.signal?.aborted) inner.abort(call.signal.reason);
@@ -168,7 +171,12 @@ export class Gateway implements AiGateway {
       yield { type: 'tokens', input: result.usage.promptTokens, output: result.usage.completionTokens };
       yield { type: 'done', result };
     } catch (err) {
-      if (settled) throw err;
+      if (settled || progress.settling) {
+        settled = true;
+        const { code, message, status } = describe(err, 'failed');
+        yield { type: 'error', code, message, status };
+        return;
+      }
       settled = true;
       if (moderator) progress.outputHits = [...moderator.flagged];
       const outcome: Outcome = call.signal?.aborted ? 'aborted' : 'failed';
@@ -177,7 +185,7 @@ export class Gateway implements AiGateway {
       yield { type: 'error', code, message, status, ...(partial ? { partial } : {}) };
     } finally {
       call.signal?.removeEventListener('abort', onAbort);
-      if (!settled) {
+      if (!settled && !progress.settling) {
         // The consumer stopped reading (the client went away): stop the upstream, bill what it produced.
         inner.abort();
         if (moderator) progress.outputHits = [...moderator.flagged];
@@ -336,6 +344,7 @@ export class Gateway implements AiGateway {
 
   /** Capture (or release), queue the flags, stage the one usage event; flush when the em is the gateway's. */
   private async settle(p: Prepared, progress: Progress, outcome: Outcome, err?: unknown): Promise<GatewayChatResult> {
+    progress.settling = true; // once: a settlement that fails is not retried (no second capture or usage event)
     const model = progress.model ?? p.candidates[0].model;
     const count = this.counter(model);
     const reached = progress.model !== undefined || progress.raw.length > 0;

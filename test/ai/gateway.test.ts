@@ -162,6 +162,30 @@ test('a consumer that stops reading aborts the upstream; the partial output is b
   assert.is(events.filter((e) => e.type === 'done' || e.type === 'error').length, 1);
 });
 
+test('the user\'s own key: not charged (even at zero balance), only metered; embeddings are billed', async () => {
+  const p = await funded(0);
+  const result = await gateway.chat({ principal: p, model: 'gpt-4o-mini', messages: ask('hello there'),
+    userKey: { provider: 'local', apiKey: 'sk-user-own-key' }, reference: ref('own') });
+  assert.is(result.usage.costMicros, 0);
+  assert.ok(result.usage.totalTokens > 0);
+  assert.is(await balance(p), 0);
+  const rows = await usageRows(p.id);
+  assert.is(rows.length, 1, 'metered');
+  assert.is(Number(rows[0].cost_micros), 0);
+  const wrong = await rejection(() => gateway.chat({ principal: p, model: 'gpt-4o-mini', messages: ask('hi'),
+    userKey: { provider: 'openai', apiKey: 'sk-x' }, reference: ref('own2') }));
+  assert.is(wrong.code, 'MODEL_NOT_SERVED_BY_KEY');
+  assert.ok(k.errors.every((line) => !line.includes('sk-user-own-key')));
+  const payer = await funded(1);
+  const before = await balance(payer);
+  const emb = await gateway.embed(payer, { input: ['lighthouse keepers', 'fresnel lenses'], reference: ref('e1') });
+  assert.is(emb.model, 'text-embedding-3-small');
+  assert.is(emb.vectors.length, 2);
+  assert.ok(emb.usage.costMicros > 0);
+  assert.is(before - await balance(payer), emb.usage.costMicros);
+  assert.is((await usageRows(payer.id)).length, 1);
+});
+
 test('200 concurrent streams against a balance for about half: no overspend, every stream ends', async () => {
   const p = await funded(0);
   const messages = ask('Tell me about mountains');

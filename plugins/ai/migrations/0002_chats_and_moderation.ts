@@ -17,10 +17,10 @@ import type { Migration } from '../../../kernel/index.ts';
  *   create table `ai_chat_messages` (`id` text not null, `chat_id` text not null,
  *     `user_id` text not null, `role` text not null, `content` text not null, `model` text null,
  *     `tokens_in` integer not null default 0, `tokens_out` integer not null default 0,
- *     `cost_micros` bigint null, `finish_reason` text null, `ttft_ms` integer null,
- *     `total_ms` integer null, `flagged` integer not null default 0, `citations` json null,
- *     `feedback_rating` integer null, `feedback_comment` text null, `created_at` datetime not null,
- *     primary key (`id`));
+ *     `cost_micros` bigint null, `tokens_estimated` integer not null default 0,
+ *     `finish_reason` text null, `ttft_ms` integer null, `total_ms` integer null,
+ *     `flagged` integer not null default 0, `citations` json null, `feedback_rating` integer null,
+ *     `feedback_comment` text null, `created_at` datetime not null, primary key (`id`));
  *   create index `ai_chat_messages_chat_id_created_at_index` on `ai_chat_messages` (`chat_id`,
  *     `created_at`);
  *   
@@ -67,6 +67,7 @@ export const migration: Migration = {
       t.integer('tokens_in').notNullable().defaultTo(0);
       t.integer('tokens_out').notNullable().defaultTo(0);
       t.bigInteger('cost_micros').nullable();
+      t.boolean('tokens_estimated').notNullable().defaultTo(false);
       t.string('finish_reason', 20).nullable();
       t.integer('ttft_ms').nullable();
       t.integer('total_ms').nullable();
