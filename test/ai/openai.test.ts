@@ -247,6 +247,25 @@ test('errors are the SDK\'s own classes, in OpenAI\'s shape', async () => {
   assert.instance(streamedPremium, OpenAI.PermissionDeniedError, 'a streamed refusal is an HTTP error too');
 });
 
+test('hostile bodies on /v1/chat/completions: 4xx in OpenAI\'s shape, never 5xx', async () => {
+  const key = await keyFor(await k.asUser('oa-hostile'));
+  const bodies = ['{}', '[]', '"text"', 'null', '{"a":', '{"model":5,"messages":[]}',
+    '{"model":"gpt-4o-mini","messages":[{"role":"tool","content":"x"}]}',
+    '{"model":"gpt-4o-mini","messages":[{"role":"user","content":[{"type":"image_url"}]}]}',
+    '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"x"}],"max_tokens":-1}',
+    '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"x"}],"stop":[1,2]}',
+    '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"x"}],"tools":[]}',
+    '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"x"}],"__proto__":{"x":1}}',
+    '{"model":"../../etc/passwd","messages":[{"role":"user","content":"x"}],"credential_id":"\' or 1=1"}'];
+  for (const raw of bodies) {
+    const res = await fetch(`${k.url}/v1/chat/completions`, { method: 'POST', body: raw,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' } });
+    const text = await res.text();
+    assert.ok(res.status >= 400 && res.status < 500, `${raw} -> ${res.status} ${text.slice(0, 200)}`);
+    assert.type(JSON.parse(text).error.message, 'string', raw);
+  }
+});
+
 test('402 at zero balance: an APIError with status 402 and code insufficient_quota; nothing charged', async () => {
   const user = await k.asUser('oa-broke');
   const admin = await k.asAdmin();
