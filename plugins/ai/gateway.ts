@@ -415,6 +415,10 @@ export class Gateway implements AiGateway {
   }
 
   private providerName(model: AiModel, userKey?: { provider: string }): string {
+    if (userKey && !this.d.aiProvider.has(userKey.provider)) {
+      throw new AppError(400, 'AI_PROVIDER_NOT_CONFIGURED', `No provider "${userKey.provider}" here`, {
+        details: { provider: userKey.provider, providers: this.d.aiProvider.names() } });
+    }
     const name = userKey?.provider ?? this.d.modelCatalog.providerFor(model);
     if (!name || !this.d.aiProvider.has(name)) {
       throw new AppError(503, 'AI_UNAVAILABLE', `No provider serves ${model.id} here`, {
