@@ -312,30 +312,32 @@ export class Gateway implements AiGateway {
   }
 
   /**
-   * The hold for the first model: its input estimate plus the output the balance pays, capped at the ask. When the
-   * balance cannot pay the minimal answer, the ledger is asked for the minimal one and refuses with its 402. A
-   * concurrent call that took the balance in between gets one more try at what is left.
+   * The hold for the first model: its input estimate plus the output asked for. When the ledger refuses (402), the
+   * balance is read and the output bounded to what it pays, and the hold asked again (twice at most: a concurrent
+   * call may take the balance in between); when it cannot pay the minimal answer, the ledger's 402 stands. The
+   * common case (the balance covers the ask) costs one ledger call, no balance read.
    */
   private async holdFor(userId: string, model: AiModel, input: number, call: GatewayChatCall, warnings: string[]):
     Promise<Hold | undefined> {
     const wanted = requestedOutput(model, call.maxTokens, this.settings);
     const floor = Math.min(wanted, this.settings.minCompletionTokens);
     const idempotencyKey = `ai:${call.idempotencyKey ?? this.d.ids.next()}`.slice(0, 190);
+    const reference = `${call.reference.kind}:${call.reference.id}`.slice(0, 200);
+    let output = wanted;
     for (let attempt = 0; ; attempt++) {
-      const balance = (await this.d.ledger.balance(userId)).balanceMicros;
-      const paid = affordableOutput(this.d.modelCatalog, model, input, Math.max(0, balance), wanted);
-      const output = Math.max(paid, floor);
       const amount = this.d.modelCatalog.costMicros(model, { input, output });
       if (amount === 0) return undefined;
       try {
-        const reference = `${call.reference.kind}:${call.reference.id}`.slice(0, 200);
         const hold = await this.d.ledger.hold(userId, amount, { idempotencyKey, reference,
           ttlSeconds: this.settings.holdTtlSeconds });
         if (output < wanted) warnings.push(`max_tokens bounded to ${output} by your credit balance`);
         return hold;
       } catch (err) {
-        if (attempt === 0 && paid >= floor && isAppError(err) && err.status === 402) continue;
-        throw err;
+        if (attempt === 2 || !isAppError(err) || err.status !== 402) throw err;
+        const balance = (await this.d.ledger.balance(userId)).balanceMicros;
+        const paid = affordableOutput(this.d.modelCatalog, model, input, Math.max(0, balance), wanted);
+        if (paid < floor) throw err;
+        output = paid;
       }
     }
   }
@@ -413,6 +415,10 @@ export class Gateway implements AiGateway {
   }
 
   private providerName(model: AiModel, userKey?: { provider: string }): string {
+    if (userKey && !this.d.aiProvider.has(userKey.provider)) {
+      throw new AppError(400, 'AI_PROVIDER_NOT_CONFIGURED', `No provider "${userKey.provider}" here`, {
+        details: { provider: userKey.provider, providers: this.d.aiProvider.names() } });
+    }
     const name = userKey?.provider ?? this.d.modelCatalog.providerFor(model);
     if (!name || !this.d.aiProvider.has(name)) {
       throw new AppError(503, 'AI_UNAVAILABLE', `No provider serves ${model.id} here`, {

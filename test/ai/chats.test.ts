@@ -4,6 +4,7 @@ import { guarded } from '../helpers/guarded.ts';
 import { startTestKernel, type SignedInClient, type TestKit } from '../kit/index.ts';
 import { freshPostgres, type TestDatabase } from '../helpers/databases.ts';
 import { serviceUrl } from '../helpers/services.ts';
+import { billingOf } from '../billing/helpers.ts';
 import { notesContextPlugin } from './fixtures/notesContext.ts';
 import {
   balanceOf, cents, ends, grant, GATEWAY_PLANS, LOCAL_FAST, sse, text, type SseEvent,
@@ -180,6 +181,24 @@ function chatSuite(label: string, makeDb?: () => Promise<TestDatabase>) {
       assert.not.ok(pending.body.data.some((i: { id: string }) => i.id === item.id), 'decided items leave the queue');
       assert.ok(k.errors.every((line) => !line.includes('pipe bomb')), 'flagged text never logged');
     });
+
+  test('plan limits: X-Usage-Warning from 80% of the daily tokens, then 402 USAGE_LIMIT_EXCEEDED', async () => {
+    const user = await funded(10);
+    await billingOf(k).subscriptions.activate(user.id, 'limited', { source: 'admin' });
+    const seen: Array<{ status: number; warning: string | null; code?: string }> = [];
+    for (let i = 0; i < 12 && !seen.some((s) => s.status === 402); i++) {
+      // A session each, so that every call is about the same size (no growing history).
+      const res = await user.post(`/v1/chats/${await newChat(user)}/messages`, { content: `About tides, ${i}?`,
+        maxTokens: 40 });
+      seen.push({ status: res.status, warning: res.headers.get('x-usage-warning'), code: res.body.error?.code });
+    }
+    const warned = seen.findIndex((s) => s.status === 201 && s.warning);
+    const refused = seen.findIndex((s) => s.status === 402);
+    assert.ok(warned >= 0, JSON.stringify(seen));
+    assert.ok(refused > warned, JSON.stringify(seen));
+    assert.is(seen[refused].code, 'USAGE_LIMIT_EXCEEDED');
+    assert.ok(seen.slice(0, warned).every((s) => s.status === 201 && !s.warning), 'no warning below 80%');
+  });
 
   test('strictness: a user may raise it (strict blocks MEDIUM), never lower it below the floor', async () => {
     const user = await funded(10);

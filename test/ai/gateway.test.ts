@@ -210,7 +210,6 @@ test('200 concurrent streams against a balance for about half: no overspend, eve
   const refused = outcomes.filter((o) => o === 'refused').length;
   assert.is(done.length + refused, 200, 'each call either answered or was refused before it began');
   assert.ok(done.length >= 90 && done.length <= 120, `about half answered (${done.length})`);
-  if (process.env.GW_DEBUG) console.log({ done: done.length, refused, grant, spent: done.reduce((a, b) => a + b, 0) });
   assert.ok(refused > 0);
   const spent = done.reduce((a, b) => a + b, 0);
   const left = await balance(p);

@@ -8,6 +8,8 @@ export const GATEWAY_PLANS = [
     limits: {} },
   { id: 'premium', name: 'Premium', priceCents: 999, interval: 'month', monthlyFreeCreditsCents: 0,
     features: ['premium-models'], limits: {} },
+  { id: 'limited', name: 'Limited', priceCents: 0, interval: 'month', monthlyFreeCreditsCents: 0, features: [],
+    visibility: 'hidden', limits: { tokensPerDay: 400 } },
 ];
 export const LOCAL_FAST = { aiProvider: { use: 'local', pacing: { firstTokenMs: 0, perTokenMs: 0 } } };
 
