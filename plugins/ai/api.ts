@@ -96,7 +96,9 @@ export interface Router {
     onModel?: (model: AiModel, attempts: RouteAttempt[]) => void): AsyncIterable<ChatStreamEvent>;
 }
 
-export interface AiExports { modelCatalog: ModelCatalog; aiRouter: Router; aiGateway: AiGateway }
+export interface AiExports {
+  modelCatalog: ModelCatalog; aiRouter: Router; aiGateway: AiGateway; aiContexts: ContextRegistry;
+}
 
 // ---------------------------------------------------------------------------------------------- the gateway
 
@@ -124,6 +126,11 @@ export interface GatewayChatCall {
   em?: EntityManager;
   /** Optional: a session id, carried into the usage event's reference. */
   session?: string;
+  /**
+   * Optional, streams: called once every pre-call check passed and the hold is taken, just before the upstream
+   * call, so a caller can send its response headers without waiting for the first token.
+   */
+  onReady?: () => void;
 }
 
 export interface GatewayUsage {
@@ -144,6 +151,8 @@ export interface GatewayChatResult {
   headers: Record<string, string>;
   /** Optional: the output cap the call ran with (bounded by the hold). */
   maxTokens?: number;
+  /** Optional: whether the input was flagged (MEDIUM, passed) and whether the output was acted on. */
+  flagged?: { input: boolean; output: boolean };
 }
 
 export type GatewayStreamEvent =
@@ -167,4 +176,36 @@ export interface AiGateway {
   embed(principal: Principal, o: { model?: string; input: string[]; reference: { kind: string; id: string };
     userKey?: { provider: string; apiKey: string }; em?: EntityManager }):
     Promise<{ model: string; vectors: number[][]; usage: GatewayUsage; headers?: Record<string, string> }>;
+}
+
+// ---------------------------------------------------------------------------------------------- chat context
+
+/** A passage a context provider supplies: `text` goes into the prompt, `page` and `excerpt` back as a citation. */
+export interface ContextPassage {
+  page: number | null;
+  text: string;
+  /** What the citation shows (default: the first 200 characters of `text`). */
+  excerpt?: string;
+  /** A label for the source (a note's title, a book's name). */
+  source?: string;
+}
+
+/**
+ * Supplies a chat's context (seed 003's book passages; the library plugin will register `book`). A plugin that
+ * requires `ai` registers one in its `onStart`: `aiContexts.register({ kind: 'notes', canUse, passages })`.
+ */
+export interface ContextProvider {
+  /** The `context.kind` a chat names (`notes`, `book`). */
+  kind: string;
+  /** Whether the item exists and this principal may read it (a chat cannot link what its user cannot read). */
+  canUse(principal: Principal, id: string): Promise<boolean>;
+  /** The passages of item `id` most relevant to `query`, at most `limit`, best first. */
+  passages(principal: Principal, o: { id: string; query: string; limit: number }): Promise<ContextPassage[]>;
+}
+
+export interface ContextRegistry {
+  /** One provider per kind; registering a kind twice throws. */
+  register(provider: ContextProvider): void;
+  get(kind: string): ContextProvider | undefined;
+  kinds(): string[];
 }

@@ -3,6 +3,121 @@
 
 /** The contract's component schemas. */
 export interface Schemas {
+  InputMessage: {
+    role: "system" | "user" | "assistant";
+    content: string;
+  };
+  Usage: {
+    promptTokens: number;
+    completionTokens: number;
+    totalTokens: number;
+    /** What was charged, exactly (costMicros / 1,000,000). */
+    costCents: number;
+    costMicros: number;
+    /** True when the vendor reported no usage and the tokenizer counted. */
+    estimated: boolean;
+  };
+  Citation: {
+    page: number | null;
+    excerpt: string;
+    source?: string;
+  };
+  ContextRef: {
+    /** A registered context provider (`notes`...). */
+    kind: string;
+    id: string;
+  };
+  ChatCreate: {
+    title?: string;
+    context?: Schemas["ContextRef"];
+    /** The router's context default (`public`, `private`). */
+    scope?: string;
+    model?: string;
+  };
+  ChatUpdate: {
+    title?: string;
+    status?: "active" | "archived";
+    model?: string | null;
+  };
+  Chat: {
+    id: string;
+    title: string;
+    status: "active" | "archived";
+    context: Schemas["ContextRef"] | null;
+    scope: string | null;
+    model: string | null;
+    messageCount: number;
+    lastActivityAt: string;
+    createdAt: string;
+    updatedAt: string;
+  };
+  ChatWithMessages: (Schemas["Chat"]) & ({
+    messages: Array<Schemas["Message"]>;
+  });
+  Message: {
+    id: string;
+    chatId: string;
+    role: "user" | "assistant" | "system";
+    content: string;
+    model: string | null;
+    tokensIn: number;
+    tokensOut: number;
+    costCents: number | null;
+    costMicros: number | null;
+    finishReason: "stop" | "length" | "content_filter" | "error" | "tool_calls" | null;
+    ttftMs: number | null;
+    totalMs: number | null;
+    flagged: boolean;
+    citations: Array<Schemas["Citation"]>;
+    /** An answer's usage (null on the user's messages). */
+    usage?: Schemas["Usage"] | null;
+    feedback: {
+      rating: 1 | -1;
+      comment: string | null;
+    } | null;
+    createdAt: string;
+  };
+  Turn: {
+    content: string;
+    model?: string;
+    maxTokens?: number;
+    temperature?: number;
+    task?: "summary" | "reasoning" | "creative" | "code" | "general";
+  };
+  TurnResult: (Schemas["Message"]) & ({
+    usage: Schemas["Usage"];
+    warnings: Array<string>;
+    userMessageId: string;
+  });
+  Preferences: {
+    preferredModel: string | null;
+    moderation: "off" | "default" | "strict" | null;
+    floor: "off" | "default" | "strict";
+    /** What applies (never below the floor). */
+    effective: "off" | "default" | "strict";
+  };
+  ReviewNote: {
+    note?: string;
+  };
+  ModerationItem: {
+    id: string;
+    userId: string;
+    direction: "input" | "output";
+    action: "blocked" | "flagged" | "redacted" | "stopped";
+    severity: "LOW" | "MEDIUM" | "HIGH";
+    categories: Array<string>;
+    rules: Array<string>;
+    excerpt: string;
+    reference: {
+      kind: string;
+      id: string;
+    };
+    status: "pending" | "approved" | "rejected";
+    reviewedBy: string | null;
+    reviewedAt: string | null;
+    note: string | null;
+    createdAt: string;
+  };
   Range: {
     min: number;
     max: number;
@@ -186,5 +301,684 @@ export interface Operations {
     };
     /** Bodies of the other declared responses, for `reply(status, body)`. */
     replies: never;
+  };
+  "ai.estimate": {
+    /** POST /ai/estimate */
+    params: Record<string, never>;
+    query: Record<string, never>;
+    body: {
+      model?: string;
+      context?: string;
+      inputTokens?: number;
+      estimatedOutputTokens?: number;
+      input_tokens?: number;
+      estimated_output_tokens?: number;
+      content?: string;
+      messages?: Array<{
+        role: "system" | "user" | "assistant";
+        content: string;
+      }>;
+    };
+    response: {
+      model: string;
+      inputTokens: number;
+      outputTokens: number;
+      /** Exact (micros / 1,000,000). */
+      estimatedCostCents: number;
+      estimatedCostMicros: number;
+      /** USD per 1M input tokens with markup. */
+      inputCostPer1M: number;
+      outputCostPer1M: number;
+      /** Seed 003's name; whole cents, rounded up. */
+      estimated_cost_cents?: number;
+      input_cost_per_1m?: number;
+      output_cost_per_1m?: number;
+    };
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
+  };
+  "ai.getPreferences": {
+    /** GET /ai/preferences */
+    params: Record<string, never>;
+    query: Record<string, never>;
+    body: undefined;
+    response: Schemas["Preferences"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: never;
+  };
+  "ai.setPreferences": {
+    /** PUT /ai/preferences */
+    params: Record<string, never>;
+    query: Record<string, never>;
+    body: {
+      preferredModel?: string | null;
+      moderation?: "off" | "default" | "strict" | null;
+    };
+    response: Schemas["Preferences"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
+  };
+  "ai.moderationQueue": {
+    /** GET /admin/moderation/queue */
+    paging: true;
+    params: Record<string, never>;
+    query: {
+      limit: number;
+      cursor?: string;
+      status: "pending" | "approved" | "rejected" | "all";
+    };
+    body: undefined;
+    response: {
+      data: Array<Schemas["ModerationItem"]>;
+      pagination: {
+        limit: number;
+        /** Pass as `cursor` to get the next page; null on the last page. */
+        nextCursor: string | null;
+        total?: number;
+        page?: number;
+      };
+    };
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: never;
+  };
+  "ai.approveItem": {
+    /** POST /admin/moderation/queue/{itemId}/approve */
+    params: {
+      itemId: string;
+    };
+    query: Record<string, never>;
+    body: {
+      note?: string;
+    } | undefined;
+    response: Schemas["ModerationItem"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
+  };
+  "ai.rejectItem": {
+    /** POST /admin/moderation/queue/{itemId}/reject */
+    params: {
+      itemId: string;
+    };
+    query: Record<string, never>;
+    body: {
+      note?: string;
+    } | undefined;
+    response: Schemas["ModerationItem"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
+  };
+  "ai.chats.list": {
+    /** GET /chats */
+    paging: true;
+    params: Record<string, never>;
+    query: {
+      limit: number;
+      cursor?: string;
+      status: "active" | "archived" | "all";
+    };
+    body: undefined;
+    response: {
+      data: Array<Schemas["Chat"]>;
+      pagination: {
+        limit: number;
+        /** Pass as `cursor` to get the next page; null on the last page. */
+        nextCursor: string | null;
+        total?: number;
+        page?: number;
+      };
+    };
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: never;
+  };
+  "ai.chats.create": {
+    /** POST /chats */
+    params: Record<string, never>;
+    query: Record<string, never>;
+    body: {
+      title?: string;
+      context?: {
+        /** A registered context provider (`notes`...). */
+        kind: string;
+        id: string;
+      };
+      /** The router's context default (`public`, `private`). */
+      scope?: string;
+      model?: string;
+    } | undefined;
+    response: Schemas["Chat"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
+  };
+  "ai.chats.get": {
+    /** GET /chats/{chatId} */
+    params: {
+      chatId: string;
+    };
+    query: Record<string, never>;
+    body: undefined;
+    response: Schemas["ChatWithMessages"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
+  };
+  "ai.chats.update": {
+    /** PUT /chats/{chatId} */
+    params: {
+      chatId: string;
+    };
+    query: Record<string, never>;
+    body: {
+      title?: string;
+      status?: "active" | "archived";
+      model?: string | null;
+    };
+    response: Schemas["Chat"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
+  };
+  "ai.chats.delete": {
+    /** DELETE /chats/{chatId} */
+    params: {
+      chatId: string;
+    };
+    query: Record<string, never>;
+    body: undefined;
+    response: void;
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
+  };
+  "ai.chats.messages": {
+    /** GET /chats/{chatId}/messages */
+    paging: true;
+    params: {
+      chatId: string;
+    };
+    query: {
+      limit: number;
+      cursor?: string;
+    };
+    body: undefined;
+    response: {
+      data: Array<Schemas["Message"]>;
+      pagination: {
+        limit: number;
+        /** Pass as `cursor` to get the next page; null on the last page. */
+        nextCursor: string | null;
+        total?: number;
+        page?: number;
+      };
+    };
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
+  };
+  "ai.chats.send": {
+    /** POST /chats/{chatId}/messages */
+    params: {
+      chatId: string;
+    };
+    query: Record<string, never>;
+    body: {
+      content: string;
+      model?: string;
+      maxTokens?: number;
+      temperature?: number;
+      task?: "summary" | "reasoning" | "creative" | "code" | "general";
+    };
+    response: Schemas["TurnResult"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
+  };
+  "ai.chats.stream": {
+    /** POST /chats/{chatId}/stream */
+    params: {
+      chatId: string;
+    };
+    query: Record<string, never>;
+    body: {
+      content: string;
+      model?: string;
+      maxTokens?: number;
+      temperature?: number;
+      task?: "summary" | "reasoning" | "creative" | "code" | "general";
+    };
+    response: string;
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
+  };
+  "ai.chats.feedback": {
+    /** POST /chats/{chatId}/messages/{messageId}/feedback */
+    params: {
+      chatId: string;
+      messageId: string;
+    };
+    query: Record<string, never>;
+    body: {
+      rating: 1 | -1;
+      comment?: string;
+    };
+    response: Schemas["Message"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
+  };
+  "ai.sessions.list": {
+    /** GET /ai/sessions */
+    paging: true;
+    params: Record<string, never>;
+    query: {
+      limit: number;
+      cursor?: string;
+      status: "active" | "archived" | "all";
+    };
+    body: undefined;
+    response: {
+      data: Array<Schemas["Chat"]>;
+      pagination: {
+        limit: number;
+        /** Pass as `cursor` to get the next page; null on the last page. */
+        nextCursor: string | null;
+        total?: number;
+        page?: number;
+      };
+    };
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: never;
+  };
+  "ai.sessions.create": {
+    /** POST /ai/sessions */
+    params: Record<string, never>;
+    query: Record<string, never>;
+    body: {
+      title?: string;
+      context?: {
+        /** A registered context provider (`notes`...). */
+        kind: string;
+        id: string;
+      };
+      /** The router's context default (`public`, `private`). */
+      scope?: string;
+      model?: string;
+    } | undefined;
+    response: Schemas["Chat"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
+  };
+  "ai.sessions.get": {
+    /** GET /ai/sessions/{chatId} */
+    params: {
+      chatId: string;
+    };
+    query: Record<string, never>;
+    body: undefined;
+    response: Schemas["ChatWithMessages"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
+  };
+  "ai.sessions.update": {
+    /** PUT /ai/sessions/{chatId} */
+    params: {
+      chatId: string;
+    };
+    query: Record<string, never>;
+    body: {
+      title?: string;
+      status?: "active" | "archived";
+      model?: string | null;
+    };
+    response: Schemas["Chat"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
+  };
+  "ai.sessions.delete": {
+    /** DELETE /ai/sessions/{chatId} */
+    params: {
+      chatId: string;
+    };
+    query: Record<string, never>;
+    body: undefined;
+    response: void;
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
+  };
+  "ai.sessions.messages": {
+    /** GET /ai/sessions/{chatId}/messages */
+    paging: true;
+    params: {
+      chatId: string;
+    };
+    query: {
+      limit: number;
+      cursor?: string;
+    };
+    body: undefined;
+    response: {
+      data: Array<Schemas["Message"]>;
+      pagination: {
+        limit: number;
+        /** Pass as `cursor` to get the next page; null on the last page. */
+        nextCursor: string | null;
+        total?: number;
+        page?: number;
+      };
+    };
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
+  };
+  "ai.sessions.send": {
+    /** POST /ai/sessions/{chatId}/messages */
+    params: {
+      chatId: string;
+    };
+    query: Record<string, never>;
+    body: {
+      content: string;
+      model?: string;
+      maxTokens?: number;
+      temperature?: number;
+      task?: "summary" | "reasoning" | "creative" | "code" | "general";
+    };
+    response: Schemas["TurnResult"];
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
+  };
+  "ai.sessions.stream": {
+    /** POST /ai/sessions/{chatId}/stream */
+    params: {
+      chatId: string;
+    };
+    query: Record<string, never>;
+    body: {
+      content: string;
+      model?: string;
+      maxTokens?: number;
+      temperature?: number;
+      task?: "summary" | "reasoning" | "creative" | "code" | "general";
+    };
+    response: string;
+    /** Bodies of the other declared responses, for `reply(status, body)`. */
+    replies: {
+      error: {
+        code: string;
+        message: string;
+        /** Field-level problems (a list) or facts about the error (an object). */
+        details?: Array<{
+          field?: string;
+          message?: string;
+          code?: string;
+        }> | {
+          [key: string]: unknown;
+        } | null;
+        requestId: string;
+        timestamp: string;
+      };
+    };
   };
 }

@@ -58,7 +58,6 @@ export const AiChat = defineEntity('AiChat', {
     model: p.string({ length: 100, nullable: true }),
     /** `active` or `archived`. */
     status: p.string({ length: 20, default: 'active' }),
-    messageCount: p.integer({ default: 0 }),
     lastActivityAt: p.datetime(),
     deletedAt: p.datetime({ nullable: true }),
     createdAt: p.createdAt(),
@@ -82,6 +81,8 @@ export const AiChatMessage = defineEntity('AiChatMessage', {
     tokensIn: p.integer({ default: 0 }),
     tokensOut: p.integer({ default: 0 }),
     costMicros: p.bigint({ nullable: true }),
+    /** True when the tokens were counted here because the vendor reported no usage. */
+    tokensEstimated: p.boolean({ default: false }),
     /** `stop`, `length`, `content_filter`, `error` (assistant messages). */
     finishReason: p.string({ length: 20, nullable: true }),
     ttftMs: p.integer({ nullable: true }),

@@ -65,8 +65,16 @@ export class Gateway implements AiGateway {
     return this.priced(model, inputTokens, maxOutputTokens, tier);
   }
 
-  /** The estimate for given token counts (`POST /ai/estimate` with `input_tokens`). */
-  priced(model: AiModel, inputTokens: number, maxOutputTokens: number, tier: string): GatewayEstimate {
+  /** The estimate for given token counts (`POST /ai/estimate` with `input_tokens`), the model routed as a call's. */
+  async pricedRoute(principal: Principal | undefined, o: { model?: string; context?: string }, inputTokens: number,
+    outputTokens: number | undefined): Promise<GatewayEstimate> {
+    const tier = this.d.modelCatalog.tierOf(principal);
+    const plan = await this.d.aiRouter.route({ model: o.model, context: o.context, tier, type: 'text' });
+    return this.priced(plan.model, inputTokens, outputTokens ?? requestedOutput(plan.model, undefined,
+      this.settings), tier);
+  }
+
+  private priced(model: AiModel, inputTokens: number, maxOutputTokens: number, tier: string): GatewayEstimate {
     const estimatedMicros = this.d.modelCatalog.costMicros(model, { input: inputTokens, output: maxOutputTokens });
     const view = this.d.modelCatalog.view(model, tier);
     return { model: model.id, inputTokens, maxOutputTokens, estimatedMicros,
@@ -96,7 +104,9 @@ export class Gateway implements AiGateway {
       }
       return await this.settle(p, progress, 'ok');
     } catch (err) {
-      await this.settle(p, progress, call.signal?.aborted ? 'aborted' : 'failed', err).catch((e) => this.lost(e));
+      if (!progress.settling) {
+        await this.settle(p, progress, call.signal?.aborted ? 'aborted' : 'failed', err).catch((e) => this.lost(e));
+      }
       throw err;
     }
   }
@@ -109,6 +119,7 @@ export class Gateway implements AiGateway {
 
   private async *streamed(call: GatewayChatCall): AsyncGenerator<GatewayStreamEvent> {
     const p = await this.prepare(call);
+    call.onReady?.();
     const inner = new AbortController();
     const onAbort = () => inner.abort(call.signal?.reason);
     if (call.signal?.aborted) inner.abort(call.signal.reason);
@@ -160,7 +171,12 @@ export class Gateway implements AiGateway {
       yield { type: 'tokens', input: result.usage.promptTokens, output: result.usage.completionTokens };
       yield { type: 'done', result };
     } catch (err) {
-      if (settled) throw err;
+      if (settled || progress.settling) {
+        settled = true;
+        const { code, message, status } = describe(err, 'failed');
+        yield { type: 'error', code, message, status };
+        return;
+      }
       settled = true;
       if (moderator) progress.outputHits = [...moderator.flagged];
       const outcome: Outcome = call.signal?.aborted ? 'aborted' : 'failed';
@@ -169,7 +185,7 @@ export class Gateway implements AiGateway {
       yield { type: 'error', code, message, status, ...(partial ? { partial } : {}) };
     } finally {
       call.signal?.removeEventListener('abort', onAbort);
-      if (!settled) {
+      if (!settled && !progress.settling) {
         // The consumer stopped reading (the client went away): stop the upstream, bill what it produced.
         inner.abort();
         if (moderator) progress.outputHits = [...moderator.flagged];
@@ -296,30 +312,32 @@ export class Gateway implements AiGateway {
   }
 
   /**
-   * The hold for the first model: its input estimate plus the output the balance pays, capped at the ask. When the
-   * balance cannot pay the minimal answer, the ledger is asked for the minimal one and refuses with its 402. A
-   * concurrent call that took the balance in between gets one more try at what is left.
+   * The hold for the first model: its input estimate plus the output asked for. When the ledger refuses (402), the
+   * balance is read and the output bounded to what it pays, and the hold asked again (twice at most: a concurrent
+   * call may take the balance in between); when it cannot pay the minimal answer, the ledger's 402 stands. The
+   * common case (the balance covers the ask) costs one ledger call, no balance read.
    */
   private async holdFor(userId: string, model: AiModel, input: number, call: GatewayChatCall, warnings: string[]):
     Promise<Hold | undefined> {
     const wanted = requestedOutput(model, call.maxTokens, this.settings);
     const floor = Math.min(wanted, this.settings.minCompletionTokens);
     const idempotencyKey = `ai:${call.idempotencyKey ?? this.d.ids.next()}`.slice(0, 190);
+    const reference = `${call.reference.kind}:${call.reference.id}`.slice(0, 200);
+    let output = wanted;
     for (let attempt = 0; ; attempt++) {
-      const balance = (await this.d.ledger.balance(userId)).balanceMicros;
-      const paid = affordableOutput(this.d.modelCatalog, model, input, Math.max(0, balance), wanted);
-      const output = Math.max(paid, floor);
       const amount = this.d.modelCatalog.costMicros(model, { input, output });
       if (amount === 0) return undefined;
       try {
-        const reference = `${call.reference.kind}:${call.reference.id}`.slice(0, 200);
         const hold = await this.d.ledger.hold(userId, amount, { idempotencyKey, reference,
           ttlSeconds: this.settings.holdTtlSeconds });
         if (output < wanted) warnings.push(`max_tokens bounded to ${output} by your credit balance`);
         return hold;
       } catch (err) {
-        if (attempt === 0 && paid >= floor && isAppError(err) && err.status === 402) continue;
-        throw err;
+        if (attempt === 2 || !isAppError(err) || err.status !== 402) throw err;
+        const balance = (await this.d.ledger.balance(userId)).balanceMicros;
+        const paid = affordableOutput(this.d.modelCatalog, model, input, Math.max(0, balance), wanted);
+        if (paid < floor) throw err;
+        output = paid;
       }
     }
   }
@@ -328,6 +346,7 @@ export class Gateway implements AiGateway {
 
   /** Capture (or release), queue the flags, stage the one usage event; flush when the em is the gateway's. */
   private async settle(p: Prepared, progress: Progress, outcome: Outcome, err?: unknown): Promise<GatewayChatResult> {
+    progress.settling = true; // once: a settlement that fails is not retried (no second capture or usage event)
     const model = progress.model ?? p.candidates[0].model;
     const count = this.counter(model);
     const reached = progress.model !== undefined || progress.raw.length > 0;
@@ -367,6 +386,7 @@ export class Gateway implements AiGateway {
       ttftMs: progress.ttftMs ?? now - p.started, totalMs: now - p.started, attempts: progress.attempts,
       flags: [...p.inputFlags, ...progress.outputHits], warnings, headers: p.headers,
       maxTokens: p.candidates.find((c) => c.model.id === model.id)?.maxTokens,
+      flagged: { input: p.inputFlags.length > 0, output: progress.outputHits.length > 0 },
     };
   }
 
@@ -395,6 +415,10 @@ export class Gateway implements AiGateway {
   }
 
   private providerName(model: AiModel, userKey?: { provider: string }): string {
+    if (userKey && !this.d.aiProvider.has(userKey.provider)) {
+      throw new AppError(400, 'AI_PROVIDER_NOT_CONFIGURED', `No provider "${userKey.provider}" here`, {
+        details: { provider: userKey.provider, providers: this.d.aiProvider.names() } });
+    }
     const name = userKey?.provider ?? this.d.modelCatalog.providerFor(model);
     if (!name || !this.d.aiProvider.has(name)) {
       throw new AppError(503, 'AI_UNAVAILABLE', `No provider serves ${model.id} here`, {

@@ -43,6 +43,8 @@ export class Progress {
   finishReason?: FinishReason;
   outputHits: ModerationHit[] = [];
   stopped = false;
+  /** Set when settlement began: it runs once, whatever happens. */
+  settling = false;
 }
 
 export function lastUserText(messages: ChatMessage[]): string {

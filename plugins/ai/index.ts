@@ -1,4 +1,6 @@
-import { definePlugin, defineHandlers, defineServices, errors, type AiProviders } from '../../kernel/index.ts';
+import {
+  definePlugin, defineHandlers, defineServices, errors, reply, type AiProviders,
+} from '../../kernel/index.ts';
 import type { Operations } from './contract.gen.ts';
 import { CONFIG_SCHEMA, resolveConfig, type AiConfig } from './config.ts';
 import { AiChat, AiChatMessage, AiModelOverride, AiModerationItem, AiUserSettings } from './entities.ts';
@@ -9,6 +11,11 @@ import { Gateway } from './gateway.ts';
 import { generationJobs } from './generate.ts';
 import type { BillingExports } from '../billing/api.ts';
 import type { MeteringExports } from '../metering/api.ts';
+import { Contexts } from './contexts.ts';
+import { ChatStore, userOf } from './chats.ts';
+import { ChatTurns } from './chatTurn.ts';
+import { ReviewQueue } from './review.ts';
+import { Preferences } from './preferences.ts';
 
 const services = defineServices<{ config: AiConfig; requires: BillingExports & MeteringExports }>()
   .singleton('aiConfig', ({ config }) => resolveConfig(config ?? {}))
@@ -18,7 +25,43 @@ const services = defineServices<{ config: AiConfig; requires: BillingExports & M
     new AiRouter(aiConfig, modelCatalog, aiProvider as AiProviders))
   .singleton('aiGateway', ({ aiConfig, modelCatalog, aiRouter, aiProvider, ledger, metering, limits, entitlements,
     orm, clock, ids, logger }) => new Gateway({ aiConfig, modelCatalog, aiRouter, aiProvider: aiProvider as AiProviders,
-    ledger, metering, limits, entitlements, orm, clock, ids, logger }));
+    ledger, metering, limits, entitlements, orm, clock, ids, logger }))
+  .singleton('aiContexts', () => new Contexts())
+  .scoped('chats', ({ em, clock, aiContexts }) => new ChatStore(em, clock, aiContexts))
+  .scoped('turns', ({ em, orm, ids, clock, aiGateway, aiContexts, chats, log }) =>
+    new ChatTurns({ em, orm, ids, clock, aiGateway, aiContexts, chats, log }))
+  .scoped('review', ({ em, clock }) => new ReviewQueue(em, clock))
+  .scoped('preferences', ({ em, aiConfig, modelCatalog }) =>
+    new Preferences(em, aiConfig.moderation.floor, modelCatalog));
+
+type ChatOp = 'create' | 'list' | 'get' | 'update' | 'delete' | 'messages' | 'send' | 'stream';
+type Typed<P extends 'chats' | 'sessions'> =
+  ReturnType<typeof defineHandlers<Pick<Operations, `ai.${P}.${ChatOp}`>, typeof services>>;
+
+/** The chat operations under `/chats`. */
+const chatOps: Typed<'chats'> = defineHandlers<Pick<Operations, `ai.chats.${ChatOp}`>, typeof services>({
+  'ai.chats.create': async ({ body }, { services, principal }) =>
+    reply(201, await services.chats.create(principal, body)),
+  'ai.chats.list': ({ query, paging }, { services, principal }) =>
+    services.chats.list(principal, paging!, query.status ?? 'active'),
+  'ai.chats.get': ({ params }, { services, principal }) => services.chats.get(principal, params.chatId),
+  'ai.chats.update': ({ params, body }, { services, principal }) =>
+    services.chats.update(principal, params.chatId, body),
+  'ai.chats.delete': async ({ params }, { services, principal }) => {
+    await services.chats.remove(principal, params.chatId);
+    return reply(204);
+  },
+  'ai.chats.messages': ({ params, paging }, { services, principal }) =>
+    services.chats.messages(principal, params.chatId, paging!),
+  'ai.chats.send': ({ params, body }, { services, principal, koa }) =>
+    services.turns.send(principal, params.chatId, body, koa),
+  'ai.chats.stream': ({ params, body }, { services, principal, koa }) =>
+    services.turns.stream(principal, params.chatId, body, koa),
+});
+
+/** Seed 003's older `/ai/sessions` paths: the same handlers (the operations are declared alike). */
+const sessionOps = Object.fromEntries(Object.entries(chatOps)
+  .map(([op, handler]) => [op.replace('ai.chats.', 'ai.sessions.'), handler])) as unknown as Typed<'sessions'>;
 
 /**
  * The AI gateway's catalog and router: models from config (seed 003's table by default) with admins' runtime
@@ -34,11 +77,13 @@ export default definePlugin({
   migrations,
   services,
   requires: ['billing', 'metering'],
-  exports: ['modelCatalog', 'aiRouter', 'aiGateway'],
+  exports: ['modelCatalog', 'aiRouter', 'aiGateway', 'aiContexts'],
   // ai.generate.{text,structured,image}: helper F's generation jobs (generate.ts).
   jobs: generationJobs,
   permissions: [
     { name: 'ai:models:manage', description: 'Change AI models and see provider state', roles: ['admin'] },
+    { name: 'ai:chat', description: 'Chat with AI models (billed to my credits)', roles: ['user'] },
+    { name: 'ai:moderation:review', description: 'Review flagged AI inputs and outputs', roles: ['admin'] },
   ],
   handlers: defineHandlers<Operations, typeof services>({
     'ai.listModels': async ({ query }, { services, principal }) => {
@@ -72,5 +117,34 @@ export default definePlugin({
         return { ...circuits.get(name)!, name, adapter: p.adapter, capabilities: [...p.capabilities] };
       }) };
     },
+    'ai.estimate': async ({ body }, { services, principal }) => {
+      const messages = body.messages ?? (body.content !== undefined ? [{ role: 'user' as const,
+        content: body.content }] : []);
+      const input = body.inputTokens ?? body.input_tokens;
+      const output = body.estimatedOutputTokens ?? body.estimated_output_tokens;
+      if (input === undefined && !messages.length) {
+        throw errors.validation([{ field: 'body', message: 'give inputTokens, or content or messages to count' }]);
+      }
+      const gw = services.aiGateway;
+      const e = input !== undefined
+        ? await gw.pricedRoute(principal, { model: body.model, context: body.context }, input, output)
+        : await gw.estimate(principal!, { model: body.model, context: body.context, messages, maxTokens: output });
+      return { model: e.model, inputTokens: e.inputTokens, outputTokens: e.maxOutputTokens,
+        estimatedCostCents: e.estimatedCents, estimatedCostMicros: e.estimatedMicros,
+        inputCostPer1M: e.inputCostPer1M, outputCostPer1M: e.outputCostPer1M,
+        estimated_cost_cents: Math.ceil(e.estimatedMicros / 1_000_000), input_cost_per_1m: e.inputCostPer1M,
+        output_cost_per_1m: e.outputCostPer1M };
+    },
+    'ai.getPreferences': (_req, { services, principal }) => services.preferences.get(userOf(principal)),
+    'ai.setPreferences': ({ body }, { services, principal }) => services.preferences.set(userOf(principal), body),
+    'ai.moderationQueue': ({ query, paging }, { services }) => services.review.list(paging!, query.status ?? 'pending'),
+    'ai.approveItem': ({ params, body }, { services, principal }) =>
+      services.review.decide(params.itemId, 'approved', userOf(principal), body?.note),
+    'ai.rejectItem': ({ params, body }, { services, principal }) =>
+      services.review.decide(params.itemId, 'rejected', userOf(principal), body?.note),
+    ...chatOps,
+    ...sessionOps,
+    'ai.chats.feedback': ({ params, body }, { services, principal }) =>
+      services.chats.feedback(principal, params.chatId, params.messageId, body),
   }),
 });

@@ -28,12 +28,12 @@ const SSE_HEADERS = {
 };
 
 function callOf(r: CompletionRequest, d: CompletionDeps, signal?: AbortSignal): GatewayChatCall {
-  const key = d.koa.get('idempotency-key');
+  // The client's Idempotency-Key is not the hold's: a key reused for another request would get the earlier (already
+  // captured) hold back. Each completion holds under its own id.
   return {
     principal: d.principal, model: r.model, messages: r.messages, maxTokens: r.maxTokens,
     temperature: r.temperature, topP: r.topP, stop: r.stop, signal,
-    reference: { kind: 'openai.chat.completion', id: d.id },
-    ...(key ? { idempotencyKey: key } : {}),
+    reference: { kind: 'openai.chat.completion', id: d.id }, idempotencyKey: d.id,
     ...(d.userKey ? { userKey: d.userKey } : {}),
   };
 }
@@ -55,12 +55,17 @@ export async function complete(r: CompletionRequest, d: CompletionDeps): Promise
 
 async function stream(r: CompletionRequest, d: CompletionDeps): Promise<Reply<Record<string, unknown>>> {
   const abort = new AbortController();
-  const events = d.gateway.stream(callOf(r, d, abort.signal))[Symbol.asyncIterator]();
-  const first = await events.next();
-  if (first.done) throw new OpenAiError(502, 'The upstream stream ended without an answer.', null, 'empty_stream');
-  if (first.value.type === 'error') {
-    const e = first.value;
-    if (!e.partial) throw new OpenAiError(e.status, e.message, null, e.code.toLowerCase());
+  // Headers and the role chunk go out as soon as the gateway says every pre-call check passed (`onReady`), not at
+  // the first token; a refusal before that rejects the first `next()` and is answered as an HTTP error.
+  let ready!: () => void;
+  const isReady = new Promise<'ready'>((resolve) => { ready = () => resolve('ready'); });
+  const events = d.gateway.stream({ ...callOf(r, d, abort.signal), onReady: () => ready() })[Symbol.asyncIterator]();
+  const firstNext = events.next();
+  const winner = await Promise.race([isReady, firstNext]);
+  if (winner !== 'ready') {
+    if (winner.done) throw new OpenAiError(502, 'The upstream stream ended without an answer.', null, 'empty_stream');
+    const e = winner.value;
+    if (e.type === 'error' && !e.partial) throw new OpenAiError(e.status, e.message, null, e.code.toLowerCase());
   }
   const out = new PassThrough();
   const koa = d.koa;
@@ -71,17 +76,19 @@ async function stream(r: CompletionRequest, d: CompletionDeps): Promise<Reply<Re
   koa.req.once('close', onClose);
   const writer = new ChunkWriter(d.id, r.model, d.created, r.includeUsage);
   out.write(writer.role());
-  void pump(first.value, events, writer, out).finally(() => {
+  void pump(firstNext, events, writer, out).finally(() => {
     koa.req.off('close', onClose);
     out.end();
   });
   return rawReply(200, out as never, SSE_HEADERS);
 }
 
-async function pump(first: GatewayStreamEvent, rest: AsyncIterator<GatewayStreamEvent>, writer: ChunkWriter,
-  out: PassThrough): Promise<void> {
-  let event: GatewayStreamEvent | undefined = first;
+async function pump(first: Promise<IteratorResult<GatewayStreamEvent>>, rest: AsyncIterator<GatewayStreamEvent>,
+  writer: ChunkWriter, out: PassThrough): Promise<void> {
+  let event: GatewayStreamEvent | undefined;
   try {
+    const head = await first;
+    event = head.done ? undefined : head.value;
     while (event) {
       if (event.type === 'chunk') {
         if (event.text) out.write(writer.delta(event.text));

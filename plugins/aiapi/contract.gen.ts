@@ -139,6 +139,8 @@ export interface Operations {
         type: string;
         param: string | null;
         code: string | null;
+        /** Not OpenAI's: the request id, as in every error here. */
+        requestId?: string;
       };
     };
   };
@@ -159,6 +161,8 @@ export interface Operations {
         type: string;
         param: string | null;
         code: string | null;
+        /** Not OpenAI's: the request id, as in every error here. */
+        requestId?: string;
       };
     };
   };
@@ -190,6 +194,8 @@ export interface Operations {
         type: string;
         param: string | null;
         code: string | null;
+        /** Not OpenAI's: the request id, as in every error here. */
+        requestId?: string;
       };
     };
   };

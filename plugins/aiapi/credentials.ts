@@ -126,7 +126,9 @@ export class Credentials {
           { details: { credentialVendor: row.vendor, provider } });
       }
     } else {
-      row = await this.rows.first({ vendor: provider, isDefault: true });
+      // The common case, no default key: one prepared read, no unit of work (`all` takes the fast path).
+      const [found] = await this.rows.all({ vendor: provider, isDefault: true }, { limit: 1 });
+      row = found ? await this.rows.load(found.id) : null;
     }
     if (!row) return undefined;
     row.lastUsedAt = new Date(this.c.clock.now());

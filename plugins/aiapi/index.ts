@@ -50,16 +50,17 @@ export default definePlugin({
     },
     'aiapi.testCredential': ({ params }, { services }) => services.credentials.test(params.id),
 
-    'aiapi.chatCompletions': ({ body }, { services, principal, koa }) => openAiEndpoint(async () => {
-      const r = readCompletionRequest(body);
-      const model = await services.modelCatalog.find(r.model);
-      const userKey = model ? await services.credentials.keyFor(model.provider, r.credentialId) : undefined;
-      return complete(r, {
-        gateway: services.aiGateway, principal: caller(principal), koa,
-        id: `chatcmpl-${services.ids.next()}`, created: seconds(services.clock.now()), userKey,
-      });
-    }),
-    'aiapi.embeddings': ({ body }, { services, principal }) => openAiEndpoint(async () => {
+    'aiapi.chatCompletions': ({ body }, { services, principal, koa, requestId }) =>
+      openAiEndpoint(requestId, async () => {
+        const r = readCompletionRequest(body);
+        const model = await services.modelCatalog.find(r.model);
+        const userKey = model ? await services.credentials.keyFor(model.provider, r.credentialId) : undefined;
+        return complete(r, {
+          gateway: services.aiGateway, principal: caller(principal), koa,
+          id: `chatcmpl-${services.ids.next()}`, created: seconds(services.clock.now()), userKey,
+        });
+      }),
+    'aiapi.embeddings': ({ body }, { services, principal, requestId }) => openAiEndpoint(requestId, async () => {
       const r = readEmbeddingsRequest(body);
       const model = r.model ? await services.modelCatalog.find(r.model) : undefined;
       const userKey = model ? await services.credentials.keyFor(model.provider, r.credentialId) : undefined;
@@ -77,7 +78,7 @@ export default definePlugin({
         .map((m) => modelBody(m, created));
       return rawReply(200, { object: 'list', data });
     },
-    'aiapi.getModel': ({ params }, { services, principal }) => openAiEndpoint(async () => {
+    'aiapi.getModel': ({ params }, { services, principal, requestId }) => openAiEndpoint(requestId, async () => {
       const catalog = services.modelCatalog;
       const model = await catalog.find(params.model);
       if (!model || !catalog.accessible(model, catalog.tierOf(principal))) {

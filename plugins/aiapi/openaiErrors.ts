@@ -6,7 +6,8 @@
 import { AppError, rawReply, type Reply } from '../../kernel/index.ts';
 
 export interface OpenAiErrorBody {
-  error: { message: string; type: string; param: string | null; code: string | null };
+  /** OpenAI's four fields, and the request id every error of this deployment carries (the SDK ignores it). */
+  error: { message: string; type: string; param: string | null; code: string | null; requestId?: string };
 }
 
 /** A refusal made here, already in OpenAI's terms. */
@@ -67,8 +68,9 @@ function paramOf(e: AppError): string | null {
   return field ? field.replace(/^body\./, '') : null;
 }
 
-export function errorReply(e: OpenAiError | AppError): Reply<OpenAiErrorBody> {
+export function errorReply(e: OpenAiError | AppError, requestId?: string): Reply<OpenAiErrorBody> {
   const { status, body, headers } = openAiError(e);
+  if (requestId) body.error.requestId = requestId;
   return rawReply(status, body, headers);
 }
 
@@ -76,11 +78,12 @@ export function errorReply(e: OpenAiError | AppError): Reply<OpenAiErrorBody> {
  * Runs a /v1 handler: its refusals are answered in OpenAI's shape, not the deployment's. Anything else (a bug) is
  * left to the kernel, which logs it and answers 500.
  */
-export async function openAiEndpoint<T>(run: () => Promise<T>): Promise<T | Reply<OpenAiErrorBody>> {
+export async function openAiEndpoint<T>(requestId: string, run: () => Promise<T>):
+  Promise<T | Reply<OpenAiErrorBody>> {
   try {
     return await run();
   } catch (e) {
-    if (e instanceof OpenAiError || e instanceof AppError) return errorReply(e);
+    if (e instanceof OpenAiError || e instanceof AppError) return errorReply(e, requestId);
     throw e;
   }
 }

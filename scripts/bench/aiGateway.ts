@@ -16,6 +16,8 @@ import pino from 'pino';
 import { Pool } from 'undici';
 import { createKernel, loadConfig } from '../kernel.ts';
 import { CONFIG_DIR } from '../paths.ts';
+import type { Kernel } from '../../kernel/boot.ts';
+import type { AiGateway } from '../../plugins/ai/api.ts';
 
 const TARGETS = { p50: 1, p99: 3, ttfb: 1 };
 const ADMIN = { email: 'bench-admin@example.com', password: 'Bench#Passw0rd' };
@@ -61,6 +63,59 @@ function upstream(req: IncomingMessage, res: ServerResponse) {
 }
 
 interface Sample { total: number; ttfb: number }
+
+/**
+ * The split: the same unstreamed completion through the ai plugin's `aiGateway.chat` in this process, no HTTP in
+ * front (routing, moderation, limits, hold, egress to the mock, capture, usage record). What /v1 adds over it is
+ * the HTTP server, authentication, rate limiting and the OpenAI wire mapping.
+ */
+async function inProcessRow(kernel: Kernel, userId: string, n: number): Promise<string> {
+  const cradle = kernel.runtimes.get('ai')!.container.cradle as unknown as { aiGateway: AiGateway };
+  const principal = { type: 'user', id: userId, permissions: [], tier: 'enterprise' };
+  const times: number[] = [];
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < n; i++) {
+    const t = process.hrtime.bigint();
+    await cradle.aiGateway.chat({ principal, model: 'gpt-4o-mini', maxTokens: 64,
+      reference: { kind: 'bench', id: `${i}` },
+      messages: [{ role: 'user', content: 'Say twelve words about a fox.' }] });
+    times.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  const c = process.cpuUsage(c0);
+  const p = (q: number) => percentile(times, q).toFixed(2);
+  const sql = await statementsPerCall(() => cradle.aiGateway.chat({ principal, model: 'gpt-4o-mini', maxTokens: 64,
+    reference: { kind: 'bench', id: 'sql' }, messages: [{ role: 'user', content: 'Say twelve words about a fox.' }] }));
+  return `  ai gateway in process (aiGateway.chat, no HTTP, unstreamed): p50 ${p(0.5)} ms `
+    + `p99 `
+    + `${p(0.99)} ms, CPU ${((c.user + c.system) / 1000 / n).toFixed(2)} ms per call `
+    + `including the mock upstream (${n} calls, info); SQLite statements per call: ${sql}`;
+}
+
+/** Counts libsql statement executions during one call, by method (run: writes and BEGIN/COMMIT; get/all/iterate). */
+async function statementsPerCall(call: () => Promise<unknown>): Promise<string> {
+  const { default: Database } = await import('libsql');
+  const probe = new Database(':memory:');
+  const proto = Object.getPrototypeOf(probe.prepare('select 1')) as Record<string, (...a: unknown[]) => unknown>;
+  probe.close();
+  const counts = new Map<string, number>();
+  const saved = new Map<string, (...a: unknown[]) => unknown>();
+  let depth = 0; // `all` runs through `iterate`: one statement, counted once
+  for (const m of ['run', 'get', 'all', 'iterate']) {
+    saved.set(m, proto[m]);
+    proto[m] = function (this: unknown, ...args: unknown[]) {
+      if (!depth) counts.set(m, (counts.get(m) ?? 0) + 1);
+      depth++;
+      try { return saved.get(m)!.apply(this, args); } finally { depth--; }
+    };
+  }
+  try {
+    await call();
+  } finally {
+    for (const [m, f] of saved) proto[m] = f;
+  }
+  const total = [...counts.values()].reduce((a, b) => a + b, 0);
+  return `${total} (${[...counts].map(([k, v]) => `${k} ${v}`).join(', ')})`;
+}
 
 export async function aiGatewayRows(quick = false): Promise<string[]> {
   const mock = createServer(upstream);
@@ -180,6 +235,7 @@ export async function aiGatewayRows(quick = false): Promise<string[]> {
           + `${verdict}${quick ? ' (quick mode)' : ''}`);
       }
     }
+    lines.push(await inProcessRow(kernel, me.id, perRound * 2));
     return lines;
   } finally {
     await gw.close();

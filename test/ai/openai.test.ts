@@ -25,7 +25,10 @@ function mockUpstream(): Server {
       const body = JSON.parse(raw || '{}');
       seen.push({ auth: String(req.headers.authorization), body });
       const base = { id: 'chatcmpl-up', created: 1_700_000_000, model: body.model };
-      const usage = { prompt_tokens: 11, completion_tokens: 3, total_tokens: 14 };
+      // 'crowd' prompts use every token they may (so each costs about what it held); the rest use 3.
+      const crowd = body.messages?.[0]?.content === 'Say hello to the crowd';
+      const out = crowd ? Number(body.max_completion_tokens ?? body.max_tokens) : 3;
+      const usage = { prompt_tokens: 11, completion_tokens: out, total_tokens: 11 + out };
       if (req.url?.endsWith('/embeddings')) {
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ object: 'list', model:
           body.model, data: body.input.map((_: string, i: number) => ({ object: 'embedding', index: i,
@@ -42,6 +45,11 @@ function mockUpstream(): Server {
       const chunk = (choices: unknown[], extra = {}) =>
         `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices, ...extra })}\n\n`;
       res.write(chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]));
+      if (body.messages?.[0]?.content === 'cut me off') {
+        res.write(chunk([{ index: 0, delta: { content: 'Hello' }, finish_reason: null }]));
+        setTimeout(() => res.destroy(), 5);
+        return;
+      }
       for (const w of ['Hello', ' from', ' upstream']) {
         res.write(chunk([{ index: 0, delta: { content: w }, finish_reason: null }]));
       }
@@ -56,8 +64,7 @@ test.before(async () => {
   upstream = mockUpstream();
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   const origin = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-  // Rate limits on (the kit turns them off), wide enough for the suite: the key's own limit is what is tested.
-  k = await startTestKernel({ config: { rateLimit: { enabled: true, tiers: { free: 10_000 } }, adapters: {
+  k = await startTestKernel({ config: { adapters: {
     egress: { use: 'undici', allowCidrs: ['127.0.0.1/32'] },
     aiProvider: { use: 'gateway', moderation: 'local', providers: {
       openai: { adapter: 'openai', baseUrl: `${origin}/v1`, apiKey: 'sk-deployment' }, local: { adapter: 'local' },
@@ -76,6 +83,16 @@ async function keyFor(user: SignedInClient, rateLimit?: { limit: number }): Prom
 }
 const sdk = (apiKey: string) => new OpenAI({ apiKey, baseURL: `${k.url}/v1`, maxRetries: 0 });
 const balanceOf = async (user: SignedInClient) => (await user.get('/v1/billing/balance')).body.balanceMicros as number;
+
+async function waitUntil<T>(check: () => Promise<T | undefined>, deadlineMs = 10_000): Promise<T> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 async function rejection(p: Promise<unknown>): Promise<unknown> {
   try { await p; } catch (e) { return e; }
@@ -150,6 +167,55 @@ test('streamed with include_usage: chunks, the finish chunk, the usage chunk wit
   assert.not.match(text, '"usage"', 'no usage chunk unless asked');
 });
 
+test('a client that leaves mid-stream: the upstream call is aborted and what was used is billed', async () => {
+  const user = await k.asUser('oa-leave');
+  const key = await keyFor(user);
+  const before = await balanceOf(user);
+  const abort = new AbortController();
+  const res = await fetch(`${k.url}/v1/chat/completions`, {
+    method: 'POST', signal: abort.signal,
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'qwen-turbo', stream: true, max_tokens: 400,
+      messages: [{ role: 'user', content: 'Tell me a very long story about the sea and its ships' }] }),
+  });
+  const reader = res.body!.getReader();
+  let seen = '';
+  while (!seen.includes('"content":"') || seen.split('data: ').length < 5) {
+    seen += new TextDecoder().decode((await reader.read()).value);
+  }
+  abort.abort();
+  await reader.cancel().catch(() => {});
+  // The local stand-in paces its tokens (20 ms each): the full answer would take seconds; the charge comes first.
+  const charged = await waitUntil(async () => {
+    const now = await balanceOf(user);
+    return now < before ? before - now : undefined;
+  });
+  assert.ok(charged > 0, 'the partial answer is billed');
+  assert.not.match(seen, '[DONE]', 'left before the end');
+});
+
+test('the vendor dies mid-stream: OpenAI\'s in-stream error (the SDK raises an APIError), then [DONE]', async () => {
+  const user = await k.asUser('oa-cut');
+  const key = await keyFor(user);
+  const stream = await sdk(key).chat.completions.create({
+    model: 'gpt-4o-mini', stream: true, stream_options: { include_usage: true },
+    messages: [{ role: 'user', content: 'cut me off' }],
+  });
+  let text = '';
+  const failure = await rejection((async () => {
+    for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
+  })());
+  assert.instance(failure, OpenAI.APIError);
+  // The gateway's output moderation holds a short tail back until the next chunk; the cut drops it.
+  assert.ok('Hello'.startsWith(text));
+  const raw = await (await fetch(`${k.url}/v1/chat/completions`, {
+    method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'cut me off' }] }),
+  })).text();
+  assert.match(raw, /data: \{"error":\{"message":"[^"]+","type":"server_error"/);
+  assert.ok(raw.endsWith('data: [DONE]\n\n'), 'the stream still ends');
+});
+
 test('embeddings: the SDK\'s default base64 and explicit float, billed', async () => {
   const user = await k.asUser('oa-embed');
   const client = sdk(await keyFor(user));
@@ -181,6 +247,25 @@ test('errors are the SDK\'s own classes, in OpenAI\'s shape', async () => {
   assert.instance(streamedPremium, OpenAI.PermissionDeniedError, 'a streamed refusal is an HTTP error too');
 });
 
+test('hostile bodies on /v1/chat/completions: 4xx in OpenAI\'s shape, never 5xx', async () => {
+  const key = await keyFor(await k.asUser('oa-hostile'));
+  const bodies = ['{}', '[]', '"text"', 'null', '{"a":', '{"model":5,"messages":[]}',
+    '{"model":"gpt-4o-mini","messages":[{"role":"tool","content":"x"}]}',
+    '{"model":"gpt-4o-mini","messages":[{"role":"user","content":[{"type":"image_url"}]}]}',
+    '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"x"}],"max_tokens":-1}',
+    '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"x"}],"stop":[1,2]}',
+    '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"x"}],"tools":[]}',
+    '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"x"}],"__proto__":{"x":1}}',
+    '{"model":"../../etc/passwd","messages":[{"role":"user","content":"x"}],"credential_id":"\' or 1=1"}'];
+  for (const raw of bodies) {
+    const res = await fetch(`${k.url}/v1/chat/completions`, { method: 'POST', body: raw,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' } });
+    const text = await res.text();
+    assert.ok(res.status >= 400 && res.status < 500, `${raw} -> ${res.status} ${text.slice(0, 200)}`);
+    assert.type(JSON.parse(text).error.message, 'string', raw);
+  }
+});
+
 test('402 at zero balance: an APIError with status 402 and code insufficient_quota; nothing charged', async () => {
   const user = await k.asUser('oa-broke');
   const admin = await k.asAdmin();
@@ -201,11 +286,60 @@ test('402 at zero balance: an APIError with status 402 and code insufficient_quo
   assert.is(await balanceOf(user), 0);
 });
 
+test('40 concurrent streams on a balance for about 20: no overspend, each ends in [DONE] or is a 402', async () => {
+  const user = await k.asUser('oa-crowd');
+  const admin = await k.asAdmin();
+  const messages = [{ role: 'user', content: 'Say hello to the crowd' }];
+  const estimate = await user.post('/v1/ai/estimate', { model: 'gpt-4o-mini', messages, estimatedOutputTokens: 16 });
+  assert.is(estimate.status, 200, estimate.text);
+  const drain = await admin.post(`/v1/admin/users/${user.id}/credits`, { amountMicros: -(await balanceOf(user)),
+    kind: 'adjustment', reason: 'test' }, { 'idempotency-key': `crowd-drain-${user.id}` });
+  assert.is(drain.status, 201, drain.text);
+  const granted = 20 * estimate.body.estimatedCostMicros;
+  await admin.post(`/v1/admin/users/${user.id}/credits`, { amountMicros: granted, reason: 'test' },
+    { 'idempotency-key': `crowd-grant-${user.id}` });
+  const key = await keyFor(user);
+  const answers = await Promise.all(Array.from({ length: 40 }, async () => {
+    const res = await fetch(`${k.url}/v1/chat/completions`, {
+      method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', stream: true, stream_options: { include_usage: true },
+        max_tokens: 16, messages }),
+    });
+    return { status: res.status, text: await res.text() };
+  }));
+  let charged = 0;
+  for (const a of answers) {
+    if (a.status === 402) { assert.is(JSON.parse(a.text).error.code, 'insufficient_quota'); continue; }
+    assert.is(a.status, 200, a.text.slice(0, 200));
+    assert.ok(a.text.endsWith('data: [DONE]\n\n'));
+    const usage = a.text.split('\n\n').map((f) => f.slice(6)).filter((f) => f.includes('"usage":{'))
+      .map((f) => JSON.parse(f).usage);
+    assert.is(usage.length, 1);
+    charged += usage[0].cost_micros;
+  }
+  const served = answers.filter((a) => a.status === 200).length;
+  assert.ok(served >= 1 && served < 40, `${served} served`);
+  const left = await balanceOf(user);
+  assert.ok(left >= 0, 'never below zero');
+  assert.is(granted - left, charged, 'the balance moved by exactly what the streams reported');
+});
+
 test('rate limited per key: the SDK raises RateLimitError', async () => {
-  const client = sdk(await keyFor(await k.asUser('oa-rate'), { limit: 2 }));
-  await client.models.list();
-  await client.models.list();
-  assert.instance(await rejection(client.models.list()), OpenAI.RateLimitError);
+  // Its own kernel with rate limits on (the kit turns them off; the suite registers more users than
+  // identity's 10 registrations a minute per address).
+  const limited = await startTestKernel({ config: { rateLimit: { enabled: true } } });
+  try {
+    const user = await limited.asUser('oa-rate');
+    const made = await user.post('/v1/users/me/api-keys', { name: 'sdk', rateLimit: { limit: 2 } });
+    const client = new OpenAI({ apiKey: made.body.key, baseURL: `${limited.url}/v1`, maxRetries: 0 });
+    await client.models.list();
+    await client.models.list();
+    const refused = await rejection(client.models.list());
+    assert.instance(refused, OpenAI.RateLimitError);
+    assert.ok(Number((refused as InstanceType<typeof OpenAI.APIError>).headers?.get('retry-after')) > 0);
+  } finally {
+    await limited.stop();
+  }
 });
 
 test('the user\'s own vendor key: the upstream sees it, no credits move, usage still reported', async () => {

@@ -8,19 +8,19 @@ import type { Migration } from '../../../kernel/index.ts';
  * The same change in SQLite's SQL, for review:
  *   create table `ai_chats` (`id` text not null, `user_id` text not null, `title` text not null,
  *     `context_kind` text null, `context_id` text null, `context_scope` text null, `model` text null,
- *     `status` text not null default 'active', `message_count` integer not null default 0,
- *     `last_activity_at` datetime not null, `deleted_at` datetime null, `created_at` datetime not null,
- *     `updated_at` datetime not null, primary key (`id`));
+ *     `status` text not null default 'active', `last_activity_at` datetime not null,
+ *     `deleted_at` datetime null, `created_at` datetime not null, `updated_at` datetime not null,
+ *     primary key (`id`));
  *   create index `ai_chats_user_id_last_activity_at_index` on `ai_chats` (`user_id`,
  *     `last_activity_at`);
  *   
  *   create table `ai_chat_messages` (`id` text not null, `chat_id` text not null,
  *     `user_id` text not null, `role` text not null, `content` text not null, `model` text null,
  *     `tokens_in` integer not null default 0, `tokens_out` integer not null default 0,
- *     `cost_micros` bigint null, `finish_reason` text null, `ttft_ms` integer null,
- *     `total_ms` integer null, `flagged` integer not null default 0, `citations` json null,
- *     `feedback_rating` integer null, `feedback_comment` text null, `created_at` datetime not null,
- *     primary key (`id`));
+ *     `cost_micros` bigint null, `tokens_estimated` integer not null default 0,
+ *     `finish_reason` text null, `ttft_ms` integer null, `total_ms` integer null,
+ *     `flagged` integer not null default 0, `citations` json null, `feedback_rating` integer null,
+ *     `feedback_comment` text null, `created_at` datetime not null, primary key (`id`));
  *   create index `ai_chat_messages_chat_id_created_at_index` on `ai_chat_messages` (`chat_id`,
  *     `created_at`);
  *   
@@ -50,7 +50,6 @@ export const migration: Migration = {
       t.string('context_scope', 50).nullable();
       t.string('model', 100).nullable();
       t.string('status', 20).notNullable().defaultTo('active');
-      t.integer('message_count').notNullable().defaultTo(0);
       t.datetime('last_activity_at').notNullable();
       t.datetime('deleted_at').nullable();
       t.datetime('created_at').notNullable();
@@ -68,6 +67,7 @@ export const migration: Migration = {
       t.integer('tokens_in').notNullable().defaultTo(0);
       t.integer('tokens_out').notNullable().defaultTo(0);
       t.bigInteger('cost_micros').nullable();
+      t.boolean('tokens_estimated').notNullable().defaultTo(false);
       t.string('finish_reason', 20).nullable();
       t.integer('ttft_ms').nullable();
       t.integer('total_ms').nullable();
