@@ -14,11 +14,12 @@
  * The storage is found by watching, during the first commit's synchronous start, which
  * AsyncLocalStorage is run with `true` (MikroORM calls `run` before its first await).
  *
+ * `em.transactional()`'s TransactionContext storage is counted and disabled the same way.
  * If MikroORM changes (no commit, no `run(true)` there), nothing is disabled: the hooks stay on,
  * as without this module. `flushContextState()` says which case holds (tested).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { UnitOfWork } from '@mikro-orm/core';
+import { TransactionContext, UnitOfWork } from '@mikro-orm/core';
 
 let storage: AsyncLocalStorage<unknown> | undefined;
 let found = false;
@@ -50,10 +51,40 @@ function release(): void {
   if (--running === 0) storage?.disable();
 }
 
-/** Installs the wrapper once per process (idempotent). */
+let transactions = 0;
+/** Private in MikroORM's types, a plain static field at run time. */
+const transactionStorage = () => (TransactionContext as unknown as { storage?: unknown }).storage;
+
+function transactionEnded(): void {
+  if (--transactions === 0) (transactionStorage() as AsyncLocalStorage<unknown>).disable();
+}
+
+/**
+ * The same for `em.transactional()`: MikroORM keeps the transaction's fork in
+ * `TransactionContext.storage` (public) for the callback's length; between transactions
+ * `getEntityManager()` has nothing to find, which is what a disabled storage answers.
+ */
+function countTransactions(): void {
+  const create = TransactionContext.create;
+  if (typeof create !== 'function' || !(transactionStorage() instanceof AsyncLocalStorage)) return;
+  TransactionContext.create = function <T>(this: typeof TransactionContext, ...args: Parameters<typeof create<T>>) {
+    transactions++;
+    let work: Promise<T>;
+    try {
+      work = Promise.resolve(create.apply(this, args) as Promise<T>);
+    } catch (err) {
+      transactionEnded();
+      throw err;
+    }
+    return work.finally(transactionEnded);
+  } as typeof create;
+}
+
+/** Installs the wrappers once per process (idempotent). */
 export function keepPromiseHooksOffBetweenFlushes(): void {
   if (installed) return;
   installed = true;
+  countTransactions();
   const commit = UnitOfWork.prototype.commit as Commit;
   if (typeof commit !== 'function') return;
   UnitOfWork.prototype.commit = function (this: UnitOfWork) {
@@ -70,6 +101,6 @@ export function keepPromiseHooksOffBetweenFlushes(): void {
 }
 
 /** For tests: whether MikroORM's flush storage was found, and how many commits are running now. */
-export function flushContextState(): { found: boolean; storageFound: boolean; running: number } {
-  return { found, storageFound: storage !== undefined, running };
+export function flushContextState(): { found: boolean; storageFound: boolean; running: number; transactions: number } {
+  return { found, storageFound: storage !== undefined, running, transactions };
 }

@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { FlushEventArgs } from '@mikro-orm/core';
+import { TransactionContext, type FlushEventArgs } from '@mikro-orm/core';
 import { flushContextState } from '../../kernel/boot/flushContext.ts';
 import { startKernel, type TestKernel } from '../helpers/kernel.ts';
 
@@ -83,6 +83,22 @@ s('concurrent flushes keep the hooks on until the last one ends', async () => {
   await first;
   assert.is(flushContextState().running, 0);
   assert.is(initHooks(), 0);
+});
+
+s('em.transactional: the callback still finds its fork through the context; hooks are off after it', async () => {
+  const orm = k.kernel.orm!;
+  let inside: unknown;
+  let during = -1;
+  await orm.em.fork().transactional(async (em) => {
+    await null;
+    during = initHooks();
+    inside = TransactionContext.getEntityManager();
+    assert.ok(inside === em, 'the transaction context holds the fork');
+  });
+  assert.ok(during > 0, 'hooks were on inside the transaction');
+  assert.is(TransactionContext.getEntityManager(), undefined);
+  assert.is(flushContextState().transactions, 0);
+  assert.is(initHooks(), 0, 'and off after it');
 });
 
 s.run();
