@@ -51,12 +51,15 @@ export class InFlight {
   /** Tracks `work` until it settles; returns it unchanged. */
   track<T>(what: string, work: Promise<T>): Promise<T> {
     this.pending.set(work, what);
-    const done = () => {
-      this.pending.delete(work);
-      if (this.pending.size === 0) for (const wake of this.waiters.splice(0)) wake();
-    };
-    work.then(done, done);
+    // Inline arrows, not a named `const done`: under tsx (esbuild keepNames) a named closure costs an
+    // Object.defineProperty per call, and this runs once per request.
+    work.then(() => this.settled(work), () => this.settled(work));
     return work;
+  }
+
+  private settled(work: Promise<unknown>): void {
+    this.pending.delete(work);
+    if (this.pending.size === 0) for (const wake of this.waiters.splice(0)) wake();
   }
 
   /** Starts `task` on the next turn of the event loop, tracked; refused once resources are released. */

@@ -23,8 +23,11 @@
  * `--realtime` runs the WebSocket fan-out rows (scripts/bench/realtimeFanout.ts).
  * `--jobs` runs the jobs-per-second rows (scripts/bench/jobs.ts).
  * `--ai` runs the AI gateway's overhead rows (scripts/bench/aiGateway.ts).
+ * scripts/bench/hotProfile.ts is the probe for one path: CPU per request of a few servers interleaved (also the
+ * kernel of another checkout, `base`, for before/after pairs) and, with PROFILE=1, the kernel's CPU profile.
  *
- * Environment: BENCH_DURATION (10 s measured per server per workload), BENCH_WARMUP (2),
+ * Environment: BENCH_DURATION (10 s measured per server per workload), BENCH_WARMUP (5 s per server per workload:
+ * the kernel, the most code of the three, is still warming up (JIT, boot garbage) 2 s in; every server gets the same),
  * BENCH_SEGMENT (0.5 s per server per round), BENCH_CONNECTIONS (50), BENCH_PIN (1: load
  * generator on CPU 0, servers on CPU 1), BENCH_ONLY=health,healthNoLog,noteById,noteList,noteCreate,me,
  * healthDialect,noteCreateDialect,
@@ -190,7 +193,7 @@ const num = (name: string, fallback: number) => {
   return value;
 };
 const DURATION = num('BENCH_DURATION', QUICK ? 1 : 10);
-const WARMUP = num('BENCH_WARMUP', QUICK ? 0.5 : 2);
+const WARMUP = num('BENCH_WARMUP', QUICK ? 0.5 : 5);
 const SEGMENT = num('BENCH_SEGMENT', QUICK ? 0.25 : 0.5);
 const SETTINGS: LoadSettings = { connections: Math.round(num('BENCH_CONNECTIONS', 50)), pipelining: 1 };
 const PIN = process.env.BENCH_PIN !== '0';

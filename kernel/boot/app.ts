@@ -94,7 +94,12 @@ function enriched(authenticate: Authenticator, enrichers: PrincipalEnricher[]): 
   if (!enrichers.length) return authenticate;
   return async (input) => {
     const principal = await authenticate(input);
-    if (principal) for (const enrich of enrichers) await enrich(principal);
+    if (principal) {
+      for (const enrich of enrichers) {
+        const pending = enrich(principal);
+        if (pending) await pending; // a synchronous enricher (a cache hit) costs no microtask
+      }
+    }
     return principal;
   };
 }

@@ -8,6 +8,7 @@ import { OutboxEntity, outboxMigrations } from '../events/outbox.ts';
 import { EventReceiptEntity } from '../events/receipts.ts';
 import { JobEntity, jobTableMigrations } from '../jobs/table.ts';
 import type { JobQueue } from '../ports/jobQueue.ts';
+import { keepPromiseHooksOffBetweenFlushes } from './flushContext.ts';
 
 export async function openStorage(kernel: Kernel) {
   const { config } = kernel.options;
@@ -15,6 +16,7 @@ export async function openStorage(kernel: Kernel) {
   const needsDb = specs.length > 0 || kernel.plan.plugins.some((p) => p.migrations?.length)
     || (usesJobTable(kernel) && kernel.plan.plugins.some((p) => p.jobs && Object.keys(p.jobs).length));
   if (!needsDb) return;
+  keepPromiseHooksOffBetweenFlushes();
   if (usesOutbox(kernel)) specs.push(OutboxEntity, EventReceiptEntity);
   const driver = config.database.driver;
   if (kernel.config.adapters.jobQueue?.use === 'database' && driver === 'mongodb') {

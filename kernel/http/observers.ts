@@ -83,8 +83,12 @@ export function requestWatcher(
   const named: Named[] = observers.map((o) => ({ ...o, pending: 0, dropped: 0 }));
   const log = logger.child({ component: 'observers' });
 
-  const dispatch = (request: FinishedRequest) => {
-    for (const o of named) notify(o, request, log);
+  // Finished requests are handed to the observers in batches: one setImmediate per turn, not one per request.
+  let queue: FinishedRequest[] = [];
+  const dispatch = () => {
+    const batch = queue;
+    queue = [];
+    for (const request of batch) for (const o of named) notify(o, request, log);
   };
 
   return function watch(ctx, startedAt) {
@@ -95,7 +99,8 @@ export function requestWatcher(
     if (!Number.isFinite(declared) && req.headers['transfer-encoding'] !== undefined) {
       // A chunked body: count what the body parser reads, without touching the stream's flow.
       const emit = req.emit;
-      req.emit = function countedEmit(this: typeof req, event: string | symbol, ...args: unknown[]) {
+      // Anonymous functions: a named closure costs an Object.defineProperty per request under tsx (keepNames).
+      req.emit = function (this: typeof req, event: string | symbol, ...args: unknown[]) {
         if (event === 'data') bytesIn += byteLength(args[0]);
         return (emit as (...a: unknown[]) => boolean).call(this, event, ...args);
       } as typeof req.emit;
@@ -103,18 +108,18 @@ export function requestWatcher(
     let bytesOut = 0;
     const write = res.write;
     const end = res.end;
-    res.write = function countedWrite(this: typeof res, chunk: unknown, ...rest: unknown[]) {
+    res.write = function (this: typeof res, chunk: unknown, ...rest: unknown[]) {
       bytesOut += byteLength(chunk);
       return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
     } as typeof res.write;
-    res.end = function countedEnd(this: typeof res, chunk?: unknown, ...rest: unknown[]) {
+    res.end = function (this: typeof res, chunk?: unknown, ...rest: unknown[]) {
       if (typeof chunk !== 'function') bytesOut += byteLength(chunk);
       return (end as (...args: unknown[]) => typeof res).call(this, chunk, ...rest);
     } as typeof res.end;
     res.once('close', () => {
       const request = observation.build(ctx, startedAt, bytesIn, bytesOut, !res.writableFinished);
       hooks?.finished(request);
-      if (named.length) setImmediate(dispatch, request);
+      if (named.length && queue.push(request) === 1) setImmediate(dispatch);
     });
   };
 }

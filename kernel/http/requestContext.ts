@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
 import type { Logger } from 'pino';
-import { asFunction, asValue, type AwilixContainer } from 'awilix';
+import { asFunction, asValue, Lifetime, type AwilixContainer } from 'awilix';
 import type { EntityManager, MikroORM } from '@mikro-orm/core';
 import type { Principal, RequestContext, UntypedCradle } from '../plugin.ts';
 import type { DomainEvent } from '../ports/eventBus.ts';
@@ -45,6 +45,44 @@ function registerRequestResolvers(container: AwilixContainer): void {
     log: from((r) => r.log),
     publish: from((r) => r.publish),
   });
+}
+
+/** The views' shared target: extensible (proxy invariants), never written (the `set` trap refuses). */
+const EMPTY = {};
+
+/** Names registered as singletons in a plugin's container (registrations are fixed once the plugins started). */
+const singletonNames = new WeakMap<AwilixContainer, Set<PropertyKey>>();
+function singletonsOf(container: AwilixContainer): Set<PropertyKey> {
+  let names = singletonNames.get(container);
+  if (!names) {
+    names = new Set(Object.entries(container.registrations)
+      .filter(([, r]) => r.lifetime === Lifetime.SINGLETON).map(([name]) => name));
+    singletonNames.set(container, names);
+  }
+  return names;
+}
+
+/**
+ * `ctx.services` of a plugin with request-scoped services (a class: no closures per request):
+ * a singleton resolves from the plugin's container, anything else from the request scope.
+ */
+class ServicesView implements ProxyHandler<object> {
+  private readonly singletons: Set<PropertyKey>;
+  constructor(private readonly request: HttpRequestContext, private readonly container: AwilixContainer) {
+    this.singletons = singletonsOf(container);
+  }
+  get(_target: object, name: PropertyKey): unknown {
+    const from = this.singletons.has(name) ? this.container : this.request.scoped();
+    return (from.cradle as Record<PropertyKey, unknown>)[name];
+  }
+  set(_target: object, name: PropertyKey): boolean {
+    throw new Error(`ctx.services.${String(name)} cannot be assigned`);
+  }
+  has(_target: object, name: PropertyKey): boolean { return Reflect.has(this.request.scoped().cradle, name); }
+  ownKeys(): ArrayLike<string | symbol> { return Reflect.ownKeys(this.request.scoped().cradle); }
+  getOwnPropertyDescriptor(_target: object, name: PropertyKey): PropertyDescriptor | undefined {
+    return Reflect.getOwnPropertyDescriptor(this.request.scoped().cradle, name);
+  }
 }
 
 /** Proxy handler (a class: no closures made per request) forwarding to the request's fork, made on first touch. */
@@ -109,12 +147,21 @@ export class HttpRequestContext implements RequestContext {
 
   get services(): unknown {
     if (!this.runtime.hasScoped) return this.runtime.container.cradle;
+    // A view: singletons come from the plugin's container, and the request scope (an awilix
+    // container, the costly part) is made only when a scoped service or request name is read.
+    return (this.view ??= new Proxy(EMPTY, new ServicesView(this, this.runtime.container)));
+  }
+
+  private view?: object;
+
+  /** The request scope, made on first use. */
+  scoped(): AwilixContainer {
     if (!this.scope) {
       registerRequestResolvers(this.runtime.container);
       this.scope = this.runtime.container.createScope();
       this.scope.register(REQUEST, asValue(this));
     }
-    return this.scope.cradle;
+    return this.scope;
   }
 
   /**

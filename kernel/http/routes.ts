@@ -106,6 +106,7 @@ function withStaticRoutes(router: Router, routes: Array<{ op: BoundOperation; ro
   return router;
 }
 
+type Request = HandlerRequest<unknown, Record<string, unknown>, Record<string, unknown>>;
 type Middleware = (ctx: Context, next: () => Promise<unknown>) => Promise<unknown> | unknown;
 
 function compileRoute(
@@ -202,19 +203,22 @@ function compileRoute(
       options.fastReads,
     );
     rctx.principal = principal;
-    const respond = async () => {
-      let result = casing
-        ? await Promise.resolve(handler(req, rctx)).catch((e) => {
-            throw wireFieldNames(e);
-          })
-        : await handler(req, rctx);
-      await rctx.settle();
-      if (casing) result = toWire(result, casing.responses, defaultStatus);
-      const body = renderResult(ctx, result, defaultStatus, options.envelope, message);
-      if (v.responses) checkResponse(v, ctx.status, body, entry.operationId);
-    };
-    await (idempotent ? idempotent(ctx, principal, req.body, respond) : respond());
+    // No closure named per request: under tsx (esbuild keepNames) each costs an Object.defineProperty.
+    if (idempotent) await idempotent(ctx, principal, req.body, () => respond(ctx, req, rctx));
+    else await respond(ctx, req, rctx);
   };
+
+  async function respond(ctx: Context, req: Request, rctx: HttpRequestContext) {
+    let result = casing
+      ? await Promise.resolve(handler(req, rctx)).catch((e) => {
+          throw wireFieldNames(e);
+        })
+      : await handler(req, rctx);
+    await rctx.settle();
+    if (casing) result = toWire(result, casing.responses, defaultStatus);
+    const body = renderResult(ctx, result, defaultStatus, options.envelope, message);
+    if (v.responses) checkResponse(v, ctx.status, body, entry.operationId);
+  }
 }
 
 /** The handler's result with wire names, by the plan of the status it answers with. */

@@ -14,6 +14,12 @@ export class PlanCache {
 
   constructor(private resolve: Resolve, private clock: Clock, private ttlMs: number, private max = 50_000) {}
 
+  /** The plan kept for `userId` if it is still current, without a lookup (synchronous: the hot path's hit). */
+  peek(userId: string): Plan | undefined {
+    const hit = this.entries.get(userId);
+    return hit && this.clock.now() < hit.until ? hit.plan : undefined;
+  }
+
   async get(userId: string): Promise<Plan> {
     const now = this.clock.now();
     const hit = this.entries.get(userId);
@@ -40,13 +46,19 @@ export const actsForUser = (p: Principal) => p.type === 'user' || p.type === 'ap
  * on the next request, whatever the token says.
  */
 export function planEnricher(cache: PlanCache): PrincipalEnricher {
-  return async (principal) => {
+  // A kept plan applies synchronously: no promise, no microtask on the request's path (the common case).
+  return (principal) => {
     if (!actsForUser(principal)) return;
-    const plan = await cache.get(principal.id).catch((e: unknown) => {
+    const kept = cache.peek(principal.id);
+    if (kept) return applyPlan(principal, kept);
+    return cache.get(principal.id).then((plan) => applyPlan(principal, plan), (e: unknown) => {
       throw errors.unavailable('billing (plan lookup)', 5, e);
     });
-    if (plan.limits.rateLimitTier) principal.tier = plan.limits.rateLimitTier;
-    principal.planId = plan.id;
-    principal.planFeatures = plan.features;
   };
+}
+
+function applyPlan(principal: Principal, plan: Plan): void {
+  if (plan.limits.rateLimitTier) principal.tier = plan.limits.rateLimitTier;
+  principal.planId = plan.id;
+  principal.planFeatures = plan.features;
 }
