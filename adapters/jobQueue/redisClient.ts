@@ -135,6 +135,12 @@ export async function createRedisJobQueue(options: RedisJobQueueOptions, ctx: Ad
   }
 
   const held = new Map<string, Held>();
+  /**
+   * Jobs BullMQ handed over with a completion (`fetchNext`, as its own workers do: the next job comes in
+   * the same round trip), locked for this process until the runtime's next claim takes them.
+   */
+  const prefetched = new Map<string, Array<{ job: Job; lock: string; at: number }>>();
+  const PREFETCH_MAX = 16;
   const leaseKey = (l: Lease) => `${l.id}#${l.token}`;
   let seq = 0;
 
@@ -264,8 +270,15 @@ export async function createRedisJobQueue(options: RedisJobQueueOptions, ctx: Ad
   }
 
   /** Turns fetched BullMQ jobs into claims; cancelled or still-waiting ones go back (healing a crash). */
-  async function admitClaims(type: string, got: Array<{ job: Job; lock: string }>, leaseMs: number) {
-    const raws = await readRaw(type, got.map((g) => g.job.id!));
+  async function admitClaims(type: string, got: Array<{ job: Job; lock: string }>, leaseMs: number,
+    workerId: string) {
+    const touched = got.filter((g) => g.job.progress !== 0);
+    const read = touched.length ? await readRaw(type, touched.map((g) => g.job.id!)) : [];
+    const byId = new Map(touched.map((g, i) => [g.job.id!, read[i]]));
+    // Untouched (BullMQ's progress is 0): none of our fields; the claimed job is all there is to read.
+    const raws = got.map(({ job }) => (byId.has(job.id!) ? byId.get(job.id!) : {
+      h: { data: JSON.stringify(job.data), ats: String(job.attemptsStarted),
+        ...(job.processedOn ? { processedOn: String(job.processedOn) } : {}) } as Hash, lock: '', steps: {} }));
     const now = clock.now();
     const out: Claim[] = [];
     await Promise.all(got.map(async ({ job, lock }, i) => {
@@ -286,6 +299,7 @@ export async function createRedisJobQueue(options: RedisJobQueueOptions, ctx: Ad
       const record = toRecord(type, job.id!, raw.h, lock, leaseMs, raw.steps, now);
       record.status = 'running';
       record.startedAt ??= now;
+      record.workerId = workerId;
       held.set(`${record.id}#${record.token}`, h);
       out.push({ job: record, lease: { id: record.id, token: record.token } });
     }));
@@ -330,6 +344,14 @@ export async function createRedisJobQueue(options: RedisJobQueueOptions, ctx: Ad
           await call(() => cmd.kjRecover(`${base}active`, `${base}wait`, base));
         }
         let got = 0;
+        // Prefetched jobs first; one held past half its lease is left to run out and be recovered.
+        const ready = (prefetched.get(type) ?? []).filter((p) => Date.now() - p.at < leaseMs / 2);
+        prefetched.set(type, ready.slice(free));
+        if (ready.length) {
+          const claims = await admitClaims(type, ready.slice(0, free), leaseMs, workerId);
+          out.push(...claims);
+          got += claims.length;
+        }
         for (let round = 0; got < free && round < 20; round++) {
           const fetched = await Promise.all(Array.from({ length: free - got }, async () => {
             const lock = `${workerId}|${++seq}`;
@@ -338,7 +360,7 @@ export async function createRedisJobQueue(options: RedisJobQueueOptions, ctx: Ad
           }));
           const jobs = fetched.filter((f) => f !== undefined);
           if (jobs.length) {
-            const claims = await admitClaims(type, jobs, leaseMs);
+            const claims = await admitClaims(type, jobs, leaseMs, workerId);
             out.push(...claims);
             got += claims.length;
           }
@@ -367,13 +389,20 @@ export async function createRedisJobQueue(options: RedisJobQueueOptions, ctx: Ad
       opt('kmsg', patch.stageMessage);
       return Boolean(await fence(lease, set, del, patch.steps ?? {}));
     },
-    async complete(lease, result) {
+    async complete(lease, result, o = {}) {
       // BullMQ's move checks the lock token itself and stores the result: one script, atomic.
       const h = held.get(leaseKey(lease));
       if (!h) return false;
       end(lease);
       try {
-        await h.job.moveToCompleted(result ?? null, h.lock, false);
+        const next = await h.job.moveToCompleted(result ?? null, h.lock,
+          o.next === true && !closed && (prefetched.get(h.type)?.length ?? 0) < PREFETCH_MAX);
+        if (Array.isArray(next) && next[0]) {
+          const w = worker(h.type) as unknown as { nextJobFromJobData(d: unknown, id: unknown, t: string):
+            Promise<Job | undefined> };
+          const job = await w.nextJobFromJobData(next[0], next[1], h.lock);
+          if (job) prefetched.set(h.type, [...prefetched.get(h.type) ?? [], { job, lock: h.lock, at: Date.now() }]);
+        }
         return true;
       } catch (err) {
         if (/lock|not in the active state|Missing key/i.test((err as Error).message)) return false;
@@ -478,6 +507,13 @@ export async function createRedisJobQueue(options: RedisJobQueueOptions, ctx: Ad
     },
     async close() {
       closed = true;
+      // Prefetched jobs go back at once, their attempt not counted.
+      await Promise.all([...prefetched].flatMap(([type, list]) => list.map(async ({ job, lock }) => {
+        await cmd.hset(jobKey(type, job.id!), 'progress', '1', 'krel', String(Number(await cmd.hget(
+          jobKey(type, job.id!), 'krel') ?? 0) + 1)).catch(() => {});
+        await job.moveToDelayed(Date.now(), lock).catch(() => {});
+      })));
+      prefetched.clear();
       clearInterval(relayTimer);
       await relaying;
       for (const w of workers.values()) await w.close(true).catch(() => {});
