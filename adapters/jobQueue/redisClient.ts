@@ -65,6 +65,7 @@ export function toRecord(type: string, id: string, h: Hash, lock: string, pttl: 
   // A completion is BullMQ's own move (one fenced script): its finishedOn and returnvalue are ours.
   const done = kst === 'pending' && h.finishedOn !== undefined && h.failedReason === undefined;
   const status: JobStatus = done ? 'completed' : kst === 'pending' && lock ? 'running' : kst;
+  if (status !== 'running') lock = ''; // a parked or finished job holds no lease (BullMQ's move may trail)
   const ats = Number(h.ats ?? 0);
   return {
     id, type, status, parameters: d.p, priority: d.pr, ownerId: d.o, subject: d.s, dedupKey: d.k,
