@@ -111,7 +111,10 @@ export async function createRedisJobQueue(options: RedisJobQueueOptions, ctx: Ad
   };
   const queue = (type: string) => {
     let q = queues.get(type);
-    if (!q) queues.set(type, (q = new Queue(checkType(type), { connection: bull, prefix })));
+    if (!q) {
+      queues.set(type, (q = new Queue(checkType(type), { connection: bull, prefix })));
+      q.on('error', (err) => logger.warn({ err, jobType: type }, 'BullMQ queue error'));
+    }
     return q;
   };
   const worker = (type: string) => {
@@ -143,6 +146,13 @@ export async function createRedisJobQueue(options: RedisJobQueueOptions, ctx: Ad
   const prefetched = new Map<string, Array<{ job: Job; lock: string; at: number }>>();
   const PREFETCH_MAX = 16;
   const leaseKey = (l: Lease) => `${l.id}#${l.token}`;
+  /**
+   * The newest claim of each job in this process. BullMQ reuses a lock token along a chain of `fetchNext`
+   * completions, so lock tokens are not unique per claim here: as a second fence, only a job's newest
+   * claim (by attempt) may write.
+   */
+  const newest = new Map<string, number>();
+  const holding = (l: Lease) => (newest.get(l.id) === l.token ? held.get(leaseKey(l)) : undefined);
   let seq = 0;
 
   /** Reads jobs by id (one round trip); unknown ids are left out. */
@@ -239,7 +249,7 @@ export async function createRedisJobQueue(options: RedisJobQueueOptions, ctx: Ad
   // ---- worker writes, fenced by the claim's lock ----
   async function fence(lease: Lease, set: Record<string, string | number>, del: string[] = [],
     steps: Record<string, unknown> = {}): Promise<Held | undefined> {
-    const h = held.get(leaseKey(lease));
+    const h = holding(lease);
     if (!h) return undefined;
     const k = jobKey(h.type, lease.id);
     const sets = Object.entries(set).flat();
@@ -248,7 +258,7 @@ export async function createRedisJobQueue(options: RedisJobQueueOptions, ctx: Ad
     const ok = await call(() => cmd.kjFence(k, `${k}:lock`, `${k}:ksteps`, h.lock, h.startedAt, sets.length / 2,
       ...sets, del.length, ...del, stepArgs.length / 2, ...stepArgs));
     if (ok !== 1) {
-      held.delete(leaseKey(lease));
+      end(lease);
       return undefined;
     }
     return h;
@@ -261,7 +271,10 @@ export async function createRedisJobQueue(options: RedisJobQueueOptions, ctx: Ad
       logger.warn({ err, jobId: h.job.id, what }, 'BullMQ did not take the move; the claim recovers it');
     }
   };
-  const end = (lease: Lease) => held.delete(leaseKey(lease));
+  const end = (lease: Lease) => {
+    held.delete(leaseKey(lease));
+    if (newest.get(lease.id) === lease.token) newest.delete(lease.id);
+  };
 
   /** Reads the raw hashes of just-claimed jobs (BullMQ's Job drops our fields): one round trip per batch. */
   async function readRaw(type: string, ids: string[]) {
@@ -301,7 +314,10 @@ export async function createRedisJobQueue(options: RedisJobQueueOptions, ctx: Ad
       record.status = 'running';
       record.startedAt ??= now;
       record.workerId = workerId;
+      const older = newest.get(record.id);
+      if (older !== undefined) held.delete(`${record.id}#${older}`);
       held.set(`${record.id}#${record.token}`, h);
+      newest.set(record.id, record.token);
       out.push({ job: record, lease: { id: record.id, token: record.token } });
     }));
     return out;
@@ -371,7 +387,7 @@ export async function createRedisJobQueue(options: RedisJobQueueOptions, ctx: Ad
       return out.sort((a, b) => claimOrder(a.job, b.job));
     },
     async heartbeat(lease, leaseMs) {
-      const h = held.get(leaseKey(lease));
+      const h = holding(lease);
       if (!h) return false;
       const ok = await call(() => h.job.extendLock(h.lock, leaseMs));
       if (!ok) end(lease);
@@ -392,7 +408,7 @@ export async function createRedisJobQueue(options: RedisJobQueueOptions, ctx: Ad
     },
     async complete(lease, result, o = {}) {
       // BullMQ's move checks the lock token itself and stores the result: one script, atomic.
-      const h = held.get(leaseKey(lease));
+      const h = holding(lease);
       if (!h) return false;
       end(lease);
       try {
@@ -411,7 +427,7 @@ export async function createRedisJobQueue(options: RedisJobQueueOptions, ctx: Ad
       }
     },
     async fail(lease, error, o = {}) {
-      const h = held.get(leaseKey(lease));
+      const h = holding(lease);
       if (!h) return 'lost';
       const [job] = await read([lease.id]);
       if (!job || job.token !== lease.token) return 'lost';
@@ -448,7 +464,7 @@ export async function createRedisJobQueue(options: RedisJobQueueOptions, ctx: Ad
       return (await read([id]))[0] ?? null;
     },
     async release(lease) {
-      const h = held.get(leaseKey(lease));
+      const h = holding(lease);
       if (!h || !(await fence(lease, { krel: h.rel + 1 }))) return false;
       end(lease);
       await bullMove('delay', h, () => h.job.moveToDelayed(Date.now(), h.lock));
