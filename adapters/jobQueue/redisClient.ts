@@ -217,7 +217,12 @@ export async function createRedisJobQueue(options: RedisJobQueueOptions, ctx: Ad
         if (relayFailing) logger.info('jobs relay: Redis takes jobs again');
         relayFailing = false;
       } finally {
-        if (done.length) await knex()(OUTBOX).whereIn('id', done).delete();
+        if (done.length) {
+          // Cancelled while in the outbox (see `cancel`): re-read just before the delete, so no cancel is lost.
+          const cancelled = await knex()(OUTBOX).whereIn('id', done).where({ status: 'cancelled' }).select('id');
+          for (const { id } of cancelled as Array<{ id: string }>) await cancelInRedis(String(id));
+          await knex()(OUTBOX).whereIn('id', done).delete();
+        }
       }
       if (rows.length < 200) return;
     }
@@ -239,7 +244,15 @@ export async function createRedisJobQueue(options: RedisJobQueueOptions, ctx: Ad
       }
     });
   }
-  /** A job committed but not yet relayed is pending in the outbox. */
+  /** Cancels a job Redis has (false when it has none with this id). */
+  async function cancelInRedis(id: string): Promise<boolean> {
+    const type = await call(() => cmd.hget(INDEX, id));
+    if (!type) return false;
+    const k = jobKey(type, id);
+    await call(() => cmd.kjCancel(k, `${k}:lock`, clock.now()));
+    return true;
+  }
+  /** A job committed but not yet relayed is pending (or cancelled) in the outbox. */
   async function fromOutbox(id: string): Promise<JobRecord | null> {
     if (!orm) return null;
     const r = await knex()(OUTBOX).where({ id }).first();
@@ -471,12 +484,22 @@ export async function createRedisJobQueue(options: RedisJobQueueOptions, ctx: Ad
       return true;
     },
     async cancel(id) {
-      const type = await call(() => cmd.hget(INDEX, id));
-      if (!type) return fromOutbox(id);
-      const k = jobKey(type, id);
-      const now = clock.now();
-      await call(() => cmd.kjCancel(k, `${k}:lock`, now));
-      return (await read([id]))[0] ?? null;
+      // Committed but not relayed yet: the row is marked, and the relay cancels the job once it is in Redis.
+      const mark = async () => {
+        const now = clock.now();
+        return orm ? knex()(OUTBOX).where({ id, status: 'pending' })
+          .update({ status: 'cancelled', cancelled_at: now, completed_at: now }) : 0;
+      };
+      let inRedis: boolean;
+      try {
+        inRedis = await cancelInRedis(id);
+      } catch (err) { // Redis is down: a job still in the outbox can be cancelled there all the same
+        if (await mark()) return fromOutbox(id);
+        throw err;
+      }
+      if (inRedis) return (await read([id]))[0] ?? null;
+      if ((await mark()) && await cancelInRedis(id)) return (await read([id]))[0] ?? null; // the relay was quicker
+      return fromOutbox(id);
     },
     async markCancelled(lease) {
       const now = clock.now();
