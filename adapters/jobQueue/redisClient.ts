@@ -65,6 +65,7 @@ export function toRecord(type: string, id: string, h: Hash, lock: string, pttl: 
   // A completion is BullMQ's own move (one fenced script): its finishedOn and returnvalue are ours.
   const done = kst === 'pending' && h.finishedOn !== undefined && h.failedReason === undefined;
   const status: JobStatus = done ? 'completed' : kst === 'pending' && lock ? 'running' : kst;
+  if (status !== 'running') lock = ''; // a parked or finished job holds no lease (BullMQ's move may trail)
   const ats = Number(h.ats ?? 0);
   return {
     id, type, status, parameters: d.p, priority: d.pr, ownerId: d.o, subject: d.s, dedupKey: d.k,
@@ -110,7 +111,10 @@ export async function createRedisJobQueue(options: RedisJobQueueOptions, ctx: Ad
   };
   const queue = (type: string) => {
     let q = queues.get(type);
-    if (!q) queues.set(type, (q = new Queue(checkType(type), { connection: bull, prefix })));
+    if (!q) {
+      queues.set(type, (q = new Queue(checkType(type), { connection: bull, prefix })));
+      q.on('error', (err) => logger.warn({ err, jobType: type }, 'BullMQ queue error'));
+    }
     return q;
   };
   const worker = (type: string) => {
@@ -135,7 +139,20 @@ export async function createRedisJobQueue(options: RedisJobQueueOptions, ctx: Ad
   }
 
   const held = new Map<string, Held>();
+  /**
+   * Jobs BullMQ handed over with a completion (`fetchNext`, as its own workers do: the next job comes in
+   * the same round trip), locked for this process until the runtime's next claim takes them.
+   */
+  const prefetched = new Map<string, Array<{ job: Job; lock: string; at: number }>>();
+  const PREFETCH_MAX = 16;
   const leaseKey = (l: Lease) => `${l.id}#${l.token}`;
+  /**
+   * The newest claim of each job in this process. BullMQ reuses a lock token along a chain of `fetchNext`
+   * completions, so lock tokens are not unique per claim here: as a second fence, only a job's newest
+   * claim (by attempt) may write.
+   */
+  const newest = new Map<string, number>();
+  const holding = (l: Lease) => (newest.get(l.id) === l.token ? held.get(leaseKey(l)) : undefined);
   let seq = 0;
 
   /** Reads jobs by id (one round trip); unknown ids are left out. */
@@ -200,7 +217,12 @@ export async function createRedisJobQueue(options: RedisJobQueueOptions, ctx: Ad
         if (relayFailing) logger.info('jobs relay: Redis takes jobs again');
         relayFailing = false;
       } finally {
-        if (done.length) await knex()(OUTBOX).whereIn('id', done).delete();
+        if (done.length) {
+          // Cancelled while in the outbox (see `cancel`): re-read just before the delete, so no cancel is lost.
+          const cancelled = await knex()(OUTBOX).whereIn('id', done).where({ status: 'cancelled' }).select('id');
+          for (const { id } of cancelled as Array<{ id: string }>) await cancelInRedis(String(id));
+          await knex()(OUTBOX).whereIn('id', done).delete();
+        }
       }
       if (rows.length < 200) return;
     }
@@ -222,7 +244,15 @@ export async function createRedisJobQueue(options: RedisJobQueueOptions, ctx: Ad
       }
     });
   }
-  /** A job committed but not yet relayed is pending in the outbox. */
+  /** Cancels a job Redis has (false when it has none with this id). */
+  async function cancelInRedis(id: string): Promise<boolean> {
+    const type = await call(() => cmd.hget(INDEX, id));
+    if (!type) return false;
+    const k = jobKey(type, id);
+    await call(() => cmd.kjCancel(k, `${k}:lock`, clock.now()));
+    return true;
+  }
+  /** A job committed but not yet relayed is pending (or cancelled) in the outbox. */
   async function fromOutbox(id: string): Promise<JobRecord | null> {
     if (!orm) return null;
     const r = await knex()(OUTBOX).where({ id }).first();
@@ -232,7 +262,7 @@ export async function createRedisJobQueue(options: RedisJobQueueOptions, ctx: Ad
   // ---- worker writes, fenced by the claim's lock ----
   async function fence(lease: Lease, set: Record<string, string | number>, del: string[] = [],
     steps: Record<string, unknown> = {}): Promise<Held | undefined> {
-    const h = held.get(leaseKey(lease));
+    const h = holding(lease);
     if (!h) return undefined;
     const k = jobKey(h.type, lease.id);
     const sets = Object.entries(set).flat();
@@ -241,7 +271,7 @@ export async function createRedisJobQueue(options: RedisJobQueueOptions, ctx: Ad
     const ok = await call(() => cmd.kjFence(k, `${k}:lock`, `${k}:ksteps`, h.lock, h.startedAt, sets.length / 2,
       ...sets, del.length, ...del, stepArgs.length / 2, ...stepArgs));
     if (ok !== 1) {
-      held.delete(leaseKey(lease));
+      end(lease);
       return undefined;
     }
     return h;
@@ -254,7 +284,10 @@ export async function createRedisJobQueue(options: RedisJobQueueOptions, ctx: Ad
       logger.warn({ err, jobId: h.job.id, what }, 'BullMQ did not take the move; the claim recovers it');
     }
   };
-  const end = (lease: Lease) => held.delete(leaseKey(lease));
+  const end = (lease: Lease) => {
+    held.delete(leaseKey(lease));
+    if (newest.get(lease.id) === lease.token) newest.delete(lease.id);
+  };
 
   /** Reads the raw hashes of just-claimed jobs (BullMQ's Job drops our fields): one round trip per batch. */
   async function readRaw(type: string, ids: string[]) {
@@ -264,8 +297,15 @@ export async function createRedisJobQueue(options: RedisJobQueueOptions, ctx: Ad
   }
 
   /** Turns fetched BullMQ jobs into claims; cancelled or still-waiting ones go back (healing a crash). */
-  async function admitClaims(type: string, got: Array<{ job: Job; lock: string }>, leaseMs: number) {
-    const raws = await readRaw(type, got.map((g) => g.job.id!));
+  async function admitClaims(type: string, got: Array<{ job: Job; lock: string }>, leaseMs: number,
+    workerId: string) {
+    const touched = got.filter((g) => g.job.progress !== 0);
+    const read = touched.length ? await readRaw(type, touched.map((g) => g.job.id!)) : [];
+    const byId = new Map(touched.map((g, i) => [g.job.id!, read[i]]));
+    // Untouched (BullMQ's progress is 0): none of our fields; the claimed job is all there is to read.
+    const raws = got.map(({ job }) => (byId.has(job.id!) ? byId.get(job.id!) : {
+      h: { data: JSON.stringify(job.data), ats: String(job.attemptsStarted),
+        ...(job.processedOn ? { processedOn: String(job.processedOn) } : {}) } as Hash, lock: '', steps: {} }));
     const now = clock.now();
     const out: Claim[] = [];
     await Promise.all(got.map(async ({ job, lock }, i) => {
@@ -286,7 +326,11 @@ export async function createRedisJobQueue(options: RedisJobQueueOptions, ctx: Ad
       const record = toRecord(type, job.id!, raw.h, lock, leaseMs, raw.steps, now);
       record.status = 'running';
       record.startedAt ??= now;
+      record.workerId = workerId;
+      const older = newest.get(record.id);
+      if (older !== undefined) held.delete(`${record.id}#${older}`);
       held.set(`${record.id}#${record.token}`, h);
+      newest.set(record.id, record.token);
       out.push({ job: record, lease: { id: record.id, token: record.token } });
     }));
     return out;
@@ -330,6 +374,14 @@ export async function createRedisJobQueue(options: RedisJobQueueOptions, ctx: Ad
           await call(() => cmd.kjRecover(`${base}active`, `${base}wait`, base));
         }
         let got = 0;
+        // Prefetched jobs first; one held past half its lease is left to run out and be recovered.
+        const ready = (prefetched.get(type) ?? []).filter((p) => Date.now() - p.at < leaseMs / 2);
+        prefetched.set(type, ready.slice(free));
+        if (ready.length) {
+          const claims = await admitClaims(type, ready.slice(0, free), leaseMs, workerId);
+          out.push(...claims);
+          got += claims.length;
+        }
         for (let round = 0; got < free && round < 20; round++) {
           const fetched = await Promise.all(Array.from({ length: free - got }, async () => {
             const lock = `${workerId}|${++seq}`;
@@ -338,7 +390,7 @@ export async function createRedisJobQueue(options: RedisJobQueueOptions, ctx: Ad
           }));
           const jobs = fetched.filter((f) => f !== undefined);
           if (jobs.length) {
-            const claims = await admitClaims(type, jobs, leaseMs);
+            const claims = await admitClaims(type, jobs, leaseMs, workerId);
             out.push(...claims);
             got += claims.length;
           }
@@ -348,7 +400,7 @@ export async function createRedisJobQueue(options: RedisJobQueueOptions, ctx: Ad
       return out.sort((a, b) => claimOrder(a.job, b.job));
     },
     async heartbeat(lease, leaseMs) {
-      const h = held.get(leaseKey(lease));
+      const h = holding(lease);
       if (!h) return false;
       const ok = await call(() => h.job.extendLock(h.lock, leaseMs));
       if (!ok) end(lease);
@@ -367,13 +419,20 @@ export async function createRedisJobQueue(options: RedisJobQueueOptions, ctx: Ad
       opt('kmsg', patch.stageMessage);
       return Boolean(await fence(lease, set, del, patch.steps ?? {}));
     },
-    async complete(lease, result) {
+    async complete(lease, result, o = {}) {
       // BullMQ's move checks the lock token itself and stores the result: one script, atomic.
-      const h = held.get(leaseKey(lease));
+      const h = holding(lease);
       if (!h) return false;
       end(lease);
       try {
-        await h.job.moveToCompleted(result ?? null, h.lock, false);
+        const next = await h.job.moveToCompleted(result ?? null, h.lock,
+          o.next === true && !closed && (prefetched.get(h.type)?.length ?? 0) < PREFETCH_MAX);
+        if (Array.isArray(next) && next[0]) {
+          const w = worker(h.type) as unknown as { nextJobFromJobData(d: unknown, id: unknown, t: string):
+            Promise<Job | undefined> };
+          const job = await w.nextJobFromJobData(next[0], next[1], h.lock);
+          if (job) prefetched.set(h.type, [...prefetched.get(h.type) ?? [], { job, lock: h.lock, at: Date.now() }]);
+        }
         return true;
       } catch (err) {
         if (/lock|not in the active state|Missing key/i.test((err as Error).message)) return false;
@@ -381,7 +440,7 @@ export async function createRedisJobQueue(options: RedisJobQueueOptions, ctx: Ad
       }
     },
     async fail(lease, error, o = {}) {
-      const h = held.get(leaseKey(lease));
+      const h = holding(lease);
       if (!h) return 'lost';
       const [job] = await read([lease.id]);
       if (!job || job.token !== lease.token) return 'lost';
@@ -418,19 +477,29 @@ export async function createRedisJobQueue(options: RedisJobQueueOptions, ctx: Ad
       return (await read([id]))[0] ?? null;
     },
     async release(lease) {
-      const h = held.get(leaseKey(lease));
+      const h = holding(lease);
       if (!h || !(await fence(lease, { krel: h.rel + 1 }))) return false;
       end(lease);
       await bullMove('delay', h, () => h.job.moveToDelayed(Date.now(), h.lock));
       return true;
     },
     async cancel(id) {
-      const type = await call(() => cmd.hget(INDEX, id));
-      if (!type) return fromOutbox(id);
-      const k = jobKey(type, id);
-      const now = clock.now();
-      await call(() => cmd.kjCancel(k, `${k}:lock`, now));
-      return (await read([id]))[0] ?? null;
+      // Committed but not relayed yet: the row is marked, and the relay cancels the job once it is in Redis.
+      const mark = async () => {
+        const now = clock.now();
+        return orm ? knex()(OUTBOX).where({ id, status: 'pending' })
+          .update({ status: 'cancelled', cancelled_at: now, completed_at: now }) : 0;
+      };
+      let inRedis: boolean;
+      try {
+        inRedis = await cancelInRedis(id);
+      } catch (err) { // Redis is down: a job still in the outbox can be cancelled there all the same
+        if (await mark()) return fromOutbox(id);
+        throw err;
+      }
+      if (inRedis) return (await read([id]))[0] ?? null;
+      if ((await mark()) && await cancelInRedis(id)) return (await read([id]))[0] ?? null; // the relay was quicker
+      return fromOutbox(id);
     },
     async markCancelled(lease) {
       const now = clock.now();
@@ -478,6 +547,13 @@ export async function createRedisJobQueue(options: RedisJobQueueOptions, ctx: Ad
     },
     async close() {
       closed = true;
+      // Prefetched jobs go back at once, their attempt not counted.
+      await Promise.all([...prefetched].flatMap(([type, list]) => list.map(async ({ job, lock }) => {
+        await cmd.hset(jobKey(type, job.id!), 'progress', '1', 'krel', String(Number(await cmd.hget(
+          jobKey(type, job.id!), 'krel') ?? 0) + 1)).catch(() => {});
+        await job.moveToDelayed(Date.now(), lock).catch(() => {});
+      })));
+      prefetched.clear();
       clearInterval(relayTimer);
       await relaying;
       for (const w of workers.values()) await w.close(true).catch(() => {});

@@ -2,6 +2,9 @@
  * The redis JobQueue adapter's own scripts, beside BullMQ's. Our fields live in BullMQ's job hash
  * (`k*` names BullMQ ignores); every worker write is fenced by BullMQ's lock (`<job>:lock` holds the
  * claim's lock token), so a worker whose lock ran out or went to another claim writes nothing.
+ * Every script that writes our fields also sets BullMQ's `progress` to 1 (we never use BullMQ's progress):
+ * BullMQ hands `progress` back with a claimed job, so a job it is 0 on has none of our fields, and its
+ * claim needs no second read.
  */
 
 /** KEYS: job, lock, steps. ARGV: lock token, startedAt, n, (field, value)*, n, field*, n, (step, json)*. */
@@ -11,6 +14,7 @@ local st = redis.call('HGET', KEYS[1], 'kst')
 if st and st ~= 'pending' and st ~= 'waiting_for_input' then return 0 end
 if st == 'waiting_for_input' then redis.call('HSET', KEYS[1], 'kst', 'pending') end
 redis.call('HSETNX', KEYS[1], 'kstart', ARGV[2])
+redis.call('HSET', KEYS[1], 'progress', '1')
 local i = 3
 local n = tonumber(ARGV[i]); i = i + 1
 for j = 1, n do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]); i = i + 2 end
@@ -25,6 +29,10 @@ export const CANCEL = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local st = redis.call('HGET', KEYS[1], 'kst') or 'pending'
 if st == 'completed' or st == 'failed' or st == 'cancelled' then return 0 end
+if redis.call('HEXISTS', KEYS[1], 'finishedOn') == 1 and redis.call('HEXISTS', KEYS[1], 'failedReason') == 0 then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'progress', '1')
 if st == 'waiting_for_input' or redis.call('EXISTS', KEYS[2]) == 0 then
   redis.call('HSET', KEYS[1], 'kst', 'cancelled', 'kdone', ARGV[1], 'kcx', ARGV[1])
   return 1
@@ -38,7 +46,7 @@ if redis.call('HGET', KEYS[1], 'kst') ~= 'waiting_for_input' then return 0 end
 if redis.call('HGET', KEYS[1], 'kdid') ~= ARGV[1] then return 0 end
 if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
 redis.call('HSET', KEYS[2], 'ask:' .. ARGV[1], ARGV[2])
-redis.call('HSET', KEYS[1], 'kst', 'pending', 'krun', ARGV[3], 'kns', '1')
+redis.call('HSET', KEYS[1], 'kst', 'pending', 'krun', ARGV[3], 'kns', '1', 'progress', '1')
 return 1`;
 
 /**

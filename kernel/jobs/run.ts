@@ -28,6 +28,8 @@ export interface RunDeps {
   em(ownerId: string | null): EntityManager;
   services: unknown;
   publish<T>(type: string, data: T, options?: { key?: string }): Promise<DomainEvent<T>>;
+  /** The worker will claim again after this run (it is not stopping): the queue may hand the next job over. */
+  wantsMore?(): boolean;
 }
 
 /** Overall percent from a stage's own percent and the declared stage weights. */
@@ -152,7 +154,7 @@ export class JobRunner {
         return;
       }
       if (this.lost || this.reason === 'suspended') return;
-      if (!(await queue.complete(lease, result ?? null))) {
+      if (!(await queue.complete(lease, result ?? null, { next: this.deps.wantsMore?.() ?? false }))) {
         logger.warn({ jobId: job.id }, 'job finished after its lease was lost: result discarded');
         return;
       }

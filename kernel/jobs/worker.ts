@@ -101,7 +101,7 @@ export class JobWorker {
       const scope = this.deps.scope(plugin);
       const runner = new JobRunner(claim, def, {
         queue: this.queue, clock: this.deps.clock, logger: this.deps.logger, emit: this.deps.emit,
-        em: this.deps.em, services: scope.services, publish: scope.publish,
+        em: this.deps.em, services: scope.services, publish: scope.publish, wantsMore: () => !this.stopped,
       });
       const done = runner.run().catch((err) => {
         this.deps.logger.error({ err, jobId: claim.job.id }, 'a job run failed outside its handler');

@@ -12,7 +12,7 @@
  * - `dedupKey` makes enqueue idempotent: a second enqueue with a key some job holds returns that job.
  * - A failed attempt is retried after `backoffDelay(attempt)` until `maxAttempts`, then the job is
  *   `failed` (the dead state).
- * Adapters: adapters/jobQueue/memory.ts, adapters/jobQueue/database.ts.
+ * Adapters: adapters/jobQueue/memory.ts, adapters/jobQueue/database.ts, adapters/jobQueue/redis.ts.
  * Conformance: test/ports/jobQueue.suite.ts.
  */
 import type { EntityManager, MikroORM } from '@mikro-orm/core';
@@ -131,7 +131,12 @@ export interface JobQueue {
   heartbeat(lease: Lease, leaseMs: number): Promise<boolean>;
   /** Stores progress and finished steps; false when the lease is lost. */
   update(lease: Lease, patch: JobProgress & { steps?: Record<string, unknown> }): Promise<boolean>;
-  complete(lease: Lease, result: unknown): Promise<boolean>;
+  /**
+   * `next`: the caller claims another job of this type right away, so an adapter may hand one over with
+   * the completion (redis: BullMQ's `fetchNext`, one round trip for both); it is leased from then and
+   * the caller's next claim returns it. Adapters without that ignore it.
+   */
+  complete(lease: Lease, result: unknown, options?: { next?: boolean }): Promise<boolean>;
   /** A failed attempt: retried after a backoff while attempts remain (`retryable`), else failed. */
   fail(lease: Lease, error: JobError, options?: { retryable?: boolean; backoffMs?: number }):
     Promise<'retrying' | 'failed' | 'lost'>;

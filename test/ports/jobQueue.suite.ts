@@ -103,6 +103,26 @@ export function jobQueueConformance(name: string, make: () => Promise<JobQueueUn
     assert.is(await queue.fail(c.lease, { message: 'late' }), 'lost', 'a finished job cannot fail');
   });
 
+  test('complete with next: the following claims still take every job once, in order', async () => {
+    const t = await fresh();
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      ids.push((await t.queue.enqueue(job())).job.id);
+      tick(t);
+    }
+    const seen: string[] = [];
+    let [c] = await t.queue.claim(slots(1));
+    while (c) {
+      seen.push(c.job.id);
+      assert.is(c.job.status, 'running');
+      assert.ok(await t.queue.complete(c.lease, seen.length, { next: true }));
+      [c] = await t.queue.claim(slots(1));
+    }
+    assert.equal(seen, ids, 'each once, in enqueue order');
+    const done = await t.queue.list({ status: 'completed', limit: 10, offset: 0 });
+    assert.is(done.total, 6);
+  });
+
   test('a stalled job (lease ran out) is claimed again; heartbeats keep the lease', async () => {
     const t = await fresh();
     const { queue } = t;
