@@ -38,6 +38,8 @@ export interface ModerationSettings {
   /** `redact` replaces the flagged span; `stop` ends the answer with finish_reason content_filter. */
   output: 'redact' | 'stop';
   redaction: string;
+  /** Output is checked (and released) in batches of at least this many characters beyond the hold-back. */
+  batchChars: number;
 }
 
 export interface ResolvedAiConfig {
@@ -144,6 +146,8 @@ export const CONFIG_SCHEMA = {
           description: 'The least strictness any user gets; a user preference may only raise it.' },
         output: { enum: ['redact', 'stop'], default: 'redact' },
         redaction: { type: 'string', maxLength: 50, default: '[redacted]' },
+        batchChars: { type: 'integer', minimum: 0, maximum: 1000, default: 24,
+          description: 'Stream output is checked once this many characters beyond the hold-back are pending.' },
       },
     },
   },
@@ -186,6 +190,6 @@ export function resolveConfig(c: AiConfig = {}): ResolvedAiConfig {
       defaultMaxTokens: 1024, minCompletionTokens: 16, inputMarginPercent: 10, holdTtlSeconds: 900,
       tokensEventEvery: 16, premiumFeature: 'premium-models', ...c.gateway,
     },
-    moderation: { floor: 'default', output: 'redact', redaction: '[redacted]', ...c.moderation },
+    moderation: { floor: 'default', output: 'redact', redaction: '[redacted]', batchChars: 24, ...c.moderation },
   };
 }

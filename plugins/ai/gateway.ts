@@ -28,7 +28,7 @@ import type {
 } from './api.ts';
 import type { Catalog } from './catalog.ts';
 import type { ResolvedAiConfig } from './config.ts';
-import type { AiUserSettingsRow } from './entities.ts';
+import type { UserSettingsCache } from './settingsCache.ts';
 import type { AiRouter } from './router.ts';
 import {
   affordableOutput, conversationTokens, fundedCandidates, requestedOutput, withMargin, type Candidate,
@@ -41,7 +41,7 @@ import { lastUserText, priceVersion, Progress, referenceOf, type Prepared } from
 export interface GatewayDeps {
   aiConfig: ResolvedAiConfig; modelCatalog: Catalog; aiRouter: AiRouter; aiProvider: AiProviders;
   ledger: Ledger; metering: Metering; limits: Limits; entitlements: Entitlements;
-  orm: MikroORM; clock: Clock; ids: IdGenerator; logger: Logger;
+  orm: MikroORM; clock: Clock; ids: IdGenerator; logger: Logger; aiSettings: UserSettingsCache;
 }
 
 type Outcome = 'ok' | 'failed' | 'aborted';
@@ -100,7 +100,7 @@ export class Gateway implements AiGateway {
         const tail = await moderator.end();
         progress.sent = step.text + tail.text;
         progress.outputHits = [...moderator.flagged];
-        if (step.stopped) { progress.stopped = true; progress.finishReason = 'content_filter'; }
+        if (step.stopped || tail.stopped) { progress.stopped = true; progress.finishReason = 'content_filter'; }
       }
       return await this.settle(p, progress, 'ok');
     } catch (err) {
@@ -163,6 +163,10 @@ export class Gateway implements AiGateway {
         if (tail.text) {
           progress.sent += tail.text;
           yield { type: 'chunk', text: tail.text };
+        }
+        if (tail.stopped) {
+          progress.stopped = true;
+          progress.finishReason = 'content_filter';
         }
       }
       if (moderator) progress.outputHits = [...moderator.flagged];
@@ -237,7 +241,7 @@ export class Gateway implements AiGateway {
     const userId = userOf(call.principal);
     if (!call.messages.length) throw errors.validation([{ field: 'messages', message: 'must not be empty' }]);
     const saved = call.preference === undefined || call.moderation === undefined
-      ? await this.userSettings(userId) : undefined;
+      ? await this.d.aiSettings.get(userId) : undefined;
     const level = strictness(this.d.aiConfig.moderation.floor, saved?.moderation as Strictness | null,
       call.moderation);
     const policy = policyFor(level, this.d.aiConfig.moderation);
@@ -411,7 +415,7 @@ export class Gateway implements AiGateway {
     const check = p.policy.output ? checkerOf(this.d.aiProvider) : undefined;
     if (!check || !p.policy.output) return undefined;
     return createStreamModerator({ check, action: p.policy.output.action, floor: p.policy.output.floor,
-      redaction: this.d.aiConfig.moderation.redaction });
+      redaction: this.d.aiConfig.moderation.redaction, minReleaseChars: this.d.aiConfig.moderation.batchChars });
   }
 
   private providerName(model: AiModel, userKey?: { provider: string }): string {
@@ -437,9 +441,6 @@ export class Gateway implements AiGateway {
     return priceVersion(model, this.d.aiConfig.markupPercent);
   }
 
-  private async userSettings(userId: string): Promise<AiUserSettingsRow | null> {
-    return this.d.orm.em.fork().findOne<AiUserSettingsRow>('AiUserSettings', { userId });
-  }
 
   /** A settlement that failed after the answer: logged without the payload (no text, no key). */
   private lost(e: unknown): void {

@@ -16,6 +16,7 @@ import { ChatStore, userOf } from './chats.ts';
 import { ChatTurns } from './chatTurn.ts';
 import { ReviewQueue } from './review.ts';
 import { Preferences } from './preferences.ts';
+import { UserSettingsCache } from './settingsCache.ts';
 
 const services = defineServices<{ config: AiConfig; requires: BillingExports & MeteringExports }>()
   .singleton('aiConfig', ({ config }) => resolveConfig(config ?? {}))
@@ -23,16 +24,18 @@ const services = defineServices<{ config: AiConfig; requires: BillingExports & M
     new Catalog(aiConfig, orm, clock, aiProvider as AiProviders))
   .singleton('aiRouter', ({ aiConfig, modelCatalog, aiProvider }) =>
     new AiRouter(aiConfig, modelCatalog, aiProvider as AiProviders))
+  .singleton('aiSettings', ({ orm, clock }) => new UserSettingsCache(orm, clock))
   .singleton('aiGateway', ({ aiConfig, modelCatalog, aiRouter, aiProvider, ledger, metering, limits, entitlements,
-    orm, clock, ids, logger }) => new Gateway({ aiConfig, modelCatalog, aiRouter, aiProvider: aiProvider as AiProviders,
-    ledger, metering, limits, entitlements, orm, clock, ids, logger }))
+    orm, clock, ids, logger, aiSettings }) => new Gateway({ aiConfig, modelCatalog, aiRouter,
+    aiProvider: aiProvider as AiProviders, ledger, metering, limits, entitlements, orm, clock, ids, logger,
+    aiSettings }))
   .singleton('aiContexts', () => new Contexts())
   .scoped('chats', ({ em, clock, aiContexts }) => new ChatStore(em, clock, aiContexts))
   .scoped('turns', ({ em, orm, ids, clock, aiGateway, aiContexts, chats, log }) =>
     new ChatTurns({ em, orm, ids, clock, aiGateway, aiContexts, chats, log }))
   .scoped('review', ({ em, clock }) => new ReviewQueue(em, clock))
-  .scoped('preferences', ({ em, aiConfig, modelCatalog }) =>
-    new Preferences(em, aiConfig.moderation.floor, modelCatalog));
+  .scoped('preferences', ({ em, aiConfig, modelCatalog, aiSettings }) =>
+    new Preferences(em, aiConfig.moderation.floor, modelCatalog, aiSettings));
 
 type ChatOp = 'create' | 'list' | 'get' | 'update' | 'delete' | 'messages' | 'send' | 'stream';
 type Typed<P extends 'chats' | 'sessions'> =

@@ -5,9 +5,11 @@ import type { ModelCatalog, Strictness } from './api.ts';
 import type { Schemas } from './contract.gen.ts';
 import type { AiUserSettingsRow } from './entities.ts';
 import { strictness } from './gatewaySafety.ts';
+import type { UserSettingsCache } from './settingsCache.ts';
 
 export class Preferences {
-  constructor(private em: EntityManager, private floor: Strictness, private catalog: ModelCatalog) {}
+  constructor(private em: EntityManager, private floor: Strictness, private catalog: ModelCatalog,
+    private cache: UserSettingsCache) {}
 
   async get(userId: string): Promise<Schemas['Preferences']> {
     const row = await this.em.findOne<AiUserSettingsRow>('AiUserSettings', { userId });
@@ -24,6 +26,7 @@ export class Preferences {
     if (body.preferredModel !== undefined) row.preferredModel = body.preferredModel;
     if (body.moderation !== undefined) row.moderation = body.moderation;
     await this.em.flush();
+    this.cache.drop(userId);
     return this.view(row.preferredModel ?? null, (row.moderation ?? null) as Strictness | null);
   }
 

@@ -155,4 +155,22 @@ stream('what was already sent is not acted on again when it stays in the window'
   assert.is(r.text, 'He was [redacted]. The end of a long and quiet story about the sea.');
 });
 
+stream('batched (minReleaseChars): far fewer checks, the same redaction, and end() checks what is left', async () => {
+  let checks = 0;
+  const counting = (t: string) => { checks++; return moderate(t); };
+  const words = 'The keeper climbed the stairs and lit the lamp before the storm came in from the sea. ';
+  const chunks = (words.repeat(6) + 'Then he was stabbed by a stranger.').match(/.{1,5}/gs)!;
+  const m = createStreamModerator({ check: counting, action: 'redact', holdChars: 24, minReleaseChars: 24 });
+  let out = '';
+  for (const c of chunks) out += (await m.push(c)).text;
+  out += (await m.end()).text;
+  assert.is(out, `${words.repeat(6)}Then he was [redacted] by a stranger.`);
+  assert.ok(checks * 4 < chunks.length, `${checks} checks for ${chunks.length} chunks`);
+  const short = createStreamModerator({ check: moderate, action: 'stop', holdChars: 24, minReleaseChars: 24 });
+  assert.is((await short.push('he was murdered')).text, '');
+  const end = await short.end();
+  assert.ok(end.stopped, 'text a batched push left unchecked is checked at the end');
+  assert.is(end.text, '');
+});
+
 stream.run();
