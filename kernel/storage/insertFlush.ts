@@ -21,9 +21,14 @@ import { DIRECT_TRANSACTION } from './pgStatements.ts';
  * other than the kernel's OwnerGuard, or a flush-event listener that does not say which
  * entities it follows (`getSubscribedEntities`) or follows one of these rows'.
  */
-export async function flushInserts(em: EntityManager): Promise<void> {
+export async function flushInserts(em: EntityManager, plain: PlainRow[] = []): Promise<void> {
+  for (const { entity, data } of plain) setCreateValues(em, entity, data);
   const rows = insertOnly(em);
-  if (!rows) return em.flush();
+  const direct = rows && plainRows(em, plain);
+  if (!rows || !direct || !(rows.length || direct.length)) {
+    for (const { entity, data } of plain) em.create(entity, data);
+    return em.flush();
+  }
   const uow = em.getUnitOfWork() as unknown as Uow;
   const driver = em.getDriver();
   const comparator = em.getComparator();
@@ -41,6 +46,8 @@ export async function flushInserts(em: EntityManager): Promise<void> {
   uow.working = true;
   try {
     await em.getConnection('write').transactional(async (ctx) => {
+      // Plain rows as `em.insert` writes them (custom types converted by the driver), then the unit of work's.
+      for (const { meta, data } of direct) await driver.nativeInsertMany(meta.className, [data], { ctx });
       for (const { meta, data } of payloads) {
         await driver.nativeInsertMany(meta.className, [data], { ctx, convertCustomTypes: false });
       }
@@ -50,6 +57,42 @@ export async function flushInserts(em: EntityManager): Promise<void> {
   }
   for (const { entity, data } of payloads) em.getUnitOfWork().register(entity, data, { refresh: true });
   uow.postCommitCleanup();
+}
+
+/** The entity's `onCreate` values (the id, timestamps) on `data` where unset, as the flush would set them. */
+export function setCreateValues(em: EntityManager, entity: string, data: Record<string, unknown>): void {
+  for (const prop of em.getMetadata().find(entity)?.hydrateProps ?? []) {
+    if (prop.onCreate && data[prop.name] == null) data[prop.name] = prop.onCreate(data, em);
+  }
+}
+
+/**
+ * A row given as data (what `em.create` would be given). Its entity's `onCreate` values are set on `data` first;
+ * on the insert path it is then written without becoming an entity: it is not managed by `em` afterwards (a later
+ * read goes to the database). Otherwise it is `em.create`d and flushed.
+ */
+export interface PlainRow { entity: string; data: Record<string, unknown> }
+
+/** The plain rows' entities and their data restricted to stored properties, owner-checked; undefined: not here. */
+function plainRows(em: EntityManager, plain: PlainRow[]): Array<{ meta: EntityMetadata; data: object }> | undefined {
+  const out: Array<{ meta: EntityMetadata; data: object }> = [];
+  for (const { entity, data } of plain) {
+    const meta = em.getMetadata().find(entity);
+    if (!meta) return undefined;
+    const verdict = insertable(em, meta);
+    if (!verdict.ok) return undefined;
+    const stored: Record<string, unknown> = {};
+    for (const key in data) {
+      const prop = meta.properties[key];
+      if (prop && prop.persist !== false && data[key] !== undefined) stored[key] = data[key];
+    }
+    if (meta.primaryKeys.some((pk) => stored[pk] == null)) return undefined;
+    out.push({ meta, data: stored });
+  }
+  for (const { meta, data } of out) {
+    for (const guard of insertable(em, meta).guards) guard.beforeCreate({ entity: data, em, meta } as never);
+  }
+  return out;
 }
 
 interface Uow {
@@ -76,7 +119,6 @@ function insertOnly(em: EntityManager): NewRow[] | undefined {
   if (internals.working || uow.getRemoveStack().size || internals.orphanRemoveStack.size) return undefined;
   if (internals.extraUpdates.size || uow.getCollectionUpdates().length) return undefined;
   const stack = uow.getPersistStack();
-  if (!stack.size) return undefined;
   const rows: NewRow[] = [];
   for (const entity of stack) {
     const wrapped = helper(entity);

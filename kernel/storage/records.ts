@@ -1,4 +1,4 @@
-import type { EntityManager, RequiredEntityData } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/core';
 import { errors } from '../errors.ts';
 import { MAX_PAGE_LIMIT, paginate, type PageRequest } from '../paging.ts';
 import type { Page } from '../plugin.ts';
@@ -7,7 +7,7 @@ import type { CreateOf, DefinedEntity, Props, RowOf, ViewOf } from './define.ts'
 import type { FastReads, Where } from './fastReads.ts';
 import { whereHasTag } from './tags.ts';
 import { stampOwner } from './ownership.ts';
-import { flushInserts } from './insertFlush.ts';
+import { flushInserts, setCreateValues } from './insertFlush.ts';
 
 /**
  * `records(cradle, Entity)`: the CRUD every resource needs, for one entity made by
@@ -131,9 +131,11 @@ export function records<E extends DefinedEntity<Props, string>, V = ViewOf<E>>(
       const data = { ...initial(), ...Object.fromEntries(given) } as Record<string, unknown>;
       const owner = entity.ownedBy;
       if (owner && data[owner] === undefined) data[owner] = stampOwner(name)(data, cradle.em);
-      const row = cradle.em.create<Row & object>(name, data as RequiredEntityData<Row & object>);
+      setCreateValues(cradle.em, name, data); // the id: the event staged before the flush names it
+      const row = data as Row;
       await publish(options.events?.created, row);
-      await flushInserts(cradle.em);
+      // Written as data when the request has only new rows pending (no entity made), else em.create + flush.
+      await flushInserts(cradle.em, [{ entity: name, data }]);
       return view(row);
     },
     async update(id, changes) {

@@ -137,6 +137,24 @@ for (const make of await testDatabases('storage: flushInserts')) {
     assert.is(await fresh.count('InsItem', { id: added.id }), 1);
   });
 
+  s('plain rows: written with the unit of work, not managed; with a loaded entity, em.create + flush', async () => {
+    const e = em();
+    const data: Record<string, unknown> = { ownerId: alice.id, title: 'plain', tags: ['p'], done: false };
+    await flushInserts(e, [{ entity: 'InsItem', data }]);
+    assert.type(data.id, 'string', 'the schema onCreate (id) is set on the data');
+    assert.is(e.getUnitOfWork().getIdentityMap().values().length, 0);
+    const fresh = unscoped(orm.em.fork());
+    assert.equal((await fresh.findOneOrFail<ItemRow>('InsItem', { id: data.id as string })).tags, ['p']);
+    const e2 = em();
+    const loaded = await e2.findOneOrFail<ItemRow>('InsItem', { id: data.id as string });
+    loaded.done = true;
+    const second: Record<string, unknown> = { ownerId: alice.id, title: 'second', tags: [], done: false };
+    await flushInserts(e2, [{ entity: 'InsItem', data: second }]);
+    const again = unscoped(orm.em.fork());
+    assert.is((await again.findOneOrFail<ItemRow>('InsItem', { id: data.id as string })).done, true);
+    assert.is(await again.count('InsItem', { id: second.id as string }), 1);
+  });
+
   s('a flush listener following another entity only does not stop the insert path', async () => {
     const seen: string[] = [];
     orm.em.getEventManager().registerSubscriber({
