@@ -145,28 +145,36 @@ export class FastReadPath {
 
   private async execute(compiled: Compiled, params: unknown[], one: boolean): Promise<Array<Record<string, unknown>>> {
     const client = (this.orm.em.getConnection() as unknown as { getKnex(): { client: KnexClient } }).getKnex().client;
+    // libsql runs a statement to completion synchronously: a connection free in the pool now (no transaction holds
+    // it) is used in place, with nothing able to take it meanwhile; the pool's acquire is two promises and a timer.
+    const free = this.driver === 'sqlite' ? client.pool?.free?.[0]?.resource : undefined;
+    if (free) return this.runLibsql(free as LibsqlConnection, compiled, params, one);
     const connection = await client.acquireConnection();
     try {
       if (this.driver === 'postgresql') {
         const query = { name: compiled.name, text: compiled.pgSql, values: params };
         return (await (connection as PgConnection).query(query)).rows;
       }
-      let cache = this.statements.get(connection);
-      if (!cache) this.statements.set(connection, (cache = new Map()));
-      let statement = cache.get(compiled.sql);
-      if (!statement) {
-        statement = (connection as LibsqlConnection).prepare(compiled.sql);
-        cache.set(compiled.sql, statement);
-      }
-      if (!one) return statement.all(params);
-      // `get` is one native call (`all` iterates in JS); libsql adds its timing to the row.
-      const row = statement.get(params);
-      if (!row) return [];
-      delete row._metadata;
-      return [row];
+      return this.runLibsql(connection as LibsqlConnection, compiled, params, one);
     } finally {
       await client.releaseConnection(connection);
     }
+  }
+
+  private runLibsql(connection: LibsqlConnection, compiled: Compiled, params: unknown[], one: boolean): Row[] {
+    let cache = this.statements.get(connection);
+    if (!cache) this.statements.set(connection, (cache = new Map()));
+    let statement = cache.get(compiled.sql);
+    if (!statement) {
+      statement = connection.prepare(compiled.sql);
+      cache.set(compiled.sql, statement);
+    }
+    if (!one) return statement.all(params);
+    // `get` is one native call (`all` iterates in JS); libsql adds its timing to the row.
+    const row = statement.get(params);
+    if (!row) return [];
+    delete row._metadata;
+    return [row];
   }
 
   private meta(entity: string): EntityMetadata {
@@ -257,7 +265,12 @@ export class FastReadPath {
   }
 }
 
-interface KnexClient { acquireConnection(): Promise<object>; releaseConnection(connection: object): Promise<unknown> }
+interface KnexClient {
+  acquireConnection(): Promise<object>;
+  releaseConnection(connection: object): Promise<unknown>;
+  /** knex's tarn pool: `free` holds the connections no one has acquired. */
+  pool?: { free?: Array<{ resource: object }> };
+}
 
 function isOperator(value: unknown): value is Record<string, Scalar> {
   return typeof value === 'object' && value !== null && !(value instanceof Date);

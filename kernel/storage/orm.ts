@@ -60,12 +60,15 @@ export async function openOrm(
   }
   if (driver === 'postgresql') {
     const { PostgreSqlDriver } = await import('@mikro-orm/postgresql');
-    return MikroORM.init({
+    const orm = await MikroORM.init({
       ...common,
       driver: PostgreSqlDriver,
       clientUrl: db.url,
       pool: { min: 0, max: db.poolMax },
     } as Options);
+    // The kernel's insert flush runs its transactions on a pg client directly (prepared, bound statements).
+    (await import('./pgStatements.ts')).directPgTransactions(orm);
+    return orm;
   }
   const { MongoDriver } = await import('@mikro-orm/mongodb');
   return MikroORM.init({ ...common, driver: MongoDriver, clientUrl: db.url, implicitTransactions: false } as Options);

@@ -1,4 +1,4 @@
-import type { EntityManager, RequiredEntityData } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/core';
 import { errors } from '../errors.ts';
 import { MAX_PAGE_LIMIT, paginate, type PageRequest } from '../paging.ts';
 import type { Page } from '../plugin.ts';
@@ -7,6 +7,7 @@ import type { CreateOf, DefinedEntity, Props, RowOf, ViewOf } from './define.ts'
 import type { FastReads, Where } from './fastReads.ts';
 import { whereHasTag } from './tags.ts';
 import { stampOwner } from './ownership.ts';
+import { flushInserts, setCreateValues } from './insertFlush.ts';
 
 /**
  * `records(cradle, Entity)`: the CRUD every resource needs, for one entity made by
@@ -69,15 +70,9 @@ export function records<E extends DefinedEntity<Props, string>, V = ViewOf<E>>(
 ): Records<RowOf<E>, V, CreateOf<E>, Partial<Omit<CreateOf<E>, 'id'>>> {
   type Row = RowOf<E>;
   const name = entity.name;
-  const view = options.view ?? (defaultView(entity) as (row: Row) => V);
-  const payload = defaultView(entity, true);
-  const arrays = new Set(entity.arrays);
-  const initializers = Object.entries(entity.properties).filter(([, p]) => p.onCreate || p.default !== undefined);
-  const initial = () =>
-    Object.fromEntries(initializers.map(([key, p]) => [key, p.onCreate ? p.onCreate() : p.default]));
-  // `onUpdate` values (updatedAt) now too, for the same reason (the flush sets them again, a moment later).
-  const updaters = Object.entries(entity.properties).filter(([, p]) => p.onUpdate);
-  const touched = () => Object.fromEntries(updaters.map(([key, p]) => [key, p.onUpdate!()]));
+  const made = entityParts(entity);
+  const { payload, arrays, initial, touched } = made;
+  const view = options.view ?? (made.view as (row: Row) => V);
   const notFound = (id: string) => errors.notFound(`${name} ${id} not found`);
 
   /** The where of a filter, and whether it needs `em` (an array filter is a per-driver fragment). */
@@ -136,9 +131,11 @@ export function records<E extends DefinedEntity<Props, string>, V = ViewOf<E>>(
       const data = { ...initial(), ...Object.fromEntries(given) } as Record<string, unknown>;
       const owner = entity.ownedBy;
       if (owner && data[owner] === undefined) data[owner] = stampOwner(name)(data, cradle.em);
-      const row = cradle.em.create<Row & object>(name, data as RequiredEntityData<Row & object>);
+      setCreateValues(cradle.em, name, data); // the id: the event staged before the flush names it
+      const row = data as Row;
       await publish(options.events?.created, row);
-      await cradle.em.flush();
+      // Written as data when the request has only new rows pending (no entity made), else em.create + flush.
+      await flushInserts(cradle.em, [{ entity: name, data }]);
       return view(row);
     },
     async update(id, changes) {
@@ -156,6 +153,34 @@ export function records<E extends DefinedEntity<Props, string>, V = ViewOf<E>>(
   };
 }
 
+/** What `records` derives from an entity, once per entity (a request-scoped service calls `records` per request). */
+interface EntityParts {
+  view: (row: Record<string, unknown>) => unknown;
+  payload: (row: Record<string, unknown>) => Record<string, unknown>;
+  arrays: Set<string>;
+  /** Defaults and `onCreate` values, now. */
+  initial(): Record<string, unknown>;
+  /** `onUpdate` values (updatedAt) now too, for the same reason (the flush sets them again, a moment later). */
+  touched(): Record<string, unknown>;
+}
+const parts = new WeakMap<object, EntityParts>();
+
+function entityParts(entity: DefinedEntity<Props, string>): EntityParts {
+  let made = parts.get(entity);
+  if (made) return made;
+  const initializers = Object.entries(entity.properties).filter(([, p]) => p.onCreate || p.default !== undefined);
+  const updaters = Object.entries(entity.properties).filter(([, p]) => p.onUpdate);
+  made = {
+    view: defaultView(entity),
+    payload: defaultView(entity, true),
+    arrays: new Set(entity.arrays),
+    initial: () => Object.fromEntries(initializers.map(([key, p]) => [key, p.onCreate ? p.onCreate() : p.default])),
+    touched: () => Object.fromEntries(updaters.map(([key, p]) => [key, p.onUpdate!()])),
+  };
+  parts.set(entity, made);
+  return made;
+}
+
 /** `ViewOf<E>` at runtime (`EventOf<E>` with the owner): no hidden property, datetimes as ISO strings. */
 function defaultView(
   entity: DefinedEntity<Props, string>, withOwner = false,
@@ -166,12 +191,16 @@ function defaultView(
   // An unset value reads as `[]` for arrays and null for nullable properties (a created row is not re-read).
   const unset = new Map(shown.map(([key, p]) =>
     [key, entity.arrays.includes(key) ? [] : p.nullable ? null : undefined]));
-  const keys = ['id', ...shown.map(([key]) => key)];
+  // One flat list read per row (a page maps every row): no Map or Set lookups, no Date copied to be formatted.
+  const fields = ['id', ...shown.map(([key]) => key)]
+    .map((key) => ({ key, date: dates.has(key), unset: unset.get(key) }));
   return (row) => {
     const out: Record<string, unknown> = {};
-    for (const key of keys) {
-      const value = row[key] ?? unset.get(key);
-      out[key] = dates.has(key) && value != null ? new Date(value as Date | string | number).toISOString() : value;
+    for (let i = 0; i < fields.length; i++) {
+      const { key, date, unset: none } = fields[i];
+      const value = row[key];
+      if (value == null) out[key] = none;
+      else out[key] = date ? (value instanceof Date ? value : new Date(value as string | number)).toISOString() : value;
     }
     return out;
   };

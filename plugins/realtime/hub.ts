@@ -98,6 +98,8 @@ export class Hub {
     const pending = this.pending;
     const publish = (events: RealtimeEvent[]) => this.publish(events);
     return {
+      // Only its rows' flushes concern it: other rows may take the kernel's insert path (kernel/storage/insertFlush).
+      getSubscribedEntities: () => ['RealtimeEvent'],
       async afterFlush({ em, uow }: FlushEventArgs) {
         const created: RealtimeEvent[] = [];
         for (const cs of uow.getChangeSets()) {
