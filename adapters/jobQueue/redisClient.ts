@@ -399,6 +399,7 @@ export async function createRedisJobQueue(options: RedisJobQueueOptions, ctx: Ad
       }));
       return out.sort((a, b) => claimOrder(a.job, b.job));
     },
+    handedOver: (type) => prefetched.get(type)?.length ?? 0,
     async heartbeat(lease, leaseMs) {
       const h = holding(lease);
       if (!h) return false;

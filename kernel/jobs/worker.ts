@@ -90,7 +90,10 @@ export class JobWorker {
       const limit = def.concurrency ?? DEFAULT_CONCURRENCY;
       const busy = [...this.running.values()].filter((r) => r.type === type).length;
       // A busy type claims once a quarter of its slots are free: one claim per job would double the queries.
-      if (busy === 0 || limit - busy >= Math.max(1, Math.floor(limit / 4))) slots[type] = limit - busy;
+      // Jobs the queue already handed over cost no query, so they are claimed for any free slot.
+      const quarter = Math.max(1, Math.floor(limit / 4));
+      const handed = limit > busy && (this.queue.handedOver?.(type) ?? 0) > 0;
+      if (busy === 0 || limit - busy >= quarter || handed) slots[type] = limit - busy;
     }
     if (!Object.keys(slots).length) return;
     const recover = this.recover;

@@ -161,6 +161,11 @@ export interface JobQueue {
   logs(id: string, query: { level?: JobLogEntry['level']; limit: number; offset: number }):
     Promise<{ items: JobLogEntry[]; total: number }>;
   stats(): Promise<JobStats>;
+  /**
+   * Jobs of `type` this process was handed with completions (`complete(..., { next })`) and the next claim
+   * returns without a round trip: a worker claims them even for a single free slot.
+   */
+  handedOver?(type: string): number;
   /** Called once by the kernel after the database opens, for adapters that store jobs in it. */
   attachDatabase?(orm: MikroORM, driver: string): void;
 }
