@@ -22,7 +22,8 @@ s('an enricher sets the tier the rate limiter counts at, and may refuse the requ
   const k = await startTestKernel({
     plugins: [enricher],
     config: {
-      plugins: { billing: { enabled: false }, metering: { enabled: false }, payments: { enabled: false } },
+      plugins: { billing: { enabled: false }, metering: { enabled: false }, payments: { enabled: false },
+        ai: { enabled: false }, aiapi: { enabled: false } },
       rateLimit: { enabled: true, tiers: { free: 50, premium: 500, enterprise: 5000 } },
     },
   });
