@@ -88,6 +88,7 @@ export class LedgerService implements Ledger {
           [userId, idempotencyKey]);
         return first ? holdView(holdFromRow(first)) : undefined;
       };
+      if (amountMicros > spendable(account, this.o.overdraftMicros)) await tx.sweep(); // expired holds count then
       const available = spendable(account, this.o.overdraftMicros);
       if (amountMicros > available) return (await replay()) ?? new Refusal(refuse(amountMicros, available));
       const hold: HoldRow = {
@@ -110,7 +111,7 @@ export class LedgerService implements Ledger {
       if (!inserted) return (await replay())!;
       account.heldMicros += amountMicros;
       return holdView(hold);
-    });
+    }, { lazySweep: true });
   }
 
   private async lockedHold(tx: Tx, holdId: string): Promise<HoldRow> {
@@ -133,13 +134,18 @@ export class LedgerService implements Ledger {
     const userId = o.userId ?? (await this.findHold(holdId)).userId;
     return this.locks.run(userId, await this.allowance(userId), async (tx, account) => {
       const entryId = tx.newId();
-      // The common case in one statement: the hold is still held (expired ones were swept by the lock).
+      // The common case in one statement: the hold is still held and not past its expiry (the sweep is lazy).
       const [won] = await tx.sql.all(tx.em, `update billing_holds set status = 'captured', entry_id = ?,
-        settled_at = ? where id = ? and user_id = ? and status = 'held' returning amount_micros, reference`,
-      [entryId, tx.sql.ts(tx.now), holdId, userId]);
-      if (!won) return this.capturedOrRefused(tx, holdId, userId);
+        settled_at = ? where id = ? and user_id = ? and status = 'held' and expires_at > ?
+        returning amount_micros, reference`, [entryId, tx.sql.ts(tx.now), holdId, userId, tx.sql.ts(tx.now)]);
+      if (!won) {
+        await tx.sweep();
+        return this.capturedOrRefused(tx, holdId, userId);
+      }
       const amount = Number(won.amount_micros);
       account.heldMicros -= amount;
+      // Unswept expired holds only understate what is spendable: they matter when the cap below could bind.
+      if (Math.min(actualMicros, amount) > spendable(account, this.o.overdraftMicros)) await tx.sweep();
       // Capped at the hold, and (should the free credits have been reset below it) at what is left to spend.
       const charge = Math.max(0, Math.min(actualMicros, amount, spendable(account, this.o.overdraftMicros)));
       const fromFree = Math.min(charge, Math.max(0, account.freeMicros));
@@ -153,7 +159,7 @@ export class LedgerService implements Ledger {
       }));
       await o.within?.(tx.em, entry);
       return entry;
-    });
+    }, { lazySweep: true });
   }
 
   /** A capture that found no held hold: the first capture's entry (a replay), else why not (404, 409). */

@@ -202,4 +202,24 @@ s('capture `within` runs in the capture\'s transaction: it commits with the char
   assert.is((await ledger.capture(h2.id, CENT)).amountMicros, -CENT);
 });
 
+s('expired holds are swept lazily but always count: an expired hold cannot be captured, nor block a hold', async () => {
+  const { ledger } = billingOf(k);
+  const u = (await k.asUser()).id;
+  const stale = await ledger.hold(u, 70 * CENT, { idempotencyKey: 'lazy-stale', ttlSeconds: 60 });
+  const live = await ledger.hold(u, 10 * CENT, { idempotencyKey: 'lazy-live', ttlSeconds: 600 });
+  clock.advance(61_000);
+  assert.is((await refusal(ledger.capture(stale.id, CENT, { userId: u }))).code, 'HOLD_EXPIRED',
+    'refused at once, with no other operation in between');
+  const small = await ledger.hold(u, 5 * CENT, { idempotencyKey: 'lazy-small' });
+  assert.is((await ledger.capture(live.id, 10 * CENT, { userId: u })).amountMicros, -10 * CENT);
+  const big = await ledger.hold(u, 85 * CENT, { idempotencyKey: 'lazy-big' });
+  assert.is(big.amountMicros, 85 * CENT, 'the expired 70 cents were free again');
+  const b = await ledger.balance(u);
+  assert.is(b.heldMicros, 90 * CENT);
+  assert.is(b.balanceMicros, 0);
+  await ledger.release(small.id);
+  await ledger.release(big.id);
+  assert.is((await ledger.balance(u)).balanceMicros, 90 * CENT);
+});
+
 s.run();
