@@ -37,6 +37,7 @@ import {
   blockedError, checkerOf, flagWarning, judgeInput, policyFor, stageQueueItem, strictness,
 } from './gatewaySafety.ts';
 import { lastUserText, priceVersion, Progress, referenceOf, type Prepared } from './gatewayCall.ts';
+import { TokenCounts } from './tokenCounts.ts';
 
 export interface GatewayDeps {
   aiConfig: ResolvedAiConfig; modelCatalog: Catalog; aiRouter: AiRouter; aiProvider: AiProviders;
@@ -48,6 +49,8 @@ type Outcome = 'ok' | 'failed' | 'aborted';
 const MICROS_PER_CENT = 1_000_000;
 
 export class Gateway implements AiGateway {
+  private counts = new TokenCounts();
+
   constructor(private d: GatewayDeps) {}
 
   private get settings() { return this.d.aiConfig.gateway; }
@@ -462,7 +465,9 @@ export class Gateway implements AiGateway {
   private counter(model: AiModel): (text: string) => number {
     const name = this.d.modelCatalog.providerFor(model);
     const provider = name && this.d.aiProvider.has(name) ? this.d.aiProvider.get(name) : undefined;
-    return provider ? (t) => provider.countTokens(t, model.vendorModel) : (t) => Math.ceil(t.length / 4);
+    if (!provider) return (t) => Math.ceil(t.length / 4);
+    const key = `${name}/${model.vendorModel}`;
+    return (t) => this.counts.count(key, t, (text) => provider.countTokens(text, model.vendorModel));
   }
 
   private priceOf(model: AiModel): string {
