@@ -32,7 +32,11 @@ const FACTORIES: Record<string, { schema: JsonSchema; create: Factory }> = {
 
 export interface GatewayOptions {
   providers: Record<string, { adapter: string; [option: string]: unknown }>;
-  /** Provider used for moderation; default the first with the capability. */
+  /**
+   * Provider used for moderation. Default: the local rules and lexicons (no network, no vendor call per message):
+   * a `local` provider of the deployment when there is one, else a local moderator of its own. Set it to a vendor
+   * (e.g. `openai`) to moderate through that vendor.
+   */
   moderation?: string;
   breaker?: BreakerOptions;
 }
@@ -54,7 +58,10 @@ export async function createGateway(options: GatewayOptions, ctx: AdapterContext
   if (options.moderation && !options.providers[options.moderation]) {
     throw new TypeError(`adapters.aiProvider.moderation: "${options.moderation}" is not one of the providers`);
   }
-  return registryOf(providers, { moderation: options.moderation, breaker: options.breaker, clock: ctx.clock });
+  const local = Object.entries(options.providers).find(([, p]) => p.adapter === 'local')?.[0];
+  const moderation = options.moderation ?? local;
+  const defaultModerator = moderation ? undefined : createLocalProvider({ name: 'local-moderation' }, ctx);
+  return registryOf(providers, { moderation, defaultModerator, breaker: options.breaker, clock: ctx.clock });
 }
 
 export default defineAdapter<AiProviders, GatewayOptions>({

@@ -280,13 +280,18 @@ export async function createOpenAiProvider(
         url: `${base}/moderations`, headers: headers(o),
         json: { model: req.model ?? options.moderationModel ?? 'omni-moderation-latest', input: req.input },
       }, o);
-      const result = res.json<{ results: Array<{ flagged: boolean; categories: Record<string, boolean>;
-        category_scores: Record<string, number> }> }>().results[0];
+      const body = res.json<{ results?: unknown } | null>();
+      const result = Array.isArray(body?.results) ? body.results[0] as ModerationResult | undefined : undefined;
+      // Not a moderation answer (a proxy's page, a vendor's other shape): the vendor failed, not the caller.
+      if (!result || typeof result !== 'object' || !isRecord(result.category_scores)) {
+        throw new AiError('unavailable', name, `${name} answered the moderation with an unexpected body`);
+      }
+      const categories = isRecord(result.categories) ? result.categories : {};
       const hits: ModerationHit[] = [];
-      for (const [vendorCategory, score] of Object.entries(result?.category_scores ?? {})) {
+      for (const [vendorCategory, score] of Object.entries(result.category_scores)) {
         const category = MODERATION_MAP[vendorCategory];
-        if (!category) continue;
-        const severity = scoreSeverity(vendorCategory, score, result.categories[vendorCategory] === true);
+        if (!category || typeof score !== 'number') continue;
+        const severity = scoreSeverity(vendorCategory, score, categories[vendorCategory] === true);
         if (severity) hits.push({ category, severity, score, rule: `openai.${vendorCategory}` });
       }
       const severity = hits.reduce<Severity | null>((s, h) => maxSeverity(s, h.severity), null);
@@ -294,3 +299,6 @@ export async function createOpenAiProvider(
     },
   });
 }
+
+interface ModerationResult { flagged?: unknown; categories?: unknown; category_scores?: unknown }
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

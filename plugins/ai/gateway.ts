@@ -37,6 +37,7 @@ import {
   blockedError, checkerOf, flagWarning, judgeInput, policyFor, stageQueueItem, strictness,
 } from './gatewaySafety.ts';
 import { lastUserText, priceVersion, Progress, referenceOf, type Prepared } from './gatewayCall.ts';
+import { TokenCounts } from './tokenCounts.ts';
 
 export interface GatewayDeps {
   aiConfig: ResolvedAiConfig; modelCatalog: Catalog; aiRouter: AiRouter; aiProvider: AiProviders;
@@ -48,6 +49,8 @@ type Outcome = 'ok' | 'failed' | 'aborted';
 const MICROS_PER_CENT = 1_000_000;
 
 export class Gateway implements AiGateway {
+  private counts = new TokenCounts();
+
   constructor(private d: GatewayDeps) {}
 
   private get settings() { return this.d.aiConfig.gateway; }
@@ -221,10 +224,17 @@ export class Gateway implements AiGateway {
       const res = await this.d.aiProvider.get(provider).embed({ model: model.vendorModel, input: o.input },
         { apiKey: o.userKey?.apiKey });
       const tokens = res.usage.inputTokens || input;
-      const costMicros = hold ? await this.capture(hold, this.d.modelCatalog.costMicros(model, { input: tokens,
-        output: 0 })) : 0;
-      this.d.metering.record(em, { userId, kind: 'embedding', subject: model.id, tokensIn: tokens, tokensOut: 0,
-        costMicros, reference: `${o.reference.kind}:${o.reference.id} price:${this.priceOf(model)}`.slice(0, 200) });
+      const event = (costMicros: number) => ({ userId, kind: 'embedding', subject: model.id, tokensIn: tokens,
+        tokensOut: 0, costMicros,
+        reference: `${o.reference.kind}:${o.reference.id} price:${this.priceOf(model)}`.slice(0, 200) });
+      const cost = this.d.modelCatalog.costMicros(model, { input: tokens, output: 0 });
+      // Charged: the usage row goes in the capture's transaction; not charged: staged in the caller's unit of work.
+      let costMicros = 0;
+      if (hold && cost > 0) costMicros = await this.capture(hold, cost, (tx, c) => this.recordNow(tx, event(c)));
+      else {
+        if (hold) await this.d.ledger.release(hold.id);
+        this.d.metering.record(em, event(0));
+      }
       if (!o.em) await em.flush();
       return { model: model.id, vectors: res.vectors, headers,
         usage: usageOf(tokens, 0, costMicros, res.usage.estimated) };
@@ -361,12 +371,19 @@ export class Gateway implements AiGateway {
       estimated: true,
     };
     const cost = this.d.modelCatalog.costMicros(model, { input: usage.inputTokens, output: usage.outputTokens });
-    let costMicros = 0;
-    if (p.hold) {
-      if (cost > 0 && (reached || usage.outputTokens > 0)) costMicros = await this.capture(p.hold, cost);
-      else await this.d.ledger.release(p.hold.id);
-    }
     const { em, userId, call } = p;
+    const event = (costMicros: number) => ({
+      userId, kind: 'chat', subject: model.id, tokensIn: usage.inputTokens, tokensOut: usage.outputTokens, costMicros,
+      reference: referenceOf(call, this.priceOf(model)), status: outcome === 'ok' ? 'ok' as const : 'failed' as const,
+    });
+    let costMicros = 0;
+    if (p.hold && cost > 0 && (reached || usage.outputTokens > 0)) {
+      // The charge and its usage row are one transaction: a crash between them cannot leave one without the other.
+      costMicros = await this.capture(p.hold, cost, (tx, charged) => this.recordNow(tx, event(charged)));
+    } else {
+      if (p.hold) await this.d.ledger.release(p.hold.id);
+      this.d.metering.record(em, event(0));
+    }
     if (p.inputFlags.length) {
       stageQueueItem(em, { userId, direction: 'input', action: 'flagged', hits: p.inputFlags, text: p.prompt,
         reference: call.reference });
@@ -375,11 +392,7 @@ export class Gateway implements AiGateway {
       stageQueueItem(em, { userId, direction: 'output', action: progress.stopped ? 'stopped' : 'redacted',
         hits: progress.outputHits, text: progress.raw, reference: call.reference });
     }
-    this.d.metering.record(em, {
-      userId, kind: 'chat', subject: model.id, tokensIn: usage.inputTokens, tokensOut: usage.outputTokens, costMicros,
-      reference: referenceOf(call, this.priceOf(model)), status: outcome === 'ok' ? 'ok' : 'failed',
-    });
-    if (p.ownEm) await em.flush();
+    if (p.ownEm && em.getUnitOfWork().getPersistStack().size) await em.flush();
     const warnings = [...p.warnings];
     if (progress.outputHits.length) warnings.push(flagWarning(progress.outputHits, 'output'));
     const now = this.d.clock.now();
@@ -394,10 +407,28 @@ export class Gateway implements AiGateway {
     };
   }
 
-  /** The charge actually made (capped at the hold by the ledger: never more than was held). */
-  private async capture(hold: Hold, micros: number): Promise<number> {
-    const entry = await this.d.ledger.capture(hold.id, micros);
-    return -entry.amountMicros;
+  /**
+   * The charge actually made (capped at the hold by the ledger: never more than was held). `usage` writes the usage
+   * row inside the capture's transaction, with the charged amount.
+   */
+  private async capture(hold: Hold, micros: number,
+    usage?: (em: EntityManager, charged: number) => Promise<void>): Promise<number> {
+    try {
+      const entry = await this.d.ledger.capture(hold.id, micros, { userId: hold.userId,
+        within: usage && ((em, e) => usage(em, -e.amountMicros)) });
+      return -entry.amountMicros;
+    } catch (err) {
+      // Rolled back, nothing charged: the hold goes now rather than at its expiry.
+      await this.d.ledger.release(hold.id).catch((e) => this.lost(e));
+      throw err;
+    }
+  }
+
+  /** A usage row written now in `em`'s transaction (metering's plain INSERT), else staged and flushed there. */
+  private async recordNow(em: EntityManager, e: Parameters<Metering['record']>[1]): Promise<void> {
+    if (this.d.metering.insert) return this.d.metering.insert(em, e);
+    this.d.metering.record(em, e);
+    await em.flush();
   }
 
   // ------------------------------------------------------------------------------------------- helpers
@@ -434,7 +465,9 @@ export class Gateway implements AiGateway {
   private counter(model: AiModel): (text: string) => number {
     const name = this.d.modelCatalog.providerFor(model);
     const provider = name && this.d.aiProvider.has(name) ? this.d.aiProvider.get(name) : undefined;
-    return provider ? (t) => provider.countTokens(t, model.vendorModel) : (t) => Math.ceil(t.length / 4);
+    if (!provider) return (t) => Math.ceil(t.length / 4);
+    const key = `${name}/${model.vendorModel}`;
+    return (t) => this.counts.count(key, t, (text) => provider.countTokens(text, model.vendorModel));
   }
 
   private priceOf(model: AiModel): string {

@@ -59,11 +59,17 @@ export async function billedCall<T>(c: BilledCall<T>, s: GenerationServices):
     const { value, model, attempts } = await s.aiRouter.run(plan, (provider, model) => c.run(provider, model));
     const usage = c.usageOf(value);
     const costMicros = Math.min(s.modelCatalog.costMicros(model, usage), holdMicros);
-    if (hold) await s.ledger.capture(hold.id, costMicros);
-    s.metering.record(c.em, {
-      userId: c.principal.id, kind: 'generation', subject: model.id, tokensIn: usage.input, tokensOut: usage.output,
-      costMicros, reference, status: 'ok',
-    });
+    const event = (charged: number) => ({ userId: c.principal.id, kind: 'generation', subject: model.id,
+      tokensIn: usage.input, tokensOut: usage.output, costMicros: charged, reference, status: 'ok' as const });
+    if (hold && s.metering.insert) {
+      // The charge and its usage row commit together (one transaction), or neither does.
+      const insert = s.metering.insert.bind(s.metering);
+      await s.ledger.capture(hold.id, costMicros, { userId: hold.userId,
+        within: (tx, entry) => insert(tx, event(-entry.amountMicros)) });
+    } else {
+      if (hold) await s.ledger.capture(hold.id, costMicros);
+      s.metering.record(c.em, event(costMicros));
+    }
     await c.em.flush();
     return { value, model, costMicros, attempts };
   } catch (e) {

@@ -20,7 +20,7 @@ export interface Balance { balanceCents: number; balanceMicros: number; freeCred
 export interface Ledger {   // exported service name: `ledger`
   hold(userId: string, amountMicros: number, o: { idempotencyKey: string; reference?: string; ttlSeconds?: number }):
     Promise<Hold>;                       // throws 402 INSUFFICIENT_CREDITS (details.upgrade) when not covered
-  capture(holdId: string, actualMicros: number): Promise<LedgerEntry>;   // actual may be < or > hold (> capped)
+  capture(holdId: string, actualMicros: number, o?: CaptureOptions): Promise<LedgerEntry>; // actual > hold: capped
   release(holdId: string): Promise<void>;
   grant(userId: string, amountMicros: number, o: { idempotencyKey: string; kind?: 'grant'|'purchase'|'adjustment';
     reason?: string; reference?: string }): Promise<LedgerEntry>;
@@ -63,6 +63,17 @@ export interface ActivateOptions {
 export interface BillingExports { ledger: Ledger; subscriptions: Subscriptions }
 
 // ---- additive ---------------------------------------------------------------------------------------------
+
+/** Additive options of `Ledger.capture`. */
+export interface CaptureOptions {
+  /** The hold's user (the caller knows it): saves a lookup before the lock; a wrong one is 404. */
+  userId?: string;
+  /**
+   * Runs inside the capture's transaction, after the charge, on a first capture only (not a replay): what it
+   * writes through `em` commits or rolls back with the charge (e.g. the usage row); if it throws, nothing is charged.
+   */
+  within?: (em: import('@mikro-orm/core').EntityManager, entry: LedgerEntryDetail) => Promise<void>;
+}
 
 /** Fields a LedgerEntry carries beyond the agreed interface (the HTTP view shows them). */
 export interface LedgerEntryDetail extends LedgerEntry {

@@ -1,6 +1,6 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/core';
 import { AppError, errors, type Clock } from '../../kernel/index.ts';
-import type { BalanceDetail, Hold, Ledger, LedgerEntry, LedgerEntryDetail, Plan } from './api.ts';
+import type { BalanceDetail, CaptureOptions, Hold, Ledger, LedgerEntry, LedgerEntryDetail, Plan } from './api.ts';
 import { MICROS_PER_CENT } from './api.ts';
 import type { AccountRow, EntryRow, HoldRow } from './entities.ts';
 import { AccountLocks, Refusal, type Account, type Tx } from './accounts.ts';
@@ -18,6 +18,7 @@ export interface LedgerOptions {
 }
 
 type GrantKind = 'grant' | 'purchase' | 'adjustment';
+
 
 function micros(value: number, field: string, o: { positive?: boolean; nonZero?: boolean } = {}): number {
   const bad = !Number.isSafeInteger(value) || (o.positive && value <= 0) || (!o.positive && o.nonZero && value === 0)
@@ -82,17 +83,20 @@ export class LedgerService implements Ledger {
     if (!Number.isFinite(ttl) || ttl <= 0) throw errors.validation([{ field: 'ttlSeconds', message: 'must be > 0' }]);
     const { allowance, refuse } = await this.prompt(userId);
     return this.locks.run(userId, allowance, async (tx, account) => {
-      const [first] = await tx.sql.all(tx.em, 'select * from billing_holds where user_id = ? and idempotency_key = ?',
-        [userId, idempotencyKey]);
-      if (first) return holdView(holdFromRow(first));
+      const replay = async () => {
+        const [first] = await tx.sql.all(tx.em, 'select * from billing_holds where user_id = ? and idempotency_key = ?',
+          [userId, idempotencyKey]);
+        return first ? holdView(holdFromRow(first)) : undefined;
+      };
+      if (amountMicros > spendable(account, this.o.overdraftMicros)) await tx.sweep(); // expired holds count then
       const available = spendable(account, this.o.overdraftMicros);
-      if (amountMicros > available) return new Refusal(refuse(amountMicros, available));
-      account.heldMicros += amountMicros;
+      if (amountMicros > available) return (await replay()) ?? new Refusal(refuse(amountMicros, available));
       const hold: HoldRow = {
         id: tx.newId(), userId, amountMicros, status: 'held', expiresAt: new Date(tx.now.getTime() + ttl * 1000),
         reference: o.reference ?? null, idempotencyKey, entryId: null, settledAt: null, createdAt: tx.now,
       };
-      await tx.sql.insert(tx.em, 'billing_holds', {
+      // One statement on the common path: the unique (user, key) index answers a replay (nothing inserted).
+      const inserted = await tx.sql.insert(tx.em, 'billing_holds', {
         id: hold.id,
         user_id: userId,
         amount_micros: amountMicros,
@@ -103,9 +107,11 @@ export class LedgerService implements Ledger {
         entry_id: null,
         settled_at: null,
         created_at: tx.now,
-      });
+      }, ' on conflict (user_id, idempotency_key) do nothing');
+      if (!inserted) return (await replay())!;
+      account.heldMicros += amountMicros;
       return holdView(hold);
-    });
+    }, { lazySweep: true });
   }
 
   private async lockedHold(tx: Tx, holdId: string): Promise<HoldRow> {
@@ -118,33 +124,55 @@ export class LedgerService implements Ledger {
       [status, entryId, tx.sql.ts(tx.now), holdId]);
   }
 
-  async capture(holdId: string, actualMicros: number): Promise<LedgerEntryDetail> {
+  /**
+   * `o.userId` (the hold's user, which the caller knows) saves the lookup before the lock; a wrong one is 404.
+   * `o.within` runs in the capture's transaction after the charge (not on a replay): what it writes commits or
+   * rolls back with the charge (the gateway's usage row), and should it throw, nothing is charged.
+   */
+  async capture(holdId: string, actualMicros: number, o: CaptureOptions = {}): Promise<LedgerEntryDetail> {
     micros(actualMicros, 'actualMicros');
-    const found = await this.findHold(holdId);
-    return this.locks.run(found.userId, await this.allowance(found.userId), async (tx, account) => {
-      const hold = await this.lockedHold(tx, holdId);
-      if (hold.status === 'captured') {
-        const [entry] = await tx.sql.all(tx.em, 'select * from billing_entries where id = ?', [hold.entryId]);
-        return entryView(entryFromRow(entry));
+    const userId = o.userId ?? (await this.findHold(holdId)).userId;
+    return this.locks.run(userId, await this.allowance(userId), async (tx, account) => {
+      const entryId = tx.newId();
+      // The common case in one statement: the hold is still held and not past its expiry (the sweep is lazy).
+      const [won] = await tx.sql.all(tx.em, `update billing_holds set status = 'captured', entry_id = ?,
+        settled_at = ? where id = ? and user_id = ? and status = 'held' and expires_at > ?
+        returning amount_micros, reference`, [entryId, tx.sql.ts(tx.now), holdId, userId, tx.sql.ts(tx.now)]);
+      if (!won) {
+        await tx.sweep();
+        return this.capturedOrRefused(tx, holdId, userId);
       }
-      if (hold.status !== 'held') {
-        return new Refusal(new AppError(409, hold.status === 'expired' ? 'HOLD_EXPIRED' : 'HOLD_NOT_ACTIVE',
-          `Hold ${holdId} is ${hold.status}`, { details: { status: hold.status } }));
-      }
-      account.heldMicros -= hold.amountMicros;
+      const amount = Number(won.amount_micros);
+      account.heldMicros -= amount;
+      // Unswept expired holds only understate what is spendable: they matter when the cap below could bind.
+      if (Math.min(actualMicros, amount) > spendable(account, this.o.overdraftMicros)) await tx.sweep();
       // Capped at the hold, and (should the free credits have been reset below it) at what is left to spend.
-      const charge = Math.max(0, Math.min(actualMicros, hold.amountMicros, spendable(account, this.o.overdraftMicros)));
+      const charge = Math.max(0, Math.min(actualMicros, amount, spendable(account, this.o.overdraftMicros)));
       const fromFree = Math.min(charge, Math.max(0, account.freeMicros));
       account.freeMicros -= fromFree;
       account.purchasedMicros -= charge - fromFree;
       account.lifetimeUsageMicros += charge;
-      const entry = await tx.entry({
-        kind: 'charge', amountMicros: -charge, freeMicros: -fromFree, reference: hold.reference ?? null,
-        idempotencyKey: `capture:${hold.id}`, holdId: hold.id, uncollectedMicros: actualMicros - charge,
-      });
-      await this.settle(tx, hold.id, 'captured', entry.id);
-      return entryView(entry);
-    });
+      const entry = entryView(await tx.entry({
+        id: entryId, kind: 'charge', amountMicros: -charge, freeMicros: -fromFree,
+        reference: won.reference === null || won.reference === undefined ? null : String(won.reference),
+        idempotencyKey: `capture:${holdId}`, holdId, uncollectedMicros: actualMicros - charge,
+      }));
+      await o.within?.(tx.em, entry);
+      return entry;
+    }, { lazySweep: true });
+  }
+
+  /** A capture that found no held hold: the first capture's entry (a replay), else why not (404, 409). */
+  private async capturedOrRefused(tx: Tx, holdId: string, userId: string): Promise<LedgerEntryDetail | Refusal> {
+    const [row] = await tx.sql.all(tx.em, 'select * from billing_holds where id = ? and user_id = ?', [holdId, userId]);
+    if (!row) return new Refusal(errors.notFound(`Hold ${holdId} not found`));
+    const hold = holdFromRow(row);
+    if (hold.status === 'captured') {
+      const [entry] = await tx.sql.all(tx.em, 'select * from billing_entries where id = ?', [hold.entryId]);
+      return entryView(entryFromRow(entry));
+    }
+    return new Refusal(new AppError(409, hold.status === 'expired' ? 'HOLD_EXPIRED' : 'HOLD_NOT_ACTIVE',
+      `Hold ${holdId} is ${hold.status}`, { details: { status: hold.status } }));
   }
 
   async release(holdId: string): Promise<void> {

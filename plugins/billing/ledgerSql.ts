@@ -32,10 +32,12 @@ export class LedgerSql {
     return this.sqlite ? '' : ' for update';
   }
 
-  async insert(em: EntityManager, table: string, row: Record<string, unknown>): Promise<void> {
+  /** Inserts one row; `tail` (e.g. an `on conflict` clause) is appended. Returns the rows inserted (0 or 1). */
+  async insert(em: EntityManager, table: string, row: Record<string, unknown>, tail = ''): Promise<number> {
     const cols = Object.keys(row);
     const values = cols.map((c) => (row[c] instanceof Date ? this.ts(row[c] as Date) : row[c]));
-    await this.run(em, `insert into ${table} (${cols.join(', ')}) values (${cols.map(() => '?').join(', ')})`, values);
+    return this.run(em, `insert into ${table} (${cols.join(', ')}) values (${cols.map(() => '?').join(', ')})${tail}`,
+      values);
   }
 }
 

@@ -42,7 +42,7 @@ export const services = defineServices<{ config: MeteringConfig; requires: Billi
     return cache;
   })
   .singleton('limitNotices', ({ orm, publishIn }) => new LimitNotices(orm, publishIn))
-  .singleton('metering', ({ clock, usageTotals }) => new UsageRecorder(clock, usageTotals))
+  .singleton('metering', ({ clock, usageTotals, ids }) => new UsageRecorder(clock, usageTotals, ids))
   .singleton('limits', ({ planCache, usageTotals, limitNotices, clock }) =>
     new PlanLimitsService(planCache, usageTotals, limitNotices, clock))
   .singleton('entitlements', ({ planCache }) => new PlanEntitlements(planCache))

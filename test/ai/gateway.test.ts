@@ -219,4 +219,35 @@ test('200 concurrent streams against a balance for about half: no overspend, eve
   assert.is((b as unknown as { heldMicros: number }).heldMicros, 0, 'no hold left behind');
 });
 
+test('the charge and its usage row are one transaction: a failed usage write charges nothing', async () => {
+  const p = await funded(10, 'gw-atomic');
+  const before = await balance(p);
+  const metering = (k.kernel.runtimes.get('ai')!.container.cradle as unknown as {
+    metering: { insert: (...a: unknown[]) => Promise<void> } }).metering;
+  const real = metering.insert;
+  let inserted = 0;
+  metering.insert = async (...a: unknown[]) => {
+    await real.apply(metering, a); // the row is written in the capture's transaction, then the write "fails"
+    inserted++;
+    throw new Error('usage write failed');
+  };
+  try {
+    const err = await gateway.chat({ principal: p, model: 'gpt-4o-mini', messages: ask('Hello there'),
+      reference: ref('atomic') }).then(() => undefined, (e: Error) => e);
+    assert.is(err?.message, 'usage write failed');
+    const events = await collect(gateway.stream({ principal: p, model: 'gpt-4o-mini', messages: ask('Hello again'),
+      reference: ref('atomic-s') }));
+    assert.is(events.at(-1)!.type, 'error');
+  } finally { metering.insert = real; }
+  assert.is(inserted, 2, 'both calls reached the usage write');
+  assert.is(await balance(p), before, 'nothing charged: the capture rolled back with the usage row');
+  assert.is((await usageRows(p.id)).length, 0, 'and no usage row');
+  assert.is((await billingOf(k).ledger.balance(p.id)).heldMicros, 0, 'the holds were released');
+  const ok = await gateway.chat({ principal: p, model: 'gpt-4o-mini', messages: ask('Hello'), reference: ref('ok') });
+  const rows = await usageRows(p.id);
+  assert.is(rows.length, 1);
+  assert.is(Number(rows[0].cost_micros), ok.usage.costMicros);
+  assert.is(before - await balance(p), ok.usage.costMicros);
+});
+
 test.run();

@@ -166,4 +166,60 @@ s('entries chain: each balanceAfter is the previous one plus the amount', async 
   assert.is((await ledger.balance(u)).balanceMicros, running);
 });
 
+s('capture `within` runs in the capture\'s transaction: it commits with the charge, or nothing does', async () => {
+  const { ledger } = billingOf(k);
+  const u = (await k.asUser()).id;
+  const count = async (ref: string) => Number((await k.kernel.root.cradle.orm.em.fork().getConnection().execute(
+    'select count(*) as n from metering_usage where reference = ?', [ref]) as Array<{ n: number }>)[0].n);
+  const insert = (em: import('@mikro-orm/core').EntityManager, ref: string, charged: number) =>
+    em.getConnection().execute(`insert into metering_usage (id, user_id, kind, subject, tokens_in, tokens_out, tokens,
+      cost_micros, reference, status, at_ms, day) values (?, ?, 'chat', 'm', 1, 1, 2, ?, ?, 'ok', 0, '2026-01-10')`,
+    [crypto.randomUUID(), u, charged, ref], 'run', em.getTransactionContext()).then(() => undefined);
+  const h1 = await ledger.hold(u, 10 * CENT, { idempotencyKey: 'within-fail' });
+  const failed = await ledger.capture(h1.id, 4 * CENT, { userId: u, within: async (em, entry) => {
+    await insert(em, 'within-fail', -entry.amountMicros);
+    throw new Error('usage write failed');
+  } }).then(() => undefined, (e: Error) => e);
+  assert.is(failed?.message, 'usage write failed');
+  assert.is(await count('within-fail'), 0, 'the usage row rolled back');
+  let b = await ledger.balance(u);
+  assert.is(b.heldMicros, 10 * CENT, 'the hold is still held: nothing was charged');
+  assert.is(b.lifetimeUsageMicros, 0);
+  const entry = await ledger.capture(h1.id, 4 * CENT, { userId: u, within: (em, e) => insert(em, 'within-ok',
+    -e.amountMicros) });
+  assert.is(entry.amountMicros, -4 * CENT);
+  assert.is(await count('within-ok'), 1, 'the usage row committed with the charge');
+  const replay = await ledger.capture(h1.id, 4 * CENT, { userId: u, within: (em, e) => insert(em, 'within-ok',
+    -e.amountMicros) });
+  assert.is(replay.id, entry.id);
+  assert.is(await count('within-ok'), 1, 'a replay writes nothing');
+  b = await ledger.balance(u);
+  assert.is(b.heldMicros, 0);
+  assert.is(b.lifetimeUsageMicros, 4 * CENT);
+  const other = (await k.asUser()).id;
+  const h2 = await ledger.hold(other, CENT, { idempotencyKey: 'wrong-user' });
+  assert.is((await refusal(ledger.capture(h2.id, CENT, { userId: u }))).status, 404, 'a wrong user hint is 404');
+  assert.is((await ledger.capture(h2.id, CENT)).amountMicros, -CENT);
+});
+
+s('expired holds are swept lazily but always count: an expired hold cannot be captured, nor block a hold', async () => {
+  const { ledger } = billingOf(k);
+  const u = (await k.asUser()).id;
+  const stale = await ledger.hold(u, 70 * CENT, { idempotencyKey: 'lazy-stale', ttlSeconds: 60 });
+  const live = await ledger.hold(u, 10 * CENT, { idempotencyKey: 'lazy-live', ttlSeconds: 600 });
+  clock.advance(61_000);
+  assert.is((await refusal(ledger.capture(stale.id, CENT, { userId: u }))).code, 'HOLD_EXPIRED',
+    'refused at once, with no other operation in between');
+  const small = await ledger.hold(u, 5 * CENT, { idempotencyKey: 'lazy-small' });
+  assert.is((await ledger.capture(live.id, 10 * CENT, { userId: u })).amountMicros, -10 * CENT);
+  const big = await ledger.hold(u, 85 * CENT, { idempotencyKey: 'lazy-big' });
+  assert.is(big.amountMicros, 85 * CENT, 'the expired 70 cents were free again');
+  const b = await ledger.balance(u);
+  assert.is(b.heldMicros, 90 * CENT);
+  assert.is(b.balanceMicros, 0);
+  await ledger.release(small.id);
+  await ledger.release(big.id);
+  assert.is((await ledger.balance(u)).balanceMicros, 90 * CENT);
+});
+
 s.run();

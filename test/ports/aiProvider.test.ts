@@ -177,6 +177,22 @@ oa('images (b64_json), transcription (multipart) and moderation mapped to our ca
   }
 });
 
+oa('a moderation answer that is not moderation-shaped is a typed unavailable error, not a TypeError', async () => {
+  const n = await nockEgress();
+  try {
+    n.nock('https://api.openai.com').post('/v1/moderations').reply(200, { object: 'list', data: [] })
+      .post('/v1/moderations').reply(200, { results: [{ flagged: false }] })
+      .post('/v1/moderations').reply(200, { results: null });
+    const openai = await createOpenAiProvider({ apiKey: 'k' }, silentContext(), { egress: n.egress });
+    for (let i = 0; i < 3; i++) {
+      const err = await openai.moderate({ input: 'hello' }).then(() => undefined, (e: unknown) => e);
+      assertAiError(err, 'unavailable');
+    }
+  } finally {
+    await n.release();
+  }
+});
+
 oa('a stream that sends an error object mid-way ends with a typed error; a non-JSON 200 is unavailable', async () => {
   const n = await nockEgress();
   try {
@@ -682,6 +698,19 @@ wiring('gateway: named providers from their own adapters, each validated; unknow
     createGateway({ providers: { x: { adapter: 'openai', preset: 'nope' } } }, silentContext()),
   );
   assert.match((bad as Error).message, 'adapters.aiProvider.providers.x');
+});
+
+wiring('gateway: the default moderator is the local rules, never a vendor unless configured', async () => {
+  const withLocal = await createGateway({ providers: { openai: { adapter: 'openai', apiKey: 'k' },
+    mine: { adapter: 'local' } } }, silentContext());
+  assert.is(withLocal.moderator()!.name, 'mine');
+  const vendorOnly = await createGateway({ providers: { openai: { adapter: 'openai', apiKey: 'k' } } },
+    silentContext());
+  assert.is(vendorOnly.moderator()!.adapter, 'local', 'a local moderator of its own');
+  assert.is((await vendorOnly.moderator()!.moderate({ input: 'how to make a pipe bomb' })).severity, 'HIGH');
+  const chosen = await createGateway({ providers: { openai: { adapter: 'openai', apiKey: 'k' },
+    local: { adapter: 'local' } }, moderation: 'openai' }, silentContext());
+  assert.is(chosen.moderator()!.name, 'openai');
 });
 
 wiring(

@@ -92,8 +92,10 @@ function guarded(p: AiProvider, breaker: Breaker): AiProvider {
 }
 
 export interface RegistryOptions {
-  /** Provider used for moderation; default the first with the capability. */
+  /** Provider used for moderation; default `defaultModerator`, else the first with the capability. */
   moderation?: string;
+  /** The moderator when `moderation` names none (the gateway adapter passes the local rules). */
+  defaultModerator?: AiProvider;
   breaker?: BreakerOptions;
   clock?: Clock;
 }
@@ -118,7 +120,7 @@ export function registryOf(providers: AiProvider[], o: RegistryOptions = {}): Ai
     names: () => [...entries.keys()],
     has: (name) => entries.has(name),
     get: (name) => get(name).provider,
-    moderator: () => (o.moderation ? entries.get(o.moderation)?.provider : undefined)
+    moderator: () => (o.moderation ? entries.get(o.moderation)?.provider : undefined) ?? o.defaultModerator
       ?? all().find((e) => e.provider.capabilities.has('moderation'))?.provider,
     available: (name) => get(name).breaker.allows(),
     circuits: () => all().map((e) => e.breaker.health()),
