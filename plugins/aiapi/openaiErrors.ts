@@ -71,28 +71,26 @@ const kernelCode = (status: number, code: string) =>
  * `param`, 405, 413, 503), in OpenAI's shape, plus `requestId`. Headers (Retry-After) are the kernel's, kept as set.
  */
 export const renderOpenAiError: ErrorRenderer = (error: RenderableError, requestId: string) => {
-  const status = error.status === 499 ? 400 : error.status;
-  const code = kernelCode(status, error.code) ?? CODES[error.code] ?? error.code.toLowerCase();
-  const param = paramOf(error);
-  const detail = Array.isArray(error.errorDetails) ? error.errorDetails[0] : undefined;
-  const message = error.code === 'VALIDATION_ERROR' && detail?.message
-    ? `Invalid value for '${param ?? 'request'}': ${detail.message}` : error.message;
-  return { status, body: { error: { message, type: typeFor(status), param, code, requestId } } };
+  const { status, body } = openAiError(error);
+  body.error.requestId = requestId;
+  return { status, body };
 };
 
-/** The error as OpenAI would send it. */
-export function openAiError(e: OpenAiError | AppError):
+/** The error as OpenAI would send it: ours (OpenAiError) as raised, the kernel's and AppErrors mapped. */
+export function openAiError(e: OpenAiError | RenderableError):
   { status: number; body: OpenAiErrorBody; headers: Record<string, string> } {
   if (e instanceof OpenAiError) {
     return { status: e.status, headers: {}, body: { error: { message: e.message, type: e.type, param: e.param,
       code: e.code } } };
   }
   const status = e.status === 499 ? 400 : e.status;
-  const code = CODES[e.code] ?? e.code.toLowerCase();
-  return {
-    status, headers: { ...(e.headers ?? {}) },
-    body: { error: { message: e.message, type: typeFor(status), param: paramOf(e), code } },
-  };
+  const code = kernelCode(status, e.code) ?? CODES[e.code] ?? e.code.toLowerCase();
+  const param = paramOf(e);
+  const detail = Array.isArray(e.errorDetails) ? e.errorDetails[0] : undefined;
+  const message = e.code === 'VALIDATION_ERROR' && detail?.message
+    ? `Invalid value for '${param ?? 'request'}': ${detail.message}` : e.message;
+  const body = { error: { message, type: typeFor(status), param, code } };
+  return { status, headers: { ...(e.headers ?? {}) }, body };
 }
 
 /** The offending field without its location: `body.temperature` -> `temperature`, `path.model` -> `model`. */
