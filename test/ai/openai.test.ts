@@ -293,6 +293,17 @@ test('contract validation before the handler: BadRequestError with param; 405 an
   assert.type(e413.requestId, 'string');
 });
 
+test('403 from the kernel (a key whose scopes leave out ai:complete): PermissionDeniedError, OpenAI\'s shape',
+  async () => {
+    const user = await k.asUser('oa-kernel-403');
+    const made = await user.post('/v1/users/me/api-keys', { name: 'narrow', scopes: ['ai:credentials:manage'] });
+    assert.is(made.status, 201, made.text);
+    const refused = await rejection(sdk(made.body.key).chat.completions.create({ model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }] }));
+    assert.instance(refused, OpenAI.PermissionDeniedError);
+    assertOpenAiShape(refused as ApiError, 'permission_error', 'permission_denied');
+  });
+
 test('routes without x-error-format keep the deployment\'s format, the same plugin\'s and others\'', async () => {
   for (const path of ['/v1/ai/credentials', '/v1/billing/balance']) {
     const res = await fetch(`${k.url}${path}`);
