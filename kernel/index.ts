@@ -21,6 +21,7 @@ export type { OperationTypes, TypedHandler, TypedHandlers } from './types/handle
 export type { KernelCradle, RequestCradle, Publish } from './types/cradle.ts';
 export { AppError, errors } from './errors.ts';
 export type { ErrorDetail } from './errors.ts';
+export type { ErrorRenderer, RenderableError, RenderedError } from './http/errorFormat.ts';
 export { defineEntity } from './storage/entity.ts';
 export { p } from './storage/define.ts';
 export type { RowOf, CreateOf, ViewOf, EventOf, Prop, DefinedEntity } from './storage/define.ts';

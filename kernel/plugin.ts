@@ -2,6 +2,7 @@ import type { Context as KoaContext } from 'koa';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AppError } from './errors.ts';
+import type { ErrorRenderer } from './http/errorFormat.ts';
 import type { Logger } from 'pino';
 import type { EntityManager } from '@mikro-orm/core';
 import type { JsonSchema } from './ports/adapter.ts';
@@ -250,6 +251,11 @@ export interface PluginDefinition<Root = KernelCradle> {
   upgrades?: Record<string, FromCradle<Root, UpgradeHandler>>;
   /** Values the liveness body may show (`health.details` names them), made from the plugin's container. */
   healthDetails?: FromCradle<Root, Record<string, () => unknown | Promise<unknown>>>;
+  /**
+   * Named error formats (kernel/http/errorFormat.ts `ErrorRenderer`): operations of any plugin that declare
+   * `x-error-format: <name>` have every error rendered by it, not in the deployment's format.
+   */
+  errorFormats?: Record<string, ErrorRenderer>;
   onStart?(cradle: Root): Promise<void> | void;
   onStop?(cradle: Root): Promise<void> | void;
   /** Background job types keyed `<plugin>.<type>` (kernel/jobs/types.ts; the README's "Jobs"). */

@@ -16,12 +16,13 @@ import { docsRoutes, docsPathMatcher } from '../http/docs.ts';
 import { wireContract } from '../http/dialect.ts';
 import { credentialRegistry } from '../http/principalTypes.ts';
 import { upgradeRouter } from '../http/upgrades.ts';
-import { errorDialect } from '../http/errorFormat.ts';
+import { errorDialect, errorFormatRegistry, type ErrorRenderer } from '../http/errorFormat.ts';
 
 export function buildHttpApp(kernel: Kernel, ids: IdGenerator): Koa {
   const { config } = kernel.options;
   const wire = wireContract(kernel.plan.contract, config);
   const validator = new ContractValidator(wire.document);
+  const errorFormats = errorFormatRegistry(kernel.plan.plugins);
   const bound: BoundOperation[] = wire.operations.map((entry) => ({
     entry,
     handler: kernel.plan.plugins.find((p) => p.name === entry.plugin)!.handlers![entry.operationId],
@@ -57,7 +58,11 @@ export function buildHttpApp(kernel: Kernel, ids: IdGenerator): Koa {
       ? new FastReadPath(kernel.orm, config.database.driver, kernel.telemetry?.querySpan)
       : undefined,
     credentials: credentialRegistry(kernel.plan.plugins),
+    errorFormats,
   });
+  const formatByOperation = new Map<string, ErrorRenderer>();
+  for (const [id, d] of wire.operationDialects)
+    if (d.errorFormat) formatByOperation.set(id, errorFormats.get(d.errorFormat)!);
   const docs = config.server.docs;
   const cradleOf = (name: string) => kernel.runtimes.get(name)!.container.cradle;
   return createApp({
@@ -70,6 +75,7 @@ export function buildHttpApp(kernel: Kernel, ids: IdGenerator): Koa {
     ),
     isExtraRoute: docsPathMatcher(docs.paths),
     around: kernel.telemetry?.httpSpan,
+    errorFormats: formatByOperation,
     watch: requestWatcher(pluginObservers(kernel.plan.plugins, cradleOf), kernel.logger, kernel.metrics.http),
     before: config.metrics.enabled
       ? [metricsRoute(kernel.metrics.registry, config.metrics, Object.keys(kernel.plan.contract.document.paths ?? {}))]

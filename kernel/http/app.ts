@@ -9,7 +9,7 @@ import type { KernelConfig } from '../config/schema.ts';
 import type { IdGenerator } from '../ports/ids.ts';
 import { renderError, toAppError } from './render.ts';
 import { securityHeaders } from './securityHeaders.ts';
-import { errorDialect, type ErrorDialect } from './errorFormat.ts';
+import { errorDialect, type ErrorDialect, type ErrorRenderer } from './errorFormat.ts';
 
 export interface AppParts {
   config: KernelConfig;
@@ -29,6 +29,8 @@ export interface AppParts {
   before?: Array<(ctx: Context, next: Next) => Promise<void>>;
   /** Called at the start of each request when anything observes requests (observers, metrics); absent otherwise. */
   watch?: (ctx: Context, startedAt: number) => void;
+  /** operationId -> its `x-error-format` renderer: a 405 on that operation's path is answered in it. */
+  errorFormats?: Map<string, ErrorRenderer>;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -55,7 +57,7 @@ export function createApp(parts: AppParts): Koa {
     ctx.set('X-Request-Id', requestId);
     try {
       await (parts.around ? parts.around(ctx, next) : next());
-      if (ctx.body === undefined && ctx.status === 404) notFoundOr405(ctx, router, envelope);
+      if (ctx.body === undefined && ctx.status === 404) notFoundOr405(ctx, router, envelope, parts.errorFormats);
     } catch (err) {
       const { error, unexpected } = toAppError(err);
       if (unexpected) logger.error({ err, requestId, operationId: ctx.state.operationId }, 'request failed');
@@ -123,9 +125,11 @@ export function createApp(parts: AppParts): Koa {
   return app;
 }
 
-function notFoundOr405(ctx: Context, router: Router, envelope: ErrorDialect) {
+function notFoundOr405(ctx: Context, router: Router, envelope: ErrorDialect, formats?: Map<string, ErrorRenderer>) {
   const match = router.match(ctx.path, ctx.method);
   if (match.path.length && !match.pathAndMethod.length) {
+    const format = formats?.size ? match.path.map((l) => formats.get(l.name ?? '')).find(Boolean) : undefined;
+    if (format) ctx.state.errorFormat = format;
     const allowed = [...new Set(match.path.flatMap((layer) => layer.methods))];
     renderError(
       ctx,

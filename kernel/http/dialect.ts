@@ -18,6 +18,8 @@ export interface OperationDialect {
   message: string;
   /** The operation lists through the paging helper (`x-paging: true`). */
   paging: boolean;
+  /** `x-error-format: <name>`: a plugin-registered error format renders this operation's errors. */
+  errorFormat?: string;
   /** Present under `casing: snake`. */
   casing?: {
     params: Map<string, string>;
@@ -77,7 +79,8 @@ export function wireContract(merged: MergedContract, config: KernelConfig): Wire
     const op = (doc.paths as any)[entry.path][entry.method];
     const paging = op['x-paging'] === true;
     if (paging && pageStyle) toPageStyle(doc, op);
-    dialects.set(entry.operationId, { message: successMessage(config, entry, op), paging });
+    const errorFormat = typeof op['x-error-format'] === 'string' ? (op['x-error-format'] as string) : undefined;
+    dialects.set(entry.operationId, { message: successMessage(config, entry, op), paging, errorFormat });
     located.push({ entry, op });
   }
   if (snake) {

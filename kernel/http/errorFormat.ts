@@ -122,3 +122,40 @@ export function wireFieldNames(error: unknown): unknown {
     for (const x of details) if (typeof x.field === 'string') x.field = x.field.split('.').map(camelToSnake).join('.');
   return error;
 }
+
+/** What an error renderer is given: the refusal as the kernel holds it (an AppError). */
+export interface RenderableError extends ErrorLike {
+  status: number;
+  headers?: Record<string, string>;
+}
+
+/** An error body in another format than the deployment's, with its status and any headers to add. */
+export interface RenderedError {
+  status?: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+/**
+ * A named error format a plugin registers (`errorFormats` in definePlugin) for operations that declare
+ * `x-error-format: <name>`: every error on those routes (401, 403, 429, 400 validation, 413, 405, 503, handler
+ * refusals) is rendered by it instead of the deployment's dialect. The kernel knows the name, not the format.
+ */
+export type ErrorRenderer = (error: RenderableError, requestId: string) => RenderedError;
+
+/** Every enabled plugin's error formats by name; two plugins registering one name is a boot error. */
+export function errorFormatRegistry(
+  plugins: ReadonlyArray<{ name: string; errorFormats?: Record<string, ErrorRenderer> }>,
+): Map<string, ErrorRenderer> {
+  const formats = new Map<string, ErrorRenderer>();
+  const owners = new Map<string, string>();
+  for (const p of plugins) {
+    for (const [name, render] of Object.entries(p.errorFormats ?? {})) {
+      if (owners.has(name))
+        throw new Error(`Error format "${name}" is registered by both ${owners.get(name)} and ${p.name}`);
+      owners.set(name, p.name);
+      formats.set(name, render);
+    }
+  }
+  return formats;
+}

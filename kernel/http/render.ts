@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import { AppError, isAppError } from '../errors.ts';
 import { isReply, type Page } from '../plugin.ts';
-import { errorBody, plainDialect, type ErrorDialect } from './errorFormat.ts';
+import { errorBody, plainDialect, type ErrorDialect, type ErrorRenderer } from './errorFormat.ts';
 
 export type Envelope = 'plain' | 'success';
 
@@ -23,6 +23,15 @@ export function renderError(ctx: Context, error: AppError, envelope: Envelope | 
   ctx.status = error.status;
   if (error.headers)
     for (const [k, v] of Object.entries(error.headers)) k.toLowerCase() === 'vary' ? ctx.vary(v) : ctx.set(k, v);
+  // An operation with `x-error-format` (set by its route): a plugin's format instead of the deployment's.
+  const format = ctx.state.errorFormat as ErrorRenderer | undefined;
+  if (format) {
+    const out = format(error, ctx.state.requestId as string);
+    if (out.status !== undefined) ctx.status = out.status;
+    if (out.headers) for (const [k, v] of Object.entries(out.headers)) ctx.set(k, v);
+    ctx.body = out.body;
+    return;
+  }
   const dialect = typeof envelope === 'string' ? plainDialect(envelope) : envelope;
   ctx.body = errorBody(dialect, error, ctx.state.requestId as string);
 }

@@ -17,7 +17,7 @@ import type { KernelConfig } from '../config/schema.ts';
 import { isIdempotent, type IdempotentRunner } from './idempotency.ts';
 import type { OperationDialect } from './dialect.ts';
 import { renameKeys, translate } from './casing.ts';
-import { wireFieldNames } from './errorFormat.ts';
+import { wireFieldNames, type ErrorRenderer } from './errorFormat.ts';
 import { isReply } from '../plugin.ts';
 import { pageRequest } from '../paging.ts';
 import { alongside, takeDeferredCheck } from './deferredChecks.ts';
@@ -41,6 +41,8 @@ export interface RouteOptions {
   fastReads?: FastReadPath;
   /** The enabled plugins' credential types (their `refusal`s answer `x-principal` misses). */
   credentials?: Map<string, CredentialDefinition>;
+  /** Plugin-registered error formats by name, for operations with `x-error-format` (kernel/http/errorFormat.ts). */
+  errorFormats?: Map<string, ErrorRenderer>;
 }
 
 export interface BoundOperation {
@@ -157,9 +159,11 @@ function compileRoute(
   const casing = dialect?.casing;
   const message = dialect?.message;
   const pagingStyle = dialect?.paging ? (options.pagination ?? 'cursor') : undefined;
+  const errorFormat = errorFormatOf(entry.operationId, dialect?.errorFormat, options.errorFormats);
 
   return async function operation(ctx: Context) {
     ctx.state.operationId = entry.operationId;
+    if (errorFormat) ctx.state.errorFormat = errorFormat;
     ctx.state.routeTemplate = entry.path;
     if (sensitive) ctx.state.sensitive = true;
     const principal = guard ? await guard({ headers: ctx.headers, ip: ctx.ip }) : undefined;
@@ -272,4 +276,16 @@ function checkResponse(v: OperationValidators, status: number, body: unknown, op
       details: toDetails(validate.errors, 'response'),
     });
   }
+}
+
+/** The renderer an operation's `x-error-format` names; a name no enabled plugin registers fails the boot. */
+export function errorFormatOf(
+  operationId: string,
+  name: string | undefined,
+  formats: Map<string, ErrorRenderer> | undefined,
+): ErrorRenderer | undefined {
+  if (name === undefined) return undefined;
+  const render = formats?.get(name);
+  if (!render) throw new Error(`${operationId} declares x-error-format "${name}", which no enabled plugin registers`);
+  return render;
 }

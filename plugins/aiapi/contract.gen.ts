@@ -175,7 +175,16 @@ export interface Operations {
       [key: string]: unknown;
     };
     /** Bodies of the other declared responses, for `reply(status, body)`. */
-    replies: never;
+    replies: {
+      error: {
+        message: string;
+        type: string;
+        param: string | null;
+        code: string | null;
+        /** Not OpenAI's: the request id, as in every error here. */
+        requestId?: string;
+      };
+    };
   };
   "aiapi.getModel": {
     /** GET /v1/models/{model} */

@@ -7,7 +7,7 @@ import { migrations } from './migrations.ts';
 import { Credentials, resealCredentials } from './credentials.ts';
 import type { GatewayExports } from './gatewayShape.ts';
 import { complete } from './completions.ts';
-import { openAiEndpoint, OpenAiError } from './openaiErrors.ts';
+import { openAiEndpoint, OpenAiError, renderOpenAiError } from './openaiErrors.ts';
 import { embeddingsBody, modelBody, readCompletionRequest, readEmbeddingsRequest } from './openaiWire.ts';
 
 const services = defineServices<{ requires: GatewayExports }>()
@@ -33,6 +33,8 @@ export default definePlugin({
   entities: [AiCredential],
   migrations,
   services,
+  // `x-error-format: openai` on the /v1 operations: the kernel's refusals there (401, 429, 400...) in OpenAI's shape.
+  errorFormats: { openai: renderOpenAiError },
   permissions: [
     { name: 'ai:credentials:manage', description: 'Store, test and delete your own AI vendor keys', roles: ['user'] },
     { name: 'ai:complete', description: 'Call models through the OpenAI-compatible API', roles: ['user'] },

@@ -247,6 +247,75 @@ test('errors are the SDK\'s own classes, in OpenAI\'s shape', async () => {
   assert.instance(streamedPremium, OpenAI.PermissionDeniedError, 'a streamed refusal is an HTTP error too');
 });
 
+type ApiError = InstanceType<typeof OpenAI.APIError>;
+/** OpenAI's four fields and the request id (the one extra field, as on every error here), nothing of ours. */
+function assertOpenAiShape(e: ApiError, type: string, code: string, param: string | null = null) {
+  const body = e.error as Record<string, unknown>;
+  assert.equal(Object.keys(body).sort(), ['code', 'message', 'param', 'requestId', 'type'], JSON.stringify(body));
+  assert.equal([body.type, body.code, body.param], [type, code, param], JSON.stringify(body));
+  assert.type(body.message, 'string');
+  assert.is(body.requestId, e.requestID, 'the request id, as in the X-Request-Id header');
+}
+
+test('the kernel\'s refusals on /v1 (before any handler) are OpenAI\'s: 401 without or with a bad key', async () => {
+  const noKey = new OpenAI({ apiKey: 'unused', baseURL: `${k.url}/v1`, maxRetries: 0,
+    fetch: (url: RequestInfo | URL, init?: RequestInit) => {
+      const headers = new Headers(init?.headers);
+      headers.delete('authorization');
+      return fetch(url, { ...init, headers });
+    } });
+  const messages = [{ role: 'user' as const, content: 'hi' }];
+  const missing = await rejection(noKey.chat.completions.create({ model: 'gpt-4o-mini', messages }));
+  assert.instance(missing, OpenAI.AuthenticationError);
+  assertOpenAiShape(missing as ApiError, 'invalid_request_error', 'invalid_api_key');
+  const wrong = await rejection(sdk('sk_not-a-real-key').models.list());
+  assert.instance(wrong, OpenAI.AuthenticationError);
+  assertOpenAiShape(wrong as ApiError, 'invalid_request_error', 'invalid_api_key');
+});
+
+test('contract validation before the handler: BadRequestError with param; 405 and 413 in OpenAI\'s shape', async () => {
+  const key = await keyFor(await k.asUser('oa-kernel-400'));
+  const bad = await rejection(sdk(key).models.retrieve('m'.repeat(101)));
+  assert.instance(bad, OpenAI.BadRequestError);
+  assertOpenAiShape(bad as ApiError, 'invalid_request_error', 'invalid_request', 'model');
+  assert.match((bad as ApiError).message, /'model'/);
+  const auth = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+  const wrongMethod = await fetch(`${k.url}/v1/chat/completions`, { method: 'GET', headers: auth });
+  assert.is(wrongMethod.status, 405);
+  const e405 = (await wrongMethod.json()).error;
+  assert.equal([e405.type, e405.code, e405.param], ['invalid_request_error', 'method_not_allowed', null]);
+  assert.type(e405.requestId, 'string');
+  const big = await fetch(`${k.url}/v1/chat/completions`, { method: 'POST', headers: auth,
+    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x'.repeat(1_100_000) }] }) });
+  assert.is(big.status, 413);
+  const e413 = (await big.json()).error;
+  assert.equal([e413.type, e413.code], ['invalid_request_error', 'request_too_large']);
+  assert.type(e413.requestId, 'string');
+});
+
+test('403 from the kernel (a key whose scopes leave out ai:complete): PermissionDeniedError, OpenAI\'s shape',
+  async () => {
+    const user = await k.asUser('oa-kernel-403');
+    const made = await user.post('/v1/users/me/api-keys', { name: 'narrow', scopes: ['ai:credentials:manage'] });
+    assert.is(made.status, 201, made.text);
+    const refused = await rejection(sdk(made.body.key).chat.completions.create({ model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }] }));
+    assert.instance(refused, OpenAI.PermissionDeniedError);
+    assertOpenAiShape(refused as ApiError, 'permission_error', 'permission_denied');
+  });
+
+test('routes without x-error-format keep the deployment\'s format, the same plugin\'s and others\'', async () => {
+  for (const path of ['/v1/ai/credentials', '/v1/billing/balance']) {
+    const res = await fetch(`${k.url}${path}`);
+    assert.is(res.status, 401);
+    const body = await res.json();
+    assert.is(body.error.code, 'UNAUTHORIZED', JSON.stringify(body));
+    assert.type(body.error.requestId, 'string');
+    assert.type(body.error.timestamp, 'string');
+    assert.is(body.error.type, undefined, 'not OpenAI\'s');
+  }
+});
+
 test('hostile bodies on /v1/chat/completions: 4xx in OpenAI\'s shape, never 5xx', async () => {
   const key = await keyFor(await k.asUser('oa-hostile'));
   const bodies = ['{}', '[]', '"text"', 'null', '{"a":', '{"model":5,"messages":[]}',
@@ -324,7 +393,7 @@ test('40 concurrent streams on a balance for about 20: no overspend, each ends i
   assert.is(granted - left, charged, 'the balance moved by exactly what the streams reported');
 });
 
-test('rate limited per key: the SDK raises RateLimitError', async () => {
+test('rate limited per key (the kernel\'s 429): RateLimitError in OpenAI\'s shape, with Retry-After', async () => {
   // Its own kernel with rate limits on (the kit turns them off; the suite registers more users than
   // identity's 10 registrations a minute per address).
   const limited = await startTestKernel({ config: { rateLimit: { enabled: true } } });
@@ -337,6 +406,7 @@ test('rate limited per key: the SDK raises RateLimitError', async () => {
     const refused = await rejection(client.models.list());
     assert.instance(refused, OpenAI.RateLimitError);
     assert.ok(Number((refused as InstanceType<typeof OpenAI.APIError>).headers?.get('retry-after')) > 0);
+    assertOpenAiShape(refused as ApiError, 'rate_limit_error', 'rate_limit_exceeded');
   } finally {
     await limited.stop();
   }
