@@ -5,7 +5,9 @@ import type { EntityManager, MikroORM } from '@mikro-orm/core';
 import type { Principal, RequestContext, UntypedCradle } from '../plugin.ts';
 import type { DomainEvent } from '../ports/eventBus.ts';
 import { errors } from '../errors.ts';
-import { countFlushes, onlyEventsPending, PublishAfterFlushError, strictUnitOfWork } from '../events/unitOfWork.ts';
+import {
+  countFlushes, nothingToFlush, onlyEventsPending, PublishAfterFlushError, strictUnitOfWork,
+} from '../events/unitOfWork.ts';
 import type { FastReadPath, FastReads } from '../storage/fastReads.ts';
 import { ownerScopeOf, scopeToPrincipal } from '../storage/ownership.ts';
 
@@ -196,7 +198,8 @@ export class HttpRequestContext implements RequestContext {
   async settle(): Promise<void> {
     if (!this.staged) return;
     const late = (this.flushes?.count ?? 0) > 0 && onlyEventsPending(this.em);
-    await this.em.flush();
+    // After the insert path wrote the rows (records().create), an empty flush would only diff them: skipped.
+    if (!nothingToFlush(this.em)) await this.em.flush();
     this.runtime.outbox!.kick();
     if (late) {
       const err = new PublishAfterFlushError(this.operationId);
