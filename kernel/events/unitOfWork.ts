@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
+import { acceptStagedRows, createStagedRows } from '../storage/insertFlush.ts';
 
 /**
  * The guard behind "publish before you flush": an event staged after its change was flushed
@@ -10,10 +11,18 @@ import type { EntityManager } from '@mikro-orm/core';
 export function countFlushes(em: EntityManager): { count: number } {
   const counter = { count: 0 };
   const flush = em.flush.bind(em);
+  // Events are staged on it as data (for the insert path); a flush or a transaction makes them entities first.
+  acceptStagedRows(em);
   em.flush = async () => {
+    createStagedRows(em);
     await flush();
     counter.count++;
   };
+  const transactional = em.transactional.bind(em);
+  em.transactional = ((cb, options) => {
+    createStagedRows(em);
+    return transactional(cb, options);
+  }) as EntityManager['transactional'];
   return counter;
 }
 
