@@ -67,28 +67,33 @@ export async function flushInserts(em: EntityManager, given: PlainRow[] = []): P
  * `flushInserts` writes them with its own rows, as data; anything else that writes `em` makes them entities first.
  */
 const stagedRows = new WeakMap<EntityManager, PlainRow[]>();
+/** Set on such an em, so a proxy of it (the request scope's lazy `em`) finds its rows too. */
+const SELF = Symbol('stagedRowsEm');
+const keyOf = (em: EntityManager) => (em as unknown as Record<symbol, EntityManager | undefined>)[SELF] ?? em;
 
 /** `em`'s `flush` and `transactional` call `createStagedRows` first: rows may be staged on it as data. */
 export function acceptStagedRows(em: EntityManager): void {
+  (em as unknown as Record<symbol, EntityManager>)[SELF] = em;
   stagedRows.set(em, []);
 }
 
 /** Stages `row` as data on `em` when `em` takes such rows and is in no transaction; false: `em.create` it. */
 export function stageRow(em: EntityManager, row: PlainRow): boolean {
-  const rows = stagedRows.get(em);
+  const rows = stagedRows.get(keyOf(em));
   if (!rows || em.isInTransaction()) return false;
   rows.push(row);
   return true;
 }
 
 export function hasStagedRows(em: EntityManager): boolean {
-  return (stagedRows.get(em)?.length ?? 0) > 0;
+  return (stagedRows.get(keyOf(em))?.length ?? 0) > 0;
 }
 
 function takeStagedRows(em: EntityManager): PlainRow[] {
-  const rows = stagedRows.get(em);
+  const key = keyOf(em);
+  const rows = stagedRows.get(key);
   if (!rows?.length) return NONE;
-  stagedRows.set(em, []);
+  stagedRows.set(key, []);
   return rows;
 }
 const NONE: PlainRow[] = [];

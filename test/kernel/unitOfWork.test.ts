@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { UnitOfWork } from '@mikro-orm/core';
-import { definePlugin, reply, defineEntity, records, p, type Migration } from '../../kernel/index.ts';
+import { definePlugin, defineServices, reply, defineEntity, records, p, type Migration } from '../../kernel/index.ts';
 import { bootCustom } from '../helpers/custom.ts';
 import { request } from '../helpers/kernel.ts';
 
@@ -43,6 +43,8 @@ const plugin = definePlugin({
   entities: [Thing, Item],
   migrations,
   events: [{ name: 'uow.thing.created', schema: { type: 'object' } }],
+  // As notes does: a scoped service whose `em` is the request's lazy one.
+  services: defineServices().scoped('items', (c) => records(c, Item, { events: { created: 'uow.thing.created' } })),
   handlers: {
     'uow.late': async (_req, ctx) => {
       const thing = ctx.em.create<any>('UowThing', { title: 'late' });
@@ -61,6 +63,8 @@ const plugin = definePlugin({
       const view = await records(ctx, Item, { events: { created: 'uow.thing.created' } }).create({ title: 'ins' });
       return reply(201, view);
     },
+    'uow.service': async (_req, { services }) =>
+      reply(201, await (services as { items: { create(v: object): Promise<object> } }).items.create({ title: 's' })),
     // A change left pending after the insert path: the settle's flush still writes it.
     'uow.pending': async (_req, ctx) => {
       const view = await records(ctx, Item, { events: { created: 'uow.thing.created' } }).create({ title: 'p' });
@@ -81,7 +85,7 @@ const contract = {
   info: { title: 'uow', version: '1' },
   paths: {
     '/uow/late': op('uow.late'), '/uow/right': op('uow.right'),
-    '/uow/insert': op('uow.insert'), '/uow/pending': op('uow.pending'),
+    '/uow/insert': op('uow.insert'), '/uow/pending': op('uow.pending'), '/uow/service': op('uow.service'),
   },
 };
 
@@ -128,10 +132,25 @@ s('the settle runs no flush after the insert path, and still flushes a change a 
     const pending = await request(base, 'POST', '/v1/uow/pending');
     assert.is(pending.status, 201, pending.text);
     assert.is(commits, flushed + 1, 'the pending change took the settle\'s flush');
+    // Through a scoped service (its `em` the request's lazy proxy): the row and its event in one transaction.
+    const connection = kernel.orm!.em.getConnection('write');
+    const transactional = connection.transactional;
+    let transactions = 0;
+    connection.transactional = function counted(this: typeof connection, ...args: never[]) {
+      transactions++;
+      return (transactional as (...a: never[]) => Promise<unknown>).apply(this, args);
+    } as typeof transactional;
+    try {
+      const served = await request(base, 'POST', '/v1/uow/service');
+      assert.is(served.status, 201, served.text);
+    } finally {
+      connection.transactional = transactional;
+    }
+    assert.is(transactions, 1, 'the note-like row and its outbox row are written by one transaction');
     const em = kernel.orm!.em.fork();
     assert.is(await em.count('UowThing', { title: 'changed' }), 1, 'the pending change is stored');
-    assert.is(await em.count('UowItem', { title: { $in: ['ins', 'p'] } }), 2);
-    assert.is(await em.count('KernelOutbox', { type: 'uow.thing.created' }), 3, 'every event is stored');
+    assert.is(await em.count('UowItem', { title: { $in: ['ins', 'p', 's'] } }), 3);
+    assert.is(await em.count('KernelOutbox', { type: 'uow.thing.created' }), 4, 'every event is stored');
   } finally {
     UnitOfWork.prototype.commit = commit;
     await kernel.stop();
