@@ -197,7 +197,7 @@ for (const make of await testDatabases('storage: flushInserts')) {
       await flushInserts(e, [{ entity: 'InsItem', data: { id, ownerId: alice.id, title: 'data', tags: [] } }]);
       assert.is(queries.filter((q) => /^insert/i.test(q.trim())).length, 2, queries.join('\n'));
       assert.is(await outboxRows(ev.id), 1);
-      const stored = await orm.em.fork().findOneOrFail<{ data: unknown }>('KernelOutbox', { id: ev.id });
+      const stored = await orm.em.fork().findOneOrFail<{ id: string; data: unknown }>('KernelOutbox', { id: ev.id });
       assert.equal(stored.data, { n: 1 }, 'the JSON data as stored by MikroORM');
       // A plain em.flush(): the staged event joins the handler's change in that flush.
       const f = em();
