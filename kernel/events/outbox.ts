@@ -5,6 +5,7 @@ import type { Migration } from '../storage/migrations.ts';
 import type { DomainEvent, EventBus } from '../ports/eventBus.ts';
 import type { Clock } from '../ports/clock.ts';
 import { FastReadPath, type FastReads } from '../storage/fastReads.ts';
+import { stageRow } from '../storage/insertFlush.ts';
 import { receiptsMigration } from './receipts.ts';
 import { EmOutboxStore, SqlOutboxStore, type OutboxStore } from './outboxStore.ts';
 
@@ -73,7 +74,7 @@ export const outboxMigrations: Migration[] = [{
 /** Adds the event to `em`'s unit of work; it is stored by the next flush. */
 export function stageEvent(em: EntityManager, event: DomainEvent): void {
   const pk = em.getMetadata().get('KernelOutbox').primaryKeys[0]; // `_id` on Mongo
-  em.create<OutboxRow>('KernelOutbox', {
+  const data = {
     [pk]: event.id,
     type: event.type,
     eventKey: event.key ?? null,
@@ -83,7 +84,10 @@ export function stageEvent(em: EntityManager, event: DomainEvent): void {
     attempts: 0,
     claimedUntil: null,
     lastError: null,
-  } as unknown as OutboxRow);
+  };
+  // A request's unit of work takes it as data (no entity made) for the insert path; else it is an entity to flush.
+  if (stageRow(em, { entity: 'KernelOutbox', data })) return;
+  em.create<OutboxRow>('KernelOutbox', data as unknown as OutboxRow);
 }
 
 const BATCH = 50;

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
+import { acceptStagedRows, createStagedRows } from '../storage/insertFlush.ts';
 
 /**
  * The guard behind "publish before you flush": an event staged after its change was flushed
@@ -10,10 +11,18 @@ import type { EntityManager } from '@mikro-orm/core';
 export function countFlushes(em: EntityManager): { count: number } {
   const counter = { count: 0 };
   const flush = em.flush.bind(em);
+  // Events are staged on it as data (for the insert path); a flush or a transaction makes them entities first.
+  acceptStagedRows(em);
   em.flush = async () => {
+    createStagedRows(em);
     await flush();
     counter.count++;
   };
+  const transactional = em.transactional.bind(em);
+  em.transactional = ((cb, options) => {
+    createStagedRows(em);
+    return transactional(cb, options);
+  }) as EntityManager['transactional'];
   return counter;
 }
 
@@ -24,6 +33,32 @@ export function onlyEventsPending(em: EntityManager): boolean {
   const sets = uow.getChangeSets();
   return sets.length > 0 && sets.every((cs) => cs.rootName === 'KernelOutbox' || cs.name === 'KernelOutbox');
 }
+
+/**
+ * True when `em.flush()` would write nothing and tell no one: no new, removed or orphaned entity, no collection or
+ * extra update, nothing managed but outbox rows (written already; the kernel never hands them out, so none is
+ * changed), and no subscriber listening to flush events. Cheap (no change sets computed): after the insert path
+ * (`flushInserts`) wrote a request's rows, the kernel's settle skips its flush on it. Anything else managed (an
+ * entity a handler loaded and maybe changed) means the full flush, which diffs it.
+ */
+export function nothingToFlush(em: EntityManager): boolean {
+  const uow = em.getUnitOfWork();
+  const internals = uow as unknown as {
+    working: boolean; orphanRemoveStack: Set<unknown>; extraUpdates: Set<unknown>;
+    identityMap: { registry: Map<unknown, Map<unknown, unknown>> };
+  };
+  if (internals.working || uow.getPersistStack().size || uow.getRemoveStack().size) return false;
+  if (internals.orphanRemoveStack.size || internals.extraUpdates.size) return false;
+  if (uow.getCollectionUpdates().length) return false;
+  const outbox = em.getMetadata().find('KernelOutbox')?.class;
+  for (const [cls, store] of internals.identityMap.registry) if (store.size && cls !== outbox) return false;
+  for (const subscriber of em.getEventManager().getSubscribers()) {
+    const listener = subscriber as Record<string, unknown>;
+    if (FLUSH_EVENTS.some((e) => typeof listener[e] === 'function')) return false;
+  }
+  return true;
+}
+const FLUSH_EVENTS = ['beforeFlush', 'onFlush', 'afterFlush'] as const;
 
 export class PublishAfterFlushError extends Error {
   constructor(operationId: string) {

@@ -5,8 +5,11 @@ import type { EntityManager, MikroORM } from '@mikro-orm/core';
 import type { Principal, RequestContext, UntypedCradle } from '../plugin.ts';
 import type { DomainEvent } from '../ports/eventBus.ts';
 import { errors } from '../errors.ts';
-import { countFlushes, onlyEventsPending, PublishAfterFlushError, strictUnitOfWork } from '../events/unitOfWork.ts';
+import {
+  countFlushes, nothingToFlush, onlyEventsPending, PublishAfterFlushError, strictUnitOfWork,
+} from '../events/unitOfWork.ts';
 import type { FastReadPath, FastReads } from '../storage/fastReads.ts';
+import { createStagedRows, flushInserts, hasStagedRows } from '../storage/insertFlush.ts';
 import { ownerScopeOf, scopeToPrincipal } from '../storage/ownership.ts';
 
 /** What a plugin runs with: its own container, logger and event publisher. */
@@ -195,8 +198,13 @@ export class HttpRequestContext implements RequestContext {
   /** Called by the kernel after the handler: stores staged events and wakes the relay. */
   async settle(): Promise<void> {
     if (!this.staged) return;
-    const late = (this.flushes?.count ?? 0) > 0 && onlyEventsPending(this.em);
-    await this.em.flush();
+    const flushed = (this.flushes?.count ?? 0) > 0;
+    if (flushed) createStagedRows(this.em); // the check below reads the unit of work's change sets
+    const late = flushed && onlyEventsPending(this.em);
+    // Events staged as data and nothing else pending: the insert path; else (a change left pending) the flush.
+    if (hasStagedRows(this.em)) await flushInserts(this.em);
+    // After the insert path wrote the rows (records().create), an empty flush would only diff them: skipped.
+    else if (!nothingToFlush(this.em)) await this.em.flush();
     this.runtime.outbox!.kick();
     if (late) {
       const err = new PublishAfterFlushError(this.operationId);

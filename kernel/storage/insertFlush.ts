@@ -21,7 +21,9 @@ import { DIRECT_TRANSACTION } from './pgStatements.ts';
  * other than the kernel's OwnerGuard, or a flush-event listener that does not say which
  * entities it follows (`getSubscribedEntities`) or follows one of these rows'.
  */
-export async function flushInserts(em: EntityManager, plain: PlainRow[] = []): Promise<void> {
+export async function flushInserts(em: EntityManager, given: PlainRow[] = []): Promise<void> {
+  const staged = takeStagedRows(em);
+  const plain = staged.length ? [...staged, ...given] : given;
   for (const { entity, data } of plain) setCreateValues(em, entity, data);
   const rows = insertOnly(em);
   const direct = rows && plainRows(em, plain);
@@ -57,6 +59,48 @@ export async function flushInserts(em: EntityManager, plain: PlainRow[] = []): P
   }
   for (const { entity, data } of payloads) em.getUnitOfWork().register(entity, data, { refresh: true });
   uow.postCommitCleanup();
+}
+
+/**
+ * Rows staged as data on an EntityManager whose flushes take them (a request's: `countFlushes` in
+ * kernel/events/unitOfWork.ts makes its `flush` and `transactional` `em.create` them first): the next
+ * `flushInserts` writes them with its own rows, as data; anything else that writes `em` makes them entities first.
+ */
+const stagedRows = new WeakMap<EntityManager, PlainRow[]>();
+/** Set on such an em, so a proxy of it (the request scope's lazy `em`) finds its rows too. */
+const SELF = Symbol('stagedRowsEm');
+const keyOf = (em: EntityManager) => (em as unknown as Record<symbol, EntityManager | undefined>)[SELF] ?? em;
+
+/** `em`'s `flush` and `transactional` call `createStagedRows` first: rows may be staged on it as data. */
+export function acceptStagedRows(em: EntityManager): void {
+  (em as unknown as Record<symbol, EntityManager>)[SELF] = em;
+  stagedRows.set(em, []);
+}
+
+/** Stages `row` as data on `em` when `em` takes such rows and is in no transaction; false: `em.create` it. */
+export function stageRow(em: EntityManager, row: PlainRow): boolean {
+  const rows = stagedRows.get(keyOf(em));
+  if (!rows || em.isInTransaction()) return false;
+  rows.push(row);
+  return true;
+}
+
+export function hasStagedRows(em: EntityManager): boolean {
+  return (stagedRows.get(keyOf(em))?.length ?? 0) > 0;
+}
+
+function takeStagedRows(em: EntityManager): PlainRow[] {
+  const key = keyOf(em);
+  const rows = stagedRows.get(key);
+  if (!rows?.length) return NONE;
+  stagedRows.set(key, []);
+  return rows;
+}
+const NONE: PlainRow[] = [];
+
+/** The rows staged on `em` as data become entities of its unit of work (before a flush other than the insert path). */
+export function createStagedRows(em: EntityManager): void {
+  for (const { entity, data } of takeStagedRows(em)) em.create(entity, data);
 }
 
 /** The entity's `onCreate` values (the id, timestamps) on `data` where unset, as the flush would set them. */

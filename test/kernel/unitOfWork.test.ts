@@ -1,6 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { definePlugin, reply, defineEntity, type Migration } from '../../kernel/index.ts';
+import { UnitOfWork } from '@mikro-orm/core';
+import { definePlugin, defineServices, reply, defineEntity, records, p, type Migration } from '../../kernel/index.ts';
 import { bootCustom } from '../helpers/custom.ts';
 import { request } from '../helpers/kernel.ts';
 
@@ -10,6 +11,11 @@ const Thing = defineEntity({
   name: 'UowThing',
   table: 'uow_things',
   properties: { title: { type: 'string', length: 50 } },
+});
+/** Written by records().create: the insert path. */
+const Item = defineEntity('UowItem', {
+  table: 'uow_items',
+  properties: { id: p.id(), title: p.string({ length: 50 }) },
 });
 const migrations: Migration[] = [
   {
@@ -21,13 +27,24 @@ const migrations: Migration[] = [
       }),
     down: (knex) => knex.schema.dropTable('uow_things'),
   },
+  {
+    name: '0002',
+    up: (knex) =>
+      knex.schema.createTable('uow_items', (t) => {
+        t.string('id', 36).primary();
+        t.string('title', 50);
+      }),
+    down: (knex) => knex.schema.dropTable('uow_items'),
+  },
 ];
 const plugin = definePlugin({
   name: 'uow',
   version: '1.0.0',
-  entities: [Thing],
+  entities: [Thing, Item],
   migrations,
   events: [{ name: 'uow.thing.created', schema: { type: 'object' } }],
+  // As notes does: a scoped service whose `em` is the request's lazy one.
+  services: defineServices().scoped('items', (c) => records(c, Item, { events: { created: 'uow.thing.created' } })),
   handlers: {
     'uow.late': async (_req, ctx) => {
       const thing = ctx.em.create<any>('UowThing', { title: 'late' });
@@ -41,6 +58,20 @@ const plugin = definePlugin({
       await ctx.em.flush();
       return reply(201, { id: thing.id });
     },
+    // The insert path (records().create writes the row and its outbox row): nothing is left for the settle's flush.
+    'uow.insert': async (_req, ctx) => {
+      const view = await records(ctx, Item, { events: { created: 'uow.thing.created' } }).create({ title: 'ins' });
+      return reply(201, view);
+    },
+    'uow.service': async (_req, { services }) =>
+      reply(201, await (services as { items: { create(v: object): Promise<object> } }).items.create({ title: 's' })),
+    // A change left pending after the insert path: the settle's flush still writes it.
+    'uow.pending': async (_req, ctx) => {
+      const view = await records(ctx, Item, { events: { created: 'uow.thing.created' } }).create({ title: 'p' });
+      const right = await ctx.em.findOneOrFail<any>('UowThing', { title: 'right' });
+      right.title = 'changed';
+      return reply(201, view);
+    },
   },
 });
 const op = (operationId: string) => ({
@@ -52,7 +83,10 @@ const op = (operationId: string) => ({
 const contract = {
   openapi: '3.1.0',
   info: { title: 'uow', version: '1' },
-  paths: { '/uow/late': op('uow.late'), '/uow/right': op('uow.right') },
+  paths: {
+    '/uow/late': op('uow.late'), '/uow/right': op('uow.right'),
+    '/uow/insert': op('uow.insert'), '/uow/pending': op('uow.pending'), '/uow/service': op('uow.service'),
+  },
 };
 
 s(
@@ -77,5 +111,50 @@ s(
     }
   },
 );
+
+s('the settle runs no flush after the insert path, and still flushes a change a handler left pending', async () => {
+  const kernel = await bootCustom({ plugins: [plugin], contracts: { uow: contract } });
+  const { port } = await kernel.listen();
+  const base = `http://127.0.0.1:${port}`;
+  const commit = UnitOfWork.prototype.commit;
+  let commits = 0;
+  UnitOfWork.prototype.commit = function counted(this: UnitOfWork) {
+    commits++;
+    return commit.call(this);
+  };
+  try {
+    assert.is((await request(base, 'POST', '/v1/uow/right')).status, 201);
+    const flushed = commits;
+    assert.ok(flushed >= 1, 'a handler\'s em.flush() is a unit-of-work commit');
+    const inserted = await request(base, 'POST', '/v1/uow/insert');
+    assert.is(inserted.status, 201, inserted.text);
+    assert.is(commits, flushed, 'no em.flush() after the insert path wrote the row and its event');
+    const pending = await request(base, 'POST', '/v1/uow/pending');
+    assert.is(pending.status, 201, pending.text);
+    assert.is(commits, flushed + 1, 'the pending change took the settle\'s flush');
+    // Through a scoped service (its `em` the request's lazy proxy): the row and its event in one transaction.
+    const connection = kernel.orm!.em.getConnection('write');
+    const transactional = connection.transactional;
+    let transactions = 0;
+    connection.transactional = function counted(this: typeof connection, ...args: never[]) {
+      transactions++;
+      return (transactional as (...a: never[]) => Promise<unknown>).apply(this, args);
+    } as typeof transactional;
+    try {
+      const served = await request(base, 'POST', '/v1/uow/service');
+      assert.is(served.status, 201, served.text);
+    } finally {
+      connection.transactional = transactional;
+    }
+    assert.is(transactions, 1, 'the note-like row and its outbox row are written by one transaction');
+    const em = kernel.orm!.em.fork();
+    assert.is(await em.count('UowThing', { title: 'changed' }), 1, 'the pending change is stored');
+    assert.is(await em.count('UowItem', { title: { $in: ['ins', 'p', 's'] } }), 3);
+    assert.is(await em.count('KernelOutbox', { type: 'uow.thing.created' }), 4, 'every event is stored');
+  } finally {
+    UnitOfWork.prototype.commit = commit;
+    await kernel.stop();
+  }
+});
 
 s.run();

@@ -9,6 +9,7 @@ import { flushInserts } from '../../kernel/storage/insertFlush.ts';
 import { toPgBindings } from '../../kernel/storage/pgStatements.ts';
 import { scopeToPrincipal } from '../../kernel/storage/ownership.ts';
 import { OutboxEntity, stageEvent } from '../../kernel/events/outbox.ts';
+import { countFlushes } from '../../kernel/events/unitOfWork.ts';
 import { AppError, defineEntity, p, unscoped, type RowOf } from '../../kernel/index.ts';
 
 /** `flushInserts(em)`: new rows written without MikroORM's flush, with its meaning; anything else is a flush. */
@@ -181,6 +182,43 @@ for (const make of await testDatabases('storage: flushInserts')) {
       item(e, 'watched');
       await flushInserts(e);
       assert.ok(seen.includes('InsItem'), seen.join(','));
+    });
+
+  s('a request\'s em stages events as data: the insert path writes them; a flush or a transaction makes entities',
+    async () => {
+      // The insert path: no entity for the event, one transaction with the plain row given.
+      const e = em();
+      countFlushes(e);
+      const ev = event();
+      stageEvent(e, ev);
+      assert.is(e.getUnitOfWork().getPersistStack().size, 0, 'the event is data, not an entity');
+      queries.length = 0;
+      const id = crypto.randomUUID();
+      await flushInserts(e, [{ entity: 'InsItem', data: { id, ownerId: alice.id, title: 'data', tags: [] } }]);
+      assert.is(queries.filter((q) => /^insert/i.test(q.trim())).length, 2, queries.join('\n'));
+      assert.is(await outboxRows(ev.id), 1);
+      const stored = await orm.em.fork().findOneOrFail<{ id: string; data: unknown }>('KernelOutbox', { id: ev.id });
+      assert.equal(stored.data, { n: 1 }, 'the JSON data as stored by MikroORM');
+      // A plain em.flush(): the staged event joins the handler's change in that flush.
+      const f = em();
+      countFlushes(f);
+      const made = item(f, 'flushed');
+      const second = event();
+      stageEvent(f, second);
+      await f.flush();
+      assert.is(await outboxRows(second.id), 1);
+      assert.is(await unscoped(orm.em.fork()).count('InsItem', { id: made.id }), 1);
+      // em.transactional(): the staged event is written by the transaction, with the change made in it.
+      const t = em();
+      countFlushes(t);
+      const third = event();
+      stageEvent(t, third);
+      queries.length = 0;
+      const inside = await t.transactional(async (tx) => item(tx, 'in a transaction'));
+      assert.is(await outboxRows(third.id), 1, 'stored by the transaction');
+      assert.is(await unscoped(orm.em.fork()).count('InsItem', { id: inside.id }), 1);
+      const commits = queries.filter((q) => /^commit/i.test(q.trim())).length;
+      assert.ok(commits === 1 || db.driver === 'postgresql', `one transaction: ${queries.join('\n')}`);
     });
 
   s.run();
