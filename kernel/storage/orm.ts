@@ -37,11 +37,12 @@ export async function openOrm(
     // made on each new one, else commits after the first 10 s ran with synchronous = FULL (an fsync each).
     const pool = { afterCreate: (raw: { exec(sql: string): void }, done: (err: unknown, c: unknown) => void) => {
       try {
+        // Another process writing the same file (two instances booting at once: plugins seed data in onStart)
+        // is waited for, briefly, instead of failing the statement with SQLITE_BUSY. First, so that the pragmas
+        // below wait too (one failed with "database is locked" while another process migrated).
+        if (dbName !== ':memory:') raw.exec('pragma busy_timeout = 5000');
         raw.exec('pragma foreign_keys = on');
         if (dbName !== ':memory:') raw.exec('pragma synchronous = NORMAL');
-        // Another process writing the same file (two instances booting at once: plugins seed data in onStart)
-        // is waited for, briefly, instead of failing the statement with SQLITE_BUSY.
-        if (dbName !== ':memory:') raw.exec('pragma busy_timeout = 5000');
         done(null, raw);
       } catch (err) {
         done(err, raw);
