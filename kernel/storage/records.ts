@@ -132,6 +132,13 @@ export function records<E extends DefinedEntity<Props, string>, V = ViewOf<E>>(
       const owner = entity.ownedBy;
       if (owner && data[owner] === undefined) data[owner] = stampOwner(name)(data, cradle.em);
       setCreateValues(cradle.em, name, data); // the id: the event staged before the flush names it
+      if (data.id === undefined) {
+        // MongoDB: the key is `_id`, and `id` is the entity's serialized view of it: made as an entity, flushed.
+        const made = cradle.em.create(name, data as never) as Row;
+        await publish(options.events?.created, made);
+        await cradle.em.flush();
+        return view(made);
+      }
       const row = data as Row;
       await publish(options.events?.created, row);
       // Written as data when the request has only new rows pending (no entity made), else em.create + flush.
