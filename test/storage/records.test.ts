@@ -61,6 +61,7 @@ for (const make of await testDatabases('storage: records')) {
   s('create stamps the owner, applies defaults, publishes the view and returns it (no owner, no hidden)', async () => {
     const made = await links().create({ url: 'https://a.example', secret: 's3cret', tags: ['x'] });
     assert.equal(Object.keys(made).sort(), ['createdAt', 'id', 'starred', 'tags', 'updatedAt', 'url', 'visitedAt']);
+    assert.match(made.id, /^[0-9a-f-]{36}$/, 'the id is set before the flush (on MongoDB too, where it is `_id`)');
     assert.is(made.starred, false);
     assert.equal(made.tags, ['x']);
     assert.is(made.visitedAt, null);
