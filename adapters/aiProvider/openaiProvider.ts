@@ -243,6 +243,7 @@ export async function createOpenAiProvider(
         json: {
           model: req.model, prompt: req.prompt, n: req.n ?? 1,
           ...(req.width && req.height ? { size: `${req.width}x${req.height}` } : {}),
+          ...(req.quality ? { quality: req.quality } : {}),
           // dall-e returns URLs unless asked; gpt-image-1 always returns base64 and refuses the parameter.
           ...(req.model.startsWith('dall-e') ? { response_format: 'b64_json' } : {}),
         },

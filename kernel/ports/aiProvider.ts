@@ -113,6 +113,8 @@ export interface ImageRequest {
   /** How many images; default 1. */
   n?: number;
   seed?: number;
+  /** Optional: the vendor's quality tier where it has one (OpenAI's dall-e-3: `standard`, `hd`). */
+  quality?: 'standard' | 'hd';
   /** Called as the vendor reports progress (ComfyUI); adapters that cannot tell call it at 0 and 1. */
   onProgress?: (p: ImageProgress) => void;
 }

@@ -10,6 +10,13 @@ export const TASK_TYPES: readonly TaskType[] = ['summary', 'reasoning', 'creativ
 
 export interface ParameterRange { min: number; max: number; default: number }
 
+/** One price of an image model: per image of that quality and size (`WxH`), in microcents, before markup. */
+export interface ImagePrice { quality: 'standard' | 'hd'; size: string; micros: number }
+/** An image price as a caller sees it: marked up, exact (`micros`) and in USD (display). */
+export interface ImagePriceView { quality: 'standard' | 'hd'; size: string; micros: number; costPerImage: number }
+/** What an image call asks for: it is priced per image at the cheapest listed size that holds it. */
+export interface ImageAsk { width?: number; height?: number; quality?: 'standard' | 'hd'; n?: number }
+
 /** One model as configured. Prices are integer microcents per 1M tokens (1 cent = 1_000_000 µ¢), before markup. */
 export interface AiModel {
   id: string;
@@ -27,13 +34,17 @@ export interface AiModel {
   capabilities: string[];
   parameters: Record<string, ParameterRange>;
   status: 'active' | 'disabled' | 'deprecated';
+  /** Image models: the price per image by quality and size (tokens are not what they bill). */
+  imagePrices?: ImagePrice[];
 }
 
 /** A model as a caller sees it: prices with the deployment's markup, and whether the caller's tier may use it. */
 export interface AiModelView extends Omit<
   AiModel,
-  'provider' | 'vendorModel' | 'inputMicrosPer1M' | 'outputMicrosPer1M'
+  'provider' | 'vendorModel' | 'inputMicrosPer1M' | 'outputMicrosPer1M' | 'imagePrices'
 > {
+  /** Image models: per image, marked up. */
+  imagePrices?: ImagePriceView[];
   /** USD per 1M tokens, marked up (display value, as seed 003 shows it). */
   inputCostPer1M: number;
   outputCostPer1M: number;
@@ -53,6 +64,12 @@ export interface ModelCatalog {
   view(model: AiModel, tier: string): AiModelView;
   /** Exact cost in microcents, marked up, rounded up: what a hold must cover. */
   costMicros(model: AiModel, tokens: { input: number; output: number }): number;
+  /**
+   * Image models: the exact cost of `n` images (default 1) in microcents, marked up, rounded up; 0 for a model
+   * without `imagePrices`. The price is the cheapest listed one of the quality (default `standard`) whose size
+   * holds `width` x `height` (default: the cheapest of the quality); a larger size than any listed pays the dearest.
+   */
+  imageCostMicros(model: AiModel, ask: ImageAsk): number;
 }
 
 export interface RouteRequest {
@@ -98,6 +115,7 @@ export interface Router {
 
 export interface AiExports {
   modelCatalog: ModelCatalog; aiRouter: Router; aiGateway: AiGateway; aiContexts: ContextRegistry;
+  aiUserKeys: UserKeyRegistry;
 }
 
 // ---------------------------------------------------------------------------------------------- the gateway
@@ -208,4 +226,27 @@ export interface ContextRegistry {
   register(provider: ContextProvider): void;
   get(kind: string): ContextProvider | undefined;
   kinds(): string[];
+}
+
+// ---------------------------------------------------------------------------------------------- users' own keys
+
+/** A user's own vendor key, opened for one call (`userKey` of a gateway call). Never logged. */
+export interface UserKey { credentialId: string; provider: string; apiKey: string }
+
+/**
+ * Finds users' own vendor keys; registered by the plugin that stores them (aiapi). Works without a request (a job
+ * resolves its owner's key when it runs), so it takes the user's id rather than the request's principal.
+ */
+export interface UserKeyResolver {
+  /**
+   * `credentialId`: that credential of the user's (404 when it is not theirs or no longer exists; 400 when
+   * `provider` is given and the key is for another vendor). Else the user's default key for `provider`, if any.
+   */
+  resolve(userId: string, o: { provider?: string; credentialId?: string }): Promise<UserKey | undefined>;
+}
+
+export interface UserKeyRegistry {
+  /** One resolver per deployment; registering a second throws. */
+  register(resolver: UserKeyResolver): void;
+  get(): UserKeyResolver | undefined;
 }

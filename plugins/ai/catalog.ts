@@ -5,7 +5,7 @@
  */
 import type { MikroORM } from '@mikro-orm/core';
 import { AppError, type AiProviders, type Clock, type Principal } from '../../kernel/index.ts';
-import type { AiModel, AiModelView, ModelCatalog } from './api.ts';
+import type { AiModel, AiModelView, ImageAsk, ModelCatalog } from './api.ts';
 import { completeModel, type ResolvedAiConfig } from './config.ts';
 import type { AiModelOverrideRow } from './entities.ts';
 
@@ -82,11 +82,15 @@ export class Catalog implements ModelCatalog {
   }
 
   view(model: AiModel, tier: string): AiModelView {
-    const { provider: _p, vendorModel: _v, inputMicrosPer1M, outputMicrosPer1M, ...rest } = model;
+    const { provider: _p, vendorModel: _v, inputMicrosPer1M, outputMicrosPer1M, imagePrices, ...rest } = model;
     const input = this.marked(inputMicrosPer1M);
     const output = this.marked(outputMicrosPer1M);
     return {
       ...rest,
+      ...(imagePrices ? { imagePrices: imagePrices.map((x) => {
+        const micros = this.marked(x.micros);
+        return { quality: x.quality, size: x.size, micros, costPerImage: Math.round(micros / 100) / 1_000_000 };
+      }) } : {}),
       inputMicrosPer1M: input,
       outputMicrosPer1M: output,
       // Display only: dollars to 6 places, from the exact integer.
@@ -99,6 +103,22 @@ export class Catalog implements ModelCatalog {
   costMicros(model: AiModel, tokens: { input: number; output: number }): number {
     const base = tokens.input * model.inputMicrosPer1M + tokens.output * model.outputMicrosPer1M;
     const cost = Math.ceil((base * (100 + this.config.markupPercent)) / 100 / 1_000_000);
+    if (!Number.isSafeInteger(cost)) throw new RangeError('cost out of the safe integer range');
+    return cost;
+  }
+
+  imageCostMicros(model: AiModel, ask: ImageAsk): number {
+    const prices = model.imagePrices ?? [];
+    const ofQuality = prices.filter((x) => x.quality === (ask.quality ?? 'standard'));
+    const pool = (ofQuality.length ? ofQuality : prices).map((x) => {
+      const [w, h] = x.size.split('x').map(Number);
+      return { ...x, w, h };
+    }).sort((a, b) => a.micros - b.micros);
+    if (!pool.length) return 0;
+    const fits = ask.width === undefined && ask.height === undefined ? pool
+      : pool.filter((x) => x.w >= (ask.width ?? 0) && x.h >= (ask.height ?? 0));
+    const price = fits.length ? fits[0] : pool[pool.length - 1];
+    const cost = Math.ceil(this.marked(price.micros * Math.max(1, ask.n ?? 1)));
     if (!Number.isSafeInteger(cost)) throw new RangeError('cost out of the safe integer range');
     return cost;
   }

@@ -11,12 +11,13 @@ import {
   AppError, reply, type ChatMessage, type Clock, type IdGenerator, type Principal, type Reply,
 } from '../../kernel/index.ts';
 import type {
-  AiGateway, ContextRegistry, GatewayChatCall, GatewayChatResult, GatewayStreamEvent,
+  AiGateway, ContextRegistry, GatewayChatCall, GatewayChatResult, GatewayStreamEvent, UserKey,
 } from './api.ts';
 import { messageView, type ChatStore } from './chats.ts';
 import type { Schemas } from './contract.gen.ts';
 import type { AiChatMessageRow, AiChatRow } from './entities.ts';
-import { openSse, type SseWriter } from './sse.ts';
+import type { AnswerStreams, SseWriter } from './sse.ts';
+import { keyForCall, type KeyDeps } from './userKeys.ts';
 
 const HISTORY = 20;
 const PASSAGES = 4;
@@ -25,10 +26,16 @@ type Turn = Schemas['Turn'];
 
 export interface TurnDeps {
   em: EntityManager; orm: MikroORM; ids: IdGenerator; clock: Clock; aiGateway: AiGateway;
-  aiContexts: ContextRegistry; chats: ChatStore; log: Logger;
+  aiContexts: ContextRegistry; chats: ChatStore; log: Logger; answerStreams: AnswerStreams;
+  /** The user's own keys (aiapi's resolver, when that plugin is enabled). */
+  keys: KeyDeps;
 }
 
-interface Prompt { chat: AiChatRow; messages: ChatMessage[]; citations: Citation[]; userId: string; ids: TurnIds }
+interface Prompt {
+  chat: AiChatRow; messages: ChatMessage[]; citations: Citation[]; userId: string; ids: TurnIds;
+  /** The user's own key for this turn: metered, not charged. */
+  userKey?: UserKey;
+}
 interface TurnIds { user: string; assistant: string }
 
 export class ChatTurns {
@@ -69,7 +76,7 @@ export class ChatTurns {
       throw err;
     }
     // The hold is taken: headers go out now, not with the first token.
-    const sse = openSse(koa);
+    const sse = this.d.answerStreams.open(koa);
     sse.onClose(() => controller.abort());
     void this.pump(first, events, sse, em, p, turn).catch((err) => {
       this.d.log.error({ code: (err as AppError).code ?? (err as Error).name }, 'chat stream failed');
@@ -127,14 +134,18 @@ export class ChatTurns {
       if ((role === 'user' || role === 'assistant') && m.content) messages.push({ role, content: m.content });
     }
     messages.push({ role: 'user', content: turn.content });
-    return { chat, messages, citations, userId: chat.userId,
+    const userKey = await keyForCall(this.d.keys, principal!, { model: turn.model ?? chat.model ?? undefined,
+      context: chat.contextScope ?? undefined, task: turn.task, text: turn.content,
+      credentialId: turn.credential_id });
+    return { chat, messages, citations, userId: chat.userId, userKey,
       ids: { user: this.d.ids.next(), assistant: this.d.ids.next() } };
   }
 
   private call(principal: Principal, p: Prompt, turn: Turn, em: EntityManager, signal: AbortSignal): GatewayChatCall {
     return { principal, model: turn.model ?? p.chat.model ?? undefined, context: p.chat.contextScope ?? undefined,
       task: turn.task, messages: p.messages, maxTokens: turn.maxTokens, temperature: turn.temperature, signal,
-      reference: { kind: 'chat', id: p.ids.assistant }, session: p.chat.id, em, idempotencyKey: p.ids.assistant };
+      reference: { kind: 'chat', id: p.ids.assistant }, session: p.chat.id, em, idempotencyKey: p.ids.assistant,
+      ...(p.userKey ? { userKey: p.userKey } : {}) };
   }
 
   /** Stages the user's message and the answer (with what it cost) and touches the session. */

@@ -59,6 +59,19 @@ export interface ResolvedAiConfig {
 const range = { type: 'object', required: ['min', 'max', 'default'], additionalProperties: false,
   properties: { min: { type: 'number' }, max: { type: 'number' }, default: { type: 'number' } } };
 
+/** Image models' prices: per image, by quality and size, in microcents before markup. */
+export const IMAGE_PRICES = {
+  type: 'array', maxItems: 50,
+  items: {
+    type: 'object', additionalProperties: false, required: ['quality', 'size', 'micros'],
+    properties: {
+      quality: { enum: ['standard', 'hd'] },
+      size: { type: 'string', pattern: '^[1-9][0-9]{1,4}x[1-9][0-9]{1,4}$' },
+      micros: { type: 'integer', minimum: 0, description: 'Microcents per image, before markup.' },
+    },
+  },
+};
+
 const MODEL_SCHEMA = {
   type: 'object',
   required: ['id'],
@@ -77,6 +90,7 @@ const MODEL_SCHEMA = {
     capabilities: { type: 'array', items: { type: 'string' } },
     parameters: { type: 'object', additionalProperties: range },
     status: { enum: ['active', 'disabled', 'deprecated'] },
+    imagePrices: IMAGE_PRICES,
   },
 };
 
@@ -170,6 +184,7 @@ export function completeModel(partial: Partial<AiModel> & { id: string }, base?:
     capabilities: partial.capabilities ?? base?.capabilities ?? ['chat', 'stream', 'structured'],
     parameters: partial.parameters ?? base?.parameters ?? {},
     status: partial.status ?? base?.status ?? 'active',
+    ...(partial.imagePrices ?? base?.imagePrices ? { imagePrices: partial.imagePrices ?? base?.imagePrices } : {}),
   };
 }
 

@@ -83,6 +83,8 @@ export interface Schemas {
     maxTokens?: number;
     temperature?: number;
     task?: "summary" | "reasoning" | "creative" | "code" | "general";
+    /** One of your own vendor keys (`/ai/credentials`): the turn is metered, not charged. Without it, your default key for the routed model's vendor is used, if you have one. */
+    credential_id?: string;
   };
   TurnResult: (Schemas["Message"]) & ({
     usage: Schemas["Usage"];
@@ -143,6 +145,16 @@ export interface Schemas {
     status: "active" | "disabled" | "deprecated";
     /** Whether the caller's tier may use it here. */
     accessible: boolean;
+    /** Image models, what one image costs by quality and size (with markup). */
+    imagePrices?: Array<{
+      quality: "standard" | "hd";
+      /** WxH */
+      size: string;
+      /** The exact price */
+      micros: number;
+      /** USD per image with markup (display). */
+      costPerImage: number;
+    }>;
   };
   ModelChange: {
     name?: string;
@@ -159,6 +171,12 @@ export interface Schemas {
       [key: string]: Schemas["Range"];
     };
     status?: "active" | "disabled" | "deprecated";
+    imagePrices?: Array<{
+      quality: "standard" | "hd";
+      size: string;
+      /** Microcents per image */
+      micros: number;
+    }>;
   };
 }
 
@@ -264,6 +282,12 @@ export interface Operations {
         };
       };
       status?: "active" | "disabled" | "deprecated";
+      imagePrices?: Array<{
+        quality: "standard" | "hd";
+        size: string;
+        /** Microcents per image */
+        micros: number;
+      }>;
     };
     response: Schemas["Model"];
     /** Bodies of the other declared responses, for `reply(status, body)`. */
@@ -657,6 +681,8 @@ export interface Operations {
       maxTokens?: number;
       temperature?: number;
       task?: "summary" | "reasoning" | "creative" | "code" | "general";
+      /** One of your own vendor keys (`/ai/credentials`): the turn is metered, not charged. Without it, your default key for the routed model's vendor is used, if you have one. */
+      credential_id?: string;
     };
     response: Schemas["TurnResult"];
     /** Bodies of the other declared responses, for `reply(status, body)`. */
@@ -689,6 +715,8 @@ export interface Operations {
       maxTokens?: number;
       temperature?: number;
       task?: "summary" | "reasoning" | "creative" | "code" | "general";
+      /** One of your own vendor keys (`/ai/credentials`): the turn is metered, not charged. Without it, your default key for the routed model's vendor is used, if you have one. */
+      credential_id?: string;
     };
     response: string;
     /** Bodies of the other declared responses, for `reply(status, body)`. */
@@ -929,6 +957,8 @@ export interface Operations {
       maxTokens?: number;
       temperature?: number;
       task?: "summary" | "reasoning" | "creative" | "code" | "general";
+      /** One of your own vendor keys (`/ai/credentials`): the turn is metered, not charged. Without it, your default key for the routed model's vendor is used, if you have one. */
+      credential_id?: string;
     };
     response: Schemas["TurnResult"];
     /** Bodies of the other declared responses, for `reply(status, body)`. */
@@ -961,6 +991,8 @@ export interface Operations {
       maxTokens?: number;
       temperature?: number;
       task?: "summary" | "reasoning" | "creative" | "code" | "general";
+      /** One of your own vendor keys (`/ai/credentials`): the turn is metered, not charged. Without it, your default key for the routed model's vendor is used, if you have one. */
+      credential_id?: string;
     };
     response: string;
     /** Bodies of the other declared responses, for `reply(status, body)`. */

@@ -1,10 +1,20 @@
 /** Seed 003's model table (FR-AI-003) and routing matrix (FR-AI-016), as the catalog's defaults. */
-import type { AiModel, TaskType } from './api.ts';
+import type { AiModel, ImagePrice, TaskType } from './api.ts';
 
 const USD = 100 * 1_000_000; // microcents per dollar
 const usd = (dollars: number) => Math.round(dollars * USD);
 const TEMPERATURE = { temperature: { min: 0, max: 2, default: 0.7 } };
 const TEXT = ['chat', 'stream', 'structured'];
+
+/** OpenAI's published dall-e-3 prices, per image (openai.com/api/pricing). */
+const DALL_E_3: ImagePrice[] = [
+  { quality: 'standard', size: '1024x1024', micros: usd(0.040) },
+  { quality: 'standard', size: '1024x1792', micros: usd(0.080) },
+  { quality: 'standard', size: '1792x1024', micros: usd(0.080) },
+  { quality: 'hd', size: '1024x1024', micros: usd(0.080) },
+  { quality: 'hd', size: '1024x1792', micros: usd(0.120) },
+  { quality: 'hd', size: '1792x1024', micros: usd(0.120) },
+];
 
 type Row = [id: string, name: string, vendor: string, vendorModel: string, maxTokens: number, inUsd: number,
   outUsd: number, premium: boolean];
@@ -44,7 +54,7 @@ export const DEFAULT_MODELS: AiModel[] = [
   {
     id: 'dall-e-3', name: 'DALL-E 3', vendor: 'openai', provider: 'openai', vendorModel: 'dall-e-3', type: 'image',
     maxTokens: 4000, inputMicrosPer1M: 0, outputMicrosPer1M: 0, premium: true, capabilities: ['images'],
-    parameters: {}, status: 'active',
+    parameters: {}, status: 'active', imagePrices: DALL_E_3,
   },
 ];
 

@@ -9,21 +9,37 @@
  * - images come back in the job's result as base64 with their MIME type, until the files issue gives a BlobStore.
  *
  * Each job's call is one durable step: a job retried after it finished its call does not pay twice.
+ *
+ * The owner's own vendor key is resolved when the job runs, as its owner: the one `credentialId` names, else their
+ * default key for the routed model's vendor. A named credential deleted meanwhile fails the job (404
+ * CREDENTIAL_NOT_FOUND, not retried) rather than falling back to credits.
  */
-import { AppError, defineJob, type JobContext } from '../../kernel/index.ts';
-import type { AiGateway, GatewayChatResult, TaskType } from './api.ts';
+import {
+  AppError, defineJob, type ImageResult, type JobContext, type Principal,
+} from '../../kernel/index.ts';
+import type { AiGateway, GatewayChatResult, TaskType, UserKey } from './api.ts';
 import { billedCall, ownerPrincipal, type GenerationServices } from './generateBilling.ts';
+import type { UserSettingsCache } from './settingsCache.ts';
+import { keyForCall, type KeyedCall } from './userKeys.ts';
 
-type Services = GenerationServices & { aiGateway: AiGateway };
+type Services = GenerationServices & { aiGateway: AiGateway; aiSettings: UserSettingsCache };
 type Ctx = JobContext<Services>;
 
 const prompt = { type: 'string', minLength: 1, maxLength: 100_000 } as const;
 const model = { type: 'string', minLength: 1, maxLength: 100 } as const;
+const credentialId = { type: 'string', minLength: 1, maxLength: 100 } as const;
+
+/** The owner's own key for this run (see the header), or undefined: the deployment's key, charged. */
+function ownKey(ctx: Ctx, principal: Principal, c: KeyedCall): Promise<UserKey | undefined> {
+  const s = ctx.services;
+  return keyForCall({ aiUserKeys: s.aiUserKeys, modelCatalog: s.modelCatalog, aiRouter: s.aiRouter,
+    preference: async (userId) => (await s.aiSettings.get(userId))?.preferredModel ?? undefined }, principal, c);
+}
 const STAGES = { route: 1, generate: 8, store: 1 };
 
 export interface TextParameters {
   prompt: string; system?: string; model?: string; task?: TaskType; context?: string;
-  maxTokens?: number; temperature?: number;
+  maxTokens?: number; temperature?: number; credentialId?: string;
 }
 
 /** Progress at most every 10% (each report is a write and a realtime event). */
@@ -50,7 +66,7 @@ export const generateText = defineJob<TextParameters, Services>({
       prompt, system: { type: 'string', maxLength: 20_000 }, model, context: { type: 'string', maxLength: 50 },
       task: { enum: ['summary', 'reasoning', 'creative', 'code', 'general'] },
       maxTokens: { type: 'integer', minimum: 1, maximum: 32_000 },
-      temperature: { type: 'number', minimum: 0, maximum: 2 },
+      temperature: { type: 'number', minimum: 0, maximum: 2 }, credentialId,
     },
   },
   stages: STAGES,
@@ -63,7 +79,10 @@ export const generateText = defineJob<TextParameters, Services>({
     const result = await ctx.step('generate', async () => {
       const report = progressReporter(ctx, 'generate');
       const wanted = p.maxTokens ?? 1024;
+      const userKey = await ownKey(ctx, principal, { model: p.model, task: p.task, context: p.context,
+        text: p.prompt, credentialId: p.credentialId });
       const events = ctx.services.aiGateway.stream({
+        ...(userKey ? { userKey } : {}),
         principal, model: p.model, task: p.task, context: p.context, maxTokens: p.maxTokens,
         temperature: p.temperature, signal: ctx.signal,
         messages: [...(p.system ? [{ role: 'system' as const, content: p.system }] : []),
@@ -90,6 +109,7 @@ export const generateText = defineJob<TextParameters, Services>({
 
 export interface StructuredParameters {
   prompt: string; schema: Record<string, unknown>; schemaName?: string; model?: string; maxTokens?: number;
+  credentialId?: string;
 }
 
 export const generateStructured = defineJob<StructuredParameters, Services>({
@@ -99,7 +119,7 @@ export const generateStructured = defineJob<StructuredParameters, Services>({
     type: 'object', additionalProperties: false, required: ['prompt', 'schema'],
     properties: {
       prompt, model, schema: { type: 'object' }, schemaName: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' },
-      maxTokens: { type: 'integer', minimum: 1, maximum: 32_000 },
+      maxTokens: { type: 'integer', minimum: 1, maximum: 32_000 }, credentialId,
     },
   },
   stages: STAGES,
@@ -112,14 +132,16 @@ export const generateStructured = defineJob<StructuredParameters, Services>({
     const maxTokens = p.maxTokens ?? 2048;
     const out = await ctx.step('generate', async () => {
       await ctx.progress(0, { stage: 'generate', message: 'Generating' });
+      const userKey = await ownKey(ctx, principal, { model: p.model, text: p.prompt,
+        credentialId: p.credentialId });
       const r = await billedCall({
-        principal, type: 'text', model: p.model, prompt: `${p.prompt}\n${JSON.stringify(p.schema)}`,
+        principal, type: 'text', userKey, model: p.model, prompt: `${p.prompt}\n${JSON.stringify(p.schema)}`,
         maxOutputTokens: maxTokens * 2, reference: { kind: 'ai.generate.structured', id: job.id },
         idempotencyKey: `${job.id}:${job.attempt}`, em: ctx.em,
-        run: (provider, m) => provider.structured({
+        run: (provider, m, apiKey) => provider.structured({
           model: m.vendorModel, schema: p.schema, schemaName: p.schemaName, maxTokens,
           messages: [{ role: 'user', content: p.prompt }],
-        }, { signal: ctx.signal }),
+        }, { signal: ctx.signal, apiKey }),
         usageOf: (v) => ({ input: v.usage.inputTokens, output: v.usage.outputTokens }),
       }, ctx.services);
       await ctx.progress(100, { stage: 'generate', message: `Valid after ${r.value.attempts} attempt(s)` });
@@ -137,7 +159,7 @@ export const generateStructured = defineJob<StructuredParameters, Services>({
 
 export interface ImageParameters {
   prompt: string; negativePrompt?: string; model?: string; width?: number; height?: number; n?: number;
-  seed?: number;
+  seed?: number; quality?: 'standard' | 'hd'; credentialId?: string;
 }
 
 export const generateImage = defineJob<ImageParameters, Services>({
@@ -149,6 +171,7 @@ export const generateImage = defineJob<ImageParameters, Services>({
       prompt: { type: 'string', minLength: 1, maxLength: 4000 }, negativePrompt: { type: 'string', maxLength: 4000 },
       model, width: { type: 'integer', minimum: 64, maximum: 2048 }, height: { type: 'integer', minimum: 64,
         maximum: 2048 }, n: { type: 'integer', minimum: 1, maximum: 4 }, seed: { type: 'integer' },
+      quality: { enum: ['standard', 'hd'] }, credentialId,
     },
   },
   stages: STAGES,
@@ -161,14 +184,17 @@ export const generateImage = defineJob<ImageParameters, Services>({
     const out = await ctx.step('generate', async () => {
       const report = progressReporter(ctx, 'generate');
       const pending: Array<Promise<void>> = [];
-      const r = await billedCall({
-        principal, type: 'image', model: p.model, prompt: p.prompt, maxOutputTokens: 0,
+      const userKey = await ownKey(ctx, principal, { model: p.model, text: p.prompt, type: 'image',
+        credentialId: p.credentialId });
+      const r = await billedCall<ImageResult>({
+        principal, type: 'image', model: p.model, prompt: p.prompt, maxOutputTokens: 0, userKey,
+        images: { width: p.width, height: p.height, quality: p.quality, n: p.n, count: (v) => v.images.length },
         reference: { kind: 'ai.generate.image', id: job.id }, idempotencyKey: `${job.id}:${job.attempt}`, em: ctx.em,
-        run: (provider, m) => provider.image({
+        run: (provider, m, apiKey) => provider.image({
           model: m.vendorModel, prompt: p.prompt, negativePrompt: p.negativePrompt, width: p.width, height: p.height,
-          n: p.n, seed: p.seed,
+          n: p.n, seed: p.seed, quality: p.quality,
           onProgress: (x) => { pending.push(report(x.fraction * 100, x.stage)); },
-        }, { signal: ctx.signal }),
+        }, { signal: ctx.signal, apiKey }),
         usageOf: () => ({ input: 0, output: 0 }),
       }, ctx.services);
       await Promise.all(pending);

@@ -8,7 +8,9 @@ import { AppError, type AiProvider, type AiProviders, type Principal } from '../
 import type { EntityManager } from '@mikro-orm/core';
 import type { Ledger, Subscriptions } from '../billing/api.ts';
 import type { Metering } from '../metering/api.ts';
-import type { AiModel, ModelCatalog, ModelType, RouteAttempt, Router } from './api.ts';
+import type {
+  AiModel, ImageAsk, ModelCatalog, ModelType, RouteAttempt, Router, UserKey, UserKeyRegistry,
+} from './api.ts';
 
 /** A type, not an interface: job definitions need an index-signature-compatible services type. */
 export type GenerationServices = {
@@ -18,6 +20,7 @@ export type GenerationServices = {
   ledger: Ledger;
   metering: Metering;
   subscriptions: Subscriptions;
+  aiUserKeys: UserKeyRegistry;
 };
 
 /** The job's owner as a principal: their tier is their plan's now (the job may run long after it was asked for). */
@@ -38,27 +41,35 @@ export interface BilledCall<T> {
   reference: { kind: string; id: string };
   idempotencyKey: string;
   em: EntityManager;
-  run(provider: AiProvider, model: AiModel): Promise<T>;
+  /** With the user's own key: only that vendor's models, no hold, nothing charged; the usage is still recorded. */
+  userKey?: UserKey;
+  /** Image calls: priced per image (the model's `imagePrices`) rather than per token. */
+  images?: ImageAsk & { count(value: NoInfer<T>): number };
+  run(provider: AiProvider, model: AiModel, apiKey?: string): Promise<T>;
   usageOf(value: T): { input: number; output: number };
 }
 
 export async function billedCall<T>(c: BilledCall<T>, s: GenerationServices):
   Promise<{ value: T; model: AiModel; costMicros: number; attempts: RouteAttempt[] }> {
   const tier = s.modelCatalog.tierOf(c.principal);
-  const plan = await s.aiRouter.route({ model: c.model, text: c.prompt, tier, type: c.type });
+  const plan = servedBy(await s.aiRouter.route({ model: c.model, text: c.prompt, tier, type: c.type }), c.userKey);
   const estimate = (m: AiModel) => {
+    if (c.images) return s.modelCatalog.imageCostMicros(m, c.images);
     const input = s.aiProvider.has(m.provider) ? s.aiProvider.get(m.provider).countTokens(c.prompt) : c.prompt.length;
     return s.modelCatalog.costMicros(m, { input: input * 2 + 50, output: c.maxOutputTokens });
   };
-  const holdMicros = Math.max(...plan.candidates.map(estimate));
+  const holdMicros = c.userKey ? 0 : Math.max(...plan.candidates.map(estimate));
   const reference = `${c.reference.kind}:${c.reference.id}`;
   const hold = holdMicros > 0
     ? await s.ledger.hold(c.principal.id, holdMicros, { idempotencyKey: c.idempotencyKey, reference })
     : undefined;
   try {
-    const { value, model, attempts } = await s.aiRouter.run(plan, (provider, model) => c.run(provider, model));
+    const { value, model, attempts } = await s.aiRouter.run(plan, (provider, model) =>
+      c.run(provider, model, c.userKey?.apiKey));
     const usage = c.usageOf(value);
-    const costMicros = Math.min(s.modelCatalog.costMicros(model, usage), holdMicros);
+    const price = c.images ? s.modelCatalog.imageCostMicros(model, { ...c.images, n: c.images.count(value) })
+      : s.modelCatalog.costMicros(model, usage);
+    const costMicros = Math.min(price, holdMicros);
     const event = (charged: number) => ({ userId: c.principal.id, kind: 'generation', subject: model.id,
       tokensIn: usage.input, tokensOut: usage.output, costMicros: charged, reference, status: 'ok' as const });
     if (hold && s.metering.insert) {
@@ -76,4 +87,15 @@ export async function billedCall<T>(c: BilledCall<T>, s: GenerationServices):
     if (hold) await s.ledger.release(hold.id);
     throw e;
   }
+}
+
+/** With the user's own key, only the candidates that key's vendor serves (400 when the route has none). */
+function servedBy<P extends { model: AiModel; candidates: AiModel[] }>(plan: P, key: UserKey | undefined): P {
+  if (!key) return plan;
+  const candidates = plan.candidates.filter((m) => m.provider === key.provider);
+  if (!candidates.length) {
+    throw new AppError(400, 'MODEL_NOT_SERVED_BY_KEY', `No candidate model is served by ${key.provider}`, {
+      details: { provider: key.provider, models: plan.candidates.map((m) => m.id) } });
+  }
+  return { ...plan, model: candidates[0], candidates };
 }

@@ -17,6 +17,8 @@ import { ChatTurns } from './chatTurn.ts';
 import { ReviewQueue } from './review.ts';
 import { Preferences } from './preferences.ts';
 import { UserSettingsCache } from './settingsCache.ts';
+import { AnswerStreams } from './sse.ts';
+import { UserKeys } from './userKeys.ts';
 
 const services = defineServices<{ config: AiConfig; requires: BillingExports & MeteringExports }>()
   .singleton('aiConfig', ({ config }) => resolveConfig(config ?? {}))
@@ -30,9 +32,13 @@ const services = defineServices<{ config: AiConfig; requires: BillingExports & M
     aiProvider: aiProvider as AiProviders, ledger, metering, limits, entitlements, orm, clock, ids, logger,
     aiSettings }))
   .singleton('aiContexts', () => new Contexts())
+  .singleton('aiUserKeys', () => new UserKeys())
+  .singleton('answerStreams', ({ clock }) => new AnswerStreams(clock))
   .scoped('chats', ({ em, clock, aiContexts }) => new ChatStore(em, clock, aiContexts))
-  .scoped('turns', ({ em, orm, ids, clock, aiGateway, aiContexts, chats, log }) =>
-    new ChatTurns({ em, orm, ids, clock, aiGateway, aiContexts, chats, log }))
+  .scoped('turns', ({ em, orm, ids, clock, aiGateway, aiContexts, chats, log, answerStreams, aiUserKeys,
+    modelCatalog, aiRouter, aiSettings }) => new ChatTurns({ em, orm, ids, clock, aiGateway, aiContexts, chats, log,
+    answerStreams, keys: { aiUserKeys, modelCatalog, aiRouter,
+      preference: async (userId) => (await aiSettings.get(userId))?.preferredModel ?? undefined } }))
   .scoped('review', ({ em, clock }) => new ReviewQueue(em, clock))
   .scoped('preferences', ({ em, aiConfig, modelCatalog, aiSettings }) =>
     new Preferences(em, aiConfig.moderation.floor, modelCatalog, aiSettings));
@@ -80,7 +86,7 @@ export default definePlugin({
   migrations,
   services,
   requires: ['billing', 'metering'],
-  exports: ['modelCatalog', 'aiRouter', 'aiGateway', 'aiContexts'],
+  exports: ['modelCatalog', 'aiRouter', 'aiGateway', 'aiContexts', 'aiUserKeys'],
   // ai.generate.{text,structured,image}: helper F's generation jobs (generate.ts).
   jobs: generationJobs,
   permissions: [
@@ -88,6 +94,8 @@ export default definePlugin({
     { name: 'ai:chat', description: 'Chat with AI models (billed to my credits)', roles: ['user'] },
     { name: 'ai:moderation:review', description: 'Review flagged AI inputs and outputs', roles: ['admin'] },
   ],
+  onStart(c) { c.answerStreams.start(); },
+  onStop(c) { c.answerStreams.stop(); },
   handlers: defineHandlers<Operations, typeof services>({
     'ai.listModels': async ({ query }, { services, principal }) => {
       const tier = services.modelCatalog.tierOf(principal);

@@ -7,7 +7,7 @@ import {
   AppError, errors, isAiError, records, unscoped, type AiProviders, type Clock, type IdGenerator, type Principal,
   type RecordsCradle, type Secrets,
 } from '../../kernel/index.ts';
-import type { ModelCatalog } from '../ai/api.ts';
+import type { ModelCatalog, UserKeyResolver } from '../ai/api.ts';
 import type { MikroORM } from '@mikro-orm/core';
 import { AiCredential, type AiCredentialRow } from './entities.ts';
 
@@ -154,6 +154,38 @@ export class Credentials {
     }
     return models[0];
   }
+}
+
+/**
+ * The resolver aiapi registers into the ai plugin's `aiUserKeys`: chats and `ai.generate.*` jobs find their user's
+ * key through it. It takes the user's id (a job has no request), so it reads outside the request's owner scope and
+ * filters by owner itself.
+ */
+export class CredentialKeys implements UserKeyResolver {
+  constructor(private readonly orm: MikroORM, private readonly secrets: Secrets, private readonly clock: Clock) {}
+
+  async resolve(userId: string, o: { provider?: string; credentialId?: string }): Promise<UserKey | undefined> {
+    const em = unscoped(this.orm.em.fork());
+    let row: AiCredentialRow | null = null;
+    if (o.credentialId) {
+      row = await em.findOne<AiCredentialRow>('AiCredential', { id: o.credentialId, ownerId: userId });
+      if (!row) throw new AppError(404, 'CREDENTIAL_NOT_FOUND', `No credential ${o.credentialId}`);
+      if (o.provider && row.vendor !== o.provider) throw vendorMismatch(row.id, row.vendor, o.provider);
+    } else if (o.provider) {
+      row = await em.findOne<AiCredentialRow>('AiCredential', { ownerId: userId, vendor: o.provider,
+        isDefault: true });
+    }
+    if (!row) return undefined;
+    await em.nativeUpdate<AiCredentialRow>('AiCredential', { id: row.id }, { lastUsedAt: new Date(this.clock.now()) });
+    return { credentialId: row.id, provider: row.vendor,
+      apiKey: this.secrets.open(row.sealedKey, sealContext(row.ownerId, row.id)) };
+  }
+}
+
+function vendorMismatch(id: string, vendor: string, provider: string): AppError {
+  return new AppError(400, 'CREDENTIAL_VENDOR_MISMATCH',
+    `Credential ${id} is a ${vendor} key; this model is served by ${provider}`,
+    { details: { credentialVendor: vendor, provider } });
 }
 
 /** At boot: keys sealed under a retired KEK are sealed again under the active one (finishes a rotation). */

@@ -4,7 +4,7 @@ import {
 import type { Operations } from './contract.gen.ts';
 import { AiCredential } from './entities.ts';
 import { migrations } from './migrations.ts';
-import { Credentials, resealCredentials } from './credentials.ts';
+import { CredentialKeys, Credentials, resealCredentials } from './credentials.ts';
 import type { GatewayExports } from './gatewayShape.ts';
 import { complete } from './completions.ts';
 import { openAiEndpoint, OpenAiError, renderOpenAiError } from './openaiErrors.ts';
@@ -42,6 +42,8 @@ export default definePlugin({
   async onStart(c) {
     const resealed = await resealCredentials(c.orm, c.secrets);
     if (resealed) c.logger.info({ count: resealed }, 'AI vendor keys sealed under the active key-encryption key');
+    // Chats and generation jobs (the ai plugin's) use the caller's own keys through this resolver.
+    c.aiUserKeys.register(new CredentialKeys(c.orm, c.secrets, c.clock));
   },
   handlers: defineHandlers<Operations, typeof services>({
     'aiapi.listCredentials': async (_req, { services }) => ({ data: await services.credentials.list() }),
