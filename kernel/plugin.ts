@@ -256,6 +256,12 @@ export interface PluginDefinition<Root = KernelCradle> {
    * `x-error-format: <name>` have every error rendered by it, not in the deployment's format.
    */
   errorFormats?: Record<string, ErrorRenderer>;
+  /**
+   * Path prefix (as served, e.g. `/v1`) -> one of the error format names: a 404 for a path under it that matches
+   * no operation is rendered in that format, unless another plugin's operations use its first segment below the
+   * prefix (kernel/http/unmatchedFormat.ts).
+   */
+  errorFormatPaths?: Record<string, string>;
   onStart?(cradle: Root): Promise<void> | void;
   onStop?(cradle: Root): Promise<void> | void;
   /** Background job types keyed `<plugin>.<type>` (kernel/jobs/types.ts; the README's "Jobs"). */

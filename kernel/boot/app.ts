@@ -17,6 +17,7 @@ import { wireContract } from '../http/dialect.ts';
 import { credentialRegistry } from '../http/principalTypes.ts';
 import { upgradeRouter } from '../http/upgrades.ts';
 import { errorDialect, errorFormatRegistry, type ErrorRenderer } from '../http/errorFormat.ts';
+import { unmatchedFormats } from '../http/unmatchedFormat.ts';
 
 export function buildHttpApp(kernel: Kernel, ids: IdGenerator): Koa {
   const { config } = kernel.options;
@@ -76,6 +77,7 @@ export function buildHttpApp(kernel: Kernel, ids: IdGenerator): Koa {
     isExtraRoute: docsPathMatcher(docs.paths),
     around: kernel.telemetry?.httpSpan,
     errorFormats: formatByOperation,
+    unmatchedFormat: unmatchedFormats(kernel.plan.plugins, errorFormats, wire.operations),
     watch: requestWatcher(pluginObservers(kernel.plan.plugins, cradleOf), kernel.logger, kernel.metrics.http),
     before: config.metrics.enabled
       ? [metricsRoute(kernel.metrics.registry, config.metrics, Object.keys(kernel.plan.contract.document.paths ?? {}))]

@@ -10,6 +10,7 @@ import type { IdGenerator } from '../ports/ids.ts';
 import { renderError, toAppError } from './render.ts';
 import { securityHeaders } from './securityHeaders.ts';
 import { errorDialect, type ErrorDialect, type ErrorRenderer } from './errorFormat.ts';
+import type { UnmatchedFormat } from './unmatchedFormat.ts';
 
 export interface AppParts {
   config: KernelConfig;
@@ -31,6 +32,8 @@ export interface AppParts {
   watch?: (ctx: Context, startedAt: number) => void;
   /** operationId -> its `x-error-format` renderer: a 405 on that operation's path is answered in it. */
   errorFormats?: Map<string, ErrorRenderer>;
+  /** The format of a 404 for a path that matches no operation, when a plugin claims its prefix. */
+  unmatchedFormat?: UnmatchedFormat;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -57,7 +60,7 @@ export function createApp(parts: AppParts): Koa {
     ctx.set('X-Request-Id', requestId);
     try {
       await (parts.around ? parts.around(ctx, next) : next());
-      if (ctx.body === undefined && ctx.status === 404) notFoundOr405(ctx, router, envelope, parts.errorFormats);
+      if (ctx.body === undefined && ctx.status === 404) notFoundOr405(ctx, router, envelope, parts.errorFormats, parts.unmatchedFormat);
     } catch (err) {
       const { error, unexpected } = toAppError(err);
       if (unexpected) logger.error({ err, requestId, operationId: ctx.state.operationId }, 'request failed');
@@ -125,7 +128,8 @@ export function createApp(parts: AppParts): Koa {
   return app;
 }
 
-function notFoundOr405(ctx: Context, router: Router, envelope: ErrorDialect, formats?: Map<string, ErrorRenderer>) {
+function notFoundOr405(ctx: Context, router: Router, envelope: ErrorDialect, formats?: Map<string, ErrorRenderer>,
+  unmatched?: UnmatchedFormat) {
   const match = router.match(ctx.path, ctx.method);
   if (match.path.length && !match.pathAndMethod.length) {
     const format = formats?.size ? match.path.map((l) => formats.get(l.name ?? '')).find(Boolean) : undefined;
@@ -141,5 +145,7 @@ function notFoundOr405(ctx: Context, router: Router, envelope: ErrorDialect, for
     );
     return;
   }
+  const format = unmatched?.(ctx.path);
+  if (format) ctx.state.errorFormat = format;
   renderError(ctx, new AppError(404, 'NOT_FOUND', `No route for ${ctx.method} ${ctx.path.slice(0, 200)}`), envelope);
 }

@@ -31,7 +31,7 @@ import type { ResolvedAiConfig } from './config.ts';
 import type { UserSettingsCache } from './settingsCache.ts';
 import type { AiRouter } from './router.ts';
 import {
-  affordableOutput, conversationTokens, fundedCandidates, requestedOutput, withMargin, type Candidate,
+  affordableOutput, conversationTokens, fundedCandidates, limitBound, requestedOutput, withMargin, type Candidate,
 } from './gatewayBudget.ts';
 import {
   blockedError, checkerOf, flagWarning, judgeInput, policyFor, stageQueueItem, strictness,
@@ -269,11 +269,15 @@ export class Gateway implements AiGateway {
     const input = withMargin(inputTokens, this.settings);
     const min = this.settings.minCompletionTokens;
     const billed = !call.userKey;
-    const ask = billed ? { tokens: input, costMicros: this.d.modelCatalog.costMicros(first, { input, output: min }) }
-      : { tokens: input };
-    const headers = enforce(await this.d.limits.check(userId, ask));
-    const hold = billed ? await this.holdFor(userId, first, input, call, warnings) : undefined;
-    const candidates = fundedCandidates(this.d.modelCatalog, models, input, hold?.amountMicros, call.maxTokens,
+    const wanted = requestedOutput(first, call.maxTokens, this.settings);
+    // The plan's token limits bound max_tokens too (gatewayBudget.ts), before the balance does.
+    const limited = await limitBound(this.d.limits, userId, { input, wanted, floor: Math.min(wanted, min),
+      costMicros: billed ? this.d.modelCatalog.costMicros(first, { input, output: min }) : undefined });
+    const headers = enforce(limited.decision);
+    if (limited.boundBy) warnings.push(`max_tokens bounded to ${limited.output} by your plan's ${limited.boundBy}`);
+    const bounded = limited.boundBy ? { ...call, maxTokens: limited.output } : call;
+    const hold = billed ? await this.holdFor(userId, first, input, bounded, warnings) : undefined;
+    const candidates = fundedCandidates(this.d.modelCatalog, models, input, hold?.amountMicros, bounded.maxTokens,
       this.settings);
     if (!candidates.length || candidates[0].model !== first) {
       if (hold) await this.d.ledger.release(hold.id);

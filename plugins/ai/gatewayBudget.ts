@@ -4,6 +4,7 @@
  * fallback candidate runs with the output cap that the same hold pays at its own prices, or is left out.
  */
 import type { ChatMessage } from '../../kernel/index.ts';
+import type { LimitDecision, Limits } from '../metering/api.ts';
 import type { AiModel } from './api.ts';
 import type { Catalog } from './catalog.ts';
 import type { GatewaySettings } from './config.ts';
@@ -52,4 +53,32 @@ export function fundedCandidates(catalog: Catalog, models: AiModel[], input: num
     if (paid >= Math.min(wanted, s.minCompletionTokens)) out.push({ model, maxTokens: paid });
   }
   return out;
+}
+
+const TOKEN_LIMITS = new Set(['tokensPerDay', 'tokensPerPeriod']);
+
+/**
+ * The plan's token limits (`tokensPerDay`, `tokensPerPeriod`) bound the output as the balance does: the check asks
+ * for the input plus the output wanted; when a token limit refuses that, the output is cut to what is left of it
+ * after the input and asked again (a second token limit may cut it further). When less than `floor` is left, or a
+ * limit of another kind refuses, the refusal stands (the caller's `enforce` answers 402 USAGE_LIMIT_EXCEEDED). A
+ * grace period lets the call through unbounded, as it does any call.
+ */
+export async function limitBound(limits: Limits, userId: string,
+  o: { input: number; wanted: number; floor: number; costMicros?: number }):
+  Promise<{ decision: LimitDecision; output: number; boundBy?: string }> {
+  let output = o.wanted;
+  let boundBy: string | undefined;
+  for (let attempt = 0; ; attempt++) {
+    const decision = await limits.check(userId, { tokens: o.input + output,
+      ...(o.costMicros === undefined ? {} : { costMicros: o.costMicros }) });
+    if (decision.outcome !== 'deny' || decision.grace) return { decision, output, boundBy };
+    const left = decision.max === undefined || decision.used === undefined ? -1
+      : decision.max - decision.used - o.input;
+    if (attempt === 2 || !TOKEN_LIMITS.has(decision.limit) || left < o.floor || left >= output) {
+      return { decision, output, boundBy };
+    }
+    output = left;
+    boundBy = decision.limit;
+  }
 }

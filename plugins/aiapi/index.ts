@@ -35,6 +35,8 @@ export default definePlugin({
   services,
   // `x-error-format: openai` on the /v1 operations: the kernel's refusals there (401, 429, 400...) in OpenAI's shape.
   errorFormats: { openai: renderOpenAiError },
+  // A path under /v1 that matches nothing (and is no other plugin's) answers 404 in OpenAI's shape too.
+  errorFormatPaths: { '/v1': 'openai' },
   permissions: [
     { name: 'ai:credentials:manage', description: 'Store, test and delete your own AI vendor keys', roles: ['user'] },
     { name: 'ai:complete', description: 'Call models through the OpenAI-compatible API', roles: ['user'] },

@@ -76,6 +76,9 @@ export const renderOpenAiError: ErrorRenderer = (error: RenderableError, request
   return { status, body };
 };
 
+/** The kernel's 404 for a path that matches no operation (kernel/http/app.ts). */
+const NO_ROUTE = /^No route for ([A-Z]+) (\S+)$/;
+
 /** The error as OpenAI would send it: ours (OpenAiError) as raised, the kernel's and AppErrors mapped. */
 export function openAiError(e: OpenAiError | RenderableError):
   { status: number; body: OpenAiErrorBody; headers: Record<string, string> } {
@@ -84,6 +87,13 @@ export function openAiError(e: OpenAiError | RenderableError):
       code: e.code } } };
   }
   const status = e.status === 499 ? 400 : e.status;
+  const unmatched = status === 404 && e.code === 'NOT_FOUND' ? NO_ROUTE.exec(e.message) : null;
+  if (unmatched) {
+    // What OpenAI answers for a path it does not serve (errorFormatPaths: '/v1').
+    return { status, headers: { ...(e.headers ?? {}) }, body: { error: {
+      message: `Invalid URL (${unmatched[1]} ${unmatched[2]})`, type: 'invalid_request_error', param: null,
+      code: null } } };
+  }
   const code = kernelCode(status, e.code) ?? CODES[e.code] ?? e.code.toLowerCase();
   const param = paramOf(e);
   const detail = Array.isArray(e.errorDetails) ? e.errorDetails[0] : undefined;
