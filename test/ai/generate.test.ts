@@ -107,6 +107,47 @@ test('image: a real PNG in the result (base64 + MIME); the premium model is refu
   assert.is(image.width, 64);
 });
 
+test('image pricing: dall-e-3 per image at OpenAI\'s price (+ markup), held and captured, shown in the catalog',
+  async () => {
+    const user = await k.asUser('gen-image-price');
+    assert.is((await user.post('/v1/subscription', { planId: 'premium' })).status, 200);
+    const model = await user.get('/v1/ai/models/dall-e-3');
+    const prices = model.body.imagePrices as Array<{ quality: string; size: string; micros: number;
+      costPerImage: number }>;
+    const price = (q: string, size: string) => prices.find((x) => x.quality === q && x.size === size)!;
+    // $0.040 standard 1024x1024, $0.080 HD (and standard 1792), $0.120 HD 1792; with the 40% markup.
+    assert.equal([price('standard', '1024x1024').costPerImage, price('hd', '1024x1024').costPerImage,
+      price('standard', '1792x1024').costPerImage, price('hd', '1024x1792').costPerImage], [0.056, 0.112, 0.112,
+      0.168]);
+    assert.is(price('standard', '1024x1024').micros, 5_600_000);
+
+    let before = await balanceOf(user);
+    const small = await finished(user, await start(user, 'ai.generate.image', { prompt: 'A lighthouse', width: 64,
+      height: 64, model: 'dall-e-3' }));
+    assert.is(small.status, 'completed', JSON.stringify(small.error));
+    assert.is(small.result.costMicros, 5_600_000, 'a small image pays the smallest size listed');
+    assert.is(before - (await balanceOf(user)), 5_600_000, 'exactly the price, captured from the hold');
+
+    before = await balanceOf(user);
+    const hd = await finished(user, await start(user, 'ai.generate.image', { prompt: 'A lighthouse', width: 1050,
+      height: 990, n: 2, quality: 'hd', model: 'dall-e-3' }));
+    assert.is(hd.status, 'completed', JSON.stringify(hd.error));
+    assert.is((hd.result.images as unknown[]).length, 2);
+    assert.is(hd.result.costMicros, 2 * 16_800_000, 'two HD images of the 1792x1024 size');
+    assert.is(before - (await balanceOf(user)), 2 * 16_800_000);
+
+    const admin = await k.asAdmin();
+    const left = await balanceOf(user);
+    const drained = await admin.post(`/v1/admin/users/${user.id}/credits`, { amountMicros: -(left - 5_000_000),
+      kind: 'adjustment', reason: 'test' }, { 'idempotency-key': `drain-${user.id}` });
+    assert.is(drained.status, 201, drained.text);
+    const poor = await finished(user, await start(user, 'ai.generate.image', { prompt: 'A lighthouse',
+      model: 'dall-e-3' }));
+    assert.is(poor.status, 'failed');
+    assert.is(poor.error?.code, 'INSUFFICIENT_CREDITS', 'the hold for one image (5.6 cents) is refused');
+    assert.is(await balanceOf(user), 5_000_000, 'nothing charged');
+  });
+
 test('402 at zero balance: the job fails at once with INSUFFICIENT_CREDITS, nothing charged', async () => {
   const broke = await k.asUser('gen-broke');
   const admin = await k.asAdmin();
