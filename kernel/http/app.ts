@@ -60,7 +60,9 @@ export function createApp(parts: AppParts): Koa {
     ctx.set('X-Request-Id', requestId);
     try {
       await (parts.around ? parts.around(ctx, next) : next());
-      if (ctx.body === undefined && ctx.status === 404) notFoundOr405(ctx, router, envelope, parts.errorFormats, parts.unmatchedFormat);
+      if (ctx.body === undefined && ctx.status === 404) {
+        notFoundOr405(ctx, router, envelope, parts.errorFormats, parts.unmatchedFormat);
+      }
     } catch (err) {
       const { error, unexpected } = toAppError(err);
       if (unexpected) logger.error({ err, requestId, operationId: ctx.state.operationId }, 'request failed');

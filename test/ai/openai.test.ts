@@ -438,4 +438,29 @@ test('the user\'s own vendor key: the upstream sees it, no credits move, usage s
   assert.instance(stolen, OpenAI.NotFoundError);
 });
 
+test('a /v1 path that matches nothing: 404 in OpenAI\'s shape (the SDK\'s NotFoundError); others\' paths keep theirs',
+  async () => {
+    const user = await k.asUser('oa-404');
+    const client = sdk(await keyFor(user));
+    const missing = await rejection(client.get('/nowhere'));
+    assert.instance(missing, OpenAI.NotFoundError);
+    const e = missing as ApiError;
+    assert.is(e.status, 404);
+    assert.is(e.type, 'invalid_request_error');
+    assert.is(e.message, '404 Invalid URL (GET /v1/nowhere)');
+    for (const [method, path] of [['GET', '/v1/nowhere'], ['POST', '/v1/chat/nothing'], ['GET', '/v1/models/a/b'],
+      ['DELETE', '/v1']]) {
+      const res = await fetch(`${k.url}${path}`, { method, headers: { authorization: user.authorization } });
+      assert.is(res.status, 404, path);
+      const body = await res.json();
+      assert.equal(Object.keys(body.error).slice(0, 4), ['message', 'type', 'param', 'code'], path);
+      assert.equal([body.error.type, body.error.param, body.error.code], ['invalid_request_error', null, null]);
+      assert.is(body.error.message, `Invalid URL (${method} ${path})`);
+    }
+    // /v1 is also this deployment's base path: a miss under another plugin's segment is that deployment's 404.
+    const theirs = await fetch(`${k.url}/v1/users/me/nowhere`, { headers: { authorization: user.authorization } });
+    assert.is(theirs.status, 404);
+    assert.is((await theirs.json()).error.code, 'NOT_FOUND');
+  });
+
 test.run();

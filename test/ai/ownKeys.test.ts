@@ -24,8 +24,8 @@ const realtime = stubRealtime();
 let k: TestKit;
 let upstream: Server;
 const seen: Array<{ auth: string; url: string; body: Record<string, any> }> = [];
-const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',
-  'base64');
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5E'
+  + 'rkJggg==', 'base64');
 
 function mockUpstream(): Server {
   return createServer((req, res) => {
