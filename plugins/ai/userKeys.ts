@@ -4,7 +4,7 @@
  * a user's key. `keyForCall` picks the key a chat turn or a job uses: the credential it names, else the user's
  * default key for the vendor of the model the call would be routed to.
  */
-import { errors, type Principal } from '../../kernel/index.ts';
+import { AppError, type Principal } from '../../kernel/index.ts';
 import type {
   AiModel, ModelCatalog, ModelType, Router, TaskType, UserKey, UserKeyRegistry, UserKeyResolver,
 } from './api.ts';
@@ -46,7 +46,7 @@ export async function keyForCall(d: KeyDeps, principal: Principal, c: KeyedCall)
   const resolver = d.aiUserKeys.get();
   const userId = principal.id;
   if (!resolver) {
-    if (c.credentialId) throw errors.notFound(`No credential ${c.credentialId}`);
+    if (c.credentialId) throw new AppError(404, 'CREDENTIAL_NOT_FOUND', `No credential ${c.credentialId}`);
     return undefined;
   }
   const named = c.model ? await d.modelCatalog.find(c.model) : undefined;

@@ -225,4 +225,24 @@ test('jobs: a credential deleted before the job ran fails it at once (CREDENTIAL
     assert.is((await usageRows(user.id)).length, 0);
   });
 
+test('a deployment without aiapi: chats are charged as before; a named credential is a 404', async () => {
+  const plain = await startTestKernel({ config: { plugins: { aiapi: { enabled: false },
+    billing: { plans: PLANS } }, adapters: { aiProvider: { use: 'local', pacing: { firstTokenMs: 0,
+    perTokenMs: 0 } } } } });
+  try {
+    const user = await plain.asUser('no-aiapi');
+    await billingOf(plain).ledger.grant(user.id, 10 * 1_000_000, { idempotencyKey: `grant-${user.id}` });
+    const chat = (await user.post('/v1/chats', {})).body.id;
+    const res = await user.post(`/v1/chats/${chat}/messages`, { content: 'Hello', model: 'gpt-4o-mini' });
+    assert.is(res.status, 201, res.text);
+    assert.ok(res.body.usage.costMicros > 0, 'charged');
+    const named = await user.post(`/v1/chats/${chat}/messages`, { content: 'Hello', credential_id: 'x' });
+    assert.is(named.status, 404, named.text);
+    assert.is(named.body.error.code, 'CREDENTIAL_NOT_FOUND');
+    assert.is((await user.get('/v1/ai/credentials')).status, 404, 'no credentials API here');
+  } finally {
+    await plain.stop();
+  }
+});
+
 test.run();
