@@ -7,7 +7,7 @@
 import { AppError, type AiProvider, type AiProviders, type Principal } from '../../kernel/index.ts';
 import type { EntityManager } from '@mikro-orm/core';
 import type { Ledger, Subscriptions } from '../billing/api.ts';
-import type { Metering } from '../metering/api.ts';
+import { enforce, type Limits, type Metering } from '../metering/api.ts';
 import type {
   AiModel, ImageAsk, ModelCatalog, ModelType, RouteAttempt, Router, UserKey, UserKeyRegistry,
 } from './api.ts';
@@ -19,6 +19,7 @@ export type GenerationServices = {
   aiProvider: AiProviders;
   ledger: Ledger;
   metering: Metering;
+  limits: Limits;
   subscriptions: Subscriptions;
   aiUserKeys: UserKeyRegistry;
 };
@@ -53,12 +54,13 @@ export async function billedCall<T>(c: BilledCall<T>, s: GenerationServices):
   Promise<{ value: T; model: AiModel; costMicros: number; attempts: RouteAttempt[] }> {
   const tier = s.modelCatalog.tierOf(c.principal);
   const plan = servedBy(await s.aiRouter.route({ model: c.model, text: c.prompt, tier, type: c.type }), c.userKey);
-  const estimate = (m: AiModel) => {
-    if (c.images) return s.modelCatalog.imageCostMicros(m, c.images);
-    const input = s.aiProvider.has(m.provider) ? s.aiProvider.get(m.provider).countTokens(c.prompt) : c.prompt.length;
-    return s.modelCatalog.costMicros(m, { input: input * 2 + 50, output: c.maxOutputTokens });
-  };
-  const holdMicros = c.userKey ? 0 : Math.max(...plan.candidates.map(estimate));
+  const estimate = (m: AiModel) => c.images ? s.modelCatalog.imageCostMicros(m, c.images)
+    : s.modelCatalog.costMicros(m, { input: inputTokens(s, m, c.prompt), output: c.maxOutputTokens });
+  const dearest = Math.max(...plan.candidates.map(estimate));
+  const holdMicros = c.userKey ? 0 : dearest;
+  // The plan's limits, as the gateway checks them: the tokens asked for (images count none), the cost if charged.
+  const tokens = c.images ? 0 : inputTokens(s, plan.model, c.prompt) + c.maxOutputTokens;
+  enforce(await s.limits.check(c.principal.id, { tokens, ...(c.userKey ? {} : { costMicros: dearest }) }));
   const reference = `${c.reference.kind}:${c.reference.id}`;
   const hold = holdMicros > 0
     ? await s.ledger.hold(c.principal.id, holdMicros, { idempotencyKey: c.idempotencyKey, reference })
@@ -87,6 +89,12 @@ export async function billedCall<T>(c: BilledCall<T>, s: GenerationServices):
     if (hold) await s.ledger.release(hold.id);
     throw e;
   }
+}
+
+/** The input a hold covers: the prompt counted (twice: a repair retry resends it) plus room for the wrapping. */
+function inputTokens(s: GenerationServices, m: AiModel, prompt: string): number {
+  const input = s.aiProvider.has(m.provider) ? s.aiProvider.get(m.provider).countTokens(prompt) : prompt.length;
+  return input * 2 + 50;
 }
 
 /** With the user's own key, only the candidates that key's vendor serves (400 when the route has none). */

@@ -7,7 +7,10 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import jobsPlugin from '../../plugins/jobs/index.ts';
 import { guarded } from '../helpers/guarded.ts';
+import { waitFor } from '../jobs/helpers.ts';
+import { stubRealtime } from '../jobs/stubRealtime.ts';
 import { startTestKernel, type SignedInClient, type TestKit } from '../kit/index.ts';
 import { billingOf } from '../billing/helpers.ts';
 import { cents, grant } from './helpers.ts';
@@ -23,7 +26,8 @@ const PLANS = [
 ];
 let k: TestKit;
 test.before(async () => {
-  k = await startTestKernel({ config: {
+  k = await startTestKernel({ plugins: [stubRealtime().plugin, jobsPlugin], config: {
+    jobs: { heartbeatMs: 100, pollMs: 20, cancelPollMs: 20 },
     // Long answers: each call would use all of max_tokens if it were not bounded.
     adapters: { aiProvider: { use: 'local', replyWords: 2000, pacing: { firstTokenMs: 0, perTokenMs: 0 } } },
     plugins: { billing: { plans: PLANS } },
@@ -83,6 +87,24 @@ test('concurrent calls: each bounded alone; together they pass the limit by at m
   const after = await ask(user);
   assert.is(after.status, 402, after.text);
   assert.is(after.body.error.code, 'USAGE_LIMIT_EXCEEDED');
+});
+
+test('a structured-output job checks the plan\'s token limit before its hold: used up, it fails with 402', async () => {
+  const user = await onPlan('tokens-job', 'daily');
+  let status = 201;
+  for (let i = 0; i < 10 && status === 201; i++) status = (await ask(user)).status; // the day's tokens, used up
+  assert.is(status, 402);
+  const before = (await billingOf(k).ledger.balance(user.id)).balanceMicros;
+  const made = await user.post('/v1/jobs', { type: 'ai.generate.structured', parameters: { prompt: 'An outline',
+    schema: { type: 'object' }, model: 'gpt-4o-mini', maxTokens: 50 } });
+  assert.is(made.status, 201, made.text);
+  const job = await waitFor('the job', async () => {
+    const r = await user.get(`/v1/jobs/${made.body.id}`);
+    return ['completed', 'failed'].includes(r.body.status) ? r.body : undefined;
+  }, 20_000);
+  assert.is(job.status, 'failed');
+  assert.is(job.error.code, 'USAGE_LIMIT_EXCEEDED');
+  assert.is((await billingOf(k).ledger.balance(user.id)).balanceMicros, before, 'nothing held or charged');
 });
 
 test.run();
