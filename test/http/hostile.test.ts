@@ -61,7 +61,8 @@ s('path traversal and non-uuid ids are rejected by the contract', async ({ k }) 
 });
 
 s('unknown routes are 404 and wrong methods 405 with Allow', async ({ k }) => {
-  assertError(await k.request('GET', '/v1/nope'), 404, 'NOT_FOUND');
+  // Under a segment the deployment serves: a bare `/v1/nope` is aiapi's (OpenAI's shape: errorFormatPaths).
+  assertError(await k.request('GET', '/v1/notes/1/nope'), 404, 'NOT_FOUND');
   const res = await k.request('PUT', '/v1/notes');
   assertError(res, 405, 'METHOD_NOT_ALLOWED');
   assert.match(res.headers.get('allow') ?? '', /GET/);
