@@ -10,20 +10,27 @@ import { acceptStagedRows, createStagedRows } from '../storage/insertFlush.ts';
  */
 export function countFlushes(em: EntityManager): { count: number } {
   const counter = { count: 0 };
+  takeStagedRows(em, () => counter.count++);
+  return counter;
+}
+
+/**
+ * Rows may be staged on `em` as data (events, receipts: `stageRow`) for the insert path to write with the
+ * rows of the next `flushInserts`; its `flush` and `transactional` make them entities first.
+ */
+export function takeStagedRows(em: EntityManager, flushed?: () => void): void {
   const flush = em.flush.bind(em);
-  // Events are staged on it as data (for the insert path); a flush or a transaction makes them entities first.
   acceptStagedRows(em);
   em.flush = async () => {
     createStagedRows(em);
     await flush();
-    counter.count++;
+    flushed?.();
   };
   const transactional = em.transactional.bind(em);
   em.transactional = ((cb, options) => {
     createStagedRows(em);
     return transactional(cb, options);
   }) as EntityManager['transactional'];
-  return counter;
 }
 
 /** True when the changes `em` would flush now are outbox rows and nothing else. */
