@@ -44,7 +44,8 @@ export function onlyEventsPending(em: EntityManager): boolean {
 /**
  * True when `em.flush()` would write nothing and tell no one: no new, removed or orphaned entity, no collection or
  * extra update, nothing managed but outbox rows (written already; the kernel never hands them out, so none is
- * changed), and no subscriber listening to flush events. Cheap (no change sets computed): after the insert path
+ * changed), and no subscriber listening to flush events unless it follows named entities, none of them these
+ * (realtime's follows RealtimeEvent: an empty flush would only tell it of no change). Cheap (no change sets computed): after the insert path
  * (`flushInserts`) wrote a request's rows, the kernel's settle skips its flush on it. Anything else managed (an
  * entity a handler loaded and maybe changed) means the full flush, which diffs it.
  */
@@ -61,7 +62,10 @@ export function nothingToFlush(em: EntityManager): boolean {
   for (const [cls, store] of internals.identityMap.registry) if (store.size && cls !== outbox) return false;
   for (const subscriber of em.getEventManager().getSubscribers()) {
     const listener = subscriber as Record<string, unknown>;
-    if (FLUSH_EVENTS.some((e) => typeof listener[e] === 'function')) return false;
+    if (!FLUSH_EVENTS.some((e) => typeof listener[e] === 'function')) continue;
+    // One that says which entities it follows (as the insert path asks) is not told of a flush of none of them.
+    const follows = subscriber.getSubscribedEntities?.().map((e) => (typeof e === 'string' ? e : e.name));
+    if (!follows?.length || follows.includes('KernelOutbox')) return false;
   }
   return true;
 }

@@ -150,6 +150,17 @@ s('the settle runs no flush after the insert path, and still flushes a change a 
     assert.is(await em.count('UowThing', { title: 'changed' }), 1, 'the pending change is stored');
     assert.is(await em.count('UowItem', { title: { $in: ['ins', 'p', 's'] } }), 3);
     assert.is(await em.count('KernelOutbox', { type: 'uow.thing.created' }), 4, 'every event is stored');
+    // A flush listener that follows another entity (as realtime's does) is not told of an empty flush: still none.
+    const told: number[] = [];
+    kernel.orm!.em.getEventManager().registerSubscriber({
+      getSubscribedEntities: () => ['UowThing'],
+      afterFlush: async ({ uow }) => { told.push(uow.getChangeSets().length); },
+    });
+    const before = commits;
+    assert.is((await request(base, 'POST', '/v1/uow/insert')).status, 201);
+    assert.is(commits, before, 'no empty flush for a listener of other entities');
+    assert.is((await request(base, 'POST', '/v1/uow/right')).status, 201);
+    assert.ok(told.some((n) => n > 0), `it still sees the flushes of its entity: ${told.join(',')}`);
   } finally {
     UnitOfWork.prototype.commit = commit;
     await kernel.stop();
