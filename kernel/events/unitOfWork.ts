@@ -45,9 +45,9 @@ export function onlyEventsPending(em: EntityManager): boolean {
  * True when `em.flush()` would write nothing and tell no one: no new, removed or orphaned entity, no collection or
  * extra update, nothing managed but outbox rows (written already; the kernel never hands them out, so none is
  * changed), and no subscriber listening to flush events unless it follows named entities, none of them these
- * (realtime's follows RealtimeEvent: an empty flush would only tell it of no change). Cheap (no change sets computed): after the insert path
- * (`flushInserts`) wrote a request's rows, the kernel's settle skips its flush on it. Anything else managed (an
- * entity a handler loaded and maybe changed) means the full flush, which diffs it.
+ * (realtime's follows RealtimeEvent: an empty flush would only tell it of no change). Cheap (no change sets
+ * computed): after the insert path (`flushInserts`) wrote a request's rows, the kernel's settle skips its flush.
+ * Anything else managed (an entity a handler loaded and maybe changed) means the full flush, which diffs it.
  */
 export function nothingToFlush(em: EntityManager): boolean {
   const uow = em.getUnitOfWork();
