@@ -47,6 +47,7 @@ for (const k of kinds) await runSegment(target(peers[k]), 1.5, settings);
 for (const k of kinds) await settled(peers[k].pid);
 const perReq: Record<string, number[]> = Object.fromEntries(kinds.map((k) => [k, []]));
 const rps: Record<string, number[]> = Object.fromEntries(kinds.map((k) => [k, []]));
+const lat: Record<string, number[]> = Object.fromEntries(kinds.map((k) => [k, []]));
 const rounds = Number(roundsArg);
 for (let r = 0; r < rounds; r++) {
   for (const k of kinds.map((_, i) => kinds[(i + r) % kinds.length])) {
@@ -57,12 +58,15 @@ for (let r = 0; r < rounds; r++) {
     perReq[k].push((cpu1 - cpu0) / Math.max(1, seg.ok2xx));
     if (process.env.VERBOSE) console.log(k, seg.ok2xx, seg.non2xx, seg.errors, Math.round(cpu1 - cpu0));
     rps[k].push(seg.ok2xx / seg.seconds);
+    lat[k].push(...seg.latencies.subarray(0, seg.requests));
   }
 }
+const pct = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.floor(q * (xs.length - 1))] ?? NaN;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 for (const k of kinds) {
   console.log(`${driver} ${k.padEnd(7)} settled CPU µs/POST median ${median(perReq[k]).toFixed(0)} ` +
-    `[${perReq[k].map((x) => x.toFixed(0)).join(' ')}]  req/s median ${median(rps[k]).toFixed(0)}`);
+    `[${perReq[k].map((x) => x.toFixed(0)).join(' ')}]  req/s median ${median(rps[k]).toFixed(0)}  ` +
+    `p50 ${pct(lat[k], 0.5).toFixed(1)} ms p99 ${pct(lat[k], 0.99).toFixed(1)} ms`);
 }
 for (const k of kinds.slice(1)) {
   const logs = perReq[k].map((x, i) => Math.log(x / perReq[kinds[0]][i]));
