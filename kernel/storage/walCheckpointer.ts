@@ -17,14 +17,23 @@ const EVERY_MS = 50;
 
 const WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
+const { existsSync } = require('node:fs');
 const Database = require(workerData.libsql);
-const db = new Database(workerData.file);
-db.exec('pragma busy_timeout = 1000');
-const checkpoint = db.prepare('pragma wal_checkpoint(PASSIVE)');
-const timer = setInterval(() => {
-  try { checkpoint.all(); } catch { /* busy or gone: the next round, or the writers' own checkpoint */ }
-}, workerData.everyMs);
-parentPort.on('message', () => { clearInterval(timer); db.close(); parentPort.close(); });
+// Never creates the file (libsql would): one removed meanwhile (its ORM closed) stops the worker.
+const gone = () => !existsSync(workerData.file);
+const db = gone() ? undefined : new Database(workerData.file);
+let timer;
+const stop = () => { clearInterval(timer); try { db && db.close(); } catch {} parentPort.close(); };
+if (!db) stop();
+else {
+  db.exec('pragma busy_timeout = 1000');
+  const checkpoint = db.prepare('pragma wal_checkpoint(PASSIVE)');
+  timer = setInterval(() => {
+    if (gone()) return stop();
+    try { checkpoint.all(); } catch { /* busy: the next round, or the writers' own checkpoint */ }
+  }, workerData.everyMs);
+  parentPort.on('message', stop);
+}
 `;
 
 /** Starts the checkpointer for the SQLite file at `file`; it stops when `orm` closes. */
