@@ -4,6 +4,7 @@ import type { SubscriberContext } from '../plugin.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { EventBus } from '../ports/eventBus.ts';
 import { handleOnce } from '../events/receipts.ts';
+import { takeStagedRows } from '../events/unitOfWork.ts';
 import { errors } from '../errors.ts';
 import { FastReadPath } from '../storage/fastReads.ts';
 
@@ -19,6 +20,8 @@ export async function startSubscribers(kernel: Kernel) {
     const clock = kernel.root.cradle.clock as Clock;
     const subscription = await bus.subscribe(sub.event, { group }, async (event) => {
       const em = kernel.orm?.em.fork();
+      // Its receipt is staged as data, written by the handler's insert path with its rows (one statement on pg).
+      if (em && sub.idempotent) takeStagedRows(em);
       const ctx: SubscriberContext = {
         log,
         get em() { if (!em) throw errors.unavailable('database'); return em; },

@@ -3,6 +3,8 @@ import { defineEntity } from '../storage/entity.ts';
 import type { Migration } from '../storage/migrations.ts';
 import type { DomainEvent } from '../ports/eventBus.ts';
 import type { FastReads } from '../storage/fastReads.ts';
+import { flushInserts, hasStagedRows, stageRow } from '../storage/insertFlush.ts';
+import { nothingToFlush } from './unitOfWork.ts';
 
 /**
  * Receipts of idempotent subscribers (`idempotent: true`): one row per (consumer group,
@@ -49,8 +51,8 @@ function isUniqueViolation(err: unknown, depth = 0): boolean {
 
 /**
  * Runs `handle` at most once per (group, event id). The receipt is staged in `em` before the
- * handler runs, so the handler's own `em.flush()` stores both; when the handler does not
- * flush, it is flushed here. A handler that throws leaves nothing behind (its `em` is dropped),
+ * handler runs, so the handler's own write (`em.flush()`, or the insert path) stores both; when
+ * the handler does not write, it is stored here. A handler that throws leaves nothing behind (its `em` is dropped),
  * and the redelivery runs it again.
  */
 export async function handleOnce(em: EntityManager, group: string, event: DomainEvent,
@@ -62,10 +64,17 @@ export async function handleOnce(em: EntityManager, group: string, event: Domain
     : await em.count<EventReceiptRow>('KernelEventReceipt', where);
   if (seen) return 'skipped';
   const receipt = { consumerGroup: group, eventId: event.id, receivedAt: now() };
-  em.create<EventReceiptRow>('KernelEventReceipt', receipt as EventReceiptRow);
+  // As data when `em` takes staged rows (the kernel's subscriber runtime): the handler's insert path writes it
+  // with its rows in one transaction; its em.flush() makes it an entity first, flushed with its changes.
+  if (!stageRow(em, { entity: 'KernelEventReceipt', data: receipt })) {
+    em.create<EventReceiptRow>('KernelEventReceipt', receipt as EventReceiptRow);
+  }
   try {
     await handle();
-    await em.flush();
+    // Not stored yet (the handler wrote nothing): alone, or with what the handler left pending.
+    if (hasStagedRows(em)) await flushInserts(em);
+    // After the insert path wrote everything an empty flush would only diff the rows: skipped.
+    else if (!nothingToFlush(em)) await em.flush();
   } catch (err) {
     // A concurrent delivery recorded it first, or the handler's own change hit a unique index
     // (then the event is not handled yet: rethrown, so it is delivered again).

@@ -10,20 +10,27 @@ import { acceptStagedRows, createStagedRows } from '../storage/insertFlush.ts';
  */
 export function countFlushes(em: EntityManager): { count: number } {
   const counter = { count: 0 };
+  takeStagedRows(em, () => counter.count++);
+  return counter;
+}
+
+/**
+ * Rows may be staged on `em` as data (events, receipts: `stageRow`) for the insert path to write with the
+ * rows of the next `flushInserts`; its `flush` and `transactional` make them entities first.
+ */
+export function takeStagedRows(em: EntityManager, flushed?: () => void): void {
   const flush = em.flush.bind(em);
-  // Events are staged on it as data (for the insert path); a flush or a transaction makes them entities first.
   acceptStagedRows(em);
   em.flush = async () => {
     createStagedRows(em);
     await flush();
-    counter.count++;
+    flushed?.();
   };
   const transactional = em.transactional.bind(em);
   em.transactional = ((cb, options) => {
     createStagedRows(em);
     return transactional(cb, options);
   }) as EntityManager['transactional'];
-  return counter;
 }
 
 /** True when the changes `em` would flush now are outbox rows and nothing else. */
@@ -37,9 +44,10 @@ export function onlyEventsPending(em: EntityManager): boolean {
 /**
  * True when `em.flush()` would write nothing and tell no one: no new, removed or orphaned entity, no collection or
  * extra update, nothing managed but outbox rows (written already; the kernel never hands them out, so none is
- * changed), and no subscriber listening to flush events. Cheap (no change sets computed): after the insert path
- * (`flushInserts`) wrote a request's rows, the kernel's settle skips its flush on it. Anything else managed (an
- * entity a handler loaded and maybe changed) means the full flush, which diffs it.
+ * changed), and no subscriber listening to flush events unless it follows named entities, none of them these
+ * (realtime's follows RealtimeEvent: an empty flush would only tell it of no change). Cheap (no change sets
+ * computed): after the insert path (`flushInserts`) wrote a request's rows, the kernel's settle skips its flush.
+ * Anything else managed (an entity a handler loaded and maybe changed) means the full flush, which diffs it.
  */
 export function nothingToFlush(em: EntityManager): boolean {
   const uow = em.getUnitOfWork();
@@ -54,7 +62,10 @@ export function nothingToFlush(em: EntityManager): boolean {
   for (const [cls, store] of internals.identityMap.registry) if (store.size && cls !== outbox) return false;
   for (const subscriber of em.getEventManager().getSubscribers()) {
     const listener = subscriber as Record<string, unknown>;
-    if (FLUSH_EVENTS.some((e) => typeof listener[e] === 'function')) return false;
+    if (!FLUSH_EVENTS.some((e) => typeof listener[e] === 'function')) continue;
+    // One that says which entities it follows (as the insert path asks) is not told of a flush of none of them.
+    const follows = subscriber.getSubscribedEntities?.().map((e) => (typeof e === 'string' ? e : e.name));
+    if (!follows?.length || follows.includes('KernelOutbox')) return false;
   }
   return true;
 }

@@ -4,6 +4,7 @@ import {
 } from '@mikro-orm/core';
 import { OwnerGuard } from './ownership.ts';
 import { DIRECT_TRANSACTION } from './pgStatements.ts';
+import { CapturedInserts, insertRunnerOf } from './insertBatch.ts';
 
 /**
  * `em.flush()` for the commonest unit of work on a hot path: only new rows (a created
@@ -42,23 +43,35 @@ export async function flushInserts(em: EntityManager, given: PlainRow[] = []): P
     for (const guard of guards) guard.beforeCreate({ entity, em, meta } as never);
     payloads.push({ meta, entity, data: comparator.prepareEntity(entity) as Record<string, unknown> });
   }
-  // On PostgreSQL the transaction is the kernel's direct one (kernel/storage/pgStatements.ts); libsql's always is.
   const eventBroadcaster = new TransactionEventBroadcaster(em, em.getUnitOfWork());
-  const options = { eventBroadcaster, [DIRECT_TRANSACTION]: true };
+  const connection = em.getConnection('write');
+  const runner = insertRunnerOf(connection);
   uow.working = true;
   try {
-    await em.getConnection('write').transactional(async (ctx) => {
-      // Plain rows as `em.insert` writes them (custom types converted by the driver), then the unit of work's.
-      for (const { meta, data } of direct) await driver.nativeInsertMany(meta.className, [data], { ctx });
-      for (const { meta, data } of payloads) {
-        await driver.nativeInsertMany(meta.className, [data], { ctx, convertCustomTypes: false });
-      }
-    }, options);
+    if (runner) {
+      // MikroORM builds each insert (its conversions, its SQL); the driver's runner writes them as one unit.
+      const captured = new CapturedInserts();
+      await insertRows(driver, direct, payloads, captured);
+      await runner(captured.statements, { eventBroadcaster, convert: (err) => driver.convertException(err as Error) });
+    } else {
+      // On PostgreSQL the transaction is the kernel's direct one (kernel/storage/pgStatements.ts).
+      const options = { eventBroadcaster, [DIRECT_TRANSACTION]: true };
+      await connection.transactional((ctx) => insertRows(driver, direct, payloads, ctx), options);
+    }
   } finally {
     uow.working = false;
   }
   for (const { entity, data } of payloads) em.getUnitOfWork().register(entity, data, { refresh: true });
   uow.postCommitCleanup();
+}
+
+/** Plain rows as `em.insert` writes them (custom types converted by the driver), then the unit of work's. */
+async function insertRows(driver: ReturnType<EntityManager['getDriver']>, direct: Array<{ meta: EntityMetadata;
+  data: object }>, payloads: Array<{ meta: EntityMetadata; data: object }>, ctx: unknown): Promise<void> {
+  for (const { meta, data } of direct) await driver.nativeInsertMany(meta.className, [data], { ctx });
+  for (const { meta, data } of payloads) {
+    await driver.nativeInsertMany(meta.className, [data], { ctx, convertCustomTypes: false });
+  }
 }
 
 /**

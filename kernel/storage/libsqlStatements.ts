@@ -1,5 +1,6 @@
 import { EventType, type MikroORM } from '@mikro-orm/core';
 import { LibSqlKnexDialect } from '@mikro-orm/knex';
+import { asTransaction, CapturedInserts, INSERT_RUNNER, type InsertRunner } from './insertBatch.ts';
 
 /**
  * A direct path for MikroORM on libsql. MikroORM inlines every parameter into the SQL text
@@ -18,7 +19,9 @@ export function reuseLibsqlStatements(orm: MikroORM): void {
   if (connection[BOUND]) return;
   connection[BOUND] = true;
   const inline = connection.execute;
+  connection[INSERT_RUNNER] = (statements, options) => insertInOne(connection, statements, options);
   connection.execute = function execute(this: SqlConnection, query, params = [], method = 'all', ctx, loggerContext) {
+    if (ctx instanceof CapturedInserts && typeof query === 'string') return ctx.record(query, params);
     const ours = ctx === undefined || ctx === null || ctx instanceof LibsqlTransaction;
     if (!ours || (typeof query !== 'string' && !ctx)) {
       return inline.call(this, query, params, method, ctx, loggerContext);
@@ -135,6 +138,48 @@ async function direct(this: SqlConnection, query: string, params: unknown[], met
   }, { query: sql, params, ...(loggerContext as object) });
 }
 
+/**
+ * The insert path's rows: BEGIN, each bound statement, COMMIT on one pooled connection, all in one
+ * synchronous run (libsql's calls are synchronous: nothing else runs on the connection meanwhile),
+ * without MikroORM's per-statement wrapper; queries are logged only when the query log is on.
+ */
+async function insertInOne(c: SqlConnection, statements: CapturedInserts['statements'],
+  options: Parameters<InsertRunner>[1]): Promise<void> {
+  await c.ensureConnection();
+  const knex = c.getKnex();
+  const logged = c.config.getLogger().isEnabled('query');
+  const emits = knex.listenerCount('query') > 1;
+  const texts = statements.map(({ sql: query, params }) => {
+    const sql = c.config.get('onQuery')(query, params);
+    const bindings = params.length ? toBindings(sql, params) : [];
+    return { sql, params, bindings, text: bindings ? sql : c.getPlatform().formatQuery(sql, params) };
+  });
+  await asTransaction(options, async () => {
+    const raw = (await knex.client.acquireConnection()) as RawConnection;
+    try {
+      runOn(raw, 'begin', []);
+      try {
+        for (const { bindings, text } of texts) {
+          if (emits) knex.emit('query', { sql: text, bindings: bindings ?? [], method: 'raw' });
+          runOn(raw, text, bindings ?? []);
+        }
+        runOn(raw, 'commit', []);
+      } catch (err) {
+        try { runOn(raw, 'rollback', []); } catch { /* the statement's error is the one to report */ }
+        throw err;
+      }
+    } finally {
+      await knex.client.releaseConnection(raw);
+    }
+    if (!logged) return;
+    c.logQuery('begin');
+    for (const { sql, params, bindings, text } of texts) {
+      c.logQuery(c.getSql(sql, bindings ? lazyFormatted(c, sql, params) : text, undefined));
+    }
+    c.logQuery('commit');
+  });
+}
+
 /** Runs one statement as knex's libsql dialect would (`run` for writes without RETURNING, else `all`). */
 function runOn(raw: RawConnection, sql: string, bindings: unknown[]): unknown {
   if (!raw[CACHED]) cacheOn(raw);
@@ -232,6 +277,7 @@ interface BeginOptions { ctx?: unknown; eventBroadcaster?: EventBroadcaster; log
 interface PoolClient { acquireConnection(): Promise<unknown>; releaseConnection(connection: unknown): Promise<unknown> }
 interface SqlConnection {
   [BOUND]?: boolean;
+  [INSERT_RUNNER]?: InsertRunner;
   execute(query: unknown, params?: unknown[], method?: string, ctx?: unknown, loggerContext?: unknown):
     Promise<unknown>;
   begin(options?: BeginOptions): Promise<unknown>;

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { KernelConfig } from '../config/schema.ts';
 import type { Driver } from './entity.ts';
 import { OwnerGuard } from './ownership.ts';
+import { checkpointInBackground, WAL_AUTOCHECKPOINT_PAGES } from './walCheckpointer.ts';
 
 export interface QueryEvent { query: string; tookMs?: number }
 
@@ -43,6 +44,8 @@ export async function openOrm(
         if (dbName !== ':memory:') raw.exec('pragma busy_timeout = 5000');
         raw.exec('pragma foreign_keys = on');
         if (dbName !== ':memory:') raw.exec('pragma synchronous = NORMAL');
+        // The worker below checkpoints; a connection's own checkpoint (in a commit, on the event loop) is the bound.
+        if (dbName !== ':memory:') raw.exec(`pragma wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
         done(null, raw);
       } catch (err) {
         done(err, raw);
@@ -56,6 +59,7 @@ export async function openOrm(
       // Switching to WAL needs a moment alone with the file: another process booting at once gets SQLITE_BUSY.
       await whileBusy(() => orm.em.getConnection().execute('pragma journal_mode = WAL'));
       await orm.em.getConnection().execute('pragma synchronous = NORMAL');
+      checkpointInBackground(orm, dbName);
     }
     return orm;
   }

@@ -1,4 +1,5 @@
 import { EventType, type MikroORM } from '@mikro-orm/core';
+import { asTransaction, CapturedInserts, INSERT_RUNNER, type InsertRunner } from './insertBatch.ts';
 
 /**
  * A direct path for the kernel's insert flush (kernel/storage/insertFlush.ts) on PostgreSQL.
@@ -30,7 +31,9 @@ export function directPgTransactions(orm: MikroORM): void {
     if (!(ctx instanceof PgTransaction)) return rollback.call(this, ctx, broadcaster, loggerContext);
     return endDirect(this, ctx, 'rollback', broadcaster, loggerContext);
   };
+  connection[INSERT_RUNNER] = (statements, options) => insertAsOne(connection, statements, options);
   connection.execute = function (this: PgConnection, query, params = [], method = 'all', ctx, loggerContext) {
+    if (ctx instanceof CapturedInserts && typeof query === 'string') return ctx.record(query, params);
     if (!(ctx instanceof PgTransaction) || typeof query !== 'string') {
       return execute.call(this, query, params, method, ctx, loggerContext);
     }
@@ -102,6 +105,38 @@ async function run(c: PgConnection, query: string, params: unknown[], method: st
   }, { query: sql, params, ...(loggerContext as object) });
 }
 
+/**
+ * The insert path's rows as one statement: every insert but the last a data-modifying CTE
+ * (`with w1 as (insert ...), w2 as (...) insert ...`). A statement is its own transaction on
+ * PostgreSQL, so the rows are written together or not at all (constraints, foreign keys included,
+ * are checked at its end), in one round trip instead of BEGIN, one per row and COMMIT.
+ */
+async function insertAsOne(c: PgConnection, statements: CapturedInserts['statements'],
+  options: Parameters<InsertRunner>[1]): Promise<void> {
+  const last = statements.length - 1;
+  const query = last === 0 ? statements[0].sql : 'with ' +
+    statements.slice(0, last).map((s, i) => `"kernel_w${i + 1}" as (${s.sql})`).join(', ') + ' ' +
+    statements[last].sql;
+  const params = statements.length === 1 ? statements[0].params : statements.flatMap((s) => s.params);
+  const sql = c.config.get('onQuery')(query, params);
+  const bound = toPgBindings(sql, params);
+  const formatted = bound ? undefined : c.getPlatform().formatQuery(sql, params);
+  await asTransaction(options, async () => {
+    const pool = c.getKnex().client;
+    const client = (await pool.acquireConnection()) as PgClient;
+    const write = () => (bound
+      ? client.query({ name: nameOf(bound.text), text: bound.text, values: bound.values })
+      : client.query(formatted!));
+    try {
+      if (!c.config.getLogger().isEnabled('query')) await write();
+      else await c.executeQuery(c.getSql(sql, formatted ?? lazyFormatted(c, sql, params), undefined), write,
+        { query: sql, params });
+    } finally {
+      await pool.releaseConnection(client);
+    }
+  });
+}
+
 function nameOf(text: string): string {
   let name = names.get(text);
   if (!name) {
@@ -163,6 +198,7 @@ interface BeginOptions { ctx?: unknown; eventBroadcaster?: EventBroadcaster; log
   [DIRECT_TRANSACTION]?: boolean }
 interface PgConnection {
   [PATCHED]?: boolean;
+  [INSERT_RUNNER]?: InsertRunner;
   execute(query: unknown, params?: unknown[], method?: string, ctx?: unknown, loggerContext?: unknown):
     Promise<unknown>;
   begin(options?: BeginOptions): Promise<unknown>;

@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { definePlugin, defineEntity, type DomainEvent, type Migration } from '../../kernel/index.ts';
+import { definePlugin, defineEntity, p, records, type DomainEvent, type Migration } from '../../kernel/index.ts';
 import { defineAdapter } from '../../kernel/ports/adapter.ts';
 import type { EventBus, EventHandler } from '../../kernel/ports/eventBus.ts';
 import type { Kernel } from '../../kernel/boot.ts';
@@ -21,7 +21,21 @@ const Mark = defineEntity({
   properties: { mark: { type: 'string', length: 100 } },
   indexes: [{ properties: ['mark'], unique: true }],
 });
+/** Written by records().create, as notes' activity subscriber does: the insert path, the receipt as its data. */
+const Booked = defineEntity('LedgerBooked', {
+  table: 'ledger_booked',
+  properties: { id: p.id(), eventId: p.string({ length: 100 }) },
+});
 const migrations: Migration[] = [
+  {
+    name: '0003',
+    up: (knex) =>
+      knex.schema.createTable('ledger_booked', (t) => {
+        t.string('id', 36).primary();
+        t.string('event_id', 100);
+      }),
+    down: (knex) => knex.schema.dropTable('ledger_booked'),
+  },
   {
     name: '0001',
     up: (knex) =>
@@ -42,8 +56,9 @@ const migrations: Migration[] = [
   },
 ];
 let failNext = false;
+let failRecord = false;
 const ledger = definePlugin({
-  name: 'ledger', version: '1.0.0', contract: false, entities: [Entry, Mark], migrations,
+  name: 'ledger', version: '1.0.0', contract: false, entities: [Entry, Mark, Booked], migrations,
   events: [{ name: 'ledger.entry.requested', schema: { type: 'object' } }],
   subscribers: [{
     event: 'ledger.entry.requested', name: 'book', idempotent: true,
@@ -58,6 +73,15 @@ const ledger = definePlugin({
       em.create('LedgerMark', { mark: (event.data as { mark?: string }).mark ?? event.id });
       await em.flush();
     },
+  }, {
+    event: 'ledger.entry.requested', name: 'record', idempotent: true,
+    async handle(event, ctx) {
+      if (failRecord) { failRecord = false; throw new Error('recording failed'); }
+      await records(ctx, Booked).create({ eventId: event.id });
+    },
+  }, {
+    // Writes nothing: its receipt alone is stored.
+    event: 'ledger.entry.requested', name: 'quiet', idempotent: true, async handle() {},
   }],
 });
 
@@ -133,6 +157,30 @@ for (const [driver, make] of makers) {
     assert.is(await count(kernel, 'KernelEventReceipt', { consumerGroup: 'ledger.mark', eventId: 'evt-5' }), 0);
     await mark(event('evt-5', { mark: 'free' }));
     assert.is(await count(kernel, 'KernelEventReceipt', { consumerGroup: 'ledger.mark', eventId: 'evt-5' }), 1);
+  });
+
+  s('through the insert path (records().create): once however delivered; a failure stores nothing', async () => {
+    const record = (e: DomainEvent) => handlers.get('ledger.entry.requested/ledger.record')!(e);
+    const receipts = (group: string, eventId: string) =>
+      count(kernel, 'KernelEventReceipt', { consumerGroup: group, eventId });
+    await record(event('evt-6'));
+    await record(event('evt-6'));
+    const outcomes = await Promise.allSettled(Array.from({ length: 8 }, () => record(event('evt-7'))));
+    assert.equal(outcomes.filter((o) => o.status === 'rejected'), [], 'a duplicate is skipped, not failed');
+    assert.is(await count(kernel, 'LedgerBooked', { eventId: 'evt-6' }), 1);
+    assert.is(await count(kernel, 'LedgerBooked', { eventId: 'evt-7' }), 1);
+    assert.is(await receipts('ledger.record', 'evt-7'), 1);
+    failRecord = true;
+    const failed = await Promise.resolve(record(event('evt-8'))).then(() => undefined, (e: Error) => e);
+    assert.is(failed?.message, 'recording failed');
+    assert.is(await receipts('ledger.record', 'evt-8'), 0, 'no receipt: the redelivery runs it');
+    await record(event('evt-8'));
+    assert.is(await count(kernel, 'LedgerBooked', { eventId: 'evt-8' }), 1);
+    // A handler that writes nothing: its receipt is stored alone, and a redelivery is skipped.
+    const quiet = (e: DomainEvent) => handlers.get('ledger.entry.requested/ledger.quiet')!(e);
+    await Promise.all([quiet(event('evt-9')), quiet(event('evt-9'))]);
+    await quiet(event('evt-9'));
+    assert.is(await receipts('ledger.quiet', 'evt-9'), 1);
   });
 
   s.run();
