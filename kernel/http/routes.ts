@@ -5,6 +5,7 @@ import type { MikroORM } from '@mikro-orm/core';
 import { AppError, errors } from '../errors.ts';
 import type { Handler, HandlerRequest } from '../plugin.ts';
 import type { OperationEntry } from './contracts.ts';
+import { RouteTable } from './routeTable.ts';
 import { ContractValidator, toDetails, type OperationValidators } from './validation.ts';
 import { HttpRequestContext, type PluginRuntime } from './requestContext.ts';
 import { renderResult, type Envelope } from './render.ts';
@@ -76,33 +77,46 @@ export function buildRouter(validator: ContractValidator, bound: BoundOperation[
 }
 
 /**
- * A path without parameters is looked up in a map by method and exact path before
+ * A path without parameters is looked up in a map by method and exact path, a path with
+ * parameters in a table of the contract's templates (kernel/http/routeTable.ts), before
  * @koa/router's scan of every layer (a regexp per operation). Only where the router itself
  * would pick that operation first, so every answer is the router's: other spellings (case,
- * trailing slash), parameters, 404 and 405 still go through it.
+ * trailing slash), 404 and 405 still go through it.
  */
 function withStaticRoutes(router: Router, routes: Array<{ op: BoundOperation; route: Middleware }>): Router {
-  const statics = new Map<string, { route: Middleware; path: string; name: string }>();
+  const statics = new Map<string, Map<string, { route: Middleware; path: string; name: string }>>();
   for (const { op, route } of routes) {
     const path = op.entry.path;
     if (path.includes('{')) continue;
     const method = op.entry.method.toUpperCase();
     for (const m of method === 'GET' ? ['GET', 'HEAD'] : [method]) {
       const first = router.match(path, m).pathAndMethod.find((layer) => layer.methods.length > 0);
-      if (first?.name === op.entry.operationId && !statics.has(`${m} ${path}`)) {
-        statics.set(`${m} ${path}`, { route, path: first.path as string, name: op.entry.operationId });
+      let byPath = statics.get(m);
+      if (!byPath) statics.set(m, (byPath = new Map()));
+      if (first?.name === op.entry.operationId && !byPath.has(path)) {
+        byPath.set(path, { route, path: first.path as string, name: op.entry.operationId });
       }
     }
   }
+  const table = new RouteTable(router);
   const scan = router.routes();
   const routes_ = function contractRoutes(ctx: Context, next: () => Promise<unknown>) {
-    const hit = statics.get(`${ctx.method} ${ctx.path}`);
-    if (!hit) return scan(ctx as never, next);
+    const method = ctx.method;
+    const path = ctx.path;
     const state = ctx as Context & { _matchedRoute?: string; _matchedRouteName?: string };
-    ctx.params = {};
-    state._matchedRoute = hit.path;
-    state._matchedRouteName = hit.name;
-    return hit.route(ctx, next);
+    const hit = statics.get(method)?.get(path);
+    if (hit) {
+      ctx.params = {};
+      state._matchedRoute = hit.path;
+      state._matchedRouteName = hit.name;
+      return hit.route(ctx, next);
+    }
+    const found = table.match(method, path);
+    if (!found) return scan(ctx as never, next);
+    ctx.params = found.params;
+    state._matchedRoute = found.layer.path as string;
+    state._matchedRouteName = found.layer.name;
+    return (found.layer.stack[0] as Middleware)(ctx, next);
   };
   router.routes = () => routes_ as never;
   return router;
@@ -183,8 +197,8 @@ function compileRoute(
       if (!v.query(req.query)) throw errors.validation(toDetails(v.query.errors, 'query'));
     }
     if (casing) {
-      req.params = renameKeys(req.params, casing.params);
-      req.query = renameKeys(req.query, casing.query);
+      if (casing.params.size) req.params = renameKeys(req.params, casing.params);
+      if (casing.query.size) req.query = renameKeys(req.query, casing.query);
     }
     if (pagingStyle) req.paging = pageRequest(pagingStyle, req.query);
     if (v.headers) {
@@ -208,18 +222,38 @@ function compileRoute(
     );
     rctx.principal = principal;
     // No closure named per request: under tsx (esbuild keepNames) each costs an Object.defineProperty.
-    if (idempotent) await idempotent(ctx, principal, req.body, () => respond(ctx, req, rctx));
-    else await respond(ctx, req, rctx);
+    if (idempotent) {
+      await idempotent(ctx, principal, req.body, () => respond(ctx, req, rctx));
+      return;
+    }
+    // The common case inline (no extra async frame): handler, settle if it published, render.
+    const pending = handler(req, rctx);
+    let result: unknown;
+    if (casing) {
+      try {
+        result = await pending;
+      } catch (e) {
+        throw wireFieldNames(e);
+      }
+    } else result = await pending;
+    if (rctx.staged) await rctx.settle();
+    finish(ctx, result);
   };
 
   async function respond(ctx: Context, req: Request, rctx: HttpRequestContext) {
-    let result = casing
-      ? await Promise.resolve(handler(req, rctx)).catch((e) => {
-          throw wireFieldNames(e);
-        })
-      : await handler(req, rctx);
-    await rctx.settle();
-    if (casing) result = toWire(result, casing.responses, defaultStatus);
+    const pending = handler(req, rctx);
+    let result: unknown;
+    try {
+      result = await pending;
+    } catch (e) {
+      throw casing ? wireFieldNames(e) : e;
+    }
+    if (rctx.staged) await rctx.settle();
+    finish(ctx, result);
+  }
+
+  function finish(ctx: Context, handled: unknown) {
+    const result = casing ? toWire(handled, casing.responses, defaultStatus) : handled;
     const body = renderResult(ctx, result, defaultStatus, options.envelope, message);
     if (v.responses) checkResponse(v, ctx.status, body, entry.operationId);
   }
