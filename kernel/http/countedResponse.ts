@@ -1,7 +1,8 @@
 import { ServerResponse, type IncomingMessage } from 'node:http';
 
-const write = ServerResponse.prototype.write as (this: ServerResponse, c: unknown, e?: unknown, cb?: unknown) => boolean;
-const end = ServerResponse.prototype.end as (this: ServerResponse, c?: unknown, e?: unknown, cb?: unknown) => unknown;
+type Write = (this: ServerResponse, c: unknown, e?: unknown, cb?: unknown) => unknown;
+const write = ServerResponse.prototype.write as Write;
+const end = ServerResponse.prototype.end as Write;
 
 /**
  * The kernel server's response class: counts the body bytes written (after compression) and
@@ -17,7 +18,7 @@ export class CountedResponse<Req extends IncomingMessage = IncomingMessage> exte
 
   override write(chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
     this.bytesOut += byteLength(chunk);
-    return write.call(this, chunk, encoding, callback);
+    return write.call(this, chunk, encoding, callback) as boolean;
   }
 
   override end(chunk?: unknown, encoding?: unknown, callback?: unknown): this {

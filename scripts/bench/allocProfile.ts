@@ -13,8 +13,8 @@ const peer = await startKernelPeer('sqlite', logs === 'on', undefined, process.e
 const url = `http://127.0.0.1:${peer.port}` +
   (path === 'note' ? `/v1/notes/${peer.noteId}` : path === 'me' ? '/v1/users/me' : '/health');
 const cannon = resolve('node_modules/.bin/autocannon');
-const load = (d: string) => spawnSync(cannon, ['-c', '50', '-d', d, '-j', '-H', `authorization=Bearer ${peer.token}`, url],
-  { encoding: 'utf8' });
+const auth = `authorization=Bearer ${peer.token}`;
+const load = (d: string) => spawnSync(cannon, ['-c', '50', '-d', d, '-j', '-H', auth, url], { encoding: 'utf8' });
 load('2');
 const session = new Session();
 session.connect();
