@@ -7,7 +7,6 @@ import { applyConnectionLimit, serverOptions } from '../http/serverLimits.ts';
 import { errorBody, errorDialect } from '../http/errorFormat.ts';
 import { AppError } from '../errors.ts';
 import { refuseUpgrade } from '../http/upgrades.ts';
-import { CountedResponse } from '../http/countedResponse.ts';
 
 /** Client errors the parser rejects (huge headers, bad requests) still get the one error format. */
 export function createHttpServer(kernel: Kernel): Server {
@@ -17,7 +16,7 @@ export function createHttpServer(kernel: Kernel): Server {
   // Counted to the end of the middleware chain (a handler may outlive its connection): a counter,
   // not a tracked promise, so a request costs no Map entry and no closures.
   const server = createServer(
-    { maxHeaderSize: 16384, ...serverOptions(kernel.config.server), ServerResponse: CountedResponse },
+    { maxHeaderSize: 16384, ...serverOptions(kernel.config.server) },
     (req, res) => {
       inflight.begin('requests');
       handle(req, res).then(ended, ended);

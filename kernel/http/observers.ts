@@ -1,7 +1,6 @@
 import type { Context } from 'koa';
 import type { Logger } from 'pino';
 import type { Principal } from '../plugin.ts';
-import { byteLength, CountedResponse } from './countedResponse.ts';
 
 /** What an observer learns about each finished request. */
 export interface FinishedRequest {
@@ -92,45 +91,20 @@ export function requestWatcher(
     for (const request of batch) for (const o of named) notify(o, request, log);
   };
 
-  const finished = (request: FinishedRequest) => {
-    hooks?.finished(request);
-    if (named.length && queue.push(request) === 1) setImmediate(dispatch);
-  };
-  // The kernel's server answers with CountedResponse: one listener made here serves every request.
-  const closed = function (this: CountedResponse) {
-    const ctx = this.watched as Context;
-    this.watched = undefined;
-    finished(observation.build(ctx, this.startedAt, this.bytesIn, this.bytesOut, !this.writableFinished));
-  };
-
   return function watch(ctx, startedAt) {
     hooks?.started();
     const { req, res } = ctx;
     const declared = req.headers['content-length'] === undefined ? NaN : Number(req.headers['content-length']);
-    const counted = res instanceof CountedResponse ? res : undefined;
     let bytesIn = Number.isFinite(declared) ? declared : 0;
-    if (counted) {
-      counted.bytesIn = bytesIn;
-      counted.watched = ctx;
-      counted.startedAt = startedAt;
-    }
     if (!Number.isFinite(declared) && req.headers['transfer-encoding'] !== undefined) {
       // A chunked body: count what the body parser reads, without touching the stream's flow.
       const emit = req.emit;
       // Anonymous functions: a named closure costs an Object.defineProperty per request under tsx (keepNames).
       req.emit = function (this: typeof req, event: string | symbol, ...args: unknown[]) {
-        if (event === 'data') {
-          if (counted) counted.bytesIn += byteLength(args[0]);
-          else bytesIn += byteLength(args[0]);
-        }
+        if (event === 'data') bytesIn += byteLength(args[0]);
         return (emit as (...a: unknown[]) => boolean).call(this, event, ...args);
       } as typeof req.emit;
     }
-    if (counted) {
-      counted.on('close', closed);
-      return;
-    }
-    // Another server's response (app.callback() in tests): count through wrappers.
     let bytesOut = 0;
     const write = res.write;
     const end = res.end;
@@ -143,7 +117,9 @@ export function requestWatcher(
       return (end as (...args: unknown[]) => typeof res).call(this, chunk, ...rest);
     } as typeof res.end;
     res.once('close', () => {
-      finished(observation.build(ctx, startedAt, bytesIn, bytesOut, !res.writableFinished));
+      const request = observation.build(ctx, startedAt, bytesIn, bytesOut, !res.writableFinished);
+      hooks?.finished(request);
+      if (named.length && queue.push(request) === 1) setImmediate(dispatch);
     });
   };
 }
@@ -182,6 +158,12 @@ function notify(o: Named, request: FinishedRequest, log: Logger) {
   );
 }
 
+function byteLength(chunk: unknown): number {
+  if (chunk === undefined || chunk === null) return 0;
+  if (typeof chunk === 'string') return Buffer.byteLength(chunk);
+  if (ArrayBuffer.isView(chunk)) return chunk.byteLength;
+  return 0;
+}
 
 /** Every enabled plugin's observers, made from the plugin's container, named `<plugin>.<observer>`. */
 export function pluginObservers(
