@@ -17,7 +17,7 @@ import type { RateLimiter } from '../ports/rateLimiter.ts';
 import type { KernelConfig } from '../config/schema.ts';
 import { isIdempotent, type IdempotentRunner } from './idempotency.ts';
 import type { OperationDialect } from './dialect.ts';
-import { renameKeys, translate } from './casing.ts';
+import { renameKeys, translate, type KeyPlan } from './casing.ts';
 import { wireFieldNames, type ErrorRenderer } from './errorFormat.ts';
 import { isReply } from '../plugin.ts';
 import { pageRequest } from '../paging.ts';
@@ -174,6 +174,7 @@ function compileRoute(
   const message = dialect?.message;
   const pagingStyle = dialect?.paging ? (options.pagination ?? 'cursor') : undefined;
   const errorFormat = errorFormatOf(entry.operationId, dialect?.errorFormat, options.errorFormats);
+  const defaultPlan = casing?.responses.get(String(defaultStatus));
 
   return async function operation(ctx: Context) {
     ctx.state.operationId = entry.operationId;
@@ -253,20 +254,20 @@ function compileRoute(
   }
 
   function finish(ctx: Context, handled: unknown) {
-    const result = casing ? toWire(handled, casing.responses, defaultStatus) : handled;
+    const result = casing ? toWire(handled, casing.responses, defaultPlan) : handled;
     const body = renderResult(ctx, result, defaultStatus, options.envelope, message);
     if (v.responses) checkResponse(v, ctx.status, body, entry.operationId);
   }
 }
 
 /** The handler's result with wire names, by the plan of the status it answers with. */
-function toWire(result: unknown, plans: Map<string, unknown>, defaultStatus: number): unknown {
+function toWire(result: unknown, plans: Map<string, KeyPlan | undefined>, defaultPlan: KeyPlan | undefined): unknown {
   if (isReply(result)) {
     if (result.raw || result.body === undefined) return result;
-    const plan = plans.get(String(result.status)) as Parameters<typeof translate>[1];
+    const plan = plans.get(String(result.status));
     return { ...result, body: translate(result.body, plan, 'out') };
   }
-  return translate(result, plans.get(String(defaultStatus)) as Parameters<typeof translate>[1], 'out');
+  return translate(result, defaultPlan, 'out');
 }
 
 async function readBody(
