@@ -20,7 +20,10 @@ const session = new Session();
 session.connect();
 await session.post('HeapProfiler.enable');
 await session.post('HeapProfiler.startSampling', {
-  samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: process.env.MINOR !== '0',
+  samplingInterval: 4096,
+  includeObjectsCollectedByMajorGC: true,
+  // MINOR=0: only what survived the young generation (promoted, then collected by a major GC).
+  includeObjectsCollectedByMinorGC: process.env.MINOR !== '0',
 } as never);
 // Load from a child while this process serves: spawnSync would block the event loop.
 const { spawn } = await import('node:child_process');

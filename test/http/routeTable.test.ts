@@ -22,7 +22,9 @@ const TEMPLATES: Array<[string, string]> = [
 
 function routerOf(): Router {
   const router = new Router();
-  for (const [method, path] of TEMPLATES) router.register(path, [method], () => undefined, { name: `${method} ${path}` });
+  for (const [method, path] of TEMPLATES) {
+    router.register(path, [method], () => undefined, { name: `${method} ${path}` });
+  }
   return router;
 }
 
