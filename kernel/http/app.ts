@@ -9,6 +9,7 @@ import type { KernelConfig } from '../config/schema.ts';
 import type { IdGenerator } from '../ports/ids.ts';
 import { renderError, toAppError } from './render.ts';
 import { resetSecurityHeaders, setSecurityHeaders } from './securityHeaders.ts';
+import { requestLineWriter } from '../logging.ts';
 import { errorDialect, type ErrorDialect, type ErrorRenderer } from './errorFormat.ts';
 
 export interface AppParts {
@@ -44,7 +45,7 @@ export function createApp(parts: AppParts): Koa {
   const { config, logger, ids, router } = parts;
   const app = new Koa({ proxy: config.server.trustProxy });
   const envelope = errorDialect(config);
-  const logRequests = config.log.requests;
+  const line = config.log.requests ? requestLineWriter(logger) : undefined;
   const watch = parts.watch;
 
   // One outermost middleware: security headers, request id, error boundary, request line.
@@ -66,17 +67,9 @@ export function createApp(parts: AppParts): Koa {
       renderError(ctx, error, envelope);
     }
     if (!res.headersSent) resetSecurityHeaders(ctx, secure);
-    if (logRequests) {
-      logger.info(
-        {
-          requestId,
-          method: ctx.method,
-          route: ctx.state.operationId ?? ctx.path.slice(0, 200),
-          status: ctx.status,
-          ms: Math.round((performance.now() - started) * 10) / 10,
-        },
-        'request',
-      );
+    if (line) {
+      const ms = Math.round((performance.now() - started) * 10) / 10;
+      line(requestId, ctx.method, ctx.state.operationId ?? ctx.path.slice(0, 200), ctx.status, ms);
     }
   });
 
