@@ -46,7 +46,26 @@ export class InFlight {
 
   constructor(private readonly logger: Logger) {}
 
-  get size(): number { return this.pending.size; }
+  /** Work counted by kind without a promise each (HTTP requests): `begin` and one `end` per item. */
+  private readonly counted = new Map<string, number>();
+  private countedSize = 0;
+
+  get size(): number { return this.pending.size + this.countedSize; }
+
+  /** Counts one item of `what` in flight until `end(what)`: cheaper than `track` on the hot path. */
+  begin(what: string): void {
+    this.counted.set(what, (this.counted.get(what) ?? 0) + 1);
+    this.countedSize++;
+  }
+
+  end(what: string): void {
+    const n = this.counted.get(what) ?? 0;
+    if (n <= 0) return;
+    if (n === 1) this.counted.delete(what);
+    else this.counted.set(what, n - 1);
+    this.countedSize--;
+    if (this.size === 0) for (const wake of this.waiters.splice(0)) wake();
+  }
 
   /** Tracks `work` until it settles; returns it unchanged. */
   track<T>(what: string, work: Promise<T>): Promise<T> {
@@ -59,7 +78,7 @@ export class InFlight {
 
   private settled(work: Promise<unknown>): void {
     this.pending.delete(work);
-    if (this.pending.size === 0) for (const wake of this.waiters.splice(0)) wake();
+    if (this.size === 0) for (const wake of this.waiters.splice(0)) wake();
   }
 
   /** Starts `task` on the next turn of the event loop, tracked; refused once resources are released. */
@@ -76,7 +95,7 @@ export class InFlight {
 
   /** Resolves true once nothing is in flight, false if `deadline` settles first. */
   async idle(deadline: Promise<unknown>): Promise<boolean> {
-    if (this.pending.size === 0) return true;
+    if (this.size === 0) return true;
     let wake!: () => void;
     const emptied = new Promise<true>((resolve) => { wake = () => resolve(true); this.waiters.push(wake); });
     const outcome = await Promise.race([emptied, deadline.then(() => false as const)]);
@@ -86,7 +105,7 @@ export class InFlight {
 
   /** What is still running, counted by kind (labels never carry request data). */
   summary(): Record<string, number> {
-    const counts: Record<string, number> = {};
+    const counts: Record<string, number> = Object.fromEntries(this.counted);
     for (const what of this.pending.values()) counts[what] = (counts[what] ?? 0) + 1;
     return counts;
   }

@@ -2,7 +2,7 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
 import type { KernelConfig } from './config/schema.ts';
 import { logSerializers } from './logSafety.ts';
-import { bufferedDestination } from './logging.ts';
+import { bufferedDestination, markKernelLogger } from './logging.ts';
 
 /**
  * Explicit paths only: pino's wildcard redaction doubles the cost of every log line. Request
@@ -19,5 +19,6 @@ export function createLogger(config: KernelConfig, destination: DestinationStrea
     name: config.name, level: config.log.level,
     redact: { paths: SECRET_PATHS, censor: '[redacted]' }, serializers: logSerializers(config.log.level),
   };
-  return pino(options, typeof destination === 'object' ? destination : bufferedDestination(destination));
+  const stream = typeof destination === 'object' ? destination : bufferedDestination(destination);
+  return markKernelLogger(pino(options, stream));
 }

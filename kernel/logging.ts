@@ -33,3 +33,40 @@ export function flushLogs(logger: Logger, timeoutMs = 2000): Promise<void> {
     }
   });
 }
+
+/** One request line: `logger.info({ requestId, method, route, status, ms }, 'request')`, written for less. */
+export type RequestLine = (requestId: string, method: string, route: string, status: number, ms: number) => void;
+
+const { lsCacheSym, timeSym, chindingsSym, streamSym, endSym, needsMetadataGsym } = pino.symbols;
+const ownLoggers = new WeakSet<Logger>();
+
+/** Marks a logger made by createLogger (no mixin, formatters, hooks or nested key): see requestLineWriter. */
+export function markKernelLogger(logger: Logger): Logger {
+  ownLoggers.add(logger);
+  return logger;
+}
+
+/**
+ * The request line's writer. For the kernel's own logger it builds the line pino would (the same
+ * level prefix, time, bindings, key order and escaping: test/kernel/requestLine.test.ts) without
+ * pino's generic per-key serialisation and redaction pass: none of these five keys is redacted or
+ * serialised, and the strings are a validated request id, an HTTP method, an operationId or a path.
+ * Any other logger (a test's, a deployment's) gets the plain `logger.info` call.
+ */
+export function requestLineWriter(logger: Logger): RequestLine {
+  const l = logger as unknown as Record<symbol, unknown>;
+  const stream = l[streamSym] as { write(line: string): unknown; [k: symbol]: unknown } | undefined;
+  if (!ownLoggers.has(logger) || !stream || stream[needsMetadataGsym]) {
+    return (requestId, method, route, status, ms) => {
+      logger.info({ requestId, method, route, status, ms }, 'request');
+    };
+  }
+  const prefix = (l[lsCacheSym] as Record<number, string>)[30];
+  const time = l[timeSym] as () => string;
+  return (requestId, method, route, status, ms) => {
+    if (!logger.isLevelEnabled('info')) return;
+    stream.write(prefix + time() + (l[chindingsSym] as string) + ',"requestId":' + JSON.stringify(requestId)
+      + ',"method":' + JSON.stringify(method) + ',"route":' + JSON.stringify(route) + ',"status":' + status
+      + ',"ms":' + ms + ',"msg":"request"' + (l[endSym] as string));
+  };
+}

@@ -11,9 +11,17 @@ import { refuseUpgrade } from '../http/upgrades.ts';
 /** Client errors the parser rejects (huge headers, bad requests) still get the one error format. */
 export function createHttpServer(kernel: Kernel): Server {
   const handle = kernel.app.callback();
-  // Tracked to the end of the middleware chain: a handler may outlive its connection.
-  const server = createServer({ maxHeaderSize: 16384, ...serverOptions(kernel.config.server) },
-    (req, res) => { void kernel.inflight.track('requests', handle(req, res)); });
+  const inflight = kernel.inflight;
+  const ended = () => inflight.end('requests');
+  // Counted to the end of the middleware chain (a handler may outlive its connection): a counter,
+  // not a tracked promise, so a request costs no Map entry and no closures.
+  const server = createServer(
+    { maxHeaderSize: 16384, ...serverOptions(kernel.config.server) },
+    (req, res) => {
+      inflight.begin('requests');
+      handle(req, res).then(ended, ended);
+    },
+  );
   applyConnectionLimit(server, kernel.config.server);
   server.on('upgrade', (req, socket, head) => {
     if (kernel.upgrade) kernel.upgrade(req, socket, head);

@@ -8,7 +8,8 @@ import { AppError } from '../errors.ts';
 import type { KernelConfig } from '../config/schema.ts';
 import type { IdGenerator } from '../ports/ids.ts';
 import { renderError, toAppError } from './render.ts';
-import { securityHeaders } from './securityHeaders.ts';
+import { resetSecurityHeaders, setSecurityHeaders } from './securityHeaders.ts';
+import { requestLineWriter } from '../logging.ts';
 import { errorDialect, type ErrorDialect, type ErrorRenderer } from './errorFormat.ts';
 import type { UnmatchedFormat } from './unmatchedFormat.ts';
 
@@ -39,7 +40,7 @@ export interface AppParts {
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
- * The request pipeline: security headers -> request id + log, error boundary (+ `around`) ->
+ * The request pipeline: security headers, request id + log, error boundary (+ `around`) ->
  * CORS, compression -> `before` -> root routes (docs, openapi.json) -> contract routes, each of
  * which authenticates, rate-limits and validates -> 404/405 in the one error format.
  */
@@ -47,17 +48,19 @@ export function createApp(parts: AppParts): Koa {
   const { config, logger, ids, router } = parts;
   const app = new Koa({ proxy: config.server.trustProxy });
   const envelope = errorDialect(config);
-  const logRequests = config.log.requests;
+  const line = config.log.requests ? requestLineWriter(logger) : undefined;
   const watch = parts.watch;
 
-  app.use(securityHeaders());
+  // One outermost middleware: security headers, request id, error boundary, request line.
   app.use(async function requestBoundary(ctx: Context, next: Next) {
+    const res = ctx.res;
+    const secure = setSecurityHeaders(ctx);
     const started = performance.now();
     if (watch) watch(ctx, started);
     const incoming = ctx.get('x-request-id');
     const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : ids.next();
     ctx.state.requestId = requestId;
-    ctx.set('X-Request-Id', requestId);
+    res.setHeader('X-Request-Id', requestId);
     try {
       await (parts.around ? parts.around(ctx, next) : next());
       if (ctx.body === undefined && ctx.status === 404) {
@@ -68,17 +71,10 @@ export function createApp(parts: AppParts): Koa {
       if (unexpected) logger.error({ err, requestId, operationId: ctx.state.operationId }, 'request failed');
       renderError(ctx, error, envelope);
     }
-    if (logRequests) {
-      logger.info(
-        {
-          requestId,
-          method: ctx.method,
-          route: ctx.state.operationId ?? ctx.path.slice(0, 200),
-          status: ctx.status,
-          ms: Math.round((performance.now() - started) * 10) / 10,
-        },
-        'request',
-      );
+    if (!res.headersSent) resetSecurityHeaders(ctx, secure);
+    if (line) {
+      const ms = Math.round((performance.now() - started) * 10) / 10;
+      line(requestId, ctx.method, ctx.state.operationId ?? ctx.path.slice(0, 200), ctx.status, ms);
     }
   });
 
@@ -117,11 +113,12 @@ export function createApp(parts: AppParts): Koa {
     }));
   }
   for (const mw of parts.before ?? []) app.use(mw);
-  app.use(function rootRoutes(ctx: Context, next: Next) {
-    if (!parts.isExtraRoute(ctx.path)) return next();
-    return Promise.resolve(parts.extraRoutes(ctx)).then((served) => (served ? undefined : next()));
+  // Root routes that are not in any contract (docs, openapi.json), then the contract routes.
+  const routes = router.routes() as unknown as (ctx: Context, next: Next) => Promise<unknown>;
+  app.use(function contractAndRootRoutes(ctx: Context, next: Next) {
+    if (!parts.isExtraRoute(ctx.path)) return routes(ctx, next);
+    return Promise.resolve(parts.extraRoutes(ctx)).then((served) => (served ? undefined : routes(ctx, next)));
   });
-  app.use(router.routes());
   app.on('error', (err: NodeJS.ErrnoException) => {
     // A client that leaves a streamed response (SSE, a download) early is not a server error.
     if (err?.code === 'ERR_STREAM_PREMATURE_CLOSE') return;

@@ -1,3 +1,4 @@
+import { ServerResponse } from 'node:http';
 import type { Context } from 'koa';
 import type { Logger } from 'pino';
 import type { Principal } from '../plugin.ts';
@@ -91,37 +92,72 @@ export function requestWatcher(
     for (const request of batch) for (const o of named) notify(o, request, log);
   };
 
+  // Made once: every watched response shares them and finds its counts in its WATCH slot.
+  const closed = function (this: WatchedResponse) {
+    const w = this[WATCH]!;
+    this[WATCH] = undefined;
+    const request = observation.build(w.ctx, w.startedAt, w.bytesIn, w.bytesOut, !this.writableFinished);
+    hooks?.finished(request);
+    if (named.length && queue.push(request) === 1) setImmediate(dispatch);
+  };
+
   return function watch(ctx, startedAt) {
     hooks?.started();
-    const { req, res } = ctx;
+    const { req } = ctx;
+    const res = ctx.res as WatchedResponse;
     const declared = req.headers['content-length'] === undefined ? NaN : Number(req.headers['content-length']);
-    let bytesIn = Number.isFinite(declared) ? declared : 0;
+    const w: Watch = { ctx, startedAt, bytesIn: Number.isFinite(declared) ? declared : 0, bytesOut: 0 };
     if (!Number.isFinite(declared) && req.headers['transfer-encoding'] !== undefined) {
       // A chunked body: count what the body parser reads, without touching the stream's flow.
       const emit = req.emit;
       // Anonymous functions: a named closure costs an Object.defineProperty per request under tsx (keepNames).
       req.emit = function (this: typeof req, event: string | symbol, ...args: unknown[]) {
-        if (event === 'data') bytesIn += byteLength(args[0]);
+        if (event === 'data') w.bytesIn += byteLength(args[0]);
         return (emit as (...a: unknown[]) => boolean).call(this, event, ...args);
       } as typeof req.emit;
     }
-    let bytesOut = 0;
-    const write = res.write;
-    const end = res.end;
-    res.write = function (this: typeof res, chunk: unknown, ...rest: unknown[]) {
-      bytesOut += byteLength(chunk);
-      return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
-    } as typeof res.write;
-    res.end = function (this: typeof res, chunk?: unknown, ...rest: unknown[]) {
-      if (typeof chunk !== 'function') bytesOut += byteLength(chunk);
-      return (end as (...args: unknown[]) => typeof res).call(this, chunk, ...rest);
-    } as typeof res.end;
-    res.once('close', () => {
-      const request = observation.build(ctx, startedAt, bytesIn, bytesOut, !res.writableFinished);
-      hooks?.finished(request);
-      if (named.length && queue.push(request) === 1) setImmediate(dispatch);
-    });
+    res[WATCH] = w;
+    if (!Object.hasOwn(res, 'write') && !Object.hasOwn(res, 'end')) {
+      res.write = countedWrite as typeof res.write;
+      res.end = countedEnd as typeof res.end;
+    } else {
+      // Someone wrapped this response already (instrumentation): wrap their functions.
+      const write = res.write;
+      const end = res.end;
+      res.write = function (this: typeof res, chunk: unknown, ...rest: unknown[]) {
+        w.bytesOut += byteLength(chunk);
+        return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+      } as typeof res.write;
+      res.end = function (this: typeof res, chunk?: unknown, ...rest: unknown[]) {
+        if (typeof chunk !== 'function') w.bytesOut += byteLength(chunk);
+        return (end as (...args: unknown[]) => typeof res).call(this, chunk, ...rest);
+      } as typeof res.end;
+    }
+    res.on('close', closed); // a response closes once; `on` makes no once-wrapper
   };
+}
+
+/** A watched request's counts, kept on its response (no closures per request). */
+interface Watch { ctx: Context; startedAt: number; bytesIn: number; bytesOut: number }
+const WATCH = Symbol('kernel.requestWatch');
+type WatchedResponse = ServerResponse & { [WATCH]?: Watch };
+
+const protoWrite = ServerResponse.prototype.write;
+const protoEnd = ServerResponse.prototype.end;
+
+/** `res.write` of a watched response: counts the chunk, then writes as the prototype does. */
+function countedWrite(this: WatchedResponse, chunk: unknown): boolean {
+  const w = this[WATCH];
+  if (w) w.bytesOut += byteLength(chunk);
+  // eslint-disable-next-line prefer-rest-params -- forwards the call exactly as made
+  return (protoWrite as (...a: unknown[]) => boolean).apply(this, arguments as unknown as unknown[]);
+}
+
+function countedEnd(this: WatchedResponse, chunk?: unknown): WatchedResponse {
+  const w = this[WATCH];
+  if (w && typeof chunk !== 'function') w.bytesOut += byteLength(chunk);
+  // eslint-disable-next-line prefer-rest-params -- forwards the call exactly as made
+  return (protoEnd as (...a: unknown[]) => WatchedResponse).apply(this, arguments as unknown as unknown[]);
 }
 
 function notify(o: Named, request: FinishedRequest, log: Logger) {

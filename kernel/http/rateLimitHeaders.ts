@@ -35,20 +35,23 @@ export function compileRateLimitDialect(config: KernelConfig['rateLimit']): Rate
 
   return {
     setHeaders(ctx, name, policy, d) {
+      // res.setHeader, not ctx.set: Koa 3's `set` makes arrays per call. Never once the headers are out.
+      const res = ctx.res;
+      if (res.headersSent) return;
       const windowSeconds = Math.round(policy.windowMs / 1000);
       if (legacy) {
-        ctx.set('X-RateLimit-Limit', String(policy.limit));
-        ctx.set('X-RateLimit-Remaining', String(d.remaining));
-        ctx.set('X-RateLimit-Reset', String(Math.ceil((Date.now() + d.resetMs) / 1000)));
+        res.setHeader('X-RateLimit-Limit', String(policy.limit));
+        res.setHeader('X-RateLimit-Remaining', String(d.remaining));
+        res.setHeader('X-RateLimit-Reset', String(Math.ceil((Date.now() + d.resetMs) / 1000)));
       }
       if (ietf) {
-        ctx.set('RateLimit-Policy', `"${name}";q=${policy.limit};w=${windowSeconds}`);
-        ctx.set('RateLimit', `"${name}";r=${d.remaining};t=${Math.ceil(d.resetMs / 1000)}`);
+        res.setHeader('RateLimit-Policy', `"${name}";q=${policy.limit};w=${windowSeconds}`);
+        res.setHeader('RateLimit', `"${name}";r=${d.remaining};t=${Math.ceil(d.resetMs / 1000)}`);
       }
       const used = policy.limit - d.remaining;
       if (d.allowed && used >= policy.limit * threshold) {
         const vars = { used, limit: policy.limit, remaining: d.remaining, window_seconds: windowSeconds };
-        ctx.set(warningHeader, warning(vars));
+        res.setHeader(warningHeader, warning(vars));
       }
     },
 

@@ -5,6 +5,7 @@ import type { MikroORM } from '@mikro-orm/core';
 import { AppError, errors } from '../errors.ts';
 import type { Handler, HandlerRequest } from '../plugin.ts';
 import type { OperationEntry } from './contracts.ts';
+import { RouteTable } from './routeTable.ts';
 import { ContractValidator, toDetails, type OperationValidators } from './validation.ts';
 import { HttpRequestContext, type PluginRuntime } from './requestContext.ts';
 import { renderResult, type Envelope } from './render.ts';
@@ -16,7 +17,7 @@ import type { RateLimiter } from '../ports/rateLimiter.ts';
 import type { KernelConfig } from '../config/schema.ts';
 import { isIdempotent, type IdempotentRunner } from './idempotency.ts';
 import type { OperationDialect } from './dialect.ts';
-import { renameKeys, translate } from './casing.ts';
+import { renameKeys, translate, type KeyPlan } from './casing.ts';
 import { wireFieldNames, type ErrorRenderer } from './errorFormat.ts';
 import { isReply } from '../plugin.ts';
 import { pageRequest } from '../paging.ts';
@@ -76,33 +77,46 @@ export function buildRouter(validator: ContractValidator, bound: BoundOperation[
 }
 
 /**
- * A path without parameters is looked up in a map by method and exact path before
+ * A path without parameters is looked up in a map by method and exact path, a path with
+ * parameters in a table of the contract's templates (kernel/http/routeTable.ts), before
  * @koa/router's scan of every layer (a regexp per operation). Only where the router itself
  * would pick that operation first, so every answer is the router's: other spellings (case,
- * trailing slash), parameters, 404 and 405 still go through it.
+ * trailing slash), 404 and 405 still go through it.
  */
 function withStaticRoutes(router: Router, routes: Array<{ op: BoundOperation; route: Middleware }>): Router {
-  const statics = new Map<string, { route: Middleware; path: string; name: string }>();
+  const statics = new Map<string, Map<string, { route: Middleware; path: string; name: string }>>();
   for (const { op, route } of routes) {
     const path = op.entry.path;
     if (path.includes('{')) continue;
     const method = op.entry.method.toUpperCase();
     for (const m of method === 'GET' ? ['GET', 'HEAD'] : [method]) {
       const first = router.match(path, m).pathAndMethod.find((layer) => layer.methods.length > 0);
-      if (first?.name === op.entry.operationId && !statics.has(`${m} ${path}`)) {
-        statics.set(`${m} ${path}`, { route, path: first.path as string, name: op.entry.operationId });
+      let byPath = statics.get(m);
+      if (!byPath) statics.set(m, (byPath = new Map()));
+      if (first?.name === op.entry.operationId && !byPath.has(path)) {
+        byPath.set(path, { route, path: first.path as string, name: op.entry.operationId });
       }
     }
   }
+  const table = new RouteTable(router);
   const scan = router.routes();
   const routes_ = function contractRoutes(ctx: Context, next: () => Promise<unknown>) {
-    const hit = statics.get(`${ctx.method} ${ctx.path}`);
-    if (!hit) return scan(ctx as never, next);
+    const method = ctx.method;
+    const path = ctx.path;
     const state = ctx as Context & { _matchedRoute?: string; _matchedRouteName?: string };
-    ctx.params = {};
-    state._matchedRoute = hit.path;
-    state._matchedRouteName = hit.name;
-    return hit.route(ctx, next);
+    const hit = statics.get(method)?.get(path);
+    if (hit) {
+      ctx.params = {};
+      state._matchedRoute = hit.path;
+      state._matchedRouteName = hit.name;
+      return hit.route(ctx, next);
+    }
+    const found = table.match(method, path);
+    if (!found) return scan(ctx as never, next);
+    ctx.params = found.params;
+    state._matchedRoute = found.layer.path as string;
+    state._matchedRouteName = found.layer.name;
+    return (found.layer.stack[0] as Middleware)(ctx, next);
   };
   router.routes = () => routes_ as never;
   return router;
@@ -160,6 +174,7 @@ function compileRoute(
   const message = dialect?.message;
   const pagingStyle = dialect?.paging ? (options.pagination ?? 'cursor') : undefined;
   const errorFormat = errorFormatOf(entry.operationId, dialect?.errorFormat, options.errorFormats);
+  const defaultPlan = casing?.responses.get(String(defaultStatus));
 
   return async function operation(ctx: Context) {
     ctx.state.operationId = entry.operationId;
@@ -183,8 +198,8 @@ function compileRoute(
       if (!v.query(req.query)) throw errors.validation(toDetails(v.query.errors, 'query'));
     }
     if (casing) {
-      req.params = renameKeys(req.params, casing.params);
-      req.query = renameKeys(req.query, casing.query);
+      if (casing.params.size) req.params = renameKeys(req.params, casing.params);
+      if (casing.query.size) req.query = renameKeys(req.query, casing.query);
     }
     if (pagingStyle) req.paging = pageRequest(pagingStyle, req.query);
     if (v.headers) {
@@ -208,31 +223,51 @@ function compileRoute(
     );
     rctx.principal = principal;
     // No closure named per request: under tsx (esbuild keepNames) each costs an Object.defineProperty.
-    if (idempotent) await idempotent(ctx, principal, req.body, () => respond(ctx, req, rctx));
-    else await respond(ctx, req, rctx);
+    if (idempotent) {
+      await idempotent(ctx, principal, req.body, () => respond(ctx, req, rctx));
+      return;
+    }
+    // The common case inline (no extra async frame): handler, settle if it published, render.
+    const pending = handler(req, rctx);
+    let result: unknown;
+    if (casing) {
+      try {
+        result = await pending;
+      } catch (e) {
+        throw wireFieldNames(e);
+      }
+    } else result = await pending;
+    if (rctx.staged) await rctx.settle();
+    finish(ctx, result);
   };
 
   async function respond(ctx: Context, req: Request, rctx: HttpRequestContext) {
-    let result = casing
-      ? await Promise.resolve(handler(req, rctx)).catch((e) => {
-          throw wireFieldNames(e);
-        })
-      : await handler(req, rctx);
-    await rctx.settle();
-    if (casing) result = toWire(result, casing.responses, defaultStatus);
+    const pending = handler(req, rctx);
+    let result: unknown;
+    try {
+      result = await pending;
+    } catch (e) {
+      throw casing ? wireFieldNames(e) : e;
+    }
+    if (rctx.staged) await rctx.settle();
+    finish(ctx, result);
+  }
+
+  function finish(ctx: Context, handled: unknown) {
+    const result = casing ? toWire(handled, casing.responses, defaultPlan) : handled;
     const body = renderResult(ctx, result, defaultStatus, options.envelope, message);
     if (v.responses) checkResponse(v, ctx.status, body, entry.operationId);
   }
 }
 
 /** The handler's result with wire names, by the plan of the status it answers with. */
-function toWire(result: unknown, plans: Map<string, unknown>, defaultStatus: number): unknown {
+function toWire(result: unknown, plans: Map<string, KeyPlan | undefined>, defaultPlan: KeyPlan | undefined): unknown {
   if (isReply(result)) {
     if (result.raw || result.body === undefined) return result;
-    const plan = plans.get(String(result.status)) as Parameters<typeof translate>[1];
+    const plan = plans.get(String(result.status));
     return { ...result, body: translate(result.body, plan, 'out') };
   }
-  return translate(result, plans.get(String(defaultStatus)) as Parameters<typeof translate>[1], 'out');
+  return translate(result, defaultPlan, 'out');
 }
 
 async function readBody(

@@ -61,17 +61,21 @@ export function compileGuard(
 ) {
   const { alternatives, optional, permissions } = security;
   if (!alternatives.length) return undefined;
+  // One scheme: its authenticator gets the input object itself; with more, each gets its own copy.
+  const single = alternatives.length === 1 && alternatives[0].length === 1;
   return async function guard(input: {
     headers: Record<string, string | string[] | undefined>;
     ip: string;
   }): Promise<Principal | undefined> {
     let principal: Principal | undefined;
     let rejection: AppError | undefined;
+    // The authenticator's input, made once per request (not a spread per scheme).
+    const given = { headers: input.headers, ip: input.ip, operationId, permissions };
     for (const names of alternatives) {
       try {
         let found: Principal | undefined;
         for (const name of names) {
-          found = await schemes.get(name)!({ ...input, operationId, permissions });
+          found = await schemes.get(name)!(single ? given : { ...given });
           if (!found) break;
         }
         if (found) {
