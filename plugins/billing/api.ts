@@ -73,6 +73,12 @@ export interface CaptureOptions {
    * writes through `em` commits or rolls back with the charge (e.g. the usage row); if it throws, nothing is charged.
    */
   within?: (em: import('@mikro-orm/core').EntityManager, entry: LedgerEntryDetail) => Promise<void>;
+  /**
+   * `within` runs only plain statements (`em.getConnection().execute(sql, params, method,
+   * em.getTransactionContext())`, as `metering.insert` does): the capture may then run as a direct transaction on
+   * PostgreSQL too (on SQLite it always does; ORM writes through `em` are flushed into it there).
+   */
+  plainStatements?: boolean;
 }
 
 /** Fields a LedgerEntry carries beyond the agreed interface (the HTTP view shows them). */

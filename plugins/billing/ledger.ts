@@ -84,7 +84,7 @@ export class LedgerService implements Ledger {
     const { allowance, refuse } = await this.prompt(userId);
     return this.locks.run(userId, allowance, async (tx, account) => {
       const replay = async () => {
-        const [first] = await tx.sql.all(tx.em, 'select * from billing_holds where user_id = ? and idempotency_key = ?',
+        const [first] = await tx.sql.all(tx.db, 'select * from billing_holds where user_id = ? and idempotency_key = ?',
           [userId, idempotencyKey]);
         return first ? holdView(holdFromRow(first)) : undefined;
       };
@@ -96,7 +96,7 @@ export class LedgerService implements Ledger {
         reference: o.reference ?? null, idempotencyKey, entryId: null, settledAt: null, createdAt: tx.now,
       };
       // One statement on the common path: the unique (user, key) index answers a replay (nothing inserted).
-      const inserted = await tx.sql.insert(tx.em, 'billing_holds', {
+      const inserted = await tx.sql.insert(tx.db, 'billing_holds', {
         id: hold.id,
         user_id: userId,
         amount_micros: amountMicros,
@@ -111,16 +111,16 @@ export class LedgerService implements Ledger {
       if (!inserted) return (await replay())!;
       account.heldMicros += amountMicros;
       return holdView(hold);
-    }, { lazySweep: true });
+    }, { lazySweep: true, direct: true });
   }
 
   private async lockedHold(tx: Tx, holdId: string): Promise<HoldRow> {
-    const [row] = await tx.sql.all(tx.em, 'select * from billing_holds where id = ?', [holdId]);
+    const [row] = await tx.sql.all(tx.db, 'select * from billing_holds where id = ?', [holdId]);
     return holdFromRow(row);
   }
 
   private async settle(tx: Tx, holdId: string, status: string, entryId: string | null): Promise<void> {
-    await tx.sql.run(tx.em, 'update billing_holds set status = ?, entry_id = ?, settled_at = ? where id = ?',
+    await tx.sql.run(tx.db, 'update billing_holds set status = ?, entry_id = ?, settled_at = ? where id = ?',
       [status, entryId, tx.sql.ts(tx.now), holdId]);
   }
 
@@ -135,7 +135,7 @@ export class LedgerService implements Ledger {
     return this.locks.run(userId, await this.allowance(userId), async (tx, account) => {
       const entryId = tx.newId();
       // The common case in one statement: the hold is still held and not past its expiry (the sweep is lazy).
-      const [won] = await tx.sql.all(tx.em, `update billing_holds set status = 'captured', entry_id = ?,
+      const [won] = await tx.sql.all(tx.db, `update billing_holds set status = 'captured', entry_id = ?,
         settled_at = ? where id = ? and user_id = ? and status = 'held' and expires_at > ?
         returning amount_micros, reference`, [entryId, tx.sql.ts(tx.now), holdId, userId, tx.sql.ts(tx.now)]);
       if (!won) {
@@ -159,16 +159,16 @@ export class LedgerService implements Ledger {
       }));
       await o.within?.(tx.em, entry);
       return entry;
-    }, { lazySweep: true });
+    }, { lazySweep: true, direct: !o.within || o.plainStatements || this.o.driver === 'sqlite' });
   }
 
   /** A capture that found no held hold: the first capture's entry (a replay), else why not (404, 409). */
   private async capturedOrRefused(tx: Tx, holdId: string, userId: string): Promise<LedgerEntryDetail | Refusal> {
-    const [row] = await tx.sql.all(tx.em, 'select * from billing_holds where id = ? and user_id = ?', [holdId, userId]);
+    const [row] = await tx.sql.all(tx.db, 'select * from billing_holds where id = ? and user_id = ?', [holdId, userId]);
     if (!row) return new Refusal(errors.notFound(`Hold ${holdId} not found`));
     const hold = holdFromRow(row);
     if (hold.status === 'captured') {
-      const [entry] = await tx.sql.all(tx.em, 'select * from billing_entries where id = ?', [hold.entryId]);
+      const [entry] = await tx.sql.all(tx.db, 'select * from billing_entries where id = ?', [hold.entryId]);
       return entryView(entryFromRow(entry));
     }
     return new Refusal(new AppError(409, hold.status === 'expired' ? 'HOLD_EXPIRED' : 'HOLD_NOT_ACTIVE',
@@ -188,11 +188,11 @@ export class LedgerService implements Ledger {
       account.heldMicros -= hold.amountMicros;
       await this.settle(tx, hold.id, 'released', null);
       return undefined;
-    });
+    }, { direct: true });
   }
 
   private async entryByKey(tx: Tx, userId: string, idempotencyKey: string): Promise<EntryRow | undefined> {
-    const [row] = await tx.sql.all(tx.em, 'select * from billing_entries where user_id = ? and idempotency_key = ?',
+    const [row] = await tx.sql.all(tx.db, 'select * from billing_entries where user_id = ? and idempotency_key = ?',
       [userId, idempotencyKey]);
     return row ? entryFromRow(row) : undefined;
   }
@@ -233,7 +233,7 @@ export class LedgerService implements Ledger {
     return this.locks.run(found.userId, await this.allowance(found.userId), async (tx, account) => {
       const first = await this.entryByKey(tx, found.userId, idempotencyKey);
       if (first) return entryView(first);
-      const [row] = await tx.sql.all(tx.em, 'select * from billing_entries where id = ?', [entryId]);
+      const [row] = await tx.sql.all(tx.db, 'select * from billing_entries where id = ?', [entryId]);
       const charge = entryFromRow(row);
       if (charge.kind !== 'charge') {
         return new Refusal(new AppError(409, 'NOT_REFUNDABLE',
@@ -252,7 +252,7 @@ export class LedgerService implements Ledger {
       account.freeMicros += toFree;
       account.purchasedMicros += amount - toFree;
       account.lifetimeUsageMicros -= amount;
-      await tx.sql.run(tx.em, 'update billing_entries set refunded_micros = refunded_micros + ? where id = ?',
+      await tx.sql.run(tx.db, 'update billing_entries set refunded_micros = refunded_micros + ? where id = ?',
         [amount, charge.id]);
       return entryView(await tx.entry({
         kind: 'refund', amountMicros: amount, freeMicros: toFree, reference: charge.reference ?? null,
@@ -321,7 +321,7 @@ export class LedgerService implements Ledger {
 
   /** Which user a hold is for, read before the lock (a hold never changes hands). */
   private findHold = async (holdId: string): Promise<{ userId: string }> => {
-    const [row] = await this.locks.sql.all(this.orm.em.fork(), 'select user_id from billing_holds where id = ?', [
+    const [row] = await this.locks.sql.all(this.orm.em, 'select user_id from billing_holds where id = ?', [
       holdId,
     ]);
     if (!row) throw errors.notFound(`Hold ${holdId} not found`);
