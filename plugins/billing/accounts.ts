@@ -75,7 +75,8 @@ export class AccountLocks {
   ): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const result = o.direct ? await this.direct((db) => this.locked(db, undefined, userId, allowanceMicros, work, o))
+        const result = o.direct
+          ? await this.direct((db) => this.locked(db, undefined, userId, allowanceMicros, work, o))
           : await this.orm.em.fork().transactional((em) => this.locked(em, em, userId, allowanceMicros, work, o));
         if (result instanceof Refusal) throw result.error;
         return result;

@@ -74,12 +74,14 @@ export interface CaptureOptions {
    */
   within?: (em: import('@mikro-orm/core').EntityManager, entry: LedgerEntryDetail) => Promise<void>;
   /**
-   * `within` runs only plain statements (`em.getConnection().execute(sql, params, method,
-   * em.getTransactionContext())`, as `metering.insert` does): the capture may then run as a direct transaction on
-   * PostgreSQL too (on SQLite it always does; ORM writes through `em` are flushed into it there).
+   * Like `within`, given only the transaction's connection, for plain statements (`metering.insert`): no
+   * EntityManager is made for it, and the capture is a direct transaction on PostgreSQL too.
    */
-  plainStatements?: boolean;
+  sql?: (db: SqlTarget, entry: LedgerEntryDetail) => Promise<void>;
 }
+
+/** Where a statement runs: an EntityManager, or a transaction's connection (`execute(sql, params, method, ctx)`). */
+export type SqlTarget = Pick<import('@mikro-orm/core').EntityManager, 'getConnection' | 'getTransactionContext'>;
 
 /** Fields a LedgerEntry carries beyond the agreed interface (the HTTP view shows them). */
 export interface LedgerEntryDetail extends LedgerEntry {

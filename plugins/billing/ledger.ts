@@ -126,8 +126,8 @@ export class LedgerService implements Ledger {
 
   /**
    * `o.userId` (the hold's user, which the caller knows) saves the lookup before the lock; a wrong one is 404.
-   * `o.within` runs in the capture's transaction after the charge (not on a replay): what it writes commits or
-   * rolls back with the charge (the gateway's usage row), and should it throw, nothing is charged.
+   * `o.within` (and `o.sql`) run in the capture's transaction after the charge (not on a replay): what they write
+   * commits or rolls back with the charge (the gateway's usage row), and should one throw, nothing is charged.
    */
   async capture(holdId: string, actualMicros: number, o: CaptureOptions = {}): Promise<LedgerEntryDetail> {
     micros(actualMicros, 'actualMicros');
@@ -157,9 +157,10 @@ export class LedgerService implements Ledger {
         reference: won.reference === null || won.reference === undefined ? null : String(won.reference),
         idempotencyKey: `capture:${holdId}`, holdId, uncollectedMicros: actualMicros - charge,
       }));
+      await o.sql?.(tx.db, entry);
       await o.within?.(tx.em, entry);
       return entry;
-    }, { lazySweep: true, direct: !o.within || o.plainStatements || this.o.driver === 'sqlite' });
+    }, { lazySweep: true, direct: !o.within || this.o.driver === 'sqlite' });
   }
 
   /** A capture that found no held hold: the first capture's entry (a replay), else why not (404, 409). */

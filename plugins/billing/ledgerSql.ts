@@ -1,8 +1,7 @@
-import type { EntityManager } from '@mikro-orm/core';
+import type { SqlTarget } from './api.ts';
 import type { EntryRow, HoldRow } from './entities.ts';
 
-/** Where a statement runs: an EntityManager, or a connection and its transaction (a direct transaction). */
-export type SqlTarget = Pick<EntityManager, 'getConnection' | 'getTransactionContext'>;
+export type { SqlTarget };
 
 /**
  * The ledger's statements, written once for SQLite and PostgreSQL and run through the transaction's
