@@ -122,7 +122,11 @@ export class Gateway implements AiGateway {
 
   private async *streamed(call: GatewayChatCall): AsyncGenerator<GatewayStreamEvent> {
     const p = await this.prepare(call);
-    call.onReady?.();
+    if (call.onReady) {
+      call.onReady();
+      // The caller's first bytes (headers, a role chunk) reach the socket before the upstream call is set up.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
     const inner = new AbortController();
     const onAbort = () => inner.abort(call.signal?.reason);
     if (call.signal?.aborted) inner.abort(call.signal.reason);
