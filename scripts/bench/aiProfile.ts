@@ -7,19 +7,27 @@ import { Session } from 'node:inspector/promises';
 import { resolve } from 'node:path';
 import { gatewayBench } from './aiGateway.ts';
 import { summarizeProfile, type CpuProfile } from './profile.ts';
+import type { AiGateway } from '../../plugins/ai/api.ts';
 
 const n = Number(process.argv[2] ?? 2000);
 const stream = process.env.STREAM === '1';
 const bench = await gatewayBench();
-for (let i = 0; i < 500; i++) await bench.viaGateway(stream);
+// INPROC=1: `aiGateway.chat` in this process, without the HTTP front (the bench's split row).
+const cradle = bench.kernel.runtimes.get('ai')!.container.cradle as unknown as { aiGateway: AiGateway };
+const principal = { type: 'user', id: bench.userId, permissions: [], tier: 'enterprise' };
+const one = process.env.INPROC === '1'
+  ? () => cradle.aiGateway.chat({ principal, model: 'gpt-4o-mini', maxTokens: 64, reference: { kind: 'bench', id: 'p' },
+    messages: [{ role: 'user', content: 'Say twelve words about a fox.' }] })
+  : () => bench.viaGateway(stream);
+for (let i = 0; i < 500; i++) await one();
 const session = new Session();
 session.connect();
 await session.post('Profiler.enable');
-await session.post('Profiler.setSamplingInterval', { interval: 50 });
+await session.post('Profiler.setSamplingInterval', { interval: Number(process.env.INTERVAL ?? 100) });
 await session.post('Profiler.start');
 const c0 = process.cpuUsage();
 const t0 = performance.now();
-for (let i = 0; i < n; i++) await bench.viaGateway(stream);
+for (let i = 0; i < n; i++) await one();
 const wall = performance.now() - t0;
 const cpu = process.cpuUsage(c0);
 const { profile } = await session.post('Profiler.stop') as unknown as { profile: CpuProfile };

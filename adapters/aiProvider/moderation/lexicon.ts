@@ -221,6 +221,21 @@ export interface LocalModerationOptions {
 
 export type TextModerator = (text: string) => ModerationResult;
 
+/**
+ * One pattern that matches where any rule's does (their alternation), or undefined when the rules cannot be joined
+ * safely (a backreference or a named group, whose numbering or name would clash).
+ */
+function anyOf(rules: ModerationRule[]): RegExp | undefined {
+  if (!rules.length || rules.some((r) => /\\[1-9]|\\k<|\(\?<[^=!]/.test(r.pattern.source) || r.pattern.flags !== 'g')) {
+    return undefined;
+  }
+  try {
+    return new RegExp(rules.map((r) => `(?:${r.pattern.source})`).join('|'));
+  } catch {
+    return undefined;
+  }
+}
+
 export function createLocalModerator(options: LocalModerationOptions = {}): TextModerator {
   const off = new Set(options.disable ?? []);
   const rules: ModerationRule[] = [
@@ -228,8 +243,11 @@ export function createLocalModerator(options: LocalModerationOptions = {}): Text
     ...(options.rules ?? []).map((r) => ({ ...r, pattern: new RegExp(r.pattern, 'g') })),
   ];
   const flagAt = options.flagAt ?? 'MEDIUM';
+  const any = anyOf(rules);
   return (text) => {
     const norm = normalise(text);
+    // Most texts match no rule: one scan says so, instead of one per rule (each `matchAll` clones its pattern).
+    if (any && !any.test(norm)) return { flagged: false, severity: null, hits: [] };
     const hits: ModerationHit[] = [];
     for (const rule of rules) {
       rule.pattern.lastIndex = 0;
