@@ -24,7 +24,7 @@ import type { Entitlements, Limits, Metering, UsageEvent } from '../metering/api
 import { enforce } from '../metering/api.ts';
 import type {
   AiGateway, AiModel, GatewayChatCall, GatewayChatResult, GatewayEstimate, GatewayStreamEvent, GatewayUsage,
-  Strictness,
+  RoutePlan, Strictness,
 } from './api.ts';
 import type { Catalog } from './catalog.ts';
 import type { ResolvedAiConfig } from './config.ts';
@@ -445,8 +445,11 @@ export class Gateway implements AiGateway {
 
   // ------------------------------------------------------------------------------------------- helpers
 
-  private planOf(p: Prepared) {
-    return { ...p.plan, model: p.candidates[0].model, candidates: p.candidates.map((c: Candidate) => c.model) };
+  /** The plan with the funded candidates (`task` stays lazy: an explicit model is never classified). */
+  private planOf(p: Prepared): RoutePlan {
+    const plan = p.plan;
+    return { model: p.candidates[0].model, reason: plan.reason, candidates: p.candidates.map((c: Candidate) => c.model),
+      get task() { return plan.task; } };
   }
 
   private request(call: GatewayChatCall, model: AiModel, maxTokens: number): ChatRequest {
