@@ -322,7 +322,8 @@ export class LedgerService implements Ledger {
 
   /** Which user a hold is for, read before the lock (a hold never changes hands). */
   private findHold = async (holdId: string): Promise<{ userId: string }> => {
-    const [row] = await this.locks.sql.all(this.orm.em, 'select user_id from billing_holds where id = ?', [
+    const outside = { getConnection: () => this.orm.em.getConnection(), getTransactionContext: () => undefined };
+    const [row] = await this.locks.sql.all(outside, 'select user_id from billing_holds where id = ?', [
       holdId,
     ]);
     if (!row) throw errors.notFound(`Hold ${holdId} not found`);
