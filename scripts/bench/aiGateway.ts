@@ -6,6 +6,7 @@
  * interleaved rounds, with the same HTTP client. Reports p50 and p99 of both, the added p50 and p99 and the added
  * time to first byte of a stream, each with a 95% interval over rounds.
  * Alone: `node --import tsx scripts/bench/aiGateway.ts [--quick]`; in the bench: `npm run bench -- --ai`.
+ * `BENCH_AI_ROUNDS` and `BENCH_AI_CALLS` change the rounds (10, quick 4) and the calls per round (200, quick 60).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';

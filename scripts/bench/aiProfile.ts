@@ -1,7 +1,9 @@
 /**
  * Where the AI gateway's time goes: the bench's setup (scripts/bench/aiGateway.ts), then N completions through
  * `POST /v1/chat/completions` (STREAM=1: streamed) under the in-process V8 profiler, summarised by category and
- * function (self and inclusive, µs per request). `node --import tsx scripts/bench/aiProfile.ts [N]`.
+ * function (self and inclusive, µs per request). `node --import tsx scripts/bench/aiProfile.ts [N]`; `INPROC=1`
+ * profiles `aiGateway.chat` alone (no HTTP), `INTERVAL` is the sampling interval in µs (100), `TOP`/`TOP_INCL` the
+ * rows printed.
  */
 import { Session } from 'node:inspector/promises';
 import { resolve } from 'node:path';
