@@ -122,7 +122,7 @@ export class AccountLocks {
     const out = await work(tx, account, { reset });
     if (FIELDS.some((f) => account[f] !== before[f])) await this.save(tx, account);
     // A hook's ORM writes in a direct transaction: flushed into it before the commit (em.transactional does that).
-    if (hookEm && hookEm !== em && hookEm.getUnitOfWork().getPersistStack().size) await hookEm.flush();
+    if (hookEm && hookEm !== em) await hookEm.flush();
     return out;
   }
 
