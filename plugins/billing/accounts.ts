@@ -65,18 +65,20 @@ export class AccountLocks {
    * `direct`: the transaction is BEGIN/COMMIT on the connection itself (the kernel's direct transactions on libsql
    * and PostgreSQL), not MikroORM's `em.transactional` (a fork, its transaction context, a flush: about 35 µs per
    * operation here). For the hot path (hold, capture, release), whose statements are all plain SQL; a hook's ORM
-   * writes on `tx.em` are flushed before the commit (SQLite only: see `Tx.em`).
+   * writes on `tx.em` are flushed before the commit (SQLite only: see `Tx.em`). `first` (direct only) runs in the
+   * transaction before the account is read: a value it returns is the result; undefined goes on to `work`.
    */
   async run<T>(
     userId: string,
     allowanceMicros: number,
     work: (tx: Tx, account: Account, info: { reset: boolean }) => Promise<T | Refusal>,
-    o: { lazySweep?: boolean; direct?: boolean } = {},
+    o: { lazySweep?: boolean; direct?: boolean; first?: (db: SqlTarget, now: Date) => Promise<T | undefined> } = {},
   ): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
         const result = o.direct
-          ? await this.direct((db) => this.locked(db, undefined, userId, allowanceMicros, work, o))
+          ? await this.direct(async (db) => (o.first && (await o.first(db, this.clock.date())))
+            ?? this.locked(db, undefined, userId, allowanceMicros, work, o))
           : await this.orm.em.fork().transactional((em) => this.locked(em, em, userId, allowanceMicros, work, o));
         if (result instanceof Refusal) throw result.error;
         return result;

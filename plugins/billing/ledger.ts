@@ -7,6 +7,7 @@ import { AccountLocks, Refusal, type Account, type Tx } from './accounts.ts';
 import { entryFromRow, holdFromRow } from './ledgerSql.ts';
 import { balanceCents, costCents, entryView, holdView } from './ledgerViews.ts';
 import { monthKey, nextMonthStart } from './periods.ts';
+import type { SqlTarget } from './ledgerSql.ts';
 
 export interface LedgerOptions {
   driver: string;
@@ -51,7 +52,7 @@ export class LedgerService implements Ledger {
   constructor(
     private orm: MikroORM,
     private clock: Clock,
-    ids: { next(): string },
+    private ids: { next(): string },
     private o: LedgerOptions,
   ) {
     this.locks = new AccountLocks(orm, clock, ids, o.driver);
@@ -82,6 +83,10 @@ export class LedgerService implements Ledger {
     const ttl = o.ttlSeconds ?? this.o.holdTtlSeconds;
     if (!Number.isFinite(ttl) || ttl <= 0) throw errors.validation([{ field: 'ttlSeconds', message: 'must be > 0' }]);
     const { allowance, refuse } = await this.prompt(userId);
+    const rowOf = (id: string, now: Date): HoldRow => ({
+      id, userId, amountMicros, status: 'held', expiresAt: new Date(now.getTime() + ttl * 1000),
+      reference: o.reference ?? null, idempotencyKey, entryId: null, settledAt: null, createdAt: now,
+    });
     return this.locks.run(userId, allowance, async (tx, account) => {
       const replay = async () => {
         const [first] = await tx.sql.all(tx.db, 'select * from billing_holds where user_id = ? and idempotency_key = ?',
@@ -91,27 +96,39 @@ export class LedgerService implements Ledger {
       if (amountMicros > spendable(account, this.o.overdraftMicros)) await tx.sweep(); // expired holds count then
       const available = spendable(account, this.o.overdraftMicros);
       if (amountMicros > available) return (await replay()) ?? new Refusal(refuse(amountMicros, available));
-      const hold: HoldRow = {
-        id: tx.newId(), userId, amountMicros, status: 'held', expiresAt: new Date(tx.now.getTime() + ttl * 1000),
-        reference: o.reference ?? null, idempotencyKey, entryId: null, settledAt: null, createdAt: tx.now,
-      };
-      // One statement on the common path: the unique (user, key) index answers a replay (nothing inserted).
-      const inserted = await tx.sql.insert(tx.db, 'billing_holds', {
-        id: hold.id,
-        user_id: userId,
-        amount_micros: amountMicros,
-        status: 'held',
-        expires_at: hold.expiresAt,
-        reference: hold.reference,
-        idempotency_key: idempotencyKey,
-        entry_id: null,
-        settled_at: null,
-        created_at: tx.now,
-      }, ' on conflict (user_id, idempotency_key) do nothing');
+      const hold = rowOf(tx.newId(), tx.now);
+      // The unique (user, key) index answers a replay (nothing inserted).
+      const inserted = await this.insertHold(tx.db, hold);
       if (!inserted) return (await replay())!;
       account.heldMicros += amountMicros;
       return holdView(hold);
-    }, { lazySweep: true, direct: true });
+    }, { lazySweep: true, direct: true, first: (db, now) => this.quickHold(db, rowOf(this.ids.next(), now)) });
+  }
+
+  private insertHold(db: SqlTarget, hold: HoldRow): Promise<number> {
+    return this.locks.sql.insert(db, 'billing_holds', {
+      id: hold.id, user_id: hold.userId, amount_micros: hold.amountMicros, status: 'held', expires_at: hold.expiresAt,
+      reference: hold.reference, idempotency_key: hold.idempotencyKey, entry_id: null, settled_at: null,
+      created_at: hold.createdAt,
+    }, ' on conflict (user_id, idempotency_key) do nothing');
+  }
+
+  /**
+   * The common hold in two statements, no read of the account: the hold row, then the account's held amount raised
+   * by one UPDATE guarded by exactly the check the full path makes (this month's account, spendable covers it), which
+   * takes the account's row lock (PostgreSQL re-checks the guard on the row it waited for). Anything else (a replay,
+   * a balance that looks short, a new month, no account yet) leaves nothing behind and takes the full path.
+   */
+  private async quickHold(db: SqlTarget, hold: HoldRow): Promise<Hold | undefined> {
+    const sql = this.locks.sql;
+    if (!(await this.insertHold(db, hold))) return undefined;
+    const raised = await sql.run(db, `update billing_accounts set held_micros = held_micros + ?, updated_at = ?
+      where user_id = ? and free_period = ? and free_micros + purchased_micros + ? - held_micros >= ?`, [
+      hold.amountMicros, sql.ts(hold.createdAt), hold.userId, monthKey(hold.createdAt.getTime()),
+      this.o.overdraftMicros, hold.amountMicros]);
+    if (raised) return holdView(hold);
+    await sql.run(db, 'delete from billing_holds where id = ?', [hold.id]);
+    return undefined;
   }
 
   private async lockedHold(tx: Tx, holdId: string): Promise<HoldRow> {
