@@ -70,6 +70,17 @@ function discard(body: Dispatcher.ResponseData['body']): void {
   body.destroy();
 }
 
+/**
+ * Reads what is left of a body the caller no longer needs and drops it, so the connection goes back to the pool
+ * (destroying an unfinished body closes it: the next call would open a new one). At most 64 KiB and 2 s, else the
+ * connection is dropped after all.
+ */
+function drain(body: Dispatcher.ResponseData['body']): void {
+  if (body.readableEnded) return;
+  const timer = setTimeout(() => discard(body), 2000).unref();
+  body.dump({ limit: 64 * 1024 }).catch(() => {}).finally(() => clearTimeout(timer));
+}
+
 function blocked(host: string, verdict: Extract<Verdict, { allowed: false }>): AppError {
   const message = `Outbound request to ${host} refused: it is not a public address (${verdict.range})`;
   return new AppError(400, 'EGRESS_BLOCKED', message, {
@@ -349,10 +360,12 @@ export async function createUndiciEgress(
       }
       const source = res.body;
       const status = res.statusCode;
+      let released = false;
       async function* chunks(): AsyncGenerator<Uint8Array> {
         let size = 0;
         try {
-          for await (const chunk of source) {
+          // Not destroyed when the caller leaves the loop: the finally below drops or drains it.
+          for await (const chunk of source.iterator({ destroyOnReturn: false })) {
             size += (chunk as Buffer).length;
             if (size > max) {
               throw new AppError(
@@ -372,12 +385,16 @@ export async function createUndiciEgress(
           report({ outcome: outcomeOf(mapped), status });
           throw mapped;
         } finally {
-          if (!source.destroyed) discard(source);
+          if (!source.destroyed) {
+            if (released) drain(source);
+            else discard(source);
+          }
         }
       }
       return {
         status, headers: flatHeaders(res.headers), url: url.toString(), body: chunks(),
         cancel: () => discard(source),
+        release: () => { released = true; },
       } satisfies EgressStreamResponse;
     },
 

@@ -17,24 +17,27 @@ export function decorateAdapter<T extends object>(
   skip: string[] = [],
 ): T {
   if (!wrappers.length) return instance;
-  const cache = new Map<PropertyKey, unknown>();
+  // One function per method, made on first access (a bound lookup like the AI registry's `has`/`get` is read
+  // several times per call): remade only if the instance's method itself changes.
+  const cache = new Map<PropertyKey, { source: unknown; fn: unknown }>();
   return new Proxy(instance, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver);
-      if (typeof value !== 'function' || typeof prop !== 'string' || LIFECYCLE.has(prop) || skip.includes(prop)) {
-        return typeof value === 'function' ? value.bind(target) : value;
-      }
-      let wrapped = cache.get(prop);
-      if (!wrapped) {
+      if (typeof value !== 'function') return value;
+      const hit = cache.get(prop);
+      if (hit && hit.source === value) return hit.fn;
+      let fn: unknown;
+      if (typeof prop !== 'string' || LIFECYCLE.has(prop) || skip.includes(prop)) fn = value.bind(target);
+      else {
         const callInfo = { ...info, method: prop };
         const step = (i: number, args: unknown[]): Promise<unknown> =>
           i === wrappers.length
             ? Promise.resolve(value.apply(target, args))
             : wrappers[i](() => step(i + 1, args), callInfo);
-        wrapped = (...args: unknown[]) => step(0, args);
-        cache.set(prop, wrapped);
+        fn = (...args: unknown[]) => step(0, args);
       }
-      return wrapped;
+      cache.set(prop, { source: value, fn });
+      return fn;
     },
   });
 }

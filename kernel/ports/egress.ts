@@ -77,6 +77,12 @@ export interface EgressStreamResponse {
   body: AsyncIterable<Uint8Array>;
   /** Drops the body and its connection without reading it. */
   cancel(): void;
+  /**
+   * The caller has what it needs (a stream's end marker): leaving the loop afterwards reads what is left of the body
+   * in the background and drops it (bounded in bytes and time) instead of the connection, which then serves the
+   * next call. Adapters without connection reuse need not have it.
+   */
+  release?(): void;
 }
 
 export interface Egress {

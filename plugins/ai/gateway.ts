@@ -19,12 +19,12 @@ import {
   AppError, createStreamModerator, errors, isAiError, type AiProviders, type ChatRequest, type Clock,
   type IdGenerator, type Principal, type StreamModerator,
 } from '../../kernel/index.ts';
-import type { Hold, Ledger } from '../billing/api.ts';
-import type { Entitlements, Limits, Metering } from '../metering/api.ts';
+import type { Hold, Ledger, LedgerEntryDetail, SqlTarget } from '../billing/api.ts';
+import type { Entitlements, Limits, Metering, UsageEvent } from '../metering/api.ts';
 import { enforce } from '../metering/api.ts';
 import type {
   AiGateway, AiModel, GatewayChatCall, GatewayChatResult, GatewayEstimate, GatewayStreamEvent, GatewayUsage,
-  Strictness,
+  RoutePlan, Strictness,
 } from './api.ts';
 import type { Catalog } from './catalog.ts';
 import type { ResolvedAiConfig } from './config.ts';
@@ -122,7 +122,13 @@ export class Gateway implements AiGateway {
 
   private async *streamed(call: GatewayChatCall): AsyncGenerator<GatewayStreamEvent> {
     const p = await this.prepare(call);
-    call.onReady?.();
+    if (call.onReady) {
+      call.onReady();
+      // The caller's first bytes (headers, a role chunk) are written before the upstream call is set up, and the
+      // event loop polls its I/O once in between (two turns): a reader in this process (the bench's client) gets them
+      // before that CPU work rather than after it. Costs the upstream request one loop turn.
+      await new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
+    }
     const inner = new AbortController();
     const onAbort = () => inner.abort(call.signal?.reason);
     if (call.signal?.aborted) inner.abort(call.signal.reason);
@@ -230,7 +236,7 @@ export class Gateway implements AiGateway {
       const cost = this.d.modelCatalog.costMicros(model, { input: tokens, output: 0 });
       // Charged: the usage row goes in the capture's transaction; not charged: staged in the caller's unit of work.
       let costMicros = 0;
-      if (hold && cost > 0) costMicros = await this.capture(hold, cost, (tx, c) => this.recordNow(tx, event(c)));
+      if (hold && cost > 0) costMicros = await this.capture(hold, cost, event);
       else {
         if (hold) await this.d.ledger.release(hold.id);
         this.d.metering.record(em, event(0));
@@ -283,9 +289,8 @@ export class Gateway implements AiGateway {
       if (hold) await this.d.ledger.release(hold.id);
       throw new AppError(402, 'INSUFFICIENT_CREDITS', 'Your credit balance does not cover this operation');
     }
-    const em = call.em ?? this.d.orm.em.fork();
     return { id: this.d.ids.next(), call, userId, plan, candidates, inputTokens, hold, headers, warnings, inputFlags,
-      prompt, policy, started, em, ownEm: !call.em };
+      prompt, policy, started, em: call.em, ownEm: false };
   }
 
   private async moderateInput(userId: string, prompt: string, policy: ReturnType<typeof policyFor>,
@@ -375,7 +380,8 @@ export class Gateway implements AiGateway {
       estimated: true,
     };
     const cost = this.d.modelCatalog.costMicros(model, { input: usage.inputTokens, output: usage.outputTokens });
-    const { em, userId, call } = p;
+    const { userId, call } = p;
+    const em = () => this.stagingEm(p);
     const event = (costMicros: number) => ({
       userId, kind: 'chat', subject: model.id, tokensIn: usage.inputTokens, tokensOut: usage.outputTokens, costMicros,
       reference: referenceOf(call, this.priceOf(model)), status: outcome === 'ok' ? 'ok' as const : 'failed' as const,
@@ -383,20 +389,20 @@ export class Gateway implements AiGateway {
     let costMicros = 0;
     if (p.hold && cost > 0 && (reached || usage.outputTokens > 0)) {
       // The charge and its usage row are one transaction: a crash between them cannot leave one without the other.
-      costMicros = await this.capture(p.hold, cost, (tx, charged) => this.recordNow(tx, event(charged)));
+      costMicros = await this.capture(p.hold, cost, (charged) => event(charged));
     } else {
       if (p.hold) await this.d.ledger.release(p.hold.id);
-      this.d.metering.record(em, event(0));
+      this.d.metering.record(em(), event(0));
     }
     if (p.inputFlags.length) {
-      stageQueueItem(em, { userId, direction: 'input', action: 'flagged', hits: p.inputFlags, text: p.prompt,
+      stageQueueItem(em(), { userId, direction: 'input', action: 'flagged', hits: p.inputFlags, text: p.prompt,
         reference: call.reference });
     }
     if (progress.outputHits.length) {
-      stageQueueItem(em, { userId, direction: 'output', action: progress.stopped ? 'stopped' : 'redacted',
+      stageQueueItem(em(), { userId, direction: 'output', action: progress.stopped ? 'stopped' : 'redacted',
         hits: progress.outputHits, text: progress.raw, reference: call.reference });
     }
-    if (p.ownEm && em.getUnitOfWork().getPersistStack().size) await em.flush();
+    if (p.ownEm && p.em!.getUnitOfWork().getPersistStack().size) await p.em!.flush();
     const warnings = [...p.warnings];
     if (progress.outputHits.length) warnings.push(flagWarning(progress.outputHits, 'output'));
     const now = this.d.clock.now();
@@ -411,15 +417,30 @@ export class Gateway implements AiGateway {
     };
   }
 
+  /** Where uncharged usage and review-queue rows are staged: the caller's unit of work, else one of the gateway's. */
+  private stagingEm(p: Prepared): EntityManager {
+    if (!p.em) {
+      p.em = this.d.orm.em.fork();
+      p.ownEm = true;
+    }
+    return p.em;
+  }
+
   /**
-   * The charge actually made (capped at the hold by the ledger: never more than was held). `usage` writes the usage
-   * row inside the capture's transaction, with the charged amount.
+   * The charge actually made (capped at the hold by the ledger: never more than was held). `usage` is the usage
+   * row for the charged amount, written inside the capture's transaction (metering's plain INSERT on the
+   * transaction's connection; staged and flushed in it where metering has no `insert`).
    */
-  private async capture(hold: Hold, micros: number,
-    usage?: (em: EntityManager, charged: number) => Promise<void>): Promise<number> {
+  private async capture(hold: Hold, micros: number, usage?: (charged: number) => UsageEvent): Promise<number> {
+    const metering = this.d.metering;
+    const write = usage && (metering.insert
+      ? { sql: (db: SqlTarget, e: LedgerEntryDetail) => metering.insert!(db, usage(-e.amountMicros)) }
+      : { within: async (em: EntityManager, e: LedgerEntryDetail) => {
+        metering.record(em, usage(-e.amountMicros));
+        await em.flush();
+      } });
     try {
-      const entry = await this.d.ledger.capture(hold.id, micros, { userId: hold.userId,
-        within: usage && ((em, e) => usage(em, -e.amountMicros)) });
+      const entry = await this.d.ledger.capture(hold.id, micros, { userId: hold.userId, ...write });
       return -entry.amountMicros;
     } catch (err) {
       // Rolled back, nothing charged: the hold goes now rather than at its expiry.
@@ -428,17 +449,13 @@ export class Gateway implements AiGateway {
     }
   }
 
-  /** A usage row written now in `em`'s transaction (metering's plain INSERT), else staged and flushed there. */
-  private async recordNow(em: EntityManager, e: Parameters<Metering['record']>[1]): Promise<void> {
-    if (this.d.metering.insert) return this.d.metering.insert(em, e);
-    this.d.metering.record(em, e);
-    await em.flush();
-  }
-
   // ------------------------------------------------------------------------------------------- helpers
 
-  private planOf(p: Prepared) {
-    return { ...p.plan, model: p.candidates[0].model, candidates: p.candidates.map((c: Candidate) => c.model) };
+  /** The plan with the funded candidates (`task` stays lazy: an explicit model is never classified). */
+  private planOf(p: Prepared): RoutePlan {
+    const plan = p.plan;
+    return { model: p.candidates[0].model, reason: plan.reason, candidates: p.candidates.map((c: Candidate) => c.model),
+      get task() { return plan.task; } };
   }
 
   private request(call: GatewayChatCall, model: AiModel, maxTokens: number): ChatRequest {

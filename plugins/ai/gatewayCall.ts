@@ -24,7 +24,8 @@ export interface Prepared {
   prompt: string;
   policy: SafetyPolicy;
   started: number;
-  em: EntityManager;
+  /** The caller's unit of work; else the gateway's own, forked when something is staged (`ownEm`). */
+  em?: EntityManager;
   /** True when the gateway forked `em` and must flush it itself. */
   ownEm: boolean;
 }

@@ -23,11 +23,12 @@ export function classifier(rules: ResolvedAiConfig['classifier']): (text: string
     }),
   }));
   const order = TASK_TYPES;
+  compiled.sort((a, b) => order.indexOf(a.task) - order.indexOf(b.task));
   return (text) => {
     const lower = text.toLowerCase();
     let best: TaskType = 'general';
     let bestScore = 0;
-    for (const { task, patterns } of compiled.sort((a, b) => order.indexOf(a.task) - order.indexOf(b.task))) {
+    for (const { task, patterns } of compiled) {
       const score = patterns.reduce((n, p) => n + (lower.match(p)?.length ?? 0), 0);
       if (score > bestScore) { best = task; bestScore = score; }
     }
@@ -35,8 +36,13 @@ export function classifier(rules: ResolvedAiConfig['classifier']): (text: string
   };
 }
 
+/** What a route depends on besides the catalog's models (which are cached as one array for a while). */
+const routeKey = (chosen: AiModel, req: RouteRequest) => `${chosen.id}\n${req.tier}\n${req.type ?? ''}`;
+
 export class AiRouter implements Router {
   readonly classify: (text: string) => TaskType;
+  /** Per catalog array (replaced when the catalog changes): models by id, and fallbacks by route. */
+  private derived = new WeakMap<AiModel[], { byId: Map<string, AiModel>; fallbacks: Map<string, AiModel[]> }>();
 
   constructor(private config: ResolvedAiConfig, private catalog: Catalog, private ai: AiProviders) {
     this.classify = classifier(config.classifier);
@@ -52,10 +58,19 @@ export class AiRouter implements Router {
     return true;
   }
 
+  private derivedOf(models: AiModel[]) {
+    let d = this.derived.get(models);
+    if (!d) this.derived.set(models, (d = { byId: new Map(models.map((m) => [m.id, m])), fallbacks: new Map() }));
+    return d;
+  }
+
   async route(req: RouteRequest): Promise<RoutePlan> {
     const models = await this.catalog.list();
-    const byId = new Map(models.map((m) => [m.id, m]));
-    const task = req.task ?? (req.text ? this.classify(req.text) : 'general');
+    const derived = this.derivedOf(models);
+    const byId = derived.byId;
+    // Classified only when asked for (the matrix, or the plan's `task`): an explicit model needs no task.
+    let classified: TaskType | undefined = req.task ?? (req.text ? undefined : 'general');
+    const taskOf = () => (classified ??= this.classify(req.text!));
     let chosen: AiModel | undefined;
     let reason: RoutePlan['reason'] = 'task';
     if (req.model) {
@@ -76,7 +91,7 @@ export class AiRouter implements Router {
     }
     if (!chosen) {
       const column = this.catalog.isPremiumTier(req.tier) ? 'premium' : 'free';
-      const fromMatrix = byId.get(this.config.matrix[task][column]);
+      const fromMatrix = byId.get(this.config.matrix[taskOf()][column]);
       chosen = fromMatrix && this.usable(fromMatrix, req) ? fromMatrix
         : models.filter((m) => this.usable(m, req) && m.type === (req.type ?? 'text'))
           .sort((a, b) => price(a) - price(b))[0];
@@ -84,9 +99,19 @@ export class AiRouter implements Router {
     }
     if (!chosen) {
       throw new AppError(503, 'NO_MODEL_AVAILABLE', 'No model this tier may use is available within the budget', {
-        headers: { 'Retry-After': '30' }, details: { tier: req.tier, task, retry_after: 30 } });
+        headers: { 'Retry-After': '30' }, details: { tier: req.tier, task: taskOf(), retry_after: 30 } });
     }
-    return { model: chosen, reason, task, candidates: [chosen, ...this.fallbacks(chosen, models, req)] };
+    // The fallbacks depend on the model, tier and type only (a budget makes them per call): remembered per catalog.
+    let fallbacks = req.maxCostMicros === undefined ? derived.fallbacks.get(routeKey(chosen, req)) : undefined;
+    if (!fallbacks) {
+      fallbacks = this.fallbacks(chosen, models, req);
+      if (req.maxCostMicros === undefined) derived.fallbacks.set(routeKey(chosen, req), fallbacks);
+    }
+    const model = chosen;
+    return {
+      model, reason, candidates: [model, ...fallbacks],
+      get task() { return taskOf(); },
+    };
   }
 
   private fallbacks(chosen: AiModel, models: AiModel[], req: RouteRequest): AiModel[] {

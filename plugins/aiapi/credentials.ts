@@ -10,6 +10,7 @@ import {
 import type { ModelCatalog, UserKeyResolver } from '../ai/api.ts';
 import type { MikroORM } from '@mikro-orm/core';
 import { AiCredential, type AiCredentialRow } from './entities.ts';
+import type { DefaultKeyMisses } from './keyMisses.ts';
 
 export interface CredentialView {
   id: string; vendor: string; label: string; hint: string; isDefault: boolean;
@@ -44,6 +45,7 @@ export interface CredentialsCradle extends RecordsCradle {
   clock: Clock;
   aiProvider: AiProviders;
   modelCatalog: ModelCatalog;
+  defaultKeyMisses?: DefaultKeyMisses;
 }
 
 export class Credentials {
@@ -77,10 +79,12 @@ export class Credentials {
     const key = input.apiKey.trim();
     if (input.isDefault) await this.clearDefault(input.vendor);
     const id = this.c.ids.next();
-    return this.rows.create({
+    const created = await this.rows.create({
       id, vendor: input.vendor, label: input.label ?? input.vendor, isDefault: input.isDefault ?? false,
       sealedKey: this.c.secrets.seal(key, sealContext(this.ownerId, id)), hint: hintOf(key),
     });
+    this.c.defaultKeyMisses?.drop(this.ownerId); // committed: this instance sees the new default at once
+    return created;
   }
 
   delete(id: string): Promise<void> {
@@ -126,8 +130,12 @@ export class Credentials {
           { details: { credentialVendor: row.vendor, provider } });
       }
     } else {
-      // The common case, no default key: one prepared read, no unit of work (`all` takes the fast path).
+      // The common case, no default key: remembered a few seconds (keyMisses.ts), else one prepared read.
+      const misses = this.c.defaultKeyMisses;
+      if (misses?.has(this.ownerId, provider)) return undefined;
+      const mark = misses?.mark() ?? 0;
       const [found] = await this.rows.all({ vendor: provider, isDefault: true }, { limit: 1 });
+      if (!found) misses?.add(this.ownerId, provider, mark);
       row = found ? await this.rows.load(found.id) : null;
     }
     if (!row) return undefined;

@@ -5,12 +5,14 @@ import type { Operations } from './contract.gen.ts';
 import { AiCredential } from './entities.ts';
 import { migrations } from './migrations.ts';
 import { CredentialKeys, Credentials, resealCredentials } from './credentials.ts';
+import { DefaultKeyMisses } from './keyMisses.ts';
 import type { GatewayExports } from './gatewayShape.ts';
 import { complete } from './completions.ts';
 import { openAiEndpoint, OpenAiError, renderOpenAiError } from './openaiErrors.ts';
 import { embeddingsBody, modelBody, readCompletionRequest, readEmbeddingsRequest } from './openaiWire.ts';
 
 const services = defineServices<{ requires: GatewayExports }>()
+  .singleton('defaultKeyMisses', ({ clock }) => new DefaultKeyMisses(clock))
   .scoped('credentials', (c) => new Credentials(c));
 
 const caller = (principal: Principal | undefined): Principal => {

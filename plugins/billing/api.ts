@@ -73,7 +73,15 @@ export interface CaptureOptions {
    * writes through `em` commits or rolls back with the charge (e.g. the usage row); if it throws, nothing is charged.
    */
   within?: (em: import('@mikro-orm/core').EntityManager, entry: LedgerEntryDetail) => Promise<void>;
+  /**
+   * Like `within`, given only the transaction's connection, for plain statements (`metering.insert`): no
+   * EntityManager is made for it, and the capture is a direct transaction on PostgreSQL too.
+   */
+  sql?: (db: SqlTarget, entry: LedgerEntryDetail) => Promise<void>;
 }
+
+/** Where a statement runs: an EntityManager, or a transaction's connection (`execute(sql, params, method, ctx)`). */
+export type SqlTarget = Pick<import('@mikro-orm/core').EntityManager, 'getConnection' | 'getTransactionContext'>;
 
 /** Fields a LedgerEntry carries beyond the agreed interface (the HTTP view shows them). */
 export interface LedgerEntryDetail extends LedgerEntry {

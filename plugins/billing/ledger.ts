@@ -7,6 +7,7 @@ import { AccountLocks, Refusal, type Account, type Tx } from './accounts.ts';
 import { entryFromRow, holdFromRow } from './ledgerSql.ts';
 import { balanceCents, costCents, entryView, holdView } from './ledgerViews.ts';
 import { monthKey, nextMonthStart } from './periods.ts';
+import type { SqlTarget } from './ledgerSql.ts';
 
 export interface LedgerOptions {
   driver: string;
@@ -51,7 +52,7 @@ export class LedgerService implements Ledger {
   constructor(
     private orm: MikroORM,
     private clock: Clock,
-    ids: { next(): string },
+    private ids: { next(): string },
     private o: LedgerOptions,
   ) {
     this.locks = new AccountLocks(orm, clock, ids, o.driver);
@@ -82,52 +83,68 @@ export class LedgerService implements Ledger {
     const ttl = o.ttlSeconds ?? this.o.holdTtlSeconds;
     if (!Number.isFinite(ttl) || ttl <= 0) throw errors.validation([{ field: 'ttlSeconds', message: 'must be > 0' }]);
     const { allowance, refuse } = await this.prompt(userId);
+    const rowOf = (id: string, now: Date): HoldRow => ({
+      id, userId, amountMicros, status: 'held', expiresAt: new Date(now.getTime() + ttl * 1000),
+      reference: o.reference ?? null, idempotencyKey, entryId: null, settledAt: null, createdAt: now,
+    });
     return this.locks.run(userId, allowance, async (tx, account) => {
       const replay = async () => {
-        const [first] = await tx.sql.all(tx.em, 'select * from billing_holds where user_id = ? and idempotency_key = ?',
+        const [first] = await tx.sql.all(tx.db, 'select * from billing_holds where user_id = ? and idempotency_key = ?',
           [userId, idempotencyKey]);
         return first ? holdView(holdFromRow(first)) : undefined;
       };
       if (amountMicros > spendable(account, this.o.overdraftMicros)) await tx.sweep(); // expired holds count then
       const available = spendable(account, this.o.overdraftMicros);
       if (amountMicros > available) return (await replay()) ?? new Refusal(refuse(amountMicros, available));
-      const hold: HoldRow = {
-        id: tx.newId(), userId, amountMicros, status: 'held', expiresAt: new Date(tx.now.getTime() + ttl * 1000),
-        reference: o.reference ?? null, idempotencyKey, entryId: null, settledAt: null, createdAt: tx.now,
-      };
-      // One statement on the common path: the unique (user, key) index answers a replay (nothing inserted).
-      const inserted = await tx.sql.insert(tx.em, 'billing_holds', {
-        id: hold.id,
-        user_id: userId,
-        amount_micros: amountMicros,
-        status: 'held',
-        expires_at: hold.expiresAt,
-        reference: hold.reference,
-        idempotency_key: idempotencyKey,
-        entry_id: null,
-        settled_at: null,
-        created_at: tx.now,
-      }, ' on conflict (user_id, idempotency_key) do nothing');
+      const hold = rowOf(tx.newId(), tx.now);
+      // The unique (user, key) index answers a replay (nothing inserted).
+      const inserted = await this.insertHold(tx.db, hold);
       if (!inserted) return (await replay())!;
       account.heldMicros += amountMicros;
       return holdView(hold);
-    }, { lazySweep: true });
+    }, { lazySweep: true, direct: true, first: (db, now) => this.quickHold(db, rowOf(this.ids.next(), now)) });
+  }
+
+  private insertHold(db: SqlTarget, hold: HoldRow): Promise<number> {
+    return this.locks.sql.insert(db, 'billing_holds', {
+      id: hold.id, user_id: hold.userId, amount_micros: hold.amountMicros, status: 'held', expires_at: hold.expiresAt,
+      reference: hold.reference, idempotency_key: hold.idempotencyKey, entry_id: null, settled_at: null,
+      created_at: hold.createdAt,
+    }, ' on conflict (user_id, idempotency_key) do nothing');
+  }
+
+  /**
+   * The common hold in two statements, no read of the account: the hold row, then the account's held amount raised
+   * by one UPDATE guarded by exactly the check the full path makes (this month's account, spendable covers it), which
+   * takes the account's row lock (PostgreSQL re-checks the guard on the row it waited for). Anything else (a replay,
+   * a balance that looks short, a new month, no account yet) leaves nothing behind and takes the full path.
+   */
+  private async quickHold(db: SqlTarget, hold: HoldRow): Promise<Hold | undefined> {
+    const sql = this.locks.sql;
+    if (!(await this.insertHold(db, hold))) return undefined;
+    const raised = await sql.run(db, `update billing_accounts set held_micros = held_micros + ?, updated_at = ?
+      where user_id = ? and free_period = ? and free_micros + purchased_micros + ? - held_micros >= ?`, [
+      hold.amountMicros, sql.ts(hold.createdAt), hold.userId, monthKey(hold.createdAt.getTime()),
+      this.o.overdraftMicros, hold.amountMicros]);
+    if (raised) return holdView(hold);
+    await sql.run(db, 'delete from billing_holds where id = ?', [hold.id]);
+    return undefined;
   }
 
   private async lockedHold(tx: Tx, holdId: string): Promise<HoldRow> {
-    const [row] = await tx.sql.all(tx.em, 'select * from billing_holds where id = ?', [holdId]);
+    const [row] = await tx.sql.all(tx.db, 'select * from billing_holds where id = ?', [holdId]);
     return holdFromRow(row);
   }
 
   private async settle(tx: Tx, holdId: string, status: string, entryId: string | null): Promise<void> {
-    await tx.sql.run(tx.em, 'update billing_holds set status = ?, entry_id = ?, settled_at = ? where id = ?',
+    await tx.sql.run(tx.db, 'update billing_holds set status = ?, entry_id = ?, settled_at = ? where id = ?',
       [status, entryId, tx.sql.ts(tx.now), holdId]);
   }
 
   /**
    * `o.userId` (the hold's user, which the caller knows) saves the lookup before the lock; a wrong one is 404.
-   * `o.within` runs in the capture's transaction after the charge (not on a replay): what it writes commits or
-   * rolls back with the charge (the gateway's usage row), and should it throw, nothing is charged.
+   * `o.within` (and `o.sql`) run in the capture's transaction after the charge (not on a replay): what they write
+   * commits or rolls back with the charge (the gateway's usage row), and should one throw, nothing is charged.
    */
   async capture(holdId: string, actualMicros: number, o: CaptureOptions = {}): Promise<LedgerEntryDetail> {
     micros(actualMicros, 'actualMicros');
@@ -135,7 +152,7 @@ export class LedgerService implements Ledger {
     return this.locks.run(userId, await this.allowance(userId), async (tx, account) => {
       const entryId = tx.newId();
       // The common case in one statement: the hold is still held and not past its expiry (the sweep is lazy).
-      const [won] = await tx.sql.all(tx.em, `update billing_holds set status = 'captured', entry_id = ?,
+      const [won] = await tx.sql.all(tx.db, `update billing_holds set status = 'captured', entry_id = ?,
         settled_at = ? where id = ? and user_id = ? and status = 'held' and expires_at > ?
         returning amount_micros, reference`, [entryId, tx.sql.ts(tx.now), holdId, userId, tx.sql.ts(tx.now)]);
       if (!won) {
@@ -157,18 +174,19 @@ export class LedgerService implements Ledger {
         reference: won.reference === null || won.reference === undefined ? null : String(won.reference),
         idempotencyKey: `capture:${holdId}`, holdId, uncollectedMicros: actualMicros - charge,
       }));
+      await o.sql?.(tx.db, entry);
       await o.within?.(tx.em, entry);
       return entry;
-    }, { lazySweep: true });
+    }, { lazySweep: true, direct: !o.within || this.o.driver === 'sqlite' });
   }
 
   /** A capture that found no held hold: the first capture's entry (a replay), else why not (404, 409). */
   private async capturedOrRefused(tx: Tx, holdId: string, userId: string): Promise<LedgerEntryDetail | Refusal> {
-    const [row] = await tx.sql.all(tx.em, 'select * from billing_holds where id = ? and user_id = ?', [holdId, userId]);
+    const [row] = await tx.sql.all(tx.db, 'select * from billing_holds where id = ? and user_id = ?', [holdId, userId]);
     if (!row) return new Refusal(errors.notFound(`Hold ${holdId} not found`));
     const hold = holdFromRow(row);
     if (hold.status === 'captured') {
-      const [entry] = await tx.sql.all(tx.em, 'select * from billing_entries where id = ?', [hold.entryId]);
+      const [entry] = await tx.sql.all(tx.db, 'select * from billing_entries where id = ?', [hold.entryId]);
       return entryView(entryFromRow(entry));
     }
     return new Refusal(new AppError(409, hold.status === 'expired' ? 'HOLD_EXPIRED' : 'HOLD_NOT_ACTIVE',
@@ -188,11 +206,11 @@ export class LedgerService implements Ledger {
       account.heldMicros -= hold.amountMicros;
       await this.settle(tx, hold.id, 'released', null);
       return undefined;
-    });
+    }, { direct: true });
   }
 
   private async entryByKey(tx: Tx, userId: string, idempotencyKey: string): Promise<EntryRow | undefined> {
-    const [row] = await tx.sql.all(tx.em, 'select * from billing_entries where user_id = ? and idempotency_key = ?',
+    const [row] = await tx.sql.all(tx.db, 'select * from billing_entries where user_id = ? and idempotency_key = ?',
       [userId, idempotencyKey]);
     return row ? entryFromRow(row) : undefined;
   }
@@ -233,7 +251,7 @@ export class LedgerService implements Ledger {
     return this.locks.run(found.userId, await this.allowance(found.userId), async (tx, account) => {
       const first = await this.entryByKey(tx, found.userId, idempotencyKey);
       if (first) return entryView(first);
-      const [row] = await tx.sql.all(tx.em, 'select * from billing_entries where id = ?', [entryId]);
+      const [row] = await tx.sql.all(tx.db, 'select * from billing_entries where id = ?', [entryId]);
       const charge = entryFromRow(row);
       if (charge.kind !== 'charge') {
         return new Refusal(new AppError(409, 'NOT_REFUNDABLE',
@@ -252,7 +270,7 @@ export class LedgerService implements Ledger {
       account.freeMicros += toFree;
       account.purchasedMicros += amount - toFree;
       account.lifetimeUsageMicros -= amount;
-      await tx.sql.run(tx.em, 'update billing_entries set refunded_micros = refunded_micros + ? where id = ?',
+      await tx.sql.run(tx.db, 'update billing_entries set refunded_micros = refunded_micros + ? where id = ?',
         [amount, charge.id]);
       return entryView(await tx.entry({
         kind: 'refund', amountMicros: amount, freeMicros: toFree, reference: charge.reference ?? null,
@@ -321,7 +339,8 @@ export class LedgerService implements Ledger {
 
   /** Which user a hold is for, read before the lock (a hold never changes hands). */
   private findHold = async (holdId: string): Promise<{ userId: string }> => {
-    const [row] = await this.locks.sql.all(this.orm.em.fork(), 'select user_id from billing_holds where id = ?', [
+    const outside = { getConnection: () => this.orm.em.getConnection(), getTransactionContext: () => undefined };
+    const [row] = await this.locks.sql.all(outside, 'select user_id from billing_holds where id = ?', [
       holdId,
     ]);
     if (!row) throw errors.notFound(`Hold ${holdId} not found`);

@@ -1,5 +1,7 @@
-import type { EntityManager } from '@mikro-orm/core';
+import type { SqlTarget } from './api.ts';
 import type { EntryRow, HoldRow } from './entities.ts';
+
+export type { SqlTarget };
 
 /**
  * The ledger's statements, written once for SQLite and PostgreSQL and run through the transaction's
@@ -18,11 +20,11 @@ export class LedgerSql {
     return this.sqlite ? d.getTime() : d;
   }
 
-  async all(em: EntityManager, sql: string, params: unknown[]): Promise<Array<Record<string, unknown>>> {
+  async all(em: SqlTarget, sql: string, params: unknown[]): Promise<Array<Record<string, unknown>>> {
     return em.getConnection().execute(sql, params, 'all', em.getTransactionContext());
   }
 
-  async run(em: EntityManager, sql: string, params: unknown[]): Promise<number> {
+  async run(em: SqlTarget, sql: string, params: unknown[]): Promise<number> {
     const res = await em.getConnection().execute(sql, params, 'run', em.getTransactionContext());
     return (res as { affectedRows?: number }).affectedRows ?? 0;
   }
@@ -33,7 +35,7 @@ export class LedgerSql {
   }
 
   /** Inserts one row; `tail` (e.g. an `on conflict` clause) is appended. Returns the rows inserted (0 or 1). */
-  async insert(em: EntityManager, table: string, row: Record<string, unknown>, tail = ''): Promise<number> {
+  async insert(em: SqlTarget, table: string, row: Record<string, unknown>, tail = ''): Promise<number> {
     const cols = Object.keys(row);
     const values = cols.map((c) => (row[c] instanceof Date ? this.ts(row[c] as Date) : row[c]));
     return this.run(em, `insert into ${table} (${cols.join(', ')}) values (${cols.map(() => '?').join(', ')})${tail}`,

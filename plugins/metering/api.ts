@@ -12,7 +12,7 @@ export interface UsageEvent { userId: string; kind: 'tool'|'chat'|'embedding'|'g
 export interface Metering {  // exported service name: `metering`
   record(em: EntityManager, e: UsageEvent): void;      // staged in the caller's unit of work (their flush commits)
   /** Additive: written now, in `em`'s open transaction (one plain INSERT; commits or rolls back with it). */
-  insert?(em: EntityManager, e: UsageEvent): Promise<void>;
+  insert?(em: Pick<EntityManager, 'getConnection' | 'getTransactionContext'>, e: UsageEvent): Promise<void>;
 }
 export type LimitDecision = { outcome: 'ok' } | { outcome: 'warn'; message: string; limit: string }
   | { outcome: 'deny'; code: 'USAGE_LIMIT_EXCEEDED'; limit: string; resetAt: string; plans: string[]; grace?: boolean;

@@ -31,7 +31,7 @@ export class UsageRecorder implements Metering {
    * (e.g. inside the ledger's capture, so the charge and its usage row commit or roll back together). No ORM
    * unit of work: on the gateway's hot path a flush costs several times the statement.
    */
-  async insert(em: EntityManager, e: UsageEvent): Promise<void> {
+  async insert(em: Pick<EntityManager, 'getConnection' | 'getTransactionContext'>, e: UsageEvent): Promise<void> {
     assertEvent(e);
     const atMs = (e.occurredAt ?? this.clock.date()).getTime();
     const tokens = e.tokensIn + e.tokensOut;

@@ -6,6 +6,7 @@
  * interleaved rounds, with the same HTTP client. Reports p50 and p99 of both, the added p50 and p99 and the added
  * time to first byte of a stream, each with a 95% interval over rounds.
  * Alone: `node --import tsx scripts/bench/aiGateway.ts [--quick]`; in the bench: `npm run bench -- --ai`.
+ * `BENCH_AI_ROUNDS` and `BENCH_AI_CALLS` change the rounds (10, quick 4) and the calls per round (200, quick 60).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -62,7 +63,7 @@ function upstream(req: IncomingMessage, res: ServerResponse) {
   });
 }
 
-interface Sample { total: number; ttfb: number }
+export interface Sample { total: number; ttfb: number }
 
 /**
  * The split: the same unstreamed completion through the ai plugin's `aiGateway.chat` in this process, no HTTP in
@@ -117,7 +118,16 @@ async function statementsPerCall(call: () => Promise<unknown>): Promise<string> 
   return `${total} (${[...counts].map(([k, v]) => `${k} ${v}`).join(', ')})`;
 }
 
-export async function aiGatewayRows(quick = false): Promise<string[]> {
+export interface GatewayBench {
+  kernel: Kernel;
+  userId: string;
+  viaGateway(stream: boolean): Promise<Sample>;
+  viaDirect(stream: boolean): Promise<Sample>;
+  close(): Promise<void>;
+}
+
+/** The mock upstream, the kernel in front of it, a user with credits on the enterprise plan and an API key. */
+export async function gatewayBench(): Promise<GatewayBench> {
   const mock = createServer(upstream);
   await new Promise<void>((r) => mock.listen(0, '127.0.0.1', r));
   const mockOrigin = `http://127.0.0.1:${(mock.address() as AddressInfo).port}`;
@@ -143,6 +153,13 @@ export async function aiGatewayRows(quick = false): Promise<string[]> {
   const { port } = await kernel.listen();
   const gw = new Pool(`http://127.0.0.1:${port}`, { connections: 1 });
   const direct = new Pool(mockOrigin, { connections: 1 });
+  const close = async () => {
+    await gw.close();
+    await direct.close();
+    await kernel.stop();
+    await new Promise((r) => mock.close(r));
+    rmSync(dir, { recursive: true, force: true });
+  };
   const json = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
     const res = await gw.request({ method: 'POST', path, body: JSON.stringify(body),
       headers: { 'content-type': 'application/json', ...headers } });
@@ -182,8 +199,21 @@ export async function aiGatewayRows(quick = false): Promise<string[]> {
       }
       return { total, ttfb };
     };
-    const viaGateway = (stream: boolean) => call(gw, { authorization: `Bearer ${key.key}` }, stream);
-    const viaDirect = (stream: boolean) => call(direct, { authorization: 'Bearer sk-upstream' }, stream);
+    return {
+      kernel, userId: me.id, close,
+      viaGateway: (stream) => call(gw, { authorization: `Bearer ${key.key}` }, stream),
+      viaDirect: (stream) => call(direct, { authorization: 'Bearer sk-upstream' }, stream),
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+export async function aiGatewayRows(quick = false): Promise<string[]> {
+  const bench = await gatewayBench();
+  const { kernel, viaGateway, viaDirect } = bench;
+  try {
     // CPU of this whole process (client, kernel and mock upstream) per request: the gateway's CPU cost is the
     // difference, a figure the machine's load does not inflate the way it inflates wall time.
     const cpu = { gw: 0, direct: 0, gwN: 0, directN: 0 };
@@ -193,8 +223,8 @@ export async function aiGatewayRows(quick = false): Promise<string[]> {
       const c = process.cpuUsage(c0);
       if (side) { cpu[side] += (c.user + c.system) / 1000; cpu[`${side}N`] += n; }
     };
-    const rounds = quick ? 4 : 10;
-    const perRound = quick ? 60 : 200;
+    const rounds = Number(process.env.BENCH_AI_ROUNDS ?? (quick ? 4 : 10));
+    const perRound = Number(process.env.BENCH_AI_CALLS ?? (quick ? 60 : 200));
     const lines: string[] = [];
     for (const stream of [false, true]) {
       await time(() => viaGateway(stream), perRound, []);
@@ -235,14 +265,10 @@ export async function aiGatewayRows(quick = false): Promise<string[]> {
           + `${verdict}${quick ? ' (quick mode)' : ''}`);
       }
     }
-    lines.push(await inProcessRow(kernel, me.id, perRound * 2));
+    lines.push(await inProcessRow(kernel, bench.userId, perRound * 2));
     return lines;
   } finally {
-    await gw.close();
-    await direct.close();
-    await kernel.stop();
-    await new Promise((r) => mock.close(r));
-    rmSync(dir, { recursive: true, force: true });
+    await bench.close();
   }
 }
 

@@ -428,6 +428,12 @@ test('the user\'s own vendor key: the upstream sees it, no credits move, usage s
 
   // As the default for its vendor, it is used without naming it; another user's credential is a 404.
   await user.delete(`/v1/ai/credentials/${made.body.id}`);
+  // No default key yet: the deployment's key, charged (and this instance remembers the absence a few seconds).
+  const charged = await client.chat.completions.create({ model: 'gpt-4o-mini',
+    messages: [{ role: 'user', content: 'hi' }] });
+  assert.is(seen.at(-1)!.auth, 'Bearer sk-deployment');
+  assert.ok((charged.usage as unknown as { cost_micros: number }).cost_micros > 0);
+  // A default made now is used by the very next call: the remembered absence is dropped when it is created.
   await user.post('/v1/ai/credentials', { vendor: 'openai', apiKey: 'sk-default-key-7777', isDefault: true });
   await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
   assert.is(seen.at(-1)!.auth, 'Bearer sk-default-key-7777');

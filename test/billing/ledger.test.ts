@@ -166,6 +166,36 @@ s('entries chain: each balanceAfter is the previous one plus the amount', async 
   assert.is((await ledger.balance(u)).balanceMicros, running);
 });
 
+s('capture `sql` runs on the capture\'s connection, and `within`\'s ORM writes are flushed into it', async () => {
+  const { ledger } = billingOf(k);
+  const u = (await k.asUser()).id;
+  const count = async (ref: string) => Number((await k.kernel.root.cradle.orm.em.fork().getConnection().execute(
+    'select count(*) as n from metering_usage where reference = ?', [ref]) as Array<{ n: number }>)[0].n);
+  const insert = (db: Pick<import('@mikro-orm/core').EntityManager, 'getConnection' | 'getTransactionContext'>,
+    ref: string, charged: number) => db.getConnection().execute(`insert into metering_usage (id, user_id, kind,
+      subject, tokens_in, tokens_out, tokens, cost_micros, reference, status, at_ms, day) values (?, ?, 'chat', 'm', 1,
+      1, 2, ?, ?, 'ok', 0, '2026-01-10')`, [crypto.randomUUID(), u, charged, ref], 'run', db.getTransactionContext())
+    .then(() => undefined);
+  const h1 = await ledger.hold(u, 10 * CENT, { idempotencyKey: 'sql-fail' });
+  const failed = await ledger.capture(h1.id, 4 * CENT, { userId: u, sql: async (db, entry) => {
+    await insert(db, 'sql-fail', -entry.amountMicros);
+    throw new Error('usage write failed');
+  } }).then(() => undefined, (e: Error) => e);
+  assert.is(failed?.message, 'usage write failed');
+  assert.is(await count('sql-fail'), 0, 'the usage row rolled back with the charge');
+  assert.is((await ledger.balance(u)).heldMicros, 10 * CENT, 'nothing charged');
+  await ledger.capture(h1.id, 4 * CENT, { userId: u, sql: (db, e) => insert(db, 'sql-ok', -e.amountMicros) });
+  assert.is(await count('sql-ok'), 1);
+  // An ORM write through `within` (no flush of its own) commits with the charge, as in em.transactional.
+  const h2 = await ledger.hold(u, CENT, { idempotencyKey: 'within-orm' });
+  await ledger.capture(h2.id, CENT, { userId: u, within: async (em) => {
+    em.create('MeteringUsage', { userId: u, kind: 'chat', subject: 'm', tokensIn: 1, tokensOut: 1, tokens: 2,
+      costMicros: CENT, reference: 'within-orm', status: 'ok', atMs: 0, day: '2026-01-10' } as never);
+  } });
+  assert.is(await count('within-orm'), 1, 'flushed into the capture\'s transaction');
+  assert.is((await ledger.balance(u)).lifetimeUsageMicros, 5 * CENT);
+});
+
 s('capture `within` runs in the capture\'s transaction: it commits with the charge, or nothing does', async () => {
   const { ledger } = billingOf(k);
   const u = (await k.asUser()).id;

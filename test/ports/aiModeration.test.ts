@@ -85,6 +85,24 @@ lex('deployment rules are added and built-in ones turned off', () => {
   assert.not.ok(custom('he was murdered').flagged, 'flagAt HIGH: MEDIUM is reported, not flagged');
 });
 
+lex('a deployment rule with a backreference still matches (the one-scan pre-check steps aside)', () => {
+  const custom = createLocalModerator({
+    rules: [{ id: 'illegal.echo', category: 'illegal', severity: 'MEDIUM', pattern: '\\b(\\w+) \\1 \\1\\b' }],
+  });
+  assert.equal(custom('they said buy buy buy').hits.map((h) => h.rule), ['illegal.echo']);
+  assert.equal(custom('a quiet afternoon').hits, []);
+});
+
+lex('the one-scan pre-check finds what the rules find, on texts that hit and texts that do not', () => {
+  const texts = ['Say twelve words about a fox.', 'how to make a pipe bomb', 'I hate immigrants', 'k1ll them',
+    'a sword fight', 'he was murdered', 'the history of heroin', 'lorem ipsum dolor sit amet'];
+  const full = createLocalModerator({ rules: [{ id: 'x.backref', category: 'illegal', severity: 'LOW',
+    pattern: '(zz)\\1' }] }); // a backreference: no pre-check, every rule scanned
+  for (const t of texts) {
+    assert.equal(moderate(t).hits, full(t).hits.filter((h) => h.rule !== 'x.backref'), t);
+  }
+});
+
 lex.run();
 
 // ---------------------------------------------------------------------------------------------- on a stream

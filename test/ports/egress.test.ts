@@ -319,6 +319,39 @@ limits('nothing listening: SERVICE_UNAVAILABLE (503), retried with backoff', asy
   assert.equal(sleeps, [100, 150], 'exponential, capped by maxDelayMs');
 });
 
+limits('a stream left after release() keeps its connection for the next call; left without it, drops it', async () => {
+  const ports: number[] = [];
+  const open: Array<() => void> = [];
+  const server = await localServer((req, res) => {
+    ports.push(req.socket.remotePort!);
+    res.setHeader('content-type', 'text/event-stream');
+    res.write('data: [DONE]\n\n');
+    open.push(() => res.end()); // the end comes after the caller left the loop
+  });
+  const call = async (egress: Egress, release: boolean) => {
+    const res = await egress.stream!({ url: `${server.url}/sse`, method: 'POST', json: {} });
+    for await (const chunk of res.body) {
+      assert.ok(Buffer.from(chunk).toString().includes('[DONE]'));
+      if (release) res.release!();
+      break;
+    }
+    open.shift()!();
+  };
+  try {
+    // One connection per origin: a call waits for it, or opens a new one once it is dropped.
+    await withClient({ ...local, connectionsPerOrigin: 1 }, {}, async (egress) => {
+      await call(egress, true);
+      await call(egress, true);
+      assert.is(new Set(ports).size, 1, 'drained, the connection served the second call');
+      await call(egress, false);
+      await call(egress, false);
+      assert.is(new Set(ports).size, 2, 'the third dropped it: the fourth opened a new one');
+    });
+  } finally {
+    await server.close();
+  }
+});
+
 limits(
   'a streamed body over the cap is cut off; a declared Content-Length over the cap is refused at the headers',
   async () => {

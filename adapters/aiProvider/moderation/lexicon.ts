@@ -188,16 +188,27 @@ const SCORE: Record<Severity, number> = { HIGH: 0.95, MEDIUM: 0.6, LOW: 0.3 };
  * Leetspeak is undone only between letters (`k1ll`, `h@te`), so that "15-year-old" keeps its digits.
  */
 export function normalise(text: string): string {
-  const out: string[] = new Array(text.length);
+  let out = '';
   for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    // ASCII (nearly every character of a prompt) without `normalize` and regular expressions: the same result.
+    if (code < 128) {
+      const lower = code >= 65 && code <= 90 ? String.fromCharCode(code + 32) : text[i];
+      const leet = LEET[lower];
+      out += leet !== undefined && isLetter(text.charCodeAt(i - 1)) && isLetter(text.charCodeAt(i + 1)) ? leet : lower;
+      continue;
+    }
     const ch = text[i];
     const base = ch.normalize('NFKD')[0] ?? ch;
     const lower = base.toLowerCase();
     const between = /[a-z]/i.test(text[i - 1] ?? '') && /[a-z]/i.test(text[i + 1] ?? '');
-    out[i] = ((between ? LEET[lower] : undefined) ?? lower).slice(0, 1) || ' ';
+    out += ((between ? LEET[lower] : undefined) ?? lower).slice(0, 1) || ' ';
   }
-  return out.join('');
+  return out;
 }
+
+/** An ASCII letter (`/[a-z]/i`); NaN (before the start, past the end) is not. */
+const isLetter = (code: number) => (code >= 65 && code <= 90) || (code >= 97 && code <= 122);
 
 export interface LocalModerationOptions {
   /** Extra rules: `pattern` is a regular expression source matched against the normalised text. */
@@ -210,6 +221,21 @@ export interface LocalModerationOptions {
 
 export type TextModerator = (text: string) => ModerationResult;
 
+/**
+ * One pattern that matches where any rule's does (their alternation), or undefined when the rules cannot be joined
+ * safely (a backreference or a named group, whose numbering or name would clash).
+ */
+function anyOf(rules: ModerationRule[]): RegExp | undefined {
+  if (!rules.length || rules.some((r) => /\\[1-9]|\\k<|\(\?<[^=!]/.test(r.pattern.source) || r.pattern.flags !== 'g')) {
+    return undefined;
+  }
+  try {
+    return new RegExp(rules.map((r) => `(?:${r.pattern.source})`).join('|'));
+  } catch {
+    return undefined;
+  }
+}
+
 export function createLocalModerator(options: LocalModerationOptions = {}): TextModerator {
   const off = new Set(options.disable ?? []);
   const rules: ModerationRule[] = [
@@ -217,8 +243,11 @@ export function createLocalModerator(options: LocalModerationOptions = {}): Text
     ...(options.rules ?? []).map((r) => ({ ...r, pattern: new RegExp(r.pattern, 'g') })),
   ];
   const flagAt = options.flagAt ?? 'MEDIUM';
+  const any = anyOf(rules);
   return (text) => {
     const norm = normalise(text);
+    // Most texts match no rule: one scan says so, instead of one per rule (each `matchAll` clones its pattern).
+    if (any && !any.test(norm)) return { flagged: false, severity: null, hits: [] };
     const hits: ModerationHit[] = [];
     for (const rule of rules) {
       rule.pattern.lastIndex = 0;

@@ -174,6 +174,8 @@ export interface OpenStream {
   started(): void;
   /** Maps an error thrown while reading the body. */
   fail(err: unknown, partial?: AiError['partial']): AiError;
+  /** The vendor's end marker was read: what follows is drained, keeping the connection for the next call. */
+  release(): void;
   close(): void;
 }
 
@@ -190,6 +192,7 @@ export async function openStream(http: VendorHttp, call: VendorCall, options: Ca
     let headers: Record<string, string>;
     let body: AsyncIterable<Uint8Array>;
     let cancel = () => {};
+    let release = () => {};
     if (egress.stream) {
       const res = await egress.stream(req);
       if (res.status >= 400) {
@@ -199,6 +202,7 @@ export async function openStream(http: VendorHttp, call: VendorCall, options: Ca
       }
       ({ headers, body } = res);
       cancel = res.cancel;
+      if (res.release) release = res.release;
     } else {
       const res = await egress.request(req);
       if (res.status >= 400) throw statusError(http, res.status, res.headers, res.text());
@@ -206,11 +210,13 @@ export async function openStream(http: VendorHttp, call: VendorCall, options: Ca
       body = (async function* () { yield res.body; })();
     }
     c.stopTimer();
+    let released = false;
     return {
       headers, body,
       started: () => { c.state.started = true; },
       fail: (err, partial) => transportError(http, err, c.state, options.signal, partial),
-      close: () => { c.done(); cancel(); },
+      release: () => { released = true; release(); },
+      close: () => { c.done(); if (!released) cancel(); },
     };
   } catch (err) {
     c.done();

@@ -56,6 +56,7 @@ export async function* sseChat(open: OpenStream, spec: StreamSpec): AsyncGenerat
       }
       if (step.end) {
         ended = true;
+        open.release(); // what follows the end marker is drained: the connection serves the next call
         break;
       }
     }
