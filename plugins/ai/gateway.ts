@@ -124,10 +124,8 @@ export class Gateway implements AiGateway {
     const p = await this.prepare(call);
     if (call.onReady) {
       call.onReady();
-      // The caller's first bytes (headers, a role chunk) are written before the upstream call is set up, and the
-      // event loop polls its I/O once in between (two turns): a reader in this process (the bench's client) gets them
-      // before that CPU work rather than after it. Costs the upstream request one loop turn.
-      await new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
+      // The caller's first bytes (headers, a role chunk) reach the socket before the upstream call is set up.
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
     const inner = new AbortController();
     const onAbort = () => inner.abort(call.signal?.reason);
