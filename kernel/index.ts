@@ -33,6 +33,7 @@ export type { EntitySpec, PropertySpec, IndexSpec } from './storage/entity.ts';
 export type { Migration } from './storage/migrations.ts';
 export type { FastReads, Where, FindOptions } from './storage/fastReads.ts';
 export { flushInserts } from './storage/insertFlush.ts';
+export { directTransaction } from './storage/directTransaction.ts';
 export type { Cache } from './ports/cache.ts';
 export type { EventBus, DomainEvent } from './ports/eventBus.ts';
 export type { Clock } from './ports/clock.ts';

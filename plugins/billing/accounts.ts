@@ -1,6 +1,6 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/core';
 import type { AppError, Clock, IdGenerator } from '../../kernel/index.ts';
-import { DIRECT_TRANSACTION } from '../../kernel/storage/pgStatements.ts';
+import { directTransaction } from '../../kernel/index.ts';
 import type { EntryRow } from './entities.ts';
 import { entryColumns, LedgerSql, type SqlTarget } from './ledgerSql.ts';
 import { monthKey } from './periods.ts';
@@ -91,8 +91,8 @@ export class AccountLocks {
 
   private async direct<T>(work: (db: SqlTarget) => Promise<T>): Promise<T> {
     const connection = this.orm.em.getConnection('write');
-    return connection.transactional(async (ctx) => work({ getConnection: () => connection,
-      getTransactionContext: () => ctx }), { [DIRECT_TRANSACTION]: true } as never);
+    return directTransaction(connection, (ctx) => work({ getConnection: () => connection,
+      getTransactionContext: () => ctx }));
   }
 
   private async locked<T>(db: SqlTarget, em: EntityManager | undefined, userId: string, allowanceMicros: number,
