@@ -4,10 +4,11 @@
  * 429 from the key's rate limit, and a user's own vendor key (upstream sees it; no credits move). Models served by
  * `openai` go to a mock OpenAI-shaped upstream on loopback; the rest to the local stand-in.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { mockOpenAiUpstream, type SeenRequest } from './mockOpenAi.ts';
 import OpenAI from 'openai';
 import { guarded } from '../helpers/guarded.ts';
 import { startTestKernel, type TestKit, type SignedInClient } from '../kit/index.ts';
@@ -15,53 +16,13 @@ import { startTestKernel, type TestKit, type SignedInClient } from '../kit/index
 const test = guarded(suite('aiapi: the OpenAI SDK against /v1'));
 let k: TestKit;
 let upstream: Server;
-const seen: Array<{ auth: string; body: Record<string, unknown> }> = [];
-
-function mockUpstream(): Server {
-  return createServer((req, res) => {
-    let raw = '';
-    req.on('data', (c) => (raw += c));
-    req.on('end', () => {
-      const body = JSON.parse(raw || '{}');
-      seen.push({ auth: String(req.headers.authorization), body });
-      const base = { id: 'chatcmpl-up', created: 1_700_000_000, model: body.model };
-      // 'crowd' prompts use every token they may (so each costs about what it held); the rest use 3.
-      const crowd = body.messages?.[0]?.content === 'Say hello to the crowd';
-      const out = crowd ? Number(body.max_completion_tokens ?? body.max_tokens) : 3;
-      const usage = { prompt_tokens: 11, completion_tokens: out, total_tokens: 11 + out };
-      if (req.url?.endsWith('/embeddings')) {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ object: 'list', model:
-          body.model, data: body.input.map((_: string, i: number) => ({ object: 'embedding', index: i,
-          embedding: [0.25, -0.5, 1] })), usage: { prompt_tokens: 4, total_tokens: 4 } }));
-        return;
-      }
-      if (!body.stream) {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ...base,
-          object: 'chat.completion', usage, choices: [{ index: 0, message: { role: 'assistant',
-            content: 'Hello from upstream' }, finish_reason: 'stop' }] }));
-        return;
-      }
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      const chunk = (choices: unknown[], extra = {}) =>
-        `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices, ...extra })}\n\n`;
-      res.write(chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]));
-      if (body.messages?.[0]?.content === 'cut me off') {
-        res.write(chunk([{ index: 0, delta: { content: 'Hello' }, finish_reason: null }]));
-        setTimeout(() => res.destroy(), 5);
-        return;
-      }
-      for (const w of ['Hello', ' from', ' upstream']) {
-        res.write(chunk([{ index: 0, delta: { content: w }, finish_reason: null }]));
-      }
-      res.write(chunk([{ index: 0, delta: {}, finish_reason: 'stop' }]));
-      res.write(chunk([], { usage }));
-      res.end('data: [DONE]\n\n');
-    });
-  });
-}
+const seen: SeenRequest[] = [];
 
 test.before(async () => {
-  upstream = mockUpstream();
+  // 'crowd' prompts use every token they may (so each costs about what it held); the rest use 3.
+  const crowd = (body: any) => body.messages?.[0]?.content === 'Say hello to the crowd';
+  upstream = mockOpenAiUpstream(seen, { completionTokens: (body) =>
+    (crowd(body) ? Number(body.max_completion_tokens ?? body.max_tokens) : 3) });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   const origin = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
   k = await startTestKernel({ config: { adapters: {

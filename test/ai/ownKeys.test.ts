@@ -5,10 +5,11 @@
  * another vendor a 400; a job whose credential was deleted before it ran fails at once, charging nothing. Models
  * served by `openai` go to a mock OpenAI-shaped upstream on loopback.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { mockOpenAiUpstream, type SeenRequest } from './mockOpenAi.ts';
 import jobsPlugin from '../../plugins/jobs/index.ts';
 import { guarded } from '../helpers/guarded.ts';
 import { startTestKernel, type SignedInClient, type TestKit } from '../kit/index.ts';
@@ -23,45 +24,10 @@ const test = guarded(suite('ai: users\' own vendor keys in chats and jobs'));
 const realtime = stubRealtime();
 let k: TestKit;
 let upstream: Server;
-const seen: Array<{ auth: string; url: string; body: Record<string, any> }> = [];
-const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5E'
-  + 'rkJggg==', 'base64');
-
-function mockUpstream(): Server {
-  return createServer((req, res) => {
-    let raw = '';
-    req.on('data', (c) => (raw += c));
-    req.on('end', () => {
-      const body = JSON.parse(raw || '{}');
-      seen.push({ auth: String(req.headers.authorization), url: String(req.url), body });
-      if (req.url?.endsWith('/images/generations')) {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ created: 1,
-          data: Array.from({ length: body.n ?? 1 }, () => ({ b64_json: PNG.toString('base64') })) }));
-        return;
-      }
-      const base = { id: 'chatcmpl-up', created: 1_700_000_000, model: body.model };
-      const usage = { prompt_tokens: 11, completion_tokens: 3, total_tokens: 14 };
-      if (!body.stream) {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ...base,
-          object: 'chat.completion', usage, choices: [{ index: 0, message: { role: 'assistant',
-            content: 'Hello from upstream' }, finish_reason: 'stop' }] }));
-        return;
-      }
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      const chunk = (choices: unknown[], extra = {}) =>
-        `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices, ...extra })}\n\n`;
-      for (const w of ['Hello', ' from', ' upstream']) {
-        res.write(chunk([{ index: 0, delta: { content: w }, finish_reason: null }]));
-      }
-      res.write(chunk([{ index: 0, delta: {}, finish_reason: 'stop' }]));
-      res.write(chunk([], { usage }));
-      res.end('data: [DONE]\n\n');
-    });
-  });
-}
+const seen: SeenRequest[] = [];
 
 test.before(async () => {
-  upstream = mockUpstream();
+  upstream = mockOpenAiUpstream(seen);
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   const origin = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
   k = await startTestKernel({ plugins: [realtime.plugin, jobsPlugin], config: {
