@@ -47,6 +47,7 @@ export class FastReadPath {
   private readonly statements = new WeakMap<object, Map<string, Statement>>();
   /** Metadata by entity name (fixed once the ORM is up); MikroORM's `find` builds a lookup key per call. */
   private readonly metas = new Map<string, EntityMetadata>();
+  private readonly customProps = new WeakMap<EntityMetadata, EntityProperty[]>();
 
   /** `onQuery` (telemetry's DB spans) gets the statement with its placeholders, never the values. */
   constructor(
@@ -139,7 +140,8 @@ export class FastReadPath {
   private map(meta: EntityMetadata, rows: Row[]): object[] {
     const comparator = this.orm.em.getComparator();
     const platform = this.orm.em.getPlatform();
-    const custom = meta.props.filter((p) => p.customType);
+    let custom = this.customProps.get(meta);
+    if (!custom) this.customProps.set(meta, (custom = meta.props.filter((p) => p.customType)));
     return rows.map((row) => {
       const data = comparator.mapResult(meta.className, row) as Row;
       for (const prop of custom) {
