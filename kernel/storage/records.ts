@@ -8,6 +8,7 @@ import type { FastReads, Where } from './fastReads.ts';
 import { whereHasTag } from './tags.ts';
 import { stampOwner } from './ownership.ts';
 import { flushInserts, setCreateValues } from './insertFlush.ts';
+import { isoTime } from './recordsIsoTime.ts';
 
 /**
  * `records(cradle, Entity)`: the CRUD every resource needs, for one entity made by
@@ -234,26 +235,13 @@ function defaultView(
   // One flat list read per row (a page maps every row): no Map or Set lookups, no Date copied to be formatted.
   const fields = ['id', ...shown.map(([key]) => key)]
     .map((key) => ({ key, date: dates.has(key), unset: unset.get(key) }));
-  // The last instant formatted: `toISOString` is most of a page's view, and a row's createdAt and updatedAt
-  // are mostly the same instant.
-  let lastMs = NaN;
-  let lastIso = '';
-  const iso = (value: unknown): string => {
-    const date = value instanceof Date ? value : new Date(value as string | number);
-    const ms = date.getTime();
-    if (ms !== lastMs) {
-      lastIso = date.toISOString();
-      lastMs = ms;
-    }
-    return lastIso;
-  };
   return (row) => {
     const out: Record<string, unknown> = {};
     for (let i = 0; i < fields.length; i++) {
       const { key, date, unset: none } = fields[i];
       const value = row[key];
       if (value == null) out[key] = none;
-      else out[key] = date ? iso(value) : value;
+      else out[key] = date ? isoTime(value instanceof Date ? value : new Date(value as string | number)) : value;
     }
     return out;
   };
