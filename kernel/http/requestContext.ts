@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
 import type { Logger } from 'pino';
-import { asFunction, asValue, Lifetime, type AwilixContainer } from 'awilix';
+import { asFunction, Lifetime, type AwilixContainer } from 'awilix';
 import type { EntityManager, MikroORM } from '@mikro-orm/core';
 import type { Principal, RequestContext, UntypedCradle } from '../plugin.ts';
 import type { DomainEvent } from '../ports/eventBus.ts';
@@ -8,9 +8,10 @@ import { errors } from '../errors.ts';
 import {
   countFlushes, nothingToFlush, onlyEventsPending, PublishAfterFlushError, strictUnitOfWork,
 } from '../events/unitOfWork.ts';
-import type { FastReadPath, FastReads } from '../storage/fastReads.ts';
+import type { FastReadPath, FastReads, ReadSource } from '../storage/fastReads.ts';
 import { createStagedRows, flushInserts, hasStagedRows } from '../storage/insertFlush.ts';
-import { ownerScopeOf, scopeToPrincipal } from '../storage/ownership.ts';
+import { ownerScopeOf, scopeToPrincipal, type OwnerScope } from '../storage/ownership.ts';
+import { RequestScope } from './requestScope.ts';
 
 /** What a plugin runs with: its own container, logger and event publisher. */
 export interface PluginRuntime {
@@ -26,27 +27,23 @@ export interface PluginRuntime {
   publish<T>(type: string, data: T, options?: { key?: string }): Promise<DomainEvent<T>>;
 }
 
-/** The scope's one per-request registration; the request's names resolve from it. */
-const REQUEST = 'kernelRequestContext';
 const prepared = new WeakSet<AwilixContainer>();
 
 /**
  * Registers, once per plugin container, the names a request scope offers (`em`, `db`,
- * `principal`, `requestId`, `log`, `publish`) as scoped resolvers reading the scope's
- * request context: a request then registers one value instead of six resolvers.
+ * `principal`, `requestId`, `log`, `publish`) as scoped names. A request's RequestScope
+ * answers them itself; registered, they make a singleton that asks for one fail as awilix's
+ * strict mode says (a shorter lifetime than its own), as before.
  */
 function registerRequestResolvers(container: AwilixContainer): void {
   if (prepared.has(container)) return;
   prepared.add(container);
-  const from = <T>(pick: (r: HttpRequestContext) => T) =>
-    asFunction((cradle: Record<string, HttpRequestContext>) => pick(cradle[REQUEST])).scoped();
+  const onlyInRequest = asFunction(() => {
+    throw new Error('request names (em, db, principal, requestId, log, publish) resolve only in a request');
+  }).scoped();
   container.register({
-    em: from((r) => r.lazyEm()),
-    db: from((r) => r.db),
-    principal: from((r) => r.principal),
-    requestId: from((r) => r.requestId),
-    log: from((r) => r.log),
-    publish: from((r) => r.publish),
+    em: onlyInRequest, db: onlyInRequest, principal: onlyInRequest,
+    requestId: onlyInRequest, log: onlyInRequest, publish: onlyInRequest,
   });
 }
 
@@ -75,8 +72,8 @@ class ServicesView implements ProxyHandler<object> {
     this.singletons = singletonsOf(container);
   }
   get(_target: object, name: PropertyKey): unknown {
-    const from = this.singletons.has(name) ? this.container : this.request.scoped();
-    return (from.cradle as Record<PropertyKey, unknown>)[name];
+    if (this.singletons.has(name)) return (this.container.cradle as Record<PropertyKey, unknown>)[name];
+    return this.request.scoped().resolve(name);
   }
   set(_target: object, name: PropertyKey): boolean {
     throw new Error(`ctx.services.${String(name)} cannot be assigned`);
@@ -111,13 +108,13 @@ class LazyEm implements ProxyHandler<EntityManager> {
  * The per-request context handed to handlers. The forked EntityManager and the request
  * scope are made on first use, so an operation that needs neither pays for neither.
  */
-export class HttpRequestContext implements RequestContext {
+export class HttpRequestContext implements RequestContext, ReadSource {
   principal?: Principal;
   /** Events staged in this request's unit of work, flushed after the handler if it did not. */
   staged = 0;
   private forkedEm?: EntityManager;
   private flushes?: { count: number };
-  private scope?: AwilixContainer;
+  private scope?: RequestScope;
   private reads?: FastReads;
 
   constructor(
@@ -134,10 +131,16 @@ export class HttpRequestContext implements RequestContext {
   get db(): FastReads {
     if (!this.reads) {
       if (!this.fastReads) throw errors.unavailable('database');
-      this.reads = this.fastReads.bind(() => this.forkedEm, () => ownerScopeOf(this.principal));
+      this.reads = this.fastReads.bindTo(this);
     }
     return this.reads;
   }
+
+  /** The fork, if made (`db` follows its transaction). */
+  currentEm(): EntityManager | undefined { return this.forkedEm; }
+
+  /** Owned entities' scope for `db`: the principal's. */
+  ownerScope(): OwnerScope { return ownerScopeOf(this.principal); }
 
   get em(): EntityManager {
     if (!this.forkedEm) {
@@ -158,11 +161,10 @@ export class HttpRequestContext implements RequestContext {
   private view?: object;
 
   /** The request scope, made on first use. */
-  scoped(): AwilixContainer {
+  scoped(): RequestScope {
     if (!this.scope) {
       registerRequestResolvers(this.runtime.container);
-      this.scope = this.runtime.container.createScope();
-      this.scope.register(REQUEST, asValue(this));
+      this.scope = new RequestScope(this, this.runtime.container);
     }
     return this.scope;
   }

@@ -45,6 +45,9 @@ interface PgConnection { query(q: { name: string; text: string; values: unknown[
 export class FastReadPath {
   private readonly compiled = new Map<string, Compiled>();
   private readonly statements = new WeakMap<object, Map<string, Statement>>();
+  /** Metadata by entity name (fixed once the ORM is up); MikroORM's `find` builds a lookup key per call. */
+  private readonly metas = new Map<string, EntityMetadata>();
+  private readonly customProps = new WeakMap<EntityMetadata, EntityProperty[]>();
 
   /** `onQuery` (telemetry's DB spans) gets the statement with its placeholders, never the values. */
   constructor(
@@ -69,14 +72,19 @@ export class FastReadPath {
    * `owner` gives owned entities' scope (else `em`'s, else none: an owned entity then throws).
    */
   bind(em?: () => EntityManager | undefined, owner?: () => OwnerScope): FastReads {
-    const scoped = (entity: string, where: Where) => this.scoped(entity, where, owner?.() ?? scopeOf(em?.()));
-    return {
-      findOne: async <T extends object>(entity: string, where: Where, options?: Pick<FindOptions, 'fields'>) =>
-        (((await this.run(entity, scoped(entity, where), { ...options, limit: 1 }, em?.(), true)) as T[])[0] ??
-          null) as T | null,
-      find: async <T extends object>(entity: string, where: Where, options?: FindOptions) =>
-        (await this.run(entity, scoped(entity, where), options ?? {}, em?.())) as T[],
-    };
+    return new BoundReads(this, { currentEm: () => em?.(), ownerScope: owner });
+  }
+
+  /** `bind` for a source that is one object already (a request's context): no closures made. */
+  bindTo(source: ReadSource): FastReads {
+    return new BoundReads(this, source);
+  }
+
+  /** @internal BoundReads' one entry: `where` scoped to the owner, then read. */
+  read(entity: string, where: Where, options: FindOptions, source: ReadSource, one: boolean): Promise<object[]> {
+    const em = source.currentEm();
+    const scope = source.ownerScope?.() ?? scopeOf(em);
+    return this.run(entity, this.scoped(entity, where, scope), options, em, one);
   }
 
   /**
@@ -132,7 +140,8 @@ export class FastReadPath {
   private map(meta: EntityMetadata, rows: Row[]): object[] {
     const comparator = this.orm.em.getComparator();
     const platform = this.orm.em.getPlatform();
-    const custom = meta.props.filter((p) => p.customType);
+    let custom = this.customProps.get(meta);
+    if (!custom) this.customProps.set(meta, (custom = meta.props.filter((p) => p.customType)));
     return rows.map((row) => {
       const data = comparator.mapResult(meta.className, row) as Row;
       for (const prop of custom) {
@@ -178,8 +187,12 @@ export class FastReadPath {
   }
 
   private meta(entity: string): EntityMetadata {
-    const meta = this.orm.getMetadata().find(entity);
-    if (!meta) throw new Error(`fast read: unknown entity ${entity}`);
+    let meta = this.metas.get(entity);
+    if (!meta) {
+      meta = this.orm.getMetadata().find(entity);
+      if (!meta) throw new Error(`fast read: unknown entity ${entity}`);
+      this.metas.set(entity, meta);
+    }
     return meta;
   }
 
@@ -262,6 +275,27 @@ export class FastReadPath {
     const found = { orderBy: options.orderBy as never, limit: options.limit, ctx };
     const rows = (await this.orm.em.getDriver().find(entity, where as never, found)) as Row[];
     return rows.map((row) => (row.id === undefined && row._id !== undefined ? { ...row, id: String(row._id) } : row));
+  }
+}
+
+/** What a bound view reads with: the EntityManager whose transaction it follows, and the owner scope. */
+export interface ReadSource {
+  currentEm(): EntityManager | undefined;
+  /** Owned entities' scope; without it, `currentEm()`'s. */
+  ownerScope?(): OwnerScope;
+}
+
+/** A FastReads view (a class: methods on the prototype, nothing made per request but the object). */
+class BoundReads implements FastReads {
+  constructor(private readonly path: FastReadPath, private readonly source: ReadSource) {}
+
+  async findOne<T extends object>(entity: string, where: Where, options?: Pick<FindOptions, 'fields'>) {
+    const rows = await this.path.read(entity, where, { fields: options?.fields, limit: 1 }, this.source, true);
+    return ((rows as T[])[0] ?? null) as T | null;
+  }
+
+  async find<T extends object>(entity: string, where: Where, options?: FindOptions): Promise<T[]> {
+    return (await this.path.read(entity, where, options ?? {}, this.source, false)) as T[];
   }
 }
 

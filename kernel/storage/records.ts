@@ -8,6 +8,7 @@ import type { FastReads, Where } from './fastReads.ts';
 import { whereHasTag } from './tags.ts';
 import { stampOwner } from './ownership.ts';
 import { flushInserts, setCreateValues } from './insertFlush.ts';
+import { isoTime } from './recordsIsoTime.ts';
 
 /**
  * `records(cradle, Entity)`: the CRUD every resource needs, for one entity made by
@@ -68,96 +69,129 @@ export function records<E extends DefinedEntity<Props, string>, V = ViewOf<E>>(
   entity: E,
   options: RecordsOptions<RowOf<E>, V> = {},
 ): Records<RowOf<E>, V, CreateOf<E>, Partial<Omit<CreateOf<E>, 'id'>>> {
-  type Row = RowOf<E>;
-  const name = entity.name;
-  const made = entityParts(entity);
-  const { payload, arrays, initial, touched } = made;
-  const view = options.view ?? (made.view as (row: Row) => V);
-  const notFound = (id: string) => errors.notFound(`${name} ${id} not found`);
+  return new EntityRecords(cradle, entity, options as RecordsOptions<Record<string, unknown>, unknown>) as never;
+}
+
+type AnyRow = Record<string, unknown> & { id: string };
+
+/**
+ * `records()`' service: a class, because a request-scoped service is made per request and
+ * methods on a prototype cost nothing then (closures would, and under tsx each named one an
+ * Object.defineProperty). What it derives from the entity is made once (`entityParts`).
+ */
+class EntityRecords {
+  private readonly name: string;
+  private readonly made: EntityParts;
+  private readonly view: (row: AnyRow) => unknown;
+
+  constructor(
+    private readonly cradle: RecordsCradle,
+    private readonly entity: DefinedEntity<Props, string>,
+    private readonly options: RecordsOptions<Record<string, unknown>, unknown>,
+  ) {
+    this.name = entity.name;
+    this.made = entityParts(entity);
+    this.view = (options.view ?? this.made.view) as (row: AnyRow) => unknown;
+  }
+
+  list(paging: PageRequest, filter?: Filter<AnyRow>): Promise<Page<unknown>> {
+    const { where: w, reads } = this.where(filter);
+    return paginate<AnyRow, unknown>(this.cradle.em, this.name, {
+      request: paging, where: w, map: this.view, reads, order: this.options.order,
+    });
+  }
+
+  async all(filter?: Filter<AnyRow>, o: { orderBy?: string; order?: 'asc' | 'desc'; limit?: number } = {}) {
+    const { where: w, reads } = this.where(filter);
+    const limit = Math.min(o.limit ?? MAX_PAGE_LIMIT, MAX_PAGE_LIMIT);
+    const find = { orderBy: { [o.orderBy ?? 'id']: o.order ?? 'asc' } as Record<string, 'asc' | 'desc'>, limit };
+    const rows = reads
+      ? await reads.find<AnyRow>(this.name, w as Where, find)
+      : ((await this.cradle.em.find(this.name, w as never, find as never)) as AnyRow[]);
+    return rows.map(this.view);
+  }
+
+  async get(id: string): Promise<unknown> {
+    const db = this.cradle.db;
+    if (!db) return this.view(await this.load(id));
+    const row = await db.findOne<AnyRow>(this.name, { id });
+    if (!row) throw this.notFound(id);
+    return this.view(row);
+  }
+
+  async load(id: string): Promise<AnyRow> {
+    const row = await this.cradle.em.findOne<AnyRow>(this.name, { id } as never);
+    if (!row) throw this.notFound(id);
+    return row;
+  }
+
+  async first(filter?: Filter<AnyRow>): Promise<AnyRow | null> {
+    const { where: w } = this.where(filter);
+    return (await this.cradle.em.findOne(this.name, w as never, { orderBy: { id: 'asc' } } as never)) as AnyRow | null;
+  }
+
+  async create(input: object): Promise<unknown> {
+    const { cradle, name } = this;
+    // Defaults now, not at the flush: the event staged before the flush carries the whole view.
+    const given = Object.entries(input).filter(([, v]) => v !== undefined);
+    const data = { ...this.made.initial(), ...Object.fromEntries(given) } as Record<string, unknown>;
+    const owner = this.entity.ownedBy;
+    if (owner && data[owner] === undefined) data[owner] = stampOwner(name)(data, cradle.em);
+    setCreateValues(cradle.em, name, data); // the id: the event staged before the flush names it
+    if (data.id === undefined) {
+      // MongoDB: the key is `_id`, and `id` is the entity's serialized view of it: made as an entity, flushed.
+      const made = cradle.em.create(name, data as never) as AnyRow;
+      await this.publish(this.options.events?.created, made);
+      await cradle.em.flush();
+      return this.view(made);
+    }
+    const row = data as AnyRow;
+    await this.publish(this.options.events?.created, row);
+    // Written as data when the request has only new rows pending (no entity made), else em.create + flush.
+    await flushInserts(cradle.em, [{ entity: name, data }]);
+    return this.view(row);
+  }
+
+  async update(id: string, changes: object): Promise<unknown> {
+    const row = await this.load(id);
+    this.cradle.em.assign(row, { ...changes, ...this.made.touched() } as object);
+    await this.publish(this.options.events?.updated, row);
+    await this.cradle.em.flush();
+    return this.view(row);
+  }
+
+  async delete(id: string): Promise<void> {
+    const row = await this.load(id);
+    await this.publish(this.options.events?.deleted, row);
+    await this.cradle.em.remove(row).flush();
+  }
+
+  private notFound(id: string) {
+    return errors.notFound(`${this.name} ${id} not found`);
+  }
 
   /** The where of a filter, and whether it needs `em` (an array filter is a per-driver fragment). */
-  const where = (filter: Filter<Row> = {}) => {
+  private where(filter: Filter<AnyRow> = {}): { where: Record<string, unknown>; reads?: FastReads } {
     const out: Record<string, unknown> = {};
     let fragments = false;
-    for (const [key, value] of Object.entries(filter)) {
+    for (const key in filter) {
+      const value = filter[key];
       if (value === undefined) continue;
-      if (!arrays.has(key)) out[key] = value;
+      if (!this.made.arrays.has(key)) out[key] = value;
       else {
-        Object.assign(out, whereHasTag(cradle.em, name, key, value as string | number));
+        Object.assign(out, whereHasTag(this.cradle.em, this.name, key, value as string | number));
         fragments = true;
       }
     }
-    return { where: out, reads: fragments ? undefined : cradle.db };
-  };
-  const publish = async (event: string | undefined, row: Row) => {
-    if (!event) return;
-    if (!cradle.publish) throw new Error(`records(${name}): publishing ${event} needs a request's container`);
-    await cradle.publish(event, payload(row), { key: row.id });
-  };
-  const load = async (id: string): Promise<Row> => {
-    const row = await cradle.em.findOne<Row & object>(name, { id } as never);
-    if (!row) throw notFound(id);
-    return row;
-  };
+    return { where: out, reads: fragments ? undefined : this.cradle.db };
+  }
 
-  return {
-    list(paging, filter) {
-      const { where: w, reads } = where(filter);
-      return paginate<Row, V>(cradle.em, name, { request: paging, where: w, map: view, reads, order: options.order });
-    },
-    async all(filter, o = {}) {
-      const { where: w, reads } = where(filter);
-      const limit = Math.min(o.limit ?? MAX_PAGE_LIMIT, MAX_PAGE_LIMIT);
-      const find = { orderBy: { [o.orderBy ?? 'id']: o.order ?? 'asc' } as Record<string, 'asc' | 'desc'>, limit };
-      const rows = reads
-        ? await reads.find<Row & object>(name, w as Where, find)
-        : ((await cradle.em.find(name, w as never, find as never)) as Row[]);
-      return rows.map(view);
-    },
-    async get(id) {
-      if (!cradle.db) return view(await load(id));
-      const row = await cradle.db.findOne<Row & object>(name, { id });
-      if (!row) throw notFound(id);
-      return view(row);
-    },
-    load,
-    async first(filter) {
-      const { where: w } = where(filter);
-      return (await cradle.em.findOne(name, w as never, { orderBy: { id: 'asc' } } as never)) as Row | null;
-    },
-    async create(input) {
-      // Defaults now, not at the flush: the event staged before the flush carries the whole view.
-      const given = Object.entries(input as object).filter(([, v]) => v !== undefined);
-      const data = { ...initial(), ...Object.fromEntries(given) } as Record<string, unknown>;
-      const owner = entity.ownedBy;
-      if (owner && data[owner] === undefined) data[owner] = stampOwner(name)(data, cradle.em);
-      setCreateValues(cradle.em, name, data); // the id: the event staged before the flush names it
-      if (data.id === undefined) {
-        // MongoDB: the key is `_id`, and `id` is the entity's serialized view of it: made as an entity, flushed.
-        const made = cradle.em.create(name, data as never) as Row;
-        await publish(options.events?.created, made);
-        await cradle.em.flush();
-        return view(made);
-      }
-      const row = data as Row;
-      await publish(options.events?.created, row);
-      // Written as data when the request has only new rows pending (no entity made), else em.create + flush.
-      await flushInserts(cradle.em, [{ entity: name, data }]);
-      return view(row);
-    },
-    async update(id, changes) {
-      const row = await load(id);
-      cradle.em.assign(row, { ...(changes as object), ...touched() } as object);
-      await publish(options.events?.updated, row);
-      await cradle.em.flush();
-      return view(row);
-    },
-    async delete(id) {
-      const row = await load(id);
-      await publish(options.events?.deleted, row);
-      await cradle.em.remove(row).flush();
-    },
-  };
+  private async publish(event: string | undefined, row: AnyRow): Promise<void> {
+    if (!event) return;
+    const publish = this.cradle.publish;
+    if (!publish) throw new Error(`records(${this.name}): publishing ${event} needs a request's container`);
+    await publish(event, this.made.payload(row), { key: row.id });
+  }
 }
 
 /** What `records` derives from an entity, once per entity (a request-scoped service calls `records` per request). */
@@ -207,7 +241,7 @@ function defaultView(
       const { key, date, unset: none } = fields[i];
       const value = row[key];
       if (value == null) out[key] = none;
-      else out[key] = date ? (value instanceof Date ? value : new Date(value as string | number)).toISOString() : value;
+      else out[key] = date ? isoTime(value instanceof Date ? value : new Date(value as string | number)) : value;
     }
     return out;
   };

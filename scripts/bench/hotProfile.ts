@@ -3,7 +3,7 @@
  * (scripts/bench/peerServer.ts), runs interleaved autocannon rounds on one path, prints
  * CPU µs per request per server, and with PROFILE=1 the kernel's top functions by self time
  * (node --cpu-prof, summarized by scripts/bench/profile.ts). Judge by CPU per request, not req/s, on a busy machine.
- *   node --import tsx scripts/bench/hotProfile.ts health|me|note|create on|off [kernel,koa,fastify,base] [seconds]
+ *   node --import tsx scripts/bench/hotProfile.ts health|me|note|list|create on|off [kernel,koa,fastify,base] [seconds]
  * `base` is the kernel of another checkout (BASE_TREE=/path, e.g. a `git worktree` of the previous commit), run
  * interleaved with this one: the printed base/kernel CPU ratio is a before/after that the machine's load cancels.
  * PROFILE_KIND=koa profiles another server; HEAPPROF=dir adds --heap-prof to the kernel; KEEP=1 keeps the profile.
@@ -45,6 +45,7 @@ const target = (p: Peer) => {
   const auth = { authorization: `Bearer ${p.token}` };
   if (path === 'me') return { url: `${p.baseUrl}/v1/users/me`, method: 'GET' as const, headers: auth };
   if (path === 'note') return { url: `${p.baseUrl}/v1/notes/${p.noteId}`, method: 'GET' as const, headers: auth };
+  if (path === 'list') return { url: `${p.baseUrl}/v1/notes?limit=20`, method: 'GET' as const, headers: auth };
   if (path === 'create') {
     // The validated POST /v1/notes (one insert and one outbox row), as the bench's noteCreate row sends it.
     const body = JSON.stringify({ title: 'Benchmark note', body: 'A short body stored by every server.',
