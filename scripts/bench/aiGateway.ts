@@ -221,12 +221,14 @@ export async function gatewayBench(options: { mockOrigin?: string } = {}): Promi
 }
 
 /** The mock upstream and the kernel, each in its own process, and this process's client pools for both. */
-export async function gatewayChildren(options: { cpuProfDir?: string } = {}) {
+export async function gatewayChildren(options: { cpuProfDir?: string; kernelTree?: string } = {}) {
   const script = resolve(import.meta.dirname, 'aiServer.ts');
   const mock = await startServer('mock', 'ai', { script, args: ['mock'] });
   let kernel: ServerHandle | undefined;
   try {
-    kernel = await startServer('kernel', 'ai', { script, args: ['kernel', mock.baseUrl],
+    // kernelTree: the kernel of another checkout (a before/after pair in one run, as hotProfile's `base`).
+    const kernelScript = options.kernelTree ? resolve(options.kernelTree, 'scripts/bench/aiServer.ts') : script;
+    kernel = await startServer('kernel', 'ai', { script: kernelScript, args: ['kernel', mock.baseUrl],
       cpuProfDir: options.cpuProfDir, cpuProfIntervalUs: 100 });
   } catch (err) {
     await mock.stop();
