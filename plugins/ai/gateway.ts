@@ -148,7 +148,7 @@ export class Gateway implements AiGateway {
         }
         progress.raw += e.text;
         progress.deltas++;
-        progress.counted += count(e.text);
+        progress.uncounted.push(e.text);
         progress.ttftMs ??= this.d.clock.now() - p.started;
         const step = moderator ? await moderator.push(e.text) : { text: e.text, stopped: false };
         if (step.text) {
@@ -162,6 +162,8 @@ export class Gateway implements AiGateway {
           break;
         }
         if (progress.deltas % this.settings.tokensEventEvery === 0) {
+          for (const text of progress.uncounted) progress.counted += count(text);
+          progress.uncounted.length = 0;
           yield { type: 'tokens', input: p.inputTokens, output: progress.counted };
         }
       }

@@ -35,8 +35,12 @@ export class Progress {
   raw = '';
   sent = '';
   deltas = 0;
-  /** Output tokens counted locally, delta by delta (for `tokens` events). */
+  /**
+   * Output tokens counted locally, delta by delta (for `tokens` events): the deltas since the last event wait in
+   * `uncounted` and are counted when an event is due, so a stream shorter than one interval counts none.
+   */
   counted = 0;
+  uncounted: string[] = [];
   ttftMs?: number;
   model?: AiModel;
   attempts: RouteAttempt[] = [];

@@ -173,6 +173,8 @@ export function completionBody(r: GatewayChatResult, created: number) {
 
 /** Writes `chat.completion.chunk`s for one completion, in the order and shape OpenAI streams them. */
 export class ChunkWriter {
+  private deltaFrame?: [string, string];
+
   constructor(
     private readonly id: string,
     private model: string,
@@ -194,8 +196,15 @@ export class ChunkWriter {
     return this.frame([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]);
   }
 
+  /** A content chunk: the frame around the text serialised once per stream (the model changes only at the end). */
   delta(text: string): string {
-    return this.frame([{ index: 0, delta: { content: text }, logprobs: null, finish_reason: null }]);
+    if (!this.deltaFrame) {
+      const mark = JSON.stringify('\u0000delta');
+      const whole = this.frame([{ index: 0, delta: { content: '\u0000delta' }, logprobs: null, finish_reason: null }]);
+      const at = whole.indexOf(mark);
+      this.deltaFrame = [whole.slice(0, at), whole.slice(at + mark.length)];
+    }
+    return this.deltaFrame[0] + JSON.stringify(text) + this.deltaFrame[1];
   }
 
   /** The finish chunk, the usage chunk (`choices: []`) when asked for, then `[DONE]`. */

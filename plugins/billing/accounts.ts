@@ -199,9 +199,10 @@ export class AccountLocks {
     return true;
   }
 
-  private async entry(
+  /** Records an entry with `account`'s balance (as it is after the entry) and period. */
+  async entry(
     em: SqlTarget,
-    account: Account,
+    account: Pick<Account, 'userId' | 'freeMicros' | 'purchasedMicros' | 'freePeriod'>,
     now: Date,
     e: Partial<EntryRow> & Pick<EntryRow, 'kind' | 'amountMicros' | 'freeMicros' | 'idempotencyKey'>,
   ): Promise<EntryRow> {

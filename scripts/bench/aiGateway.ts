@@ -1,10 +1,11 @@
 /**
- * Issue 12: the AI gateway's overhead. A mock OpenAI-shaped upstream on loopback answers the same completion,
- * unstreamed and streamed (role chunk, 12 content chunks, finish, usage chunk with `choices: []`, `[DONE]`, each its
- * own write). It is called directly and through the kernel's `POST /v1/chat/completions` (API key auth, rate limit,
- * routing, moderation, the ledger hold and capture, the usage record, egress), one request at a time, in
- * interleaved rounds, with the same HTTP client. Reports p50 and p99 of both, the added p50 and p99 and the added
- * time to first byte of a stream, each with a 95% interval over rounds.
+ * Issue 12: the AI gateway's overhead. A mock OpenAI-shaped upstream on loopback, in its own process, answers the
+ * same completion, unstreamed and streamed (role chunk, 12 content chunks, finish, usage chunk with `choices: []`,
+ * `[DONE]`, each its own write). It is called directly and through the kernel's `POST /v1/chat/completions` (API key
+ * auth, rate limit, routing, moderation, the ledger hold and capture, the usage record, egress), the kernel in a
+ * process of its own too (scripts/bench/aiServer.ts), one request at a time, in interleaved rounds, with the same
+ * HTTP client in this process. Reports p50 and p99 of both, the added p50 and p99 and the added time to first byte
+ * of a stream, each with a 95% interval over rounds, and the kernel process's CPU per request.
  * Alone: `node --import tsx scripts/bench/aiGateway.ts [--quick]`; in the bench: `npm run bench -- --ai`.
  * `BENCH_AI_ROUNDS` and `BENCH_AI_CALLS` change the rounds (10, quick 4) and the calls per round (200, quick 60).
  */
@@ -19,6 +20,7 @@ import { createKernel, loadConfig } from '../kernel.ts';
 import { CONFIG_DIR } from '../paths.ts';
 import type { Kernel } from '../../kernel/boot.ts';
 import type { AiGateway } from '../../plugins/ai/api.ts';
+import { startServer, type ServerHandle } from './servers.ts';
 
 const TARGETS = { p50: 1, p99: 3, ttfb: 1 };
 const ADMIN = { email: 'bench-admin@example.com', password: 'Bench#Passw0rd' };
@@ -29,7 +31,7 @@ const percentile = (values: number[], q: number) => {
   return s[Math.min(s.length - 1, Math.max(0, Math.round(q * (s.length - 1))))];
 };
 
-function upstream(req: IncomingMessage, res: ServerResponse) {
+export function upstream(req: IncomingMessage, res: ServerResponse) {
   let raw = '';
   req.on('data', (c) => (raw += c));
   req.on('end', () => {
@@ -118,19 +120,45 @@ async function statementsPerCall(call: () => Promise<unknown>): Promise<string> 
   return `${total} (${[...counts].map(([k, v]) => `${k} ${v}`).join(', ')})`;
 }
 
+const completion = (stream: boolean) => JSON.stringify({
+  model: 'gpt-4o-mini', max_tokens: 64, messages: [{ role: 'user', content: 'Say twelve words about a fox.' }],
+  ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
+});
+/** One completion, read to its end; total time and time to the first body bytes. */
+export const call = async (pool: Pool, auth: Record<string, string>, stream: boolean): Promise<Sample> => {
+  const t0 = process.hrtime.bigint();
+  const res = await pool.request({ method: 'POST', path: '/v1/chat/completions', body: completion(stream),
+    headers: { 'content-type': 'application/json', ...auth } });
+  let ttfb = 0;
+  let text = '';
+  for await (const part of res.body) {
+    if (!ttfb) ttfb = Number(process.hrtime.bigint() - t0) / 1e6;
+    text += part;
+  }
+  const total = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (res.statusCode !== 200 || (stream && !text.includes('[DONE]'))) {
+    throw new Error(`${res.statusCode} ${text.slice(0, 300)}`);
+  }
+  return { total, ttfb };
+};
+
 export interface GatewayBench {
   kernel: Kernel;
   userId: string;
+  port: number;
+  /** The bench user's API key (`Bearer` on /v1). */
+  apiKey: string;
   viaGateway(stream: boolean): Promise<Sample>;
   viaDirect(stream: boolean): Promise<Sample>;
   close(): Promise<void>;
 }
 
 /** The mock upstream, the kernel in front of it, a user with credits on the enterprise plan and an API key. */
-export async function gatewayBench(): Promise<GatewayBench> {
-  const mock = createServer(upstream);
-  await new Promise<void>((r) => mock.listen(0, '127.0.0.1', r));
-  const mockOrigin = `http://127.0.0.1:${(mock.address() as AddressInfo).port}`;
+export async function gatewayBench(options: { mockOrigin?: string } = {}): Promise<GatewayBench> {
+  // Without an origin the mock runs in this process (the in-process split row, aiProfile's INPROC=1).
+  const mock = options.mockOrigin ? undefined : createServer(upstream);
+  if (mock) await new Promise<void>((r) => mock.listen(0, '127.0.0.1', r));
+  const mockOrigin = options.mockOrigin ?? `http://127.0.0.1:${(mock!.address() as AddressInfo).port}`;
   const dir = mkdtempSync(join(tmpdir(), 'bench-ai-'));
   const config = loadConfig({
     file: resolve(CONFIG_DIR, 'default.yaml'),
@@ -145,7 +173,9 @@ export async function gatewayBench(): Promise<GatewayBench> {
           local: { adapter: 'local' },
         } },
       },
-      plugins: { identity: { bootstrapAdmin: ADMIN } }, jobs: { worker: false },
+      // publicBaseUrl: required when NODE_ENV is production (the bench's child processes run so).
+      plugins: { identity: { bootstrapAdmin: ADMIN }, oauth: { publicBaseUrl: 'https://auth.example.com' } },
+      jobs: { worker: false },
     },
   });
   // Request logs on, written to /dev/null: the gateway pays for its logging as it would in production.
@@ -157,7 +187,7 @@ export async function gatewayBench(): Promise<GatewayBench> {
     await gw.close();
     await direct.close();
     await kernel.stop();
-    await new Promise((r) => mock.close(r));
+    if (mock) await new Promise((r) => mock.close(r));
     rmSync(dir, { recursive: true, force: true });
   };
   const json = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
@@ -179,28 +209,8 @@ export async function gatewayBench(): Promise<GatewayBench> {
     // Enterprise: no daily token limit, so thousands of bench calls are not refused.
     await json('/v1/subscription', { planId: 'enterprise' }, { authorization: `Bearer ${user.accessToken}` });
     const key = await json('/v1/users/me/api-keys', { name: 'bench' }, { authorization: `Bearer ${user.accessToken}` });
-    const completion = (stream: boolean) => JSON.stringify({
-      model: 'gpt-4o-mini', max_tokens: 64, messages: [{ role: 'user', content: 'Say twelve words about a fox.' }],
-      ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
-    });
-    const call = async (pool: Pool, auth: Record<string, string>, stream: boolean): Promise<Sample> => {
-      const t0 = process.hrtime.bigint();
-      const res = await pool.request({ method: 'POST', path: '/v1/chat/completions', body: completion(stream),
-        headers: { 'content-type': 'application/json', ...auth } });
-      let ttfb = 0;
-      let text = '';
-      for await (const part of res.body) {
-        if (!ttfb) ttfb = Number(process.hrtime.bigint() - t0) / 1e6;
-        text += part;
-      }
-      const total = Number(process.hrtime.bigint() - t0) / 1e6;
-      if (res.statusCode !== 200 || (stream && !text.includes('[DONE]'))) {
-        throw new Error(`${res.statusCode} ${text.slice(0, 300)}`);
-      }
-      return { total, ttfb };
-    };
     return {
-      kernel, userId: me.id, close,
+      kernel, userId: me.id, port, apiKey: key.key as string, close,
       viaGateway: (stream) => call(gw, { authorization: `Bearer ${key.key}` }, stream),
       viaDirect: (stream) => call(direct, { authorization: 'Bearer sk-upstream' }, stream),
     };
@@ -210,22 +220,54 @@ export async function gatewayBench(): Promise<GatewayBench> {
   }
 }
 
-export async function aiGatewayRows(quick = false): Promise<string[]> {
-  const bench = await gatewayBench();
-  const { kernel, viaGateway, viaDirect } = bench;
+/** The mock upstream and the kernel, each in its own process, and this process's client pools for both. */
+export async function gatewayChildren(options: { cpuProfDir?: string; kernelTree?: string } = {}) {
+  const script = resolve(import.meta.dirname, 'aiServer.ts');
+  const mock = await startServer('mock', 'ai', { script, args: ['mock'] });
+  let kernel: ServerHandle | undefined;
   try {
-    // CPU of this whole process (client, kernel and mock upstream) per request: the gateway's CPU cost is the
-    // difference, a figure the machine's load does not inflate the way it inflates wall time.
-    const cpu = { gw: 0, direct: 0, gwN: 0, directN: 0 };
+    // kernelTree: the kernel of another checkout (a before/after pair in one run, as hotProfile's `base`).
+    const kernelScript = options.kernelTree ? resolve(options.kernelTree, 'scripts/bench/aiServer.ts') : script;
+    kernel = await startServer('kernel', 'ai', { script: kernelScript, args: ['kernel', mock.baseUrl],
+      cpuProfDir: options.cpuProfDir, cpuProfIntervalUs: 100 });
+  } catch (err) {
+    await mock.stop();
+    throw err;
+  }
+  const apiKey = (kernel as unknown as { apiKey: string }).apiKey;
+  const gw = new Pool(kernel.baseUrl, { connections: 1 });
+  const direct = new Pool(mock.baseUrl, { connections: 1 });
+  return {
+    mock, kernel,
+    viaGateway: (stream: boolean) => call(gw, { authorization: `Bearer ${apiKey}` }, stream),
+    viaDirect: (stream: boolean) => call(direct, { authorization: 'Bearer sk-upstream' }, stream),
+    close: async () => {
+      await gw.close();
+      await direct.close();
+      await kernel.stop();
+      await mock.stop();
+    },
+  };
+}
+
+export async function aiGatewayRows(quick = false): Promise<string[]> {
+  const children = await gatewayChildren();
+  const { viaGateway, viaDirect, kernel, mock } = children;
+  const lines: string[] = [];
+  try {
+    // CPU of the kernel's and the mock's processes per request, from their own process.cpuUsage().
+    const cpu = { kernel: 0, mockGw: 0, mockDirect: 0, gwN: 0, directN: 0 };
     const time = async (f: () => Promise<Sample>, n: number, into: Sample[], side?: 'gw' | 'direct') => {
-      const c0 = process.cpuUsage();
+      const [k0, m0] = side ? await Promise.all([kernel.stats(), mock.stats()]) : [undefined, undefined];
       for (let i = 0; i < n; i++) into.push(await f());
-      const c = process.cpuUsage(c0);
-      if (side) { cpu[side] += (c.user + c.system) / 1000; cpu[`${side}N`] += n; }
+      if (!side || !k0 || !m0) return;
+      const [k1, m1] = await Promise.all([kernel.stats(), mock.stats()]);
+      if (side === 'gw') { cpu.kernel += (k1.cpuUs - k0.cpuUs) / 1000; cpu.mockGw += (m1.cpuUs - m0.cpuUs) / 1000; }
+      else cpu.mockDirect += (m1.cpuUs - m0.cpuUs) / 1000;
+      cpu[`${side}N`] += n;
     };
     const rounds = Number(process.env.BENCH_AI_ROUNDS ?? (quick ? 4 : 10));
     const perRound = Number(process.env.BENCH_AI_CALLS ?? (quick ? 60 : 200));
-    const lines: string[] = [];
     for (const stream of [false, true]) {
       await time(() => viaGateway(stream), perRound, []);
       await time(() => viaDirect(stream), perRound, []);
@@ -249,12 +291,10 @@ export async function aiGatewayRows(quick = false): Promise<string[]> {
       const at = (s: Sample[], p: number) => f(percentile(s.map((x) => x.total), p));
       lines.push(`  ai gateway ${kind}: direct p50 ${at(all.direct, 0.5)} ms p99 ${at(all.direct, 0.99)} ms; through `
         + `POST /v1/chat/completions p50 ${at(all.gw, 0.5)} ms p99 ${at(all.gw, 0.99)} ms (${rounds} rounds x `
-        + `${perRound}, one request at a time)`);
-      const perReq = (side: 'gw' | 'direct') => cpu[side] / cpu[`${side}N`];
-      const [cpuDirect, cpuGw] = [perReq('direct'), perReq('gw')];
-      lines.push(`  ai gateway ${kind} CPU per request (this process: client, kernel, mock): direct `
-        + `${f(cpuDirect)} ms, through the gateway ${f(cpuGw)} ms, added ${f(cpuGw - cpuDirect)} ms (info)`);
-      Object.assign(cpu, { gw: 0, direct: 0, gwN: 0, directN: 0 });
+        + `${perRound}, one request at a time; client, kernel and mock upstream in three processes)`);
+      lines.push(`  ai gateway ${kind} kernel CPU per request: ${f(cpu.kernel / cpu.gwN)} ms (its own process); `
+        + `mock upstream ${f(cpu.mockDirect / cpu.directN)} ms direct, ${f(cpu.mockGw / cpu.gwN)} ms through (info)`);
+      Object.assign(cpu, { kernel: 0, mockGw: 0, mockDirect: 0, gwN: 0, directN: 0 });
       const rows: Array<[string, number[], number]> = [['added p50', added.p50, TARGETS.p50],
         ['added p99', added.p99, TARGETS.p99]];
       if (stream) rows.push(['added time to first byte (p50)', added.ttfb, TARGETS.ttfb]);
@@ -265,11 +305,18 @@ export async function aiGatewayRows(quick = false): Promise<string[]> {
           + `${verdict}${quick ? ' (quick mode)' : ''}`);
       }
     }
-    lines.push(await inProcessRow(kernel, bench.userId, perRound * 2));
-    return lines;
+  } finally {
+    await children.close();
+  }
+  // The split, in this process (no HTTP in front): booted after the children are gone.
+  const bench = await gatewayBench();
+  try {
+    lines.push(await inProcessRow(bench.kernel, bench.userId, Number(process.env.BENCH_AI_CALLS ?? (quick ? 60 : 200))
+      * 2));
   } finally {
     await bench.close();
   }
+  return lines;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -43,6 +43,28 @@ async function usageRows(userId: string) {
     [userId]) as Promise<Array<{ cost_micros: number | string; status: string; reference: string; subject: string }>>;
 }
 
+test('a stream: a tokens event every 4 deltas (its own kernel), the output counted so far, growing', async () => {
+  // The local provider's replies are short: this kernel emits a tokens event every 4 deltas.
+  const own = await startTestKernel({ config: { adapters: LOCAL_FAST,
+    plugins: { billing: { plans: GATEWAY_PLANS }, ai: { gateway: { tokensEventEvery: 4 } } } } });
+  try {
+    const gw = (own.kernel.runtimes.get('ai')!.container.cradle as unknown as { aiGateway: AiGateway }).aiGateway;
+    const user = await own.asUser('gw-events');
+    await billingOf(own).ledger.grant(user.id, 10 * CENT, { idempotencyKey: `grant-${user.id}` });
+    const events = await collect(gw.stream({ principal: { type: 'user', id: user.id, permissions: [], tier: 'free' },
+      model: 'gpt-4o-mini', maxTokens: 200, messages: ask('Tell me at length about the history of lighthouses'),
+      reference: ref('events') }));
+    assert.is(events.at(-1)!.type, 'done');
+    const chunks = events.filter((e) => e.type === 'chunk').length;
+    const interim = events.slice(0, -2).filter((e) => e.type === 'tokens') as Array<{ output: number }>;
+    assert.ok(chunks >= 8, `${chunks} chunks`);
+    assert.ok(interim.length >= 2, `${interim.length} interim events`);
+    interim.forEach((e, i) => assert.ok(e.output > (i ? interim[i - 1].output : 0), 'counted so far, growing'));
+  } finally {
+    await own.stop();
+  }
+});
+
 test('a streamed call: chunks, tokens, one done with the exact cost; the balance moves by exactly that', async () => {
   const p = await funded(10);
   const before = await balance(p);

@@ -55,6 +55,27 @@ s('a new user has the free plan\'s 100 cents; holds, captures (free credits firs
   assert.is((await refusal(ledger.capture(h2.id, 1))).code, 'HOLD_NOT_ACTIVE');
 });
 
+s('a capture from the free credits alone, from the purchased alone, and one that spends them exactly', async () => {
+  const { ledger } = billingOf(k);
+  const u = (await k.asUser()).id; // 100 cents free
+  await ledger.grant(u, 50 * CENT, { idempotencyKey: 'buy', kind: 'purchase' });
+  const capture = async (hold: number, actual: number, key: string) =>
+    ledger.capture((await ledger.hold(u, hold, { idempotencyKey: key })).id, actual);
+  const free = await capture(40 * CENT, 30 * CENT, 'f'); // 100 free: all from them
+  assert.equal([free.amountMicros, free.freeMicros, free.balanceAfterMicros], [-30 * CENT, -30 * CENT, 120 * CENT]);
+  const exact = await capture(70 * CENT, 70 * CENT, 'x'); // 70 free left: spent exactly
+  assert.equal([exact.freeMicros, exact.balanceAfterMicros], [-70 * CENT, 50 * CENT]);
+  const bought = await capture(20 * CENT, 25 * CENT, 'p'); // none free: purchased only, capped at the hold
+  assert.equal([bought.amountMicros, bought.freeMicros, bought.uncollectedMicros, bought.balanceAfterMicros],
+    [-20 * CENT, -0, 5 * CENT, 30 * CENT]);
+  const stored = await ledger.entry(u, bought.id);
+  assert.equal([stored?.freeMicros, stored?.amountMicros, stored?.holdId], [0, -20 * CENT, bought.holdId]);
+  const b = await ledger.balance(u);
+  assert.equal([b.freeCreditsRemainingMicros, b.purchasedMicros, b.heldMicros, b.lifetimeUsageMicros],
+    [0, 30 * CENT, 0, 120 * CENT]);
+  assert.is((await ledger.capture(bought.holdId!, 1)).id, bought.id, 'a replay returns the first capture');
+});
+
 s('replays return the first result and move no money', async () => {
   const { ledger } = billingOf(k);
   const u = (await k.asUser()).id;
