@@ -1,7 +1,7 @@
 import type { EntityManager, EntityMetadata, EntityProperty, MikroORM } from '@mikro-orm/core';
 import type { Driver } from './entity.ts';
 import type { QueryEvent } from './orm.ts';
-import { OWNER_FILTER, ownerCondition, scopeOf, type OwnerScope } from './ownership.ts';
+import { OWNER_FILTER, ownerIdOf, scopeOf, type OwnerScope } from './ownership.ts';
 
 /** A value a fast read compares with. */
 export type Scalar = string | number | boolean | Date | null;
@@ -84,7 +84,8 @@ export class FastReadPath {
   read(entity: string, where: Where, options: FindOptions, source: ReadSource, one: boolean): Promise<object[]> {
     const em = source.currentEm();
     const scope = source.ownerScope?.() ?? scopeOf(em);
-    return this.run(entity, this.scoped(entity, where, scope), options, em, one);
+    const meta = this.meta(entity);
+    return this.run(meta, this.scoped(meta, where, scope), options, em, one);
   }
 
   /**
@@ -108,16 +109,18 @@ export class FastReadPath {
   }
 
   /** `where` narrowed to the owner, for an owned entity (its schema carries the owner filter). */
-  private scoped(entity: string, where: Where, scope: OwnerScope | undefined): Where {
-    const meta = this.meta(entity);
-    const filter = meta.filters?.[OWNER_FILTER] as { ownedBy?: string } | undefined;
-    if (!filter?.ownedBy) return where;
-    return { ...where, ...(ownerCondition(meta.className, filter.ownedBy, scope) as Where) };
+  private scoped(meta: EntityMetadata, where: Where, scope: OwnerScope | undefined): Where {
+    const ownedBy = (meta.filters?.[OWNER_FILTER] as { ownedBy?: string } | undefined)?.ownedBy;
+    if (!ownedBy || (scope && 'unscoped' in scope)) return where;
+    // As `{ ...where, [ownedBy]: owner }` (ownerCondition), copied in a loop: a hot read makes one object, not two.
+    const out: Where = {};
+    for (const name in where) out[name] = where[name];
+    out[ownedBy] = ownerIdOf(meta.className, scope);
+    return out;
   }
 
-  private async run(entity: string, where: Where, options: FindOptions, em?: EntityManager, one = false) {
-    if (this.driver === 'mongodb') return this.mongo(entity, where, options, em);
-    const meta = this.meta(entity);
+  private async run(meta: EntityMetadata, where: Where, options: FindOptions, em?: EntityManager, one = false) {
+    if (this.driver === 'mongodb') return this.mongo(meta.className, where, options, em);
     const { key, params } = this.shape(meta, where, options);
     let compiled = this.compiled.get(key);
     if (!compiled) {
@@ -142,14 +145,18 @@ export class FastReadPath {
     const platform = this.orm.em.getPlatform();
     let custom = this.customProps.get(meta);
     if (!custom) this.customProps.set(meta, (custom = meta.props.filter((p) => p.customType)));
-    return rows.map((row) => {
-      const data = comparator.mapResult(meta.className, row) as Row;
-      for (const prop of custom) {
+    // A loop, not rows.map(closure): no function made (and named, under keepNames) per read.
+    const out: object[] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const data = comparator.mapResult(meta.className, rows[i]) as Row;
+      for (let j = 0; j < custom.length; j++) {
+        const prop = custom[j];
         const value = data[prop.name];
         if (value !== null && value !== undefined) data[prop.name] = prop.customType!.convertToJSValue(value, platform);
       }
-      return data;
-    });
+      out[i] = data;
+    }
+    return out;
   }
 
   private async execute(compiled: Compiled, params: unknown[], one: boolean): Promise<Array<Record<string, unknown>>> {
@@ -285,12 +292,16 @@ export interface ReadSource {
   ownerScope?(): OwnerScope;
 }
 
+/** findOne's options without `fields` (read only: shape and compile never write to options). */
+const ONE: FindOptions = Object.freeze({ limit: 1 });
+
 /** A FastReads view (a class: methods on the prototype, nothing made per request but the object). */
 class BoundReads implements FastReads {
   constructor(private readonly path: FastReadPath, private readonly source: ReadSource) {}
 
   async findOne<T extends object>(entity: string, where: Where, options?: Pick<FindOptions, 'fields'>) {
-    const rows = await this.path.read(entity, where, { fields: options?.fields, limit: 1 }, this.source, true);
+    const one = options?.fields ? { fields: options.fields, limit: 1 } : ONE;
+    const rows = await this.path.read(entity, where, one, this.source, true);
     return ((rows as T[])[0] ?? null) as T | null;
   }
 
