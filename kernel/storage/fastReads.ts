@@ -134,7 +134,9 @@ export class FastReadPath {
       return this.map(meta, rows);
     }
     const started = this.onQuery ? performance.now() : 0;
-    const rows = await this.execute(compiled, params, one);
+    // A free libsql connection runs in place, without execute's promise (one microtask hop less per read).
+    const free = this.freeLibsql();
+    const rows = free ? this.runLibsql(free, compiled, params, one) : await this.execute(compiled, params, one);
     this.onQuery?.({ query: compiled.sql, tookMs: performance.now() - started });
     return this.map(meta, rows);
   }
@@ -159,12 +161,23 @@ export class FastReadPath {
     return out;
   }
 
+  private knexClient(): KnexClient {
+    return (this.orm.em.getConnection() as unknown as { getKnex(): { client: KnexClient } }).getKnex().client;
+  }
+
+  /**
+   * libsql runs a statement to completion synchronously: a connection free in the pool now (no transaction holds
+   * it) is used in place, with nothing able to take it meanwhile; the pool's acquire is two promises and a timer.
+   */
+  private freeLibsql(): LibsqlConnection | undefined {
+    if (this.driver !== 'sqlite') return undefined;
+    return this.knexClient().pool?.free?.[0]?.resource as LibsqlConnection | undefined;
+  }
+
   private async execute(compiled: Compiled, params: unknown[], one: boolean): Promise<Array<Record<string, unknown>>> {
-    const client = (this.orm.em.getConnection() as unknown as { getKnex(): { client: KnexClient } }).getKnex().client;
-    // libsql runs a statement to completion synchronously: a connection free in the pool now (no transaction holds
-    // it) is used in place, with nothing able to take it meanwhile; the pool's acquire is two promises and a timer.
-    const free = this.driver === 'sqlite' ? client.pool?.free?.[0]?.resource : undefined;
-    if (free) return this.runLibsql(free as LibsqlConnection, compiled, params, one);
+    const client = this.knexClient();
+    const free = this.freeLibsql();
+    if (free) return this.runLibsql(free, compiled, params, one);
     const connection = await client.acquireConnection();
     try {
       if (this.driver === 'postgresql') {
