@@ -116,6 +116,8 @@ export class HttpRequestContext implements RequestContext, ReadSource {
   private flushes?: { count: number };
   private scope?: RequestScope;
   private reads?: FastReads;
+  private ownerScopeMade?: OwnerScope;
+  private ownerScopeFor?: Principal;
 
   constructor(
     readonly koa: Context,
@@ -140,7 +142,14 @@ export class HttpRequestContext implements RequestContext, ReadSource {
   currentEm(): EntityManager | undefined { return this.forkedEm; }
 
   /** Owned entities' scope for `db`: the principal's. */
-  ownerScope(): OwnerScope { return ownerScopeOf(this.principal); }
+  ownerScope(): OwnerScope {
+    // Made once per principal (each fast read asks); recomputed if `principal` is reassigned.
+    if (this.ownerScopeMade === undefined || this.ownerScopeFor !== this.principal) {
+      this.ownerScopeMade = ownerScopeOf(this.principal);
+      this.ownerScopeFor = this.principal;
+    }
+    return this.ownerScopeMade;
+  }
 
   get em(): EntityManager {
     if (!this.forkedEm) {

@@ -1,7 +1,7 @@
 import type { EntityManager, EntityMetadata, EntityProperty, MikroORM } from '@mikro-orm/core';
 import type { Driver } from './entity.ts';
 import type { QueryEvent } from './orm.ts';
-import { OWNER_FILTER, ownerCondition, scopeOf, type OwnerScope } from './ownership.ts';
+import { OWNER_FILTER, ownerIdOf, scopeOf, type OwnerScope } from './ownership.ts';
 
 /** A value a fast read compares with. */
 export type Scalar = string | number | boolean | Date | null;
@@ -84,7 +84,8 @@ export class FastReadPath {
   read(entity: string, where: Where, options: FindOptions, source: ReadSource, one: boolean): Promise<object[]> {
     const em = source.currentEm();
     const scope = source.ownerScope?.() ?? scopeOf(em);
-    return this.run(entity, this.scoped(entity, where, scope), options, em, one);
+    const meta = this.meta(entity);
+    return this.run(meta, this.scoped(meta, where, scope), options, em, one);
   }
 
   /**
@@ -108,16 +109,18 @@ export class FastReadPath {
   }
 
   /** `where` narrowed to the owner, for an owned entity (its schema carries the owner filter). */
-  private scoped(entity: string, where: Where, scope: OwnerScope | undefined): Where {
-    const meta = this.meta(entity);
-    const filter = meta.filters?.[OWNER_FILTER] as { ownedBy?: string } | undefined;
-    if (!filter?.ownedBy) return where;
-    return { ...where, ...(ownerCondition(meta.className, filter.ownedBy, scope) as Where) };
+  private scoped(meta: EntityMetadata, where: Where, scope: OwnerScope | undefined): Where {
+    const ownedBy = (meta.filters?.[OWNER_FILTER] as { ownedBy?: string } | undefined)?.ownedBy;
+    if (!ownedBy || (scope && 'unscoped' in scope)) return where;
+    // As `{ ...where, [ownedBy]: owner }` (ownerCondition), copied in a loop: a hot read makes one object, not two.
+    const out: Where = {};
+    for (const name in where) out[name] = where[name];
+    out[ownedBy] = ownerIdOf(meta.className, scope);
+    return out;
   }
 
-  private async run(entity: string, where: Where, options: FindOptions, em?: EntityManager, one = false) {
-    if (this.driver === 'mongodb') return this.mongo(entity, where, options, em);
-    const meta = this.meta(entity);
+  private async run(meta: EntityMetadata, where: Where, options: FindOptions, em?: EntityManager, one = false) {
+    if (this.driver === 'mongodb') return this.mongo(meta.className, where, options, em);
     const { key, params } = this.shape(meta, where, options);
     let compiled = this.compiled.get(key);
     if (!compiled) {
@@ -131,7 +134,9 @@ export class FastReadPath {
       return this.map(meta, rows);
     }
     const started = this.onQuery ? performance.now() : 0;
-    const rows = await this.execute(compiled, params, one);
+    // A free libsql connection runs in place, without execute's promise (one microtask hop less per read).
+    const free = this.freeLibsql();
+    const rows = free ? this.runLibsql(free, compiled, params, one) : await this.execute(compiled, params, one);
     this.onQuery?.({ query: compiled.sql, tookMs: performance.now() - started });
     return this.map(meta, rows);
   }
@@ -142,22 +147,37 @@ export class FastReadPath {
     const platform = this.orm.em.getPlatform();
     let custom = this.customProps.get(meta);
     if (!custom) this.customProps.set(meta, (custom = meta.props.filter((p) => p.customType)));
-    return rows.map((row) => {
-      const data = comparator.mapResult(meta.className, row) as Row;
-      for (const prop of custom) {
+    // A loop, not rows.map(closure): no function made (and named, under keepNames) per read.
+    const out: object[] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const data = comparator.mapResult(meta.className, rows[i]) as Row;
+      for (let j = 0; j < custom.length; j++) {
+        const prop = custom[j];
         const value = data[prop.name];
         if (value !== null && value !== undefined) data[prop.name] = prop.customType!.convertToJSValue(value, platform);
       }
-      return data;
-    });
+      out[i] = data;
+    }
+    return out;
+  }
+
+  private knexClient(): KnexClient {
+    return (this.orm.em.getConnection() as unknown as { getKnex(): { client: KnexClient } }).getKnex().client;
+  }
+
+  /**
+   * libsql runs a statement to completion synchronously: a connection free in the pool now (no transaction holds
+   * it) is used in place, with nothing able to take it meanwhile; the pool's acquire is two promises and a timer.
+   */
+  private freeLibsql(): LibsqlConnection | undefined {
+    if (this.driver !== 'sqlite') return undefined;
+    return this.knexClient().pool?.free?.[0]?.resource as LibsqlConnection | undefined;
   }
 
   private async execute(compiled: Compiled, params: unknown[], one: boolean): Promise<Array<Record<string, unknown>>> {
-    const client = (this.orm.em.getConnection() as unknown as { getKnex(): { client: KnexClient } }).getKnex().client;
-    // libsql runs a statement to completion synchronously: a connection free in the pool now (no transaction holds
-    // it) is used in place, with nothing able to take it meanwhile; the pool's acquire is two promises and a timer.
-    const free = this.driver === 'sqlite' ? client.pool?.free?.[0]?.resource : undefined;
-    if (free) return this.runLibsql(free as LibsqlConnection, compiled, params, one);
+    const client = this.knexClient();
+    const free = this.freeLibsql();
+    if (free) return this.runLibsql(free, compiled, params, one);
     const connection = await client.acquireConnection();
     try {
       if (this.driver === 'postgresql') {
@@ -285,12 +305,16 @@ export interface ReadSource {
   ownerScope?(): OwnerScope;
 }
 
+/** findOne's options without `fields` (read only: shape and compile never write to options). */
+const ONE: FindOptions = Object.freeze({ limit: 1 });
+
 /** A FastReads view (a class: methods on the prototype, nothing made per request but the object). */
 class BoundReads implements FastReads {
   constructor(private readonly path: FastReadPath, private readonly source: ReadSource) {}
 
   async findOne<T extends object>(entity: string, where: Where, options?: Pick<FindOptions, 'fields'>) {
-    const rows = await this.path.read(entity, where, { fields: options?.fields, limit: 1 }, this.source, true);
+    const one = options?.fields ? { fields: options.fields, limit: 1 } : ONE;
+    const rows = await this.path.read(entity, where, one, this.source, true);
     return ((rows as T[])[0] ?? null) as T | null;
   }
 

@@ -6,6 +6,7 @@ import { testDatabases } from '../helpers/databases.ts';
 import { openOrm } from '../../kernel/storage/orm.ts';
 import { toEntitySchema } from '../../kernel/storage/schema.ts';
 import { FastReadPath } from '../../kernel/storage/fastReads.ts';
+import { HttpRequestContext } from '../../kernel/http/requestContext.ts';
 import { scopeToPrincipal, ownerScopeOf } from '../../kernel/storage/ownership.ts';
 import { AppError, defineEntity, p, unscoped, type RowOf } from '../../kernel/index.ts';
 
@@ -89,6 +90,25 @@ for (const make of await testDatabases('kernel: ownership')) {
     );
     assert.ok(await path.bind().findOne('OwnedDoc', { id: alicesId }).then(() => false, (e) => /unscoped/.test(String(e))),
       'no scope at all: refused');
+  });
+
+  s('an unscoped fast read sees every owner; a scoped one leaves the where it was given as it was', async () => {
+    const path = FastReadPath.for(orm);
+    const all = path.bind(undefined, () => ({ unscoped: true }));
+    assert.is((await all.findOne<DocRow>('OwnedDoc', { id: alicesId }))?.title, 'alice');
+    const where = { id: alicesId };
+    assert.is(await path.bind(undefined, () => ownerScopeOf(bob)).findOne('OwnedDoc', where), null);
+    assert.equal(where, { id: alicesId }, 'the owner condition is added to a copy');
+  });
+
+  s("a request context's owner scope follows its principal when it is reassigned", () => {
+    const rctx = new HttpRequestContext({} as never, 'r1', 'op', pino({ level: 'silent' }), {} as never, undefined);
+    assert.equal(rctx.ownerScope(), { refused: 'anonymous' });
+    rctx.principal = alice as never;
+    assert.equal(rctx.ownerScope(), { userId: alice.id });
+    assert.is(rctx.ownerScope(), rctx.ownerScope(), 'made once per principal');
+    rctx.principal = bob as never;
+    assert.equal(rctx.ownerScope(), { userId: bob.id });
   });
 
   s("a row cannot be created for, or moved to, another owner under a user's scope", async () => {
