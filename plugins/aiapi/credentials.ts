@@ -46,6 +46,7 @@ export interface CredentialsCradle extends RecordsCradle {
   aiProvider: AiProviders;
   modelCatalog: ModelCatalog;
   defaultKeyMisses?: DefaultKeyMisses;
+  credentialKeys: CredentialKeys;
 }
 
 export class Credentials {
@@ -120,28 +121,8 @@ export class Credentials {
    * The key a call to `provider` uses: the named credential (404 when not the caller's, 400 when it is for another
    * vendor), else the caller's default for that vendor, else none (the deployment's key, charged).
    */
-  async keyFor(provider: string, credentialId?: string): Promise<UserKey | undefined> {
-    let row: AiCredentialRow | null;
-    if (credentialId) {
-      row = await this.rows.load(credentialId);
-      if (row.vendor !== provider) {
-        throw new AppError(400, 'CREDENTIAL_VENDOR_MISMATCH',
-          `Credential ${credentialId} is a ${row.vendor} key; this model is served by ${provider}`,
-          { details: { credentialVendor: row.vendor, provider } });
-      }
-    } else {
-      // The common case, no default key: remembered a few seconds (keyMisses.ts), else one prepared read.
-      const misses = this.c.defaultKeyMisses;
-      if (misses?.has(this.ownerId, provider)) return undefined;
-      const mark = misses?.mark() ?? 0;
-      const [found] = await this.rows.all({ vendor: provider, isDefault: true }, { limit: 1 });
-      if (!found) misses?.add(this.ownerId, provider, mark);
-      row = found ? await this.rows.load(found.id) : null;
-    }
-    if (!row) return undefined;
-    row.lastUsedAt = new Date(this.c.clock.now());
-    await this.c.em.flush();
-    return { credentialId: row.id, provider, apiKey: this.open(row) };
+  keyFor(provider: string, credentialId?: string): Promise<UserKey | undefined> {
+    return this.c.credentialKeys.resolve(this.ownerId, { provider, credentialId });
   }
 
   private open(row: AiCredentialRow): string {
@@ -165,12 +146,14 @@ export class Credentials {
 }
 
 /**
- * The resolver aiapi registers into the ai plugin's `aiUserKeys`: chats and `ai.generate.*` jobs find their user's
- * key through it. It takes the user's id (a job has no request), so it reads outside the request's owner scope and
- * filters by owner itself.
+ * The one lookup of a user's key, for `/v1` (`Credentials.keyFor`) and for the resolver aiapi registers into the ai
+ * plugin's `aiUserKeys` (chats and `ai.generate.*` jobs). It takes the user's id (a job has no request), so it reads
+ * outside the request's owner scope and filters by owner itself. That a user has no default key for a vendor (the
+ * common case) is remembered a few seconds (keyMisses.ts).
  */
 export class CredentialKeys implements UserKeyResolver {
-  constructor(private readonly orm: MikroORM, private readonly secrets: Secrets, private readonly clock: Clock) {}
+  constructor(private readonly orm: MikroORM, private readonly secrets: Secrets, private readonly clock: Clock,
+    private readonly misses?: DefaultKeyMisses) {}
 
   async resolve(userId: string, o: { provider?: string; credentialId?: string }): Promise<UserKey | undefined> {
     const em = unscoped(this.orm.em.fork());
@@ -180,8 +163,11 @@ export class CredentialKeys implements UserKeyResolver {
       if (!row) throw new AppError(404, 'CREDENTIAL_NOT_FOUND', `No credential ${o.credentialId}`);
       if (o.provider && row.vendor !== o.provider) throw vendorMismatch(row.id, row.vendor, o.provider);
     } else if (o.provider) {
+      if (this.misses?.has(userId, o.provider)) return undefined;
+      const mark = this.misses?.mark() ?? 0;
       row = await em.findOne<AiCredentialRow>('AiCredential', { ownerId: userId, vendor: o.provider,
         isDefault: true });
+      if (!row) this.misses?.add(userId, o.provider, mark);
     }
     if (!row) return undefined;
     await em.nativeUpdate<AiCredentialRow>('AiCredential', { id: row.id }, { lastUsedAt: new Date(this.clock.now()) });

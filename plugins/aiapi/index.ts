@@ -13,6 +13,8 @@ import { embeddingsBody, modelBody, readCompletionRequest, readEmbeddingsRequest
 
 const services = defineServices<{ requires: GatewayExports }>()
   .singleton('defaultKeyMisses', ({ clock }) => new DefaultKeyMisses(clock))
+  .singleton('credentialKeys', ({ orm, secrets, clock, defaultKeyMisses }) =>
+    new CredentialKeys(orm, secrets, clock, defaultKeyMisses))
   .scoped('credentials', (c) => new Credentials(c));
 
 const caller = (principal: Principal | undefined): Principal => {
@@ -47,7 +49,7 @@ export default definePlugin({
     const resealed = await resealCredentials(c.orm, c.secrets);
     if (resealed) c.logger.info({ count: resealed }, 'AI vendor keys sealed under the active key-encryption key');
     // Chats and generation jobs (the ai plugin's) use the caller's own keys through this resolver.
-    c.aiUserKeys.register(new CredentialKeys(c.orm, c.secrets, c.clock));
+    c.aiUserKeys.register(c.credentialKeys);
   },
   handlers: defineHandlers<Operations, typeof services>({
     'aiapi.listCredentials': async (_req, { services }) => ({ data: await services.credentials.list() }),
