@@ -1,6 +1,7 @@
 import { EventType, type MikroORM } from '@mikro-orm/core';
 import { LibSqlKnexDialect } from '@mikro-orm/knex';
 import { asTransaction, CapturedInserts, INSERT_RUNNER, type InsertRunner } from './insertBatch.ts';
+import { LibsqlGroupCommit } from './libsqlGroupCommit.ts';
 
 /**
  * A direct path for MikroORM on libsql. MikroORM inlines every parameter into the SQL text
@@ -139,9 +140,10 @@ async function direct(this: SqlConnection, query: string, params: unknown[], met
 }
 
 /**
- * The insert path's rows: BEGIN, each bound statement, COMMIT on one pooled connection, all in one
- * synchronous run (libsql's calls are synchronous: nothing else runs on the connection meanwhile),
- * without MikroORM's per-statement wrapper; queries are logged only when the query log is on.
+ * The insert path's rows: one unit of a group commit (kernel/storage/libsqlGroupCommit.ts): BEGIN, the bound
+ * statements of every unit that arrived in this turn (each in a savepoint when there are several), COMMIT on one
+ * pooled connection, in one synchronous run (nothing else runs on the connection meanwhile), without MikroORM's
+ * per-statement wrapper; queries are logged only when the query log is on.
  */
 async function insertInOne(c: SqlConnection, statements: CapturedInserts['statements'],
   options: Parameters<InsertRunner>[1]): Promise<void> {
@@ -152,32 +154,36 @@ async function insertInOne(c: SqlConnection, statements: CapturedInserts['statem
   const texts = statements.map(({ sql: query, params }) => {
     const sql = c.config.get('onQuery')(query, params);
     const bindings = params.length ? toBindings(sql, params) : [];
-    return { sql, params, bindings, text: bindings ? sql : c.getPlatform().formatQuery(sql, params) };
+    return { sql, params, bindings: bindings ?? [], inlined: !bindings,
+      text: bindings ? sql : c.getPlatform().formatQuery(sql, params) };
   });
   await asTransaction(options, async () => {
-    const raw = (await knex.client.acquireConnection()) as RawConnection;
-    try {
-      runOn(raw, 'begin', []);
-      try {
-        for (const { bindings, text } of texts) {
-          if (emits) knex.emit('query', { sql: text, bindings: bindings ?? [], method: 'raw' });
-          runOn(raw, text, bindings ?? []);
-        }
-        runOn(raw, 'commit', []);
-      } catch (err) {
-        try { runOn(raw, 'rollback', []); } catch { /* the statement's error is the one to report */ }
-        throw err;
-      }
-    } finally {
-      await knex.client.releaseConnection(raw);
-    }
+    if (emits) for (const { bindings, text } of texts) knex.emit('query', { sql: text, bindings, method: 'raw' });
+    await groupCommitOf(c).write({ statements: texts });
     if (!logged) return;
     c.logQuery('begin');
-    for (const { sql, params, bindings, text } of texts) {
-      c.logQuery(c.getSql(sql, bindings ? lazyFormatted(c, sql, params) : text, undefined));
+    for (const { sql, params, inlined, text } of texts) {
+      c.logQuery(c.getSql(sql, inlined ? text : lazyFormatted(c, sql, params), undefined));
     }
     c.logQuery('commit');
   });
+}
+
+/** The connection's group commit, on its pool's raw connections. */
+function groupCommitOf(c: SqlConnection): LibsqlGroupCommit {
+  if (c[GROUP_COMMIT]) return c[GROUP_COMMIT];
+  const client = c.getKnex().client;
+  c[GROUP_COMMIT] = new LibsqlGroupCommit({
+    acquire: () => client.acquireConnection() as Promise<RawConnection>,
+    release: (raw) => client.releaseConnection(raw),
+    run: (raw, sql, bindings) => runOn(raw as RawConnection, sql, bindings),
+  });
+  return c[GROUP_COMMIT];
+}
+
+/** The group commit of `orm`'s libsql connection, when the insert path has used one (tests read its stats). */
+export function libsqlGroupCommitOf(orm: MikroORM): LibsqlGroupCommit | undefined {
+  return (orm.em.getConnection() as unknown as SqlConnection)[GROUP_COMMIT];
 }
 
 /** Runs one statement as knex's libsql dialect would (`run` for writes without RETURNING, else `all`). */
@@ -237,6 +243,7 @@ const MAX_STATEMENTS = 300;
 const MAX_SQL_LENGTH = 4096;
 const CACHED = Symbol('kernel.preparedStatements');
 const BOUND = Symbol('kernel.boundParams');
+const GROUP_COMMIT = Symbol('kernel.groupCommit');
 let dialectPatched = false;
 
 /**
@@ -277,6 +284,7 @@ interface BeginOptions { ctx?: unknown; eventBroadcaster?: EventBroadcaster; log
 interface PoolClient { acquireConnection(): Promise<unknown>; releaseConnection(connection: unknown): Promise<unknown> }
 interface SqlConnection {
   [BOUND]?: boolean;
+  [GROUP_COMMIT]?: LibsqlGroupCommit;
   [INSERT_RUNNER]?: InsertRunner;
   execute(query: unknown, params?: unknown[], method?: string, ctx?: unknown, loggerContext?: unknown):
     Promise<unknown>;

@@ -7,6 +7,7 @@ import { openOrm } from '../../kernel/storage/orm.ts';
 import { toEntitySchema } from '../../kernel/storage/schema.ts';
 import { flushInserts } from '../../kernel/storage/insertFlush.ts';
 import { toPgBindings } from '../../kernel/storage/pgStatements.ts';
+import { libsqlGroupCommitOf } from '../../kernel/storage/libsqlStatements.ts';
 import { scopeToPrincipal } from '../../kernel/storage/ownership.ts';
 import { OutboxEntity, stageEvent } from '../../kernel/events/outbox.ts';
 import { countFlushes } from '../../kernel/events/unitOfWork.ts';
@@ -99,6 +100,40 @@ for (const make of await testDatabases('storage: flushInserts')) {
     assert.not.ok(queries.some((q) => /^insert/i.test(q.trim())), queries.join('\n'));
     assert.is((await unscoped(orm.em).findOneOrFail<ItemRow>('InsItem', { id: made.id })).title, 'renamed');
   });
+
+  s('libsql: concurrent units share one commit; a failing unit is rolled back alone with its own error', async () => {
+    if (db.driver !== 'sqlite') return;
+    const group = () => libsqlGroupCommitOf(orm)!;
+    await flushInserts(em(), [{ entity: 'InsItem', data: { id: crypto.randomUUID(), ownerId: alice.id, title: 'w',
+      tags: [] } }]);
+    const before = { ...group().stats };
+    const taken = crypto.randomUUID();
+    await flushInserts(em(), [{ entity: 'InsItem', data: { id: taken, ownerId: alice.id, title: 'taken', tags: [] } }]);
+    const units = Array.from({ length: 40 }, (_, i) => {
+      const ev = event();
+      const e = em();
+      countFlushes(e);
+      stageEvent(e, ev);
+      // Unit 7 reuses a stored id: its item and its event must both stay out; the others commit.
+      const id = i === 7 ? taken : crypto.randomUUID();
+      const row = { entity: 'InsItem', data: { id, ownerId: alice.id, title: `c${i}`, tags: [] } };
+      return { id, ev, write: flushInserts(e, [row]).then(() => 'ok', (err: Error) => err) };
+    });
+    const outcomes = await Promise.all(units.map((u) => u.write));
+    const after = group().stats;
+    assert.is(after.units - before.units - 1, 40);
+    assert.ok(after.transactions - before.transactions - 1 < 40 / 2, `grouped: ${JSON.stringify({ before, after })}`);
+    const failed = outcomes.filter((o) => o !== 'ok') as Error[];
+    assert.is(failed.length, 1);
+    assert.is(outcomes.indexOf(failed[0]), 7);
+    assert.is(failed[0].name, 'UniqueConstraintViolationException', failed[0].message);
+    for (const [i, u] of units.entries()) {
+      assert.is(await outboxRows(u.ev.id), i === 7 ? 0 : 1, `event ${i}`);
+      const titles = await unscoped(orm.em.fork()).find<ItemRow>('InsItem', { id: u.id });
+      assert.equal(titles.map((t) => t.title), i === 7 ? ['taken'] : [`c${i}`]);
+    }
+  });
+
 
   s('a failing row rolls the other back (same transaction)', async () => {
     const taken = event();
