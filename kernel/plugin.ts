@@ -189,6 +189,13 @@ export interface SubscriberDefinition<T = Loose> {
    * same flush as the handler's changes to `ctx.em`, and skips a redelivered event.
    */
   idempotent?: boolean;
+  /**
+   * Events of this group one instance handles at once (default 1). Events with one key (records' events are
+   * keyed by the row's id) stay one at a time, in order; others may interleave, as they do across instances.
+   * More than 1 lets concurrent deliveries share the database's commits (SQLite's group commit): use it when
+   * the handler does not read what another event's handler writes (no find-or-create across keys).
+   */
+  concurrency?: number;
 }
 
 /** An event a plugin publishes: `<plugin>.<entity>.<verb>` and the JSON Schema of its payload. */

@@ -141,7 +141,7 @@ export function createKafkaEventBus(options: KafkaEventBusOptions, ctx: AdapterC
 
   async function subscribe<T>(
     topic: string,
-    { group }: SubscribeOptions,
+    { group, concurrency = 1 }: SubscribeOptions,
     handler: EventHandler<T>,
   ): Promise<Subscription> {
     if (closed) throw new Error('event bus is closed');
@@ -219,7 +219,8 @@ export function createKafkaEventBus(options: KafkaEventBusOptions, ctx: AdapterC
       await consumer.connect();
       await consumer.subscribe({ topics: [topic], fromBeginning });
       consumers.add(consumer);
-      await consumer.run({ eachMessage });
+      // A key's events share a partition, which kafkajs hands to one eachMessage at a time: they stay in order.
+      await consumer.run({ eachMessage, partitionsConsumedConcurrently: Math.max(1, concurrency) });
       await withTimeout(live, subscribeTimeout, `joining consumer group ${groupId}`);
     } catch (err) {
       consumers.delete(consumer);

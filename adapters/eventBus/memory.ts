@@ -31,8 +31,9 @@ interface Delivery {
 interface Member {
   handler: EventHandler<any>;
   active: boolean;
-  /** The handler run in progress, if any (one per member at a time). */
-  busy: Promise<void> | null;
+  /** The handler runs in progress (at most `concurrency` at a time, never two with one ordering key). */
+  runs: Set<Promise<void>>;
+  concurrency: number;
 }
 
 interface Group {
@@ -91,7 +92,7 @@ function createMemoryEventBus(options: MemoryEventBusOptions, ctx: AdapterContex
     const n = group.members.length;
     for (let i = 0; i < n; i++) {
       const member = group.members[(group.nextMember + i) % n];
-      if (!member.busy) {
+      if (member.runs.size < member.concurrency) {
         group.nextMember = (group.nextMember + i + 1) % n;
         return member;
       }
@@ -125,10 +126,10 @@ function createMemoryEventBus(options: MemoryEventBusOptions, ctx: AdapterContex
         failed(group, delivery, err);
       }
     })();
-    member.busy = done;
+    member.runs.add(done);
     running.add(done);
     void done.finally(() => {
-      member.busy = null;
+      member.runs.delete(done);
       running.delete(done);
       schedule(group);
     });
@@ -166,7 +167,7 @@ function createMemoryEventBus(options: MemoryEventBusOptions, ctx: AdapterContex
 
     async subscribe<T>(
       topic: string,
-      { group: name }: SubscribeOptions,
+      { group: name, concurrency = 1 }: SubscribeOptions,
       handler: EventHandler<T>,
     ): Promise<Subscription> {
       if (closed) throw new Error('event bus is closed');
@@ -177,7 +178,9 @@ function createMemoryEventBus(options: MemoryEventBusOptions, ctx: AdapterContex
         group = { topic, name, members: [], nextMember: 0, queue: [], lockedKeys: new Set() };
         groups.set(name, group);
       }
-      const member: Member = { handler: handler as EventHandler<any>, active: true, busy: null };
+      const member: Member = {
+        handler: handler as EventHandler<any>, active: true, runs: new Set(), concurrency: Math.max(1, concurrency),
+      };
       group.members.push(member);
       schedule(group); // a group left without members keeps its backlog for the next one
       const g = group;
@@ -187,7 +190,7 @@ function createMemoryEventBus(options: MemoryEventBusOptions, ctx: AdapterContex
           member.active = false;
           g.members = g.members.filter((m) => m !== member);
           g.nextMember = 0;
-          await member.busy; // a failure requeues the event for the others
+          await Promise.allSettled([...member.runs]); // a failure requeues the event for the others
           checkIdle();
         },
       };

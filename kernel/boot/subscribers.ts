@@ -18,7 +18,7 @@ export async function startSubscribers(kernel: Kernel) {
     const group = `${plugin.name}.${sub.name}`;
     const log = runtime.logger.child({ subscriber: sub.name });
     const clock = kernel.root.cradle.clock as Clock;
-    const subscription = await bus.subscribe(sub.event, { group }, async (event) => {
+    const subscription = await bus.subscribe(sub.event, { group, concurrency: sub.concurrency }, async (event) => {
       const em = kernel.orm?.em.fork();
       // Its receipt is staged as data, written by the handler's insert path with its rows (one statement on pg).
       if (em && sub.idempotent) takeStagedRows(em);

@@ -23,6 +23,12 @@ export type EventHandler<T = unknown> = (event: DomainEvent<T>) => Promise<void>
 export interface SubscribeOptions {
   /** Consumer group. Every group gets each event once. */
   group: string;
+  /**
+   * How many of the group's events this member may handle at once (default 1): events with one key are
+   * still handled one at a time, in order. The memory bus runs up to this many handlers; Kafka consumes up to
+   * this many partitions at once (a key's events share a partition).
+   */
+  concurrency?: number;
 }
 
 export interface Subscription {

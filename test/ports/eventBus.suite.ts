@@ -230,5 +230,43 @@ export function eventBusConformance(name: string, make: () => Promise<EventBusUn
     assert.ok(failedOnce);
   });
 
+  test('concurrency: a member handles events of different keys at once, never two of one key, keys in order',
+    async () => {
+      const { bus, rec, topic, group } = await setup();
+      const subject = await get();
+      const concurrency = 3;
+      let inFlight = 0;
+      let most = 0;
+      const busyKeys = new Set<string>();
+      const overlaps: string[] = [];
+      // The first handlers wait until a second one runs beside them: a bus that runs one at a time times out here.
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      const subscription = await within(subject.bus.subscribe<Data>(topic, { group, concurrency }, async (event) => {
+        const key = event.key!;
+        if (busyKeys.has(key)) overlaps.push(key);
+        busyKeys.add(key);
+        most = Math.max(most, ++inFlight);
+        if (inFlight >= 2) open();
+        try {
+          await within(gate, subject.timeoutMs ?? 5000, 'a second handler running at once');
+          await Promise.resolve();
+          rec.record('a', event);
+        } finally {
+          inFlight--;
+          busyKeys.delete(key);
+        }
+      }), subject.timeoutMs ?? 5000, 'subscribing with concurrency');
+      subscriptions.push(subscription);
+      const keys = Array.from({ length: 8 }, (_, i) => `key-${i}`);
+      for (let n = 0; n < 5; n++) for (const key of keys) await bus.publish(makeEvent(topic, n, key));
+      await rec.until('all 40 events', () => rec.countById().size === 40);
+      assert.ok(most >= 2 && most <= concurrency, `at most ${concurrency} at once, and more than one: ${most}`);
+      assert.equal(overlaps, [], 'two events of one key at once');
+      for (const key of keys) {
+        assert.equal(rec.seen.filter((s) => s.event.key === key).map((s) => s.event.data.n), [0, 1, 2, 3, 4], key);
+      }
+    });
+
   test.run();
 }
