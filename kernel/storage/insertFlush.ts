@@ -5,6 +5,7 @@ import {
 import { OwnerGuard } from './ownership.ts';
 import { DIRECT_TRANSACTION } from './pgStatements.ts';
 import { CapturedInserts, insertRunnerOf } from './insertBatch.ts';
+import { buildInsert, type InsertDriver } from './insertSql.ts';
 
 /**
  * `em.flush()` for the commonest unit of work on a hot path: only new rows (a created
@@ -68,10 +69,21 @@ export async function flushInserts(em: EntityManager, given: PlainRow[] = []): P
 /** Plain rows as `em.insert` writes them (custom types converted by the driver), then the unit of work's. */
 async function insertRows(driver: ReturnType<EntityManager['getDriver']>, direct: Array<{ meta: EntityMetadata;
   data: object }>, payloads: Array<{ meta: EntityMetadata; data: object }>, ctx: unknown): Promise<void> {
-  for (const { meta, data } of direct) await driver.nativeInsertMany(meta.className, [data], { ctx });
-  for (const { meta, data } of payloads) {
-    await driver.nativeInsertMany(meta.className, [data], { ctx, convertCustomTypes: false });
+  for (const { meta, data } of direct) await insertOne(driver, meta, data, ctx, true);
+  for (const { meta, data } of payloads) await insertOne(driver, meta, data, ctx, false);
+}
+
+/** Recorded for the runner with the kernel's cached text when it can build it, else MikroORM's nativeInsertMany. */
+async function insertOne(driver: ReturnType<EntityManager['getDriver']>, meta: EntityMetadata, data: object,
+  ctx: unknown, convertCustomTypes: boolean): Promise<void> {
+  const built = ctx instanceof CapturedInserts
+    ? buildInsert(driver as unknown as InsertDriver, meta, data as Record<string, unknown>, convertCustomTypes)
+    : undefined;
+  if (built) {
+    await (ctx as CapturedInserts).record(built.sql, built.params);
+    return;
   }
+  await driver.nativeInsertMany(meta.className, [data], { ctx, convertCustomTypes });
 }
 
 /**
