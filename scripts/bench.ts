@@ -37,7 +37,9 @@
  */
 import { availableParallelism, cpus } from 'node:os';
 import { resolve } from 'node:path';
-import { runSegment, summarize, type LoadSettings, type LoadTarget, type Segment, type Summary } from './bench/load.ts';
+import {
+  processCpuUs, runSegment, settledCpuUs, summarize, type LoadSettings, type LoadTarget, type Segment, type Summary,
+} from './bench/load.ts';
 import { hasTaskset, pinSelf, startServer, type ServerHandle } from './bench/servers.ts';
 import { BENCH_DIR } from './bench/shared.ts';
 import type { PeerKind, PeerReady } from './bench/peerServer.ts';
@@ -59,6 +61,11 @@ interface Workload {
   pair?: boolean;
   logs: boolean;
   targets: Target[];
+  /**
+   * Work the requests leave behind counts too: after each segment the server is left to go idle and its CPU
+   * per request includes that (a subscriber's backlog); each target then holds for req/s AND for that CPU ratio.
+   */
+  settle?: boolean;
   load(s: Peer): LoadTarget;
   check(status: number, body: any, kind: PeerKind): string | undefined;
 }
@@ -127,6 +134,7 @@ const WORKLOADS: Workload[] = [
     kinds: ['kernel', 'koa', 'fastify'],
     logs: true,
     targets: [{ vs: 'koa', min: 0.6 }],
+    settle: true,
     load: (s) => ({
       url: `${s.baseUrl}/v1/notes`,
       method: 'POST',
@@ -288,14 +296,24 @@ async function measure(w: Workload, driver: BenchDriver, peers: Record<string, P
   const seconds = DURATION / roundsCount;
   const segments: Record<string, Segment[]> = Object.fromEntries(kinds.map((k) => [k, []]));
   const rounds: Record<string, number[]> = Object.fromEntries(kinds.filter((k) => k !== subject).map((k) => [k, []]));
+  const settledRounds: Record<string, number[]> = Object.fromEntries(Object.keys(rounds).map((k) => [k, []]));
+  const settledCpu: Record<string, number[]> = Object.fromEntries(kinds.map((k) => [k, []]));
+  if (w.settle) for (const kind of kinds) await settledCpuUs(peers[kind].pid);
   for (let round = 0; round < roundsCount; round++) {
     const rps: Record<string, number> = {};
+    const cpu: Record<string, number> = {};
     for (const kind of orderOf(round)) {
+      const before = w.settle ? processCpuUs(peers[kind].pid)! : 0;
       const seg = await runSegment(w.load(peers[kind]), seconds, SETTINGS, peers[kind].pid);
       segments[kind].push(seg);
       rps[kind] = seg.requests / seg.seconds;
+      if (w.settle) {
+        cpu[kind] = ((await settledCpuUs(peers[kind].pid)) - before) / Math.max(1, seg.ok2xx);
+        settledCpu[kind].push(cpu[kind]);
+      }
     }
     for (const k of Object.keys(rounds)) rounds[k].push(rps[subject] / rps[k]);
+    if (w.settle) for (const k of Object.keys(rounds)) settledRounds[k].push(cpu[k] / cpu[subject]);
   }
   const summaries = Object.fromEntries(kinds.map((k) => [k, summarize(segments[k])]));
   for (const kind of kinds) {
@@ -322,6 +340,16 @@ async function measure(w: Workload, driver: BenchDriver, peers: Record<string, P
       value: `${ratio.toFixed(3)} (rounds: ${ci.mean.toFixed(3)}, 95% CI ${ci.low.toFixed(3)}–${ci.high.toFixed(3)}); CPU-bound ${peer}/${subject} CPU per request ${fmt(cpuRatio, 3)}`,
       target: target ? `≥ ${target.min}${target.note ? ` (${target.note})` : ''}` : 'no target',
       verdict: !target ? 'info' : invalid ? 'INVALID' : ratio >= target.min ? 'PASS' : 'FAIL',
+    });
+    if (!w.settle) continue;
+    const settled = ratioInterval(settledRounds[peer]);
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    verdicts.push({
+      label: `${peer}/${subject} settled CPU per request`,
+      value: `${settled.mean.toFixed(3)} (95% CI ${settled.low.toFixed(3)}–${settled.high.toFixed(3)}; median µs `
+        + `${fmt(median(settledCpu[subject]))} / ${fmt(median(settledCpu[peer]))}, with the work left behind)`,
+      target: target ? `≥ ${target.min}` : 'no target',
+      verdict: !target ? 'info' : invalid ? 'INVALID' : settled.mean >= target.min ? 'PASS' : 'FAIL',
     });
   }
   const abs = w.targets.find((t) => t.vs === 'abs' && (!t.drivers || t.drivers.includes(driver)));

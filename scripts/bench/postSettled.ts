@@ -6,7 +6,7 @@
  * `base` is the kernel of BASE_TREE (another checkout); BENCH_DRIVER=postgresql with BENCH_PG_URL.
  */
 import { resolve } from 'node:path';
-import { processCpuUs, runSegment } from './load.ts';
+import { processCpuUs, runSegment, settledCpuUs } from './load.ts';
 import { startServer, pinSelf, type ServerHandle } from './servers.ts';
 import { BENCH_DIR } from './shared.ts';
 import type { PeerReady } from './peerServer.ts';
@@ -31,18 +31,7 @@ const target = (p: Peer) => ({
   body: JSON.stringify({ title: 'Benchmark note', body: 'A short body stored by every server.', pinned: false }),
 });
 const settings = { connections: 50, pipelining: 1 };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** Waits until the process uses under 5% of a CPU over 200 ms (at most 10 s). */
-async function settled(pid: number): Promise<number> {
-  let last = processCpuUs(pid)!;
-  for (let i = 0; i < 50; i++) {
-    await sleep(200);
-    const now = processCpuUs(pid)!;
-    if (now - last < 10_000) return now;
-    last = now;
-  }
-  return last;
-}
+const settled = settledCpuUs;
 for (const k of kinds) await runSegment(target(peers[k]), 1.5, settings);
 for (const k of kinds) await settled(peers[k].pid);
 const perReq: Record<string, number[]> = Object.fromEntries(kinds.map((k) => [k, []]));
