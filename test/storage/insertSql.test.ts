@@ -44,7 +44,7 @@ for (const make of await testDatabases('storage: insert SQL')) {
   const ours = (entity: string, row: Record<string, unknown>, convert: boolean) =>
     buildInsert(orm.em.getDriver() as unknown as InsertDriver, orm.getMetadata().get(entity), { ...row }, convert);
 
-  s('rows as the insert path gives them: the same text and values, with and without custom type conversion', async () => {
+  s('rows as the insert path gives them: the same text and values, with or without type conversion', async () => {
     const at = new Date('2030-01-02T03:04:05.006Z');
     const rows: Array<[string, Record<string, unknown>]> = [
       ['SqlItem', { id: crypto.randomUUID(), title: 'a', done: true, tags: ['x', 'y'], meta: { n: 1 }, dueAt: at,
