@@ -42,9 +42,16 @@ export function checkpointInBackground(orm: MikroORM, file: string, everyMs = EV
   const worker = new Worker(WORKER, { eval: true, workerData: { file, everyMs, libsql } });
   worker.unref();
   worker.on('error', () => { /* the writers' own checkpoint keeps the WAL bounded */ });
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   const close = orm.close.bind(orm);
   orm.close = async (force?: boolean) => {
     worker.postMessage('stop');
     await close(force);
+    // Its own exit, not the process's: a worker terminated at process exit while it still holds libsql objects
+    // can abort the process (libsql's binding panics finalizing them with the termination pending).
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([exited, new Promise<void>((resolve) => { timer = setTimeout(resolve, STOP_WAIT_MS); })]);
+    clearTimeout(timer);
   };
 }
+const STOP_WAIT_MS = 2000;
