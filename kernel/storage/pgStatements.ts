@@ -1,5 +1,6 @@
 import { EventType, type MikroORM } from '@mikro-orm/core';
 import { asTransaction, CapturedInserts, INSERT_RUNNER, type InsertRunner } from './insertBatch.ts';
+import { PgInsertGroups } from './pgInsertGroups.ts';
 
 /**
  * A direct path for the kernel's insert flush (kernel/storage/insertFlush.ts) on PostgreSQL.
@@ -42,6 +43,7 @@ export function directPgTransactions(orm: MikroORM): void {
 }
 
 const PATCHED = Symbol('kernel.pgDirect');
+const GROUPS = Symbol('kernel.pgInsertGroups');
 const MAX_NAMES = 500;
 /** Statement names by text, shared by every client of the process (pg keeps each client's parsed ones). */
 const names = new Map<string, string>();
@@ -113,6 +115,16 @@ async function run(c: PgConnection, query: string, params: unknown[], method: st
  */
 async function insertAsOne(c: PgConnection, statements: CapturedInserts['statements'],
   options: Parameters<InsertRunner>[1]): Promise<void> {
+  // Grouped with the turn's other units when every value binds (the common case); the query log shows the group.
+  const groupable = statements.every((s) => toPgBindings(c.config.get('onQuery')(s.sql, s.params),
+    s.params) !== undefined);
+  await asTransaction(options, () => (groupable
+    ? groupsOf(c).write({ statements })
+    : sendAsOne(c, statements)));
+}
+
+/** The statements as one: every insert but the last a data-modifying CTE. */
+async function sendAsOne(c: PgConnection, statements: CapturedInserts['statements']): Promise<void> {
   const last = statements.length - 1;
   const query = last === 0 ? statements[0].sql : 'with ' +
     statements.slice(0, last).map((s, i) => `"kernel_w${i + 1}" as (${s.sql})`).join(', ') + ' ' +
@@ -121,20 +133,27 @@ async function insertAsOne(c: PgConnection, statements: CapturedInserts['stateme
   const sql = c.config.get('onQuery')(query, params);
   const bound = toPgBindings(sql, params);
   const formatted = bound ? undefined : c.getPlatform().formatQuery(sql, params);
-  await asTransaction(options, async () => {
-    const pool = c.getKnex().client;
-    const client = (await pool.acquireConnection()) as PgClient;
-    const write = () => (bound
-      ? client.query({ name: nameOf(bound.text), text: bound.text, values: bound.values })
-      : client.query(formatted!));
-    try {
-      if (!c.config.getLogger().isEnabled('query')) await write();
-      else await c.executeQuery(c.getSql(sql, formatted ?? lazyFormatted(c, sql, params), undefined), write,
-        { query: sql, params });
-    } finally {
-      await pool.releaseConnection(client);
-    }
-  });
+  const pool = c.getKnex().client;
+  const client = (await pool.acquireConnection()) as PgClient;
+  const write = () => (bound
+    ? client.query({ name: nameOf(bound.text), text: bound.text, values: bound.values })
+    : client.query(formatted!));
+  try {
+    if (!c.config.getLogger().isEnabled('query')) await write();
+    else await c.executeQuery(c.getSql(sql, formatted ?? lazyFormatted(c, sql, params), undefined), write,
+      { query: sql, params });
+  } finally {
+    await pool.releaseConnection(client);
+  }
+}
+
+function groupsOf(c: PgConnection): PgInsertGroups {
+  return (c[GROUPS] ??= new PgInsertGroups({ send: (statements) => sendAsOne(c, statements) }));
+}
+
+/** The insert groups of `orm`'s PostgreSQL connection, once the insert path has used them (tests read the stats). */
+export function pgInsertGroupsOf(orm: MikroORM): PgInsertGroups | undefined {
+  return (orm.em.getConnection() as unknown as PgConnection)[GROUPS];
 }
 
 function nameOf(text: string): string {
@@ -198,6 +217,7 @@ interface BeginOptions { ctx?: unknown; eventBroadcaster?: EventBroadcaster; log
   [DIRECT_TRANSACTION]?: boolean }
 interface PgConnection {
   [PATCHED]?: boolean;
+  [GROUPS]?: PgInsertGroups;
   [INSERT_RUNNER]?: InsertRunner;
   execute(query: unknown, params?: unknown[], method?: string, ctx?: unknown, loggerContext?: unknown):
     Promise<unknown>;
