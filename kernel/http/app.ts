@@ -57,8 +57,8 @@ export function createApp(parts: AppParts): Koa {
     const secure = setSecurityHeaders(ctx);
     const started = performance.now();
     if (watch) watch(ctx, started);
-    const incoming = ctx.get('x-request-id');
-    const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : ids.next();
+    const incoming = ctx.req.headers['x-request-id'];
+    const requestId = typeof incoming === 'string' && incoming && REQUEST_ID.test(incoming) ? incoming : ids.next();
     ctx.state.requestId = requestId;
     res.setHeader('X-Request-Id', requestId);
     try {
@@ -115,16 +115,46 @@ export function createApp(parts: AppParts): Koa {
   for (const mw of parts.before ?? []) app.use(mw);
   // Root routes that are not in any contract (docs, openapi.json), then the contract routes.
   const routes = router.routes() as unknown as (ctx: Context, next: Next) => Promise<unknown>;
-  app.use(function contractAndRootRoutes(ctx: Context, next: Next) {
+  const served = function contractAndRootRoutes(ctx: Context, next: Next) {
     if (!parts.isExtraRoute(ctx.path)) return routes(ctx, next);
-    return Promise.resolve(parts.extraRoutes(ctx)).then((served) => (served ? undefined : routes(ctx, next)));
-  });
+    return Promise.resolve(parts.extraRoutes(ctx)).then((done) => (done ? undefined : routes(ctx, next)));
+  };
+  if (!config.server.compression.enabled) app.use(served);
+  else {
+    app.use(async function contractAndRootRoutesOnce(ctx: Context, next: Next) {
+      await served(ctx, next);
+      jsonBodyAsText(ctx);
+    });
+  }
   app.on('error', (err: NodeJS.ErrnoException) => {
     // A client that leaves a streamed response (SSE, a download) early is not a server error.
     if (err?.code === 'ERR_STREAM_PREMATURE_CLOSE') return;
     logger.error({ err }, 'koa error');
   });
   return app;
+}
+
+/**
+ * A JSON body (a plain object or array, which Koa would stringify when it responds) as its JSON text, once:
+ * koa-compress reads `ctx.response.length` to compare with its threshold, which for an object is a whole
+ * JSON.stringify, and Koa then stringifies it again to send it. Same bytes, Content-Type and Content-Length
+ * (set last either way). Runs inside the compression middleware and outside the routes (idempotency stores the
+ * object); a body that does not stringify is left to Koa as before.
+ */
+function jsonBodyAsText(ctx: Context): void {
+  const body: unknown = ctx.body;
+  if (body === null || typeof body !== 'object' || ctx.respond === false) return;
+  const proto = Object.getPrototypeOf(body);
+  if (proto !== Object.prototype && proto !== null && !Array.isArray(body)) return;
+  const type = ctx.res.getHeader('content-type');
+  if (typeof type !== 'string' || !/\bjson\b/i.test(type)) return;
+  let text: string;
+  try {
+    text = JSON.stringify(body);
+  } catch {
+    return;
+  }
+  if (typeof text === 'string') ctx.body = text;
 }
 
 function notFoundOr405(ctx: Context, router: Router, envelope: ErrorDialect, formats?: Map<string, ErrorRenderer>,
