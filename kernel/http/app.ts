@@ -63,7 +63,7 @@ export function createApp(parts: AppParts): Koa {
     res.setHeader('X-Request-Id', requestId);
     try {
       await (parts.around ? parts.around(ctx, next) : next());
-      if (ctx.body === undefined && ctx.status === 404) {
+      if (ctx.response.body === undefined && ctx.response.status === 404) {
         notFoundOr405(ctx, router, envelope, parts.errorFormats, parts.unmatchedFormat);
       }
     } catch (err) {
@@ -74,7 +74,8 @@ export function createApp(parts: AppParts): Koa {
     if (!res.headersSent) resetSecurityHeaders(ctx, secure);
     if (line) {
       const ms = Math.round((performance.now() - started) * 10) / 10;
-      line(requestId, ctx.method, ctx.state.operationId ?? ctx.path.slice(0, 200), ctx.status, ms);
+      const request = ctx.request;
+      line(requestId, request.method, ctx.state.operationId ?? request.path.slice(0, 200), ctx.response.status, ms);
     }
   });
 
@@ -115,46 +116,16 @@ export function createApp(parts: AppParts): Koa {
   for (const mw of parts.before ?? []) app.use(mw);
   // Root routes that are not in any contract (docs, openapi.json), then the contract routes.
   const routes = router.routes() as unknown as (ctx: Context, next: Next) => Promise<unknown>;
-  const served = function contractAndRootRoutes(ctx: Context, next: Next) {
+  app.use(function contractAndRootRoutes(ctx: Context, next: Next) {
     if (!parts.isExtraRoute(ctx.path)) return routes(ctx, next);
-    return Promise.resolve(parts.extraRoutes(ctx)).then((done) => (done ? undefined : routes(ctx, next)));
-  };
-  if (!config.server.compression.enabled) app.use(served);
-  else {
-    app.use(async function contractAndRootRoutesOnce(ctx: Context, next: Next) {
-      await served(ctx, next);
-      jsonBodyAsText(ctx);
-    });
-  }
+    return Promise.resolve(parts.extraRoutes(ctx)).then((served) => (served ? undefined : routes(ctx, next)));
+  });
   app.on('error', (err: NodeJS.ErrnoException) => {
     // A client that leaves a streamed response (SSE, a download) early is not a server error.
     if (err?.code === 'ERR_STREAM_PREMATURE_CLOSE') return;
     logger.error({ err }, 'koa error');
   });
   return app;
-}
-
-/**
- * A JSON body (a plain object or array, which Koa would stringify when it responds) as its JSON text, once:
- * koa-compress reads `ctx.response.length` to compare with its threshold, which for an object is a whole
- * JSON.stringify, and Koa then stringifies it again to send it. Same bytes, Content-Type and Content-Length
- * (set last either way). Runs inside the compression middleware and outside the routes (idempotency stores the
- * object); a body that does not stringify is left to Koa as before.
- */
-function jsonBodyAsText(ctx: Context): void {
-  const body: unknown = ctx.body;
-  if (body === null || typeof body !== 'object' || ctx.respond === false) return;
-  const proto = Object.getPrototypeOf(body);
-  if (proto !== Object.prototype && proto !== null && !Array.isArray(body)) return;
-  const type = ctx.res.getHeader('content-type');
-  if (typeof type !== 'string' || !/\bjson\b/i.test(type)) return;
-  let text: string;
-  try {
-    text = JSON.stringify(body);
-  } catch {
-    return;
-  }
-  if (typeof text === 'string') ctx.body = text;
 }
 
 function notFoundOr405(ctx: Context, router: Router, envelope: ErrorDialect, formats?: Map<string, ErrorRenderer>,

@@ -8,7 +8,7 @@ import type { OperationEntry } from './contracts.ts';
 import { RouteTable } from './routeTable.ts';
 import { ContractValidator, toDetails, type OperationValidators } from './validation.ts';
 import { HttpRequestContext, type PluginRuntime } from './requestContext.ts';
-import { renderResult, type Envelope } from './render.ts';
+import { jsonBodyAsText, renderResult, type Envelope } from './render.ts';
 import { compileGuard, operationSecurity, type SecurityRequirement } from './security.ts';
 import { compileRateLimit } from './rateLimit.ts';
 import { AuthFailureBudget } from './authFailures.ts';
@@ -101,8 +101,8 @@ function withStaticRoutes(router: Router, routes: Array<{ op: BoundOperation; ro
   const table = new RouteTable(router);
   const scan = router.routes();
   const routes_ = function contractRoutes(ctx: Context, next: () => Promise<unknown>) {
-    const method = ctx.method;
-    const path = ctx.path;
+    const method = ctx.req.method!;
+    const path = ctx.request.path;
     const state = ctx as Context & { _matchedRoute?: string; _matchedRouteName?: string };
     const hit = statics.get(method)?.get(path);
     if (hit) {
@@ -180,7 +180,9 @@ function compileRoute(
     if (errorFormat) ctx.state.errorFormat = errorFormat;
     ctx.state.routeTemplate = entry.path;
     if (sensitive) ctx.state.sensitive = true;
-    const principal = guard ? await guard({ headers: ctx.headers, ip: ctx.ip }) : undefined;
+    // ctx.request / ctx.req, not Koa's ctx delegates: one getter call less each, on every request.
+    const headers = ctx.req.headers;
+    const principal = guard ? await guard({ headers, ip: ctx.request.ip }) : undefined;
     if (principal) ctx.state.principal = principal;
     const deferred = takeDeferredCheck(principal);
     const limited = rateLimit?.(ctx, principal);
@@ -198,7 +200,7 @@ function compileRoute(
       params: ctx.params ?? {},
       query: {},
       body: undefined,
-      headers: ctx.headers,
+      headers,
     };
 
     if (v.params && !v.params(req.params)) throw errors.validation(toDetails(v.params.errors, 'path'));
@@ -248,6 +250,8 @@ function compileRoute(
     } else result = await pending;
     if (rctx.staged) await rctx.settle();
     finish(ctx, result);
+    // Idempotent answers are stored as objects (below); sensitive ones get Cache-Control after this (app.ts).
+    if (!sensitive) jsonBodyAsText(ctx);
   };
 
   async function respond(ctx: Context, req: Request, rctx: HttpRequestContext) {
