@@ -51,9 +51,10 @@ interface Statement {
 interface RawStatement { statement: Statement; columns?: string[] }
 /**
  * libsql (0.5) answers a `get` that follows an `all` on the same statement with the `all`'s stale row, and a
- * statement prepared again from the same text on a connection may share the first one's raw mode (MikroORM's
- * run of a fast read's SQL in a transaction then got arrays): a query's `get` and `all` each have their own
- * statement, prepared from a text of their own (a trailing comment) that nothing else prepares.
+ * connection's `prepare` hands out one statement per text (kernel/storage/libsqlStatements.ts caches them, for
+ * knex's queries too: MikroORM's run of a fast read's SQL in a transaction then shared its raw mode): a query's
+ * `get` and `all` each have their own statement, prepared from a text of their own (a trailing comment) that
+ * nothing else prepares.
  */
 interface Prepared { one?: RawStatement; all?: RawStatement }
 interface LibsqlConnection { prepare(sql: string): Statement }
