@@ -57,13 +57,13 @@ export function createApp(parts: AppParts): Koa {
     const secure = setSecurityHeaders(ctx);
     const started = performance.now();
     if (watch) watch(ctx, started);
-    const incoming = ctx.get('x-request-id');
-    const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : ids.next();
+    const incoming = ctx.req.headers['x-request-id'];
+    const requestId = typeof incoming === 'string' && incoming && REQUEST_ID.test(incoming) ? incoming : ids.next();
     ctx.state.requestId = requestId;
     res.setHeader('X-Request-Id', requestId);
     try {
       await (parts.around ? parts.around(ctx, next) : next());
-      if (ctx.body === undefined && ctx.status === 404) {
+      if (ctx.response.body === undefined && ctx.response.status === 404) {
         notFoundOr405(ctx, router, envelope, parts.errorFormats, parts.unmatchedFormat);
       }
     } catch (err) {
@@ -74,7 +74,8 @@ export function createApp(parts: AppParts): Koa {
     if (!res.headersSent) resetSecurityHeaders(ctx, secure);
     if (line) {
       const ms = Math.round((performance.now() - started) * 10) / 10;
-      line(requestId, ctx.method, ctx.state.operationId ?? ctx.path.slice(0, 200), ctx.status, ms);
+      const request = ctx.request;
+      line(requestId, request.method, ctx.state.operationId ?? request.path.slice(0, 200), ctx.response.status, ms);
     }
   });
 
@@ -105,12 +106,21 @@ export function createApp(parts: AppParts): Koa {
     );
   }
   if (config.server.compression.enabled) {
-    app.use(compress({
-      threshold: config.server.compression.thresholdBytes,
+    const threshold = config.server.compression.thresholdBytes;
+    const compression = compress({
+      threshold,
       br: { params: { [zlib.BROTLI_PARAM_QUALITY]: 4 } },
       gzip: { level: 6 },
       deflate: false,
-    }));
+    });
+    // koa-compress's own checks run only for a body it may compress: one below the threshold (most API answers)
+    // is left as it would leave it, with the same `Vary: Accept-Encoding` (it adds it before anything else).
+    app.use(async function compressLarge(ctx: Context, next: Next) {
+      ctx.vary('Accept-Encoding');
+      await next();
+      if (threshold > 0 && ctx.compress === undefined && belowThreshold(ctx.response, threshold)) return;
+      await compression(ctx, noNext);
+    });
   }
   for (const mw of parts.before ?? []) app.use(mw);
   // Root routes that are not in any contract (docs, openapi.json), then the contract routes.
@@ -126,6 +136,17 @@ export function createApp(parts: AppParts): Koa {
   });
   return app;
 }
+
+/** A body koa-compress leaves alone for its size: none, or a string or buffer shorter than `threshold` bytes. */
+function belowThreshold(response: Context['response'], threshold: number): boolean {
+  const body: unknown = response.body;
+  if (body === undefined || body === null || body === '') return true;
+  if (typeof body !== 'string' && !Buffer.isBuffer(body)) return false;
+  const length = response.length;
+  return typeof length === 'number' && length < threshold;
+}
+
+const noNext = () => Promise.resolve();
 
 function notFoundOr405(ctx: Context, router: Router, envelope: ErrorDialect, formats?: Map<string, ErrorRenderer>,
   unmatched?: UnmatchedFormat) {

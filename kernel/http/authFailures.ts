@@ -22,25 +22,31 @@ export class AuthFailureBudget {
 
   constructor(private limiter: RateLimiter, private policy: RateLimitPolicy, private now: () => number = Date.now) {}
 
-  /** Wraps an operation's guard: same input and result, 401s counted, floods refused. */
+  /** Wraps an operation's guard: same input and result, 401s counted, floods refused (compileGuard does it inline). */
   wrap(guard: Guard): Guard {
     return async (input) => {
       this.refuseIfBlocked(input.ip);
       try {
         return await guard(input);
       } catch (e) {
-        if (e instanceof AppError && e.status === 401 && !isMissingCredential(e)) await this.count(input.ip);
-        throw e;
+        throw await this.counted(e, input.ip);
       }
     };
   }
 
-  private refuseIfBlocked(ip: string) {
+  /** Throws the 429 while `ip` is refused. */
+  refuseIfBlocked(ip: string): void {
     const until = this.blocked.get(ip);
     if (until === undefined) return;
     const left = until - this.now();
     if (left > 0) throw refusal(left);
     this.blocked.delete(ip);
+  }
+
+  /** What a guard that failed with `e` throws: `e`, once counted if it is a failed authentication, or the 429. */
+  async counted(e: unknown, ip: string): Promise<unknown> {
+    if (e instanceof AppError && e.status === 401 && !isMissingCredential(e)) await this.count(ip);
+    return e;
   }
 
   private async count(ip: string) {

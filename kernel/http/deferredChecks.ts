@@ -9,11 +9,13 @@ const pending = new WeakMap<Principal, Promise<void>>();
 
 /** Attaches `check` to `principal` (a fresh object per request) and returns the principal. */
 export function deferCheck<P extends Principal>(principal: P, check: Promise<unknown>): P {
-  const settled = check.then(() => undefined);
-  settled.catch(() => {}); // awaited by the route; this only keeps an early rejection from being reported as unhandled
-  pending.set(principal, settled);
+  // Kept as given: its value is never read (every taker only awaits it), so no `.then` to make it void.
+  check.catch(ignore); // awaited by the route; this only keeps an early rejection from being reported as unhandled
+  pending.set(principal, check as Promise<void>);
   return principal;
 }
+
+function ignore(): void {}
 
 /** The principal's deferred check, if any, once: the caller must await it. */
 export function takeDeferredCheck(principal: Principal | undefined): Promise<void> | undefined {
@@ -28,11 +30,18 @@ export async function awaitDeferredCheck(principal: Principal): Promise<void> {
   await pending.get(principal);
 }
 
-/** Both at once; the deferred (authentication) failure wins over the other's (a 429). */
+/**
+ * Both at once (both are already running); the deferred (authentication) failure wins over the other's (a
+ * 429): the other's failure is rethrown only once the deferred one has settled without one.
+ */
 export async function alongside(deferred: Promise<void> | undefined, other: Promise<void> | undefined): Promise<void> {
   if (!deferred) { await other; return; }
   if (!other) { await deferred; return; }
-  const [a, b] = await Promise.allSettled([deferred, other]);
-  if (a.status === 'rejected') throw a.reason;
-  if (b.status === 'rejected') throw b.reason;
+  try {
+    await other;
+  } catch (err) {
+    await deferred;
+    throw err;
+  }
+  await deferred;
 }

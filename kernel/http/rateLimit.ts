@@ -3,7 +3,7 @@ import type { Principal } from '../plugin.ts';
 import type { RateLimiter, RateLimitPolicy } from '../ports/rateLimiter.ts';
 import type { KernelConfig } from '../config/schema.ts';
 import type { OperationEntry } from './contracts.ts';
-import { consumeWithBudget, withinTier } from './rateBudget.ts';
+import { withinTier } from './rateBudget.ts';
 import { compileRateLimitDialect } from './rateLimitHeaders.ts';
 
 export type RateLimitCheck = (ctx: Context, principal: Principal | undefined) => Promise<void>;
@@ -29,23 +29,36 @@ export function compileRateLimit(
   const algorithm = config.algorithm ?? 'gcra';
   const counted = (p: RateLimitPolicy): RateLimitPolicy => (algorithm === 'gcra' ? p : { ...p, algorithm });
 
+  // A tier's policy, made once per tier (the config is fixed): a request reads it, it does not build it.
+  const tierPolicies = new Map<string, RateLimitPolicy>();
+  const tierPolicyOf = (tier: string): RateLimitPolicy => {
+    let found = tierPolicies.get(tier);
+    if (!found) {
+      found = { limit: config.tiers[tier] ?? config.tiers[config.defaultTier], windowMs: config.windowMs };
+      if (tierPolicies.size < 1000) tierPolicies.set(tier, found);
+    }
+    return found;
+  };
+
   return async function rateLimit(ctx, principal) {
     const tier = principal?.tier ?? config.defaultTier;
-    const tierPolicy = routePolicy ?? {
-      limit: config.tiers[tier] ?? config.tiers[config.defaultTier],
-      windowMs: config.windowMs,
-    };
+    const tierPolicy = routePolicy ?? tierPolicyOf(tier);
     const policy = principal?.rateLimit ? withinTier(principal.rateLimit, tierPolicy) : tierPolicy;
     const name = principal?.rateLimit ? 'credential' : routePolicy ? entry.operationId : tier;
     const key = `${prefix}${principal?.rateLimitKey ?? `${principal ? `${principal.type}:${principal.id}` : `ip:${ctx.ip}`}`}`;
-    const { decision, policy: applied } = await consumeWithBudget(
-      limiter,
-      key,
-      counted(policy),
-      principal,
-      prefix,
-      counted(tierPolicy),
-    );
+    // consumeWithBudget, inline (one async frame less): the credential's bucket, then the shared budget.
+    const counting = counted(policy);
+    let decision = await limiter.consume(key, counting);
+    let applied = counting;
+    const budgetKey = typeof principal?.budgetKey === 'string' ? `${prefix}${principal.budgetKey}` : undefined;
+    if (decision.allowed && budgetKey && budgetKey !== key) {
+      const budget = counted(tierPolicy);
+      const shared = await limiter.consume(budgetKey, budget);
+      if (!shared.allowed) {
+        decision = shared;
+        applied = budget;
+      }
+    }
     dialect.setHeaders(ctx, name, applied, decision);
     if (!decision.allowed) throw dialect.refusal(applied, decision);
   };

@@ -97,10 +97,26 @@ function fits(segments: Array<string | null>, parts: string[]): number {
     if (literal === null) continue;
     const part = parts[i + 1];
     if (part === literal) continue;
-    if (part.length === literal.length && part.toLowerCase() === literal.toLowerCase()) return AMBIGUOUS;
+    if (part.length === literal.length && sameIgnoringCase(part, literal)) return AMBIGUOUS;
     return 0;
   }
   return 1;
+}
+
+/**
+ * `part.toLowerCase() === literal.toLowerCase()` for strings of one length, `literal` ASCII (LITERAL): compared
+ * code by code, without the two lowercased copies (a path is compared with every template of its length).
+ */
+function sameIgnoringCase(part: string, literal: string): boolean {
+  for (let i = 0; i < part.length; i++) {
+    const a = part.charCodeAt(i);
+    const b = literal.charCodeAt(i);
+    if (a === b) continue;
+    if (a >= 128) return part.toLowerCase() === literal.toLowerCase(); // Unicode case mapping: as it was
+    const lower = a | 32;
+    if (lower !== (b | 32) || lower < 97 || lower > 122) return false;
+  }
+  return true;
 }
 
 /** As @koa/router decodes a parameter: a malformed escape leaves the text as it is. */

@@ -4,6 +4,7 @@ import type { Authenticator, Principal } from '../plugin.ts';
 import type { OperationEntry } from './contracts.ts';
 import { assertCredentialAllowed, principalRule, type CredentialDefinition } from './principalTypes.ts';
 import { awaitDeferredCheck } from './deferredChecks.ts';
+import type { AuthFailureBudget } from './authFailures.ts';
 
 export type SecurityRequirement = OpenAPIV3_1.SecurityRequirementObject;
 
@@ -54,10 +55,12 @@ export function operationSecurity(
 /**
  * Authenticates by the operation's security requirements (first alternative that yields a
  * principal wins), then authorises by `x-permissions`. Built once per operation at boot.
+ * With `failures`, as `failures.wrap` does it (floods refused, failed authentications counted),
+ * in the guard's own async frame rather than one more around it.
  */
 export function compileGuard(
   security: OperationSecurity, schemes: Map<string, Authenticator>, operationId: string,
-  credentials?: Map<string, CredentialDefinition>,
+  credentials?: Map<string, CredentialDefinition>, failures?: AuthFailureBudget,
 ) {
   const { alternatives, optional, permissions } = security;
   if (!alternatives.length) return undefined;
@@ -67,46 +70,51 @@ export function compileGuard(
     headers: Record<string, string | string[] | undefined>;
     ip: string;
   }): Promise<Principal | undefined> {
-    let principal: Principal | undefined;
-    let rejection: AppError | undefined;
-    // The authenticator's input, made once per request (not a spread per scheme).
-    const given = { headers: input.headers, ip: input.ip, operationId, permissions };
-    for (const names of alternatives) {
+    failures?.refuseIfBlocked(input.ip);
+    try {
+      let principal: Principal | undefined;
+      let rejection: AppError | undefined;
+      // The authenticator's input, made once per request (not a spread per scheme).
+      const given = { headers: input.headers, ip: input.ip, operationId, permissions };
+      for (const names of alternatives) {
+        try {
+          let found: Principal | undefined;
+          for (const name of names) {
+            found = await schemes.get(name)!(single ? given : { ...given });
+            if (!found) break;
+          }
+          if (found) {
+            principal = found;
+            break;
+          }
+        } catch (e) {
+          if (e instanceof AppError && e.status === 401) {
+            rejection ??= e;
+            continue;
+          }
+          throw e;
+        }
+      }
+      if (!principal) {
+        if (rejection) throw rejection;
+        if (optional) return undefined;
+        throw missingCredential();
+      }
       try {
-        let found: Principal | undefined;
-        for (const name of names) {
-          found = await schemes.get(name)!(single ? given : { ...given });
-          if (!found) break;
-        }
-        if (found) {
-          principal = found;
-          break;
-        }
+        assertCredentialAllowed(principal, security.credentials, credentials);
       } catch (e) {
-        if (e instanceof AppError && e.status === 401) {
-          rejection ??= e;
-          continue;
-        }
+        await awaitDeferredCheck(principal); // a revoked credential answers 401, not this 403
         throw e;
       }
-    }
-    if (!principal) {
-      if (rejection) throw rejection;
-      if (optional) return undefined;
-      throw missingCredential();
-    }
-    try {
-      assertCredentialAllowed(principal, security.credentials, credentials);
+      if (permissions.length && !hasPermissions(principal, permissions)) {
+        await awaitDeferredCheck(principal);
+        throw new AppError(403, 'FORBIDDEN', 'You do not have permission to do this', {
+          details: { required: permissions },
+        });
+      }
+      return principal;
     } catch (e) {
-      await awaitDeferredCheck(principal); // a revoked credential answers 401, not this 403
-      throw e;
+      throw failures ? await failures.counted(e, input.ip) : e;
     }
-    if (permissions.length && !hasPermissions(principal, permissions)) {
-      await awaitDeferredCheck(principal);
-      throw new AppError(403, 'FORBIDDEN', 'You do not have permission to do this', {
-        details: { required: permissions },
-      });
-    }
-    return principal;
   };
 }

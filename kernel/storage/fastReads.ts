@@ -37,14 +37,33 @@ let statementNames = 0;
 
 interface Compiled { sql: string; pgSql: string; name: string; props: EntityProperty[] }
 type Row = Record<string, unknown>;
-interface Statement { all(params: unknown[]): Row[]; get(params: unknown[]): Row | undefined }
+interface Statement {
+  all(params: unknown[]): unknown[];
+  get(params: unknown[]): unknown;
+  raw(on?: boolean): Statement;
+  columns(): Array<{ name: string }>;
+  readonly reader: boolean;
+}
+/**
+ * A statement that returns rows, prepared in raw mode (rows as arrays, no `_metadata`) with its result's column
+ * names; one that returns none (an update without `returning`: libsql refuses raw mode there) without `columns`.
+ */
+interface RawStatement { statement: Statement; columns?: string[] }
+/**
+ * libsql (0.5) answers a `get` that follows an `all` on the same statement with the `all`'s stale row, and a
+ * connection's `prepare` hands out one statement per text (kernel/storage/libsqlStatements.ts caches them, for
+ * knex's queries too: MikroORM's run of a fast read's SQL in a transaction then shared its raw mode): a query's
+ * `get` and `all` each have their own statement, prepared from a text of their own (a trailing comment) that
+ * nothing else prepares.
+ */
+interface Prepared { one?: RawStatement; all?: RawStatement }
 interface LibsqlConnection { prepare(sql: string): Statement }
 interface PgConnection { query(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: Row[] }> }
 
 /** The kernel's fast read path over MikroORM's connection; `bind(em)` gives a request its view. */
 export class FastReadPath {
   private readonly compiled = new Map<string, Compiled>();
-  private readonly statements = new WeakMap<object, Map<string, Statement>>();
+  private readonly statements = new WeakMap<object, Map<string, Prepared>>();
   /** Metadata by entity name (fixed once the ORM is up); MikroORM's `find` builds a lookup key per call. */
   private readonly metas = new Map<string, EntityMetadata>();
   private readonly customProps = new WeakMap<EntityMetadata, EntityProperty[]>();
@@ -82,6 +101,19 @@ export class FastReadPath {
 
   /** @internal BoundReads' one entry: `where` scoped to the owner, then read. */
   read(entity: string, where: Where, options: FindOptions, source: ReadSource, one: boolean): Promise<object[]> {
+    try {
+      return Promise.resolve(this.readNow(entity, where, options, source, one));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * @internal `read`, with the rows themselves when they could be read at once (a free libsql
+   * connection): no promise to wait for. Throws what `read` rejects with.
+   */
+  readNow(entity: string, where: Where, options: FindOptions, source: ReadSource, one: boolean):
+    object[] | Promise<object[]> {
     const em = source.currentEm();
     const scope = source.ownerScope?.() ?? scopeOf(em);
     const meta = this.meta(entity);
@@ -119,7 +151,8 @@ export class FastReadPath {
     return out;
   }
 
-  private async run(meta: EntityMetadata, where: Where, options: FindOptions, em?: EntityManager, one = false) {
+  private run(meta: EntityMetadata, where: Where, options: FindOptions, em: EntityManager | undefined, one: boolean):
+    object[] | Promise<object[]> {
     if (this.driver === 'mongodb') return this.mongo(meta.className, where, options, em);
     const { key, params } = this.shape(meta, where, options);
     let compiled = this.compiled.get(key);
@@ -128,15 +161,26 @@ export class FastReadPath {
       if (this.compiled.size >= MAX_STATEMENTS) this.compiled.clear();
       this.compiled.set(key, compiled);
     }
-    if (em?.isInTransaction()) {
-      // Through MikroORM, which reports the query to onQuery itself.
-      const rows: Row[] = await em.getConnection().execute(compiled.sql, params, 'all', em.getTransactionContext());
-      return this.map(meta, rows);
-    }
-    const started = this.onQuery ? performance.now() : 0;
-    // A free libsql connection runs in place, without execute's promise (one microtask hop less per read).
+    if (em?.isInTransaction()) return this.inTransaction(meta, compiled, params, em);
+    // A free libsql connection runs in place, without execute's promise (no microtask hop per read).
     const free = this.freeLibsql();
-    const rows = free ? this.runLibsql(free, compiled, params, one) : await this.execute(compiled, params, one);
+    if (!free) return this.acquired(meta, compiled, params, one);
+    const started = this.onQuery ? performance.now() : 0;
+    const rows = this.runLibsql(free, compiled, params, one);
+    this.onQuery?.({ query: compiled.sql, tookMs: performance.now() - started });
+    return this.map(meta, rows);
+  }
+
+  /** Through MikroORM, on the transaction's connection (it reports the query to onQuery itself). */
+  private async inTransaction(meta: EntityMetadata, compiled: Compiled, params: unknown[], em: EntityManager) {
+    const rows: Row[] = await em.getConnection().execute(compiled.sql, params, 'all', em.getTransactionContext());
+    return this.map(meta, rows);
+  }
+
+  /** On a connection acquired from the pool (PostgreSQL; libsql when every connection is taken). */
+  private async acquired(meta: EntityMetadata, compiled: Compiled, params: unknown[], one: boolean) {
+    const started = this.onQuery ? performance.now() : 0;
+    const rows = await this.execute(compiled, params, one);
     this.onQuery?.({ query: compiled.sql, tookMs: performance.now() - started });
     return this.map(meta, rows);
   }
@@ -193,17 +237,23 @@ export class FastReadPath {
   private runLibsql(connection: LibsqlConnection, compiled: Compiled, params: unknown[], one: boolean): Row[] {
     let cache = this.statements.get(connection);
     if (!cache) this.statements.set(connection, (cache = new Map()));
-    let statement = cache.get(compiled.sql);
-    if (!statement) {
-      statement = connection.prepare(compiled.sql);
-      cache.set(compiled.sql, statement);
+    let prepared = cache.get(compiled.sql);
+    if (!prepared) cache.set(compiled.sql, (prepared = {}));
+    if (one) {
+      // `get` is one native call (`all` iterates in JS); raw, the row is an array (no `_metadata` to delete).
+      const { statement, columns } = (prepared.one ??= prepareRaw(connection, `${compiled.sql} /* fast one */`));
+      const row = statement.get(params) as unknown[] | Row | undefined;
+      if (!row) return [];
+      if (columns) return [toRow(columns, row as unknown[])];
+      delete (row as Row)._metadata;
+      return [row as Row];
     }
-    if (!one) return statement.all(params);
-    // `get` is one native call (`all` iterates in JS); libsql adds its timing to the row.
-    const row = statement.get(params);
-    if (!row) return [];
-    delete row._metadata;
-    return [row];
+    const { statement, columns } = (prepared.all ??= prepareRaw(connection, `${compiled.sql} /* fast all */`));
+    if (!columns) return statement.all(params) as Row[];
+    const rows = statement.all(params) as unknown[][];
+    const out: Row[] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) out[i] = toRow(columns, rows[i]);
+    return out;
   }
 
   private meta(entity: string): EntityMetadata {
@@ -312,10 +362,17 @@ const ONE: FindOptions = Object.freeze({ limit: 1 });
 class BoundReads implements FastReads {
   constructor(private readonly path: FastReadPath, private readonly source: ReadSource) {}
 
-  async findOne<T extends object>(entity: string, where: Where, options?: Pick<FindOptions, 'fields'>) {
+  findOne<T extends object>(entity: string, where: Where, options?: Pick<FindOptions, 'fields'>): Promise<T | null> {
     const one = options?.fields ? { fields: options.fields, limit: 1 } : ONE;
-    const rows = await this.path.read(entity, where, one, this.source, true);
-    return ((rows as T[])[0] ?? null) as T | null;
+    let rows: object[] | Promise<object[]>;
+    try {
+      rows = this.path.readNow(entity, where, one, this.source, true);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    // Rows read at once: one resolved promise, not an async function awaiting another.
+    if (Array.isArray(rows)) return Promise.resolve(((rows as T[])[0] ?? null) as T | null);
+    return rows.then(firstOrNull) as Promise<T | null>;
   }
 
   async find<T extends object>(entity: string, where: Where, options?: FindOptions): Promise<T[]> {
@@ -328,6 +385,24 @@ interface KnexClient {
   releaseConnection(connection: object): Promise<unknown>;
   /** knex's tarn pool: `free` holds the connections no one has acquired. */
   pool?: { free?: Array<{ resource: object }> };
+}
+
+function firstOrNull(rows: object[]): object | null {
+  return rows[0] ?? null;
+}
+
+function prepareRaw(connection: LibsqlConnection, sql: string): RawStatement {
+  const statement = connection.prepare(sql);
+  if (!statement.reader) return { statement };
+  statement.raw(true);
+  return { statement, columns: statement.columns().map((c) => c.name) };
+}
+
+/** A raw row as libsql's object rows are: keyed by the result's column names. */
+function toRow(columns: string[], values: unknown[]): Row {
+  const row: Row = {};
+  for (let i = 0; i < columns.length; i++) row[columns[i]] = values[i];
+  return row;
 }
 
 function isOperator(value: unknown): value is Record<string, Scalar> {

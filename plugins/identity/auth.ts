@@ -6,21 +6,31 @@ import type { ApiKeyService } from './apiKeys.ts';
 import type { RoleCatalog } from './roles.ts';
 import type { TokenVerifier } from './tokenVerifier.ts';
 import { revokedKey } from './sessions.ts';
-import { currentStanding } from './standing.ts';
+import { standingKey } from './standing.ts';
 
 function header(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** Rejects when the cache holds `key`: a revoked session or token. */
-function refusedIf(cache: Cache, key: string, message: string, code: string): Promise<void> {
-  return cache.has(key).then((revoked) => { if (revoked) throw errors.unauthorized(message, code); });
+/**
+ * Rejects when the cache holds `key` (a revoked session or token), else when the token predates its user's last
+ * change of standing (assertStanding): both lookups at once, one promise to wait for.
+ */
+function revocationChecks(cache: Cache, claims: AccessClaims, key: string, message: string, code: string) {
+  const userId = standingUser(claims);
+  if (!userId) return cache.has(key).then((revoked) => { if (revoked) throw errors.unauthorized(message, code); });
+  return Promise.all([cache.has(key), cache.get<number>(standingKey(userId))]).then(([revoked, version]) => {
+    if (revoked) throw errors.unauthorized(message, code);
+    if ((claims.sv ?? 0) < (version ?? 0)) throw standingRevoked();
+  });
 }
 
 type MfaRule = { clock: Clock; mfa: { requiredForAdmin: boolean; stepUpMaxAgeSeconds: number } };
+/** Per-process state brought up to date lazily (InstanceSync); `due` says, without a promise, whether to wait. */
+type Sync = { fresh(): Promise<void>; due?(): boolean };
 type BearerDeps = MfaRule & {
   verifier: TokenVerifier; cache: Cache; roles: RoleCatalog; apiKeyPrefix: string;
-  apiKeys: () => ApiKeyService; sync?: { fresh(): Promise<void> };
+  apiKeys: () => ApiKeyService; sync?: Sync;
 };
 
 /**
@@ -34,7 +44,8 @@ export function bearerAuthenticator(deps: BearerDeps): Authenticator {
   return async ({ headers, permissions }) => {
     const value = header(headers.authorization);
     if (!value) return undefined;
-    await deps.sync?.fresh();
+    // The common case (nothing to refresh, a token verified before) waits for no promise until the deferred checks.
+    if (deps.sync && (!deps.sync.due || deps.sync.due())) await deps.sync.fresh();
     const [scheme, token] = value.split(' ');
     if (scheme?.toLowerCase() !== 'bearer' || !token) {
       throw errors.unauthorized('Use Authorization: Bearer <token>', 'INVALID_AUTHORIZATION');
@@ -42,19 +53,18 @@ export function bearerAuthenticator(deps: BearerDeps): Authenticator {
     if (token.startsWith(`${deps.apiKeyPrefix}_`)) {
       return requireAdminMfa(await deps.apiKeys().authenticate(token), permissions, deps);
     }
-    const claims = await deps.verifier.verify(token);
+    const claims = deps.verifier.verifiedNow(token) ?? await deps.verifier.verify(token);
     if (claims.cid) return requireAdminMfa(clientPrincipal(claims, deps), permissions, deps);
-    const checks = Promise.all([
-      refusedIf(deps.cache, revokedKey(claims.sid!), 'The session has ended', 'SESSION_REVOKED'),
-      assertStanding(claims, deps.cache),
-    ]);
-    return requireAdminMfa(deferCheck({
+    const checks = revocationChecks(deps.cache, claims, revokedKey(claims.sid!), 'The session has ended',
+      'SESSION_REVOKED');
+    const principal = deferCheck({
       type: 'user', id: claims.sub, sessionId: claims.sid, role: claims.role, tier: claims.tier,
       credential: claims.imp ? 'impersonation' : 'session',
       permissions: deps.roles.permissionsOf(claims.role ?? ''), rateLimitKey: `user:${claims.sub}`,
       ...(claims.imp ? { impersonatorId: claims.imp } : {}),
       ...(claims.mfa ? { mfaAt: claims.mfa } : {}),
-    }, checks), permissions, deps, checks);
+    }, checks);
+    return needsAdminMfa(permissions, deps) ? requireAdminMfa(principal, permissions, deps, checks) : principal;
   };
 }
 
@@ -67,10 +77,14 @@ export const isAdminPermission = (p: string) => p === '*' || p.startsWith('admin
  * and OAuth tokens carry no MFA proof, so such deployments refuse them on admin operations.
  * A revoked credential still answers 401, not this 403: the revocation checks settle first.
  */
+function needsAdminMfa(permissions: string[], deps: MfaRule): boolean {
+  return deps.mfa.requiredForAdmin && permissions.some(isAdminPermission);
+}
+
 async function requireAdminMfa(
   principal: Principal, permissions: string[], deps: MfaRule, checks?: Promise<unknown>,
 ): Promise<Principal> {
-  if (!deps.mfa.requiredForAdmin || !permissions.some(isAdminPermission)) return principal;
+  if (!needsAdminMfa(permissions, deps)) return principal;
   const mfaAt = typeof principal.mfaAt === 'number' ? principal.mfaAt : undefined;
   const age = mfaAt ? deps.clock.now() / 1000 - mfaAt : Infinity;
   if (age <= deps.mfa.stepUpMaxAgeSeconds) return principal;
@@ -89,10 +103,8 @@ async function requireAdminMfa(
  * a user (`role` claim). Revocation (RFC 7009) is a revoked-jti entry in the cache.
  */
 function clientPrincipal(claims: AccessClaims, deps: { cache: Cache; roles: RoleCatalog }): Principal {
-  const checks = Promise.all([
-    refusedIf(deps.cache, revokedJtiKey(claims.jti!), 'The access token was revoked', 'TOKEN_REVOKED'),
-    assertStanding(claims, deps.cache),
-  ]);
+  const checks = revocationChecks(deps.cache, claims, revokedJtiKey(claims.jti!), 'The access token was revoked',
+    'TOKEN_REVOKED');
   return deferCheck(clientClaimsPrincipal(claims, deps.roles), checks);
 }
 
@@ -115,20 +127,19 @@ function clientClaimsPrincipal(claims: AccessClaims, roles: RoleCatalog): Princi
 export const revokedJtiKey = (jti: string) => `revoked-jti:${jti}`;
 
 /**
- * A token issued before its user's last change of standing (suspension, role change, password
- * reset, erasure) is refused: session tokens, OAuth tokens acting for the user, and client
- * tokens of a client the user owns (`own`).
+ * The user whose standing backs a token: a token issued before its user's last change of standing
+ * (suspension, role change, password reset, erasure) is refused: session tokens, OAuth tokens acting
+ * for the user, and client tokens of a client the user owns (`own`).
  */
-async function assertStanding(claims: AccessClaims, cache: Cache): Promise<void> {
-  const userId = claims.cid ? (claims.role ? claims.sub : claims.own) : claims.sub;
-  if (!userId) return;
-  if ((claims.sv ?? 0) < (await currentStanding(cache, userId))) {
-    throw errors.unauthorized('The credentials were revoked by a change to the account', 'CREDENTIALS_REVOKED');
-  }
+function standingUser(claims: AccessClaims): string | undefined {
+  return claims.cid ? (claims.role ? claims.sub : claims.own) : claims.sub;
 }
 
+const standingRevoked = () =>
+  errors.unauthorized('The credentials were revoked by a change to the account', 'CREDENTIALS_REVOKED');
+
 export function apiKeyAuthenticator(
-  apiKeys: () => ApiKeyService, deps: MfaRule, sync?: { fresh(): Promise<void> },
+  apiKeys: () => ApiKeyService, deps: MfaRule, sync?: Sync,
 ): Authenticator {
   return async ({ headers, permissions }) => {
     const key = header(headers['x-api-key']);

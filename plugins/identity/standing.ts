@@ -92,8 +92,13 @@ export class InstanceSync {
     this.tasks.push(task);
   }
 
+  /** Whether `fresh` has a refresh to run or wait for (checked without a promise on the request path). */
+  due(): boolean {
+    return this.clock.now() - this.checkedAt >= this.refreshMs;
+  }
+
   async fresh(): Promise<void> {
-    if (this.clock.now() - this.checkedAt < this.refreshMs) return;
+    if (!this.due()) return;
     this.inflight ??= this.refresh().finally(() => {
       this.inflight = undefined;
     });

@@ -35,20 +35,27 @@ export class TokenVerifier {
 
   /** The claims of a valid token; throws a 401 AppError (`TOKEN_EXPIRED` or `INVALID_TOKEN`). */
   async verify(token: string): Promise<AccessClaims> {
-    const nowSeconds = this.clock.now() / 1000;
-    const hit = this.verified.get(token);
-    if (hit) {
-      this.verified.delete(token);
-      if (hit.exp! > nowSeconds) {
-        this.verified.set(token, hit);
-        return hit;
-      }
-      throw expired();
-    }
-    const claims = await this.check(token, nowSeconds);
+    const hit = this.verifiedNow(token);
+    if (hit) return hit;
+    const claims = await this.check(token, this.clock.now() / 1000);
     if (this.verified.size >= this.max) this.verified.delete(this.verified.keys().next().value!);
     this.verified.set(token, claims);
     return claims;
+  }
+
+  /**
+   * `verify` for a token verified before, without a promise: its claims (throws `TOKEN_EXPIRED` once it has
+   * expired), or undefined for a token not verified yet (then `verify` it).
+   */
+  verifiedNow(token: string): AccessClaims | undefined {
+    const hit = this.verified.get(token);
+    if (!hit) return undefined;
+    this.verified.delete(token);
+    if (hit.exp! > this.clock.now() / 1000) {
+      this.verified.set(token, hit);
+      return hit;
+    }
+    throw expired();
   }
 
   /** How many verified tokens are kept (for tests). */

@@ -55,6 +55,14 @@ for (const make of await testDatabases('storage: fast reads')) {
     assert.equal(pinned.map((n) => n.id), [ids[0], ids[2], ids[4]]);
   });
 
+  s('findOne after find of the same shape reads its own row, not the find\'s (libsql reuses statements)', async () => {
+    const reads = path.bind(undefined, () => ({ unscoped: true }));
+    assert.is((await reads.find<NoteRow>('Note', { id: ids[3] }, { limit: 1 }))[0]?.id, ids[3]);
+    assert.is(await reads.findOne('Note', { id: '00000000-0000-7000-8000-000000000001' }), null);
+    assert.is((await reads.findOne<NoteRow>('Note', { id: ids[4] }))?.id, ids[4]);
+    assert.equal((await reads.find<NoteRow>('Note', { id: ids[4] }, { limit: 1 })).map((n) => n.id), [ids[4]]);
+  });
+
   s('one query shape is compiled once, whatever its values', async () => {
     const reads = path.bind(undefined, () => ({ unscoped: true }));
     const before = (path as unknown as { compiled: Map<string, unknown> }).compiled.size;
