@@ -191,20 +191,17 @@ export async function createOpenAiProvider(
     chat: (req, o = {}) => complete(req, o),
 
     stream(req, o = {}) {
-      return (async function* () {
-        const open = await openStream(http, {
-          url: `${base}/chat/completions`,
-          headers: { ...headers(o), accept: 'text/event-stream' },
-          json: { ...body(req), stream: true, stream_options: { include_usage: true } },
-        }, o);
-        yield* sseChat(open, {
-          parse: (ev) => parseChunk(ev.data),
-          endMarker: true,
-          estimateInput: () => messagesTokens(req.messages, (t) => count(t, req.model)),
-          estimateOutput: (t) => count(t, req.model),
-          model: req.model,
-        });
-      })();
+      return sseChat(() => openStream(http, {
+        url: `${base}/chat/completions`,
+        headers: { ...headers(o), accept: 'text/event-stream' },
+        json: { ...body(req), stream: true, stream_options: { include_usage: true } },
+      }, o), {
+        parse: (ev) => parseChunk(ev.data),
+        endMarker: true,
+        estimateInput: () => messagesTokens(req.messages, (t) => count(t, req.model)),
+        estimateOutput: (t) => count(t, req.model),
+        model: req.model,
+      });
     },
 
     structured(req, o = {}) {

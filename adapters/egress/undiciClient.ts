@@ -185,10 +185,21 @@ export async function createUndiciEgress(
   });
   const dispatcher = hooks.dispatcher ?? agent;
 
+  // A hostname's verdict depends only on the guard's fixed configuration: judged once per hostname (names too,
+  // which are no literal), not with ipaddr.js's parse on every call. Bounded; the oldest go first.
+  const literals = new Map<string, Verdict | undefined>();
+  function literalVerdict(hostname: string): Verdict | undefined {
+    if (literals.has(hostname)) return literals.get(hostname);
+    const literal = ipLiteral(hostname);
+    const verdict = literal === undefined ? undefined : guard.check(literal);
+    if (literals.size >= 1024) literals.delete(literals.keys().next().value!);
+    literals.set(hostname, verdict);
+    return verdict;
+  }
+
   function checkLiteral(url: URL): void {
-    const literal = ipLiteral(url.hostname);
-    if (!literal) return;
-    const verdict = guard.check(literal);
+    const verdict = literalVerdict(url.hostname);
+    if (!verdict) return;
     if (!verdict.allowed) {
       ctx.logger.warn({ host: url.host, range: verdict.range }, 'egress: refused a non-public address');
       throw blocked(url.host, verdict);

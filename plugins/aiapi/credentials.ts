@@ -156,14 +156,15 @@ export class CredentialKeys implements UserKeyResolver {
     private readonly misses?: DefaultKeyMisses) {}
 
   async resolve(userId: string, o: { provider?: string; credentialId?: string }): Promise<UserKey | undefined> {
-    const em = unscoped(this.orm.em.fork());
+    // A remembered absence reads nothing: no fork for it (`unscoped` forks).
+    if (!o.credentialId && o.provider && this.misses?.has(userId, o.provider)) return undefined;
+    const em = unscoped(this.orm.em);
     let row: AiCredentialRow | null = null;
     if (o.credentialId) {
       row = await em.findOne<AiCredentialRow>('AiCredential', { id: o.credentialId, ownerId: userId });
       if (!row) throw new AppError(404, 'CREDENTIAL_NOT_FOUND', `No credential ${o.credentialId}`);
       if (o.provider && row.vendor !== o.provider) throw vendorMismatch(row.id, row.vendor, o.provider);
     } else if (o.provider) {
-      if (this.misses?.has(userId, o.provider)) return undefined;
       const mark = this.misses?.mark() ?? 0;
       row = await em.findOne<AiCredentialRow>('AiCredential', { ownerId: userId, vendor: o.provider,
         isDefault: true });

@@ -64,7 +64,9 @@ export default definePlugin({
       openAiEndpoint(requestId, async () => {
         const r = readCompletionRequest(body);
         const model = await services.modelCatalog.find(r.model);
-        const userKey = model ? await services.credentials.keyFor(model.provider, r.credentialId) : undefined;
+        // The singleton resolver, not the request-scoped `credentials` (a service built per request for one call).
+        const userKey = model ? await services.credentialKeys.resolve(caller(principal).id,
+          { provider: model.provider, credentialId: r.credentialId }) : undefined;
         return complete(r, {
           gateway: services.aiGateway, principal: caller(principal), koa,
           id: `chatcmpl-${services.ids.next()}`, created: seconds(services.clock.now()), userKey,

@@ -207,7 +207,7 @@ export class AccountLocks {
     e: Partial<EntryRow> & Pick<EntryRow, 'kind' | 'amountMicros' | 'freeMicros' | 'idempotencyKey'>,
   ): Promise<EntryRow> {
     const row: EntryRow = {
-      id: this.ids.next(),
+      id: e.id ?? this.ids.next(), // the capture names its entry (the hold row points at it): no id made to drop
       userId: account.userId,
       balanceAfterMicros: account.freeMicros + account.purchasedMicros,
       freePeriod: account.freePeriod,

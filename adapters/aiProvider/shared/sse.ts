@@ -17,8 +17,10 @@ export async function* parseSse(body: AsyncIterable<Uint8Array>): AsyncGenerator
   };
   for await (const chunk of body) {
     buffer += decoder.decode(chunk, { stream: true });
+    // Vendors end lines with LF: without a CR in the buffer, indexOf finds the same line end as the regex, cheaper.
+    const lfOnly = buffer.indexOf('\r') < 0;
     let nl: number;
-    while ((nl = buffer.search(/\r\n|\r|\n/)) >= 0) {
+    while ((nl = lfOnly ? buffer.indexOf('\n') : buffer.search(/\r\n|\r|\n/)) >= 0) {
       // A CR at the end of a chunk may be the first half of a CRLF: wait for the next chunk.
       if (nl === buffer.length - 1 && buffer[nl] === '\r') break;
       const line = buffer.slice(0, nl);

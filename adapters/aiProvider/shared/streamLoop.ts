@@ -26,7 +26,13 @@ export interface StreamSpec {
   model: string;
 }
 
-export async function* sseChat(open: OpenStream, spec: StreamSpec): AsyncGenerator<ChatStreamEvent> {
+/**
+ * `opening` may be the call that opens the stream: it runs at the first `next()` (as the stream's own generator
+ * would), without a generator of the adapter's around this one, which would cost a hop per event.
+ */
+export async function* sseChat(opening: OpenStream | (() => Promise<OpenStream>), spec: StreamSpec):
+  AsyncGenerator<ChatStreamEvent> {
+  const open = typeof opening === 'function' ? await opening() : opening;
   let text = '';
   let input: number | undefined;
   let output: number | undefined;
