@@ -1,12 +1,6 @@
 import { AppError } from '../errors.ts';
 import { isMissingCredential } from './security.ts';
-import type { Principal } from '../plugin.ts';
 import type { RateLimiter, RateLimitPolicy } from '../ports/rateLimiter.ts';
-
-type Guard = (input: {
-  headers: Record<string, string | string[] | undefined>;
-  ip: string;
-}) => Promise<Principal | undefined>;
 
 /** IPs this process saw refused, so a flood is turned away before any credential is checked. */
 const MAX_BLOCKED = 10_000;
@@ -15,24 +9,13 @@ const MAX_BLOCKED = 10_000;
  * Failed authentications (a 401 from any scheme; not a request with no credential) count against the caller's IP on the
  * RateLimiter port, so the budget is shared by every instance on Redis. Past the budget the
  * caller gets 429 instead of 401, and until the refusal runs out this process answers 429
- * without authenticating at all. Successful requests cost nothing extra.
+ * without authenticating at all. Successful requests cost nothing extra. An operation's guard
+ * (compileGuard in kernel/http/security.ts) calls `refuseIfBlocked` first and `counted` on a failure.
  */
 export class AuthFailureBudget {
   private blocked = new Map<string, number>();
 
   constructor(private limiter: RateLimiter, private policy: RateLimitPolicy, private now: () => number = Date.now) {}
-
-  /** Wraps an operation's guard: same input and result, 401s counted, floods refused (compileGuard does it inline). */
-  wrap(guard: Guard): Guard {
-    return async (input) => {
-      this.refuseIfBlocked(input.ip);
-      try {
-        return await guard(input);
-      } catch (e) {
-        throw await this.counted(e, input.ip);
-      }
-    };
-  }
 
   /** Throws the 429 while `ip` is refused. */
   refuseIfBlocked(ip: string): void {

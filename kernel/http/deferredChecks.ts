@@ -29,19 +29,3 @@ export function takeDeferredCheck(principal: Principal | undefined): Promise<voi
 export async function awaitDeferredCheck(principal: Principal): Promise<void> {
   await pending.get(principal);
 }
-
-/**
- * Both at once (both are already running); the deferred (authentication) failure wins over the other's (a
- * 429): the other's failure is rethrown only once the deferred one has settled without one.
- */
-export async function alongside(deferred: Promise<void> | undefined, other: Promise<void> | undefined): Promise<void> {
-  if (!deferred) { await other; return; }
-  if (!other) { await deferred; return; }
-  try {
-    await other;
-  } catch (err) {
-    await deferred;
-    throw err;
-  }
-  await deferred;
-}

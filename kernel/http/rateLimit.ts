@@ -46,7 +46,8 @@ export function compileRateLimit(
     const policy = principal?.rateLimit ? withinTier(principal.rateLimit, tierPolicy) : tierPolicy;
     const name = principal?.rateLimit ? 'credential' : routePolicy ? entry.operationId : tier;
     const key = `${prefix}${principal?.rateLimitKey ?? `${principal ? `${principal.type}:${principal.id}` : `ip:${ctx.ip}`}`}`;
-    // consumeWithBudget, inline (one async frame less): the credential's bucket, then the shared budget.
+    // The credential's own bucket, then the principal's shared budget (`budgetKey`, e.g. `user:<id>` for every key
+    // of a user, counted at the tier's policy): the first refusal wins.
     const counting = counted(policy);
     let decision = await limiter.consume(key, counting);
     let applied = counting;

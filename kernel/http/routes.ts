@@ -186,7 +186,7 @@ function compileRoute(
     if (principal) ctx.state.principal = principal;
     const deferred = takeDeferredCheck(principal);
     const limited = rateLimit?.(ctx, principal);
-    // As alongside(deferred, limited), inline: the common case awaits each once, no async frame more.
+    // Both already run (one Redis round trip for both); the deferred (authentication) failure wins over a 429.
     if (limited) {
       try {
         await limited;

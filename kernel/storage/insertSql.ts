@@ -16,7 +16,6 @@ export interface InsertDriver {
 }
 interface InsertPlatform {
   quoteIdentifier(id: string): string;
-  usesDefaultKeyword(): boolean;
   usesOutputStatement(): boolean;
   isRaw(value: unknown): boolean;
 }

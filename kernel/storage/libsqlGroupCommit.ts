@@ -1,3 +1,5 @@
+import { TurnBatch, type Pending as PendingOf } from './turnBatch.ts';
+
 /**
  * Group commit for the insert path on libsql. SQLite's cost of a small write is mostly its
  * commit: every page the transaction touched is appended to the WAL (the table's leaf, each
@@ -21,14 +23,13 @@ export interface GroupCommitDeps {
 }
 export type RawStatementConnection = object;
 
-/** One transaction holds at most this many units; more go to the next one, right after. */
+/** One transaction holds at most this many units; more go to the next one. */
 const MAX_UNITS = 64;
 
-interface Pending { unit: GroupUnit; resolve(): void; reject(err: unknown): void }
+type Pending = PendingOf<GroupUnit>;
 
 export class LibsqlGroupCommit {
-  private queue: Pending[] = [];
-  private scheduled = false;
+  private batch = new TurnBatch<GroupUnit>(MAX_UNITS, (group) => void this.flush(group));
   /** Units written, and transactions that wrote them: for tests and the bench's notes. */
   readonly stats = { units: 0, transactions: 0 };
 
@@ -36,20 +37,7 @@ export class LibsqlGroupCommit {
 
   /** Resolves once `unit`'s statements are committed; rejects with its own statement's error. */
   write(unit: GroupUnit): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ unit, resolve, reject });
-      this.schedule();
-    });
-  }
-
-  private schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      void this.flush(this.queue.splice(0, MAX_UNITS));
-      if (this.queue.length) this.schedule();
-    });
+    return this.batch.add(unit);
   }
 
   private async flush(group: Pending[]): Promise<void> {
@@ -62,7 +50,7 @@ export class LibsqlGroupCommit {
     }
     let outcome: Array<unknown | undefined>;
     try {
-      outcome = this.writeGroup(raw, group.map((p) => p.unit));
+      outcome = this.writeGroup(raw, group.map((p) => p.item));
     } catch (err) {
       outcome = group.map(() => err);
     } finally {

@@ -1,3 +1,5 @@
+import { TurnBatch, type Pending as PendingOf } from './turnBatch.ts';
+
 /**
  * The insert path's units on PostgreSQL, grouped per turn of the event loop: the units that
  * reach it in one turn (concurrent requests' rows and outbox events, subscribers' rows and
@@ -15,43 +17,38 @@ export interface PgUnit {
 }
 
 export interface PgGroupDeps {
-  /** Sends the units' statements as one (already combined into CTEs by `combine`). */
+  /** Sends statements as one (kernel/storage/pgStatements.ts: all but the last as data-modifying CTEs). */
   send(statements: PgUnit['statements']): Promise<void>;
 }
 
 const MAX_UNITS = 8;
 
-interface Pending { unit: PgUnit; key: string; resolve(): void; reject(err: unknown): void }
+type Pending = PendingOf<PgUnit>;
+const texts = new WeakMap<PgUnit, string>();
+function textOf(unit: PgUnit): string {
+  let text = texts.get(unit);
+  if (text === undefined) texts.set(unit, (text = unit.statements.map((s) => s.sql).join('\u0000')));
+  return text;
+}
 
 export class PgInsertGroups {
-  private queue: Pending[] = [];
-  private scheduled = false;
+  private batch = new TurnBatch<PgUnit>(MAX_UNITS, (group) => void this.send(group), (a, b) => {
+    const [x, y] = [textOf(a.item), textOf(b.item)];
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
   readonly stats = { units: 0, statements: 0, retried: 0 };
 
   constructor(private deps: PgGroupDeps) {}
 
   write(unit: PgUnit): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ unit, key: unit.statements.map((s) => s.sql).join('\u0000'), resolve, reject });
-      if (this.scheduled) return;
-      this.scheduled = true;
-      setImmediate(() => this.flush());
-    });
-  }
-
-  private flush(): void {
-    this.scheduled = false;
-    const all = this.queue;
-    this.queue = [];
-    if (all.length > 1) all.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    for (let i = 0; i < all.length; i += MAX_UNITS) void this.send(all.slice(i, i + MAX_UNITS));
+    return this.batch.add(unit);
   }
 
   private async send(group: Pending[]): Promise<void> {
     this.stats.units += group.length;
     this.stats.statements++;
     try {
-      await this.deps.send(group.length === 1 ? group[0].unit.statements : group.flatMap((p) => p.unit.statements));
+      await this.deps.send(group.length === 1 ? group[0].item.statements : group.flatMap((p) => p.item.statements));
       for (const p of group) p.resolve();
       return;
     } catch (err) {
@@ -62,7 +59,7 @@ export class PgInsertGroups {
     }
     // The server refused the whole statement: nothing of it was written. Each unit alone, for its own outcome.
     this.stats.retried += group.length;
-    await Promise.all(group.map((p) => this.deps.send(p.unit.statements).then(p.resolve, p.reject)));
+    await Promise.all(group.map((p) => this.deps.send(p.item.statements).then(p.resolve, p.reject)));
   }
 }
 

@@ -115,12 +115,9 @@ async function run(c: PgConnection, query: string, params: unknown[], method: st
  */
 async function insertAsOne(c: PgConnection, statements: CapturedInserts['statements'],
   options: Parameters<InsertRunner>[1]): Promise<void> {
-  // Grouped with the turn's other units when every value binds (the common case); the query log shows the group.
-  const groupable = statements.every((s) => toPgBindings(c.config.get('onQuery')(s.sql, s.params),
-    s.params) !== undefined);
-  await asTransaction(options, () => (groupable
-    ? groupsOf(c).write({ statements })
-    : sendAsOne(c, statements)));
+  // Grouped with the turn's other units (the query log shows the group's statement). A value that does not bind
+  // makes its group's statement inlined, as it made its own.
+  await asTransaction(options, () => groupsOf(c).write({ statements }));
 }
 
 /** The statements as one: every insert but the last a data-modifying CTE. */

@@ -9,8 +9,8 @@ import * as assert from 'uvu/assert';
 import jobsPlugin from '../../plugins/jobs/index.ts';
 import { guarded } from '../helpers/guarded.ts';
 import { startTestKernel, type TestKit, type SignedInClient } from '../kit/index.ts';
-import { waitFor } from '../jobs/helpers.ts';
 import { stubRealtime } from '../jobs/stubRealtime.ts';
+import { jobFinished, startJob } from './helpers.ts';
 
 const test = guarded(suite('ai.generate jobs'));
 const realtime = stubRealtime();
@@ -26,26 +26,15 @@ test.before(async () => {
 });
 test.after(async () => { await k?.stop(); });
 
-type Job = { status: string; result: Record<string, unknown>; error: { code: string } | null; attempts: number;
-  progress: number };
-const finished = (user: SignedInClient, id: string) => waitFor(`job ${id}`, async () => {
-  const r = await user.get(`/v1/jobs/${id}`);
-  return ['completed', 'failed'].includes(r.body.status) ? (r.body as Job) : undefined;
-}, 20_000);
-const start = async (user: SignedInClient, type: string, parameters: unknown) => {
-  const made = await user.post('/v1/jobs', { type, parameters });
-  assert.is(made.status, 201, made.text);
-  return made.body.id as string;
-};
 const balanceOf = async (u: SignedInClient) => (await u.get('/v1/billing/balance')).body.balanceMicros as number;
 
 test('text: streamed through the gateway with progress and logs, billed, its cost in the result', async () => {
   const alice = await k.asUser('gen-text');
   const before = await balanceOf(alice);
-  const id = await start(alice, 'ai.generate.text', {
+  const id = await startJob(alice, 'ai.generate.text', {
     prompt: 'Write a short story about a lighthouse keeper and a storm', maxTokens: 60, model: 'gpt-4o-mini',
   });
-  const job = await finished(alice, id);
+  const job = await jobFinished(alice, id);
   assert.is(job.status, 'completed', JSON.stringify(job.error));
   assert.is(job.result.kind, 'text');
   assert.ok(String(job.result.text).length > 0);
@@ -72,10 +61,10 @@ test('structured: a value valid against the schema, billed on the ledger', async
         properties: { name: { type: 'string' }, pages: { type: 'integer', minimum: 1 } } } },
     },
   };
-  const id = await start(alice, 'ai.generate.structured', {
+  const id = await startJob(alice, 'ai.generate.structured', {
     prompt: 'Outline a novel about a lighthouse keeper', schema, schemaName: 'outline', model: 'gpt-4o-mini',
   });
-  const job = await finished(alice, id);
+  const job = await jobFinished(alice, id);
   assert.is(job.status, 'completed', JSON.stringify(job.error));
   const value = job.result.value as { title: string; chapters: Array<{ name: string }> };
   assert.type(value.title, 'string');
@@ -87,18 +76,18 @@ test('structured: a value valid against the schema, billed on the ledger', async
 
 test('image: a real PNG in the result (base64 + MIME); the premium model is refused to the free tier', async () => {
   const free = await k.asUser('gen-image-free');
-  const refused = await finished(free, await start(free, 'ai.generate.image', { prompt: 'A lighthouse',
+  const refused = await jobFinished(free, await startJob(free, 'ai.generate.image', { prompt: 'A lighthouse',
     model: 'dall-e-3' }));
   assert.is(refused.status, 'failed');
   assert.is(refused.error?.code, 'MODEL_NOT_AVAILABLE');
   assert.is(refused.attempts, 1, 'a 4xx is not retried');
-  const none = await finished(free, await start(free, 'ai.generate.image', { prompt: 'A lighthouse' }));
+  const none = await jobFinished(free, await startJob(free, 'ai.generate.image', { prompt: 'A lighthouse' }));
   assert.is(none.error?.code, 'NO_MODEL_AVAILABLE', 'no image model the free tier may use');
 
   const premium = await k.asUser('gen-image');
   assert.is((await premium.post('/v1/subscription', { planId: 'premium' })).status, 200);
-  const id = await start(premium, 'ai.generate.image', { prompt: 'A lighthouse in a storm', width: 64, height: 64 });
-  const job = await finished(premium, id);
+  const id = await startJob(premium, 'ai.generate.image', { prompt: 'A lighthouse in a storm', width: 64, height: 64 });
+  const job = await jobFinished(premium, id);
   assert.is(job.status, 'completed', JSON.stringify(job.error));
   const [image] = job.result.images as Array<{ mimeType: string; base64: string; width: number }>;
   assert.is(image.mimeType, 'image/png');
@@ -122,14 +111,14 @@ test('image pricing: dall-e-3 per image at OpenAI\'s price (+ markup), held and 
     assert.is(price('standard', '1024x1024').micros, 5_600_000);
 
     let before = await balanceOf(user);
-    const small = await finished(user, await start(user, 'ai.generate.image', { prompt: 'A lighthouse', width: 64,
+    const small = await jobFinished(user, await startJob(user, 'ai.generate.image', { prompt: 'A lighthouse', width: 64,
       height: 64, model: 'dall-e-3' }));
     assert.is(small.status, 'completed', JSON.stringify(small.error));
     assert.is(small.result.costMicros, 5_600_000, 'a small image pays the smallest size listed');
     assert.is(before - (await balanceOf(user)), 5_600_000, 'exactly the price, captured from the hold');
 
     before = await balanceOf(user);
-    const hd = await finished(user, await start(user, 'ai.generate.image', { prompt: 'A lighthouse', width: 1050,
+    const hd = await jobFinished(user, await startJob(user, 'ai.generate.image', { prompt: 'A lighthouse', width: 1050,
       height: 990, n: 2, quality: 'hd', model: 'dall-e-3' }));
     assert.is(hd.status, 'completed', JSON.stringify(hd.error));
     assert.is((hd.result.images as unknown[]).length, 2);
@@ -141,7 +130,7 @@ test('image pricing: dall-e-3 per image at OpenAI\'s price (+ markup), held and 
     const drained = await admin.post(`/v1/admin/users/${user.id}/credits`, { amountMicros: -(left - 5_000_000),
       kind: 'adjustment', reason: 'test' }, { 'idempotency-key': `drain-${user.id}` });
     assert.is(drained.status, 201, drained.text);
-    const poor = await finished(user, await start(user, 'ai.generate.image', { prompt: 'A lighthouse',
+    const poor = await jobFinished(user, await startJob(user, 'ai.generate.image', { prompt: 'A lighthouse',
       model: 'dall-e-3' }));
     assert.is(poor.status, 'failed');
     assert.is(poor.error?.code, 'INSUFFICIENT_CREDITS', 'the hold for one image (5.6 cents) is refused');
@@ -158,7 +147,7 @@ test('402 at zero balance: the job fails at once with INSUFFICIENT_CREDITS, noth
     ['ai.generate.text', { prompt: 'Hello there', model: 'gpt-4o-mini' }],
     ['ai.generate.structured', { prompt: 'Hello', schema: { type: 'object' }, model: 'gpt-4o-mini' }],
   ] as const) {
-    const job = await finished(broke, await start(broke, type, parameters));
+    const job = await jobFinished(broke, await startJob(broke, type, parameters));
     assert.is(job.status, 'failed', type);
     assert.is(job.error?.code, 'INSUFFICIENT_CREDITS', type);
     assert.is(job.attempts, 1);

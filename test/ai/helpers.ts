@@ -1,5 +1,7 @@
 /** Helpers of the ai tests: plans that grant nothing, a fast local provider, SSE reading, credits. */
-import type { TestKit } from '../kit/index.ts';
+import * as assert from 'uvu/assert';
+import type { SignedInClient, TestKit } from '../kit/index.ts';
+import { waitFor } from '../jobs/helpers.ts';
 import { billingOf, CENT } from '../billing/helpers.ts';
 
 /** Plans with no free credits and no token limits: each test grants exactly what it means to spend. */
@@ -60,3 +62,18 @@ export async function sse(k: TestKit, path: string, body: unknown, authorization
 
 export const ends = (events: SseEvent[]) => events.filter((e) => e.type === 'done' || e.type === 'error');
 export const text = (events: SseEvent[]) => events.filter((e) => e.type === 'chunk').map((e) => e.content).join('');
+
+/** An `ai.generate.*` job as `GET /v1/jobs/{id}` answers it. */
+export type GeneratedJob = { status: string; result: Record<string, any>;
+  error: { code: string; message: string } | null; attempts: number; progress: number };
+/** Starts a job through the API (201 asserted) and gives its id. */
+export const startJob = async (user: SignedInClient, type: string, parameters: unknown) => {
+  const made = await user.post('/v1/jobs', { type, parameters });
+  assert.is(made.status, 201, made.text);
+  return made.body.id as string;
+};
+/** The job once it has completed or failed. */
+export const jobFinished = (user: SignedInClient, id: string) => waitFor(`job ${id}`, async () => {
+  const r = await user.get(`/v1/jobs/${id}`);
+  return ['completed', 'failed'].includes(r.body.status) ? (r.body as GeneratedJob) : undefined;
+}, 20_000);

@@ -13,10 +13,9 @@ import { mockOpenAiUpstream, type SeenRequest } from './mockOpenAi.ts';
 import jobsPlugin from '../../plugins/jobs/index.ts';
 import { guarded } from '../helpers/guarded.ts';
 import { startTestKernel, type SignedInClient, type TestKit } from '../kit/index.ts';
-import { waitFor } from '../jobs/helpers.ts';
 import { stubRealtime } from '../jobs/stubRealtime.ts';
 import { billingOf } from '../billing/helpers.ts';
-import { ends, GATEWAY_PLANS, sse } from './helpers.ts';
+import { ends, GATEWAY_PLANS, jobFinished, sse, startJob } from './helpers.ts';
 
 // The premium plan's tier is `premium` here (dall-e-3 is a premium model); no plan grants credits.
 const PLANS = GATEWAY_PLANS.map((p) => (p.id === 'premium' ? { ...p, limits: { rateLimitTier: 'premium' } } : p));
@@ -134,30 +133,19 @@ test('someone else\'s credential is a 404, a key of another vendor a 400, on mes
   assert.is(seen.length, before, 'nothing reached the vendor');
 });
 
-type Job = { status: string; result: Record<string, any>; error: { code: string; message: string } | null;
-  attempts: number };
-const finished = (user: SignedInClient, id: string) => waitFor(`job ${id}`, async () => {
-  const r = await user.get(`/v1/jobs/${id}`);
-  return ['completed', 'failed'].includes(r.body.status) ? (r.body as Job) : undefined;
-}, 20_000);
-const start = async (user: SignedInClient, type: string, parameters: unknown) => {
-  const made = await user.post('/v1/jobs', { type, parameters });
-  assert.is(made.status, 201, made.text);
-  return made.body.id as string;
-};
 
 test('jobs: text, structured and image run on the owner\'s key, resolved when they run; nothing charged',
   async () => {
     const user = await k.asUser('byok-jobs');
     await billingOf(k).subscriptions.activate(user.id, 'premium', { source: 'admin' }); // dall-e-3 is premium
     const id = await credential(user, 'openai', 'sk-job-key-5555');
-    const text = await finished(user, await start(user, 'ai.generate.text', { prompt: 'Write a line',
+    const text = await jobFinished(user, await startJob(user, 'ai.generate.text', { prompt: 'Write a line',
       model: 'gpt-4o-mini', credentialId: id }));
     assert.is(text.status, 'completed', JSON.stringify(text.error));
     assert.is(seen.at(-1)!.auth, 'Bearer sk-job-key-5555');
     assert.equal([text.result.usage.completionTokens, text.result.usage.costMicros], [3, 0]);
 
-    const image = await finished(user, await start(user, 'ai.generate.image', { prompt: 'A lighthouse',
+    const image = await jobFinished(user, await startJob(user, 'ai.generate.image', { prompt: 'A lighthouse',
       model: 'dall-e-3', credentialId: id, quality: 'hd' }));
     assert.is(image.status, 'completed', JSON.stringify(image.error));
     assert.is(seen.at(-1)!.url, '/v1/images/generations');
@@ -181,7 +169,7 @@ test('jobs: a credential deleted before the job ran fails it at once (CREDENTIAL
       ['ai.generate.structured', { prompt: 'Hello', schema: { type: 'object' }, model: 'gpt-4o-mini',
         credentialId: id }],
     ] as const) {
-      const job = await finished(user, await start(user, type, parameters));
+      const job = await jobFinished(user, await startJob(user, type, parameters));
       assert.is(job.status, 'failed', type);
       assert.is(job.error?.code, 'CREDENTIAL_NOT_FOUND', type);
       assert.is(job.attempts, 1, 'a 4xx is not retried');
